@@ -1,0 +1,74 @@
+/**
+ * The bulkhead command line. Each command lives in its own file and registers itself here.
+ * Exit codes follow DESIGN.md: 0 all held, 1 an isolation expectation failed, 2 bad input or a
+ * fault. A user's mistake is printed as located messages, never as a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+
+import { formatProblem, InputError, UserError } from '../errors.js';
+import { EXIT, processIo, type CliIo } from './io.js';
+import { schemaCommand } from './schema.js';
+import { validateCommand } from './validate.js';
+import { VERSION } from './version.js';
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('bulkhead')
+    .description(
+      'Isolation conformance harness for multi-tenant Kubernetes clusters running Calico and Istio',
+    )
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every expectation held; 1 an isolation expectation failed; 2 bad input or a fault.
+
+Example:
+  $ bulkhead validate -f scenarios/hard-isolation.yaml --list`,
+    );
+  schemaCommand(program, io);
+  validateCommand(program, io);
+  for (const command of program.commands)
+    command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  return program;
+}
+
+/** Runs the command line and returns the exit code (never calls process.exit). */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv]);
+    return EXIT.ok;
+  } catch (error) {
+    return report(error, io);
+  }
+}
+
+function report(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // Help and version end "with an error" in commander's terms; they are successes here.
+    if (
+      error.code === 'commander.helpDisplayed' ||
+      error.code === 'commander.version' ||
+      error.exitCode === 0
+    ) {
+      return EXIT.ok;
+    }
+    return EXIT.fault;
+  }
+  if (error instanceof InputError) {
+    for (const problem of error.problems) io.stderr(`error: ${formatProblem(problem)}\n`);
+    if (error.problems.length > 1) io.stderr(`${error.problems.length} problems; nothing was done\n`);
+    return error.exitCode;
+  }
+  if (error instanceof UserError) {
+    io.stderr(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  // Not the user's mistake: a fault in bulkhead or its environment. Keep the stack for the bug report.
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  io.stderr(`bulkhead: internal error (please report it): ${detail}\n`);
+  return EXIT.fault;
+}

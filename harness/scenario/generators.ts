@@ -1,0 +1,320 @@
+/**
+ * Attempt generators: the scenario's shorthand for the attempts its topology implies. Expansion
+ * is deterministic (namespaces, workloads and ports in declaration order) and ids are built from
+ * names only, so the same scenario always yields the same attempts with the same ids.
+ */
+import type { DocPath } from '../yaml-source.js';
+import {
+  expectation,
+  OUTCOMES_BY_KIND,
+  type AttemptKind,
+  type Category,
+  type ExpectWord,
+} from './outcomes.js';
+import type { HttpRequest, RawGenerator } from './schema.js';
+import {
+  refText,
+  type Attempt,
+  type GeneratorSummary,
+  type Namespace,
+  type Origin,
+  type Port,
+  type Workload,
+} from './types.js';
+
+export interface GeneratorContext {
+  readonly namespaces: readonly Namespace[];
+  readonly workloads: readonly Workload[];
+  readonly meshRootNamespace: string;
+  readonly trustDomain: string;
+  readonly clusterDomain: string;
+  readonly defaultTimeoutMs: number;
+  origin(path: DocPath, generator?: string): Origin;
+  problem(path: DocPath, message: string): void;
+  warn(path: DocPath, message: string): void;
+}
+
+/** What each generator expects unless told otherwise. */
+export const DEFAULT_EXPECT: Readonly<Record<RawGenerator['kind'], ExpectWord>> = {
+  'cross-tenant': 'denied',
+  'intra-tenant': 'allowed',
+  'shared-services': 'allowed',
+  'header-spoof': 'denied',
+  plaintext: 'reset',
+  'dns-recon': 'resolved',
+  'api-token': 'api-forbidden',
+};
+
+/** A name no Service has, asked for as a control next to the recon queries. */
+export const NXDOMAIN_CONTROL_SERVICE = 'bulkhead-no-such-service';
+
+interface Draft {
+  readonly id: string;
+  readonly kind: AttemptKind;
+  readonly category: Category;
+  readonly build: (common: Common) => Attempt;
+}
+type Common = Pick<Attempt, 'id' | 'expect' | 'timeoutMs' | 'origin'>;
+
+export function expandGenerators(
+  generators: readonly RawGenerator[],
+  ctx: GeneratorContext,
+): { attempts: Attempt[]; summaries: GeneratorSummary[] } {
+  const attempts: Attempt[] = [];
+  const summaries: GeneratorSummary[] = [];
+  generators.forEach((gen, i) => {
+    const at: DocPath = ['spec', 'generators', i];
+    const label = `spec.generators[${i}] (${gen.kind})`;
+    const origin = ctx.origin(at, label);
+    const sources = selectSources(gen, ctx, at);
+    if (!sources) return;
+    const drafts = draftsFor(gen, sources, ctx);
+    const words = [gen.expect ?? DEFAULT_EXPECT[gen.kind]].flat();
+    const expect = expectation(words);
+    const misfit = new Set<string>();
+    for (const d of drafts) {
+      for (const w of words) {
+        if (w !== 'auto' && w !== 'denied' && !(OUTCOMES_BY_KIND[d.kind] as readonly string[]).includes(w)) {
+          misfit.add(`'${w}' cannot be the outcome of the ${d.kind} attempts it generates`);
+        }
+      }
+    }
+    for (const m of misfit) ctx.problem([...at, 'expect'], m);
+    const excluded = new Set(gen.exclude);
+    const ids = new Set(drafts.map((d) => d.id));
+    gen.exclude.forEach((id, k) => {
+      if (!ids.has(id)) ctx.warn([...at, 'exclude', k], `'${id}' is not an attempt this generator produces`);
+    });
+    const kept = drafts.filter((d) => !excluded.has(d.id));
+    const timeoutMs = gen.timeoutMs ?? ctx.defaultTimeoutMs;
+    for (const d of kept) attempts.push(d.build({ id: d.id, expect, timeoutMs, origin }));
+    if (kept.length === 0) ctx.warn(at, `the ${gen.kind} generator produced no attempts for this topology`);
+    summaries.push({ kind: gen.kind, origin, count: kept.length });
+  });
+  return { attempts, summaries };
+}
+
+function selectSources(gen: RawGenerator, ctx: GeneratorContext, at: DocPath): Workload[] | undefined {
+  const tenantOf = tenantIndex(ctx);
+  if (Array.isArray(gen.from)) {
+    const byRef = new Map(ctx.workloads.map((w) => [refText(w), w]));
+    const chosen: Workload[] = [];
+    let ok = true;
+    for (const [k, ref] of gen.from.entries()) {
+      const w = byRef.get(ref);
+      if (!w) {
+        ctx.problem([...at, 'from', k], `names no workload of the scenario: '${ref}'`);
+        ok = false;
+      } else if (!tenantOf.get(w.namespace)) {
+        ctx.problem(
+          [...at, 'from', k],
+          `'${ref}' is not in a tenant namespace; generators start from tenants`,
+        );
+        ok = false;
+      } else {
+        chosen.push(w);
+      }
+    }
+    return ok ? chosen : undefined;
+  }
+  return ctx.workloads.filter((w) => tenantOf.get(w.namespace) && (gen.from === 'all' || w.probe));
+}
+
+function tenantIndex(ctx: GeneratorContext): Map<string, string | undefined> {
+  return new Map(ctx.namespaces.map((n) => [n.name, n.tenant]));
+}
+
+function draftsFor(gen: RawGenerator, sources: readonly Workload[], ctx: GeneratorContext): Draft[] {
+  const tenantOf = tenantIndex(ctx);
+  const tenant = (w: Workload) => tenantOf.get(w.namespace);
+  const targets = ctx.workloads.filter((w) => w.ports.length > 0);
+  const shared = targets.filter((w) => !tenant(w));
+  const drafts: Draft[] = [];
+  const vars = (src: Workload, victim?: Namespace) => ({
+    source: tenant(src) ?? '',
+    sourceNamespace: src.namespace,
+    victim: victim?.tenant ?? '',
+    victimNamespace: victim?.name ?? '',
+    trustDomain: ctx.trustDomain,
+  });
+
+  switch (gen.kind) {
+    case 'cross-tenant':
+    case 'intra-tenant': {
+      for (const src of sources) {
+        const wanted = targets.filter((t) =>
+          gen.kind === 'cross-tenant'
+            ? tenant(t) !== undefined && tenant(t) !== tenant(src)
+            : tenant(t) === tenant(src) && refText(t) !== refText(src),
+        );
+        for (const dst of wanted) {
+          for (const port of dst.ports) {
+            const id = `${gen.kind}:${refText(src)}->${refText(dst)}:${port.port}`;
+            drafts.push(
+              connection(id, gen.kind, src, dst, port, port.protocol === 'UDP' ? 'udp' : gen.as, gen.http),
+            );
+          }
+        }
+      }
+      break;
+    }
+    case 'shared-services': {
+      for (const src of sources) {
+        for (const dst of shared) {
+          for (const port of tcpPorts(dst)) {
+            const id = `shared-services:${refText(src)}->${refText(dst)}:${port.port}`;
+            drafts.push(
+              connection(id, 'shared-services', src, dst, port, 'http', fillRequest(gen.http, vars(src))),
+            );
+          }
+        }
+      }
+      break;
+    }
+    case 'header-spoof': {
+      const victims = ctx.namespaces.filter((n) => n.tenant);
+      for (const src of sources.filter((s) => s.sidecar)) {
+        const wanted = targets.filter((t) =>
+          gen.to === 'shared' ? !tenant(t) : gen.to === 'same-tenant' ? tenant(t) === tenant(src) : true,
+        );
+        for (const dst of wanted) {
+          if (refText(dst) === refText(src)) continue;
+          for (const port of tcpPorts(dst)) {
+            for (const victim of victims) {
+              if (victim.tenant === tenant(src)) continue;
+              const id = `header-spoof:${refText(src)}->${refText(dst)}:${port.port}:as-${victim.name}`;
+              drafts.push(
+                connection(
+                  id,
+                  'header-spoof',
+                  src,
+                  dst,
+                  port,
+                  'http',
+                  fillRequest(gen.http, vars(src, victim)),
+                ),
+              );
+            }
+          }
+        }
+      }
+      break;
+    }
+    case 'plaintext': {
+      for (const src of sources.filter((s) => !s.sidecar)) {
+        const wanted = targets.filter(
+          (t) =>
+            t.sidecar &&
+            (gen.to === 'shared' ? !tenant(t) : gen.to === 'same-tenant' ? tenant(t) === tenant(src) : true),
+        );
+        for (const dst of wanted) {
+          for (const port of tcpPorts(dst)) {
+            const id = `plaintext:${refText(src)}->${refText(dst)}:${port.port}`;
+            drafts.push(connection(id, 'plaintext', src, dst, port, 'http', gen.http));
+          }
+        }
+      }
+      break;
+    }
+    case 'dns-recon': {
+      for (const src of sources) {
+        for (const dst of targets.filter((t) => tenant(t) !== undefined && tenant(t) !== tenant(src))) {
+          const host = `${dst.name}.${dst.namespace}.svc.${ctx.clusterDomain}`;
+          if (gen.types.includes('A')) drafts.push(dns(src, 'A', host));
+          if (gen.types.includes('SRV')) {
+            for (const port of dst.ports.filter((p) => p.name)) {
+              drafts.push(dns(src, 'SRV', `_${port.name ?? ''}._${port.protocol.toLowerCase()}.${host}`));
+            }
+          }
+        }
+        if (gen.controls) {
+          const name = `${NXDOMAIN_CONTROL_SERVICE}.${src.namespace}.svc.${ctx.clusterDomain}`;
+          drafts.push(dns(src, 'A', name, ['nxdomain']));
+        }
+      }
+      break;
+    }
+    case 'api-token': {
+      for (const src of sources) {
+        const victims = ctx.namespaces.filter((n) => n.tenant && n.tenant !== tenant(src));
+        for (const request of gen.requests) {
+          const perVictim = request.namespace?.includes('{victimNamespace}') ?? false;
+          for (const victim of perVictim ? victims : [undefined]) {
+            const namespace =
+              request.namespace === undefined ? undefined : fill(request.namespace, vars(src, victim));
+            const filled = { ...request, ...(namespace === undefined ? {} : { namespace }) };
+            const id = `api-token:${refText(src)}:${request.verb}-${request.resource.replace('/', '-')}${namespace ? `@${namespace}` : ''}`;
+            drafts.push({
+              id,
+              kind: 'api',
+              category: 'api-token',
+              build: (c) => ({ ...c, kind: 'api', category: 'api-token', from: ref(src), request: filled }),
+            });
+          }
+        }
+      }
+      break;
+    }
+  }
+  return drafts;
+}
+
+function dns(src: Workload, type: 'A' | 'SRV', name: string, expectOverride?: ExpectWord[]): Draft {
+  const id = `dns-recon:${refText(src)}:${type}:${name}`;
+  return {
+    id,
+    kind: 'dns',
+    category: 'dns-recon',
+    build: (c) => ({
+      ...c,
+      ...(expectOverride ? { expect: expectation(expectOverride) } : {}),
+      kind: 'dns',
+      category: 'dns-recon',
+      from: ref(src),
+      query: { name, type },
+    }),
+  };
+}
+
+function connection(
+  id: string,
+  category: Category,
+  src: Workload,
+  dst: Workload,
+  port: Port,
+  kind: 'http' | 'tcp' | 'udp',
+  http: HttpRequest,
+): Draft {
+  return {
+    id,
+    kind,
+    category,
+    build: (c) => {
+      const base = { ...c, category, from: ref(src), to: ref(dst), port };
+      return kind === 'http' ? { ...base, kind, http } : { ...base, kind };
+    },
+  };
+}
+
+function tcpPorts(w: Workload): Port[] {
+  return w.ports.filter((p) => p.protocol === 'TCP');
+}
+
+function ref(w: Workload) {
+  return { namespace: w.namespace, name: w.name };
+}
+
+const PLACEHOLDER = /\{(source|sourceNamespace|victim|victimNamespace|trustDomain)\}/g;
+
+export function fill(template: string, vars: Readonly<Record<string, string>>): string {
+  return template.replace(PLACEHOLDER, (_, name: string) => vars[name] ?? '');
+}
+
+function fillRequest(http: HttpRequest, vars: Readonly<Record<string, string>>): HttpRequest {
+  return {
+    ...http,
+    path: fill(http.path, vars),
+    headers: Object.fromEntries(Object.entries(http.headers).map(([k, v]) => [k, fill(v, vars)])),
+    ...(http.body === undefined ? {} : { body: fill(http.body, vars) }),
+  };
+}

@@ -1,0 +1,529 @@
+/**
+ * Loads a scenario file: YAML with positions → zod validation → defaults and tenant shorthand
+ * → references checked → generators expanded → policy sources read. Every problem found is
+ * reported at once, each with file:line:column and the field path; nothing is returned from a
+ * scenario with problems.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+import { InputError, suggest, type Problem } from '../errors.js';
+import { formatPath, parseYaml, type DocPath, type YamlDocument } from '../yaml-source.js';
+import { expandGenerators } from './generators.js';
+import { issuesToProblems } from './issues.js';
+import { expectation, OUTCOMES_BY_KIND, type AttemptKind, type Category } from './outcomes.js';
+import { ScenarioSchema, type RawAttempt, type ScenarioDocument } from './schema.js';
+import type {
+  Attempt,
+  Manifest,
+  Namespace,
+  Origin,
+  PolicySource,
+  Port,
+  Scenario,
+  Workload,
+  WorkloadRef,
+} from './types.js';
+
+/** Reads and loads a scenario file. Throws {@link InputError} listing every problem. */
+export async function loadScenarioFile(file: string): Promise<Scenario> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new InputError([
+      { file, line: 0, column: 0, path: '', message: `cannot read scenario: ${reason(error)}` },
+    ]);
+  }
+  return loadScenario(text, file);
+}
+
+/** Loads a scenario from its text; `file` names it in messages and anchors relative policy paths. */
+export async function loadScenario(text: string, file: string): Promise<Scenario> {
+  const parsed = parseYaml(text, file);
+  if (!parsed.ok) throw new InputError(parsed.problems);
+  const docs = parsed.documents.filter((d) => d.value() !== null && d.value() !== undefined);
+  const [doc, extra] = docs;
+  if (!doc)
+    throw new InputError([{ file, line: 0, column: 0, path: '', message: 'the scenario file is empty' }]);
+  if (extra) {
+    const at = extra.start();
+    throw new InputError([
+      {
+        file,
+        line: at.line,
+        column: at.column,
+        path: '',
+        message: 'a scenario file holds one YAML document',
+      },
+    ]);
+  }
+  const data = doc.value();
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new InputError([
+      doc.problem([], 'a scenario is a mapping with apiVersion, kind, metadata and spec'),
+    ]);
+  }
+  const result = ScenarioSchema.safeParse(data);
+  if (!result.success) throw new InputError(issuesToProblems(result.error.issues, doc, ScenarioSchema, data));
+
+  const builder = new ScenarioBuilder(doc, result.data);
+  const scenario = await builder.build(sha256(text));
+  if (builder.problems.length > 0) throw new InputError(builder.problems);
+  return scenario;
+}
+
+class ScenarioBuilder {
+  readonly problems: Problem[] = [];
+  readonly warnings: Problem[] = [];
+  private readonly namespaces = new Map<string, Namespace>();
+  private readonly workloads = new Map<string, Workload>();
+
+  private readonly doc: YamlDocument;
+  private readonly spec: ScenarioDocument;
+
+  constructor(doc: YamlDocument, spec: ScenarioDocument) {
+    this.doc = doc;
+    this.spec = spec;
+  }
+
+  async build(hash: string): Promise<Scenario> {
+    const { spec, metadata } = this.spec;
+    this.addTenants();
+    this.addNamespaces();
+    this.addWorkloads();
+
+    const explicit = spec.attempts.flatMap(
+      (raw, i) => this.resolveAttempt(raw, ['spec', 'attempts', i]) ?? [],
+    );
+    const generated = expandGenerators(spec.generators, {
+      namespaces: [...this.namespaces.values()],
+      workloads: [...this.workloads.values()],
+      meshRootNamespace: spec.meshRootNamespace,
+      trustDomain: spec.trustDomain,
+      clusterDomain: spec.clusterDomain,
+      defaultTimeoutMs: spec.defaults.timeoutMs,
+      origin: (p, generator) => this.origin(p, generator),
+      problem: (p, message) => this.problems.push(this.doc.problem(p, message)),
+      warn: (p, message) => this.warnings.push(this.doc.problem(p, message)),
+    });
+    const attempts = this.checkIds([...explicit, ...generated.attempts]);
+    const policies = await this.loadPolicies();
+
+    return {
+      name: metadata.name,
+      ...(metadata.description === undefined ? {} : { description: metadata.description }),
+      file: this.doc.file,
+      sha256: hash,
+      meshRootNamespace: spec.meshRootNamespace,
+      trustDomain: spec.trustDomain,
+      clusterDomain: spec.clusterDomain,
+      defaults: { timeoutMs: spec.defaults.timeoutMs },
+      namespaces: [...this.namespaces.values()],
+      workloads: [...this.workloads.values()],
+      policies,
+      attempts,
+      generators: generated.summaries,
+      warnings: this.warnings,
+    };
+  }
+
+  private get spec_() {
+    return this.spec.spec;
+  }
+
+  private origin(p: DocPath, generator?: string): Origin {
+    const { line, column } = this.doc.locate(p);
+    return { file: this.doc.file, line, column, path: formatPath(p), ...(generator ? { generator } : {}) };
+  }
+
+  private addNamespace(ns: Namespace, at: DocPath): void {
+    const existing = this.namespaces.get(ns.name);
+    if (existing) {
+      this.problems.push(
+        this.doc.problem(at, `namespace '${ns.name}' is already declared at line ${existing.origin.line}`),
+      );
+      return;
+    }
+    if (ns.name === this.spec_.meshRootNamespace) {
+      this.problems.push(
+        this.doc.problem(at, `'${ns.name}' is the mesh root namespace; scenario namespaces must be others`),
+      );
+      return;
+    }
+    this.namespaces.set(ns.name, ns);
+  }
+
+  private addTenants(): void {
+    const { tenants, tenantNamespacePrefix } = this.spec_;
+    tenants.forEach((t, i) => {
+      const at: DocPath = ['spec', 'tenants', i];
+      const name = t.namespace ?? `${tenantNamespacePrefix}${t.name}`;
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63) {
+        this.problems.push(
+          this.doc.problem([...at, 'name'], `namespace name '${name}' is not a DNS-1123 label`),
+        );
+        return;
+      }
+      this.addNamespace(
+        {
+          name,
+          labels: { ...t.labels, tenant: t.name },
+          injection: t.injection,
+          tenant: t.name,
+          origin: this.origin(at),
+        },
+        at,
+      );
+      const probes = t.probes
+        ? [
+            { name: 'probe', sidecar: undefined },
+            { name: 'probe-nosidecar', sidecar: false },
+          ]
+        : [];
+      t.workloads.forEach((w, j) => {
+        this.addWorkload({ ...w, namespace: name }, [...at, 'workloads', j]);
+      });
+      for (const p of probes) {
+        this.addWorkload(
+          {
+            name: p.name,
+            namespace: name,
+            serviceAccount: 'default',
+            ports: [],
+            automountToken: true,
+            sidecar: p.sidecar,
+          },
+          [...at, 'probes'],
+        );
+      }
+    });
+  }
+
+  private addNamespaces(): void {
+    this.spec_.namespaces.forEach((n, i) => {
+      const at: DocPath = ['spec', 'namespaces', i];
+      this.addNamespace(
+        {
+          name: n.name,
+          labels: n.tenant && !('tenant' in n.labels) ? { ...n.labels, tenant: n.tenant } : n.labels,
+          injection: n.injection,
+          ...(n.tenant ? { tenant: n.tenant } : {}),
+          origin: this.origin(at),
+        },
+        at,
+      );
+    });
+  }
+
+  private addWorkloads(): void {
+    this.spec_.workloads.forEach((w, i) => {
+      this.addWorkload(w, ['spec', 'workloads', i]);
+    });
+  }
+
+  private addWorkload(
+    w: {
+      name: string;
+      namespace: string;
+      labels?: Record<string, string> | undefined;
+      serviceAccount: string;
+      sidecar?: boolean | undefined;
+      ports: readonly (number | { port: number; protocol: 'TCP' | 'UDP'; name?: string | undefined })[];
+      ip?: string | undefined;
+      automountToken: boolean;
+    },
+    at: DocPath,
+  ): void {
+    const ns = this.namespaces.get(w.namespace);
+    if (!ns) {
+      const hint = suggest(w.namespace, this.namespaces.keys());
+      this.problems.push(
+        this.doc.problem(
+          [...at, 'namespace'],
+          `names no namespace of the scenario: '${w.namespace}'` + (hint ? ` (did you mean '${hint}'?)` : ''),
+        ),
+      );
+      return;
+    }
+    const key = `${w.namespace}/${w.name}`;
+    const existing = this.workloads.get(key);
+    if (existing) {
+      this.problems.push(
+        this.doc.problem(at, `workload '${key}' is already declared at line ${existing.origin.line}`),
+      );
+      return;
+    }
+    const ports: Port[] = [];
+    w.ports.forEach((p, j) => {
+      const port: Port =
+        typeof p === 'number'
+          ? { port: p, protocol: 'TCP' }
+          : { port: p.port, protocol: p.protocol, ...(p.name ? { name: p.name } : {}) };
+      const clash = ports.find(
+        (q) => (q.port === port.port && q.protocol === port.protocol) || (port.name && q.name === port.name),
+      );
+      if (clash) {
+        this.problems.push(this.doc.problem([...at, 'ports', j], `duplicates port ${describePort(clash)}`));
+        return;
+      }
+      ports.push(port);
+    });
+    this.workloads.set(key, {
+      name: w.name,
+      namespace: w.namespace,
+      labels: w.labels ?? { app: w.name },
+      serviceAccount: w.serviceAccount,
+      sidecar: w.sidecar ?? ns.injection,
+      ports,
+      ...(w.ip ? { ip: w.ip } : {}),
+      automountToken: w.automountToken,
+      probe: ports.length === 0,
+      origin: this.origin(at),
+    });
+  }
+
+  private workload(ref: string, at: DocPath): Workload | undefined {
+    const found = this.workloads.get(ref);
+    if (!found) {
+      const hint = suggest(ref, this.workloads.keys());
+      this.problems.push(
+        this.doc.problem(
+          at,
+          `names no workload of the scenario: '${ref}'` + (hint ? ` (did you mean '${hint}'?)` : ''),
+        ),
+      );
+    }
+    return found;
+  }
+
+  private resolveAttempt(raw: RawAttempt, at: DocPath): Attempt | undefined {
+    const from = this.workload(raw.from, [...at, 'from']);
+    const incompatible = raw.expect === 'auto' ? [] : [raw.expect].flat().filter((w) => !fits(raw.kind, w));
+    if (incompatible.length > 0) {
+      this.problems.push(
+        this.doc.problem(
+          [...at, 'expect'],
+          `'${incompatible.join("', '")}' cannot be the outcome of a ${raw.kind} attempt ` +
+            `(possible: ${OUTCOMES_BY_KIND[raw.kind].join(', ')}, denied, auto)`,
+        ),
+      );
+    }
+    const common = {
+      id: raw.id,
+      expect: expectation([raw.expect].flat()),
+      timeoutMs: raw.timeoutMs ?? this.spec_.defaults.timeoutMs,
+      ...(raw.description === undefined ? {} : { description: raw.description }),
+      origin: this.origin(at),
+    };
+    switch (raw.kind) {
+      case 'dns':
+      case 'api': {
+        if (!from) return undefined;
+        const fromRef = refOf(from);
+        const category = raw.category ?? (raw.kind === 'dns' ? 'dns-recon' : 'api-token');
+        return raw.kind === 'dns'
+          ? {
+              ...common,
+              kind: 'dns',
+              category,
+              from: fromRef,
+              query: raw.query,
+              ...(raw.dnsServer ? { dnsServer: raw.dnsServer } : {}),
+            }
+          : { ...common, kind: 'api', category, from: fromRef, request: raw.request };
+      }
+      case 'http':
+      case 'tcp':
+      case 'udp': {
+        const to = this.workload(raw.to, [...at, 'to']);
+        if (!from || !to) return undefined;
+        const port = this.resolvePort(raw.kind, to, raw.port, [
+          ...at,
+          raw.port === undefined ? 'to' : 'port',
+        ]);
+        if (!port) return undefined;
+        const category = raw.category ?? this.inferCategory(from, to);
+        const base = { ...common, category, from: refOf(from), to: refOf(to), port };
+        if (raw.kind === 'http') return { ...base, kind: 'http', http: raw.http };
+        const send = raw.kind === 'tcp' ? raw.tcp.send : raw.udp.send;
+        return { ...base, kind: raw.kind, ...(send === undefined ? {} : { send }) };
+      }
+    }
+  }
+
+  private resolvePort(kind: AttemptKind, to: Workload, want: number | string | undefined, at: DocPath) {
+    const protocol = kind === 'udp' ? 'UDP' : 'TCP';
+    const candidates = to.ports.filter((p) => p.protocol === protocol);
+    const target = `${to.namespace}/${to.name}`;
+    if (want === undefined) {
+      const [only, second] = candidates;
+      if (only && !second) return only;
+      this.problems.push(
+        this.doc.problem(
+          at,
+          candidates.length === 0
+            ? `'${target}' serves no ${protocol} port for a ${kind} attempt`
+            : `'${target}' serves several ${protocol} ports (${candidates.map(describePort).join(', ')}); say which with 'port'`,
+        ),
+      );
+      return undefined;
+    }
+    const found = to.ports.find((p) => (typeof want === 'number' ? p.port === want : p.name === want));
+    if (!found) {
+      this.problems.push(
+        this.doc.problem(
+          at,
+          `'${target}' serves no port ${String(want)}` +
+            (to.ports.length ? ` (it serves ${to.ports.map(describePort).join(', ')})` : ' (it serves none)'),
+        ),
+      );
+      return undefined;
+    }
+    if (found.protocol !== protocol) {
+      this.problems.push(
+        this.doc.problem(
+          at,
+          `port ${describePort(found)} of '${target}' is ${found.protocol}; a ${kind} attempt needs ${protocol}`,
+        ),
+      );
+      return undefined;
+    }
+    return found;
+  }
+
+  private inferCategory(from: Workload, to: Workload): Category {
+    const a = this.namespaces.get(from.namespace);
+    const b = this.namespaces.get(to.namespace);
+    if (!b?.tenant) return 'shared-services';
+    if (a?.tenant !== b.tenant) return 'cross-tenant';
+    if (!from.sidecar && to.sidecar) return 'plaintext';
+    return 'intra-tenant';
+  }
+
+  private checkIds(attempts: Attempt[]): Attempt[] {
+    const seen = new Map<string, Attempt>();
+    const out: Attempt[] = [];
+    for (const attempt of attempts) {
+      const first = seen.get(attempt.id);
+      if (first) {
+        const by = (a: Attempt) =>
+          a.origin.generator ? `generated by ${a.origin.generator}` : `at line ${a.origin.line}`;
+        this.problems.push({
+          file: attempt.origin.file,
+          line: attempt.origin.line,
+          column: attempt.origin.column,
+          path: `${attempt.origin.path}.id`,
+          message: `duplicate attempt id '${attempt.id}' (${by(attempt)}; first ${by(first)})`,
+        });
+        continue;
+      }
+      seen.set(attempt.id, attempt);
+      out.push(attempt);
+    }
+    return out;
+  }
+
+  private async loadPolicies(): Promise<PolicySource[]> {
+    const sources: PolicySource[] = [];
+    const base = path.dirname(this.doc.file);
+    for (const [i, ref] of this.spec_.policies.entries()) {
+      const at: DocPath = ['spec', 'policies', i];
+      const origin = this.origin(at);
+      if (ref.builtin !== undefined) {
+        sources.push({ kind: 'builtin', name: ref.builtin, origin });
+      } else if (ref.file !== undefined) {
+        const location = path.resolve(base, ref.file);
+        const manifests = await this.readManifests(location, [...at, 'file']);
+        if (manifests) sources.push({ kind: 'file', location, manifests, origin });
+      } else if (ref.inline !== undefined) {
+        const firstLine = this.doc.blockContentLine([...at, 'inline']);
+        const parsed = parseYaml(ref.inline, this.doc.file, firstLine - 1);
+        if (!parsed.ok) {
+          this.problems.push(...parsed.problems);
+          continue;
+        }
+        const manifests = this.toManifests(parsed.documents);
+        sources.push({ kind: 'inline', location: this.doc.file, manifests, origin });
+      }
+    }
+    return sources;
+  }
+
+  private async readManifests(location: string, at: DocPath): Promise<Manifest[] | undefined> {
+    let files: string[];
+    try {
+      const info = await stat(location);
+      files = info.isDirectory()
+        ? (await readdir(location))
+            .filter((f) => /\.ya?ml$/.test(f))
+            .sort()
+            .map((f) => path.join(location, f))
+        : [location];
+    } catch (error) {
+      this.problems.push(this.doc.problem(at, `cannot read policy file ${location}: ${reason(error)}`));
+      return undefined;
+    }
+    const manifests: Manifest[] = [];
+    for (const file of files) {
+      const shown = path.relative(process.cwd(), file) || file;
+      const parsed = parseYaml(await readFile(file, 'utf8'), shown);
+      if (!parsed.ok) {
+        this.problems.push(...parsed.problems);
+        continue;
+      }
+      manifests.push(...this.toManifests(parsed.documents));
+    }
+    return manifests;
+  }
+
+  /** Keeps the documents that are Kubernetes objects; anything else is a problem, empty documents are skipped. */
+  private toManifests(documents: readonly YamlDocument[]): Manifest[] {
+    const manifests: Manifest[] = [];
+    for (const d of documents) {
+      const object = d.value();
+      if (object === null || object === undefined) continue;
+      const start = d.start();
+      if (typeof object !== 'object' || Array.isArray(object)) {
+        this.problems.push(d.problem([], 'a policy document must be a Kubernetes object (a mapping)'));
+        continue;
+      }
+      const o = object as Record<string, unknown>;
+      const missing = ['apiVersion', 'kind'].filter((k) => typeof o[k] !== 'string');
+      if (missing.length > 0) {
+        this.problems.push(d.problem([], `a Kubernetes object needs ${missing.join(' and ')}`));
+        continue;
+      }
+      manifests.push({ object: o, file: d.file, line: start.line, source: d });
+    }
+    return manifests;
+  }
+}
+
+function fits(kind: AttemptKind, word: string): boolean {
+  return word === 'denied' || word === 'auto' || (OUTCOMES_BY_KIND[kind] as readonly string[]).includes(word);
+}
+
+function refOf(w: Workload): WorkloadRef {
+  return { namespace: w.namespace, name: w.name };
+}
+
+export function describePort(p: Port): string {
+  return `${p.port}/${p.protocol}${p.name ? ` (${p.name})` : ''}`;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function reason(error: unknown): string {
+  if (error && typeof error === 'object' && 'code' in error) {
+    const code = String(error.code);
+    if (code === 'ENOENT') return 'no such file or directory';
+    if (code === 'EACCES') return 'permission denied';
+    if (code === 'EISDIR') return 'is a directory';
+    return code;
+  }
+  return String(error);
+}

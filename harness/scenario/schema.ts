@@ -1,0 +1,382 @@
+/**
+ * The scenario language, v1alpha1, as a zod schema. This is the single definition: the loader
+ * validates with it, and `bulkhead schema` derives the committed JSON Schema from it.
+ * Defaults documented here are applied by zod; cross-references (a workload's namespace, an
+ * attempt's `from`) are checked by the loader, which knows the whole document.
+ */
+import { z } from 'zod';
+
+import { ATTEMPT_KINDS, CATEGORIES, EXPECT_WORDS } from './outcomes.js';
+
+export const API_VERSION = 'bulkhead.dev/v1alpha1';
+export const KIND = 'Scenario';
+
+const dnsLabel = z
+  .string()
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label: lower-case letters, digits and "-"');
+
+const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    'must be a DNS-1123 subdomain: lower-case letters, digits, "-" and "."',
+  );
+
+const labelKey = z
+  .string()
+  .regex(
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    'must be a Kubernetes label key',
+  );
+const labelValue = z
+  .string()
+  .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/, 'must be a Kubernetes label value');
+const labels = z.record(labelKey, labelValue);
+
+const portNumber = z.int().min(1).max(65535);
+const portName = z
+  .string()
+  .max(15)
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    'must be an IANA service name: lower-case letters, digits and "-"',
+  );
+
+export const PortSchema = z
+  .strictObject({
+    port: portNumber,
+    protocol: z.enum(['TCP', 'UDP']).default('TCP'),
+    name: portName
+      .optional()
+      .meta({ description: 'Named ports get SRV records and can be named in attempts.' }),
+  })
+  .meta({ description: 'A port the workload serves (the agent echoes on it).' });
+
+const workloadFields = {
+  name: dnsLabel.meta({ description: 'Pod (Deployment) and Service name.' }),
+  labels: labels.optional().meta({ description: 'Pod labels. Default: {app: <name>}.' }),
+  serviceAccount: dnsSubdomain.default('default').meta({ description: 'Service account the pod runs as.' }),
+  sidecar: z
+    .boolean()
+    .optional()
+    .meta({ description: "Whether the pod gets an Istio sidecar. Default: the namespace's injection." }),
+  ports: z
+    .array(z.union([portNumber, PortSchema]))
+    .default([])
+    .meta({ description: 'Ports served; a bare number means TCP. None: a client-only workload (a probe).' }),
+  ip: z
+    .union([z.ipv4(), z.ipv6()])
+    .optional()
+    .meta({ description: 'Pod address, used only offline to evaluate ipBlock rules.' }),
+  automountToken: z
+    .boolean()
+    .default(true)
+    .meta({ description: 'Whether the service account token is mounted (Kubernetes default: true).' }),
+} as const;
+
+export const WorkloadSchema = z
+  .strictObject({ ...workloadFields, namespace: dnsLabel })
+  .meta({ description: 'A pod the scenario deploys; every workload runs the agent.' });
+
+export const NamespaceSchema = z.strictObject({
+  name: dnsLabel,
+  labels: labels.default({}),
+  injection: z.boolean().default(false).meta({ description: 'Istio sidecar injection for the namespace.' }),
+  tenant: dnsLabel
+    .optional()
+    .meta({ description: 'The tenant owning this namespace. Namespaces without a tenant are shared.' }),
+});
+
+export const TenantSchema = z
+  .strictObject({
+    name: dnsLabel.meta({ description: 'Tenant name; also the value of the namespace label `tenant`.' }),
+    namespace: dnsLabel.optional().meta({ description: 'Default: <spec.tenantNamespacePrefix><name>.' }),
+    labels: labels
+      .default({})
+      .meta({ description: 'Extra namespace labels (`tenant: <name>` is always set).' }),
+    injection: z.boolean().default(true),
+    probes: z.boolean().default(true).meta({
+      description:
+        'Add two client-only workloads: `probe` (sidecar as the namespace) and `probe-nosidecar` (no sidecar).',
+    }),
+    workloads: z.array(z.strictObject(workloadFields)).default([]),
+  })
+  .meta({ description: 'Shorthand for a tenant namespace with its workloads.' });
+
+export const PolicyRefSchema = z
+  .strictObject({
+    builtin: z
+      .enum(['hard-isolation', 'article'])
+      .optional()
+      .meta({ description: 'A built-in bundle rendered for every tenant of the scenario.' }),
+    file: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'A manifest file or folder, relative to the scenario file; multi-document.' }),
+    inline: z.string().optional().meta({ description: 'Multi-document YAML.' }),
+  })
+  .refine((p) => [p.builtin, p.file, p.inline].filter((v) => v !== undefined).length === 1, {
+    message: 'a policy entry needs exactly one of builtin, file, inline',
+  });
+
+const workloadRef = z
+  .string()
+  .regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be "namespace/workload"')
+  .meta({ description: 'namespace/workload' });
+
+const expectWord = z.enum(EXPECT_WORDS);
+const expect = z
+  .union([expectWord, z.array(expectWord).min(1)])
+  .meta({ description: 'An outcome, a group (denied), auto, or a list of them.' });
+
+const headers = z.record(
+  z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'),
+  z.string(),
+);
+
+export const HttpRequestSchema = z.strictObject({
+  method: z
+    .string()
+    .regex(/^[A-Z]+$/, 'must be an upper-case HTTP method')
+    .default('GET'),
+  path: z.string().startsWith('/').default('/'),
+  headers: headers.default({}),
+  body: z.string().optional(),
+});
+
+const attemptId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/>@-]*$/, 'may use letters, digits and . _ : / > @ -');
+
+const attemptCommon = {
+  id: attemptId.meta({ description: 'Unique and stable across runs; reports and diffs key on it.' }),
+  from: workloadRef.meta({ description: 'The workload whose pod makes the attempt.' }),
+  expect: expect.default('auto'),
+  category: z.enum(CATEGORIES).optional().meta({ description: 'Default: inferred from source and target.' }),
+  timeoutMs: z
+    .int()
+    .min(100)
+    .max(600_000)
+    .optional()
+    .meta({ description: 'Default: spec.defaults.timeoutMs.' }),
+  description: z.string().optional(),
+};
+
+const targetFields = {
+  to: workloadRef.meta({ description: 'Target workload, reached by its Service name.' }),
+  port: z.union([portNumber, portName]).optional().meta({
+    description: "A port number or name of the target. Default: the target's only port of that protocol.",
+  }),
+};
+
+const payload = z.strictObject({ send: z.string().optional() });
+
+export const DnsQuerySchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(['A', 'AAAA', 'SRV', 'PTR']).default('A'),
+});
+
+const dnsServer = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'must be "host" or "host:port"')
+  .meta({ description: "Resolver to ask; default: the pod's own (/etc/resolv.conf)." });
+
+export const ApiRequestSchema = z.strictObject({
+  verb: z.enum(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']),
+  resource: z.string().regex(/^[a-z0-9.-]+(\/[a-z]+)?$/, 'must be a resource name like secrets or pods/exec'),
+  group: z.string().default('').meta({ description: 'API group; "" for the core group.' }),
+  version: z.string().default('v1'),
+  namespace: z.string().optional().meta({ description: 'Omit for a cluster-scoped request.' }),
+  name: z.string().optional(),
+});
+
+export const AttemptSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    ...attemptCommon,
+    kind: z.literal('http'),
+    ...targetFields,
+    http: HttpRequestSchema.prefault({}),
+  }),
+  z.strictObject({ ...attemptCommon, kind: z.literal('tcp'), ...targetFields, tcp: payload.prefault({}) }),
+  z.strictObject({ ...attemptCommon, kind: z.literal('udp'), ...targetFields, udp: payload.prefault({}) }),
+  z.strictObject({
+    ...attemptCommon,
+    kind: z.literal('dns'),
+    query: DnsQuerySchema,
+    dnsServer: dnsServer.optional(),
+  }),
+  z.strictObject({ ...attemptCommon, kind: z.literal('api'), request: ApiRequestSchema }),
+]);
+
+const sourceSelector = z
+  .union([z.enum(['probes', 'all']), z.array(workloadRef).min(1)])
+  .meta({ description: 'Sources: client-only workloads (probes), all workloads, or a list.' });
+
+const generatorCommon = {
+  from: sourceSelector.default('probes'),
+  expect: expect.optional().meta({ description: 'Default: the generator kind’s own expectation.' }),
+  exclude: z.array(z.string()).default([]).meta({ description: 'Generated attempt ids to leave out.' }),
+  timeoutMs: attemptCommon.timeoutMs,
+};
+
+/** Templates in generator paths and header values: {source} {sourceNamespace} {victim} {victimNamespace} {trustDomain}. */
+const templated = {
+  description: 'May use {source}, {sourceNamespace}, {victim}, {victimNamespace}, {trustDomain}.',
+};
+
+export const GeneratorSchema = z.discriminatedUnion('kind', [
+  z
+    .strictObject({
+      ...generatorCommon,
+      kind: z.literal('cross-tenant'),
+      as: z.enum(['http', 'tcp']).default('http').meta({ description: 'Attempt kind for TCP ports.' }),
+      http: HttpRequestSchema.prefault({}),
+    })
+    .meta({
+      description: "Each source to every port of every other tenant's workloads. Default expect: denied.",
+    }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      kind: z.literal('intra-tenant'),
+      as: z.enum(['http', 'tcp']).default('http'),
+      http: HttpRequestSchema.prefault({}),
+    })
+    .meta({
+      description: "Each source to every port of its own tenant's workloads. Default expect: allowed.",
+    }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      kind: z.literal('shared-services'),
+      http: HttpRequestSchema.prefault({}).meta(templated),
+    })
+    .meta({
+      description: 'Each tenant source to every TCP port of the shared namespaces. Default expect: allowed.',
+    }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      kind: z.literal('header-spoof'),
+      to: z.enum(['shared', 'same-tenant', 'all']).default('shared'),
+      http: HttpRequestSchema.default({
+        method: 'GET',
+        path: '/',
+        headers: {
+          'x-tenant-identity': '{trustDomain}/ns/{victimNamespace}/sa/default',
+          'x-tenant-id': '{victim}',
+        },
+      }).meta(templated),
+    })
+    .meta({
+      description:
+        'Each meshed tenant source claims, in forged headers, to be each other tenant. Default expect: denied.',
+    }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      from: sourceSelector
+        .default('probes')
+        .meta({ description: 'Only sources without a sidecar are used.' }),
+      kind: z.literal('plaintext'),
+      to: z.enum(['same-tenant', 'shared', 'all']).default('same-tenant'),
+      http: HttpRequestSchema.prefault({}),
+    })
+    .meta({ description: 'Sidecar-free sources to meshed workloads over plaintext. Default expect: reset.' }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      kind: z.literal('dns-recon'),
+      types: z
+        .array(z.enum(['A', 'SRV']))
+        .default(['A', 'SRV'])
+        .meta({ description: "Record types to ask for other tenants' Services." }),
+      controls: z
+        .boolean()
+        .default(true)
+        .meta({ description: 'Also ask for a name that does not exist (expect nxdomain), per source.' }),
+    })
+    .meta({
+      description:
+        "Each source resolves other tenants' Services. Default expect: resolved (cluster DNS is not a boundary).",
+    }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      kind: z.literal('api-token'),
+      requests: z
+        .array(ApiRequestSchema)
+        .default([
+          { verb: 'list', resource: 'secrets', group: '', version: 'v1', namespace: '{victimNamespace}' },
+          { verb: 'list', resource: 'pods', group: '', version: 'v1', namespace: '{victimNamespace}' },
+          { verb: 'list', resource: 'namespaces', group: '', version: 'v1' },
+        ])
+        .meta({
+          description: 'Requests made with the source pod’s token; a namespace may be {victimNamespace}.',
+        }),
+    })
+    .meta({
+      description: "Each source uses its pod's token against the API server. Default expect: api-forbidden.",
+    }),
+]);
+
+export const ScenarioSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal(KIND),
+    metadata: z.strictObject({
+      name: dnsLabel,
+      description: z.string().optional(),
+    }),
+    spec: z.strictObject({
+      meshRootNamespace: dnsLabel
+        .default('istio-system')
+        .meta({ description: 'Istio root namespace (meshConfig.rootNamespace).' }),
+      trustDomain: z.string().min(1).default('cluster.local').meta({ description: 'Istio trust domain.' }),
+      clusterDomain: z
+        .string()
+        .min(1)
+        .default('cluster.local')
+        .meta({ description: 'Kubernetes DNS domain.' }),
+      tenantNamespacePrefix: z
+        .string()
+        .default('tenant-')
+        .meta({ description: 'Namespace prefix for `tenants`.' }),
+      defaults: z
+        .strictObject({
+          timeoutMs: z
+            .int()
+            .min(100)
+            .max(600_000)
+            .default(10_000)
+            .meta({ description: 'Per-attempt deadline in milliseconds.' }),
+        })
+        .default({ timeoutMs: 10_000 }),
+      tenants: z.array(TenantSchema).default([]),
+      namespaces: z.array(NamespaceSchema).default([]),
+      workloads: z.array(WorkloadSchema).default([]),
+      policies: z.array(PolicyRefSchema).default([]),
+      attempts: z.array(AttemptSchema).default([]),
+      generators: z.array(GeneratorSchema).default([]),
+    }),
+  })
+  .meta({
+    title: 'bulkhead scenario',
+    description: 'Tenants, workloads, isolation policies and the attempts that test them.',
+  });
+
+export type ScenarioInput = z.input<typeof ScenarioSchema>;
+export type ScenarioDocument = z.output<typeof ScenarioSchema>;
+export type RawAttempt = z.output<typeof AttemptSchema>;
+export type RawGenerator = z.output<typeof GeneratorSchema>;
+export type RawWorkload = z.output<typeof WorkloadSchema>;
+export type RawPort = z.output<typeof PortSchema>;
+export type HttpRequest = z.output<typeof HttpRequestSchema>;
+export type ApiRequest = z.output<typeof ApiRequestSchema>;
+export type DnsQuery = z.output<typeof DnsQuerySchema>;
+export { ATTEMPT_KINDS };

@@ -1,0 +1,160 @@
+/**
+ * The scenario after loading: defaults applied, tenants expanded into namespaces and
+ * workloads, generators expanded into attempts, references resolved. Every later stage
+ * (model, fixtures, runner, reports) takes this, never the raw YAML.
+ */
+import type { YamlDocument } from '../yaml-source.js';
+import type { AttemptKind, Category, Expectation } from './outcomes.js';
+import type { ApiRequest, DnsQuery, HttpRequest } from './schema.js';
+
+/** Where something was declared, for messages that point back at the scenario. */
+export interface Origin {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** Path in the scenario document: `spec.attempts[3]`. */
+  readonly path: string;
+  /** For generated attempts: the generator, e.g. `spec.generators[0] (cross-tenant)`. */
+  readonly generator?: string;
+}
+
+export interface Namespace {
+  readonly name: string;
+  /** Labels as applied to the Namespace object (tenants get `tenant: <name>`). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Istio sidecar injection (`istio-injection=enabled`). */
+  readonly injection: boolean;
+  /** The owning tenant; undefined for a shared namespace. */
+  readonly tenant?: string;
+  readonly origin: Origin;
+}
+
+export interface Port {
+  readonly port: number;
+  readonly protocol: 'TCP' | 'UDP';
+  readonly name?: string;
+}
+
+export interface Workload {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly serviceAccount: string;
+  readonly sidecar: boolean;
+  readonly ports: readonly Port[];
+  readonly ip?: string;
+  readonly automountToken: boolean;
+  /** A client-only workload (no ports): a probe. */
+  readonly probe: boolean;
+  readonly origin: Origin;
+}
+
+export interface WorkloadRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+interface AttemptBase {
+  readonly id: string;
+  readonly kind: AttemptKind;
+  readonly category: Category;
+  readonly from: WorkloadRef;
+  readonly expect: Expectation;
+  readonly timeoutMs: number;
+  readonly description?: string;
+  readonly origin: Origin;
+}
+
+export interface HttpAttempt extends AttemptBase {
+  readonly kind: 'http';
+  readonly to: WorkloadRef;
+  readonly port: Port;
+  readonly http: HttpRequest;
+}
+
+export interface TcpAttempt extends AttemptBase {
+  readonly kind: 'tcp';
+  readonly to: WorkloadRef;
+  readonly port: Port;
+  readonly send?: string;
+}
+
+export interface UdpAttempt extends AttemptBase {
+  readonly kind: 'udp';
+  readonly to: WorkloadRef;
+  readonly port: Port;
+  readonly send?: string;
+}
+
+export interface DnsAttempt extends AttemptBase {
+  readonly kind: 'dns';
+  readonly query: DnsQuery;
+  /** "host:port"; undefined means the pod's resolver. */
+  readonly dnsServer?: string;
+}
+
+export interface ApiAttempt extends AttemptBase {
+  readonly kind: 'api';
+  readonly request: ApiRequest;
+}
+
+export type Attempt = HttpAttempt | TcpAttempt | UdpAttempt | DnsAttempt | ApiAttempt;
+export type TargetedAttempt = HttpAttempt | TcpAttempt | UdpAttempt;
+
+/** One Kubernetes object read from a policy source, with a way back to its text. */
+export interface Manifest {
+  readonly object: Readonly<Record<string, unknown>>;
+  readonly file: string;
+  readonly line: number;
+  /** The parsed document, to locate fields inside the object. */
+  readonly source: YamlDocument;
+}
+
+export type PolicySource =
+  | { readonly kind: 'builtin'; readonly name: 'hard-isolation' | 'article'; readonly origin: Origin }
+  | {
+      readonly kind: 'file' | 'inline';
+      /** For files: the path as resolved; for inline: the scenario file. */
+      readonly location: string;
+      readonly manifests: readonly Manifest[];
+      readonly origin: Origin;
+    };
+
+export interface GeneratorSummary {
+  readonly kind: string;
+  readonly origin: Origin;
+  readonly count: number;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description?: string;
+  /** The scenario file as given, and its SHA-256 (reports record what was run). */
+  readonly file: string;
+  readonly sha256: string;
+  readonly meshRootNamespace: string;
+  readonly trustDomain: string;
+  readonly clusterDomain: string;
+  readonly defaults: { readonly timeoutMs: number };
+  readonly namespaces: readonly Namespace[];
+  readonly workloads: readonly Workload[];
+  readonly policies: readonly PolicySource[];
+  readonly attempts: readonly Attempt[];
+  readonly generators: readonly GeneratorSummary[];
+  /** Things that are legal but probably not meant (a generator that produced nothing). */
+  readonly warnings: readonly import('../errors.js').Problem[];
+}
+
+export function refText(ref: WorkloadRef): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+/** The Service name an attempt dials: `<name>.<namespace>.svc.<clusterDomain>`. */
+export function serviceHost(ref: WorkloadRef, clusterDomain: string): string {
+  return `${ref.name}.${ref.namespace}.svc.${clusterDomain}`;
+}
+
+/** The workload's Istio principal as AuthorizationPolicy writes it (no `spiffe://`). */
+export function principal(w: Pick<Workload, 'namespace' | 'serviceAccount'>, trustDomain: string): string {
+  return `${trustDomain}/ns/${w.namespace}/sa/${w.serviceAccount}`;
+}
