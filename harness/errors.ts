@@ -44,7 +44,8 @@ export class InputError extends UserError {
 /** "Did you mean …?" for a mistyped name: the closest candidate within a small edit distance. */
 export function suggest(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  // At most one edit in four characters: close enough to be a typo, not merely another name.
+  let bestDistance = Math.max(1, Math.floor(word.length / 4)) + 1;
   for (const candidate of candidates) {
     const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) {

@@ -142,7 +142,7 @@ export const HttpRequestSchema = z.strictObject({
     .string()
     .regex(/^[A-Z]+$/, 'must be an upper-case HTTP method')
     .default('GET'),
-  path: z.string().startsWith('/').default('/'),
+  path: z.string().regex(/^\//, 'must start with /').default('/'),
   headers: headers.default({}),
   body: z.string().optional(),
 });

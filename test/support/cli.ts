@@ -1,0 +1,38 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+
+import { main } from '../../harness/cli/main.js';
+import { repoRoot } from './scenarios.js';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI in-process with captured output, as `bulkhead <args>` from `cwd`. */
+export async function runCli(args: readonly string[], cwd = repoRoot): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(['node', 'bulkhead', ...args], {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    cwd,
+  });
+  return { code, stdout, stderr };
+}
+
+/** Runs the real `bin/bulkhead.js` in a child process, as a user would. */
+export function runBin(args: readonly string[], cwd = repoRoot): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'bulkhead.js'), ...args],
+      { cwd, env: { ...process.env, NO_COLOR: '1' } },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
