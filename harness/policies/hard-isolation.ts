@@ -1,0 +1,588 @@
+/**
+ * `builtin: hard-isolation`: the article's layered policy set, done so that it holds on kind +
+ * Calico (with its API server, projectcalico.org/v3) + Istio sidecars. Each object names the
+ * article claim it implements in the `bulkhead.dev/implements` annotation; the comment above it
+ * says why it is written the way it is (facts in reference/istio-calico-facts.md).
+ *
+ * Layers per cross-tenant boundary: the Calico tier (L3/L4, evaluated first), the tenant's
+ * Kubernetes default-deny (L3/L4), and the tenant's Istio DENY (L7, verified mTLS identity).
+ */
+import type { Namespace, Scenario, Workload } from '../scenario/types.js';
+import { principal } from '../scenario/types.js';
+import type { BundleDocument } from './documents.js';
+import { toYamlText } from './documents.js';
+import {
+  DEFAULT_TIER,
+  IDENTITY_HEADER,
+  KIND_API_SERVER,
+  TENANT_LABEL,
+  type RenderOptions,
+} from './options.js';
+
+export const HARD_ISOLATION = 'hard-isolation';
+
+type Obj = Record<string, unknown>;
+
+interface Context {
+  readonly scenario: Scenario;
+  readonly tenants: readonly Namespace[];
+  readonly shared: readonly Namespace[];
+  readonly root: string;
+  readonly istiod: string;
+  readonly apiServer: NonNullable<RenderOptions['apiServer']>;
+  readonly tier: NonNullable<RenderOptions['tier']>;
+}
+
+/** The bundle as YAML text, for the scenario's tenants and shared namespaces. */
+export function renderHardIsolationText(scenario: Scenario, options: RenderOptions = {}): string {
+  const ctx: Context = {
+    scenario,
+    tenants: scenario.namespaces.filter((n) => n.tenant !== undefined),
+    shared: scenario.namespaces.filter((n) => n.tenant === undefined),
+    root: scenario.meshRootNamespace,
+    istiod: options.istiodNamespace ?? scenario.meshRootNamespace,
+    apiServer: options.apiServer ?? KIND_API_SERVER,
+    tier: options.tier ?? DEFAULT_TIER,
+  };
+  const docs: BundleDocument[] = [
+    ...calicoTier(ctx),
+    meshStrictMtls(ctx),
+    ...ctx.tenants.flatMap((ns) => tenantDocuments(ctx, ns)),
+    ...ctx.shared.flatMap((ns) => sharedDocuments(ctx, ns)),
+  ];
+  return toYamlText(
+    `builtin:${HARD_ISOLATION} for scenario '${scenario.name}' (rendered by bulkhead)\n` +
+      `tenants: ${ctx.tenants.map((n) => n.name).join(', ') || 'none'}; ` +
+      `shared: ${ctx.shared.map((n) => n.name).join(', ') || 'none'}; mesh root: ${ctx.root}; ` +
+      `trust domain: ${scenario.trustDomain}\n` +
+      `API server (after DNAT): ${ctx.apiServer.cidrs.join(', ')} port ${ctx.apiServer.port}`,
+    docs,
+  );
+}
+
+function meta(name: string, namespace: string | undefined, implementsClaim: string): Obj {
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    labels: { 'app.kubernetes.io/managed-by': 'bulkhead', 'bulkhead.dev/bundle': HARD_ISOLATION },
+    annotations: { 'bulkhead.dev/implements': implementsClaim },
+  };
+}
+
+function workloadsIn(ctx: Context, ns: string): Workload[] {
+  return ctx.scenario.workloads.filter((w) => w.namespace === ns);
+}
+
+function find(ctx: Context, ns: string, name: string): Workload | undefined {
+  return ctx.scenario.workloads.find((w) => w.namespace === ns && w.name === name);
+}
+
+function nsSelector(name: string): Obj {
+  return { matchLabels: { 'kubernetes.io/metadata.name': name } };
+}
+
+// ---------------------------------------------------------------- Calico
+
+function calicoTier(ctx: Context): BundleDocument[] {
+  if (ctx.tenants.length === 0) return [];
+  const tier: BundleDocument = {
+    comment:
+      'Own tier, evaluated before the default tier that holds the Kubernetes NetworkPolicies (order 1000).\n' +
+      'A Pass at the end of a policy here hands the packet on to those policies.',
+    object: {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Tier',
+      metadata: meta(
+        ctx.tier.name,
+        undefined,
+        'Blocking Cross-Tenant Traffic Explicitly: survives default-deny removal',
+      ),
+      spec: { order: ctx.tier.order },
+    },
+  };
+  const policies = ctx.tenants.map((ns): BundleDocument => {
+    const tenant = ns.tenant ?? ns.name;
+    // `!=` alone also matches namespaces without the label; has() keeps shared namespaces out.
+    const others = `has(${TENANT_LABEL}) && ${TENANT_LABEL} != '${tenant}'`;
+    return {
+      comment:
+        `Cross-tenant deny for tenant ${tenant}: namespace labels (namespaceSelector), not pod labels.\n` +
+        'Deny other tenants, then Pass: without the Pass the end of the tier would drop DNS, istiod and\n' +
+        'same-namespace traffic too.',
+      object: {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'GlobalNetworkPolicy',
+        // Tiered policy names carry the tier prefix (required by Calico API servers before 3.30).
+        metadata: meta(
+          `${ctx.tier.name}.${tenant}`,
+          undefined,
+          'Blocking Cross-Tenant Traffic Explicitly: explicit deny between tenant namespaces',
+        ),
+        spec: {
+          tier: ctx.tier.name,
+          order: 100,
+          namespaceSelector: `${TENANT_LABEL} == '${tenant}'`,
+          types: ['Ingress', 'Egress'],
+          ingress: [{ action: 'Deny', source: { namespaceSelector: others } }, { action: 'Pass' }],
+          egress: [{ action: 'Deny', destination: { namespaceSelector: others } }, { action: 'Pass' }],
+        },
+      },
+    };
+  });
+  return [tier, ...policies];
+}
+
+// ---------------------------------------------------------------- Istio, mesh-wide
+
+function meshStrictMtls(ctx: Context): BundleDocument {
+  return {
+    comment: `Mesh-wide only because ${ctx.root} is the mesh root namespace; no selector (a selector is ignored there).`,
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: meta('default', ctx.root, 'Enforcing Strict mTLS Cluster-Wide'),
+      spec: { mtls: { mode: 'STRICT' } },
+    },
+  };
+}
+
+// ---------------------------------------------------------------- Kubernetes NetworkPolicies
+
+function defaultDeny(ns: string): BundleDocument {
+  return {
+    comment: `Default deny, both directions, for every pod of ${ns}.`,
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('default-deny-all', ns, 'Implementing Default-Deny Policies'),
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+    },
+  };
+}
+
+function allowDns(ns: string): BundleDocument {
+  return {
+    comment: 'Cluster DNS: the app resolves peers, the sidecar resolves istiod.',
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('allow-dns', ns, 'Allowing Essential Cluster Services: DNS'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [
+              {
+                namespaceSelector: nsSelector('kube-system'),
+                podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+              },
+            ],
+            ports: [
+              { protocol: 'UDP', port: 53 },
+              { protocol: 'TCP', port: 53 },
+            ],
+          },
+        ],
+      },
+    },
+  };
+}
+
+function allowIstiod(ctx: Context, ns: string): BundleDocument {
+  return {
+    comment:
+      'Sidecars fetch config and certificates from istiod on 15012; without it they never become ready\n' +
+      '(and with native sidecars the app container never starts).',
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(
+        'allow-istiod',
+        ns,
+        'How Istio Assigns Workload Identity: sidecars obtain certificates from istiod',
+      ),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: [
+              { namespaceSelector: nsSelector(ctx.istiod), podSelector: { matchLabels: { app: 'istiod' } } },
+            ],
+            ports: [{ protocol: 'TCP', port: 15012 }],
+          },
+        ],
+      },
+    },
+  };
+}
+
+function allowApiServer(ctx: Context, ns: string): BundleDocument {
+  return {
+    comment:
+      'The Kubernetes API as policy sees it after DNAT: node address(es) and 6443, not 10.96.0.1:443.\n' +
+      'Tokens still get 403 without RBAC; the attempts check exactly that.',
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('allow-api-server', ns, 'Allowing Essential Cluster Services: Kubernetes API'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [
+          {
+            to: ctx.apiServer.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+            ports: [{ protocol: 'TCP', port: ctx.apiServer.port }],
+          },
+        ],
+      },
+    },
+  };
+}
+
+function allowSameNamespace(ns: string): BundleDocument {
+  return {
+    comment: 'Pods of the same namespace talk to each other; other namespaces stay denied.',
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('allow-same-namespace', ns, 'Permitting Intra-Tenant Communication'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{ from: [{ podSelector: {} }] }],
+        egress: [{ to: [{ podSelector: {} }] }],
+      },
+    },
+  };
+}
+
+function portsOf(w: Workload): Obj[] {
+  return w.ports.map((p) => ({ protocol: p.protocol, port: p.port }));
+}
+
+function allowToShared(ctx: Context, ns: string): BundleDocument | undefined {
+  const targets = ctx.shared.flatMap((s) => workloadsIn(ctx, s.name).filter((w) => w.ports.length > 0));
+  if (targets.length === 0) return undefined;
+  return {
+    comment: 'Egress to the shared services, each on its own ports only.',
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(
+        'allow-shared-services',
+        ns,
+        'Shared Services Without Shared Risk: tenants reach the shared services',
+      ),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: targets.map((w) => ({
+          to: [{ namespaceSelector: nsSelector(w.namespace), podSelector: { matchLabels: { ...w.labels } } }],
+          ports: portsOf(w),
+        })),
+      },
+    },
+  };
+}
+
+function allowFromTenants(ctx: Context, ns: string): BundleDocument | undefined {
+  const targets = workloadsIn(ctx, ns).filter((w) => w.ports.length > 0);
+  if (targets.length === 0 || ctx.tenants.length === 0) return undefined;
+  return {
+    comment: `Ingress from tenant namespaces (label ${TENANT_LABEL}) to the shared services, on their ports only.`,
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta(
+        'allow-from-tenants',
+        ns,
+        'Missing NetworkPolicies on shared services: the shared namespace admits tenants on service ports only',
+      ),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Ingress'],
+        ingress: targets.map((w) => ({
+          from: [{ namespaceSelector: { matchExpressions: [{ key: TENANT_LABEL, operator: 'Exists' }] } }],
+          ports: portsOf(w),
+        })),
+      },
+    },
+  };
+}
+
+function networkPolicies(ctx: Context, ns: Namespace): BundleDocument[] {
+  const docs: (BundleDocument | undefined)[] = [
+    defaultDeny(ns.name),
+    allowDns(ns.name),
+    ns.injection ? allowIstiod(ctx, ns.name) : undefined,
+  ];
+  if (ns.tenant !== undefined) {
+    docs.push(allowApiServer(ctx, ns.name), allowSameNamespace(ns.name), allowToShared(ctx, ns.name));
+  } else {
+    docs.push(allowSameNamespace(ns.name), allowFromTenants(ctx, ns.name));
+  }
+  return docs.filter((d): d is BundleDocument => d !== undefined);
+}
+
+// ---------------------------------------------------------------- tenants
+
+function tenantDocuments(ctx: Context, ns: Namespace): BundleDocument[] {
+  const docs: (BundleDocument | undefined)[] = [
+    ...networkPolicies(ctx, ns),
+    namespaceStrictMtls(ns.name),
+    denyCrossTenant(ctx, ns.name),
+    apiGatewayPolicy(ctx, ns.name),
+    auditPayments(ctx, ns.name),
+  ];
+  return docs.filter((d): d is BundleDocument => d !== undefined);
+}
+
+function namespaceStrictMtls(ns: string): BundleDocument {
+  return {
+    comment: 'Namespace-level STRICT as well: holds if the mesh-wide policy is changed or removed.',
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: meta('default', ns, 'Enforcing Strict mTLS Cluster-Wide: tenant-specific enforcement'),
+      spec: { mtls: { mode: 'STRICT' } },
+    },
+  };
+}
+
+function denyCrossTenant(ctx: Context, ns: string): BundleDocument {
+  return {
+    comment:
+      'DENY with a negative match (Istio best practice): anything not from this namespace or a shared one,\n' +
+      'including peers without an mTLS identity.',
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: meta(
+        'deny-cross-tenant',
+        ns,
+        'Why SPIFFE Identity Matters for Multi-Tenancy: deny cross-tenant',
+      ),
+      spec: {
+        action: 'DENY',
+        rules: [{ from: [{ source: { notNamespaces: [ns, ...ctx.shared.map((s) => s.name)] } }] }],
+      },
+    },
+  };
+}
+
+function apiGatewayPolicy(ctx: Context, ns: string): BundleDocument | undefined {
+  const gateway = find(ctx, ns, 'api-gateway');
+  if (!gateway) return undefined;
+  const td = ctx.scenario.trustDomain;
+  const frontend = find(ctx, ns, 'frontend-service');
+  const admin = find(ctx, ns, 'admin-service');
+  const rules: Obj[] = [];
+  if (frontend) {
+    rules.push({
+      from: [{ source: { principals: [principal(frontend, td)] } }],
+      to: [{ operation: { methods: ['GET', 'POST'], paths: ['/api/v1/orders/*', '/api/v1/products/*'] } }],
+    });
+  }
+  if (admin) {
+    rules.push({
+      from: [{ source: { principals: [principal(admin, td)] } }],
+      to: [{ operation: { methods: ['GET', 'POST', 'DELETE'], paths: ['/api/v1/*', '/admin/*'] } }],
+    });
+  }
+  // An ALLOW policy without rules would deny everything: leave it out when no caller exists.
+  if (rules.length === 0) return undefined;
+  return {
+    comment:
+      'Least privilege on the api-gateway: named callers (principals without spiffe://), methods, paths.\n' +
+      "Every other caller, the tenant's own probes included, gets 403.",
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: meta('api-gateway-policy', ns, 'Writing Tenant-Scoped AuthorizationPolicies'),
+      spec: { selector: { matchLabels: { ...gateway.labels } }, action: 'ALLOW', rules },
+    },
+  };
+}
+
+function auditPayments(ctx: Context, ns: string): BundleDocument | undefined {
+  const payment = find(ctx, ns, 'payment-service');
+  if (!payment) return undefined;
+  return {
+    comment: 'AUDIT marks matching requests for the audit log; it never allows or denies.',
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: meta(
+        'audit-transactions',
+        ns,
+        'Combining Namespace, Service Account, and Path-Based Rules: audit',
+      ),
+      spec: {
+        selector: { matchLabels: { ...payment.labels } },
+        action: 'AUDIT',
+        rules: [{ to: [{ operation: { paths: ['/transactions/*'] } }] }],
+      },
+    },
+  };
+}
+
+// ---------------------------------------------------------------- shared services
+
+function sharedDocuments(ctx: Context, ns: Namespace): BundleDocument[] {
+  const docs: (BundleDocument | undefined)[] = [
+    ...networkPolicies(ctx, ns),
+    ns.injection ? identityHeaderFilter(ns.name) : undefined,
+    ns.injection ? denyImpersonation(ctx, ns.name) : undefined,
+    ...workloadsIn(ctx, ns.name)
+      .filter((w) => w.name === 'log-collector' && ns.injection)
+      .flatMap((w) => [logIngestion(ctx, w), denyForeignIngest(ctx, w)]),
+  ];
+  return docs.filter((d): d is BundleDocument => d !== undefined);
+}
+
+/**
+ * Runs first in the inbound HTTP chain (before metadata exchange, authn and RBAC), so every
+ * AuthorizationPolicy on the workload reads the verified value. Removes what the client sent,
+ * and only then sets the header from the peer certificate: on plaintext there is no certificate
+ * and the header stays absent (a Lua error would let the request through with the client's value).
+ */
+const IDENTITY_LUA = `-- Sets ${IDENTITY_HEADER} from the verified peer certificate, never from the client.
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  headers:remove("${IDENTITY_HEADER}")
+  local ssl = handle:streamInfo():downstreamSslConnection()
+  if ssl == nil or not ssl:peerCertificatePresented() then
+    return
+  end
+  local uris = ssl:uriSanPeerCertificate()
+  if uris == nil or uris[1] == nil then
+    return
+  end
+  local identity = uris[1]
+  -- Istio principals are written without the scheme: <trust-domain>/ns/<ns>/sa/<sa>.
+  if string.sub(identity, 1, 9) == "spiffe://" then
+    identity = string.sub(identity, 10)
+  end
+  headers:replace("${IDENTITY_HEADER}", identity)
+end
+`;
+
+function identityHeaderFilter(ns: string): BundleDocument {
+  return {
+    comment:
+      `${IDENTITY_HEADER} from the verified peer certificate, replacing any client value, nil-safe on\n` +
+      'plaintext, inserted first in the inbound HTTP chain so RBAC sees the verified value.',
+    object: {
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'EnvoyFilter',
+      metadata: meta('tenant-identity-header', ns, 'Propagating Tenant Identity'),
+      spec: {
+        configPatches: [
+          {
+            applyTo: 'HTTP_FILTER',
+            match: {
+              context: 'SIDECAR_INBOUND',
+              listener: {
+                filterChain: { filter: { name: 'envoy.filters.network.http_connection_manager' } },
+              },
+            },
+            patch: {
+              operation: 'INSERT_FIRST',
+              value: {
+                name: 'bulkhead.tenant-identity',
+                typed_config: {
+                  '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
+                  default_source_code: { inline_string: IDENTITY_LUA },
+                },
+              },
+            },
+          },
+        ],
+      },
+    },
+  };
+}
+
+function httpPorts(ctx: Context, ns: string): string[] {
+  const ports = new Set(
+    workloadsIn(ctx, ns).flatMap((w) =>
+      w.ports.filter((p) => p.protocol === 'TCP').map((p) => String(p.port)),
+    ),
+  );
+  return [...ports];
+}
+
+function denyImpersonation(ctx: Context, ns: string): BundleDocument {
+  const td = ctx.scenario.trustDomain;
+  const others = [ns];
+  const ports = httpPorts(ctx, ns);
+  // Header conditions are HTTP-only; in a DENY rule on a TCP port Istio drops them and denies
+  // more. Naming the ports keeps the rule on the services' own ports.
+  const to = ports.length > 0 ? [{ operation: { ports } }] : undefined;
+  return {
+    comment:
+      'A tenant claiming a shared-service identity in the identity header is refused here, even if the\n' +
+      "header filter were missing. The article's version of this rule could never match (notNamespaces\n" +
+      'and a principal in that same namespace).',
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: meta('deny-shared-service-impersonation', ns, 'Preventing Tenant Impersonation'),
+      spec: {
+        action: 'DENY',
+        rules: [
+          {
+            from: [{ source: { notNamespaces: others } }],
+            ...(to ? { to } : {}),
+            when: [{ key: `request.headers[${IDENTITY_HEADER}]`, values: [`${td}/ns/${ns}/sa/*`] }],
+          },
+        ],
+      },
+    },
+  };
+}
+
+function logIngestion(ctx: Context, w: Workload): BundleDocument {
+  const rules = ctx.tenants.map((t) => ({
+    from: [{ source: { namespaces: [t.name] } }],
+    to: [{ operation: { methods: ['POST'], paths: [`/ingest/${t.name}/*`] } }],
+    when: [{ key: 'request.headers[x-tenant-id]', values: [t.tenant ?? t.name] }],
+  }));
+  return {
+    comment:
+      "Each tenant writes its own path only, as its verified namespace. x-tenant-id is the article's\n" +
+      'client-sent hint; it is checked but never trusted alone.',
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: meta(
+        'logging-ingestion-policy',
+        w.namespace,
+        'Combining Namespace, Service Account, and Path-Based Rules',
+      ),
+      spec: { selector: { matchLabels: { ...w.labels } }, action: 'ALLOW', rules },
+    },
+  };
+}
+
+function denyForeignIngest(ctx: Context, w: Workload): BundleDocument {
+  const td = ctx.scenario.trustDomain;
+  const ports = w.ports.filter((p) => p.protocol === 'TCP').map((p) => String(p.port));
+  const rules = ctx.tenants.map((t) => ({
+    to: [{ operation: { paths: [`/ingest/${t.name}/*`], ...(ports.length > 0 ? { ports } : {}) } }],
+    when: [{ key: `request.headers[${IDENTITY_HEADER}]`, notValues: [`${td}/ns/${t.name}/sa/*`] }],
+  }));
+  return {
+    comment:
+      `A tenant's log path accepts only callers whose verified identity (${IDENTITY_HEADER}, set by the\n` +
+      'header filter before RBAC) is in that tenant: forged headers do not help, a missing filter fails closed.',
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: meta('deny-foreign-ingest', w.namespace, 'Request Principals as Tenant Context'),
+      spec: { selector: { matchLabels: { ...w.labels } }, action: 'DENY', rules },
+    },
+  };
+}

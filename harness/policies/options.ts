@@ -1,0 +1,41 @@
+/**
+ * What the built-in bundles need to know about the cluster that the scenario does not say.
+ * Every field has a default that fits a kind cluster with Calico and Istio installed the usual way.
+ */
+
+/** The API server as Calico sees it: after the `kubernetes` Service's DNAT, so node addresses and 6443. */
+export interface ApiServerEndpoints {
+  /** CIDRs holding the API server's endpoint addresses (`kubectl get endpointslices -l kubernetes.io/service-name=kubernetes`). */
+  readonly cidrs: readonly string[];
+  /** The port the API server listens on inside the node. */
+  readonly port: number;
+}
+
+export interface RenderOptions {
+  /**
+   * Where tenants may reach the Kubernetes API. Default: {@link KIND_API_SERVER}, the node network
+   * docker gives kind's `kind` network on a machine with no other bridge networks, port 6443.
+   * Calico enforces workload policy after DNAT, so the Service ClusterIP (10.96.0.1:443) never
+   * matches; give the control-plane node address(es) of your cluster here instead.
+   */
+  readonly apiServer?: ApiServerEndpoints;
+  /** Namespace istiod runs in. Default: the scenario's mesh root namespace. */
+  readonly istiodNamespace?: string;
+  /** Calico tier that holds the cross-tenant deny. Default: {@link DEFAULT_TIER}. */
+  readonly tier?: { readonly name: string; readonly order: number };
+}
+
+/**
+ * kind puts its nodes on the docker network `kind`; docker hands it the first free /16 after the
+ * default bridge, which is 172.18.0.0/16 on most machines (`docker network inspect kind`).
+ */
+export const KIND_API_SERVER: ApiServerEndpoints = { cidrs: ['172.18.0.0/16'], port: 6443 };
+
+/** Lower order than the default tier (which holds the Kubernetes NetworkPolicies), so it is evaluated first. */
+export const DEFAULT_TIER = { name: 'tenant-isolation', order: 100 } as const;
+
+/** The namespace label every tenant namespace carries (`tenant: <name>`, set by the scenario loader). */
+export const TENANT_LABEL = 'tenant';
+
+/** The header the shared services read the caller's verified identity from. */
+export const IDENTITY_HEADER = 'x-tenant-identity';

@@ -1,0 +1,142 @@
+/**
+ * Every policy object checked against the schema of its kind before anything reasons about it:
+ * kubernetes-models for Kubernetes kinds, @kubernetes-models/istio for Istio kinds, Calico's CRD
+ * schemas for Calico kinds. A violation names the object, the field and the file:line.
+ */
+import * as istioNetworkingV1 from '@kubernetes-models/istio/networking.istio.io/v1';
+import * as istioNetworkingV1alpha3 from '@kubernetes-models/istio/networking.istio.io/v1alpha3';
+import * as istioNetworkingV1beta1 from '@kubernetes-models/istio/networking.istio.io/v1beta1';
+import * as istioSecurityV1 from '@kubernetes-models/istio/security.istio.io/v1';
+import * as istioSecurityV1beta1 from '@kubernetes-models/istio/security.istio.io/v1beta1';
+import type { ErrorObject } from 'ajv';
+import * as appsV1 from 'kubernetes-models/apps/v1';
+import * as networkingV1 from 'kubernetes-models/networking.k8s.io/v1';
+import * as rbacV1 from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import * as coreV1 from 'kubernetes-models/v1';
+
+import type { Problem } from '../errors.js';
+import type { Manifest } from '../scenario/types.js';
+import type { DocPath } from '../yaml-source.js';
+import { CALICO_GROUPS, validateCalico } from './calico-schema.js';
+import { describeRef, obj, refOf, str, type ObjectRef } from './objects.js';
+
+/** A model class of kubernetes-models: constructed from data, `validate()` throws on violations. */
+type ModelClass = new (data: Record<string, unknown>) => { validate(): void };
+
+function models(apiVersion: string, module: Record<string, unknown>, kinds: readonly string[]) {
+  return kinds.map((kind) => [`${apiVersion}/${kind}`, module[kind] as ModelClass] as const);
+}
+
+const MODELS = new Map<string, ModelClass>([
+  ...models('v1', coreV1, ['Namespace', 'ServiceAccount', 'Pod', 'Service', 'ConfigMap', 'Secret']),
+  ...models('apps/v1', appsV1, ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']),
+  ...models('networking.k8s.io/v1', networkingV1, ['NetworkPolicy']),
+  ...models('rbac.authorization.k8s.io/v1', rbacV1, [
+    'Role',
+    'RoleBinding',
+    'ClusterRole',
+    'ClusterRoleBinding',
+  ]),
+  ...models('security.istio.io/v1', istioSecurityV1, [
+    'AuthorizationPolicy',
+    'PeerAuthentication',
+    'RequestAuthentication',
+  ]),
+  ...models('security.istio.io/v1beta1', istioSecurityV1beta1, [
+    'AuthorizationPolicy',
+    'PeerAuthentication',
+    'RequestAuthentication',
+  ]),
+  ...models('networking.istio.io/v1alpha3', istioNetworkingV1alpha3, [
+    'EnvoyFilter',
+    'Sidecar',
+    'DestinationRule',
+    'VirtualService',
+    'ServiceEntry',
+    'Gateway',
+  ]),
+  ...models('networking.istio.io/v1beta1', istioNetworkingV1beta1, [
+    'Sidecar',
+    'DestinationRule',
+    'VirtualService',
+    'ServiceEntry',
+    'Gateway',
+  ]),
+  ...models('networking.istio.io/v1', istioNetworkingV1, [
+    'Sidecar',
+    'DestinationRule',
+    'VirtualService',
+    'ServiceEntry',
+    'Gateway',
+  ]),
+]);
+
+export type SchemaResult =
+  | { readonly status: 'valid'; readonly object: ObjectRef }
+  | { readonly status: 'invalid'; readonly object: ObjectRef; readonly problems: readonly Problem[] }
+  /** No schema is known for this apiVersion/kind: nothing was checked. */
+  | { readonly status: 'unknown-kind'; readonly object: ObjectRef };
+
+/** Which validator covers an apiVersion/kind: 'kubernetes-models', 'istio', 'calico' or undefined. */
+export function schemaFor(apiVersion: string, kind: string): 'kubernetes' | 'istio' | 'calico' | undefined {
+  if ((CALICO_GROUPS as readonly string[]).includes(apiVersion)) {
+    return validateCalico(kind, {}) === undefined ? undefined : 'calico';
+  }
+  if (!MODELS.has(`${apiVersion}/${kind}`)) return undefined;
+  return apiVersion.includes('istio.io') ? 'istio' : 'kubernetes';
+}
+
+/** Checks one object against its kind's schema. */
+export function validateManifest(m: Manifest): SchemaResult {
+  const object = refOf(m);
+  const problems: Problem[] = [];
+  const metadata = obj(m.object.metadata);
+  if (str(metadata.name) === undefined || metadata.name === '') {
+    problems.push(m.source.problem(['metadata'], `${describeRef(object)}: metadata.name is required`));
+  }
+  let errors: readonly ErrorObject[] | undefined;
+  if ((CALICO_GROUPS as readonly string[]).includes(object.apiVersion)) {
+    errors = validateCalico(object.kind, m.object);
+  } else {
+    const Model = MODELS.get(`${object.apiVersion}/${object.kind}`);
+    if (Model) errors = modelErrors(Model, m.object);
+  }
+  if (errors === undefined && problems.length === 0) return { status: 'unknown-kind', object };
+  for (const e of errors ?? []) problems.push(toProblem(m, object, e));
+  return problems.length === 0 ? { status: 'valid', object } : { status: 'invalid', object, problems };
+}
+
+function modelErrors(Model: ModelClass, data: Readonly<Record<string, unknown>>): readonly ErrorObject[] {
+  try {
+    new Model({ ...data }).validate();
+    return [];
+  } catch (error) {
+    const list = (error as { errors?: unknown }).errors;
+    if (Array.isArray(list)) return list as ErrorObject[];
+    throw error;
+  }
+}
+
+function toProblem(m: Manifest, object: ObjectRef, e: ErrorObject): Problem {
+  const path: (string | number)[] = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  let message = e.message ?? e.keyword;
+  let at: DocPath = path;
+  let key = false;
+  const params = e.params as Record<string, unknown>;
+  if (e.keyword === 'additionalProperty' || e.keyword === 'additionalProperties') {
+    const extra = String(params.additionalProperty);
+    at = [...path, extra];
+    key = true;
+    message = `unknown field '${extra}'`;
+  } else if (e.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  } else if (e.keyword === 'required') {
+    at = [...path, String(params.missingProperty)];
+    message = `'${String(params.missingProperty)}' is required`;
+  }
+  return m.source.problem(at, `${describeRef(object)}: ${message}`, { key });
+}

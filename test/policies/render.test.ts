@@ -1,0 +1,188 @@
+/**
+ * The built-in bundles rendered for a two-tenant scenario, compared with committed snapshots
+ * (test/policies/snapshots/*.yaml, readable in review). After an intended change, regenerate them
+ * with `npm run test:update-snapshots` (sets BULKHEAD_UPDATE_SNAPSHOTS=1) and review the diff.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+import { expect } from 'chai';
+
+import { articleNameMap } from '../../harness/policies/article.js';
+import { renderBuiltin, renderBuiltinText, renderPolicySources } from '../../harness/policies/render.js';
+import { loadScenarioFile } from '../../harness/scenario/loader.js';
+import type { Manifest, Scenario } from '../../harness/scenario/types.js';
+import { load } from '../support/scenarios.js';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const UPDATE = process.env.BULKHEAD_UPDATE_SNAPSHOTS === '1';
+
+async function matchesSnapshot(actual: string, file: string): Promise<void> {
+  const path = here(`snapshots/${file}`);
+  if (UPDATE) await writeFile(path, actual);
+  const expected = await readFile(path, 'utf8');
+  // Compare line by line first: a failure then names the first line that changed.
+  const a = actual.split('\n');
+  const e = expected.split('\n');
+  const first = a.findIndex((line, i) => line !== e[i]);
+  expect(
+    first,
+    `snapshots/${file} differs from line ${first + 1} (update: npm run test:update-snapshots)`,
+  ).to.equal(-1);
+  expect(actual).to.equal(expected);
+}
+
+function ids(manifests: readonly Manifest[]): string[] {
+  return manifests.map((m) => {
+    const md = m.object.metadata as { name: string; namespace?: string };
+    return `${String(m.object.kind)} ${md.namespace ? `${md.namespace}/` : ''}${md.name}`;
+  });
+}
+
+describe('policies: rendering the built-in bundles', () => {
+  let two: Scenario;
+  before(async () => {
+    two = await loadScenarioFile(here('fixtures/two-tenants.yaml'));
+  });
+
+  it('renders hard-isolation for two tenants as in the committed snapshot', async () => {
+    await matchesSnapshot(renderBuiltinText('hard-isolation', two), 'hard-isolation.two-tenants.yaml');
+  });
+
+  it('renders the article for two tenants as in the committed snapshot', async () => {
+    await matchesSnapshot(renderBuiltinText('article', two), 'article.two-tenants.yaml');
+  });
+
+  it('returns the builtin bundles first, each object located in its virtual file', () => {
+    const all = renderPolicySources(two);
+    const hard = renderBuiltin('hard-isolation', two);
+    const article = renderBuiltin('article', two);
+    expect(all).to.have.length(hard.length + article.length);
+    expect(all.slice(0, hard.length).every((m) => m.file === 'builtin:hard-isolation')).to.equal(true);
+    expect(all.slice(hard.length).every((m) => m.file === 'builtin:article')).to.equal(true);
+    // Each manifest's line is the line its apiVersion is on in the rendered text.
+    const lines = renderBuiltinText('hard-isolation', two).split('\n');
+    for (const m of hard) expect(lines[m.line - 1], `${m.file}:${m.line}`).to.match(/^apiVersion: /);
+    // Fields can be located inside an object.
+    const gnp = hard.find((m) => m.object.kind === 'GlobalNetworkPolicy');
+    const { line } = gnp!.source.locate(['spec', 'namespaceSelector']);
+    expect(lines[line - 1]).to.equal("  namespaceSelector: tenant == 'acme'");
+  });
+
+  it('renders per tenant what each tenant needs, and per shared namespace its ingestion policies', () => {
+    const names = ids(renderBuiltin('hard-isolation', two));
+    for (const ns of ['tenant-acme', 'tenant-globex']) {
+      for (const n of [
+        'default-deny-all',
+        'allow-dns',
+        'allow-istiod',
+        'allow-api-server',
+        'allow-same-namespace',
+        'allow-shared-services',
+      ]) {
+        expect(names).to.include(`NetworkPolicy ${ns}/${n}`);
+      }
+      expect(names).to.include.members([
+        `PeerAuthentication ${ns}/default`,
+        `AuthorizationPolicy ${ns}/deny-cross-tenant`,
+        `AuthorizationPolicy ${ns}/api-gateway-policy`,
+        `AuthorizationPolicy ${ns}/audit-transactions`,
+      ]);
+    }
+    expect(names).to.include.members([
+      'Tier tenant-isolation',
+      'GlobalNetworkPolicy tenant-isolation.acme',
+      'GlobalNetworkPolicy tenant-isolation.globex',
+      'PeerAuthentication istio-system/default',
+      'EnvoyFilter shared-services/tenant-identity-header',
+      'AuthorizationPolicy shared-services/logging-ingestion-policy',
+      'AuthorizationPolicy shared-services/deny-foreign-ingest',
+      'AuthorizationPolicy shared-services/deny-shared-service-impersonation',
+      'NetworkPolicy shared-services/allow-from-tenants',
+    ]);
+  });
+
+  it('annotates every hard-isolation object with the article claim it implements', () => {
+    for (const m of renderBuiltin('hard-isolation', two)) {
+      const annotations = (m.object.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+      expect(annotations['bulkhead.dev/implements'], ids([m])[0])
+        .to.be.a('string')
+        .and.not.equal('');
+    }
+  });
+
+  it('follows the scenario: no istiod egress without injection, API server option, other trust domain', async () => {
+    const s = await load(`apiVersion: bulkhead.dev/v1alpha1
+kind: Scenario
+metadata: { name: plain }
+spec:
+  meshRootNamespace: mesh-root
+  trustDomain: example.org
+  tenants:
+    - name: a
+      injection: false
+      workloads: [{ name: api-gateway, serviceAccount: gw, ports: [80] }, { name: frontend-service, serviceAccount: fe, ports: [80] }]
+  policies: [{ builtin: hard-isolation }]
+`);
+    const manifests = renderPolicySources(s, { apiServer: { cidrs: ['10.1.2.3/32'], port: 16443 } });
+    const names = ids(manifests);
+    expect(names).to.not.include('NetworkPolicy tenant-a/allow-istiod');
+    expect(names).to.include('PeerAuthentication mesh-root/default');
+    const api = manifests.find((m) => ids([m])[0] === 'NetworkPolicy tenant-a/allow-api-server');
+    expect(JSON.stringify(api?.object)).to.contain('"cidr":"10.1.2.3/32"').and.contain('"port":16443');
+    const gateway = manifests.find((m) => ids([m])[0] === 'AuthorizationPolicy tenant-a/api-gateway-policy');
+    expect(JSON.stringify(gateway?.object)).to.contain('"principals":["example.org/ns/tenant-a/sa/fe"]');
+    // Only the frontend exists: one rule, no admin rule.
+    expect((gateway?.object.spec as { rules: unknown[] }).rules).to.have.length(1);
+  });
+
+  it('maps the article names onto the scenario, leaving names without a counterpart as written', () => {
+    const map = articleNameMap(two);
+    expect(map.get('tenant-alpha')).to.equal('tenant-acme');
+    expect(map.get('beta')).to.equal('globex');
+    expect(map.get('platform-logging')).to.equal('shared-services');
+    expect(map.has('tenant-initech')).to.equal(false);
+    const text = renderBuiltinText('article', two);
+    expect(text).to.contain("tenant in {'acme', 'globex', 'initech'}");
+    expect(text).to.contain('notSelector: tenant == "${tenant}"');
+    const objects = JSON.stringify(renderBuiltin('article', two).map((m) => m.object));
+    expect(objects).not.to.contain('tenant-alpha');
+    expect(objects).not.to.contain('platform-logging');
+    expect(objects).to.contain('"values":["acme"]');
+  });
+
+  it('substitutes in one pass, so swapped names do not collide', async () => {
+    const s = await load(`apiVersion: bulkhead.dev/v1alpha1
+kind: Scenario
+metadata: { name: swapped }
+spec:
+  tenants: [{ name: globex }, { name: acme }]
+  policies: [{ builtin: article }]
+`);
+    const objects = renderPolicySources(s).map((m) => m.object);
+    const namespaces = objects.map((o) => (o.metadata as { namespace?: string }).namespace);
+    // The article's tenant-acme objects land in the first tenant (globex) and vice versa.
+    expect(namespaces.slice(0, 3)).to.deep.equal(['tenant-globex', 'tenant-globex', 'tenant-globex']);
+    expect(JSON.stringify(objects[3])).to.contain("tenant in {'globex', 'acme', 'initech'}");
+  });
+
+  it('passes file and inline manifests through after the builtins', async () => {
+    const s = await load(`apiVersion: bulkhead.dev/v1alpha1
+kind: Scenario
+metadata: { name: mixed }
+spec:
+  tenants: [{ name: a }]
+  policies:
+    - inline: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: { name: first, namespace: tenant-a }
+    - builtin: hard-isolation
+`);
+    const all = renderPolicySources(s);
+    expect(all[0]?.file).to.equal('builtin:hard-isolation');
+    expect(all.at(-1)?.object.kind).to.equal('ConfigMap');
+    // Line 8 of the scenario: the inline block's first line.
+    expect(all.at(-1)?.line).to.equal(8);
+  });
+});
