@@ -21,6 +21,9 @@ export default defineConfig(
         'error',
         { allowNumber: true, allowBoolean: true },
       ],
+      // client-node's generated models are classes used as plain data; object literals are the
+      // documented way to build them (and what the API returns).
+      '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
     },
   },
   {

@@ -1,0 +1,195 @@
+/**
+ * Exec in a pod over the API server's WebSocket subprotocol, with stdin, stdout, stderr and the
+ * exit status (channel 3). A failed exec is a typed {@link ExecError}; the caller decides what
+ * it means (for probes: outcome `error`, never a deny).
+ */
+import { PassThrough, Writable } from 'node:stream';
+
+import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
+
+import { kubeError } from './errors.js';
+
+export interface ExecProps {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly container: string;
+  readonly command: readonly string[];
+  /** Sent on stdin, which is then closed. Needs the v5 subprotocol (see {@link ExecError} `stdin-unsupported`). */
+  readonly stdin?: string | Buffer;
+  /** Deadline for the whole exec, connection included. */
+  readonly timeoutMs: number;
+  /**
+   * Output beyond this many bytes per stream is dropped (and reported as truncated).
+   * @default 16 MiB
+   */
+  readonly maxOutputBytes?: number;
+  /** Receives stdout as it arrives (for streaming results), besides the collected copy. */
+  readonly onStdout?: (chunk: Buffer) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The subprotocol the API server chose, e.g. `v5.channel.k8s.io`. */
+  readonly protocol: string;
+  readonly truncated: boolean;
+  readonly durationMs: number;
+}
+
+export type ExecFailure = 'connect' | 'stdin-unsupported' | 'status' | 'closed' | 'timeout' | 'aborted';
+
+export class ExecError extends Error {
+  override readonly name = 'ExecError';
+  readonly failure: ExecFailure;
+  /** What had arrived before the failure: a killed command still leaves its finished output. */
+  readonly stdout: string;
+  readonly stderr: string;
+  constructor(
+    failure: ExecFailure,
+    message: string,
+    partial: { stdout: string; stderr: string } = { stdout: '', stderr: '' },
+  ) {
+    super(message);
+    this.failure = failure;
+    this.stdout = partial.stdout;
+    this.stderr = partial.stderr;
+  }
+}
+
+const V5 = 'v5.channel.k8s.io';
+
+export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promise<ExecResult> {
+  const started = Date.now();
+  const where = `pod ${props.namespace}/${props.pod} (container ${props.container})`;
+  const limit = props.maxOutputBytes ?? 16 * 1024 * 1024;
+  let truncated = false;
+  const collect = (onChunk?: (chunk: Buffer) => void) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        onChunk?.(chunk);
+        if (size + chunk.length > limit) truncated = true;
+        else {
+          chunks.push(chunk);
+          size += chunk.length;
+        }
+        callback();
+      },
+    });
+    return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+  };
+  const out = collect(props.onStdout);
+  const err = collect();
+  const partial = () => ({ stdout: out.text(), stderr: err.text() });
+  const stdin = props.stdin === undefined ? null : new PassThrough();
+
+  return new Promise<ExecResult>((resolve, reject) => {
+    let settled = false;
+    let socket: { close(): void } | undefined;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      props.signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const fail = (failure: ExecFailure, message: string) => {
+      settle(() => {
+        socket?.close();
+        reject(new ExecError(failure, `exec in ${where}: ${message}`, partial()));
+      });
+    };
+    const timer = setTimeout(() => {
+      fail('timeout', `no exit status within ${props.timeoutMs} ms`);
+    }, props.timeoutMs);
+    const onAbort = () => {
+      fail('aborted', 'aborted');
+    };
+    props.signal?.addEventListener('abort', onAbort);
+
+    const onStatus = (status: V1Status) => {
+      // Let the streams flush what arrived with or before the status frame.
+      setImmediate(() => {
+        const code = exitCodeOf(status);
+        if (code === undefined) {
+          fail('status', `${status.reason ?? 'Failure'}: ${status.message ?? 'no message'}`);
+          return;
+        }
+        settle(() => {
+          resolve({
+            exitCode: code,
+            ...partial(),
+            protocol: protocolOf(socket),
+            truncated,
+            durationMs: Date.now() - started,
+          });
+        });
+      });
+    };
+
+    new Exec(kubeConfig)
+      .exec(
+        props.namespace,
+        props.pod,
+        props.container,
+        [...props.command],
+        out.stream,
+        err.stream,
+        stdin,
+        false,
+        onStatus,
+      )
+      .then((ws) => {
+        socket = ws;
+        if (settled) {
+          ws.close();
+          return;
+        }
+        ws.on('close', () => {
+          // The status frame, when there is one, is handled before the close event.
+          setImmediate(() => {
+            fail('closed', 'the connection closed before the command reported its exit status');
+          });
+        });
+        if (stdin) {
+          if (ws.protocol !== V5) {
+            // v4 cannot end stdin without closing the whole stream, which would cut the output off.
+            fail(
+              'stdin-unsupported',
+              `the API server chose ${ws.protocol || 'no subprotocol'}, which cannot close stdin alone; pass the input another way`,
+            );
+            return;
+          }
+          stdin.end(props.stdin);
+        }
+      })
+      .catch((error: unknown) => {
+        fail('connect', describeConnectError(error));
+      });
+  });
+}
+
+function protocolOf(socket: unknown): string {
+  return (socket as { protocol?: string } | undefined)?.protocol ?? '';
+}
+
+/** 0 for Success; the ExitCode cause for NonZeroExitCode; undefined for any other failure. */
+export function exitCodeOf(status: V1Status): number | undefined {
+  if (status.status === 'Success') return 0;
+  if (status.reason === 'NonZeroExitCode') {
+    const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+    const code = Number(cause?.message);
+    return Number.isInteger(code) ? code : undefined;
+  }
+  return undefined;
+}
+
+function describeConnectError(error: unknown): string {
+  // The ws library reports a refused upgrade as "Unexpected server response: 404".
+  const message =
+    error instanceof Error ? error.message : (error as { message?: string } | undefined)?.message;
+  return message ?? kubeError(error, 'exec', '').message;
+}
