@@ -1,0 +1,55 @@
+/**
+ * `reports/<run>/results.jsonl`: one JSON object per line, appended as things happen, so a
+ * crash or Ctrl-C loses nothing already observed. This is the contract the reports build on.
+ *
+ * Line types: `run` (first: run id, scenario, start), `observation` (one per attempt per
+ * round), `result` (one per attempt, when judged), `end` (last: exit code and totals).
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+export const RESULTS_SCHEMA_VERSION = 1;
+
+export type ResultsLine =
+  | {
+      readonly type: 'run';
+      readonly runId: string;
+      readonly scenario: string;
+      readonly scenarioSha256: string;
+      readonly startedAt: string;
+      readonly [key: string]: unknown;
+    }
+  | {
+      readonly type: 'observation';
+      readonly attempt: string;
+      readonly round: number;
+      readonly outcome: string;
+      readonly at: string;
+      readonly evidence?: unknown;
+    }
+  | {
+      readonly type: 'result';
+      readonly attempt: string;
+      readonly verdict: string;
+      readonly [key: string]: unknown;
+    }
+  | {
+      readonly type: 'end';
+      readonly exitCode: number;
+      readonly endedAt: string;
+      readonly [key: string]: unknown;
+    };
+
+export class ResultsLog {
+  readonly file: string;
+
+  constructor(directory: string) {
+    mkdirSync(directory, { recursive: true });
+    this.file = path.join(directory, 'results.jsonl');
+  }
+
+  /** Appends one line synchronously: when this returns, the line is in the file. */
+  append(line: ResultsLine): void {
+    appendFileSync(this.file, JSON.stringify({ v: RESULTS_SCHEMA_VERSION, ...line }) + '\n');
+  }
+}
