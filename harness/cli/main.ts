@@ -9,6 +9,7 @@ import { formatProblem, InputError, UserError } from '../errors.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
+import { agentCommand } from './agent.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -30,6 +31,7 @@ Example:
     );
   schemaCommand(program, io);
   validateCommand(program, io);
+  agentCommand(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

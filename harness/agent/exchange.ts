@@ -1,0 +1,128 @@
+/**
+ * One HTTP(S) request over a fresh connection, reported as what happened rather than thrown:
+ * either an answer (status, headers, the first bytes of the body) or a failure with the phase
+ * it stopped in. Deciding what it means is the caller's job.
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+import { Clock, errorFacts } from './clock.js';
+import type { Phase } from './result.js';
+
+/** Enough of a body to hold an echo of a request with many headers. */
+const BODY_LIMIT = 64 * 1024;
+
+export interface ExchangeRequest {
+  readonly options: http.RequestOptions | https.RequestOptions;
+  readonly tls: boolean;
+  readonly body?: Buffer;
+  readonly timeoutMs: number;
+  readonly clock: Clock;
+  /** Stop at the status line and headers (a watch never ends). */
+  readonly headersOnly?: boolean;
+}
+
+interface Timing {
+  readonly phase: Phase;
+  readonly connectMs?: number;
+}
+
+export interface Answer extends Timing {
+  readonly type: 'answer';
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** Why the body may be incomplete. */
+  readonly note?: string;
+}
+
+export interface Failure extends Timing {
+  readonly type: 'failure';
+  readonly deadline: boolean;
+  readonly code?: string;
+  readonly message: string;
+}
+
+export function exchange(req: ExchangeRequest): Promise<Answer | Failure> {
+  return new Promise((resolve) => {
+    let phase: Phase = 'connect';
+    let connectMs: number | undefined;
+    let settled = false;
+    const timing = (): Timing => (connectMs === undefined ? { phase } : { phase, connectMs });
+    const settle = (outcome: Answer | Failure): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      request.destroy();
+      resolve(outcome);
+    };
+    const fail = (facts: { code?: string; message: string }, deadline: boolean): void => {
+      settle({ type: 'failure', ...timing(), deadline, ...facts });
+    };
+
+    // agent: false: a fresh connection per attempt, closed after it; nothing is pooled or reused.
+    const options = { ...req.options, agent: false as const };
+    const request = req.tls ? https.request(options) : http.request(options);
+    const timer = setTimeout(() => {
+      fail({ message: `deadline of ${req.timeoutMs} ms reached` }, true);
+    }, req.clock.remaining(req.timeoutMs));
+    request.on('socket', (socket) => {
+      // With TLS, 'secureConnect' would come later; the TCP connect is what tells a drop.
+      socket.once('connect', () => {
+        phase = 'connected';
+        connectMs = req.clock.elapsed();
+      });
+    });
+    request.on('finish', () => {
+      if (phase === 'connected') phase = 'sent';
+    });
+    request.on('error', (error) => {
+      fail(errorFacts(error), false);
+    });
+    request.on('response', (response) => {
+      phase = 'response';
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const answer = (note?: string): void => {
+        settle({
+          type: 'answer',
+          ...timing(),
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks),
+          ...(note ? { note } : {}),
+        });
+      };
+      if (req.headersOnly) {
+        answer('stopped after the headers');
+        return;
+      }
+      // Past this point every ending is an answer: the status and headers are in hand.
+      clearTimeout(timer);
+      const rest = setTimeout(() => {
+        answer(`body still arriving at the ${req.timeoutMs} ms deadline`);
+      }, req.clock.remaining(req.timeoutMs));
+      const done = (note?: string): void => {
+        clearTimeout(rest);
+        phase = 'done';
+        answer(note);
+      };
+      response.on('data', (chunk: Buffer) => {
+        if (size >= BODY_LIMIT) return;
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size >= BODY_LIMIT) done(`body cut at ${BODY_LIMIT} bytes`);
+      });
+      response.on('end', () => {
+        done();
+      });
+      response.on('error', (error) => {
+        done(`body cut short: ${errorFacts(error).message}`);
+      });
+      response.on('aborted', () => {
+        done('body cut short: the connection closed');
+      });
+    });
+    request.end(req.body);
+  });
+}

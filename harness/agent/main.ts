@@ -1,0 +1,78 @@
+/**
+ * Entry point of the agent bundle (`node bulkhead-agent.mjs serve|probe`), the program every
+ * fixture pod runs. Node built-ins only: it runs on a stock Node image with nothing installed.
+ */
+import { parseArgs } from 'node:util';
+
+import { parseConcurrency, parsePorts, probeInput, serveUntilSignal, UsageError } from './commands.js';
+
+const USAGE = `usage:
+  bulkhead-agent serve [--port N]... [--udp-port N]... [--host ADDRESS]
+  bulkhead-agent probe [--concurrency N] [--stats]   (a JSON array of attempts on stdin)
+`;
+
+const log = (text: string): void => {
+  process.stderr.write(text);
+};
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'serve') {
+    const { values } = parseArgs({
+      args: [...rest],
+      options: {
+        port: { type: 'string', multiple: true, default: ['8080'] },
+        'udp-port': { type: 'string', multiple: true, default: [] },
+        host: { type: 'string' },
+      },
+    });
+    await serveUntilSignal(
+      {
+        ports: parsePorts(values.port, '--port'),
+        udpPorts: parsePorts(values['udp-port'], '--udp-port'),
+        ...(values.host ? { host: values.host } : {}),
+      },
+      log,
+    );
+    return 0;
+  }
+  if (command === 'probe') {
+    const { values } = parseArgs({
+      args: [...rest],
+      options: { concurrency: { type: 'string' }, stats: { type: 'boolean', default: false } },
+    });
+    return probeInput(
+      process.stdin,
+      { stats: values.stats, ...optionalConcurrency(values.concurrency) },
+      (line) => process.stdout.write(line),
+      log,
+    );
+  }
+  log(
+    command === undefined || command === '--help' || command === '-h'
+      ? USAGE
+      : `unknown command "${command}"\n${USAGE}`,
+  );
+  return command === '--help' || command === '-h' ? 0 : 2;
+}
+
+function optionalConcurrency(value: string | undefined): { concurrency?: number } {
+  const concurrency = parseConcurrency(value);
+  return concurrency === undefined ? {} : { concurrency };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // Bad flags are the caller's mistake: a message and exit 2, no stack trace.
+    const code = (error as { code?: unknown }).code;
+    const usage =
+      error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
+    log(
+      usage ? `${(error as Error).message}\n${USAGE}` : `agent: ${(error as Error).stack ?? String(error)}\n`,
+    );
+    process.exitCode = 2;
+  },
+);
