@@ -1,0 +1,215 @@
+/**
+ * The objects a run deploys for a scenario, before any policy: namespaces, service accounts, the
+ * agent bundle as a ConfigMap, a Deployment and Service per serving workload, a bare Pod per
+ * probe. Every object carries the run's labels, so cleanup can find exactly what this run made.
+ * Pure: scenario in, manifests out (the runner applies them in this order).
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+import type { Namespace, Scenario, Workload } from '../scenario/types.js';
+import { runLabels } from './identity.js';
+
+/**
+ * The public Node image every fixture pod runs, pinned by digest (the tag is informative only).
+ * Override with `agentImage`, or move it to a mirror with `imageRegistry`.
+ */
+export const DEFAULT_AGENT_IMAGE =
+  'docker.io/library/node:24-alpine@sha256:a0b9bf06e4e6193cf7a0f58816cc935ff8c2a908f81e6f1a95432d679c54fbfd';
+
+/** Where the agent bundle is mounted in every pod, and its file name. */
+export const AGENT_DIR = '/agent';
+export const AGENT_FILE = 'bulkhead-agent.mjs';
+export const AGENT_PATH = `${AGENT_DIR}/${AGENT_FILE}`;
+export const AGENT_CONFIGMAP = 'bulkhead-agent';
+export const AGENT_CONTAINER = 'agent';
+export const READY_PATH = '/readyz';
+
+/** The label that ties a pod to its workload (Services select on it). */
+export const WORKLOAD_LABEL = 'bulkhead.dev/workload';
+
+export interface FixtureProps {
+  readonly scenario: Scenario;
+  readonly runId: string;
+  /** The agent bundle's text (dist/agent/bulkhead-agent.mjs). */
+  readonly agentBundle: string;
+  /** @default DEFAULT_AGENT_IMAGE */
+  readonly agentImage?: string;
+  /**
+   * A registry that mirrors the images (air-gapped clusters): replaces the image's registry
+   * host, keeping its path and digest. `mirror.example.com` turns
+   * `docker.io/library/node@sha256:…` into `mirror.example.com/library/node@sha256:…`.
+   */
+  readonly imageRegistry?: string;
+}
+
+export function agentImage(props: Pick<FixtureProps, 'agentImage' | 'imageRegistry'>): string {
+  const image = props.agentImage ?? DEFAULT_AGENT_IMAGE;
+  if (!props.imageRegistry) return image;
+  const registry = props.imageRegistry.replace(/\/+$/, '');
+  const [first, ...rest] = image.split('/');
+  // A first segment with a dot or colon (or "localhost") is a registry host; otherwise Docker Hub.
+  const hasRegistry = rest.length > 0 && first !== undefined && (/[.:]/.test(first) || first === 'localhost');
+  const path = hasRegistry ? rest.join('/') : rest.length > 0 ? image : `library/${image}`;
+  return `${registry}/${path}`;
+}
+
+/** Everything the run deploys before policies, in apply order. */
+export function renderFixtures(props: FixtureProps): KubernetesObject[] {
+  const { scenario, runId } = props;
+  const labels = runLabels(runId, scenario.name);
+  const image = agentImage(props);
+  const objects: KubernetesObject[] = [];
+  for (const ns of scenario.namespaces) objects.push(namespaceObject(ns, labels));
+  for (const ns of scenario.namespaces) {
+    const accounts = new Set(
+      scenario.workloads
+        .filter((w) => w.namespace === ns.name && w.serviceAccount !== 'default')
+        .map((w) => w.serviceAccount),
+    );
+    for (const name of accounts) {
+      objects.push({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name, namespace: ns.name, labels },
+      });
+    }
+    if (scenario.workloads.some((w) => w.namespace === ns.name)) {
+      objects.push({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: AGENT_CONFIGMAP, namespace: ns.name, labels },
+        data: { [AGENT_FILE]: props.agentBundle },
+      } as KubernetesObject);
+    }
+  }
+  for (const w of scenario.workloads) {
+    if (w.probe) {
+      objects.push(probePod(w, labels, image));
+    } else {
+      objects.push(deployment(w, labels, image), service(w, labels));
+    }
+  }
+  return objects;
+}
+
+function namespaceObject(ns: Namespace, labels: Record<string, string>): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: ns.name,
+      labels: { ...ns.labels, ...(ns.injection ? { 'istio-injection': 'enabled' } : {}), ...labels },
+    },
+  };
+}
+
+function podLabels(w: Workload, labels: Record<string, string>): Record<string, string> {
+  return {
+    ...w.labels,
+    [WORKLOAD_LABEL]: w.name,
+    // The label form is the one Istio's injector reads first; explicit either way, so a
+    // sidecar-free workload stays sidecar-free in an injected namespace.
+    'sidecar.istio.io/inject': w.sidecar ? 'true' : 'false',
+    ...labels,
+  };
+}
+
+/** The pod spec every fixture runs: the agent on a pinned Node image, least privilege. */
+function podSpec(w: Workload, image: string, command: readonly string[]): Record<string, unknown> {
+  const tcp = w.ports.filter((p) => p.protocol === 'TCP');
+  return {
+    serviceAccountName: w.serviceAccount,
+    automountServiceAccountToken: w.automountToken,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: 2,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    containers: [
+      {
+        name: AGENT_CONTAINER,
+        image,
+        command: [...command],
+        env: [
+          { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+          { name: 'POD_SERVICE_ACCOUNT', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
+        ],
+        ports: w.ports.map((p) => ({
+          containerPort: p.port,
+          protocol: p.protocol,
+          ...(p.name ? { name: p.name } : {}),
+        })),
+        ...(tcp[0]
+          ? {
+              readinessProbe: {
+                httpGet: { path: READY_PATH, port: tcp[0].port },
+                periodSeconds: 2,
+                failureThreshold: 2,
+              },
+            }
+          : {}),
+        resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '192Mi' } },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        },
+        volumeMounts: [{ name: 'agent', mountPath: AGENT_DIR, readOnly: true }],
+      },
+    ],
+    volumes: [{ name: 'agent', configMap: { name: AGENT_CONFIGMAP } }],
+  };
+}
+
+function deployment(w: Workload, labels: Record<string, string>, image: string): KubernetesObject {
+  const command = [
+    'node',
+    AGENT_PATH,
+    'serve',
+    ...w.ports.flatMap((p) =>
+      p.protocol === 'TCP' ? ['--port', String(p.port)] : ['--udp-port', String(p.port)],
+    ),
+  ];
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: w.name, namespace: w.namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { [WORKLOAD_LABEL]: w.name } },
+      template: { metadata: { labels: podLabels(w, labels) }, spec: podSpec(w, image, command) },
+    },
+  } as KubernetesObject;
+}
+
+function service(w: Workload, labels: Record<string, string>): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: w.name, namespace: w.namespace, labels },
+    spec: {
+      selector: { [WORKLOAD_LABEL]: w.name },
+      ports: w.ports.map((p) => ({
+        // Istio picks the protocol from the port name: the agent speaks HTTP on every TCP port.
+        name: p.name ?? `${p.protocol === 'TCP' ? 'http' : 'udp'}-${p.port}`,
+        port: p.port,
+        targetPort: p.port,
+        protocol: p.protocol,
+      })),
+    },
+  } as KubernetesObject;
+}
+
+/** A probe is a bare pod that idles until the runner execs the agent's `probe` in it. */
+function probePod(w: Workload, labels: Record<string, string>, image: string): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: w.name, namespace: w.namespace, labels: podLabels(w, labels) },
+    spec: podSpec(w, image, ['node', '-e', 'setInterval(() => {}, 1 << 30)']),
+  } as KubernetesObject;
+}
