@@ -54,7 +54,9 @@ describe('fixtures', () => {
       const Model = MODELS[o.kind ?? ''];
       expect(Model, `a model for ${o.kind ?? '?'}`).to.not.equal(undefined);
       expect(
-        () => new Model!(o as never).validate(),
+        () => {
+          new Model!(o as never).validate();
+        },
         `${o.kind ?? ''} ${o.metadata?.name ?? ''}`,
       ).to.not.throw();
     }
