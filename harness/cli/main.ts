@@ -10,6 +10,7 @@ import { EXIT, processIo, type CliIo } from './io.js';
 import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
 import { agentCommand } from './agent.js';
+import { lintCommand } from './lint.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -32,6 +33,7 @@ Example:
   schemaCommand(program, io);
   validateCommand(program, io);
   agentCommand(program, io);
+  lintCommand(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

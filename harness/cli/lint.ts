@@ -1,0 +1,128 @@
+/**
+ * `bulkhead lint`: static findings on policy manifests, no cluster. Lints the scenario's policies
+ * (built-in bundles rendered for its tenants, and its files) and any manifest files or folders
+ * given; exit 1 when a finding is at or above --fail-on, 2 when the input cannot be read.
+ */
+import path from 'node:path';
+
+import { Option, type Command } from 'commander';
+
+import { UserError } from '../errors.js';
+import {
+  formatJson,
+  formatJUnit,
+  formatSarif,
+  formatTable,
+  FORMATS,
+  type Format,
+} from '../policies/lint/format.js';
+import { failsAt, lintManifests, SEVERITIES, type Severity } from '../policies/lint/index.js';
+import type { RenderOptions } from '../policies/options.js';
+import { readManifestPaths } from '../policies/read-manifests.js';
+import { renderPolicySources } from '../policies/render.js';
+import { loadScenarioFile } from '../scenario/loader.js';
+import type { Manifest, Scenario } from '../scenario/types.js';
+import { EXIT, type CliIo } from './io.js';
+import { VERSION } from './version.js';
+
+interface LintCliOptions {
+  readonly file?: string;
+  readonly output: Format;
+  readonly failOn: Severity;
+  readonly serviceCidr?: string[];
+  readonly apiServer?: string[];
+  readonly apiServerPort: string;
+}
+
+/** Findings at or above --fail-on: exit 1, reported as one line, never as a stack trace. */
+class LintFailed extends UserError {
+  override readonly name = 'LintFailed';
+  constructor(message: string) {
+    super(message);
+    // The foundation's UserError carries exit code 2 (bad input); a failed lint is the
+    // "an isolation expectation failed" case, exit 1.
+    Object.defineProperty(this, 'exitCode', { value: EXIT.failed });
+  }
+}
+
+const CIDR = /^[0-9a-fA-F.:]+\/\d{1,3}$/;
+
+function renderOptions(o: LintCliOptions): RenderOptions {
+  if (!o.apiServer) return {};
+  const bad = o.apiServer.find((c) => !CIDR.test(c));
+  if (bad !== undefined) throw new UserError(`--api-server: '${bad}' is not a CIDR (e.g. 172.18.0.2/32)`);
+  const port = Number(o.apiServerPort);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UserError(`--api-server-port: '${o.apiServerPort}' is not a port number`);
+  }
+  return { apiServer: { cidrs: o.apiServer, port } };
+}
+
+export function lintCommand(program: Command, io: CliIo): void {
+  program
+    .command('lint')
+    .description('find multi-tenant isolation pitfalls in policy manifests (no cluster needed)')
+    .argument('[paths...]', 'manifest files or folders (YAML, read recursively)')
+    .option('-f, --file <scenario.yaml>', "lint the scenario's policies, knowing its tenants and workloads")
+    .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity')
+        .choices(SEVERITIES)
+        .default('error'),
+    )
+    .option('--service-cidr <cidr...>', 'Service ClusterIP ranges (default: 10.96.0.0/12, kubeadm and kind)')
+    .option(
+      '--api-server <cidr...>',
+      'API server endpoint address(es) for builtin:hard-isolation (default: kind node network 172.18.0.0/16)',
+    )
+    .option('--api-server-port <port>', 'API server port after DNAT, for builtin:hard-isolation', '6443')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 no finding at or above --fail-on; 1 some; 2 input that cannot be read or parsed.
+
+Examples:
+  $ bulkhead lint -f scenarios/hard-isolation.yaml
+  $ bulkhead lint policies/ --fail-on warning
+  $ bulkhead lint -f scenarios/hard-isolation.yaml -o sarif > bulkhead.sarif
+  $ bulkhead lint policies/ -o json | jq '.findings[] | select(.severity == "error")'`,
+    )
+    .action(async (paths: string[], options: LintCliOptions) => {
+      const render = renderOptions(options);
+      let scenario: Scenario | undefined;
+      const manifests: Manifest[] = [];
+      if (options.file !== undefined) {
+        scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+        manifests.push(...renderPolicySources(scenario, render));
+      }
+      manifests.push(...(await readManifestPaths(paths, io.cwd)));
+      if (options.file === undefined && paths.length === 0) {
+        throw new UserError('nothing to lint: give manifest files or folders, or a scenario with -f');
+      }
+      const findings = lintManifests(manifests, {
+        ...(scenario ? { scenario } : {}),
+        ...(options.serviceCidr ? { serviceCidrs: options.serviceCidr } : {}),
+      });
+      switch (options.output) {
+        case 'json':
+          io.stdout(formatJson(findings));
+          break;
+        case 'junit':
+          io.stdout(formatJUnit(findings, manifests, options.failOn));
+          break;
+        case 'sarif':
+          io.stdout(formatSarif(findings, VERSION));
+          break;
+        default:
+          io.stdout(formatTable(findings, manifests.length, options.failOn));
+      }
+      if (failsAt(findings, options.failOn)) {
+        const n = findings.filter(
+          (f) => SEVERITIES.indexOf(f.severity) <= SEVERITIES.indexOf(options.failOn),
+        ).length;
+        throw new LintFailed(
+          `lint: ${n} finding${n === 1 ? '' : 's'} at or above --fail-on ${options.failOn}`,
+        );
+      }
+    });
+}

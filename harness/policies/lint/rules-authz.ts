@@ -1,0 +1,524 @@
+/**
+ * AuthorizationPolicy pitfalls. Semantics from istio/api authorization_policy.proto and
+ * istio/istio pilot/pkg/security/authz (facts §B of reference/istio-calico-facts.md).
+ */
+import type { Manifest } from '../../scenario/types.js';
+import type { DocPath } from '../../yaml-source.js';
+import { arr, obj, str, strings, type Json } from '../objects.js';
+import { namespaceOf, type LintContext } from './context.js';
+import { identityHeadersSetIn } from './lua.js';
+import { istioCovers, istioMatches, principalNamespace } from './istio-values.js';
+import { at, type Finding, type Rule } from './types.js';
+
+interface Clause<T> {
+  readonly m: Manifest;
+  readonly path: DocPath;
+  readonly value: T;
+  readonly action: string;
+}
+
+function policies(ctx: LintContext): Manifest[] {
+  return ctx.ofKind('AuthorizationPolicy', 'security.istio.io');
+}
+
+function actionOf(m: Manifest): string {
+  return str(obj(m.object.spec).action) ?? 'ALLOW';
+}
+
+function rulesOf(ctx: LintContext): Clause<Json>[] {
+  return policies(ctx).flatMap((m) =>
+    arr(obj(m.object.spec).rules).map((r, i) => ({
+      m,
+      path: ['spec', 'rules', i],
+      value: obj(r),
+      action: actionOf(m),
+    })),
+  );
+}
+
+function sourcesOf(ctx: LintContext): Clause<Json>[] {
+  return rulesOf(ctx).flatMap((r) =>
+    arr(r.value.from).map((f, j) => ({
+      ...r,
+      path: [...r.path, 'from', j, 'source'],
+      value: obj(obj(f).source),
+    })),
+  );
+}
+
+function operationsOf(ctx: LintContext): Clause<Json>[] {
+  return rulesOf(ctx).flatMap((r) =>
+    arr(r.value.to).map((t, j) => ({
+      ...r,
+      path: [...r.path, 'to', j, 'operation'],
+      value: obj(obj(t).operation),
+    })),
+  );
+}
+
+function conditionsOf(ctx: LintContext): Clause<Json>[] {
+  return rulesOf(ctx).flatMap((r) =>
+    arr(r.value.when).map((w, j) => ({ ...r, path: [...r.path, 'when', j], value: obj(w) })),
+  );
+}
+
+const unsatisfiableSource: Rule = {
+  id: 'authz/unsatisfiable-source',
+  severity: 'error',
+  summary: 'A source whose fields contradict each other never matches',
+  help:
+    'Fields of one source are ANDed. A principal in a namespace the same source excludes (notNamespaces) ' +
+    'or does not include (namespaces) can never match: in a DENY policy the rule denies nothing, in an ALLOW ' +
+    'policy it admits nothing (istio/istio pilot/pkg/security/authz/model; facts §B).',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const s of sourcesOf(ctx)) {
+      const namespaces = strings(s.value.namespaces);
+      const notNamespaces = strings(s.value.notNamespaces);
+      const principals = strings(s.value.principals);
+      const notPrincipals = strings(s.value.notPrincipals);
+      const excludedNs = (ns: string) => notNamespaces.some((x) => istioMatches(x, ns));
+      const includedNs = (ns: string) =>
+        namespaces.length === 0 || namespaces.some((x) => istioMatches(x, ns));
+      const effect =
+        s.action === 'DENY'
+          ? 'this DENY rule never matches and denies nothing'
+          : s.action === 'ALLOW'
+            ? 'this source admits nothing'
+            : 'this source never matches';
+      if (namespaces.length > 0 && namespaces.every((n) => !n.includes('*') && excludedNs(n))) {
+        out.push(
+          at(
+            this,
+            s.m,
+            [...s.path, 'namespaces'],
+            `namespaces ${JSON.stringify(namespaces)} are all excluded by notNamespaces ${JSON.stringify(notNamespaces)} in the same source: ${effect}`,
+            'Fields of one source are ANDed; put the alternatives in separate sources (from: [{source: …}, {source: …}]).',
+          ),
+        );
+        continue;
+      }
+      if (principals.length === 0) continue;
+      const impossible = principals.filter((p) => {
+        if (notPrincipals.some((x) => istioCovers(x, p))) return true;
+        const ns = principalNamespace(p);
+        return ns !== undefined && (excludedNs(ns) || !includedNs(ns));
+      });
+      if (impossible.length === principals.length) {
+        const why =
+          notNamespaces.length > 0
+            ? `notNamespaces ${JSON.stringify(notNamespaces)}`
+            : namespaces.length > 0
+              ? `namespaces ${JSON.stringify(namespaces)}`
+              : `notPrincipals ${JSON.stringify(notPrincipals)}`;
+        out.push(
+          at(
+            this,
+            s.m,
+            [...s.path, 'principals'],
+            `principals ${JSON.stringify(principals)} can never match together with ${why} in the same source: ${effect}`,
+            s.action === 'DENY'
+              ? 'To deny other namespaces use one source with notNamespaces: [<own namespace>, <shared namespaces>]; to deny a principal, give it its own source.'
+              : 'Put the principals and the namespaces in separate sources (OR), or drop the contradicting field.',
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+const spiffePrincipal: Rule = {
+  id: 'authz/spiffe-principal',
+  severity: 'error',
+  summary: 'A principal written with spiffe:// never matches',
+  help:
+    'Istio prepends spiffe:// to principals itself; a value that already has it is compared against ' +
+    'spiffe://spiffe://… and never matches (istio/istio generator.go; facts §B "principals format").',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const s of sourcesOf(ctx)) {
+      for (const field of ['principals', 'notPrincipals'] as const) {
+        strings(s.value[field]).forEach((p, i) => {
+          if (p.startsWith('spiffe://')) {
+            out.push(
+              at(
+                this,
+                s.m,
+                [...s.path, field, i],
+                `${field} value '${p}' starts with spiffe://, so it never matches${field === 'notPrincipals' ? ' (and the negation matches everyone)' : ''}`,
+                `Write it without the scheme: '${p.slice('spiffe://'.length)}'.`,
+              ),
+            );
+          }
+        });
+      }
+    }
+    for (const c of conditionsOf(ctx)) {
+      if (str(c.value.key) !== 'source.principal') continue;
+      for (const field of ['values', 'notValues'] as const) {
+        strings(c.value[field]).forEach((p, i) => {
+          if (p.startsWith('spiffe://')) {
+            out.push(
+              at(
+                this,
+                c.m,
+                [...c.path, field, i],
+                `source.principal value '${p}' starts with spiffe://, so it never matches`,
+                `Write it without the scheme: '${p.slice('spiffe://'.length)}'.`,
+              ),
+            );
+          }
+        });
+      }
+    }
+    return out;
+  },
+};
+
+const denyWithoutRules: Rule = {
+  id: 'authz/deny-without-rules',
+  severity: 'error',
+  summary: 'A DENY or CUSTOM policy without rules is rejected by Istio',
+  help: 'Istio validation: "DENY action without `rules` is meaningless" (pkg/config/validation; facts §B).',
+  check(ctx) {
+    return policies(ctx)
+      .filter((m) => ['DENY', 'CUSTOM'].includes(actionOf(m)) && arr(obj(m.object.spec).rules).length === 0)
+      .map((m) =>
+        at(
+          this,
+          m,
+          ['spec', 'action'],
+          `${actionOf(m)} policy without rules: Istio rejects it`,
+          'To deny every request use rules: [{}]; to deny nothing, delete the policy.',
+        ),
+      );
+  },
+};
+
+const allowNothing: Rule = {
+  id: 'authz/allow-nothing',
+  severity: 'warning',
+  summary: 'An ALLOW policy without rules denies every request to the workloads it selects',
+  help:
+    'spec: {} (ALLOW, no rules) is allow-nothing: the selected workloads accept only what another ALLOW ' +
+    'policy admits. In the root namespace without a selector that is every workload of the mesh (facts §B).',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const m of policies(ctx)) {
+      const spec = obj(m.object.spec);
+      if (actionOf(m) !== 'ALLOW' || arr(spec.rules).length > 0) continue;
+      const meshWide = namespaceOf(m) === ctx.rootNamespace && spec.selector === undefined;
+      out.push(
+        at(
+          this,
+          m,
+          ['spec'],
+          meshWide
+            ? `allow-nothing in the mesh root namespace ${ctx.rootNamespace}: every workload of the mesh (same-tenant calls, shared services) is unreachable unless an ALLOW policy of its own admits the caller`
+            : `allow-nothing: the workloads this policy selects accept only what another ALLOW policy admits`,
+          meshWide
+            ? 'Pair it with an ALLOW policy for every workload that must stay reachable (same-namespace callers included), or deny cross-tenant traffic per tenant instead.'
+            : 'Make sure an ALLOW policy admits every legitimate caller of these workloads.',
+          meshWide ? 'warning' : 'info',
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+const denyNegatedHeader: Rule = {
+  id: 'authz/deny-negated-header',
+  severity: 'warning',
+  summary: 'A DENY condition with notValues on a header also matches requests without the header',
+  help:
+    'notValues is NOT(any value matches); a request that lacks the header matches no value, so the negation ' +
+    'holds and the DENY applies to it. notValues: [""] therefore does not mean "header present".',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const c of conditionsOf(ctx)) {
+      const key = str(c.value.key) ?? '';
+      if (c.action !== 'DENY' || !key.startsWith('request.headers[') || c.value.notValues === undefined)
+        continue;
+      const empty = strings(c.value.notValues).includes('');
+      // A header a filter sets before RBAC from the peer certificate is absent only when there is
+      // no verified identity: denying then is the intent (fail closed).
+      const header = key.slice('request.headers['.length, -1).toLowerCase();
+      const ns = namespaceOf(c.m);
+      if (!empty && ns !== undefined && identityHeadersSetIn(ctx, ns).has(header)) continue;
+      out.push(
+        at(
+          this,
+          c.m,
+          [...c.path, 'notValues'],
+          empty
+            ? `notValues: [""] on ${key} matches every request that lacks the header too: this rule denies every request from its sources, not only those that send the header`
+            : `notValues on ${key} also matches requests that lack the header: they are denied too`,
+          empty
+            ? "To match requests that send the header, use values: ['*'] (presence)."
+            : "If absent headers must pass, add a separate condition with values: ['*'] (presence).",
+          empty ? 'error' : 'warning',
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+const HTTP_OPERATION_FIELDS = ['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts'];
+const HTTP_SOURCE_FIELDS = ['requestPrincipals', 'notRequestPrincipals'];
+
+const denyHttpOnlyOnTcp: Rule = {
+  id: 'authz/deny-http-only-on-tcp',
+  severity: 'warning',
+  summary: 'A DENY rule with HTTP-only conditions and no ports denies more on TCP ports',
+  help:
+    'On a TCP (non-HTTP) port Istio drops HTTP-only conditions (methods, paths, hosts, request.* keys) from ' +
+    'a DENY rule and keeps the rest, so the rule denies all TCP traffic from its sources (istio authz-tcp ' +
+    'task; facts §A1).',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const r of rulesOf(ctx)) {
+      if (r.action !== 'DENY') continue;
+      const ops = arr(r.value.to).map((t) => obj(obj(t).operation));
+      const hasPorts = ops.length > 0 && ops.every((o) => o.ports !== undefined);
+      if (hasPorts) continue;
+      const httpOnly =
+        ops.some((o) => HTTP_OPERATION_FIELDS.some((f) => o[f] !== undefined)) ||
+        arr(r.value.from).some((f) => HTTP_SOURCE_FIELDS.some((k) => obj(obj(f).source)[k] !== undefined)) ||
+        arr(r.value.when).some((w) => (str(obj(w).key) ?? '').startsWith('request.'));
+      if (!httpOnly) continue;
+      out.push(
+        at(
+          this,
+          r.m,
+          r.path,
+          "DENY rule with HTTP-only conditions and no ports: on TCP ports of the selected workloads the HTTP conditions are dropped and every TCP connection from the rule's sources is denied",
+          'Add to: [{operation: {ports: [<HTTP ports>]}}] so the rule applies to the HTTP ports only.',
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+const middleWildcard: Rule = {
+  id: 'authz/path-wildcard',
+  severity: 'error',
+  summary: "A '*' inside a path is a literal character, not a wildcard",
+  help:
+    "Istio supports '*' only as a whole prefix or suffix; '/api/*/x' is matched exactly. Path templates " +
+    '{*} and {**} match segments (facts §B "Value matching").',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const o of operationsOf(ctx)) {
+      for (const field of ['paths', 'notPaths'] as const) {
+        strings(o.value[field]).forEach((p, i) => {
+          const inner = p.slice(1, -1);
+          if (inner.includes('*') && !p.includes('{*') && p !== '*') {
+            out.push(
+              at(
+                this,
+                o.m,
+                [...o.path, field, i],
+                `path '${p}' has '*' in the middle: Istio matches it literally`,
+                `Use a path template: '${p.replace(/\*/g, '{*}')}' (one segment) or '{**}' (any number).`,
+              ),
+            );
+          }
+        });
+      }
+    }
+    return out;
+  },
+};
+
+const methodCase: Rule = {
+  id: 'authz/method-case',
+  severity: 'error',
+  summary: 'HTTP methods must be upper-case',
+  help: 'Methods are matched exactly and requests with lower-case methods are rejected (facts §B).',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const o of operationsOf(ctx)) {
+      for (const field of ['methods', 'notMethods'] as const) {
+        strings(o.value[field]).forEach((v, i) => {
+          if (v !== v.toUpperCase()) {
+            out.push(
+              at(
+                this,
+                o.m,
+                [...o.path, field, i],
+                `method '${v}' is not upper-case and never matches`,
+                `Write '${v.toUpperCase()}'.`,
+              ),
+            );
+          }
+        });
+      }
+    }
+    return out;
+  },
+};
+
+const CONDITION_KEYS = new Set([
+  'request.auth.principal',
+  'request.auth.audiences',
+  'request.auth.presenter',
+  'source.ip',
+  'remote.ip',
+  'source.namespace',
+  'source.principal',
+  'source.serviceAccount',
+  'destination.ip',
+  'destination.port',
+  'connection.sni',
+]);
+const CONDITION_PREFIXES = ['request.headers[', 'request.auth.claims[', 'experimental.envoy.filters.'];
+
+const unknownCondition: Rule = {
+  id: 'authz/unknown-condition',
+  severity: 'error',
+  summary: 'A when key Istio does not know is rejected',
+  help: 'Istio validates condition keys ("unknown attribute"); destination.namespace and destination.labels are rejected (security.go ValidateAttribute; facts §B).',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const c of conditionsOf(ctx)) {
+      const key = str(c.value.key);
+      if (key === undefined) continue;
+      if (
+        CONDITION_KEYS.has(key) ||
+        CONDITION_PREFIXES.some((p) => key.startsWith(p) && (!p.endsWith('[') || key.endsWith(']')))
+      ) {
+        continue;
+      }
+      out.push(
+        at(
+          this,
+          c.m,
+          [...c.path, 'key'],
+          `condition key '${key}' is not an Istio attribute: the policy is rejected`,
+          'Use one of request.headers[<name>], source.namespace, source.principal, source.ip, destination.port, … (istio.io conditions reference).',
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+/** Whether STRICT mTLS covers the namespace, from the PeerAuthentications being linted. */
+export function strictCovers(ctx: LintContext, ns: string | undefined): boolean {
+  const modeIn = (namespace: string): string | undefined => {
+    const pa = ctx
+      .ofKind('PeerAuthentication', 'security.istio.io')
+      .find((m) => namespaceOf(m) === namespace && obj(m.object.spec).selector === undefined);
+    return pa ? (str(obj(obj(pa.object.spec).mtls).mode) ?? 'UNSET') : undefined;
+  };
+  const local = ns === undefined || ns === ctx.rootNamespace ? undefined : modeIn(ns);
+  if (local !== undefined && local !== 'UNSET') return local === 'STRICT';
+  return modeIn(ctx.rootNamespace) === 'STRICT';
+}
+
+const IDENTITY_FIELDS = ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'];
+
+const identityWithoutStrict: Rule = {
+  id: 'authz/identity-without-strict-mtls',
+  severity: 'warning',
+  summary: 'Identity conditions without STRICT mTLS let plaintext requests through or deny them unexpectedly',
+  help:
+    'Without mTLS a request has no peer identity: principals/namespaces never match and their negations ' +
+    'always do. Istio says to use them only with STRICT mTLS (concepts/security "Dependency on mutual TLS").',
+  check(ctx) {
+    const out: Finding[] = [];
+    const reported = new Set<Manifest>();
+    for (const s of sourcesOf(ctx)) {
+      if (reported.has(s.m) || !IDENTITY_FIELDS.some((f) => s.value[f] !== undefined)) continue;
+      const ns = namespaceOf(s.m);
+      if (strictCovers(ctx, ns)) continue;
+      reported.add(s.m);
+      out.push(
+        at(
+          this,
+          s.m,
+          s.path,
+          `identity conditions, but no STRICT PeerAuthentication covers namespace ${ns ?? '(none)'} in the linted manifests`,
+          `Add a PeerAuthentication with mtls.mode STRICT in ${ctx.rootNamespace} (mesh-wide, no selector) or in ${ns ?? 'the namespace'}.`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+const clientHeader: Rule = {
+  id: 'authz/client-controlled-header',
+  severity: 'info',
+  summary: 'A policy trusts a header the client sends',
+  help:
+    'request.headers[...] carries whatever the caller sent unless a filter that runs before RBAC replaces it; ' +
+    'it identifies nobody. The verified identity is source.principal / source.namespace.',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const c of conditionsOf(ctx)) {
+      const key = str(c.value.key) ?? '';
+      const header = /^request\.headers\[(.+)\]$/.exec(key)?.[1]?.toLowerCase();
+      if (header === undefined || c.action !== 'ALLOW') continue;
+      const ns = namespaceOf(c.m);
+      if (ns !== undefined && identityHeadersSetIn(ctx, ns).has(header)) continue;
+      out.push(
+        at(
+          this,
+          c.m,
+          [...c.path, 'key'],
+          `'${header}' is sent by the client and checked as is: it adds no assurance beyond the other conditions`,
+          'Rely on source.namespace / source.principal, or set the header from the peer certificate in a filter that runs before RBAC.',
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+const rootNamespaceMismatch: Rule = {
+  id: 'istio/not-root-namespace',
+  severity: 'warning',
+  summary: 'A mesh-wide policy in a namespace that is not the mesh root namespace',
+  help:
+    'Only policies in the root namespace (meshConfig.rootNamespace) apply mesh-wide; elsewhere they apply ' +
+    'to their own namespace (peer_authentication.proto, authorization_policy.proto; facts §D(d)).',
+  check(ctx) {
+    if (!ctx.scenario || ctx.rootNamespace === 'istio-system') return [];
+    const out: Finding[] = [];
+    for (const m of ctx.manifests) {
+      if (!['PeerAuthentication', 'AuthorizationPolicy', 'EnvoyFilter'].includes(String(m.object.kind)))
+        continue;
+      if (namespaceOf(m) !== 'istio-system') continue;
+      out.push(
+        at(
+          this,
+          m,
+          ['metadata', 'namespace'],
+          `in istio-system, but the mesh root namespace of this scenario is ${ctx.rootNamespace}: this applies to istio-system only, not mesh-wide`,
+          `Put it in ${ctx.rootNamespace}.`,
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const AUTHZ_RULES: readonly Rule[] = [
+  unsatisfiableSource,
+  spiffePrincipal,
+  denyWithoutRules,
+  allowNothing,
+  denyNegatedHeader,
+  denyHttpOnlyOnTcp,
+  middleWildcard,
+  methodCase,
+  unknownCondition,
+  identityWithoutStrict,
+  clientHeader,
+  rootNamespaceMismatch,
+];

@@ -1,0 +1,133 @@
+/**
+ * PeerAuthentication pitfalls (istio/api peer_authentication.proto, pilot/pkg/model/authentication.go;
+ * facts §D(d)).
+ */
+import type { Manifest } from '../../scenario/types.js';
+import { obj, str } from '../objects.js';
+import { namespaceOf } from './context.js';
+import { at, type Finding, type Rule } from './types.js';
+
+const WEAK = ['PERMISSIVE', 'DISABLE'];
+
+const rootSelector: Rule = {
+  id: 'peerauth/root-selector',
+  severity: 'error',
+  summary: 'A PeerAuthentication with a selector in the root namespace is ignored',
+  help: 'peer_authentication.proto: policies with a workload selector are ignored in the root namespace.',
+  check(ctx) {
+    return ctx
+      .ofKind('PeerAuthentication', 'security.istio.io')
+      .filter((m) => namespaceOf(m) === ctx.rootNamespace && obj(m.object.spec).selector !== undefined)
+      .map((m) =>
+        at(
+          this,
+          m,
+          ['spec', 'selector'],
+          `PeerAuthentication with a selector in the mesh root namespace ${ctx.rootNamespace}: Istio ignores it`,
+          "Remove the selector for a mesh-wide policy, or move the policy into the workloads' namespace.",
+        ),
+      );
+  },
+};
+
+const weakMode: Rule = {
+  id: 'peerauth/weak-mode',
+  severity: 'error',
+  summary: 'PERMISSIVE or DISABLE mTLS for a tenant, or for the whole mesh',
+  help:
+    'PERMISSIVE accepts plaintext: a peer without a sidecar reaches the workload with no identity, and ' +
+    'identity-based policies no longer hold (facts §A2, §B "Without mTLS").',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const m of ctx.ofKind('PeerAuthentication', 'security.istio.io')) {
+      const ns = namespaceOf(m);
+      const spec = obj(m.object.spec);
+      const meshWide = ns === ctx.rootNamespace && spec.selector === undefined;
+      if (!meshWide && !ctx.isTenant(ns)) continue;
+      const scope = meshWide ? 'the whole mesh' : `tenant namespace ${ns ?? ''}`;
+      const mode = str(obj(spec.mtls).mode);
+      if (mode !== undefined && WEAK.includes(mode)) {
+        out.push(
+          at(
+            this,
+            m,
+            ['spec', 'mtls', 'mode'],
+            `mTLS mode ${mode} for ${scope}: plaintext peers are accepted`,
+            'Use mode: STRICT; migrate plaintext clients first.',
+          ),
+        );
+      }
+      for (const [port, setting] of Object.entries(obj(spec.portLevelMtls))) {
+        const portMode = str(obj(setting).mode);
+        if (portMode !== undefined && WEAK.includes(portMode)) {
+          out.push(
+            at(
+              this,
+              m,
+              ['spec', 'portLevelMtls', port, 'mode'],
+              `mTLS mode ${portMode} on port ${port} in ${scope}: plaintext peers are accepted on it`,
+              'Use mode: STRICT on every port of tenant workloads.',
+            ),
+          );
+        }
+      }
+    }
+    return out;
+  },
+};
+
+const duplicate: Rule = {
+  id: 'peerauth/duplicate',
+  severity: 'warning',
+  summary: 'More than one namespace-wide PeerAuthentication in a namespace: only the oldest counts',
+  help: 'Istio keeps the oldest mesh-level or namespace-level policy and ignores later ones with a warning (authentication.go).',
+  check(ctx) {
+    const byNs = new Map<string, Manifest[]>();
+    for (const m of ctx.ofKind('PeerAuthentication', 'security.istio.io')) {
+      if (obj(m.object.spec).selector !== undefined) continue;
+      const ns = namespaceOf(m) ?? '';
+      byNs.set(ns, [...(byNs.get(ns) ?? []), m]);
+    }
+    const out: Finding[] = [];
+    for (const [ns, list] of byNs) {
+      for (const m of list.slice(1)) {
+        out.push(
+          at(
+            this,
+            m,
+            ['metadata', 'name'],
+            `another namespace-wide PeerAuthentication in ${ns} (${list[0]?.file ?? ''}:${list[0]?.line ?? 0}): only the oldest one is used`,
+            'Keep one PeerAuthentication without selector per namespace.',
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+const portLevelWithoutSelector: Rule = {
+  id: 'peerauth/port-level-without-selector',
+  severity: 'error',
+  summary: 'portLevelMtls needs a workload selector',
+  help: 'peer_authentication.proto CEL rule: portLevelMtls requires a selector; the object is rejected.',
+  check(ctx) {
+    return ctx
+      .ofKind('PeerAuthentication', 'security.istio.io')
+      .filter((m) => {
+        const spec = obj(m.object.spec);
+        return spec.portLevelMtls !== undefined && spec.selector === undefined;
+      })
+      .map((m) =>
+        at(
+          this,
+          m,
+          ['spec', 'portLevelMtls'],
+          'portLevelMtls without a selector: the PeerAuthentication is rejected',
+          'Add spec.selector.matchLabels for the workload whose ports it configures.',
+        ),
+      );
+  },
+};
+
+export const PEERAUTH_RULES: readonly Rule[] = [rootSelector, weakMode, duplicate, portLevelWithoutSelector];
