@@ -82,6 +82,9 @@ function classifyUpstreamFailure(status: number, body: string): Verdict {
       reason: `${said}: the sidecar's upstream connect timed out, the network dropped it`,
     };
   if (/connection failure/.test(reason)) {
+    // A handshake the upstream refused is mTLS saying no, not the network (e.g. TLS_error:…).
+    if (/tls|ssl|certificate|handshake/i.test(transport))
+      return { outcome: 'reset', reason: `${said}: the upstream refused the TLS handshake` };
     if (/\b111\b|connection refused/i.test(transport))
       return {
         outcome: 'refused',

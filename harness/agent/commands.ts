@@ -16,6 +16,16 @@ export interface ServeCommand {
 
 /** Serves until SIGTERM or SIGINT, then closes every listener. */
 export async function serveUntilSignal(command: ServeCommand, log: (line: string) => void): Promise<void> {
+  // Listen for the signals first: whoever reads the "echo on" line may stop us at once.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
   const identity = identityFromEnv();
   const serving = await serve({
     tcpPorts: command.ports,
@@ -25,15 +35,7 @@ export async function serveUntilSignal(command: ServeCommand, log: (line: string
   });
   const who = identity.pod ? ` as ${identity.namespace}/${identity.pod}` : '';
   log(`agent: echo on tcp ${serving.tcp.join(', ') || '-'}, udp ${serving.udp.join(', ') || '-'}${who}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await stopped;
   await serving.close();
 }
 

@@ -70,6 +70,14 @@ describe('agent probe: http', function () {
       ),
     );
     await add('ufTermination', replyServer(envoyUpstreamFailure('connection termination')));
+    await add(
+      'ufTls',
+      replyServer(
+        envoyUpstreamFailure(
+          'remote connection failure, transport failure reason: TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER',
+        ),
+      ),
+    );
     await add('ufOverflow', replyServer(envoyUpstreamFailure('overflow')));
     await add(
       'noHealthy',
@@ -111,6 +119,7 @@ describe('agent probe: http', function () {
       attempt('uf-failure', ports.ufFailure),
       attempt('uf-refused', ports.ufRefused),
       attempt('uf-termination', ports.ufTermination),
+      attempt('uf-tls', ports.ufTls),
       attempt('uf-overflow', ports.ufOverflow),
       attempt('no-healthy', ports.noHealthy),
       attempt('tls-only', ports.tlsOnly),
@@ -127,7 +136,7 @@ describe('agent probe: http', function () {
 
   it('writes one result per attempt and exits 0', function () {
     expect(run.code).to.equal(0);
-    expect(run.results).to.have.length(17);
+    expect(run.results).to.have.length(18);
   });
 
   it('echo: allowed, with the echo view of the request and the headers it received', function () {
@@ -176,6 +185,11 @@ describe('agent probe: http', function () {
       expect(r.outcome, id).to.equal('allowed');
       expect(r.evidence.status).to.equal(403);
     }
+    expect(resultFor(run, 'app-403-via-sidecar').evidence.headers).to.deep.equal({
+      server: 'envoy',
+      'x-envoy-upstream-service-time': '3',
+    });
+    expect(resultFor(run, 'app-403').evidence.body).to.equal('forbidden by the app');
   });
 
   it('O6: 503 upstream connect error with a connection timeout or failure is denied-l4', function () {
@@ -191,8 +205,9 @@ describe('agent probe: http', function () {
     expect(resultFor(run, 'uf-refused').outcome).to.equal('refused');
   });
 
-  it('503 whose upstream closed the connection is reset; unknown Envoy replies are errors', function () {
+  it('503 whose upstream closed the connection or refused the TLS handshake is reset; unknown Envoy replies are errors', function () {
     expect(resultFor(run, 'uf-termination').outcome).to.equal('reset');
+    expect(resultFor(run, 'uf-tls').outcome).to.equal('reset');
     expect(resultFor(run, 'uf-overflow').outcome).to.equal('error');
     const noHealthy = resultFor(run, 'no-healthy');
     expect(noHealthy.outcome).to.equal('error');
