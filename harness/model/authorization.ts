@@ -1,0 +1,690 @@
+/**
+ * Istio AuthorizationPolicy (security.istio.io v1 / v1beta1) at the server's sidecar.
+ *
+ * Semantics (istio/api authorization_policy.proto; istio.io concepts/security; istio
+ * pilot/pkg/security/authz/{model,matcher,builder}):
+ * - Order: CUSTOM, then DENY, then ALLOW. Any matching DENY denies. With no ALLOW policy on the
+ *   workload the request is allowed; otherwise one ALLOW must match. AUDIT never decides.
+ * - ALLOW with no rules allows nothing; `rules: [{}]` allows everything; DENY/CUSTOM without
+ *   rules is rejected by validation.
+ * - Scope: a policy in the root namespace applies mesh-wide; elsewhere to its own namespace;
+ *   `selector.matchLabels` narrows it; `targetRef(s)` attach it to gateways/waypoints, never to
+ *   a sidecar.
+ * - A rule matches when one `from` AND one `to` AND every `when` match; fields inside a source or
+ *   operation are ANDed; values of a field are ORed; `notX` is NOT(any of X).
+ * - Values: exact, `prefix*`, `*suffix`, `*` (present). Principals are written without
+ *   `spiffe://` (the generator adds it, so a value that has it never matches); `cluster.local`
+ *   in a principal stands for the mesh's trust domain. `namespaces` is the regex `.*\/ns\/X\/.*` on
+ *   the peer principal.
+ * - Plaintext peers have no principal: positive principals/namespaces/source.* never match,
+ *   negated ones always match.
+ * - On a TCP (non-HTTP) port, an HTTP-only field (methods, paths, hosts, request.headers,
+ *   requestPrincipals, request.auth.*) drops its rule from an ALLOW policy and is ignored in
+ *   DENY, AUDIT and CUSTOM policies.
+ * - Paths are matched without the query, after BASE normalization; duplicate headers are merged
+ *   with ','; hosts and header names are case-insensitive.
+ */
+import type { Manifest } from '../scenario/types.js';
+import { inBlock, parseCidr, type AddressRange } from './cidr.js';
+import type { Endpoint } from './cluster.js';
+import { compileMatchLabels, type LabelMatcher } from './labels.js';
+import { where } from './networkpolicy.js';
+import { NotUnderstood, list, obj, objectName, onlyKeys, str, strings, type Obj } from './read.js';
+import { MAYBE, NO, YES, triAnd, triNot, triOr, type Tri } from './types.js';
+
+/** What the server's sidecar knows about one request. */
+export interface RequestContext {
+  /** Evaluated by the HTTP RBAC filter (an HTTP port) rather than the network one. */
+  readonly http: boolean;
+  /** The peer's mTLS identity without `spiffe://`; undefined over plaintext. */
+  readonly principal: string | undefined;
+  readonly sourceAddresses: readonly AddressRange[];
+  readonly destinationAddresses: readonly AddressRange[];
+  readonly port: number;
+  readonly method: string;
+  /** Normalized, without the query. */
+  readonly path: string;
+  /** What the Host header may be (with and without the port when that is unknown). */
+  readonly hosts: readonly string[];
+  /** Lower-case names, duplicate values merged with ','. */
+  readonly headers: ReadonlyMap<string, string>;
+}
+
+export interface AuthzDecision {
+  readonly verdict: Tri;
+  readonly reasons: readonly string[];
+}
+
+type Action = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+type Condition = (ctx: RequestContext) => Tri;
+
+interface CompiledRule {
+  readonly conditions: readonly { readonly test: Condition; readonly httpOnly: boolean }[];
+}
+
+interface CompiledAuthorizationPolicy {
+  readonly title: string;
+  readonly where: string;
+  readonly namespace: string;
+  readonly action: Action;
+  readonly selector: LabelMatcher;
+  readonly targetRefs: boolean;
+  readonly rules: readonly CompiledRule[];
+  readonly problem?: string;
+}
+
+const WHEN_KEYS_TCP = [
+  'source.ip',
+  'remote.ip',
+  'source.namespace',
+  'source.principal',
+  'source.serviceAccount',
+  'destination.ip',
+  'destination.port',
+  'connection.sni',
+];
+
+export class AuthorizationLayer {
+  private readonly policies: readonly CompiledAuthorizationPolicy[];
+  private readonly root: string;
+  private readonly trustDomain: string;
+  private readonly applicable = new Map<number, CompiledAuthorizationPolicy[]>();
+
+  constructor(manifests: readonly Manifest[], rootNamespace: string, trustDomain: string) {
+    this.root = rootNamespace;
+    this.trustDomain = trustDomain;
+    this.policies = manifests.map((m) => compile(m, trustDomain));
+  }
+
+  get size(): number {
+    return this.policies.length;
+  }
+
+  private policiesFor(server: Endpoint): CompiledAuthorizationPolicy[] {
+    const hit = this.applicable.get(server.index);
+    if (hit) return hit;
+    const found = this.policies.filter(
+      (p) => (p.namespace === this.root || p.namespace === server.namespace) && p.selector(server.labels),
+    );
+    this.applicable.set(server.index, found);
+    return found;
+  }
+
+  /** The verdict of the server sidecar's RBAC filters for one request. */
+  evaluate(server: Endpoint, ctx: RequestContext): AuthzDecision {
+    const all = this.policiesFor(server);
+    const reasons: string[] = [];
+    const ignored = all.filter((p) => p.targetRefs);
+    for (const p of ignored) {
+      reasons.push(
+        `AuthorizationPolicy ${p.title} (${p.where}) uses targetRefs, which attach to gateways and waypoints, not to the sidecar of ${server.key}`,
+      );
+    }
+    const policies = all.filter((p) => !p.targetRefs);
+    const broken = policies.find((p) => p.problem !== undefined);
+    if (broken) {
+      return {
+        verdict: MAYBE,
+        reasons: [
+          ...reasons,
+          `AuthorizationPolicy ${label(broken)} applies to ${server.key} but is not understood: ${broken.problem ?? ''}`,
+        ],
+      };
+    }
+    const matching = (action: Action) =>
+      policies.filter((p) => p.action === action).map((p) => ({ p, m: matchPolicy(p, ctx) }));
+    const transport = ctx.http ? 'request' : 'connection';
+
+    for (const { p, m } of matching('AUDIT')) {
+      if (m !== NO) reasons.push(`AUDIT ${label(p)} marks the ${transport} for audit (it never blocks)`);
+    }
+    let uncertain: string | undefined;
+    for (const { p, m } of matching('CUSTOM')) {
+      if (m !== NO) {
+        return {
+          verdict: MAYBE,
+          reasons: [
+            ...reasons,
+            `CUSTOM ${label(p)} ${m === YES ? 'matches' : 'may match'}: the external authorizer decides, which the model does not evaluate`,
+          ],
+        };
+      }
+    }
+    for (const { p, m } of matching('DENY')) {
+      if (m === YES)
+        return { verdict: NO, reasons: [...reasons, `DENY ${label(p)} matches the ${transport}`] };
+      if (m === MAYBE) uncertain ??= `whether DENY ${label(p)} matches is unknown`;
+    }
+    const allows = matching('ALLOW');
+    if (allows.length === 0) {
+      if (uncertain) return { verdict: MAYBE, reasons: [...reasons, uncertain] };
+      return {
+        verdict: YES,
+        reasons: [
+          ...reasons,
+          policies.length === 0
+            ? `no AuthorizationPolicy applies to ${server.key}`
+            : `no ALLOW policy applies to ${server.key}: allowed`,
+        ],
+      };
+    }
+    const yes = allows.find((a) => a.m === YES);
+    if (yes && !uncertain) return { verdict: YES, reasons: [...reasons, `ALLOW ${label(yes.p)} matches`] };
+    const maybe = allows.find((a) => a.m === MAYBE);
+    if (uncertain || maybe) {
+      return {
+        verdict: MAYBE,
+        reasons: [...reasons, uncertain ?? `whether ALLOW ${maybe ? label(maybe.p) : ''} matches is unknown`],
+      };
+    }
+    return {
+      verdict: NO,
+      reasons: [
+        ...reasons,
+        `ALLOW policies apply to ${server.key} (${allows.map((a) => label(a.p)).join(', ')}) and none matches the ${transport}`,
+      ],
+    };
+  }
+
+  get rootNamespace(): string {
+    return this.root;
+  }
+
+  get domain(): string {
+    return this.trustDomain;
+  }
+}
+
+function label(p: CompiledAuthorizationPolicy): string {
+  return `${p.title} (${p.where})`;
+}
+
+function matchPolicy(p: CompiledAuthorizationPolicy, ctx: RequestContext): Tri {
+  let out: Tri = NO;
+  for (const rule of p.rules) {
+    let m: Tri = YES;
+    for (const c of rule.conditions) {
+      if (c.httpOnly && !ctx.http) {
+        if (p.action === 'ALLOW') {
+          m = NO;
+          break;
+        }
+        continue;
+      }
+      m = triAnd(m, c.test(ctx));
+      if (m === NO) break;
+    }
+    out = triOr(out, m);
+    if (out === YES) return YES;
+  }
+  return out;
+}
+
+function compile(m: Manifest, trustDomain: string): CompiledAuthorizationPolicy {
+  const { name, namespace } = objectName(m.object);
+  const spec0 = typeof m.object.spec === 'object' && m.object.spec !== null ? (m.object.spec as Obj) : {};
+  const action = (typeof spec0.action === 'string' ? spec0.action : 'ALLOW') as Action;
+  const base = { title: `${namespace ?? '?'}/${name}`, where: where(m), namespace: namespace ?? '', action };
+  try {
+    if (namespace === undefined) throw new NotUnderstood('metadata.namespace is missing');
+    const spec = obj(m.object.spec, 'spec');
+    onlyKeys(spec, ['selector', 'targetRef', 'targetRefs', 'action', 'provider', 'rules'], 'spec');
+    if (!['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'].includes(action))
+      throw new NotUnderstood(`spec.action '${action}' is not ALLOW, DENY, AUDIT or CUSTOM`);
+    const hasTarget =
+      (spec.targetRef !== undefined && spec.targetRef !== null) ||
+      list(spec.targetRefs, 'spec.targetRefs').length > 0;
+    if (hasTarget && spec.selector !== undefined && spec.selector !== null) {
+      throw new NotUnderstood('selector and targetRef(s) cannot both be set (Istio rejects it)');
+    }
+    const selector = compileMatchLabels(spec.selector, 'spec.selector').match;
+    const rawRules =
+      spec.rules === undefined || spec.rules === null ? undefined : list(spec.rules, 'spec.rules');
+    if ((action === 'DENY' || action === 'CUSTOM') && (rawRules === undefined || rawRules.length === 0)) {
+      throw new NotUnderstood(`${action} without rules is rejected by Istio validation`);
+    }
+    if (action === 'CUSTOM' && (spec.provider === undefined || spec.provider === null)) {
+      throw new NotUnderstood('CUSTOM needs a provider (Istio rejects it)');
+    }
+    if (action !== 'CUSTOM' && spec.provider !== undefined && spec.provider !== null) {
+      throw new NotUnderstood('provider is only for CUSTOM (Istio rejects it)');
+    }
+    const rules = (rawRules ?? []).map((r, i) => compileRule(r, `spec.rules[${i}]`, trustDomain));
+    return { ...base, selector, targetRefs: hasTarget, rules };
+  } catch (error) {
+    if (!(error instanceof NotUnderstood)) throw error;
+    let selector: LabelMatcher = () => true;
+    try {
+      selector = compileMatchLabels(spec0.selector, 'spec.selector').match;
+    } catch {
+      // The selector itself is broken: the policy may apply to any workload in scope.
+    }
+    return { ...base, selector, targetRefs: false, rules: [], problem: error.message };
+  }
+}
+
+function compileRule(raw: unknown, at: string, trustDomain: string): CompiledRule {
+  const r = obj(raw, at);
+  onlyKeys(r, ['from', 'to', 'when'], at);
+  const conditions: { test: Condition; httpOnly: boolean }[] = [];
+  const from = list(r.from, `${at}.from`);
+  if (from.length > 0) {
+    const sources = from.map((f, i) => {
+      const fo = obj(f, `${at}.from[${i}]`);
+      onlyKeys(fo, ['source'], `${at}.from[${i}]`);
+      return compileSource(obj(fo.source, `${at}.from[${i}].source`), `${at}.from[${i}].source`, trustDomain);
+    });
+    pushAnyOf(conditions, sources);
+  }
+  const to = list(r.to, `${at}.to`);
+  if (to.length > 0) {
+    const operations = to.map((t, i) => {
+      const tobj = obj(t, `${at}.to[${i}]`);
+      onlyKeys(tobj, ['operation'], `${at}.to[${i}]`);
+      return compileOperation(obj(tobj.operation, `${at}.to[${i}].operation`), `${at}.to[${i}].operation`);
+    });
+    pushAnyOf(conditions, operations);
+  }
+  list(r.when, `${at}.when`).forEach((w, i) => {
+    conditions.push(compileWhen(obj(w, `${at}.when[${i}]`), `${at}.when[${i}]`, trustDomain));
+  });
+  return { conditions };
+}
+
+type Field = { test: Condition; httpOnly: boolean };
+
+/**
+ * `from`/`to` lists are ORs of ANDs of fields. On a TCP port an HTTP-only field anywhere in
+ * them drops the rule from an ALLOW policy; in other policies that field alone is ignored.
+ */
+function pushAnyOf(out: Field[], alternatives: readonly (readonly Field[])[]): void {
+  const anyHttpOnly = alternatives.some((a) => a.some((f) => f.httpOnly));
+  if (!anyHttpOnly) {
+    out.push({
+      test: (ctx) => {
+        let m: Tri = NO;
+        for (const alt of alternatives) {
+          let a: Tri = YES;
+          for (const f of alt) {
+            a = triAnd(a, f.test(ctx));
+            if (a === NO) break;
+          }
+          m = triOr(m, a);
+          if (m === YES) return YES;
+        }
+        return m;
+      },
+      httpOnly: false,
+    });
+    return;
+  }
+  out.push({
+    test: (ctx) => {
+      let m: Tri = NO;
+      for (const alt of alternatives) {
+        let a: Tri = YES;
+        for (const f of alt) {
+          if (f.httpOnly && !ctx.http) continue;
+          a = triAnd(a, f.test(ctx));
+          if (a === NO) break;
+        }
+        m = triOr(m, a);
+        if (m === YES) return YES;
+      }
+      return m;
+    },
+    httpOnly: false,
+  });
+  // Istio fails the whole rule's generation for an ALLOW policy on TCP: the rule is dropped.
+  out.push({ test: () => YES, httpOnly: true });
+}
+
+/** Istio's string matching: exact, `prefix*`, `*suffix`, `*` = present. */
+function stringMatch(pattern: string, actual: string | undefined, ignoreCase = false): boolean {
+  if (actual === undefined) return false;
+  const a = ignoreCase ? actual.toLowerCase() : actual;
+  const p = ignoreCase ? pattern.toLowerCase() : pattern;
+  if (p === '*') return a.length > 0;
+  if (p.startsWith('*')) return a.endsWith(p.slice(1));
+  if (p.endsWith('*')) return a.startsWith(p.slice(0, -1));
+  return a === p;
+}
+
+function principalMatcher(
+  values: readonly string[],
+  trustDomain: string,
+): (principal: string | undefined) => boolean {
+  // `cluster.local` in a policy principal points at the local trust domain (and its aliases).
+  const expanded = values.flatMap((v) =>
+    v.startsWith('cluster.local/') && trustDomain !== 'cluster.local'
+      ? [v, `${trustDomain}/${v.slice('cluster.local/'.length)}`]
+      : [v],
+  );
+  return (principal) => {
+    if (principal === undefined) return false;
+    const spiffe = `spiffe://${principal}`;
+    return expanded.some((v) => {
+      if (v === '*') return true;
+      if (v.startsWith('*')) return spiffe.endsWith(v.slice(1));
+      if (v.endsWith('*')) return spiffe.startsWith(`spiffe://${v.slice(0, -1)}`);
+      return spiffe === `spiffe://${v}`;
+    });
+  };
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function namespaceMatcher(values: readonly string[]): (principal: string | undefined) => boolean {
+  const regexes = values.map((v) => new RegExp(`^.*/ns/${v.split('*').map(escapeRegex).join('.*')}/.*$`));
+  return (principal) => principal !== undefined && regexes.some((r) => r.test(`spiffe://${principal}`));
+}
+
+function serviceAccountMatcher(
+  values: readonly string[],
+  at: string,
+): (principal: string | undefined) => boolean {
+  const regexes = values.map((v) => {
+    const [ns, sa, extra] = v.split('/');
+    if (!ns || !sa || extra !== undefined || v.includes('*'))
+      throw new NotUnderstood(`${at}: '${v}' is not namespace/serviceaccount`);
+    return new RegExp(`^spiffe://.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?$`);
+  });
+  return (principal) => principal !== undefined && regexes.some((r) => r.test(`spiffe://${principal}`));
+}
+
+function blockMatcher(values: readonly string[], at: string): (addresses: readonly AddressRange[]) => Tri {
+  const blocks = values.map((v) => {
+    const r = parseCidr(v);
+    if (!r) throw new NotUnderstood(`${at}: '${v}' is not an IP or CIDR`);
+    return r;
+  });
+  return (addresses) => {
+    let m: Tri = NO;
+    for (const b of blocks) m = triOr(m, inBlock(addresses, b));
+    return m;
+  };
+}
+
+/** A positive/negative pair over a boolean test: absent attributes never match values, always match notValues. */
+function pair(
+  out: Field[],
+  values: readonly string[] | undefined,
+  notValues: readonly string[] | undefined,
+  make: (v: readonly string[]) => Condition,
+  httpOnly: boolean,
+): void {
+  if (values && values.length > 0) out.push({ test: make(values), httpOnly });
+  if (notValues && notValues.length > 0) {
+    const inner = make(notValues);
+    out.push({ test: (ctx) => triNot(inner(ctx)), httpOnly });
+  }
+}
+
+function opt(o: Obj, key: string, at: string): readonly string[] | undefined {
+  return o[key] === undefined || o[key] === null ? undefined : strings(o[key], `${at}.${key}`);
+}
+
+function compileSource(s: Obj, at: string, trustDomain: string): Field[] {
+  onlyKeys(
+    s,
+    [
+      'principals',
+      'notPrincipals',
+      'requestPrincipals',
+      'notRequestPrincipals',
+      'namespaces',
+      'notNamespaces',
+      'ipBlocks',
+      'notIpBlocks',
+      'remoteIpBlocks',
+      'notRemoteIpBlocks',
+      'serviceAccounts',
+      'notServiceAccounts',
+    ],
+    at,
+  );
+  const fields: Field[] = [];
+  const sa = opt(s, 'serviceAccounts', at) ?? opt(s, 'notServiceAccounts', at);
+  if (
+    sa &&
+    (opt(s, 'principals', at) ??
+      opt(s, 'namespaces', at) ??
+      opt(s, 'notPrincipals', at) ??
+      opt(s, 'notNamespaces', at))
+  ) {
+    throw new NotUnderstood(
+      `${at}: serviceAccounts cannot be combined with principals or namespaces (Istio rejects it)`,
+    );
+  }
+  const bool =
+    (f: (p: string | undefined) => boolean): Condition =>
+    (ctx) =>
+      f(ctx.principal) ? YES : NO;
+  pair(
+    fields,
+    opt(s, 'principals', at),
+    opt(s, 'notPrincipals', at),
+    (v) => bool(principalMatcher(v, trustDomain)),
+    false,
+  );
+  pair(
+    fields,
+    opt(s, 'namespaces', at),
+    opt(s, 'notNamespaces', at),
+    (v) => bool(namespaceMatcher(v)),
+    false,
+  );
+  pair(
+    fields,
+    opt(s, 'serviceAccounts', at),
+    opt(s, 'notServiceAccounts', at),
+    (v) => bool(serviceAccountMatcher(v, at)),
+    false,
+  );
+  // Without a JWT (no RequestAuthentication validated one) there is no request principal.
+  pair(fields, opt(s, 'requestPrincipals', at), opt(s, 'notRequestPrincipals', at), () => () => NO, true);
+  const ips = (v: readonly string[]): Condition => {
+    const m = blockMatcher(v, at);
+    return (ctx) => m(ctx.sourceAddresses);
+  };
+  pair(fields, opt(s, 'ipBlocks', at), opt(s, 'notIpBlocks', at), ips, false);
+  pair(fields, opt(s, 'remoteIpBlocks', at), opt(s, 'notRemoteIpBlocks', at), ips, false);
+  return fields;
+}
+
+function compileOperation(o: Obj, at: string): Field[] {
+  onlyKeys(o, ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'], at);
+  const fields: Field[] = [];
+  pair(fields, opt(o, 'hosts', at), opt(o, 'notHosts', at), (v) => (ctx) => hostMatch(v, ctx.hosts), true);
+  pair(
+    fields,
+    opt(o, 'ports', at),
+    opt(o, 'notPorts', at),
+    (v) => (ctx) => (v.includes(String(ctx.port)) ? YES : NO),
+    false,
+  );
+  pair(
+    fields,
+    opt(o, 'methods', at),
+    opt(o, 'notMethods', at),
+    (v) => (ctx) => (v.some((x) => stringMatch(x, ctx.method)) ? YES : NO),
+    true,
+  );
+  pair(
+    fields,
+    opt(o, 'paths', at),
+    opt(o, 'notPaths', at),
+    (v) => {
+      const matchers = v.map((p) => pathMatcher(p, at));
+      return (ctx) => (matchers.some((mm) => mm(ctx.path)) ? YES : NO);
+    },
+    true,
+  );
+  return fields;
+}
+
+/** Exact hosts ignore case and an optional `:port`; wildcard hosts compare the header as sent. */
+function hostMatch(values: readonly string[], hosts: readonly string[]): Tri {
+  const one = (host: string) =>
+    values.some((v) => {
+      if (v === '*' || v.startsWith('*') || v.endsWith('*')) return stringMatch(v, host, true);
+      return (
+        host.toLowerCase() === v.toLowerCase() || host.toLowerCase().replace(/:\d+$/, '') === v.toLowerCase()
+      );
+    });
+  const results = new Set(hosts.map(one));
+  return results.size === 1 ? (results.has(true) ? YES : NO) : MAYBE;
+}
+
+function pathMatcher(pattern: string, at: string): (path: string) => boolean {
+  if (pattern.includes('{')) {
+    if (!/^(\/(\{\*\}|\{\*\*\}|[^{}/]*))*$/.test(pattern) || /\{\*\*\}./.test(pattern)) {
+      throw new NotUnderstood(`${at}: path template '${pattern}' is not valid ({**} must be last)`);
+    }
+    const regex = new RegExp(
+      '^' +
+        pattern
+          .split(/(\{\*\*\}|\{\*\})/)
+          .map((part) => (part === '{**}' ? '.*' : part === '{*}' ? '[^/]+' : escapeRegex(part)))
+          .join('') +
+        '$',
+    );
+    return (path) => regex.test(path);
+  }
+  if (pattern !== '*' && !pattern.startsWith('*') && !pattern.endsWith('*'))
+    return (path) => path === pattern;
+  return (path) => stringMatch(pattern, path);
+}
+
+const CLIENT_ADDED =
+  /^(x-envoy-|x-forwarded-|x-request-id$|x-b3-|traceparent$|tracestate$|user-agent$|x-client-trace-id$|content-length$|content-type$|accept)/;
+
+function compileWhen(w: Obj, at: string, trustDomain: string): Field {
+  onlyKeys(w, ['key', 'values', 'notValues'], at);
+  const key = str(w.key, `${at}.key`);
+  if (key === undefined) throw new NotUnderstood(`${at}.key is required`);
+  const values = opt(w, 'values', at);
+  const notValues = opt(w, 'notValues', at);
+  if (!values?.length && !notValues?.length)
+    throw new NotUnderstood(`${at}: values or notValues is required (Istio rejects it)`);
+  const fields: Field[] = [];
+  const header = /^request\.headers\[(.+)\]$/.exec(key);
+  if (header) {
+    const name = (header[1] ?? '').toLowerCase();
+    pair(
+      fields,
+      values,
+      notValues,
+      (v) => (ctx) => {
+        const actual = ctx.headers.get(name);
+        if (actual === undefined && CLIENT_ADDED.test(name)) return MAYBE;
+        return v.some((x) => stringMatch(x, actual)) ? YES : NO;
+      },
+      true,
+    );
+  } else if (key.startsWith('request.auth.')) {
+    // No JWT was validated: the attribute is absent.
+    pair(fields, values, notValues, () => () => NO, true);
+  } else if (key === 'source.principal') {
+    pair(
+      fields,
+      values,
+      notValues,
+      (v) => {
+        const m = principalMatcher(v, trustDomain);
+        return (ctx) => (m(ctx.principal) ? YES : NO);
+      },
+      false,
+    );
+  } else if (key === 'source.namespace') {
+    pair(
+      fields,
+      values,
+      notValues,
+      (v) => {
+        const m = namespaceMatcher(v);
+        return (ctx) => (m(ctx.principal) ? YES : NO);
+      },
+      false,
+    );
+  } else if (key === 'source.serviceAccount') {
+    pair(
+      fields,
+      values,
+      notValues,
+      (v) => {
+        const m = serviceAccountMatcher(v, at);
+        return (ctx) => (m(ctx.principal) ? YES : NO);
+      },
+      false,
+    );
+  } else if (key === 'source.ip' || key === 'remote.ip') {
+    pair(
+      fields,
+      values,
+      notValues,
+      (v) => {
+        const m = blockMatcher(v, at);
+        return (ctx) => m(ctx.sourceAddresses);
+      },
+      false,
+    );
+  } else if (key === 'destination.ip') {
+    pair(
+      fields,
+      values,
+      notValues,
+      (v) => {
+        const m = blockMatcher(v, at);
+        return (ctx) => m(ctx.destinationAddresses);
+      },
+      false,
+    );
+  } else if (key === 'destination.port') {
+    pair(fields, values, notValues, (v) => (ctx) => (v.includes(String(ctx.port)) ? YES : NO), false);
+  } else if (WHEN_KEYS_TCP.includes(key) || key.startsWith('experimental.envoy.filters.')) {
+    pair(fields, values, notValues, () => () => MAYBE, false);
+  } else {
+    throw new NotUnderstood(`${at}.key '${key}' is not an attribute Istio accepts (rejected as unknown)`);
+  }
+  const httpOnly = fields.some((f) => f.httpOnly);
+  return {
+    test: (ctx) => {
+      let m: Tri = YES;
+      for (const f of fields) m = triAnd(m, f.test(ctx));
+      return m;
+    },
+    httpOnly,
+  };
+}
+
+/**
+ * The path as Istio's RBAC filter sees it: without query or fragment, `\` as `/`, percent-encoded
+ * unreserved characters decoded, dot segments resolved (BASE normalization).
+ */
+export function normalizePath(raw: string): string {
+  let p = raw.split(/[?#]/)[0] ?? '';
+  p = p.replace(/\\/g, '/');
+  p = p.replace(/%([0-9a-fA-F]{2})/g, (all, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : all.toUpperCase();
+  });
+  const out: string[] = [];
+  const segments = p.split('/');
+  for (const [i, s] of segments.entries()) {
+    if (s === '.') {
+      if (i === segments.length - 1) out.push('');
+      continue;
+    }
+    if (s === '..') {
+      if (out.length > 1) out.pop();
+      if (i === segments.length - 1) out.push('');
+      continue;
+    }
+    out.push(s);
+  }
+  const joined = out.join('/');
+  return joined.startsWith('/') ? joined : `/${joined}`;
+}

@@ -1,0 +1,200 @@
+/**
+ * The cluster as the policies see it: the scenario's namespaces and workloads, plus the parts
+ * of a kind + Calico + Istio cluster every attempt depends on (CoreDNS in kube-system, istiod,
+ * the API server behind the `kubernetes` Service). Endpoints are numbered so the layers can
+ * keep per-endpoint match tables instead of evaluating selectors per attempt.
+ */
+import type { Manifest, Port, Scenario, Workload } from '../scenario/types.js';
+import { parseCidr, type AddressRange } from './cidr.js';
+import type { Labels } from './labels.js';
+import { isObj } from './read.js';
+import type { ClusterFacts } from './types.js';
+
+export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver';
+
+export interface Endpoint {
+  readonly index: number;
+  /** `namespace/name`, or `the API server` for the host-network endpoint. */
+  readonly key: string;
+  readonly name: string;
+  /** Undefined for the API server: it runs on the node's network, so no pod selector matches it. */
+  readonly namespace: string | undefined;
+  readonly labels: Labels;
+  /** Labels as Calico selectors see the workload endpoint (pod labels + projectcalico.org/*, pcns.*). */
+  readonly calicoLabels: Labels;
+  readonly serviceAccount: string | undefined;
+  readonly sidecar: boolean;
+  readonly ports: readonly Port[];
+  /** One exact address when known, otherwise the ranges it may come from. */
+  readonly addresses: readonly AddressRange[];
+  readonly addressText: string;
+  readonly role: EndpointRole;
+  /** The Service in front of it (every scenario workload has one of its own name). */
+  readonly service: { readonly namespace: string; readonly name: string };
+  readonly workload?: Workload;
+}
+
+export interface NamespaceInfo {
+  readonly name: string;
+  /** As Kubernetes sets them: the declared labels plus `kubernetes.io/metadata.name`. */
+  readonly labels: Labels;
+  /** As Calico namespace selectors see them: plus `projectcalico.org/name`. */
+  readonly calicoLabels: Labels;
+}
+
+export interface Cluster {
+  readonly endpoints: readonly Endpoint[];
+  readonly namespaces: ReadonlyMap<string, NamespaceInfo>;
+  readonly byKey: ReadonlyMap<string, Endpoint>;
+  readonly dns: Endpoint;
+  readonly istiod: Endpoint;
+  readonly apiServer: Endpoint;
+  /** Service account labels by `namespace/name` (from ServiceAccount manifests), for Calico. */
+  readonly serviceAccountLabels: ReadonlyMap<string, Labels>;
+  readonly meshRootNamespace: string;
+  readonly trustDomain: string;
+  readonly clusterDomain: string;
+  readonly facts: ClusterFacts;
+}
+
+export interface ClusterInput {
+  readonly namespaces: Scenario['namespaces'];
+  readonly workloads: readonly Workload[];
+  readonly meshRootNamespace: string;
+  readonly trustDomain: string;
+  readonly clusterDomain?: string;
+}
+
+function ranges(cidrs: readonly string[]): AddressRange[] {
+  return cidrs.flatMap((c) => parseCidr(c) ?? []);
+}
+
+/** Builds the endpoint table. Namespace and ServiceAccount manifests contribute their labels. */
+export function buildCluster(
+  input: ClusterInput,
+  manifests: readonly Manifest[],
+  facts: ClusterFacts,
+): Cluster {
+  const nsLabels = new Map<string, Record<string, string>>();
+  for (const n of input.namespaces) nsLabels.set(n.name, { ...n.labels });
+  for (const name of ['kube-system', 'default', facts.istiodNamespace, input.meshRootNamespace]) {
+    if (!nsLabels.has(name)) nsLabels.set(name, {});
+  }
+  const saLabels = new Map<string, Labels>();
+  for (const m of manifests) {
+    const o = m.object;
+    const metadata = isObj(o.metadata) ? o.metadata : {};
+    const labels = isObj(metadata.labels) ? (metadata.labels as Record<string, string>) : {};
+    if (o.apiVersion === 'v1' && o.kind === 'Namespace' && typeof metadata.name === 'string') {
+      // What kubectl apply would leave: the manifest's labels over the scenario's.
+      nsLabels.set(metadata.name, { ...(nsLabels.get(metadata.name) ?? {}), ...labels });
+    }
+    if (o.apiVersion === 'v1' && o.kind === 'ServiceAccount' && typeof metadata.name === 'string') {
+      const ns = typeof metadata.namespace === 'string' ? metadata.namespace : 'default';
+      saLabels.set(`${ns}/${metadata.name}`, labels);
+    }
+  }
+  const namespaces = new Map<string, NamespaceInfo>();
+  for (const [name, labels] of nsLabels) {
+    const k8s = { ...labels, 'kubernetes.io/metadata.name': name };
+    namespaces.set(name, { name, labels: k8s, calicoLabels: { ...k8s, 'projectcalico.org/name': name } });
+  }
+
+  const podRanges = ranges(facts.podCidrs);
+  const endpoints: Endpoint[] = [];
+  const add = (e: Omit<Endpoint, 'index' | 'calicoLabels'>): Endpoint => {
+    const ns = e.namespace === undefined ? undefined : namespaces.get(e.namespace);
+    const calicoLabels: Record<string, string> = {};
+    if (ns) {
+      for (const [k, v] of Object.entries(ns.labels)) calicoLabels[`pcns.${k}`] = v;
+      const sa = saLabels.get(`${ns.name}/${e.serviceAccount ?? 'default'}`) ?? {};
+      for (const [k, v] of Object.entries(sa)) calicoLabels[`pcsa.${k}`] = v;
+      Object.assign(calicoLabels, e.labels, {
+        'projectcalico.org/namespace': ns.name,
+        'projectcalico.org/orchestrator': 'k8s',
+        'projectcalico.org/serviceaccount': e.serviceAccount ?? 'default',
+      });
+    }
+    const endpoint: Endpoint = { ...e, index: endpoints.length, calicoLabels };
+    endpoints.push(endpoint);
+    return endpoint;
+  };
+  for (const w of input.workloads) {
+    const exact = w.ip === undefined ? undefined : parseCidr(w.ip);
+    add({
+      key: `${w.namespace}/${w.name}`,
+      name: w.name,
+      namespace: w.namespace,
+      labels: w.labels,
+      serviceAccount: w.serviceAccount,
+      sidecar: w.sidecar,
+      ports: w.ports,
+      addresses: exact ? [exact] : podRanges,
+      addressText: w.ip ?? `an address in ${facts.podCidrs.join(', ')} (no ip declared)`,
+      role: 'workload',
+      service: { namespace: w.namespace, name: w.name },
+      workload: w,
+    });
+  }
+  const dns = add({
+    key: 'kube-system/coredns',
+    name: 'coredns',
+    namespace: 'kube-system',
+    labels: { 'k8s-app': 'kube-dns' },
+    serviceAccount: 'coredns',
+    sidecar: false,
+    ports: [
+      { port: 53, protocol: 'UDP', name: 'dns' },
+      { port: 53, protocol: 'TCP', name: 'dns-tcp' },
+      { port: 9153, protocol: 'TCP', name: 'metrics' },
+    ],
+    addresses: podRanges,
+    addressText: `an address in ${facts.podCidrs.join(', ')}`,
+    role: 'dns',
+    service: { namespace: 'kube-system', name: 'kube-dns' },
+  });
+  const istiod = add({
+    key: `${facts.istiodNamespace}/istiod`,
+    name: 'istiod',
+    namespace: facts.istiodNamespace,
+    labels: { app: 'istiod', istio: 'pilot' },
+    serviceAccount: 'istiod',
+    sidecar: false,
+    ports: [
+      { port: 15010, protocol: 'TCP', name: 'grpc-xds' },
+      { port: 15012, protocol: 'TCP', name: 'tls-xds' },
+      { port: 15014, protocol: 'TCP', name: 'http-monitoring' },
+      { port: 15017, protocol: 'TCP', name: 'https-webhooks' },
+    ],
+    addresses: podRanges,
+    addressText: `an address in ${facts.podCidrs.join(', ')}`,
+    role: 'istiod',
+    service: { namespace: facts.istiodNamespace, name: 'istiod' },
+  });
+  const apiServer = add({
+    key: 'the API server',
+    name: 'kube-apiserver',
+    namespace: undefined,
+    labels: {},
+    serviceAccount: undefined,
+    sidecar: false,
+    ports: [{ port: facts.apiServer.port, protocol: 'TCP' }],
+    addresses: ranges(facts.apiServer.cidrs),
+    addressText: `${facts.apiServer.cidrs.join(', ')} port ${facts.apiServer.port} (after the kubernetes Service's DNAT)`,
+    role: 'apiserver',
+    service: { namespace: 'default', name: 'kubernetes' },
+  });
+  return {
+    endpoints,
+    namespaces,
+    byKey: new Map(endpoints.map((e) => [e.key, e])),
+    dns,
+    istiod,
+    apiServer,
+    serviceAccountLabels: saLabels,
+    meshRootNamespace: input.meshRootNamespace,
+    trustDomain: input.trustDomain,
+    clusterDomain: input.clusterDomain ?? 'cluster.local',
+    facts,
+  };
+}

@@ -1,0 +1,374 @@
+/**
+ * The evaluator: walks the layers a real packet walks and predicts what the probe observes.
+ *
+ *   source egress policy → destination ingress policy      (network: Calico + Kubernetes)
+ *   → the server sidecar's mTLS mode                        (PeerAuthentication)
+ *   → the server sidecar's authorization                    (AuthorizationPolicy)
+ *
+ * DNS and API attempts walk the network to CoreDNS / the API server, then ask what those answer.
+ * Observable outcomes follow the facts table: a network drop is `denied-l4` (a timeout without a
+ * sidecar, Envoy's 503 with one), a plaintext client against STRICT is `reset`, an authorization
+ * deny is `denied-l7` (403 on HTTP, a closed connection on TCP). Everything is compiled once;
+ * per-attempt work is table lookups, and connection-level verdicts are cached.
+ */
+import type { Attempt, Manifest, Namespace, Port, Workload } from '../scenario/types.js';
+import { serviceHost } from '../scenario/types.js';
+import { ApiLayer } from './api.js';
+import { AuthorizationLayer, normalizePath, type RequestContext } from './authorization.js';
+import { compileCalico } from './calico.js';
+import { buildCluster, type Cluster, type Endpoint } from './cluster.js';
+import { DnsLayer } from './dns.js';
+import { NetworkLayer, type Protocol } from './network.js';
+import { compileNetworkPolicy } from './networkpolicy.js';
+import { inventory, layerOf, type Unmodeled } from './objects.js';
+import { PeerAuthenticationLayer } from './peerauthentication.js';
+import {
+  DEFAULT_CLUSTER_FACTS,
+  MAYBE,
+  NO,
+  type AblatableLayer,
+  type ClusterFacts,
+  type Layer,
+  type Prediction,
+  type PredictedOutcome,
+} from './types.js';
+
+export interface ModelInput {
+  readonly namespaces: readonly Namespace[];
+  readonly workloads: readonly Workload[];
+  readonly meshRootNamespace: string;
+  readonly trustDomain: string;
+  /** Default: cluster.local. */
+  readonly clusterDomain?: string;
+  /** Every policy object, in apply order. */
+  readonly manifests: readonly Manifest[];
+  /** Defaults: {@link DEFAULT_CLUSTER_FACTS}. */
+  readonly facts?: Partial<ClusterFacts>;
+}
+
+export interface ModelOptions {
+  /** Layers whose policies are left out (ablation). Default: none. */
+  readonly without?: readonly AblatableLayer[];
+}
+
+interface PathVerdict {
+  readonly verdict: 0 | 1 | 2;
+  readonly reasons: readonly string[];
+}
+
+/** How Istio treats a port: declared by its name (protocol selection), else sniffed. */
+export function istioProtocol(port: Port): 'http' | 'tcp' | 'sniffed' {
+  const prefix = (port.name ?? '').split('-')[0] ?? '';
+  if (['http', 'http2', 'grpc', 'grpc-web', 'h2c'].includes(prefix)) return 'http';
+  if (['tcp', 'tls', 'https', 'mongo', 'mysql', 'redis', 'mqtt'].includes(prefix)) return 'tcp';
+  return 'sniffed';
+}
+
+export class PolicyModel {
+  readonly cluster: Cluster;
+  private readonly network: NetworkLayer;
+  private readonly peerAuth: PeerAuthenticationLayer;
+  private readonly authz: AuthorizationLayer;
+  private readonly dns: DnsLayer;
+  private readonly api: ApiLayer;
+  private readonly unmodeled: readonly Unmodeled[];
+  private readonly reject: boolean;
+  private readonly networkProblems: readonly string[];
+  private readonly connectionCache = new Map<number, PathVerdict>();
+  private readonly startupCache = new Map<number, PathVerdict>();
+
+  constructor(input: ModelInput, options: ModelOptions = {}) {
+    const without = new Set(options.without ?? []);
+    const manifests = input.manifests.filter((m) => {
+      const layer = layerOf(m);
+      return layer === undefined || !without.has(layer);
+    });
+    const facts: ClusterFacts = { ...DEFAULT_CLUSTER_FACTS, ...input.facts };
+    const clusterDomain = input.clusterDomain ?? 'cluster.local';
+    this.cluster = buildCluster({ ...input, clusterDomain }, manifests, facts);
+    const inv = inventory(manifests, input.meshRootNamespace, clusterDomain);
+    const calico = compileCalico(
+      { policies: inv.calicoPolicies, tiers: inv.calicoTiers, networkSets: inv.calicoNetworkSets },
+      this.cluster,
+    );
+    const k8s = inv.networkPolicies.map((m) => compileNetworkPolicy(m, this.cluster));
+    this.network = new NetworkLayer(this.cluster, [...k8s, ...calico.policies], calico.tiers);
+    this.networkProblems = calico.problems;
+    this.peerAuth = new PeerAuthenticationLayer(inv.peerAuthentications, input.meshRootNamespace);
+    this.authz = new AuthorizationLayer(
+      inv.authorizationPolicies,
+      input.meshRootNamespace,
+      input.trustDomain,
+    );
+    this.dns = new DnsLayer(this.cluster);
+    this.api = new ApiLayer(inv.rbac);
+    this.unmodeled = [
+      ...inv.unmodeled,
+      ...inv.requestAuthentications.map((m): Unmodeled => ({
+        title: `RequestAuthentication ${String((m.object.metadata as { name?: string } | undefined)?.name)} (${m.file}:${m.line})`,
+        why: 'it validates JWTs in the Authorization header, which the model does not evaluate',
+        scope: 'server',
+        // Requests without a token pass RequestAuthentication untouched; only a token matters.
+        applies: () => false,
+      })),
+    ];
+    this.reject = inv.rejectInsteadOfDrop;
+  }
+
+  /** Predicts one attempt. */
+  predict(attempt: Attempt): Prediction {
+    const src = this.cluster.byKey.get(`${attempt.from.namespace}/${attempt.from.name}`);
+    if (!src)
+      return unknown('none', [
+        `${attempt.from.namespace}/${attempt.from.name} is not a workload of the scenario`,
+      ]);
+    const everywhere = this.unmodeled.find((u) => u.scope === 'all');
+    if (everywhere) return unknown('none', [`${everywhere.title}: ${everywhere.why}`]);
+    const startup = this.startup(src);
+    if (startup.verdict !== 1) return unknown('network', startup.reasons);
+    switch (attempt.kind) {
+      case 'dns':
+        return this.predictDns(src, attempt);
+      case 'api':
+        return this.predictApi(src, attempt);
+      default:
+        return this.predictConnection(src, attempt);
+    }
+  }
+
+  private predictConnection(src: Endpoint, attempt: Extract<Attempt, { to: unknown }>): Prediction {
+    const dst = this.cluster.byKey.get(`${attempt.to.namespace}/${attempt.to.name}`);
+    if (!dst)
+      return unknown('none', [
+        `${attempt.to.namespace}/${attempt.to.name} is not a workload of the scenario`,
+      ]);
+    const startup = this.startup(dst);
+    if (startup.verdict !== 1) return unknown('network', startup.reasons);
+    const protocol: Protocol = attempt.kind === 'udp' ? 'UDP' : 'TCP';
+    const port = attempt.port.port;
+    const path = this.path(src, dst, port, protocol);
+    if (path.verdict === MAYBE) return unknown('network', path.reasons);
+    // Sidecars intercept TCP only: UDP never meets mTLS or authorization.
+    const meshed = protocol === 'TCP';
+    if (path.verdict === NO)
+      return { outcome: this.dropOutcome(src, meshed), layer: 'network', reasons: path.reasons };
+    const reasons = [...path.reasons];
+    if (!meshed)
+      return {
+        outcome: 'allowed',
+        layer: 'none',
+        reasons: [...reasons, 'UDP is not intercepted by sidecars'],
+      };
+
+    const host = serviceHost(attempt.to, this.cluster.clusterDomain);
+    const client = src.sidecar
+      ? this.unmodeled.find((u) => u.scope === 'client' && u.applies(src, host))
+      : undefined;
+    if (client)
+      return unknown('mtls', [...reasons, `${client.title} applies to the client ${src.key}: ${client.why}`]);
+    if (!dst.sidecar) {
+      return {
+        outcome: 'allowed',
+        layer: 'none',
+        reasons: [...reasons, `${dst.key} has no sidecar: no mTLS or authorization`],
+      };
+    }
+    const mtls = this.peerAuth.modeFor(dst, port);
+    if (mtls.mode === undefined) return unknown('mtls', [...reasons, ...mtls.reasons]);
+    reasons.push(...mtls.reasons);
+    if (!src.sidecar && mtls.mode === 'STRICT') {
+      return {
+        outcome: 'reset',
+        layer: 'mtls',
+        reasons: [
+          ...reasons,
+          `${src.key} has no sidecar: its plaintext is refused by STRICT mTLS (connection reset)`,
+        ],
+      };
+    }
+    const mutual = src.sidecar && mtls.mode !== 'DISABLE';
+    reasons.push(
+      mutual
+        ? `mTLS: the peer principal is ${principalOf(src, this.cluster.trustDomain)}`
+        : `plaintext (${src.sidecar ? 'DISABLE' : 'no client sidecar'}): the peer has no principal`,
+    );
+    const server = this.unmodeled.find((u) => u.scope === 'server' && u.applies(dst, host));
+    if (server)
+      return unknown('authorization', [...reasons, `${server.title} applies to ${dst.key}: ${server.why}`]);
+
+    const declared = istioProtocol(attempt.port);
+    if (attempt.kind === 'tcp' && declared === 'http') {
+      return unknown('authorization', [
+        ...reasons,
+        `port ${port} is named '${attempt.port.name ?? ''}', so Istio parses it as HTTP; raw TCP bytes there are not modeled`,
+      ]);
+    }
+    const http = attempt.kind === 'http' && declared !== 'tcp';
+    const ctx = this.requestContext(src, dst, attempt, mutual, http);
+    const decision = this.authz.evaluate(dst, ctx);
+    reasons.push(...decision.reasons);
+    if (decision.verdict === MAYBE) return unknown('authorization', reasons);
+    if (decision.verdict === NO) {
+      if (!http) reasons.push('on a TCP port the denied connection is closed without data');
+      return { outcome: 'denied-l7', layer: 'authorization', reasons };
+    }
+    return { outcome: 'allowed', layer: 'none', reasons };
+  }
+
+  private requestContext(
+    src: Endpoint,
+    dst: Endpoint,
+    attempt: Extract<Attempt, { to: unknown }>,
+    mutual: boolean,
+    http: boolean,
+  ): RequestContext {
+    const host = `${serviceHost(attempt.to, this.cluster.clusterDomain)}:${attempt.port.port}`;
+    const headers = new Map<string, string>();
+    let method = 'GET';
+    let path = '/';
+    if (attempt.kind === 'http') {
+      method = attempt.http.method;
+      path = normalizePath(attempt.http.path);
+      for (const [k, v] of Object.entries(attempt.http.headers)) {
+        const key = k.toLowerCase();
+        const prior = headers.get(key);
+        headers.set(key, prior === undefined ? v : `${prior},${v}`);
+      }
+    }
+    const hostHeader = headers.get('host') ?? host;
+    headers.set('host', hostHeader);
+    headers.set(':authority', hostHeader);
+    return {
+      http,
+      principal: mutual ? principalOf(src, this.cluster.trustDomain) : undefined,
+      sourceAddresses: src.addresses,
+      destinationAddresses: dst.addresses,
+      port: attempt.port.port,
+      method,
+      path,
+      hosts: [hostHeader],
+      headers,
+    };
+  }
+
+  private predictDns(src: Endpoint, attempt: Extract<Attempt, { kind: 'dns' }>): Prediction {
+    const server = attempt.dnsServer;
+    if (server !== undefined && !isClusterDns(server, this.cluster.clusterDomain)) {
+      return unknown('dns', [
+        `the query goes to ${server}, not to cluster DNS; the model does not know that server`,
+      ]);
+    }
+    const network = this.networkUnmodeled();
+    if (network) return unknown('network', [network]);
+    const path = this.path(src, this.cluster.dns, 53, 'UDP');
+    if (path.verdict === MAYBE) return unknown('network', path.reasons);
+    if (path.verdict === NO) {
+      return {
+        outcome: this.reject && !src.sidecar ? 'refused' : 'denied-l4',
+        layer: 'network',
+        reasons: path.reasons,
+      };
+    }
+    const answer = this.dns.answer(attempt.query);
+    const reasons = [...path.reasons, ...answer.reasons];
+    return answer.outcome === 'unknown'
+      ? unknown('dns', reasons)
+      : { outcome: answer.outcome, layer: 'dns', reasons };
+  }
+
+  private predictApi(src: Endpoint, attempt: Extract<Attempt, { kind: 'api' }>): Prediction {
+    const hostEndpoint = this.unmodeled.find((u) => u.scope === 'api');
+    if (hostEndpoint) return unknown('network', [`${hostEndpoint.title}: ${hostEndpoint.why}`]);
+    const api = this.cluster.apiServer;
+    const path = this.path(src, api, api.ports[0]?.port ?? 6443, 'TCP');
+    if (path.verdict === MAYBE) return unknown('network', path.reasons);
+    if (path.verdict === NO)
+      return { outcome: this.dropOutcome(src, true), layer: 'network', reasons: path.reasons };
+    const answer = this.api.answer(src, attempt.request);
+    const reasons = [...path.reasons, ...answer.reasons];
+    return answer.outcome === 'unknown'
+      ? unknown('api', reasons)
+      : { outcome: answer.outcome, layer: 'api', reasons };
+  }
+
+  /** A drop is a timeout (or Envoy's 503 behind a sidecar); with Felix set to Reject, a refusal. */
+  private dropOutcome(src: Endpoint, viaSidecar: boolean): PredictedOutcome {
+    return this.reject && !(src.sidecar && viaSidecar) ? 'refused' : 'denied-l4';
+  }
+
+  private networkUnmodeled(): string | undefined {
+    const problem = this.unmodeled.find((u) => u.scope === 'network');
+    if (problem) return `${problem.title}: ${problem.why}`;
+    return this.networkProblems[0];
+  }
+
+  /** Source egress, then destination ingress; cached per (source, destination, port, protocol). */
+  private path(src: Endpoint, dst: Endpoint, port: number, protocol: Protocol): PathVerdict {
+    const key =
+      ((src.index * this.cluster.endpoints.length + dst.index) * 65536 + port) * 2 +
+      (protocol === 'TCP' ? 0 : 1);
+    const hit = this.connectionCache.get(key);
+    if (hit) return hit;
+    let result: PathVerdict;
+    const problem = this.networkUnmodeled();
+    if (problem) result = { verdict: MAYBE, reasons: [problem] };
+    else {
+      const egress = this.network.evaluate('Egress', src, dst, dst, port, protocol);
+      if (egress.verdict !== 1) result = { verdict: egress.verdict, reasons: egress.reasons };
+      else {
+        const ingress = this.network.evaluate('Ingress', dst, src, dst, port, protocol);
+        result = { verdict: ingress.verdict, reasons: [...egress.reasons, ...ingress.reasons] };
+      }
+    }
+    this.connectionCache.set(key, result);
+    return result;
+  }
+
+  /**
+   * A sidecar needs istiod (15012/TCP) and DNS to become ready; without them the pod never
+   * starts its app (fact O13), and nothing it would do or serve can be predicted.
+   */
+  private startup(e: Endpoint): PathVerdict {
+    if (!e.sidecar) return { verdict: 1, reasons: [] };
+    const hit = this.startupCache.get(e.index);
+    if (hit) return hit;
+    let result: PathVerdict = { verdict: 1, reasons: [] };
+    for (const [target, port, protocol, what] of [
+      [this.cluster.istiod, 15012, 'TCP', 'istiod on 15012/TCP'],
+      [this.cluster.dns, 53, 'UDP', 'DNS on 53/UDP'],
+    ] as const) {
+      const path = this.path(e, target, port, protocol);
+      if (path.verdict !== 1) {
+        result = {
+          verdict: path.verdict,
+          reasons: [
+            path.verdict === NO
+              ? `the sidecar of ${e.key} cannot reach ${what}, so the pod never becomes ready (fact O13): ${path.reasons.join('; ')}`
+              : `whether the sidecar of ${e.key} can reach ${what} is unknown: ${path.reasons.join('; ')}`,
+          ],
+        };
+        break;
+      }
+    }
+    this.startupCache.set(e.index, result);
+    return result;
+  }
+}
+
+function principalOf(e: Endpoint, trustDomain: string): string {
+  return `${trustDomain}/ns/${e.namespace ?? ''}/sa/${e.serviceAccount ?? 'default'}`;
+}
+
+function unknown(layer: Layer, reasons: readonly string[]): Prediction {
+  return { outcome: 'unknown', layer, reasons };
+}
+
+function isClusterDns(server: string, domain: string): boolean {
+  const host = server.replace(/:53$/, '').replace(/^\[|\]$/g, '');
+  return [
+    'kube-dns.kube-system',
+    `kube-dns.kube-system.svc`,
+    `kube-dns.kube-system.svc.${domain}`,
+    '10.96.0.10',
+  ].includes(host);
+}

@@ -1,0 +1,76 @@
+/**
+ * The vocabulary of the policy model: three-valued matching, predictions, layers, and the
+ * cluster facts the scenario does not state (address ranges, where istiod and CoreDNS run).
+ */
+import type { Outcome } from '../scenario/outcomes.js';
+
+/**
+ * Three-valued match: a selector, CIDR or rule either matches, does not, or the model cannot
+ * tell (an address it does not know, a field it does not understand). Numbers, not strings:
+ * these sit in per-endpoint tables that are read a million times per benchmark.
+ */
+export const NO = 0;
+export const YES = 1;
+export const MAYBE = 2;
+export type Tri = typeof NO | typeof YES | typeof MAYBE;
+
+export function triAnd(a: Tri, b: Tri): Tri {
+  if (a === NO || b === NO) return NO;
+  return a === YES && b === YES ? YES : MAYBE;
+}
+
+export function triOr(a: Tri, b: Tri): Tri {
+  if (a === YES || b === YES) return YES;
+  return a === NO && b === NO ? NO : MAYBE;
+}
+
+export function triNot(a: Tri): Tri {
+  return a === MAYBE ? MAYBE : a === YES ? NO : YES;
+}
+
+export const LAYERS = ['network', 'mtls', 'authorization', 'dns', 'api', 'none'] as const;
+export type Layer = (typeof LAYERS)[number];
+
+/** A prediction's outcome: the observable outcomes, or `unknown` when the model cannot tell. */
+export type PredictedOutcome = Outcome | 'unknown';
+
+export interface Prediction {
+  readonly outcome: PredictedOutcome;
+  /** The layer that decided: the one that denied, the one that answered (dns, api), or none. */
+  readonly layer: Layer;
+  /** Each object that allowed or denied, in the order a packet meets them. */
+  readonly reasons: readonly string[];
+}
+
+/** The layers whose policies `--ablate` removes in turn. */
+export const ABLATABLE_LAYERS = ['network', 'mtls', 'authorization'] as const;
+export type AblatableLayer = (typeof ABLATABLE_LAYERS)[number];
+
+/**
+ * What the model assumes about the cluster beyond the scenario. Every default fits a kind cluster
+ * with Calico (operator install) and Istio installed the usual way.
+ */
+export interface ClusterFacts {
+  /**
+   * Where pods get addresses, for ipBlock/nets rules against workloads without a declared `ip`.
+   * Default: 192.168.0.0/16, the IP pool of Calico's kind guide.
+   */
+  readonly podCidrs: readonly string[];
+  /** Service ClusterIP range. Default: 10.96.0.0/12 (kubeadm; kind uses 10.96.0.0/16 inside it). */
+  readonly serviceCidr: string;
+  /**
+   * The API server as network policy sees it: after the `kubernetes` Service's DNAT, a node
+   * address and 6443 (Calico enforces after DNAT). Default: somewhere in 172.18.0.0/16, the
+   * docker network kind creates on most machines, port 6443.
+   */
+  readonly apiServer: { readonly cidrs: readonly string[]; readonly port: number };
+  /** Namespace istiod runs in. Default: istio-system. */
+  readonly istiodNamespace: string;
+}
+
+export const DEFAULT_CLUSTER_FACTS: ClusterFacts = {
+  podCidrs: ['192.168.0.0/16'],
+  serviceCidr: '10.96.0.0/12',
+  apiServer: { cidrs: ['172.18.0.0/16'], port: 6443 },
+  istiodNamespace: 'istio-system',
+};
