@@ -4,7 +4,7 @@
  */
 import type { Manifest, Workload } from '../../scenario/types.js';
 import type { DocPath } from '../../yaml-source.js';
-import { isObject, obj, str } from '../objects.js';
+import { arr, isObject, obj, str } from '../objects.js';
 import { isNamespaced, namespaceOf, podTemplate, type LintContext } from './context.js';
 import { at, type Finding, type Rule } from './types.js';
 
@@ -193,9 +193,82 @@ const automountToken: Rule = {
   },
 };
 
+/** The label selector of an object that targets workloads, and where it is. */
+function workloadSelector(m: Manifest): { path: DocPath; labels: Record<string, unknown> } | undefined {
+  const spec = obj(m.object.spec);
+  const kind = String(m.object.kind);
+  if (
+    ['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication'].includes(kind) &&
+    spec.selector !== undefined
+  ) {
+    return { path: ['spec', 'selector'], labels: { ...obj(obj(spec.selector).matchLabels) } };
+  }
+  if (kind === 'EnvoyFilter' && spec.workloadSelector !== undefined) {
+    return { path: ['spec', 'workloadSelector'], labels: { ...obj(obj(spec.workloadSelector).labels) } };
+  }
+  if (kind === 'NetworkPolicy' && String(m.object.apiVersion).startsWith('networking.k8s.io')) {
+    const sel = obj(spec.podSelector);
+    if (arr(sel.matchExpressions).length > 0) return undefined;
+    return { path: ['spec', 'podSelector'], labels: { ...obj(sel.matchLabels) } };
+  }
+  return undefined;
+}
+
+const POLICY_KINDS = ['AuthorizationPolicy', 'PeerAuthentication', 'EnvoyFilter', 'NetworkPolicy'];
+
+const selectsNothing: Rule = {
+  id: 'scenario/selects-nothing',
+  severity: 'warning',
+  summary: 'A policy that selects no workload of the scenario',
+  help:
+    'A policy in a namespace the scenario does not have, or whose selector matches none of its workloads, ' +
+    'protects nothing: usually a wrong namespace or label.',
+  check(ctx) {
+    const scenario = ctx.scenario;
+    if (!scenario) return [];
+    const out: Finding[] = [];
+    for (const m of ctx.manifests) {
+      const ns = namespaceOf(m);
+      if (ns === undefined || ns === ctx.rootNamespace || !POLICY_KINDS.includes(String(m.object.kind)))
+        continue;
+      if (!scenario.namespaces.some((n) => n.name === ns)) {
+        out.push(
+          at(
+            this,
+            m,
+            ['metadata', 'namespace'],
+            `namespace ${ns} is not a namespace of scenario '${scenario.name}': this ${String(m.object.kind)} applies to nothing the scenario deploys`,
+            `Use one of: ${scenario.namespaces.map((n) => n.name).join(', ')}.`,
+          ),
+        );
+        continue;
+      }
+      const sel = workloadSelector(m);
+      if (!sel || Object.keys(sel.labels).length === 0) continue;
+      const matches = scenario.workloads.some(
+        (w) => w.namespace === ns && Object.entries(sel.labels).every(([k, v]) => w.labels[k] === v),
+      );
+      if (matches) continue;
+      out.push(
+        at(
+          this,
+          m,
+          sel.path,
+          `selects ${Object.entries(sel.labels)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(', ')} in ${ns}, which no workload of the scenario has`,
+          'Check the labels against the workloads (they default to app: <name>).',
+        ),
+      );
+    }
+    return out;
+  },
+};
+
 export const GENERAL_RULES: readonly Rule[] = [
   templatePlaceholder,
   missingNamespace,
   sidecarFree,
   automountToken,
+  selectsNothing,
 ];

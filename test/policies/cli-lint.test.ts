@@ -1,0 +1,189 @@
+/** `bulkhead lint` end to end: inputs, output formats, exit codes. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { runBin, runCli } from '../support/cli.js';
+import { wellFormedXml } from './xml-check.js';
+
+const ARTICLE = 'test/policies/fixtures/article';
+const SHIPPED = 'scenarios/hard-isolation.yaml';
+
+interface JsonFinding {
+  rule: string;
+  severity: string;
+  message: string;
+  object: { kind: string; namespace: string | null; name: string };
+  file: string;
+  line: number;
+}
+
+describe('cli: bulkhead lint', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-lint-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exits 1 on the article, with a table of located findings and fix hints', async () => {
+    const r = await runCli(['lint', ARTICLE]);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.match(
+      /test\/policies\/fixtures\/article\/14-authorizationpolicy-deny-shared-service-impersonation\.yaml:14:25\s+error\s+authz\/unsatisfiable-source\s+AuthorizationPolicy istio-system\/deny-shared-service-impersonation\n {4}principals .* never match/,
+    );
+    expect(r.stdout).to.contain('    fix: ');
+    expect(r.stdout).to.match(
+      /\d+ errors, \d+ warnings, \d+ infos in 14 objects \(\d+ at or above --fail-on error\)\n$/,
+    );
+    expect(r.stderr).to.match(/^error: lint: \d+ findings at or above --fail-on error\n$/);
+  });
+
+  it('exits 0 on the shipped scenario (builtin:hard-isolation), 1 with --fail-on warning', async () => {
+    const ok = await runCli(['lint', '-f', SHIPPED]);
+    expect(ok.code).to.equal(0);
+    expect(ok.stdout).to.match(/\d+ warnings, 3 infos in \d+ objects\n$/);
+    const strict = await runCli(['lint', '-f', SHIPPED, '--fail-on', 'warning']);
+    expect(strict.code).to.equal(1);
+  });
+
+  it('writes the JSON shape of the issue', async () => {
+    const r = await runCli(['lint', ARTICLE, '-o', 'json']);
+    expect(r.code).to.equal(1);
+    const out = JSON.parse(r.stdout) as { findings: JsonFinding[] };
+    const f = out.findings.find(
+      (x) => x.rule === 'authz/spiffe-principal' || x.rule === 'authz/unsatisfiable-source',
+    );
+    expect(f).to.deep.include({
+      rule: 'authz/unsatisfiable-source',
+      severity: 'error',
+      object: {
+        kind: 'AuthorizationPolicy',
+        namespace: 'istio-system',
+        name: 'deny-shared-service-impersonation',
+      },
+      file: `${ARTICLE}/14-authorizationpolicy-deny-shared-service-impersonation.yaml`,
+      line: 14,
+    });
+    const gnp = out.findings.find((x) => x.object.kind === 'GlobalNetworkPolicy');
+    expect(gnp?.object.namespace).to.equal(null);
+    for (const x of out.findings)
+      expect(Object.keys(x)).to.include.members(['rule', 'severity', 'message', 'object', 'file', 'line']);
+  });
+
+  it('writes JUnit: one test case per object, failing on findings at or above --fail-on', async () => {
+    const r = await runCli(['lint', ARTICLE, '-o', 'junit']);
+    expect(wellFormedXml(r.stdout)).to.deep.equal([]);
+    expect(r.stdout).to.match(/<testsuites name="bulkhead lint" tests="(\d+)" failures="(\d+)"/);
+    const [, tests, failures] = /tests="(\d+)" failures="(\d+)"/.exec(r.stdout) ?? [];
+    // 14 objects plus the namespaces without default deny the article never creates objects for.
+    expect(Number(tests)).to.be.greaterThanOrEqual(14);
+    expect(Number(failures)).to.be.greaterThan(3);
+    expect(r.stdout).to.contain('<testcase name="EnvoyFilter shared-services/inject-tenant-header"');
+    expect(r.stdout).to.match(/<failure message="[^"]+" type="envoyfilter\/lua-header-add">/);
+    // Below the threshold: in system-out, the test case passes.
+    expect(r.stdout).to.match(
+      /<testcase name="AuthorizationPolicy platform-logging\/logging-ingestion-policy"[^>]*>\n(?:(?!<\/testcase>)[\s\S])*<system-out>info authz\/client-controlled-header/,
+    );
+    const all = await runCli(['lint', ARTICLE, '-o', 'junit', '--fail-on', 'info']);
+    const [, , allFailures] = /tests="(\d+)" failures="(\d+)"/.exec(all.stdout) ?? [];
+    expect(Number(allFailures)).to.be.greaterThan(Number(failures));
+  });
+
+  it('writes SARIF 2.1.0 with every rule and located results', async () => {
+    const r = await runCli(['lint', ARTICLE, '-o', 'sarif']);
+    const log = JSON.parse(r.stdout) as {
+      version: string;
+      runs: {
+        tool: { driver: { rules: { id: string }[] } };
+        results: {
+          ruleId: string;
+          level: string;
+          locations: { physicalLocation: { region: { startLine: number } } }[];
+        }[];
+      }[];
+    };
+    expect(log.version).to.equal('2.1.0');
+    const run = log.runs[0]!;
+    expect(run.tool.driver.rules.map((x) => x.id)).to.include.members([
+      'authz/unsatisfiable-source',
+      'calico/pod-label-selector',
+      'envoyfilter/lua-header-add',
+    ]);
+    expect(run.results.map((x) => x.level)).to.include.members(['error', 'warning', 'note']);
+    for (const x of run.results)
+      expect(x.locations[0]?.physicalLocation.region.startLine).to.be.greaterThan(0);
+  });
+
+  it('exits 2 on unreadable or unparsable input, naming file and line', async () => {
+    const missing = await runCli(['lint', 'no/such/file.yaml']);
+    expect(missing.code).to.equal(2);
+    expect(missing.stderr).to.equal('error: no/such/file.yaml: cannot read: no such file or directory\n');
+    const bad = path.join(dir, 'bad.yaml');
+    await writeFile(bad, 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: [unclosed\n');
+    const broken = await runCli(['lint', bad], dir);
+    expect(broken.code).to.equal(2);
+    expect(broken.stderr).to.match(/^error: bad\.yaml:\d+:\d+: YAML: /);
+    const notObject = path.join(dir, 'list.yaml');
+    await writeFile(notObject, '- a\n- b\n');
+    const list = await runCli(['lint', notObject], dir);
+    expect(list.code).to.equal(2);
+    expect(list.stderr).to.contain('list.yaml:1:1: a manifest document must be a Kubernetes object');
+    const nothing = await runCli(['lint']);
+    expect(nothing.code).to.equal(2);
+    expect(nothing.stderr).to.contain('nothing to lint');
+  });
+
+  it('reads folders recursively and honours --service-cidr', async () => {
+    const sub = path.join(dir, 'nested', 'deeper');
+    await import('node:fs/promises').then((fs) => fs.mkdir(sub, { recursive: true }));
+    await writeFile(
+      path.join(sub, 'np.yml'),
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: api, namespace: team-a }
+spec:
+  podSelector: { matchLabels: { app: web } }
+  policyTypes: [Egress]
+  egress: [{ to: [{ ipBlock: { cidr: 10.43.0.1/32 } }], ports: [{ port: 443 }] }]
+`,
+    );
+    const dflt = await runCli(['lint', 'nested', '-o', 'json'], dir);
+    expect(dflt.code).to.equal(0);
+    const k3s = await runCli(['lint', 'nested', '-o', 'json', '--service-cidr', '10.43.0.0/16'], dir);
+    expect(k3s.code).to.equal(1);
+    const found = (JSON.parse(k3s.stdout) as { findings: JsonFinding[] }).findings.map((f) => f.rule);
+    expect(found).to.include('netpol/egress-to-service-ip');
+  });
+
+  it('lints builtin:hard-isolation with the API server option, and shows help with examples', async () => {
+    const r = await runCli([
+      'lint',
+      '-f',
+      SHIPPED,
+      '--api-server',
+      '10.96.0.1/32',
+      '--api-server-port',
+      '443',
+    ]);
+    // Told to allow the ClusterIP, the bundle now carries the bug the linter knows.
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.contain('netpol/egress-to-service-ip');
+    const bad = await runCli(['lint', '-f', SHIPPED, '--api-server', 'kind-control-plane']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.contain("--api-server: 'kind-control-plane' is not a CIDR");
+    const help = await runCli(['lint', '--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.match(/Examples:\n\s+\$ bulkhead lint /);
+  });
+
+  it('runs as the installed command with the same exit codes', async () => {
+    const r = await runBin(['lint', ARTICLE, '-o', 'json']);
+    expect(r.code).to.equal(1);
+    expect((JSON.parse(r.stdout) as { findings: unknown[] }).findings.length).to.be.greaterThan(10);
+    expect(r.stderr).to.not.contain('    at ');
+  });
+});
