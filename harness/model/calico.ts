@@ -120,6 +120,12 @@ export function compileCalico(input: CalicoInput, cluster: Cluster): CalicoCompi
     });
   }
   const policies = input.policies.map((m) => compilePolicy(m, cluster, sets, tiers, tierProblems));
+  for (const p of policies) {
+    // A policy in a tier that does not exist is rejected; place it first so its uncertainty shows.
+    if (!tiers.has(p.tier)) {
+      tiers.set(p.tier, { name: p.tier, order: Number.NEGATIVE_INFINITY, defaultAction: 'Deny', where: '' });
+    }
+  }
   return { policies, tiers, problems: [...tierProblems.values()] };
 }
 
