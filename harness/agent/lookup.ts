@@ -1,8 +1,15 @@
 /**
  * Name resolution for targets, done before dialling so that a name that does not resolve is
  * told apart from a connect that times out (the first is a probe failure, the second a drop).
+ *
+ * Names are looked up with DNS queries to the pod's resolvers (A, then AAAA), as written, with
+ * no search list, after /etc/hosts. Not getaddrinfo: its lookups cannot be cancelled, so a
+ * dropped path to CoreDNS would hold the probe open long after every deadline, and with the
+ * cluster's `ndots:5` it would first ask every search domain. Service names in batches are fully
+ * qualified (`<name>.<ns>.svc.<clusterDomain>`), so the search list is not needed.
  */
-import { lookup } from 'node:dns/promises';
+import { Resolver } from 'node:dns/promises';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
 export interface Resolved {
@@ -10,26 +17,76 @@ export interface Resolved {
   readonly family: 4 | 6;
 }
 
-export type HostLookup = (host: string) => Promise<Resolved>;
+export interface HostLookup {
+  /** Resolves a name or passes an address through; `timeoutMs` bounds the DNS exchange. */
+  (host: string, timeoutMs: number): Promise<Resolved>;
+  /** Cancels lookups still in flight (their attempts have already ended). */
+  close(): void;
+}
 
 /**
- * A lookup through the system resolver (search list, /etc/hosts), shared by a whole batch: many
- * attempts dial the same Service, and one answer per name per batch is both enough and kinder to
- * CoreDNS. Addresses pass through untouched.
+ * A lookup shared by a whole batch: many attempts dial the same Service, and one answer per
+ * name per batch is both enough and kinder to CoreDNS.
  */
-export function batchLookup(): HostLookup {
+export function batchLookup(hostsFile = '/etc/hosts'): HostLookup {
+  const hosts = readHosts(hostsFile);
   const cache = new Map<string, Promise<Resolved>>();
-  return (host) => {
+  const resolvers = new Set<Resolver>();
+  const lookup = (host: string, timeoutMs: number): Promise<Resolved> => {
     const literal = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     const family = isIP(literal);
     if (family === 4 || family === 6) return Promise.resolve({ address: literal, family });
+    const known = hosts.get(host.toLowerCase());
+    if (known) return Promise.resolve(known);
     let answer = cache.get(host);
     if (!answer) {
-      answer = lookup(host).then(({ address, family: f }) => ({ address, family: f === 6 ? 6 : 4 }));
+      const resolver = new Resolver({ timeout: Math.max(50, Math.floor(timeoutMs / 2)), tries: 2 });
+      resolvers.add(resolver);
+      answer = query(resolver, host).finally(() => resolvers.delete(resolver));
       cache.set(host, answer);
     }
     return answer;
   };
+  return Object.assign(lookup, {
+    close: () => {
+      for (const resolver of resolvers) resolver.cancel();
+    },
+  });
+}
+
+async function query(resolver: Resolver, host: string): Promise<Resolved> {
+  try {
+    const [address] = await resolver.resolve4(host);
+    if (address) return { address, family: 4 };
+  } catch (error) {
+    // No A record: the name may still have AAAA. Anything else (NXDOMAIN, timeout) is final.
+    if ((error as { code?: unknown }).code !== 'ENODATA') throw error;
+  }
+  const [address] = await resolver.resolve6(host);
+  if (!address) throw Object.assign(new Error(`no address for ${host}`), { code: 'ENODATA' });
+  return { address, family: 6 };
+}
+
+/** Names from a hosts file (`localhost`, the pod's own name), first address per name. */
+function readHosts(file: string): Map<string, Resolved> {
+  const names = new Map<string, Resolved>([['localhost', { address: '127.0.0.1', family: 4 }]]);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return names;
+  }
+  for (const line of text.split('\n')) {
+    const [address = '', ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
+    const family = isIP(address);
+    if (family !== 4 && family !== 6) continue;
+    for (const alias of aliases) {
+      const name = alias.toLowerCase();
+      if (!names.has(name) || (names.get(name)?.family === 6 && family === 4))
+        names.set(name, { address, family });
+    }
+  }
+  return names;
 }
 
 /** `host:port` as it goes into a Host header or a message, IPv6 addresses bracketed. */

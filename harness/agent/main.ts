@@ -41,12 +41,16 @@ async function main(argv: readonly string[]): Promise<number> {
       args: [...rest],
       options: { concurrency: { type: 'string' }, stats: { type: 'boolean', default: false } },
     });
-    return probeInput(
+    const code = await probeInput(
       process.stdin,
       { stats: values.stats, ...optionalConcurrency(values.concurrency) },
       (line) => process.stdout.write(line),
       log,
     );
+    // Every result is written (writes to pipes and files are synchronous on Linux). A name
+    // lookup that outlived its attempt's deadline cannot be cancelled and would hold the
+    // process open until the resolver gives up; nothing is left to wait for.
+    process.exit(code);
   }
   log(
     command === undefined || command === '--help' || command === '-h'

@@ -23,7 +23,8 @@ export async function probeDns(item: DnsItem, lookupHost: HostLookup): Promise<P
     try {
       const address = isIP(host)
         ? host
-        : (await within(lookupHost(host), clock.remaining(item.timeoutMs))).address;
+        : (await within(lookupHost(host, clock.remaining(item.timeoutMs)), clock.remaining(item.timeoutMs)))
+            .address;
       server = hostPort(address, port);
       resolver.setServers([server]);
     } catch (error) {

@@ -62,7 +62,11 @@ export async function runBatch(batch: Batch, options: ProbeOptions): Promise<Pro
     }
   };
   const bound = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, entries.length));
-  await Promise.all(Array.from({ length: bound }, worker));
+  try {
+    await Promise.all(Array.from({ length: bound }, worker));
+  } finally {
+    lookupHost.close();
+  }
   return {
     attempts: entries.length,
     outcomes,

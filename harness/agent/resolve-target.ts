@@ -12,7 +12,8 @@ export async function resolveTarget(
   clock: Clock,
 ): Promise<Resolved | ProbeResult> {
   try {
-    return await within(lookupHost(item.host), clock.remaining(item.timeoutMs));
+    const left = clock.remaining(item.timeoutMs);
+    return await within(lookupHost(item.host, left), left);
   } catch (error) {
     const facts = errorFacts(error);
     const deadline = error instanceof DeadlineExceeded;

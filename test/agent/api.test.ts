@@ -20,6 +20,8 @@ describe('agent probe: api', function () {
     const tokenFile = path.join(dir, 'token');
     const caFile = path.join(dir, 'ca.crt');
     await writeFile(tokenFile, `${GOOD_TOKEN}\n`);
+    const expiredToken = path.join(dir, 'expired');
+    await writeFile(expiredToken, 'eyJhbGciOiJSUzI1NiJ9.expired-token.c2ln');
     await writeFile(caFile, CERT);
     const missing = path.join(dir, 'absent');
     const attempt = (id: string, request: object, extra: object = {}): object => ({
@@ -40,6 +42,11 @@ describe('agent probe: api', function () {
       attempt('delete-ns', { verb: 'delete', resource: 'namespaces', name: 'globex' }),
       attempt('reflect', { verb: 'list', resource: 'configmaps', namespace: 'reflect' }),
       attempt('no-token', { verb: 'list', resource: 'namespaces' }, { tokenFile: missing, caFile: missing }),
+      attempt(
+        'expired-token',
+        { verb: 'list', resource: 'pods', namespace: 'acme' },
+        { tokenFile: expiredToken },
+      ),
       attempt('no-ca-with-token', { verb: 'list', resource: 'namespaces' }, { caFile: missing }),
       attempt(
         'refused',
@@ -98,6 +105,13 @@ describe('agent probe: api', function () {
     expect(r.evidence.body).to.contain('system:anonymous');
     const sent = api.seen.filter((s) => s.url === '/api/v1/namespaces');
     expect(sent.some((s) => s.authorization === undefined)).to.be.true;
+  });
+
+  it('a token the API server rejects (401) is api-forbidden, and is not reported either', function () {
+    const r = resultFor(run, 'expired-token');
+    expect(r.outcome).to.equal('api-forbidden');
+    expect(r.evidence.status).to.equal(401);
+    expect(run.stdout).not.to.contain('expired-token.c2ln');
   });
 
   it('a token with no CA to verify the server is never sent to an unverified server', function () {

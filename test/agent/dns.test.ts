@@ -1,7 +1,7 @@
 /** dns attempts through the real agent process against a CoreDNS-like server on loopback (O10, O11, §A5). */
 import { expect } from 'chai';
 
-import { closedPort } from './support/servers.js';
+import { closedUdpPort } from './support/servers.js';
 import { resultFor, runProbe, type ProbeRun } from './support/agent-process.js';
 import { startDnsServer, type RunningDns } from './support/dns-server.js';
 
@@ -21,8 +21,7 @@ describe('agent probe: dns', function () {
       timeoutMs: 1500,
       ...extra,
     });
-    // A UDP port with nothing on it: an unused port number from the TCP side is free enough.
-    const closed = await closedPort();
+    const closed = await closedUdpPort();
     run = await runProbe([
       query('a', 'echo.acme.svc.cluster.local', 'A'),
       query('aaaa', 'echo.acme.svc.cluster.local', 'AAAA'),

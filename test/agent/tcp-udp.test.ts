@@ -1,6 +1,5 @@
 /** tcp and udp attempts through the real agent process (facts O3, O4, O7, O9). */
 import { expect } from 'chai';
-import dgram from 'node:dgram';
 
 import {
   resultFor,
@@ -12,6 +11,7 @@ import {
 import {
   acceptAndCloseServer,
   closedPort,
+  closedUdpPort,
   ENVOY_RBAC_DENY,
   envoyUpstreamFailure,
   replyServer,
@@ -32,22 +32,16 @@ describe('agent probe: tcp and udp', function () {
       POD_NAME: 'ledger-0',
       POD_NAMESPACE: 'globex',
     });
-    const [rbac, uf, tlsOnly, closes, silent] = await Promise.all([
+    const [rbac, rbacChunked, uf, tlsOnly, closes, silent] = await Promise.all([
       replyServer(ENVOY_RBAC_DENY),
+      replyServer(ENVOY_RBAC_DENY, undefined, { chunked: true }),
       replyServer(envoyUpstreamFailure('connection timeout')),
       tlsOnlyServer(),
       acceptAndCloseServer(),
       silentServer(),
     ]);
-    servers.push(rbac, uf, tlsOnly, closes, silent);
-    const spare = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => spare.bind(0, '127.0.0.1', resolve));
-    closedUdp = spare.address().port;
-    await new Promise<void>((resolve) =>
-      spare.close(() => {
-        resolve();
-      }),
-    );
+    servers.push(rbac, rbacChunked, uf, tlsOnly, closes, silent);
+    closedUdp = await closedUdpPort();
     const tcp = (id: string, port: number | undefined, extra: object = {}): object => ({
       id,
       kind: 'tcp',
@@ -60,6 +54,7 @@ describe('agent probe: tcp and udp', function () {
       tcp('echo', echo.tcp[0]),
       tcp('raw', echo.tcp[0], { send: 'PING\r\n' }),
       tcp('rbac-http-port', rbac.port),
+      tcp('rbac-chunked', rbacChunked.port),
       tcp('uf', uf.port),
       tcp('tls-only', tlsOnly.port),
       tcp('closes', closes.port),
@@ -93,6 +88,7 @@ describe('agent probe: tcp and udp', function () {
 
   it("tcp to a port the mesh treats as HTTP: Envoy's replies classify as they do for http", function () {
     expect(resultFor(run, 'rbac-http-port').outcome).to.equal('denied-l7');
+    expect(resultFor(run, 'rbac-chunked').outcome, 'a chunked body is read through').to.equal('denied-l7');
     expect(resultFor(run, 'uf').outcome).to.equal('denied-l4');
   });
 

@@ -48,7 +48,20 @@ export async function startApiServer(): Promise<RunningApi> {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     req.resume();
-    const user = authorization === `Bearer ${GOOD_TOKEN}` ? USER : 'system:anonymous';
+    // A token the server does not know is rejected before authorization, as 401 (authentication).
+    if (authorization !== undefined && authorization !== `Bearer ${GOOD_TOKEN}`) {
+      send(401, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: 'Unauthorized',
+        reason: 'Unauthorized',
+        code: 401,
+      });
+      return;
+    }
+    const user = authorization === undefined ? 'system:anonymous' : USER;
     const match = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?$/.exec(url.pathname);
     const [, namespace, resource = '', name] = match ?? [];
     const verb = req.method === 'GET' ? (name ? 'get' : 'list') : (req.method ?? '').toLowerCase();

@@ -52,7 +52,10 @@ export interface RunningDns {
   close(): Promise<void>;
 }
 
-export async function startDnsServer(zone: DnsZone = CLUSTER_ZONE): Promise<RunningDns> {
+export async function startDnsServer(
+  zone: DnsZone = CLUSTER_ZONE,
+  listen: { readonly host: string; readonly port: number } = { host: '127.0.0.1', port: 0 },
+): Promise<RunningDns> {
   const socket = dgram.createSocket('udp4');
   const questions: string[] = [];
   socket.on('message', (query, from) => {
@@ -69,7 +72,7 @@ export async function startDnsServer(zone: DnsZone = CLUSTER_ZONE): Promise<Runn
     const answers = (known ?? []).filter((r) => TYPE_CODES[r.type] === question.type);
     socket.send(response(query, question.end, rcode, answers), from.port, from.address);
   });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => socket.bind(listen.port, listen.host, resolve));
   return {
     port: socket.address().port,
     questions,

@@ -18,8 +18,11 @@ export interface NetnsPair {
   readonly serverAddress: string;
   /** Loads an nftables ruleset inside the server namespace. */
   nft(ruleset: string): Promise<void>;
-  /** Points the client namespace's resolver at an address (`ip netns exec` mounts it over /etc/resolv.conf). */
-  resolver(nameserver: string): Promise<void>;
+  /**
+   * Points the client namespace's resolver at an address, with a per-query timeout in seconds
+   * (`ip netns exec` mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf).
+   */
+  resolver(nameserver: string, timeoutSeconds: number): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -98,11 +101,11 @@ export async function createNetnsPair(tag: string): Promise<NetnsPair> {
       child.stdin?.end(ruleset);
       await done;
     },
-    resolver: async (nameserver) => {
+    resolver: async (nameserver, timeoutSeconds) => {
       await mkdir(`/etc/netns/${client}`, { recursive: true });
       await writeFile(
         `/etc/netns/${client}/resolv.conf`,
-        `nameserver ${nameserver}\noptions timeout:1 attempts:1\n`,
+        `nameserver ${nameserver}\noptions timeout:${timeoutSeconds} attempts:1\n`,
       );
     },
     remove,

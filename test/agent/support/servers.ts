@@ -3,6 +3,7 @@
  * on a free port: Envoy's local replies, a STRICT-mTLS port, a server that closes at once, one
  * that never answers, and a port where nothing listens.
  */
+import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
@@ -48,12 +49,23 @@ export interface Reply {
 }
 
 /** An HTTP server that answers every request with one reply, the way Envoy sends a local reply. */
-export function replyServer(reply: Reply, seen?: (req: http.IncomingMessage) => void): Promise<Running> {
+export function replyServer(
+  reply: Reply,
+  seen?: (req: http.IncomingMessage) => void,
+  options: { readonly chunked?: boolean } = {},
+): Promise<Running> {
   const server = http.createServer((req, res) => {
     seen?.(req);
     req.resume();
     req.on('end', () => {
       res.sendDate = true;
+      if (options.chunked) {
+        // No length: the body goes out in chunked transfer encoding, one chunk per write.
+        res.writeHead(reply.status, reply.headers);
+        for (const part of reply.body.match(/.{1,5}/gs) ?? []) res.write(part);
+        res.end();
+        return;
+      }
       res
         .writeHead(reply.status, { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) })
         .end(reply.body);
@@ -130,5 +142,18 @@ export async function closedPort(): Promise<number> {
       resolve();
     }),
   );
+  return port;
+}
+
+/** A loopback UDP port on which nothing listens (taken, then released). */
+export async function closedUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => {
+    socket.close(() => {
+      resolve();
+    });
+  });
   return port;
 }
