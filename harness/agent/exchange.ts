@@ -18,7 +18,7 @@ export interface ExchangeRequest {
   readonly body?: Buffer;
   readonly timeoutMs: number;
   readonly clock: Clock;
-  /** Stop at the status line and headers (a watch never ends). */
+  /** Stop at the headers of a 2xx answer (a watch never ends); other answers are read in full. */
   readonly headersOnly?: boolean;
 }
 
@@ -93,7 +93,8 @@ export function exchange(req: ExchangeRequest): Promise<Answer | Failure> {
           ...(note ? { note } : {}),
         });
       };
-      if (req.headersOnly) {
+      const status = response.statusCode ?? 0;
+      if (req.headersOnly && status >= 200 && status < 300) {
         answer('stopped after the headers');
         return;
       }

@@ -37,6 +37,8 @@ describe('agent probe: api', function () {
     run = await runProbe([
       attempt('list-own-pods', { verb: 'list', resource: 'pods', namespace: 'acme' }),
       attempt('get-missing-pod', { verb: 'get', resource: 'pods', namespace: 'acme', name: 'gone' }),
+      attempt('watch-own-pods', { verb: 'watch', resource: 'pods', namespace: 'acme' }, { timeoutMs: 5000 }),
+      attempt('watch-secrets-globex', { verb: 'watch', resource: 'secrets', namespace: 'globex' }),
       attempt('list-secrets-globex', { verb: 'list', resource: 'secrets', namespace: 'globex' }),
       attempt('create-pod-globex', { verb: 'create', resource: 'pods', namespace: 'globex' }),
       attempt('delete-ns', { verb: 'delete', resource: 'namespaces', name: 'globex' }),
@@ -79,6 +81,16 @@ describe('agent probe: api', function () {
     );
     expect(r.evidence.api).to.include({ token: 'mounted', method: 'GET', statusReason: 'Forbidden' });
     expect(r.evidence.target).to.equal(`${api.url}/api/v1/namespaces/globex/secrets`);
+  });
+
+  it('a watch is judged on its first answer: allowed at the headers, forbidden with the Status', function () {
+    const allowed = resultFor(run, 'watch-own-pods');
+    expect(allowed.outcome).to.equal('api-allowed');
+    expect(allowed.evidence.elapsedMs, 'not held open until the deadline').to.be.below(2500);
+    expect(allowed.evidence.target).to.match(/\/api\/v1\/namespaces\/acme\/pods\?watch=true$/);
+    const forbidden = resultFor(run, 'watch-secrets-globex');
+    expect(forbidden.outcome).to.equal('api-forbidden');
+    expect(forbidden.evidence.api?.statusReason).to.equal('Forbidden');
   });
 
   it('sends mutating verbs as dry runs, so a probe never changes the cluster', function () {

@@ -73,6 +73,18 @@ export async function startApiServer(): Promise<RunningApi> {
       });
       return;
     }
+    if (
+      user === USER &&
+      namespace === 'acme' &&
+      resource === 'pods' &&
+      verb === 'list' &&
+      url.searchParams.get('watch') === 'true'
+    ) {
+      // A watch: the headers, then a stream that stays open.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"type":"ADDED","object":{"kind":"Pod"}}\n');
+      return;
+    }
     if (user === USER && namespace === 'acme' && resource === 'pods' && verb === 'list') {
       send(200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] });
       return;
