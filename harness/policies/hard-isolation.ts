@@ -60,14 +60,26 @@ export function renderHardIsolationText(scenario: Scenario, options: RenderOptio
   );
 }
 
-function meta(name: string, namespace: string | undefined, implementsClaim: string): Obj {
+function meta(
+  name: string,
+  namespace: string | undefined,
+  implementsClaim: string,
+  annotations: Readonly<Record<string, string>> = {},
+): Obj {
   return {
     name,
     ...(namespace === undefined ? {} : { namespace }),
     labels: { 'app.kubernetes.io/managed-by': 'bulkhead', 'bulkhead.dev/bundle': HARD_ISOLATION },
-    annotations: { 'bulkhead.dev/implements': implementsClaim },
+    annotations: { 'bulkhead.dev/implements': implementsClaim, ...annotations },
   };
 }
+
+/**
+ * Declares what the identity header filter does, for tools that do not run Envoy (the policy
+ * model): before RBAC, the header holds the verified peer principal (`<td>/ns/<ns>/sa/<sa>`) and
+ * nothing else; without a peer certificate it is absent.
+ */
+export const IDENTITY_HEADER_ANNOTATION = 'bulkhead.dev/sets-identity-header';
 
 function workloadsIn(ctx: Context, ns: string): Workload[] {
   return ctx.scenario.workloads.filter((w) => w.namespace === ns);
@@ -477,7 +489,9 @@ function identityHeaderFilter(ns: string): BundleDocument {
     object: {
       apiVersion: 'networking.istio.io/v1alpha3',
       kind: 'EnvoyFilter',
-      metadata: meta('tenant-identity-header', ns, 'Propagating Tenant Identity'),
+      metadata: meta('tenant-identity-header', ns, 'Propagating Tenant Identity', {
+        [IDENTITY_HEADER_ANNOTATION]: IDENTITY_HEADER,
+      }),
       spec: {
         configPatches: [
           {
