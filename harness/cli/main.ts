@@ -11,6 +11,7 @@ import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
 import { agentCommand } from './agent.js';
 import { lintCommand } from './lint.js';
+import { planCommand } from './plan.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -34,6 +35,7 @@ Example:
   validateCommand(program, io);
   agentCommand(program, io);
   lintCommand(program, io);
+  planCommand(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
