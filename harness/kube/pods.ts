@@ -1,7 +1,7 @@
 /** Pod diagnostics for evidence: container logs (istio-proxy included) and events. */
 import { CoreV1Api, type CoreV1Event, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 
-import { kubeError } from './errors.js';
+import { isNotFound, kubeError } from './errors.js';
 
 export async function podLogs(
   kubeConfig: KubeConfig,
@@ -42,4 +42,18 @@ function timeOf(e: CoreV1Event): number {
 
 export function isPodReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Reads a pod through the typed core API; undefined when it does not exist. */
+export async function readPod(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<V1Pod | undefined> {
+  try {
+    return await kubeConfig.makeApiClient(CoreV1Api).readNamespacedPod({ namespace, name });
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw kubeError(error, 'get', `pod ${namespace}/${name}`);
+  }
 }

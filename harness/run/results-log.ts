@@ -25,6 +25,7 @@ export type ResultsLine =
       readonly round: number;
       readonly outcome: string;
       readonly at: string;
+      readonly reason?: string;
       readonly evidence?: unknown;
     }
   | {

@@ -21,8 +21,14 @@ export interface ExecRequest {
   readonly stderr: boolean;
 }
 
-/** Starts the process an exec runs; it must be spawned with piped stdio. */
-export type ExecHandler = (request: ExecRequest) => ChildProcess;
+/**
+ * Starts the process an exec runs (spawned with piped stdio). A handler may also rewrite the
+ * whole stdin before the process sees it: that is how a test plays the cluster's network
+ * (Service names to local servers); stdin is then delivered at once when the client closes it.
+ */
+export type ExecHandler = (
+  request: ExecRequest,
+) => ChildProcess | { readonly process: ChildProcess; readonly rewriteStdin: (input: Buffer) => Buffer };
 
 export interface ExecSession {
   readonly request: ExecRequest;
@@ -88,7 +94,14 @@ export class ExecEndpoint {
       ws.close(1000);
       return;
     }
-    const child = this.handler(request);
+    const started = this.handler(request);
+    const child = 'rewriteStdin' in started ? started.process : started;
+    const rewrite = 'rewriteStdin' in started ? started.rewriteStdin : undefined;
+    const held: Buffer[] = [];
+    const endStdin = () => {
+      if (rewrite) child.stdin?.end(rewrite(Buffer.concat(held)));
+      else child.stdin?.end();
+    };
     let open = true;
     const send = (channel: number, data: Buffer) => {
       if (open && ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), data]));
@@ -109,15 +122,16 @@ export class ExecEndpoint {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       const frame = isBinary ? data : Buffer.from(data);
       const channel = frame[0];
-      if (channel === STDIN && request.stdin) child.stdin?.write(frame.subarray(1));
-      else if (channel === CLOSE && frame[1] === STDIN && ws.protocol === 'v5.channel.k8s.io')
-        child.stdin?.end();
+      if (channel === STDIN && request.stdin) {
+        if (rewrite) held.push(Buffer.from(frame.subarray(1)));
+        else child.stdin?.write(frame.subarray(1));
+      } else if (channel === CLOSE && frame[1] === STDIN && ws.protocol === 'v5.channel.k8s.io') endStdin();
     });
     ws.on('close', () => {
       // The client went away (a v4 client does this when its stdin ends): the command's input
       // ends and its output has nowhere to go.
       open = false;
-      child.stdin?.end();
+      if (!child.stdin?.writableEnded) child.stdin?.end();
     });
 
     const done = new Promise<number>((resolve) => {

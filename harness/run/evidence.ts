@@ -1,0 +1,114 @@
+/**
+ * Evidence for an attempt that failed or errored: what a person needs to see why without
+ * re-running anything. Pod status and events of both ends, the tail of their istio-proxy logs,
+ * the policies that can select either side, and a command to reproduce the attempt by hand.
+ * Collecting evidence never fails a run: what cannot be read is said so in the evidence.
+ */
+import type { KubernetesObject } from '@kubernetes/client-node';
+
+import { toBatchItem } from '../agent/from-attempt.js';
+import type { KubeClient } from '../kube/client.js';
+import { eventsFor, podLogs, readPod } from '../kube/pods.js';
+import type { Attempt, Scenario } from '../scenario/types.js';
+import type { Observation } from './convergence.js';
+import { AGENT_CONTAINER } from './fixtures.js';
+import { probeCommand } from './execute.js';
+
+export interface PodEvidence {
+  readonly pod: string;
+  readonly phase?: string;
+  readonly conditions?: readonly string[];
+  readonly containers?: readonly string[];
+  readonly events?: readonly string[];
+  readonly proxyLog?: string;
+  readonly unavailable?: string;
+}
+
+export interface AttemptEvidence {
+  readonly observations: readonly Observation[];
+  readonly source?: PodEvidence;
+  readonly destination?: PodEvidence;
+  /** `Kind namespace/name` of each applied policy in either side's namespace, the mesh root, or cluster-wide. */
+  readonly policies: readonly string[];
+  readonly reproduce: string;
+}
+
+const PROXY = 'istio-proxy';
+const LOG_LINES = 40;
+
+export async function collectEvidence(props: {
+  client: KubeClient;
+  scenario: Scenario;
+  attempt: Attempt;
+  observations: readonly Observation[];
+  pods: ReadonlyMap<string, string>;
+  policies: readonly KubernetesObject[];
+}): Promise<AttemptEvidence> {
+  const { attempt, pods, client } = props;
+  const sourceKey = `${attempt.from.namespace}/${attempt.from.name}`;
+  const sourcePod = pods.get(sourceKey);
+  const to = 'to' in attempt ? attempt.to : undefined;
+  const destPod = to ? pods.get(`${to.namespace}/${to.name}`) : undefined;
+  const namespaces = new Set([
+    attempt.from.namespace,
+    ...(to ? [to.namespace] : []),
+    props.scenario.meshRootNamespace,
+  ]);
+  const policies = props.policies
+    .filter((p) => !p.metadata?.namespace || namespaces.has(p.metadata.namespace))
+    .map(
+      (p) =>
+        `${p.kind ?? ''} ${p.metadata?.namespace ? `${p.metadata.namespace}/` : ''}${p.metadata?.name ?? ''}`,
+    );
+  const item = toBatchItem(attempt, props.scenario);
+  const reproduce =
+    `kubectl exec -n ${attempt.from.namespace} ${sourcePod ?? `<pod of ${attempt.from.name}>`} -c ${AGENT_CONTAINER} -i -- ` +
+    `${probeCommand(1).join(' ')} <<<'${JSON.stringify([item]).replaceAll("'", "'\\''")}'`;
+  return {
+    observations: props.observations,
+    ...(sourcePod ? { source: await podEvidence(client, attempt.from.namespace, sourcePod) } : {}),
+    ...(to && destPod ? { destination: await podEvidence(client, to.namespace, destPod) } : {}),
+    policies,
+    reproduce,
+  };
+}
+
+async function podEvidence(client: KubeClient, namespace: string, name: string): Promise<PodEvidence> {
+  const id = `${namespace}/${name}`;
+  try {
+    const pod = await readPod(client.kubeConfig, namespace, name);
+    if (!pod) return { pod: id, unavailable: 'the pod no longer exists' };
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    const events = await eventsFor(client.kubeConfig, { namespace, kind: 'Pod', name }).catch(() => []);
+    const hasProxy = statuses.some((s) => s.name === PROXY);
+    const proxyLog = hasProxy
+      ? await podLogs(client.kubeConfig, {
+          namespace,
+          pod: name,
+          container: PROXY,
+          tailLines: LOG_LINES,
+        }).catch((e: unknown) => `(could not read: ${e instanceof Error ? e.message : String(e)})`)
+      : undefined;
+    return {
+      pod: id,
+      ...(pod.status?.phase ? { phase: pod.status.phase } : {}),
+      conditions: (pod.status?.conditions ?? []).map(
+        (c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`,
+      ),
+      containers: statuses.map((s) => {
+        const state = s.state?.running
+          ? 'running'
+          : s.state?.waiting
+            ? `waiting: ${s.state.waiting.reason ?? ''}`
+            : s.state?.terminated
+              ? `terminated: ${s.state.terminated.reason ?? ''}`
+              : 'unknown';
+        return `${s.name}: ${s.ready ? 'ready' : 'not ready'}, ${state}, restarts ${s.restartCount}`;
+      }),
+      events: events.map((e) => `${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`.trim()),
+      ...(proxyLog === undefined ? {} : { proxyLog }),
+    };
+  } catch (error) {
+    return { pod: id, unavailable: error instanceof Error ? error.message : String(error) };
+  }
+}

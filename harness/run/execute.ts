@@ -1,0 +1,127 @@
+/**
+ * One round of attempts: one exec per source pod carrying all of that pod's attempts (the agent
+ * runs them concurrently), source pods in parallel. Results are handed on line by line as they
+ * arrive, so an exec that dies midway still yields what finished. Whatever did not come back is
+ * an `error` observation with the reason: never a deny.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+
+import { toBatchItem } from '../agent/from-attempt.js';
+import { ExecError, execInPod } from '../kube/exec.js';
+import type { Outcome } from '../scenario/outcomes.js';
+import type { Attempt, Scenario } from '../scenario/types.js';
+import { LineSplitter, parseResultLine } from './agent-output.js';
+import { AGENT_CONTAINER, AGENT_PATH } from './fixtures.js';
+
+export interface RoundObservation {
+  readonly attempt: string;
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly evidence: Readonly<Record<string, unknown>>;
+}
+
+export interface SourceBatch {
+  /** `namespace/workload` of the source. */
+  readonly source: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly attempts: readonly Attempt[];
+}
+
+export interface RoundProps {
+  readonly kubeConfig: KubeConfig;
+  readonly scenario: Pick<Scenario, 'clusterDomain' | 'workloads'>;
+  readonly batches: readonly SourceBatch[];
+  /** Receives each observation the moment it is known. */
+  readonly observe: (o: RoundObservation) => void;
+  /**
+   * How many attempts the agent runs at once in one pod.
+   * @default 64
+   */
+  readonly concurrency?: number;
+  /** Extra time over the attempts' own deadlines for exec set-up and Node start. @default 20000 */
+  readonly execSlackMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** The command a runner (or a person) runs in a source pod. */
+export function probeCommand(concurrency: number): string[] {
+  return ['node', AGENT_PATH, 'probe', '--concurrency', String(concurrency)];
+}
+
+/** The exec deadline for a batch: its longest attempt, per wave of `concurrency`, plus slack. */
+export function batchDeadlineMs(attempts: readonly Attempt[], concurrency: number, slackMs: number): number {
+  const longest = Math.max(0, ...attempts.map((a) => a.timeoutMs));
+  return longest * Math.ceil(attempts.length / concurrency) + slackMs;
+}
+
+export async function runRound(props: RoundProps): Promise<void> {
+  const concurrency = props.concurrency ?? 64;
+  const slack = props.execSlackMs ?? 20_000;
+  await Promise.all(
+    props.batches.map(async (batch) => {
+      const pending = new Map(batch.attempts.map((a) => [a.id, a]));
+      const splitter = new LineSplitter();
+      const take = (line: string) => {
+        const result = parseResultLine(line);
+        if ('malformed' in result) {
+          // Attributed to no attempt: whatever stays pending is reported with this reason.
+          malformed.push(result.malformed);
+          return;
+        }
+        if (!pending.delete(result.id)) return;
+        props.observe({
+          attempt: result.id,
+          outcome: result.outcome,
+          reason: result.reason ?? '',
+          evidence: result.evidence,
+        });
+      };
+      const malformed: string[] = [];
+      let failure: string | undefined;
+      let stderr = '';
+      try {
+        const items = batch.attempts.map((a) => toBatchItem(a, props.scenario));
+        const result = await execInPod(props.kubeConfig, {
+          namespace: batch.namespace,
+          pod: batch.pod,
+          container: AGENT_CONTAINER,
+          command: probeCommand(concurrency),
+          stdin: JSON.stringify(items),
+          timeoutMs: batchDeadlineMs(batch.attempts, concurrency, slack),
+          onStdout: (chunk) => {
+            for (const line of splitter.push(chunk.toString('utf8'))) take(line);
+          },
+          ...(props.signal ? { signal: props.signal } : {}),
+        });
+        stderr = result.stderr;
+        if (result.exitCode !== 0) failure = `the agent exited with code ${result.exitCode}`;
+      } catch (error) {
+        failure = error instanceof Error ? error.message : String(error);
+        if (error instanceof ExecError) stderr = error.stderr;
+      }
+      for (const line of splitter.flush()) take(line);
+      const why = [
+        failure,
+        ...malformed.slice(0, 3),
+        stderr.trim() ? `stderr: ${stderr.trim().slice(-500)}` : undefined,
+      ]
+        .filter(Boolean)
+        .join('; ');
+      for (const attempt of pending.values()) {
+        props.observe({
+          attempt: attempt.id,
+          outcome: 'error',
+          reason: `no result from the agent in ${batch.namespace}/${batch.pod}${why ? `: ${why}` : ''}`,
+          evidence: {
+            exec: {
+              pod: `${batch.namespace}/${batch.pod}`,
+              failure: failure ?? 'no result line',
+              stderr: stderr.slice(-2000),
+            },
+          },
+        });
+      }
+    }),
+  );
+}

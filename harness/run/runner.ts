@@ -1,0 +1,459 @@
+/**
+ * A run on a live cluster: preflight → apply fixtures → wait ready → apply policies → settle →
+ * execute rounds until the outcomes converge → judge → collect evidence → clean up. Results go
+ * to `reports/<run>/results.jsonl` as they arrive. Ctrl-C (an aborted signal) stops new work,
+ * cleans up unless asked to keep, and still writes what was observed. The runner decides
+ * nothing about policy semantics: it observes and compares with the expectations given.
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
+
+import { KubeClient } from '../kube/client.js';
+import { describeRef, refOf, type ObjectRef } from '../kube/objects.js';
+import { isPodReady } from '../kube/pods.js';
+import { waitFor } from '../kube/wait.js';
+import type { ApiServerEndpoints } from '../policies/options.js';
+import { renderPolicySources } from '../policies/render.js';
+import { expectation, formatExpectation, type Expectation, type Outcome } from '../scenario/outcomes.js';
+import { refText, type Attempt, type Scenario } from '../scenario/types.js';
+import { Convergence, type Judgement } from './convergence.js';
+import { collectEvidence, type AttemptEvidence } from './evidence.js';
+import { runRound, type SourceBatch } from './execute.js';
+import { renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
+import { newRunId, RUN_LABEL, runLabels, runSelector } from './identity.js';
+import { checkNamespacesFree } from './preflight.js';
+import type { Progress } from './progress.js';
+import { ResultsLog } from './results-log.js';
+
+export interface RunnerProps {
+  readonly scenario: Scenario;
+  readonly kubeConfig: KubeConfig;
+  /** The agent bundle's text, shipped to the pods in a ConfigMap. */
+  readonly agentBundle: string;
+  /** Reports go to `<reportsDir>/<runId>/`. */
+  readonly reportsDir: string;
+  readonly progress: Progress;
+  /** @default a new id from the start time */
+  readonly runId?: string;
+  /** Keep what the run created: never, always, or only when an expectation failed. @default 'never' */
+  readonly keep?: 'never' | 'always' | 'on-failure';
+  /** @default 300000 */
+  readonly readyTimeoutMs?: number;
+  /** How long rounds may go on before the outcomes must have settled. @default 180000 */
+  readonly convergeTimeoutMs?: number;
+  /** Equal outcomes in a row that settle an attempt. @default 3 */
+  readonly stableRounds?: number;
+  /**
+   * Time given to Calico and Istio to program the policies before the first round; every round
+   * after it counts (a must-deny attempt seen allowed is a leak).
+   * @default 5000
+   */
+  readonly settleMs?: number;
+  /** Pause between rounds, so settled outcomes span real time. @default 1000 */
+  readonly roundIntervalMs?: number;
+  /** Attempts the agent runs at once in one pod. @default 64 */
+  readonly concurrency?: number;
+  readonly agentImage?: string;
+  readonly imageRegistry?: string;
+  /** The model's prediction for attempts expecting `auto`; without one they are judged `error`. */
+  readonly predict?: (attempt: Attempt) => Outcome | undefined;
+  readonly signal?: AbortSignal;
+}
+
+export interface AttemptResult {
+  readonly attempt: Attempt;
+  readonly expect: Expectation;
+  readonly judgement: Judgement;
+  readonly evidence?: AttemptEvidence;
+}
+
+export interface RunResult {
+  readonly runId: string;
+  readonly directory: string;
+  readonly results: readonly AttemptResult[];
+  readonly interrupted: boolean;
+  /** 0 every expectation held; 1 an expectation failed; 2 a fault left something unjudged. */
+  readonly exitCode: number;
+  readonly kept: boolean;
+}
+
+/** The label tying an EndpointSlice to its Service. */
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export async function runScenario(props: RunnerProps): Promise<RunResult> {
+  const { scenario, progress } = props;
+  const runId = props.runId ?? newRunId();
+  const directory = path.join(props.reportsDir, runId);
+  const log = new ResultsLog(directory);
+  const client = new KubeClient({ kubeConfig: props.kubeConfig });
+  const labels = runLabels(runId, scenario.name);
+  const convergence = new Convergence({ stableRounds: props.stableRounds ?? 3 });
+  const aborted = () => props.signal?.aborted ?? false;
+  const created: ObjectRef[] = [];
+  let appliedPolicies: KubernetesObject[] = [];
+  let results: AttemptResult[] = [];
+  let interrupted = false;
+  let faultMessage: string | undefined;
+
+  log.append({
+    type: 'run',
+    runId,
+    scenario: scenario.name,
+    scenarioFile: scenario.file,
+    scenarioSha256: scenario.sha256,
+    startedAt: new Date().toISOString(),
+    cluster: props.kubeConfig.getCurrentCluster()?.server ?? '',
+    context: props.kubeConfig.getCurrentContext(),
+    attempts: scenario.attempts.length,
+  });
+
+  progress.phase('preflight');
+  try {
+    await checkNamespacesFree(client, scenario, runId);
+  } catch (error) {
+    // Nothing was created: say so in the log and stop.
+    progress.fail(error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error));
+    log.append({
+      type: 'end',
+      exitCode: 2,
+      endedAt: new Date().toISOString(),
+      fault: String(error),
+      created: 0,
+    });
+    throw error;
+  }
+  progress.done(`${scenario.namespaces.length} namespaces free`);
+
+  try {
+    // Fixtures.
+    progress.phase('apply fixtures');
+    const fixtures = renderFixtures({
+      scenario,
+      runId,
+      agentBundle: props.agentBundle,
+      ...(props.agentImage ? { agentImage: props.agentImage } : {}),
+      ...(props.imageRegistry ? { imageRegistry: props.imageRegistry } : {}),
+    });
+    for (const [i, object] of fixtures.entries()) {
+      if (aborted()) throw new Interrupted();
+      await client.apply(object);
+      created.push(refOf(object));
+      progress.update(`${i + 1}/${fixtures.length} objects`);
+    }
+    progress.done(`${fixtures.length} objects`);
+
+    // Ready.
+    progress.phase('wait ready');
+    const pods = await waitReady(
+      client,
+      scenario,
+      runId,
+      props.readyTimeoutMs ?? 300_000,
+      progress,
+      props.signal,
+    );
+    progress.done(`${pods.size} pods`);
+
+    // Policies.
+    progress.phase('apply policies');
+    const apiServer = await apiServerEndpoints(client);
+    appliedPolicies = renderPolicySources(scenario, apiServer ? { apiServer } : {}).map((m) =>
+      withLabels(m.object, labels),
+    );
+    for (const [i, object] of appliedPolicies.entries()) {
+      if (aborted()) throw new Interrupted();
+      await client.apply(object);
+      created.push(refOf(object));
+      progress.update(`${i + 1}/${appliedPolicies.length} objects`);
+    }
+    const settle = props.settleMs ?? 5000;
+    if (settle > 0) {
+      progress.update(`letting ${appliedPolicies.length} policies take effect (${settle} ms)`);
+      await sleep(settle, undefined, props.signal ? { signal: props.signal } : {}).catch(() => undefined);
+    }
+    progress.done(`${appliedPolicies.length} objects`);
+
+    // Rounds.
+    progress.phase('execute');
+    const expectations = new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, props.predict)]));
+    const tracked = scenario.attempts.map((a) => ({
+      id: a.id,
+      expect: expectations.get(a.id) ?? expectation(['auto']),
+    }));
+    const deadline = Date.now() + (props.convergeTimeoutMs ?? 180_000);
+    for (let round = 1; ; round++) {
+      if (aborted()) throw new Interrupted();
+      const todo = new Set(convergence.unsettled(tracked));
+      if (todo.size === 0) break;
+      if (round > 1 && Date.now() >= deadline) break;
+      const batches = batchesFor(
+        scenario.attempts.filter((a) => todo.has(a.id)),
+        pods,
+      );
+      await runRound({
+        kubeConfig: props.kubeConfig,
+        scenario,
+        batches,
+        ...(props.concurrency ? { concurrency: props.concurrency } : {}),
+        ...(props.signal ? { signal: props.signal } : {}),
+        observe: (o) => {
+          const at = Date.now();
+          convergence.record({ attempt: o.attempt, round, outcome: o.outcome, at, evidence: o.evidence });
+          log.append({
+            type: 'observation',
+            attempt: o.attempt,
+            round,
+            outcome: o.outcome,
+            at: new Date(at).toISOString(),
+            reason: o.reason,
+            evidence: o.evidence,
+          });
+        },
+      });
+      const left = convergence.unsettled(tracked).length;
+      progress.update(`round ${round}: ${tracked.length - left}/${tracked.length} settled`);
+      if (left > 0 && (props.roundIntervalMs ?? 1000) > 0) {
+        await sleep(
+          props.roundIntervalMs ?? 1000,
+          undefined,
+          props.signal ? { signal: props.signal } : {},
+        ).catch(() => undefined);
+      }
+    }
+    if (aborted()) throw new Interrupted();
+    progress.done();
+
+    results = await judgeAll(scenario, convergence, expectations);
+    if (results.some((r) => r.judgement.verdict !== 'pass')) {
+      progress.phase('collect evidence');
+      results = await Promise.all(
+        results.map(async (r) =>
+          r.judgement.verdict === 'pass'
+            ? r
+            : {
+                ...r,
+                evidence: await collectEvidence({
+                  client,
+                  scenario,
+                  attempt: r.attempt,
+                  observations: convergence.observations(r.attempt.id),
+                  pods,
+                  policies: appliedPolicies,
+                }),
+              },
+        ),
+      );
+      progress.done(`${results.filter((r) => r.evidence).length} attempts`);
+    }
+  } catch (error) {
+    if (error instanceof Interrupted || aborted()) {
+      interrupted = true;
+      progress.fail('interrupted');
+      results = await judgeAll(
+        scenario,
+        convergence,
+        new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, props.predict)])),
+      );
+    } else {
+      progress.fail(error instanceof Error ? error.message : String(error));
+      faultMessage = error instanceof Error ? error.message : String(error);
+      results = await judgeAll(
+        scenario,
+        convergence,
+        new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, props.predict)])),
+      );
+      await finish();
+      throw error;
+    }
+  }
+  return finish();
+
+  async function finish(): Promise<RunResult> {
+    for (const r of results) {
+      log.append({
+        type: 'result',
+        attempt: r.attempt.id,
+        verdict: r.judgement.verdict,
+        outcome: r.judgement.outcome,
+        expect: formatExpectation(r.expect),
+        category: r.attempt.category,
+        kind: r.attempt.kind,
+        from: refText(r.attempt.from),
+        ...('to' in r.attempt ? { to: refText(r.attempt.to), port: r.attempt.port.port } : {}),
+        rounds: r.judgement.rounds,
+        stable: r.judgement.stable,
+        leak: r.judgement.leak,
+        reason: r.judgement.reason,
+        ...(r.evidence ? { evidence: r.evidence } : {}),
+      });
+    }
+    const failed = results.some((r) => r.judgement.verdict === 'fail');
+    const errored = results.some((r) => r.judgement.verdict === 'error');
+    const exitCode = failed ? 1 : errored || interrupted || faultMessage ? 2 : 0;
+    const keep = props.keep === 'always' || (props.keep === 'on-failure' && exitCode !== 0);
+    if (!keep) await cleanUp(client, runId, created, progress);
+    log.append({
+      type: 'end',
+      exitCode,
+      endedAt: new Date().toISOString(),
+      interrupted,
+      kept: keep,
+      ...(faultMessage ? { fault: faultMessage } : {}),
+      passed: results.filter((r) => r.judgement.verdict === 'pass').length,
+      failed: results.filter((r) => r.judgement.verdict === 'fail').length,
+      errors: results.filter((r) => r.judgement.verdict === 'error').length,
+    });
+    return { runId, directory, results, interrupted, exitCode, kept: keep };
+  }
+}
+
+class Interrupted extends Error {}
+
+function resolveExpectation(attempt: Attempt, predict: RunnerProps['predict']): Expectation {
+  if (!attempt.expect.auto) return attempt.expect;
+  const predicted = predict?.(attempt);
+  return predicted && predicted !== 'error' ? expectation([predicted]) : attempt.expect;
+}
+
+async function judgeAll(
+  scenario: Scenario,
+  convergence: Convergence,
+  expectations: ReadonlyMap<string, Expectation>,
+): Promise<AttemptResult[]> {
+  return Promise.resolve(
+    scenario.attempts.map((attempt) => {
+      const expect = expectations.get(attempt.id) ?? attempt.expect;
+      const judgement: Judgement = expect.auto
+        ? {
+            ...convergence.judge(attempt.id, expect),
+            verdict: 'error',
+            reason: 'the expectation is auto and no prediction was available',
+          }
+        : convergence.judge(attempt.id, expect);
+      return { attempt, expect, judgement };
+    }),
+  );
+}
+
+/** Waits until every workload of the scenario has a Ready pod; returns `namespace/workload` → pod name. */
+async function waitReady(
+  client: KubeClient,
+  scenario: Scenario,
+  runId: string,
+  timeoutMs: number,
+  progress: Progress,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, string>> {
+  const wanted = new Set(scenario.workloads.map((w) => `${w.namespace}/${w.name}`));
+  const readyOnes = (pods: readonly V1Pod[]) =>
+    new Map<string, string>(
+      pods
+        .filter(isPodReady)
+        .map(
+          (p) =>
+            [
+              `${p.metadata?.namespace ?? ''}/${p.metadata?.labels?.[WORKLOAD_LABEL] ?? ''}`,
+              p.metadata?.name ?? '',
+            ] as const,
+        )
+        .filter(([key]) => wanted.has(key)),
+    );
+  const pods = await waitFor<V1Pod>(client, {
+    selection: { apiVersion: 'v1', kind: 'Pod', labelSelector: runSelector(runId) },
+    until: (ps) => {
+      const ready = readyOnes(ps).size;
+      progress.update(`${ready}/${wanted.size} pods ready`);
+      return ready === wanted.size;
+    },
+    timeoutMs,
+    description: `the pods of ${wanted.size} workloads to be Ready`,
+    describeState: (ps) => {
+      const ready = readyOnes(ps);
+      const missing = [...wanted].filter((w) => !ready.has(w));
+      return `not ready: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}`;
+    },
+    ...(signal ? { signal } : {}),
+  });
+  return readyOnes(pods);
+}
+
+function batchesFor(attempts: readonly Attempt[], pods: ReadonlyMap<string, string>): SourceBatch[] {
+  const bySource = new Map<string, Attempt[]>();
+  for (const a of attempts) {
+    const key = refText(a.from);
+    bySource.set(key, [...(bySource.get(key) ?? []), a]);
+  }
+  return [...bySource].map(([source, list]) => ({
+    source,
+    namespace: list[0]?.from.namespace ?? '',
+    pod: pods.get(source) ?? '',
+    attempts: list,
+  }));
+}
+
+/** The API server as Calico sees it (the `kubernetes` Service's endpoints), when the cluster says. */
+async function apiServerEndpoints(client: KubeClient): Promise<ApiServerEndpoints | undefined> {
+  const { items } = await client
+    .list({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      namespace: 'default',
+      labelSelector: `${SERVICE_NAME_LABEL}=kubernetes`,
+    })
+    .catch(() => ({ items: [] as KubernetesObject[] }));
+  const slices = items as unknown as {
+    endpoints?: { addresses?: string[] }[];
+    ports?: { port?: number; name?: string }[];
+  }[];
+  const addresses = slices.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses ?? []));
+  const port = slices.flatMap((s) => s.ports ?? []).find((p) => p.name === 'https' || p.port)?.port;
+  if (addresses.length === 0 || !port) return undefined;
+  return { cidrs: addresses.map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)), port };
+}
+
+/** A copy of a plain manifest with the run's labels added. */
+function withLabels(
+  object: Readonly<Record<string, unknown>>,
+  labels: Record<string, string>,
+): KubernetesObject {
+  const isRecord = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  const metadata = isRecord(object.metadata) ? object.metadata : {};
+  const existing = isRecord(metadata.labels) ? (metadata.labels as Record<string, string>) : {};
+  return { ...object, metadata: { ...metadata, labels: { ...existing, ...labels } } };
+}
+
+/**
+ * Deletes what this run created: objects outside the run's namespaces one by one (each checked
+ * to carry this run's label), then the namespaces, which takes everything inside with them.
+ */
+async function cleanUp(
+  client: KubeClient,
+  runId: string,
+  created: readonly ObjectRef[],
+  progress: Progress,
+): Promise<void> {
+  progress.phase('clean up');
+  const namespaces = new Set(created.filter((r) => r.kind === 'Namespace').map((r) => r.name));
+  const outside = created.filter(
+    (r) => r.kind !== 'Namespace' && !(r.namespace && namespaces.has(r.namespace)),
+  );
+  const failures: string[] = [];
+  for (const ref of [...outside].reverse()) {
+    try {
+      const current = await client.read(ref);
+      if (current?.metadata?.labels?.[RUN_LABEL] === runId) await client.delete(ref);
+    } catch (error) {
+      failures.push(`${describeRef(ref)}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  try {
+    await client.deleteByLabel([{ apiVersion: 'v1', kind: 'Namespace' }], runSelector(runId));
+  } catch (error) {
+    failures.push(error instanceof Error ? error.message : String(error));
+  }
+  if (failures.length > 0) progress.fail(`left behind: ${failures.join('; ')}`);
+  else progress.done(`${namespaces.size} namespaces, ${outside.length} other objects`);
+}

@@ -1,0 +1,297 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { ClusterRefusal } from '../../harness/run/preflight.js';
+import { createProgress } from '../../harness/run/progress.js';
+import { runScenario, type RunnerProps, type RunResult } from '../../harness/run/runner.js';
+import type { Scenario } from '../../harness/scenario/types.js';
+import type { ExecRequest } from '../support/fake-apiserver/exec.js';
+import { FakeApiServer } from '../support/fake-apiserver/server.js';
+import { agentBundle, agentExec, closedPort, scriptedServer, type Reply } from '../support/fake-cluster.js';
+import { HEAD, load } from '../support/scenarios.js';
+
+/** Two tenants, each with a client (probe) and an api; a NetworkPolicy as the "policy". */
+const SCENARIO = `${HEAD}  tenants:
+    - name: acme
+      probes: false
+      workloads:
+        - { name: client }
+        - { name: api, ports: [8080] }
+    - name: globex
+      probes: false
+      workloads:
+        - { name: client }
+        - { name: api, ports: [8080] }
+  policies:
+    - inline: |
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: { name: deny-from-other-tenants, namespace: tenant-acme }
+        spec: { podSelector: {}, policyTypes: [Ingress], ingress: [{ from: [{ podSelector: {} }] }] }
+  attempts:
+    - { id: globex-to-acme, kind: http, from: tenant-globex/client, to: tenant-acme/api, expect: denied }
+    - { id: acme-to-acme, kind: http, from: tenant-acme/client, to: tenant-acme/api, expect: allowed }
+`;
+
+interface Harness {
+  server: FakeApiServer;
+  scenario: Scenario;
+  reports: string;
+  run: (extra?: Partial<RunnerProps>) => Promise<RunResult>;
+  lines: () => Promise<Record<string, unknown>[]>;
+  progress: string[];
+  close: () => Promise<void>;
+}
+
+/**
+ * Starts a fake cluster where `globex-to-acme` meets `crossTenant` replies and `acme-to-acme`
+ * meets `sameTenant` replies, both from real local HTTP servers.
+ */
+async function harness(
+  crossTenant: readonly Reply[],
+  sameTenant: readonly Reply[],
+  override?: (r: ExecRequest) => ReturnType<ReturnType<typeof agentExec>> | undefined,
+): Promise<Harness> {
+  const bundlePath = await agentBundle();
+  const cross = await scriptedServer(crossTenant);
+  const same = await scriptedServer(sameTenant);
+  const unroutedPort = await closedPort();
+  const server = await new FakeApiServer({
+    exec: agentExec({
+      bundlePath,
+      unroutedPort,
+      route: (source, host) =>
+        host === 'api.tenant-acme.svc.cluster.local'
+          ? source.namespace === 'tenant-acme'
+            ? same.port
+            : cross.port
+          : undefined,
+      ...(override ? { override } : {}),
+    }),
+  }).start();
+  const scenario = await load(SCENARIO);
+  const reports = await mkdtemp(path.join(tmpdir(), 'bulkhead-reports-'));
+  const progress: string[] = [];
+  let last: RunResult | undefined;
+  return {
+    server,
+    scenario,
+    reports,
+    progress,
+    run: async (extra = {}) => {
+      last = await runScenario({
+        scenario,
+        kubeConfig: server.kubeConfig(),
+        agentBundle: '// bundle',
+        reportsDir: reports,
+        runId: 'run-1',
+        progress: createProgress({ write: (t) => progress.push(t), interactive: false }),
+        settleMs: 0,
+        roundIntervalMs: 0,
+        convergeTimeoutMs: 20_000,
+        ...extra,
+      });
+      return last;
+    },
+    lines: async () => {
+      const text = await readFile(path.join(reports, 'run-1', 'results.jsonl'), 'utf8');
+      return text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    close: async () => {
+      await server.stop();
+      await cross.close();
+      await same.close();
+      await rm(reports, { recursive: true, force: true });
+    },
+  };
+}
+
+function verdicts(result: RunResult): Record<string, string> {
+  return Object.fromEntries(
+    result.results.map((r) => [r.attempt.id, `${r.judgement.verdict}:${r.judgement.outcome}`]),
+  );
+}
+
+describe('runner against the fake cluster', function () {
+  this.timeout(30_000);
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('deploys fixtures and policies, runs every attempt until settled, passes, and cleans up', async () => {
+    h = await harness(['rbac'], ['app']);
+    const result = await h.run();
+    expect(verdicts(result)).to.deep.equal({
+      'globex-to-acme': 'pass:denied-l7',
+      'acme-to-acme': 'pass:allowed',
+    });
+    expect(result.exitCode).to.equal(0);
+    expect(result.results.map((r) => r.judgement.rounds)).to.deep.equal([3, 3]);
+
+    // Fixtures and the policy went in by server-side apply, namespaces first.
+    const applied = h.server.requests.filter((r) => r.method === 'PATCH').map((r) => r.path);
+    expect(applied.slice(0, 2)).to.deep.equal([
+      '/api/v1/namespaces/tenant-acme',
+      '/api/v1/namespaces/tenant-globex',
+    ]);
+    expect(applied).to.include('/apis/apps/v1/namespaces/tenant-acme/deployments/api');
+    expect(applied).to.include('/api/v1/namespaces/tenant-globex/pods/client');
+    expect(applied.at(-1)).to.equal(
+      '/apis/networking.k8s.io/v1/namespaces/tenant-acme/networkpolicies/deny-from-other-tenants',
+    );
+
+    // One exec per source pod per round.
+    const execs = h.server.execs.map((e) => `${e.request.namespace}/${e.request.pod}`);
+    expect(execs).to.have.length(6);
+    expect(new Set(execs)).to.deep.equal(new Set(['tenant-acme/client', 'tenant-globex/client']));
+    expect(h.server.execs[0]?.request.command.slice(0, 3)).to.deep.equal([
+      'node',
+      '/agent/bulkhead-agent.mjs',
+      'probe',
+    ]);
+
+    // Everything observed is in results.jsonl, in order, and the run's namespaces are gone.
+    const lines = await h.lines();
+    expect(lines.map((l) => l.type)).to.deep.equal([
+      'run',
+      ...Array<string>(6).fill('observation'),
+      'result',
+      'result',
+      'end',
+    ]);
+    expect(lines.at(-1)).to.deep.include({ exitCode: 0, passed: 2, failed: 0, errors: 0, kept: false });
+    expect(h.server.list('v1', 'Namespace').map((n) => n.metadata.name)).to.have.members([
+      'default',
+      'kube-system',
+    ]);
+    expect(h.progress.join('')).to.match(/execute: round 3: 2\/2 settled/);
+  });
+
+  it('keeps repeating rounds over flapping outcomes until they settle', async () => {
+    h = await harness(['rbac'], ['rbac', 'rbac', 'app']);
+    const result = await h.run();
+    const same = result.results.find((r) => r.attempt.id === 'acme-to-acme');
+    expect(same?.judgement).to.deep.include({ verdict: 'pass', outcome: 'allowed', rounds: 5, stable: true });
+    expect(result.exitCode).to.equal(0);
+  });
+
+  it('catches a leak: a must-deny attempt allowed once fails, whatever later rounds show', async () => {
+    h = await harness(['rbac', 'app', 'rbac'], ['app']);
+    const result = await h.run();
+    const cross = result.results.find((r) => r.attempt.id === 'globex-to-acme');
+    expect(cross?.judgement).to.deep.include({ verdict: 'fail', leak: true, outcome: 'allowed' });
+    expect(cross?.judgement.reason).to.equal('leak: expected denied, observed allowed in round 2');
+    expect(result.exitCode).to.equal(1);
+    // Evidence for the failure: the observations, both pods, the policies, a reproduction command.
+    expect(cross?.evidence?.observations.map((o) => o.outcome)).to.deep.equal(['denied-l7', 'allowed']);
+    expect(cross?.evidence?.source?.pod).to.equal('tenant-globex/client');
+    expect(cross?.evidence?.destination?.pod).to.match(/^tenant-acme\/api-/);
+    expect(cross?.evidence?.policies).to.deep.equal(['NetworkPolicy tenant-acme/deny-from-other-tenants']);
+    expect(cross?.evidence?.reproduce).to.match(
+      /^kubectl exec -n tenant-globex client -c agent -i -- node \/agent\/bulkhead-agent\.mjs probe --concurrency 1 <<<'\[\{"id":"globex-to-acme"/,
+    );
+    const result2 = (await h.lines()).find((l) => l.type === 'result' && l.attempt === 'globex-to-acme');
+    expect(result2).to.deep.include({ verdict: 'fail', leak: true });
+  });
+
+  it('reports an exec that cannot start as error for its attempts, never as a deny', async () => {
+    h = await harness(['rbac'], ['app'], (r) =>
+      r.namespace === 'tenant-globex'
+        ? spawn('/nonexistent/bulkhead-agent', [], { stdio: 'pipe' })
+        : undefined,
+    );
+    const result = await h.run({ convergeTimeoutMs: 0 });
+    const cross = result.results.find((r) => r.attempt.id === 'globex-to-acme');
+    expect(cross?.judgement).to.deep.include({ verdict: 'error', outcome: 'error' });
+    expect(verdicts(result)['acme-to-acme']).to.equal('pass:allowed');
+    expect(result.exitCode).to.equal(2);
+    const observation = (await h.lines()).find(
+      (l) => l.type === 'observation' && l.attempt === 'globex-to-acme',
+    );
+    expect(String(observation?.reason)).to.contain('no result from the agent in tenant-globex/client');
+    expect(String(observation?.reason)).to.contain('executable file not found');
+  });
+
+  it('keeps the results a killed agent finished before it died', async () => {
+    // The globex client's agent is killed as soon as it has written its first result line.
+    h = await harness(['rbac'], ['app'], (r) => {
+      if (r.namespace !== 'tenant-globex') return undefined;
+      const child = spawn(
+        process.execPath,
+        [
+          '-e',
+          `process.stdout.write('{"id":"globex-to-acme","outcome":"denied-l7","reason":"r","evidence":{}}\\n'); setInterval(()=>{},1000)`,
+        ],
+        {
+          stdio: 'pipe',
+        },
+      );
+      child.stdout.once('data', () => setTimeout(() => child.kill('SIGKILL'), 20));
+      return child;
+    });
+    const result = await h.run();
+    expect(verdicts(result)['globex-to-acme']).to.equal('pass:denied-l7');
+    expect(h.server.execs.filter((e) => e.request.namespace === 'tenant-globex').length).to.equal(3);
+  });
+
+  it('stops on Ctrl-C: cleans up and still writes what was observed', async () => {
+    h = await harness(['rbac'], ['rbac']);
+    const controller = new AbortController();
+    const lines = h.lines;
+    const watcher = setInterval(() => {
+      lines()
+        .then((ls) => {
+          if (ls.filter((l) => l.type === 'observation').length >= 2) controller.abort();
+        })
+        .catch(() => undefined);
+    }, 10);
+    const result = await h.run({ signal: controller.signal, roundIntervalMs: 200 });
+    clearInterval(watcher);
+    expect(result.interrupted).to.equal(true);
+    // acme-to-acme expected allowed and was observed denied before the stop: a failure, not a fault.
+    expect(result.exitCode).to.equal(1);
+    const written = await h.lines();
+    expect(written.filter((l) => l.type === 'observation').length).to.be.at.least(2);
+    expect(written.at(-1)).to.deep.include({ type: 'end', interrupted: true });
+    expect(h.server.list('v1', 'Namespace').map((n) => n.metadata.name)).to.have.members([
+      'default',
+      'kube-system',
+    ]);
+  });
+
+  it('keeps what it made when asked to keep on failure', async () => {
+    h = await harness(['app'], ['app']);
+    const result = await h.run({ keep: 'on-failure' });
+    expect(result.exitCode).to.equal(1);
+    expect(result.kept).to.equal(true);
+    expect(h.server.list('v1', 'Namespace').map((n) => n.metadata.name)).to.include.members([
+      'tenant-acme',
+      'tenant-globex',
+    ]);
+  });
+
+  it('refuses a scenario namespace that exists without its label, and changes nothing', async () => {
+    h = await harness(['rbac'], ['app']);
+    h.server.put({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'tenant-acme', labels: { team: 'acme' } },
+    });
+    const error = await h.run().catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(ClusterRefusal);
+    expect((error as Error).message).to.contain("namespace tenant-acme already exists and is not bulkhead's");
+    expect(h.server.requests.filter((r) => r.method !== 'GET')).to.deep.equal([]);
+    expect(h.server.get('v1', 'Namespace', undefined, 'tenant-acme')?.metadata.labels).to.deep.include({
+      team: 'acme',
+    });
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * A cluster for runner tests: the fake API server, whose exec runs the real agent bundle as a
+ * local process, and a "network" that routes each (source namespace, Service host, port) to a
+ * local server that answers as the test needs (the app's echo, Envoy's RBAC 403, ...). Only
+ * loopback is ever dialled: unrouted names go to a closed loopback port.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { buildAgentBundle } from '../../harness/agent/bundle.js';
+import type { ExecHandler, ExecRequest } from './fake-apiserver/exec.js';
+
+export type Reply = 'app' | 'rbac' | 'upstream-timeout';
+
+/** An HTTP server whose n-th request gets replies[n] (the last one repeats). */
+export async function scriptedServer(
+  replies: readonly Reply[],
+): Promise<{ port: number; hits: () => number; close: () => Promise<void> }> {
+  let n = 0;
+  const server: Server = createServer((req, res) => {
+    const reply = replies[Math.min(n, replies.length - 1)] ?? 'app';
+    n += 1;
+    req.resume();
+    if (reply === 'rbac') {
+      res.writeHead(403, { 'content-type': 'text/plain', server: 'envoy' }).end('RBAC: access denied');
+    } else if (reply === 'upstream-timeout') {
+      res
+        .writeHead(503, { 'content-type': 'text/plain', server: 'envoy' })
+        .end(
+          'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection timeout',
+        );
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    }
+  });
+  server.keepAliveTimeout = 1;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hits: () => n,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => { resolve(); });
+      }),
+  };
+}
+
+/** A loopback port with nothing listening (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => { resolve(); }));
+  return port;
+}
+
+/** Builds the agent bundle once per test process, into a temporary folder. */
+let bundle: Promise<string> | undefined;
+export function agentBundle(): Promise<string> {
+  bundle ??= mkdtemp(path.join(tmpdir(), 'bulkhead-agent-')).then((dir) =>
+    buildAgentBundle(path.join(dir, 'agent.mjs')),
+  );
+  return bundle;
+}
+
+export type Route = (source: ExecRequest, host: string, port: number) => number | undefined;
+
+export interface AgentExecOptions {
+  readonly bundlePath: string;
+  readonly route: Route;
+  readonly unroutedPort: number;
+  /** Replaces the exec for some pods (to simulate failures). */
+  readonly override?: (request: ExecRequest) => ReturnType<ExecHandler> | undefined;
+}
+
+/** Exec handler: the command `node /agent/bulkhead-agent.mjs probe ...` runs the real bundle locally. */
+export function agentExec(options: AgentExecOptions): ExecHandler {
+  return (request) => {
+    const special = options.override?.(request);
+    if (special) return special;
+    const [program, script, ...args] = request.command;
+    const isAgent = program === 'node' && script?.endsWith('/bulkhead-agent.mjs');
+    const child = isAgent
+      ? spawn(process.execPath, [options.bundlePath, ...args], { stdio: 'pipe' })
+      : spawn(program ?? '', [script ?? '', ...args].filter(Boolean), { stdio: 'pipe' });
+    return {
+      process: child,
+      rewriteStdin: (input) => {
+        const items = JSON.parse(input.toString('utf8')) as { host?: string; port?: number }[];
+        for (const item of items) {
+          if (item.host === undefined || item.port === undefined) continue;
+          const port = options.route(request, item.host, item.port);
+          item.host = '127.0.0.1';
+          item.port = port ?? options.unroutedPort;
+        }
+        return Buffer.from(JSON.stringify(items));
+      },
+    };
+  };
+}
