@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 
-import { agentBundle, startServe, type ServeProcess } from './support/agent-process.js';
+import { AGENT_NODE, agentBundle, startServe, type ServeProcess } from './support/agent-process.js';
 
 describe('agent serve', function () {
   let echo: ServeProcess;
@@ -65,7 +65,7 @@ describe('agent serve', function () {
   });
 
   it('stops on SIGTERM with exit 0, and rejects a bad port with exit 2 and the usage', async function () {
-    const child = spawn(process.execPath, [await agentBundle(), 'serve', '--port', '0'], {
+    const child = spawn(AGENT_NODE, [await agentBundle(), 'serve', '--port', '0'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     await once(child.stderr, 'data');
@@ -73,7 +73,7 @@ describe('agent serve', function () {
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).to.equal(0);
 
-    const bad = spawn(process.execPath, [await agentBundle(), 'serve', '--port', 'http'], {
+    const bad = spawn(AGENT_NODE, [await agentBundle(), 'serve', '--port', 'http'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -10,6 +10,12 @@ import type { ProbeResult } from '../../../harness/agent/result.js';
 
 let built: Promise<string> | undefined;
 
+/**
+ * The Node that runs the agent: this one, or `BULKHEAD_AGENT_NODE` to check the bundle on
+ * another major (the pods run Node 22 and 24).
+ */
+export const AGENT_NODE = process.env.BULKHEAD_AGENT_NODE ?? process.execPath;
+
 /** The bundle's path, built on first use. */
 export function agentBundle(): Promise<string> {
   built ??= buildAgentBundle(AGENT_BUNDLE);
@@ -37,7 +43,7 @@ export async function startProbe(
   batch: unknown,
   options: RunOptions = {},
 ): Promise<ChildProcessWithoutNullStreams> {
-  const command = options.command ?? [process.execPath, await agentBundle(), 'probe'];
+  const command = options.command ?? [AGENT_NODE, await agentBundle(), 'probe'];
   const argv = [
     ...(options.netns ? ['ip', 'netns', 'exec', options.netns] : []),
     ...command,
@@ -85,7 +91,7 @@ export async function startServe(
   netns?: string,
 ): Promise<ServeProcess> {
   const bundle = await agentBundle();
-  const argv = [...(netns ? ['ip', 'netns', 'exec', netns] : []), process.execPath, bundle, 'serve', ...args];
+  const argv = [...(netns ? ['ip', 'netns', 'exec', netns] : []), AGENT_NODE, bundle, 'serve', ...args];
   const [file = '', ...rest] = argv;
   const child = spawn(file, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
