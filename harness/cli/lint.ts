@@ -99,10 +99,11 @@ Examples:
       if (options.file === undefined && paths.length === 0) {
         throw new UserError('nothing to lint: give manifest files or folders, or a scenario with -f');
       }
+      // Scenario origins are absolute; show every file relative to where the command runs.
       const findings = lintManifests(manifests, {
         ...(scenario ? { scenario } : {}),
         ...(options.serviceCidr ? { serviceCidrs: options.serviceCidr } : {}),
-      });
+      }).map((f) => (path.isAbsolute(f.file) ? { ...f, file: path.relative(io.cwd, f.file) || f.file } : f));
       switch (options.output) {
         case 'json':
           io.stdout(formatJson(findings));

@@ -559,15 +559,16 @@ function denyImpersonation(ctx: Context, ns: string): BundleDocument {
 }
 
 function logIngestion(ctx: Context, w: Workload): BundleDocument {
+  const td = ctx.scenario.trustDomain;
   const rules = ctx.tenants.map((t) => ({
     from: [{ source: { namespaces: [t.name] } }],
     to: [{ operation: { methods: ['POST'], paths: [`/ingest/${t.name}/*`] } }],
-    when: [{ key: 'request.headers[x-tenant-id]', values: [t.tenant ?? t.name] }],
+    when: [{ key: `request.headers[${IDENTITY_HEADER}]`, values: [`${td}/ns/${t.name}/sa/*`] }],
   }));
   return {
     comment:
-      "Each tenant writes its own path only, as its verified namespace. x-tenant-id is the article's\n" +
-      'client-sent hint; it is checked but never trusted alone.',
+      'Each tenant writes its own path only: its mTLS namespace, and the tenant identity the header\n' +
+      'filter took from its certificate (not a tenant id the client sends, which proves nothing).',
     object: {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
