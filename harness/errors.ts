@@ -23,7 +23,8 @@ export function formatProblem(p: Problem): string {
 /** Base class for mistakes in what the user gave bulkhead: exit code 2, no stack trace. */
 export class UserError extends Error {
   override readonly name: string = 'UserError';
-  readonly exitCode = 2;
+  /** 2 for bad input; a subclass reporting a judged failure (lint findings, say) overrides it with 1. */
+  readonly exitCode: number = 2;
 }
 
 /** One or more problems found in input files, reported together. */

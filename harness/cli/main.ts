@@ -6,12 +6,13 @@
 import { Command, CommanderError } from 'commander';
 
 import { formatProblem, InputError, UserError } from '../errors.js';
-import { EXIT, processIo, type CliIo } from './io.js';
+import { CommandExit, EXIT, processIo, type CliIo } from './io.js';
 import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
 import { agentCommand } from './agent.js';
 import { lintCommand } from './lint.js';
 import { planCommand } from './plan.js';
+import { runCommand } from './run.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -36,6 +37,7 @@ Example:
   agentCommand(program, io);
   lintCommand(program, io);
   planCommand(program, io);
+  runCommand(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
@@ -53,6 +55,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 }
 
 function report(error: unknown, io: CliIo): number {
+  if (error instanceof CommandExit) return error.code;
   if (error instanceof CommanderError) {
     // Help and version end "with an error" in commander's terms; they are successes here.
     if (

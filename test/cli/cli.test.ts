@@ -15,7 +15,7 @@ describe('cli', () => {
     expect(r.stdout).to.contain('Example:');
   });
 
-  for (const command of ['schema', 'validate']) {
+  for (const command of ['schema', 'validate', 'run']) {
     it(`shows an example in \`${command} --help\``, async () => {
       const r = await runCli([command, '--help']);
       expect(r.code).to.equal(0);

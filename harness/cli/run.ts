@@ -1,0 +1,209 @@
+/**
+ * `bulkhead run`: deploy a scenario on a cluster and make every attempt for real. The
+ * provisioned providers (kind, k3s) come with their own change; today `--provider existing`
+ * runs against the cluster of a kubeconfig context.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { KubeConfig } from '@kubernetes/client-node';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
+import { UserError } from '../errors.js';
+import { createProgress } from '../run/progress.js';
+import { runScenario, type AttemptResult, type RunResult } from '../run/runner.js';
+import { loadScenarioFile } from '../scenario/loader.js';
+import { formatExpectation } from '../scenario/outcomes.js';
+import { CommandExit, type CliIo } from './io.js';
+import { renderTable } from './table.js';
+
+interface RunOptions {
+  readonly file: string;
+  readonly provider: 'existing';
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly reports: string;
+  readonly keep: boolean;
+  readonly keepOnFailure: boolean;
+  readonly readyTimeout: number;
+  readonly convergeTimeout: number;
+  readonly settle: number;
+  readonly stableRounds: number;
+  readonly roundInterval: number;
+  readonly agentImage?: string;
+  readonly imageRegistry?: string;
+  readonly runId?: string;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('expected a number of seconds (0 or more)');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
+  return n;
+}
+
+export function runCommand(program: Command, io: CliIo): void {
+  program
+    .command('run')
+    .description('deploy a scenario on a cluster, make every attempt for real, and judge the outcomes')
+    .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
+    .addOption(
+      new Option('--provider <name>', 'where the cluster comes from (existing: a kubeconfig context)')
+        .choices(['existing'])
+        .makeOptionMandatory(),
+    )
+    .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('--reports <dir>', 'where run folders go', 'reports')
+    .option('--keep', 'keep everything the run created', false)
+    .option('--keep-on-failure', 'keep what the run created when an expectation failed', false)
+    .option('--ready-timeout <seconds>', 'how long pods may take to become Ready', seconds, 300)
+    .option(
+      '--converge-timeout <seconds>',
+      'how long rounds may go on before outcomes must settle',
+      seconds,
+      180,
+    )
+    .option(
+      '--settle <seconds>',
+      'time given to Calico and Istio to program policies before round 1',
+      seconds,
+      5,
+    )
+    .option('--stable-rounds <n>', 'equal outcomes in a row that settle an attempt', count, 3)
+    .option('--round-interval <seconds>', 'pause between rounds', seconds, 1)
+    .option('--agent-image <image>', 'the Node image the fixture pods run (pin it by digest)')
+    .option('--image-registry <host>', 'pull images from this mirror registry instead')
+    .option('--run-id <id>', 'name the run (default: from the start time)')
+    .addHelpText(
+      'after',
+      `
+Creates only objects labelled app.kubernetes.io/managed-by=bulkhead and bulkhead.dev/run=<id>,
+deletes only those, and refuses a scenario namespace that exists without that label. Results
+are appended to <reports>/<run>/results.jsonl as they arrive. Ctrl-C stops new work, cleans up
+(unless kept) and still writes what was observed.
+
+Exit codes: 0 every expectation held; 1 an isolation expectation failed; 2 bad input or a fault.
+
+Examples:
+  $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --context kind-bulkhead
+  $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --keep-on-failure --reports out/`,
+    )
+    .action(async (options: RunOptions) => {
+      const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+      const kubeConfig = loadKubeConfig(options, io.cwd);
+      const agentBundle = await loadAgentBundle();
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        interrupts += 1;
+        if (interrupts > 1) process.exit(130);
+        io.stderr(
+          `\n${signal}: stopping, cleaning up and writing the results so far (again to quit at once)\n`,
+        );
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let result: RunResult;
+      try {
+        result = await runScenario({
+          scenario,
+          kubeConfig,
+          agentBundle,
+          reportsDir: path.resolve(io.cwd, options.reports),
+          progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
+          keep: options.keep ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
+          readyTimeoutMs: options.readyTimeout * 1000,
+          convergeTimeoutMs: options.convergeTimeout * 1000,
+          settleMs: options.settle * 1000,
+          roundIntervalMs: options.roundInterval * 1000,
+          stableRounds: options.stableRounds,
+          signal: controller.signal,
+          ...(options.agentImage ? { agentImage: options.agentImage } : {}),
+          ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+          ...(options.runId ? { runId: options.runId } : {}),
+        });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      io.stdout(resultTable(result.results));
+      io.stdout(summary(result, io.cwd));
+      if (result.exitCode !== 0) throw new CommandExit(result.exitCode);
+    });
+}
+
+function loadKubeConfig(options: Pick<RunOptions, 'kubeconfig' | 'context'>, cwd: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (options.kubeconfig) kc.loadFromFile(path.resolve(cwd, options.kubeconfig));
+    else kc.loadFromDefault();
+  } catch (error) {
+    throw new UserError(
+      `cannot read the kubeconfig: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (options.context) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(options.context)) {
+      throw new UserError(
+        `no context '${options.context}' in the kubeconfig (it has: ${names.join(', ') || 'none'})`,
+      );
+    }
+    kc.setCurrentContext(options.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new UserError('the kubeconfig names no current cluster; pass --context or --kubeconfig');
+  }
+  return kc;
+}
+
+/** The agent bundle `npm ci` built; built now if it is missing (a checkout without `npm ci`). */
+async function loadAgentBundle(): Promise<string> {
+  if (!existsSync(AGENT_BUNDLE)) {
+    try {
+      await buildAgentBundle();
+    } catch (error) {
+      throw new UserError(
+        `the agent bundle ${AGENT_BUNDLE} is missing and could not be built (${error instanceof Error ? error.message : String(error)}); run npm ci`,
+      );
+    }
+  }
+  return readFile(AGENT_BUNDLE, 'utf8');
+}
+
+const ORDER = { fail: 0, error: 1, pass: 2 } as const;
+
+function resultTable(results: readonly AttemptResult[]): string {
+  const sorted = [...results].sort((a, b) => ORDER[a.judgement.verdict] - ORDER[b.judgement.verdict]);
+  return renderTable(
+    ['RESULT', 'ATTEMPT', 'EXPECT', 'OBSERVED', 'ROUNDS', 'WHY'],
+    sorted.map((r) => [
+      r.judgement.verdict.toUpperCase(),
+      r.attempt.id,
+      formatExpectation(r.expect),
+      r.judgement.outcome,
+      String(r.judgement.rounds),
+      r.judgement.verdict === 'pass' ? '' : r.judgement.reason,
+    ]),
+  );
+}
+
+function summary(result: RunResult, cwd: string): string {
+  const n = (v: string) => result.results.filter((r) => r.judgement.verdict === v).length;
+  const where = path.relative(cwd, path.join(result.directory, 'results.jsonl')) || result.directory;
+  return (
+    `\n${n('pass')} passed, ${n('fail')} failed, ${n('error')} errors` +
+    (result.interrupted ? ' (interrupted)' : '') +
+    `\nrun ${result.runId}: ${where}${result.kept ? ' (resources kept)' : ''}\n`
+  );
+}

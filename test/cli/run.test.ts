@@ -1,0 +1,139 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { FakeApiServer } from '../support/fake-apiserver/server.js';
+import { runCli } from '../support/cli.js';
+import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
+import { HEAD } from '../support/scenarios.js';
+
+const SCENARIO = `${HEAD}  tenants:
+    - name: acme
+      probes: false
+      workloads: [{ name: client }, { name: api, ports: [8080] }]
+    - name: globex
+      probes: false
+      workloads: [{ name: client }]
+  attempts:
+    - { id: globex-to-acme, kind: http, from: tenant-globex/client, to: tenant-acme/api, expect: denied }
+    - { id: acme-to-acme, kind: http, from: tenant-acme/client, to: tenant-acme/api, expect: allowed }
+`;
+
+describe('cli: bulkhead run --provider existing', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let server: FakeApiServer;
+  let app: Awaited<ReturnType<typeof scriptedServer>>;
+  let kubeconfig: string;
+  const FAST = ['--settle', '0', '--round-interval', '0', '--run-id', 'r1'];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-cli-run-'));
+    app = await scriptedServer(['app']);
+    const unrouted = await closedPort();
+    server = await new FakeApiServer({
+      exec: agentExec({
+        bundlePath: await agentBundle(),
+        unroutedPort: unrouted,
+        // The "network" lets acme reach its api; globex's attempt goes to a closed port (refused).
+        route: (source, host) =>
+          source.namespace === 'tenant-acme' && host.startsWith('api.') ? app.port : undefined,
+      }),
+    }).start();
+    kubeconfig = path.join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, server.kubeConfig().exportConfig());
+    await writeFile(path.join(dir, 'scenario.yaml'), SCENARIO);
+  });
+  afterEach(async () => {
+    await server.stop();
+    await app.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs the scenario, prints a table and a summary, and exits 0 when every expectation held', async () => {
+    const r = await runCli(
+      [
+        'run',
+        '-f',
+        'scenario.yaml',
+        '--provider',
+        'existing',
+        '--kubeconfig',
+        'kubeconfig',
+        '--context',
+        'fake',
+        ...FAST,
+      ],
+      dir,
+    );
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^RESULT\s+ATTEMPT\s+EXPECT\s+OBSERVED\s+ROUNDS\s+WHY$/m);
+    expect(r.stdout).to.match(/^PASS\s+globex-to-acme\s+denied\s+refused\s+3$/m);
+    expect(r.stdout).to.match(/^PASS\s+acme-to-acme\s+allowed\s+allowed\s+3$/m);
+    expect(r.stdout).to.contain('2 passed, 0 failed, 0 errors\nrun r1: reports/r1/results.jsonl\n');
+    // CI-style progress on stderr: timestamped phases.
+    expect(r.stderr).to.match(/^\d\d:\d\d:\d\d apply fixtures \.\.\.$/m);
+    expect(r.stderr).to.match(/^\d\d:\d\d:\d\d clean up: done/m);
+    const lines = (await readFile(path.join(dir, 'reports', 'r1', 'results.jsonl'), 'utf8'))
+      .trimEnd()
+      .split('\n');
+    expect(JSON.parse(lines.at(-1) ?? '{}')).to.deep.include({ type: 'end', exitCode: 0 });
+  });
+
+  it('exits 1 and lists failures first when an expectation failed', async () => {
+    const scenario = SCENARIO.replace('expect: denied }', 'expect: allowed }');
+    await writeFile(path.join(dir, 'scenario.yaml'), scenario);
+    const r = await runCli(
+      ['run', '-f', 'scenario.yaml', '--provider', 'existing', '--kubeconfig', 'kubeconfig', ...FAST],
+      dir,
+    );
+    expect(r.code).to.equal(1);
+    const rows = r.stdout.split('\n').slice(1, 3);
+    expect(rows[0]).to.match(
+      /^FAIL\s+globex-to-acme\s+allowed\s+refused\s+3\s+expected allowed, observed refused in the last 3 rounds$/,
+    );
+    expect(rows[1]).to.match(/^PASS\s+acme-to-acme/);
+  });
+
+  it('exits 2 with one clear sentence for an unknown context, a missing kubeconfig, or no provider', async () => {
+    const context = await runCli(
+      [
+        'run',
+        '-f',
+        'scenario.yaml',
+        '--provider',
+        'existing',
+        '--kubeconfig',
+        'kubeconfig',
+        '--context',
+        'prod',
+      ],
+      dir,
+    );
+    expect(context.code).to.equal(2);
+    expect(context.stderr).to.equal("error: no context 'prod' in the kubeconfig (it has: fake)\n");
+    const missing = await runCli(
+      ['run', '-f', 'scenario.yaml', '--provider', 'existing', '--kubeconfig', 'nope'],
+      dir,
+    );
+    expect(missing.code).to.equal(2);
+    expect(missing.stderr).to.match(/^error: cannot read the kubeconfig: .*nope/);
+    const provider = await runCli(['run', '-f', 'scenario.yaml'], dir);
+    expect(provider.code).to.equal(2);
+    expect(provider.stderr).to.contain("required option '--provider <name>' not specified");
+    expect(server.requests).to.deep.equal([]);
+  });
+
+  it('refuses an unlabelled existing namespace with exit 2, creating nothing', async () => {
+    server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tenant-globex' } });
+    const r = await runCli(
+      ['run', '-f', 'scenario.yaml', '--provider', 'existing', '--kubeconfig', 'kubeconfig', ...FAST],
+      dir,
+    );
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain("error: namespace tenant-globex already exists and is not bulkhead's");
+    expect(server.requests.filter((q) => q.method !== 'GET')).to.deep.equal([]);
+  });
+});
