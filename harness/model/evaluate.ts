@@ -33,6 +33,8 @@ import {
   type PredictedOutcome,
 } from './types.js';
 
+const CONNECTION_CACHE_LIMIT = 16_384;
+
 export interface ModelInput {
   readonly namespaces: readonly Namespace[];
   readonly workloads: readonly Workload[];
@@ -320,6 +322,9 @@ export class PolicyModel {
         result = { verdict: ingress.verdict, reasons: [...egress.reasons, ...ingress.reasons] };
       }
     }
+    // Bounded: a plan repeats few (source, destination, port) triples, and a million distinct
+    // ones must not hold a million reason lists.
+    if (this.connectionCache.size >= CONNECTION_CACHE_LIMIT) this.connectionCache.clear();
     this.connectionCache.set(key, result);
     return result;
   }

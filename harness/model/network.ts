@@ -133,122 +133,170 @@ export class NetworkLayer {
     protocol: Protocol,
   ): NetworkVerdict {
     const plan = (direction === 'Ingress' ? this.plans.Ingress : this.plans.Egress)[local.index] ?? [];
-    const what = `${direction === 'Egress' ? 'to' : 'from'} ${peer.key} on ${port}/${protocol}`;
+    const walk = new Walk(plan, direction, local, peer, server, port, protocol);
     if (plan.length === 0) {
       return {
         verdict: YES,
-        reasons: [`no network policy selects ${local.key} for ${direction}: allowed ${what}`],
+        reasons: [`no network policy selects ${local.key} for ${direction}: allowed ${walk.what()}`],
       };
     }
-    let branches = 0;
-    const matchRule = (rule: CompiledRule): Tri => {
-      if (rule.problem !== undefined) return MAYBE;
-      let m: Tri = YES;
-      if (rule.local) {
-        const v = rule.local[local.index] as Tri;
-        if (v === NO) return NO;
-        if (v === MAYBE) m = MAYBE;
-      }
-      if (rule.peer) {
-        const v = rule.peer[peer.index] as Tri;
-        if (v === NO) return NO;
-        if (v === MAYBE) m = MAYBE;
-      }
-      if (rule.protocol) {
-        const v = rule.protocol(protocol);
-        if (v === NO) return NO;
-        if (v === MAYBE) m = MAYBE;
-      }
-      if (rule.serverPort) {
-        const v = rule.serverPort(server, port, protocol);
-        if (v === NO) return NO;
-        if (v === MAYBE) m = MAYBE;
-      }
-      if (rule.clientPort === NO) return NO;
-      if (rule.clientPort === MAYBE) m = MAYBE;
-      return m;
-    };
-    const unknown = (why: string): NetworkVerdict => ({ verdict: MAYBE, reasons: [why] });
-    const merge = (a: NetworkVerdict, b: NetworkVerdict, why: string): NetworkVerdict =>
-      a.verdict === b.verdict && a.verdict !== MAYBE
-        ? { verdict: a.verdict, reasons: [...a.reasons, ...b.reasons.filter((r) => !a.reasons.includes(r))] }
-        : unknown(why);
-
-    const walk = (ti: number, pi: number, applied: boolean): NetworkVerdict => {
-      for (; ti < plan.length; ti++, pi = 0, applied = false) {
-        const { tier, policies, titles } = plan[ti] as TierPlan;
-        for (; pi < policies.length; pi++) {
-          const policy = policies[pi] as CompiledPolicy;
-          const label = policyLabel(policy, direction);
-          const selected = policy.selects[local.index] as Tri;
-          if (policy.problem !== undefined) {
-            return unknown(`${label} applies to ${local.key} but is not understood: ${policy.problem}`);
-          }
-          if (selected === MAYBE) {
-            if (++branches > MAX_BRANCHES) return unknown(`too many uncertain selections for ${local.key}`);
-            const why = `whether ${label} selects ${local.key} is unknown`;
-            return merge(walk(ti, pi + 1, applied), rulesThenWalk(ti, pi, 0), why);
-          }
-          const result = rules(ti, pi, 0);
-          if (result) return result;
-          applied = true;
-        }
-        if (applied) {
-          if (tier.defaultAction === 'Deny') {
-            return {
-              verdict: NO,
-              reasons: [
-                `${local.key} is selected by ${titles}${tier.name === 'default' ? '' : ` in tier ${tier.name}`} and no rule allows traffic ${what}`,
-              ],
-            };
-          }
-        }
-      }
-      return {
-        verdict: YES,
-        reasons: [`no tier decided ${direction} for ${local.key}: the namespace profile allows`],
-      };
-    };
-    // Walks the rules of policy (ti, pi) from rule ri; undefined when none decides.
-    const rules = (ti: number, pi: number, ri: number): NetworkVerdict | undefined => {
-      const policy = (plan[ti] as TierPlan).policies[pi] as CompiledPolicy;
-      const list = policy.rules[direction];
-      for (; ri < list.length; ri++) {
-        const rule = list[ri] as CompiledRule;
-        const m = matchRule(rule);
-        // Log records the packet and goes on: it never decides.
-        if (m === NO || rule.action === 'Log') continue;
-        const acted = act(ti, rule, policy);
-        if (m === YES) return acted;
-        if (++branches > MAX_BRANCHES) return unknown(`too many uncertain rules for ${local.key}`);
-        const why =
-          `${policyLabel(policy, direction)} ${rule.label} may or may not match traffic ${what}: ` +
-          (rule.problem ?? 'an address or port the model cannot place');
-        return merge(acted, rulesThenWalk(ti, pi, ri + 1), why);
-      }
-      return undefined;
-    };
-    const rulesThenWalk = (ti: number, pi: number, ri: number): NetworkVerdict =>
-      rules(ti, pi, ri) ?? walk(ti, pi + 1, true);
-    const act = (ti: number, rule: CompiledRule, policy: CompiledPolicy): NetworkVerdict => {
-      const label = `${policyLabel(policy, direction)} ${rule.label}`;
-      switch (rule.action) {
-        case 'Allow':
-          return { verdict: YES, reasons: [`${label} allows traffic ${what}`] };
-        case 'Deny':
-          return { verdict: NO, reasons: [`${label} denies traffic ${what}`] };
-        case 'Pass': {
-          const next = walk(ti + 1, 0, false);
-          return { verdict: next.verdict, reasons: [`${label} passes to the next tier`, ...next.reasons] };
-        }
-        default:
-          return unknown(`${label}: action ${rule.action} does not decide`);
-      }
-    };
-    return walk(0, 0, false);
+    return walk.from(0, 0, false);
   }
 
   get endpointCount(): number {
     return this.cluster.endpoints.length;
+  }
+}
+
+/**
+ * One evaluation of one direction: the tier walk with its position, branching in two wherever a
+ * rule or a selection may or may not match (both branches agreeing gives a definite verdict).
+ * A class rather than closures: this runs twice per attempt.
+ */
+class Walk {
+  private branches = 0;
+  private readonly plan: readonly TierPlan[];
+  private readonly direction: Direction;
+  private readonly local: Endpoint;
+  private readonly peer: Endpoint;
+  private readonly server: Endpoint;
+  private readonly port: number;
+  private readonly protocol: Protocol;
+
+  constructor(
+    plan: readonly TierPlan[],
+    direction: Direction,
+    local: Endpoint,
+    peer: Endpoint,
+    server: Endpoint,
+    port: number,
+    protocol: Protocol,
+  ) {
+    this.plan = plan;
+    this.direction = direction;
+    this.local = local;
+    this.peer = peer;
+    this.server = server;
+    this.port = port;
+    this.protocol = protocol;
+  }
+
+  what(): string {
+    return `${this.direction === 'Egress' ? 'to' : 'from'} ${this.peer.key} on ${this.port}/${this.protocol}`;
+  }
+
+  private unknown(why: string): NetworkVerdict {
+    return { verdict: MAYBE, reasons: [why] };
+  }
+
+  private merge(a: NetworkVerdict, b: NetworkVerdict, why: string): NetworkVerdict {
+    return a.verdict === b.verdict && a.verdict !== MAYBE
+      ? { verdict: a.verdict, reasons: [...a.reasons, ...b.reasons.filter((r) => !a.reasons.includes(r))] }
+      : this.unknown(why);
+  }
+
+  private match(rule: CompiledRule): Tri {
+    if (rule.problem !== undefined) return MAYBE;
+    let m: Tri = YES;
+    if (rule.local) {
+      const v = rule.local[this.local.index] as Tri;
+      if (v === NO) return NO;
+      if (v === MAYBE) m = MAYBE;
+    }
+    if (rule.peer) {
+      const v = rule.peer[this.peer.index] as Tri;
+      if (v === NO) return NO;
+      if (v === MAYBE) m = MAYBE;
+    }
+    if (rule.protocol) {
+      const v = rule.protocol(this.protocol);
+      if (v === NO) return NO;
+      if (v === MAYBE) m = MAYBE;
+    }
+    if (rule.serverPort) {
+      const v = rule.serverPort(this.server, this.port, this.protocol);
+      if (v === NO) return NO;
+      if (v === MAYBE) m = MAYBE;
+    }
+    if (rule.clientPort === NO) return NO;
+    if (rule.clientPort === MAYBE) m = MAYBE;
+    return m;
+  }
+
+  /** From policy `pi` of tier `ti` on; `applied`: some policy of this tier applied already. */
+  from(ti: number, pi: number, applied: boolean): NetworkVerdict {
+    for (; ti < this.plan.length; ti++, pi = 0, applied = false) {
+      const { tier, policies, titles } = this.plan[ti] as TierPlan;
+      for (; pi < policies.length; pi++) {
+        const policy = policies[pi] as CompiledPolicy;
+        if (policy.problem !== undefined) {
+          return this.unknown(
+            `${policyLabel(policy, this.direction)} applies to ${this.local.key} but is not understood: ${policy.problem}`,
+          );
+        }
+        if (policy.selects[this.local.index] === MAYBE) {
+          if (++this.branches > MAX_BRANCHES)
+            return this.unknown(`too many uncertain selections for ${this.local.key}`);
+          const why = `whether ${policyLabel(policy, this.direction)} selects ${this.local.key} is unknown`;
+          return this.merge(this.from(ti, pi + 1, applied), this.rulesThenOn(ti, pi, 0), why);
+        }
+        const result = this.rules(ti, pi, 0);
+        if (result) return result;
+        applied = true;
+      }
+      if (applied && tier.defaultAction === 'Deny') {
+        return {
+          verdict: NO,
+          reasons: [
+            `${this.local.key} is selected by ${titles}${tier.name === 'default' ? '' : ` in tier ${tier.name}`} and no rule allows traffic ${this.what()}`,
+          ],
+        };
+      }
+    }
+    return {
+      verdict: YES,
+      reasons: [`no tier decided ${this.direction} for ${this.local.key}: the namespace profile allows`],
+    };
+  }
+
+  private rulesThenOn(ti: number, pi: number, ri: number): NetworkVerdict {
+    return this.rules(ti, pi, ri) ?? this.from(ti, pi + 1, true);
+  }
+
+  /** The rules of policy (ti, pi) from rule ri; undefined when none decides. */
+  private rules(ti: number, pi: number, ri: number): NetworkVerdict | undefined {
+    const policy = (this.plan[ti] as TierPlan).policies[pi] as CompiledPolicy;
+    const list = policy.rules[this.direction];
+    for (; ri < list.length; ri++) {
+      const rule = list[ri] as CompiledRule;
+      const m = this.match(rule);
+      // Log records the packet and goes on: it never decides.
+      if (m === NO || rule.action === 'Log') continue;
+      const acted = this.act(ti, rule, policy);
+      if (m === YES) return acted;
+      if (++this.branches > MAX_BRANCHES)
+        return this.unknown(`too many uncertain rules for ${this.local.key}`);
+      const why =
+        `${policyLabel(policy, this.direction)} ${rule.label} may or may not match traffic ${this.what()}: ` +
+        (rule.problem ?? 'an address or port the model cannot place');
+      return this.merge(acted, this.rulesThenOn(ti, pi, ri + 1), why);
+    }
+    return undefined;
+  }
+
+  private act(ti: number, rule: CompiledRule, policy: CompiledPolicy): NetworkVerdict {
+    const label = `${policyLabel(policy, this.direction)} ${rule.label}`;
+    switch (rule.action) {
+      case 'Allow':
+        return { verdict: YES, reasons: [`${label} allows traffic ${this.what()}`] };
+      case 'Deny':
+        return { verdict: NO, reasons: [`${label} denies traffic ${this.what()}`] };
+      case 'Pass': {
+        const next = this.from(ti + 1, 0, false);
+        return { verdict: next.verdict, reasons: [`${label} passes to the next tier`, ...next.reasons] };
+      }
+      default:
+        return this.unknown(`${label}: action ${rule.action} does not decide`);
+    }
   }
 }
