@@ -87,7 +87,7 @@ describe('cli: bulkhead lint', () => {
     expect(r.stdout).to.match(/<failure message="[^"]+" type="envoyfilter\/lua-header-add">/);
     // Below the threshold: in system-out, the test case passes.
     expect(r.stdout).to.match(
-      /<testcase name="AuthorizationPolicy platform-logging\/logging-ingestion-policy"[^>]*>\n(?:(?!<\/testcase>)[\s\S])*<system-out>info authz\/client-controlled-header/,
+      /<testcase name="AuthorizationPolicy platform-logging\/logging-ingestion-policy"[^>]*>\n(?:(?!<\/testcase>)[\s\S])*<system-out>warning istio\/selector-namespace-mismatch[^<]*info authz\/client-controlled-header/,
     );
     const all = await runCli(['lint', ARTICLE, '-o', 'junit', '--fail-on', 'info']);
     const [, , allFailures] = /tests="(\d+)" failures="(\d+)"/.exec(all.stdout) ?? [];

@@ -56,6 +56,8 @@ describe('lint: the article', () => {
       'error netpol/tenant-without-default-deny 07-authorizationpolicy-deny-cross-tenant.yaml:7',
       // Mesh-wide allow-nothing: same-tenant calls without an ALLOW of their own are denied.
       'warning authz/allow-nothing 08-authorizationpolicy-deny-all.yaml:8',
+      // platform-logging, while the collector's other policies are in shared-services.
+      'warning istio/selector-namespace-mismatch 10-authorizationpolicy-logging-ingestion-policy.yaml:7',
       'info authz/client-controlled-header 10-authorizationpolicy-logging-ingestion-policy.yaml:22',
       'info authz/client-controlled-header 10-authorizationpolicy-logging-ingestion-policy.yaml:32',
       'error netpol/tenant-without-default-deny 12-authorizationpolicy-logging-collector-policy.yaml:3',
@@ -281,6 +283,35 @@ const CASES: readonly Case[] = [
     rule: 'authz/identity-without-strict-mtls',
     bad: AP('tenant-a', '  rules: [{ from: [{ source: { namespaces: [tenant-a] } }] }]\n'),
     good: docs(STRICT, AP('tenant-a', '  rules: [{ from: [{ source: { namespaces: [tenant-a] } }] }]\n')),
+  },
+  {
+    name: 'an ALLOW rule with notNamespaces',
+    rule: 'authz/allow-negative-match',
+    bad: AP('tenant-a', '  rules: [{ from: [{ source: { notNamespaces: [tenant-b] } }] }]\n'),
+    good: AP(
+      'tenant-a',
+      '  action: DENY\n  rules: [{ from: [{ source: { notNamespaces: [tenant-a] } }] }]\n',
+    ),
+  },
+  {
+    name: 'an ALLOW rule with notPaths',
+    rule: 'authz/allow-negative-match',
+    bad: AP('tenant-a', "  rules: [{ to: [{ operation: { notPaths: ['/admin/*'] } }] }]\n"),
+    good: AP('tenant-a', "  rules: [{ to: [{ operation: { paths: ['/api/*'] } }] }]\n"),
+  },
+  {
+    name: 'the same workload selected in two namespaces',
+    rule: 'istio/selector-namespace-mismatch',
+    bad: docs(
+      AP('shared', '  selector: { matchLabels: { app: log } }\n  rules: [{}]\n'),
+      AP('shared', '  selector: { matchLabels: { app: log } }\n  action: AUDIT\n  rules: [{}]\n'),
+      AP('logging', '  selector: { matchLabels: { app: log } }\n  rules: [{}]\n'),
+    ),
+    good: docs(
+      AP('shared', '  selector: { matchLabels: { app: log } }\n  rules: [{}]\n'),
+      AP('shared', '  selector: { matchLabels: { app: log } }\n  action: AUDIT\n  rules: [{}]\n'),
+      AP('logging', '  selector: { matchLabels: { app: other } }\n  rules: [{}]\n'),
+    ),
   },
   {
     name: 'a selector PeerAuthentication in the root namespace',

@@ -508,6 +508,111 @@ const rootNamespaceMismatch: Rule = {
   },
 };
 
+const NEGATIVE_SOURCE = [
+  'notNamespaces',
+  'notPrincipals',
+  'notIpBlocks',
+  'notRemoteIpBlocks',
+  'notRequestPrincipals',
+];
+const NEGATIVE_OPERATION = ['notPaths', 'notMethods', 'notHosts', 'notPorts'];
+
+const allowNegative: Rule = {
+  id: 'authz/allow-negative-match',
+  severity: 'warning',
+  summary: 'An ALLOW rule with a negative match admits everything it does not name',
+  help:
+    'Istio security best practices: use ALLOW with positive matching and DENY with negative matching. A ' +
+    'negated field in ALLOW admits unforeseen callers and paths (a peer without identity, a path that ' +
+    'normalizes differently).',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const s of sourcesOf(ctx)) {
+      if (s.action !== 'ALLOW') continue;
+      const field = NEGATIVE_SOURCE.find((f) => s.value[f] !== undefined);
+      if (field === undefined) continue;
+      out.push(
+        at(
+          this,
+          s.m,
+          [...s.path, field],
+          `ALLOW with ${field}: every caller not listed is admitted, including peers without an mTLS identity`,
+          `Name the admitted callers positively (${field.replace(/^not(.)/, (_, c: string) => c.toLowerCase())}), or move the exclusion into a DENY policy.`,
+        ),
+      );
+    }
+    for (const o of operationsOf(ctx)) {
+      if (o.action !== 'ALLOW') continue;
+      const field = NEGATIVE_OPERATION.find((f) => o.value[f] !== undefined);
+      if (field === undefined) continue;
+      out.push(
+        at(
+          this,
+          o.m,
+          [...o.path, field],
+          `ALLOW with ${field}: every request not listed is admitted, including variants of the excluded ones`,
+          'List what is admitted positively, or deny the exclusion with a DENY policy.',
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+/** The workload labels a namespaced Istio policy selects, as `k=v,…`, or undefined for namespace-wide ones. */
+function selectorKey(m: Manifest): string | undefined {
+  const spec = obj(m.object.spec);
+  const labels =
+    m.object.kind === 'EnvoyFilter'
+      ? obj(obj(spec.workloadSelector).labels)
+      : obj(obj(spec.selector).matchLabels);
+  const entries = Object.entries(labels)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .sort();
+  return entries.length === 0 ? undefined : entries.join(',');
+}
+
+const selectorNamespaceMismatch: Rule = {
+  id: 'istio/selector-namespace-mismatch',
+  severity: 'warning',
+  summary: 'Policies for the same workload labels in different namespaces',
+  help:
+    'A selector matches workloads of its own namespace only (the root namespace aside). When most policies ' +
+    'for a workload live in one namespace, one in another namespace protects a different workload or none.',
+  check(ctx) {
+    const groups = new Map<string, Manifest[]>();
+    for (const m of ctx.manifests) {
+      if (!['AuthorizationPolicy', 'PeerAuthentication', 'EnvoyFilter'].includes(String(m.object.kind)))
+        continue;
+      const ns = namespaceOf(m);
+      const key = selectorKey(m);
+      if (ns === undefined || ns === ctx.rootNamespace || key === undefined) continue;
+      groups.set(key, [...(groups.get(key) ?? []), m]);
+    }
+    const out: Finding[] = [];
+    for (const [key, list] of groups) {
+      const byNs = new Map<string, number>();
+      for (const m of list) byNs.set(namespaceOf(m) ?? '', (byNs.get(namespaceOf(m) ?? '') ?? 0) + 1);
+      if (byNs.size < 2) continue;
+      const [major, majorCount] = [...byNs].sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
+      if ([...byNs.values()].filter((n) => n === majorCount).length > 1) continue;
+      for (const m of list) {
+        if (namespaceOf(m) === major) continue;
+        out.push(
+          at(
+            this,
+            m,
+            ['metadata', 'namespace'],
+            `selects ${key} in ${namespaceOf(m) ?? ''}, but ${majorCount} other polic${majorCount === 1 ? 'y targets' : 'ies target'} ${key} in ${major}: this one does not apply to those workloads`,
+            `If it is meant for the same workload, put it in ${major}.`,
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
+
 export const AUTHZ_RULES: readonly Rule[] = [
   unsatisfiableSource,
   spiffePrincipal,
@@ -521,4 +626,6 @@ export const AUTHZ_RULES: readonly Rule[] = [
   identityWithoutStrict,
   clientHeader,
   rootNamespaceMismatch,
+  allowNegative,
+  selectorNamespaceMismatch,
 ];
