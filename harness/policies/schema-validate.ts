@@ -18,6 +18,7 @@ import type { Problem } from '../errors.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
 import { CALICO_GROUPS, validateCalico } from './calico-schema.js';
+import { unknownFields } from './known-fields.js';
 import { describeRef, obj, refOf, str, type ObjectRef } from './objects.js';
 
 /** A model class of kubernetes-models: constructed from data, `validate()` throws on violations. */
@@ -103,6 +104,7 @@ export function validateManifest(m: Manifest): SchemaResult {
   }
   if (errors === undefined && problems.length === 0) return { status: 'unknown-kind', object };
   for (const e of errors ?? []) problems.push(toProblem(m, object, e));
+  problems.push(...unknownFields(m));
   return problems.length === 0 ? { status: 'valid', object } : { status: 'invalid', object, problems };
 }
 

@@ -133,3 +133,47 @@ spec:
     expect(fileURLToPath(SHARED_SCHEMAS)).to.match(/shared\/schemas\/calico\/$/);
   });
 });
+
+describe('policies: unknown fields in policy kinds', () => {
+  it('reports a misspelt field of an AuthorizationPolicy with a suggestion, at its key', () => {
+    const m = toManifests(
+      `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: p, namespace: a }
+spec:
+  action: DENY
+  rules:
+    - from:
+        - source:
+            notNamespace: [a]
+`,
+      'test.yaml',
+    )[0]!;
+    const result = validateManifest(m);
+    const problems = result.status === 'invalid' ? result.problems.map(formatProblem) : [];
+    expect(problems).to.deep.equal([
+      "test.yaml:9:13: spec.rules[0].from[0].source.notNamespace: AuthorizationPolicy a/p: unknown field 'notNamespace' (did you mean 'notNamespaces'?); kubectl apply rejects it",
+    ]);
+  });
+
+  it('reports unknown fields of a NetworkPolicy and accepts every documented one', () => {
+    const bad = toManifests(
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: { name: n, namespace: a }\nspec:\n  podSelector: {}\n  egress: [{ to: [{ ipblock: { cidr: 1.2.3.4/32 } }] }]\n',
+      'test.yaml',
+    )[0]!;
+    expect(validateManifest(bad).status).to.equal('invalid');
+    const good = toManifests(
+      `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: n, namespace: a }
+spec:
+  podSelector: { matchExpressions: [{ key: a, operator: In, values: [b] }] }
+  policyTypes: [Ingress, Egress]
+  ingress: [{ from: [{ namespaceSelector: { matchLabels: { a: b } }, podSelector: {} }], ports: [{ protocol: TCP, port: 80, endPort: 90 }] }]
+  egress: [{ to: [{ ipBlock: { cidr: 10.0.0.0/8, except: [10.1.0.0/16] } }] }]
+`,
+      'test.yaml',
+    )[0]!;
+    expect(validateManifest(good).status).to.equal('valid');
+  });
+});
