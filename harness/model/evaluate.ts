@@ -14,7 +14,12 @@
 import type { Attempt, Manifest, Namespace, Port, Workload } from '../scenario/types.js';
 import { serviceHost } from '../scenario/types.js';
 import { ApiLayer } from './api.js';
-import { AuthorizationLayer, normalizePath, type RequestContext } from './authorization.js';
+import {
+  AuthorizationLayer,
+  normalizePath,
+  type AuthzDecision,
+  type RequestContext,
+} from './authorization.js';
 import { compileCalico } from './calico.js';
 import { buildCluster, type Cluster, type Endpoint } from './cluster.js';
 import { DnsLayer } from './dns.js';
@@ -194,9 +199,11 @@ export class PolicyModel {
         ? `mTLS: the peer principal is ${principalOf(src, this.cluster.trustDomain)}`
         : `plaintext (${src.sidecar ? 'DISABLE' : 'no client sidecar'}): the peer has no principal`,
     );
-    const server = this.unmodeled.find((u) => u.scope === 'server' && u.applies(dst, host));
-    if (server)
-      return unknown('authorization', [...reasons, `${server.title} applies to ${dst.key}: ${server.why}`]);
+    const serverSide = this.unmodeled.filter((u) => u.scope === 'server' && u.applies(dst, host));
+    const opaque = serverSide.find((u) => u.rewritesHeaders === undefined);
+    if (opaque) {
+      return unknown('authorization', [...reasons, `${opaque.title} applies to ${dst.key}: ${opaque.why}`]);
+    }
 
     const declared = istioProtocol(attempt.port);
     if (attempt.kind === 'tcp' && declared === 'http') {
@@ -207,7 +214,11 @@ export class PolicyModel {
     }
     const http = attempt.kind === 'http' && declared !== 'tcp';
     const ctx = this.requestContext(src, dst, attempt, mutual, http);
-    const decision = this.authz.evaluate(dst, ctx);
+    const rewrites = http ? serverSide.flatMap((u) => u.rewritesHeaders ?? []) : [];
+    const decision =
+      rewrites.length > 0
+        ? this.authorizeRewritten(dst, ctx, rewrites, serverSide)
+        : this.authz.evaluate(dst, ctx);
     reasons.push(...decision.reasons);
     if (decision.verdict === MAYBE) return unknown('authorization', reasons);
     if (decision.verdict === NO) {
@@ -215,6 +226,59 @@ export class PolicyModel {
       return { outcome: 'denied-l7', layer: 'authorization', reasons };
     }
     return { outcome: 'allowed', layer: 'none', reasons };
+  }
+
+  /**
+   * Authorization behind Lua filters that may rewrite some headers: tried with every value they
+   * could leave (unchanged, removed, the verified principal with or without `spiffe://`, or it
+   * appended to the client's value); definite only when all of them give the same verdict.
+   */
+  private authorizeRewritten(
+    dst: Endpoint,
+    ctx: RequestContext,
+    names: readonly string[],
+    filters: readonly Unmodeled[],
+  ): AuthzDecision {
+    const unique = [...new Set(names)];
+    let contexts: RequestContext[] = [ctx];
+    for (const name of unique) {
+      const client = ctx.headers.get(name);
+      const identities = ctx.principal === undefined ? [] : [ctx.principal, `spiffe://${ctx.principal}`];
+      const values = [
+        client,
+        undefined,
+        ...identities,
+        ...(client === undefined ? [] : identities.map((i) => `${client},${i}`)),
+      ];
+      contexts = contexts.flatMap((c) =>
+        values.map((v) => {
+          const headers = new Map(c.headers);
+          if (v === undefined) headers.delete(name);
+          else headers.set(name, v);
+          return { ...c, headers };
+        }),
+      );
+    }
+    const decisions = contexts.map((c) => this.authz.evaluate(dst, c));
+    const first = decisions[0] as AuthzDecision;
+    const titles = filters.map((f) => f.title).join(', ');
+    if (first.verdict !== MAYBE && decisions.every((d) => d.verdict === first.verdict)) {
+      return {
+        verdict: first.verdict,
+        reasons: [
+          ...first.reasons,
+          `${titles} may rewrite ${unique.join(', ')}; authorization gives the same answer for every value it could leave`,
+        ],
+      };
+    }
+    const differ = decisions.find((d) => d.verdict !== first.verdict) ?? first;
+    return {
+      verdict: MAYBE,
+      reasons: [
+        `${titles} rewrites ${unique.join(', ')}, and authorization depends on the value it leaves (the model does not run Lua): ` +
+          `${first.reasons.at(-1) ?? ''} / ${differ.reasons.at(-1) ?? ''}`,
+      ],
+    };
   }
 
   private requestContext(

@@ -69,6 +69,11 @@ export interface Unmodeled {
   readonly scope: 'client' | 'server' | 'network' | 'api' | 'all';
   /** For client/server scope: whether it applies to this workload's sidecar. */
   readonly applies: (e: Endpoint, host: string) => boolean;
+  /**
+   * A server-side Lua filter whose only effect on the request is on these (lower-case) headers:
+   * the evaluator then tries every value it could leave there, and predicts when all agree.
+   */
+  readonly rewritesHeaders?: readonly string[];
 }
 
 export interface Inventory {
@@ -154,7 +159,18 @@ export function inventory(
         const contexts = kind === 'EnvoyFilter' ? patchContexts(spec) : new Set(['ANY']);
         const applies = (e: Endpoint) => e.sidecar && inScope(e) && selector(e.labels);
         const why = `${kind} patches the proxy's filters; the model does not run them`;
-        if (contexts.has('ANY') || contexts.has('SIDECAR_INBOUND')) unmodeled(why, 'server', applies);
+        const headers = kind === 'EnvoyFilter' ? luaHeaderRewrites(spec) : undefined;
+        if (contexts.has('ANY') || contexts.has('SIDECAR_INBOUND')) {
+          inv.unmodeled.push({
+            title,
+            why: headers
+              ? `its Lua filter may set, add or remove the request header(s) ${headers.join(', ')}`
+              : why,
+            scope: 'server',
+            applies,
+            ...(headers ? { rewritesHeaders: headers } : {}),
+          });
+        }
         if (contexts.has('ANY') || contexts.has('SIDECAR_OUTBOUND')) unmodeled(why, 'client', applies);
       } else if (kind === 'Sidecar') {
         const selector = selectorOf(spec.workloadSelector, true);
@@ -237,4 +253,53 @@ function hostMatches(pattern: string, host: string): boolean {
   if (pattern === '*') return true;
   if (pattern.startsWith('*')) return host.endsWith(pattern.slice(1));
   return pattern.toLowerCase() === host.toLowerCase();
+}
+
+const LUA_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua';
+
+/**
+ * The request headers an EnvoyFilter's Lua code may change, when that is all it may do: every
+ * patch inserts an HTTP Lua filter, the code names headers only as string literals in
+ * add/replace/remove/setHttp calls, never a pseudo-header or Host, and never answers the request
+ * itself (respond) or calls out (httpCall). Anything else: undefined (not understood).
+ */
+export function luaHeaderRewrites(spec: Obj): string[] | undefined {
+  const patches = Array.isArray(spec.configPatches) ? spec.configPatches : [];
+  if (patches.length === 0) return undefined;
+  const headers = new Set<string>();
+  for (const p of patches) {
+    if (!isObj(p) || p.applyTo !== 'HTTP_FILTER' || !isObj(p.patch)) return undefined;
+    const operation = p.patch.operation;
+    if (!['INSERT_FIRST', 'INSERT_BEFORE', 'INSERT_AFTER', 'ADD'].includes(String(operation)))
+      return undefined;
+    const value = isObj(p.patch.value) ? p.patch.value : {};
+    const config = isObj(value.typed_config)
+      ? value.typed_config
+      : isObj(value.typedConfig)
+        ? value.typedConfig
+        : {};
+    if (config['@type'] !== LUA_TYPE) return undefined;
+    const code = luaCode(config);
+    if (code === undefined || /\b(respond|httpCall|body|bodyChunks|setBytes)\s*\(/.test(code))
+      return undefined;
+    const calls = [...code.matchAll(/:\s*(add|replace|remove|setHttp|appendHttp)\s*\(\s*([^,)]*)/g)];
+    for (const [, , arg] of calls) {
+      const literal = /^["']([^"']+)["']\s*$/.exec((arg ?? '').trim());
+      if (!literal?.[1]) return undefined;
+      const name = literal[1].toLowerCase();
+      if (name.startsWith(':') || name === 'host') return undefined;
+      headers.add(name);
+    }
+  }
+  return headers.size > 0 && headers.size <= 2 ? [...headers] : undefined;
+}
+
+function luaCode(config: Obj): string | undefined {
+  const source = isObj(config.default_source_code)
+    ? config.default_source_code
+    : isObj(config.defaultSourceCode)
+      ? config.defaultSourceCode
+      : undefined;
+  const inline = source?.inline_string ?? source?.inlineString ?? config.inline_code ?? config.inlineCode;
+  return typeof inline === 'string' ? inline : undefined;
 }

@@ -82,3 +82,86 @@ spec:
     expect(p('plain-tcp').outcome).to.equal('allowed');
   });
 });
+
+describe('model: Lua header filters at the server', () => {
+  const lua = (code: string) => `apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: { name: identity, namespace: tenant-b }
+spec:
+  configPatches:
+    - applyTo: HTTP_FILTER
+      match: { context: SIDECAR_INBOUND }
+      patch:
+        operation: INSERT_FIRST
+        value:
+          name: identity
+          typed_config:
+            '@type': type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua
+            default_source_code:
+              inline_string: |
+${code
+  .split('\n')
+  .map((l) => `                ${l}`)
+  .join('\n')}
+---
+`;
+  const SETS = lua(
+    'function envoy_on_request(handle)\n  handle:headers():remove("x-tenant-identity")\n  handle:headers():replace("x-tenant-identity", "x")\nend',
+  );
+  const ATTEMPTS2 =
+    http(
+      'spoof',
+      'tenant-a/probe',
+      'tenant-b/web',
+      'http: { method: POST, path: /ingest/tenant-b/logs, headers: { x-tenant-identity: cluster.local/ns/tenant-b/sa/web } }',
+    ) +
+    http('own-path', 'tenant-a/probe', 'tenant-b/web', 'http: { method: POST, path: /ingest/tenant-a/logs }');
+  const policies = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ingest, namespace: tenant-b }
+spec:
+  rules:
+    - from: [{ source: { namespaces: [tenant-a] } }]
+      to: [{ operation: { methods: [POST], paths: ["/ingest/tenant-a/*"] } }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: foreign, namespace: tenant-b }
+spec:
+  action: DENY
+  rules: [{ when: [{ key: "request.headers[x-tenant-identity]", values: ["cluster.local/ns/tenant-b/*"] }] }]
+---
+`;
+
+  it('predicts when every value the filter could leave in the header gives the same verdict', async () => {
+    const { p } = await plan(SETS + policies, ATTEMPTS2);
+    expect(p('spoof')).to.include({ outcome: 'denied-l7', layer: 'authorization' });
+    expect(p('spoof').reasons.join('\n')).to.contain('same answer for every value');
+    expect(p('own-path').outcome).to.equal('allowed');
+  });
+
+  it('says unknown when the verdict depends on what the Lua code leaves in the header', async () => {
+    const dependent = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: needs-identity, namespace: tenant-b }
+spec:
+  action: DENY
+  rules: [{ when: [{ key: "request.headers[x-tenant-identity]", notValues: ["cluster.local/ns/tenant-a/*"] }] }]
+---
+`;
+    const { p } = await plan(SETS + policies + dependent, ATTEMPTS2);
+    expect(p('own-path')).to.include({ outcome: 'unknown', layer: 'authorization' });
+    expect(p('own-path').reasons.join('\n')).to.contain('EnvoyFilter tenant-b/identity');
+  });
+
+  it('treats Lua that answers requests itself, or names headers dynamically, as opaque', async () => {
+    for (const code of [
+      'function envoy_on_request(handle)\n  handle:respond({[":status"] = "403"}, "no")\nend',
+      'function envoy_on_request(handle)\n  local h = "x-a"\n  handle:headers():add(h, "v")\nend',
+    ]) {
+      const { p } = await plan(lua(code) + policies, ATTEMPTS2);
+      expect(p('own-path').outcome, code).to.equal('unknown');
+      expect(p('own-path').reasons.join('\n')).to.contain('patches the proxy');
+    }
+  });
+});
