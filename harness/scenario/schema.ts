@@ -349,14 +349,12 @@ export const ScenarioSchema = z
         .meta({ description: 'Namespace prefix for `tenants`.' }),
       defaults: z
         .strictObject({
-          timeoutMs: z
-            .int()
-            .min(100)
-            .max(600_000)
-            .default(10_000)
-            .meta({ description: 'Per-attempt deadline in milliseconds.' }),
+          timeoutMs: z.int().min(100).max(600_000).default(15_000).meta({
+            description:
+              "Per-attempt deadline in milliseconds. Above Istio's 10 s upstream connect timeout, so a meshed probe sees Envoy's 503 for a dropped connection before its own deadline.",
+          }),
         })
-        .default({ timeoutMs: 10_000 }),
+        .default({ timeoutMs: 15_000 }),
       tenants: z.array(TenantSchema).default([]),
       namespaces: z.array(NamespaceSchema).default([]),
       workloads: z.array(WorkloadSchema).default([]),

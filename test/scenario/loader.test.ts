@@ -214,6 +214,10 @@ describe('scenario loader: the shipped hard-isolation scenario', () => {
     ]);
   });
 
+  it("gives attempts a 15 s deadline by default, above Istio's 10 s upstream connect timeout", () => {
+    expect(new Set(s.attempts.map((a) => a.timeoutMs))).to.deep.equal(new Set([15_000]));
+  });
+
   it('covers every attempt category with unique ids', () => {
     const categories = new Set(s.attempts.map((a) => a.category));
     expect([...categories]).to.have.members([
