@@ -16,13 +16,14 @@ import {
   FORMATS,
   type Format,
 } from '../policies/lint/format.js';
-import { failsAt, lintManifests, SEVERITIES, type Severity } from '../policies/lint/index.js';
+import { failsAt, lintManifests, RULES, SEVERITIES, type Severity } from '../policies/lint/index.js';
 import type { RenderOptions } from '../policies/options.js';
 import { readManifestPaths } from '../policies/read-manifests.js';
 import { renderPolicySources } from '../policies/render.js';
 import { loadScenarioFile } from '../scenario/loader.js';
 import type { Manifest, Scenario } from '../scenario/types.js';
 import { EXIT, type CliIo } from './io.js';
+import { renderTable } from './table.js';
 import { VERSION } from './version.js';
 
 interface LintCliOptions {
@@ -32,6 +33,7 @@ interface LintCliOptions {
   readonly serviceCidr?: string[];
   readonly apiServer?: string[];
   readonly apiServerPort: string;
+  readonly listRules: boolean;
 }
 
 /** Findings at or above --fail-on: exit 1, reported as one line, never as a stack trace. */
@@ -76,6 +78,7 @@ export function lintCommand(program: Command, io: CliIo): void {
       'API server endpoint address(es) for builtin:hard-isolation (default: kind node network 172.18.0.0/16)',
     )
     .option('--api-server-port <port>', 'API server port after DNAT, for builtin:hard-isolation', '6443')
+    .option('--list-rules', 'list the rules (id, severity, what each finds) and exit', false)
     .addHelpText(
       'after',
       `
@@ -85,9 +88,19 @@ Examples:
   $ bulkhead lint -f scenarios/hard-isolation.yaml
   $ bulkhead lint policies/ --fail-on warning
   $ bulkhead lint -f scenarios/hard-isolation.yaml -o sarif > bulkhead.sarif
-  $ bulkhead lint policies/ -o json | jq '.findings[] | select(.severity == "error")'`,
+  $ bulkhead lint policies/ -o json | jq '.findings[] | select(.severity == "error")'
+  $ bulkhead lint --list-rules`,
     )
     .action(async (paths: string[], options: LintCliOptions) => {
+      if (options.listRules) {
+        io.stdout(
+          renderTable(
+            ['RULE', 'SEVERITY', 'FINDS'],
+            RULES.map((r) => [r.id, r.severity, r.summary]),
+          ),
+        );
+        return;
+      }
       const render = renderOptions(options);
       let scenario: Scenario | undefined;
       const manifests: Manifest[] = [];

@@ -181,6 +181,16 @@ spec:
     expect(help.stdout).to.match(/Examples:\n\s+\$ bulkhead lint /);
   });
 
+  it('lists its rules', async () => {
+    const r = await runCli(['lint', '--list-rules']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.match(/^RULE\s+SEVERITY\s+FINDS\n/);
+    expect(r.stdout).to.match(
+      /\nauthz\/unsatisfiable-source\s+error\s+A source whose fields contradict each other never matches\n/,
+    );
+    expect(r.stdout.trim().split('\n').length).to.be.greaterThan(35);
+  });
+
   it('runs as the installed command with the same exit codes', async () => {
     const r = await runBin(['lint', ARTICLE, '-o', 'json']);
     expect(r.code).to.equal(1);
