@@ -29,7 +29,7 @@ describe('agent: scenario attempts as batch items', function () {
     expect(toBatchItem(attempt!, scenario)).to.deep.equal({
       id: 'acme-frontend-reads-orders',
       kind: 'http',
-      timeoutMs: 10000,
+      timeoutMs: 15000,
       host: 'api-gateway.tenant-acme.svc.cluster.local',
       port: 8080,
       sidecar: true,
