@@ -525,16 +525,15 @@ function compileOperation(o: Obj, at: string): Field[] {
   return fields;
 }
 
-/** Exact hosts ignore case and an optional `:port`; wildcard hosts compare the header as sent. */
+/**
+ * Hosts match the Host header case-insensitively (exact, prefix or suffix). The client sends the
+ * port with it (`svc.ns.svc.cluster.local:8080`); whether the sidecar strips it before RBAC is not
+ * established, so a value that matches only one of the two forms gives MAYBE.
+ */
 function hostMatch(values: readonly string[], hosts: readonly string[]): Tri {
-  const one = (host: string) =>
-    values.some((v) => {
-      if (v === '*' || v.startsWith('*') || v.endsWith('*')) return stringMatch(v, host, true);
-      return (
-        host.toLowerCase() === v.toLowerCase() || host.toLowerCase().replace(/:\d+$/, '') === v.toLowerCase()
-      );
-    });
-  const results = new Set(hosts.map(one));
+  const one = (host: string) => values.some((v) => stringMatch(v, host, true));
+  const forms = hosts.flatMap((h) => [h, h.replace(/:\d+$/, '')]);
+  const results = new Set(forms.map(one));
   return results.size === 1 ? (results.has(true) ? YES : NO) : MAYBE;
 }
 

@@ -237,14 +237,15 @@ describe('model: Istio AuthorizationPolicy', () => {
     expect(beta('a-b').outcome).to.equal('denied-l7');
   });
 
-  it('matches hosts case-insensitively with or without the port', async () => {
-    const hosts = await run(
-      ap(
-        'h',
-        'tenant-b',
-        '{ rules: [{ to: [{ operation: { hosts: ["WEB.tenant-b.svc.cluster.local"] } }] }] }',
-      ),
+  it('matches hosts case-insensitively, and does not guess whether the port is stripped', async () => {
+    const host = (values: string) =>
+      ap('h', 'tenant-b', `{ rules: [{ to: [{ operation: { hosts: [${values}] } }] }] }`);
+    expect((await run(host('"WEB.tenant-b.svc.cluster.local:8080"')))('a-b').outcome).to.equal('unknown');
+    const both = host('"WEB.tenant-b.svc.cluster.local", "web.tenant-b.svc.cluster.local:*"');
+    expect((await run(both))('a-b').outcome).to.equal('allowed');
+    expect((await run(host('"*.svc.cluster.local", "*.svc.cluster.local:8080"')))('a-b').outcome).to.equal(
+      'allowed',
     );
-    expect(hosts('a-b').outcome).to.equal('allowed');
+    expect((await run(host('"other.example.com"')))('a-b').outcome).to.equal('denied-l7');
   });
 });
