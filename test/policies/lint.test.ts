@@ -403,6 +403,15 @@ const CASES: readonly Case[] = [
     good: GNP('  selector: all()\n  egress: [{ action: Allow, destination: { nets: [172.18.0.2/32] } }]\n'),
   },
   {
+    name: 'a Kubernetes egress rule to the API server ClusterIP (a wider block may hold pods, not flagged)',
+    rule: 'netpol/egress-to-service-ip',
+    bad: NP(
+      'a',
+      '  podSelector: {}\n  egress: [{ to: [{ ipBlock: { cidr: 10.96.0.1/32 } }], ports: [{ port: 443 }] }]\n',
+    ),
+    good: NP('a', '  podSelector: {}\n  egress: [{ to: [{ ipBlock: { cidr: 10.0.0.0/8 } }] }]\n'),
+  },
+  {
     name: 'egress default deny without DNS (same-namespace egress does not count)',
     rule: 'netpol/egress-deny-without-dns',
     bad: docs(DEFAULT_DENY, SAME_NS_ONLY, ISTIOD),
@@ -443,6 +452,12 @@ const CASES: readonly Case[] = [
         "  rules: [{ when: [{ key: 'request.headers[x-tenant-identity]', values: ['td/ns/a/*'] }] }]\n",
       ),
     ),
+  },
+  {
+    name: 'a network-level filter is reported as such, not as placed after RBAC',
+    rule: 'envoyfilter/lua-after-rbac',
+    bad: EF(LUA('HTTP_FILTER', 'INSERT_AFTER', GOOD_LUA, 'envoy.filters.http.rbac')),
+    good: EF(LUA('NETWORK_FILTER', 'INSERT_AFTER', GOOD_LUA, 'envoy.filters.http.rbac')),
   },
   {
     name: 'add() on the identity header',

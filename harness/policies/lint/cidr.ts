@@ -1,4 +1,4 @@
-/** IPv4 CIDR arithmetic, enough to tell whether two ranges overlap. IPv6 ranges are not compared. */
+/** IPv4 CIDR arithmetic, enough to tell whether one range lies inside another. IPv6 ranges are not compared. */
 
 export interface Range4 {
   readonly first: number;
@@ -18,8 +18,9 @@ export function parseCidr4(cidr: string): Range4 | undefined {
   return { first, last: first + size - 1 };
 }
 
-export function overlaps(a: string, b: string): boolean {
-  const x = parseCidr4(a);
-  const y = parseCidr4(b);
-  return x !== undefined && y !== undefined && x.first <= y.last && y.first <= x.last;
+/** Whether every address of `inner` is in `outer`. */
+export function contains(outer: string, inner: string): boolean {
+  const o = parseCidr4(outer);
+  const i = parseCidr4(inner);
+  return o !== undefined && i !== undefined && o.first <= i.first && i.last <= o.last;
 }

@@ -371,6 +371,7 @@ const CONDITION_KEYS = new Set([
   'source.namespace',
   'source.principal',
   'source.serviceAccount',
+  'source.trustDomain',
   'destination.ip',
   'destination.port',
   'connection.sni',

@@ -156,7 +156,8 @@ const luaAfterRbac: Rule = {
       }
     }
     for (const p of luaPatches(ctx)) {
-      if (p.context === 'SIDECAR_OUTBOUND' || beforeRbac(p)) continue;
+      // Network-level placement is its own finding (http-filter-at-network-level).
+      if (p.applyTo !== 'HTTP_FILTER' || p.context === 'SIDECAR_OUTBOUND' || beforeRbac(p)) continue;
       const set = headerWrites(p.code).filter((w) => w.method !== 'remove');
       const read = set.find((w) => readers.has(w.header));
       if (!read && !set.some((w) => isIdentityHeader(w.header))) continue;

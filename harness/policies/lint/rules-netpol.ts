@@ -6,7 +6,7 @@
  */
 import type { Manifest } from '../../scenario/types.js';
 import { arr, obj, str, strings, type Json } from '../objects.js';
-import { overlaps } from './cidr.js';
+import { contains } from './cidr.js';
 import { isCalico, namespaceOf, type LintContext } from './context.js';
 import { calicoTypes } from './rules-calico.js';
 import { at, type Finding, type Rule, type Severity } from './types.js';
@@ -258,12 +258,13 @@ const egressToServiceIp: Rule = {
     'the API server, to the node IP on 6443 (globalnetworkpolicy.mdx; facts §A3, §A4).',
   check(ctx) {
     const out: Finding[] = [];
-    const inService = (cidr: string) => ctx.serviceCidrs.some((s) => overlaps(cidr, s));
+    // Only ranges inside the Service range: a wider block (10.0.0.0/8) may also hold pod addresses.
+    const inService = (cidr: string) => ctx.serviceCidrs.some((s) => contains(s, cidr));
     for (const m of k8sPolicies(ctx)) {
       arr(obj(m.object.spec).egress).forEach((r, i) => {
         arr(obj(r).to).forEach((p, j) => {
           const cidr = str(obj(obj(p).ipBlock).cidr);
-          if (cidr === undefined || !inService(cidr) || cidr.endsWith('/0')) return;
+          if (cidr === undefined || !inService(cidr)) return;
           out.push(
             at(
               this,
@@ -279,7 +280,7 @@ const egressToServiceIp: Rule = {
     for (const m of ctx.manifests.filter(isCalico)) {
       arr(obj(m.object.spec).egress).forEach((r, i) => {
         strings(obj(obj(r).destination).nets).forEach((cidr, j) => {
-          if (!inService(cidr) || cidr.endsWith('/0')) return;
+          if (!inService(cidr)) return;
           out.push(
             at(
               this,
