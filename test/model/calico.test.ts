@@ -204,4 +204,32 @@ describe('model: Calico policies and tiers', () => {
     expect(p('b-a').outcome).to.equal('allowed'); // not an Ingress policy
     expect(p('a-b').outcome).to.equal('denied-l4');
   });
+
+  it('selects endpoints by spec.namespaceSelector and spec.serviceAccountSelector', async () => {
+    const byNs = gnp(
+      'ns',
+      '{ namespaceSelector: "projectcalico.org/name == \'tenant-a\'", selector: all(), ingress: [{ action: Deny }] }',
+    );
+    const p = await run(byNs);
+    expect(p('b-a').outcome).to.equal('denied-l4');
+    expect(p('a-b').outcome).to.equal('allowed');
+    const bySa = gnp(
+      'sa',
+      '{ serviceAccountSelector: "projectcalico.org/name == \'web\'", ingress: [{ action: Deny }] }',
+    );
+    const q = await run(bySa);
+    expect(q('b-a').outcome).to.equal('denied-l4');
+    expect(q('b-ext').outcome).to.equal('allowed'); // ext runs as the default service account
+  });
+
+  it('matches services in rules and sees pod labels with pcns.* namespace labels', async () => {
+    const svc = gnp(
+      'svc',
+      '{ selector: "projectcalico.org/namespace == \'tenant-b\'", types: [Egress], egress: [{ action: Deny, destination: { services: { name: web, namespace: tenant-a } } }, { action: Allow }] }',
+    );
+    expect((await run(svc))('b-ext').outcome).to.equal('allowed');
+    expect((await run(svc))('b-a').outcome).to.equal('denied-l4');
+    const pcns = gnp('pcns', '{ selector: "pcns.tenant == \'a\'", ingress: [{ action: Deny }] }');
+    expect((await run(pcns))('b-a').outcome).to.equal('denied-l4');
+  });
 });

@@ -162,6 +162,33 @@ describe('bulkhead plan', () => {
     expect(r.stdout).to.match(/<testcase name="ext"[\s\S]*?<skipped message="the model cannot predict it/);
   });
 
+  it('takes the API server address from --api-server for the policies that name it', async () => {
+    const egress = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: api-only, namespace: tenant-a }
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress: [{ to: [{ ipBlock: { cidr: 172.18.0.0/16 } }], ports: [{ port: 6443 }] }]
+`;
+    const file = await write(
+      'api.yaml',
+      scenario(
+        '- { id: api, kind: api, from: tenant-a/probe-nosidecar, request: { verb: list, resource: pods, namespace: tenant-b } }\n',
+        egress,
+      ),
+    );
+    const kind = await runCli(['plan', '-f', file, '-o', 'json']);
+    const outcome = (r: { stdout: string }) =>
+      (JSON.parse(r.stdout) as { attempts: { predicted: { outcome: string } }[] }).attempts[0]?.predicted
+        .outcome;
+    expect(outcome(kind)).to.equal('api-forbidden');
+    const elsewhere = await runCli(['plan', '-f', file, '-o', 'json', '--api-server', '10.1.0.0/24']);
+    expect(outcome(elsewhere)).to.equal('denied-l4');
+    const bad = await runCli(['plan', '-f', file, '--api-server-port', 'x']);
+    expect(bad.code).to.equal(2);
+  });
+
   it('plans the shipped scenario with its built-in bundle without a disagreement', async () => {
     const r = await runCli(['plan', '-f', 'scenarios/hard-isolation.yaml', '-o', 'json']);
     expect(r.code, r.stderr).to.equal(0);
