@@ -448,7 +448,8 @@ function sharedDocuments(ctx: Context, ns: Namespace): BundleDocument[] {
     ns.injection ? identityHeaderFilter(ns.name) : undefined,
     ns.injection ? denyImpersonation(ctx, ns.name) : undefined,
     ...workloadsIn(ctx, ns.name)
-      .filter((w) => w.name === 'log-collector' && ns.injection)
+      // Ingestion rules are per tenant; with no tenant there is nothing to admit (and a DENY needs rules).
+      .filter((w) => w.name === 'log-collector' && ns.injection && ctx.tenants.length > 0)
       .flatMap((w) => [logIngestion(ctx, w), denyForeignIngest(ctx, w)]),
   ];
   return docs.filter((d): d is BundleDocument => d !== undefined);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 import { articleNameMap } from '../../harness/policies/article.js';
+import { lintManifests } from '../../harness/policies/lint/index.js';
 import { renderBuiltin, renderBuiltinText, renderPolicySources } from '../../harness/policies/render.js';
 import { loadScenarioFile } from '../../harness/scenario/loader.js';
 import type { Manifest, Scenario } from '../../harness/scenario/types.js';
@@ -134,6 +135,23 @@ spec:
     expect(JSON.stringify(gateway?.object)).to.contain('"principals":["example.org/ns/tenant-a/sa/fe"]');
     // Only the frontend exists: one rule, no admin rule.
     expect((gateway?.object.spec as { rules: unknown[] }).rules).to.have.length(1);
+  });
+
+  it('renders a valid, lint-clean bundle for a scenario without tenants', async () => {
+    const s = await load(`apiVersion: bulkhead.dev/v1alpha1
+kind: Scenario
+metadata: { name: none }
+spec:
+  namespaces: [{ name: shared, injection: true }]
+  workloads: [{ name: log-collector, namespace: shared, ports: [8080] }]
+  policies: [{ builtin: hard-isolation }]
+`);
+    const manifests = renderPolicySources(s);
+    expect(ids(manifests)).to.not.include('Tier tenant-isolation');
+    expect(ids(manifests)).to.not.include('AuthorizationPolicy shared/deny-foreign-ingest');
+    expect(
+      lintManifests(manifests, { scenario: s }).filter((f) => f.file === 'builtin:hard-isolation'),
+    ).to.deep.equal([]);
   });
 
   it('maps the article names onto the scenario, leaving names without a counterpart as written', () => {
