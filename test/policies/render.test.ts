@@ -10,6 +10,7 @@ import { expect } from 'chai';
 
 import { articleNameMap } from '../../harness/policies/article.js';
 import { lintManifests } from '../../harness/policies/lint/index.js';
+import { validateManifest } from '../../harness/policies/schema-validate.js';
 import { renderBuiltin, renderBuiltinText, renderPolicySources } from '../../harness/policies/render.js';
 import { loadScenarioFile } from '../../harness/scenario/loader.js';
 import type { Manifest, Scenario } from '../../harness/scenario/types.js';
@@ -153,6 +154,45 @@ spec:
       lintManifests(manifests, { scenario: s }).filter((f) => f.file === 'builtin:hard-isolation'),
     ).to.deep.equal([]);
   });
+
+  const VARIANTS: Record<string, string> = {
+    'no injection anywhere': `
+  tenants: [{ name: a, injection: false, workloads: [{ name: web, ports: [80] }] }, { name: b, injection: false }]
+  namespaces: [{ name: shared, injection: false }]
+  workloads: [{ name: log-collector, namespace: shared, ports: [8080] }]`,
+    'custom labels, another root and trust domain, UDP ports': `
+  meshRootNamespace: mesh-root
+  trustDomain: example.org
+  tenants:
+    - name: a
+      labels: { team: x }
+      workloads:
+        - { name: api-gateway, labels: { app: gw, tier: edge }, serviceAccount: gw, ports: [{ port: 443, name: https }] }
+        - { name: admin-service, serviceAccount: admin, ports: [{ port: 53, protocol: UDP }, 8443] }
+  namespaces: [{ name: logging, injection: true }, { name: metrics, injection: true }]
+  workloads:
+    - { name: log-collector, namespace: logging, ports: [8080, { port: 5140, protocol: UDP }] }
+    - { name: prometheus, namespace: metrics, ports: [9090] }`,
+    'one tenant, no shared namespace': `
+  tenants: [{ name: solo }]`,
+  };
+
+  for (const [name, body] of Object.entries(VARIANTS)) {
+    it(`renders schema-valid, lint-clean objects: ${name}`, async () => {
+      const s = await load(`apiVersion: bulkhead.dev/v1alpha1
+kind: Scenario
+metadata: { name: variant }
+spec:${body}
+  policies: [{ builtin: hard-isolation }]
+`);
+      const manifests = renderPolicySources(s);
+      for (const m of manifests) expect(validateManifest(m).status, ids([m])[0]).to.equal('valid');
+      const onBundle = lintManifests(manifests, { scenario: s }).filter(
+        (f) => f.file === 'builtin:hard-isolation',
+      );
+      expect(onBundle.map((f) => `${f.rule} ${f.line}: ${f.message}`)).to.deep.equal([]);
+    });
+  }
 
   it('maps the article names onto the scenario, leaving names without a counterpart as written', () => {
     const map = articleNameMap(two);
