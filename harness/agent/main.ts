@@ -2,6 +2,7 @@
  * Entry point of the agent bundle (`node bulkhead-agent.mjs serve|probe`), the program every
  * fixture pod runs. Node built-ins only: it runs on a stock Node image with nothing installed.
  */
+import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 
 import { parseConcurrency, parsePorts, probeInput, serveUntilSignal, UsageError } from './commands.js';
@@ -9,6 +10,7 @@ import { parseConcurrency, parsePorts, probeInput, serveUntilSignal, UsageError 
 const USAGE = `usage:
   bulkhead-agent serve [--port N]... [--udp-port N]... [--host ADDRESS]
   bulkhead-agent probe [--concurrency N] [--stats]   (a JSON array of attempts on stdin)
+  bulkhead-agent probe --batch BASE64 [...]         (the same array, base64, for exec without stdin)
 `;
 
 const log = (text: string): void => {
@@ -39,10 +41,16 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'probe') {
     const { values } = parseArgs({
       args: [...rest],
-      options: { concurrency: { type: 'string' }, stats: { type: 'boolean', default: false } },
+      options: {
+        concurrency: { type: 'string' },
+        stats: { type: 'boolean', default: false },
+        batch: { type: 'string' },
+      },
     });
+    // API servers that only speak v4.channel.k8s.io cannot close an exec's stdin without closing
+    // the whole stream, so the runner passes the batch as an argument there.
     const code = await probeInput(
-      process.stdin,
+      values.batch === undefined ? process.stdin : Readable.from([Buffer.from(values.batch, 'base64')]),
       { stats: values.stats, ...optionalConcurrency(values.concurrency) },
       (line) => process.stdout.write(line),
       log,

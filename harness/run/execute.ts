@@ -42,6 +42,8 @@ export interface RoundProps {
   /** Extra time over the attempts' own deadlines for exec set-up and Node start. @default 20000 */
   readonly execSlackMs?: number;
   readonly signal?: AbortSignal;
+  /** How batches reach the agent; updated when the server turns out to speak only v4. */
+  readonly transport?: Transport;
 }
 
 /** The command a runner (or a person) runs in a source pod. */
@@ -55,13 +57,45 @@ export function batchDeadlineMs(attempts: readonly Attempt[], concurrency: numbe
   return longest * Math.ceil(attempts.length / concurrency) + slackMs;
 }
 
+/**
+ * How batches reach the agent. `stdin` needs the v5 exec subprotocol (Kubernetes 1.30+); on
+ * servers that only speak v4 the batch goes as a base64 argument instead. Shared across rounds:
+ * the first exec that finds v4 switches the whole run.
+ */
+export interface Transport {
+  mode: 'stdin' | 'argv';
+}
+
+/** Linux caps one argument at 128 KiB; base64 grows by 4/3, so a chunk's JSON stays under this. */
+export const ARGV_CHUNK_BYTES = 90_000;
+
+/** Splits items into JSON arrays that each fit one argument. */
+export function argvChunks(items: readonly unknown[], limit = ARGV_CHUNK_BYTES): string[] {
+  const chunks: string[] = [];
+  let current: string[] = [];
+  let size = 2;
+  for (const item of items) {
+    const text = JSON.stringify(item);
+    if (current.length > 0 && size + text.length + 1 > limit) {
+      chunks.push(`[${current.join(',')}]`);
+      current = [];
+      size = 2;
+    }
+    current.push(text);
+    size += text.length + 1;
+  }
+  if (current.length > 0) chunks.push(`[${current.join(',')}]`);
+  return chunks;
+}
+
 export async function runRound(props: RoundProps): Promise<void> {
   const concurrency = props.concurrency ?? 64;
   const slack = props.execSlackMs ?? 20_000;
+  const transport = props.transport ?? { mode: 'stdin' };
   await Promise.all(
     props.batches.map(async (batch) => {
       const pending = new Map(batch.attempts.map((a) => [a.id, a]));
-      const splitter = new LineSplitter();
+      const malformed: string[] = [];
       const take = (line: string) => {
         const result = parseResultLine(line);
         if ('malformed' in result) {
@@ -77,30 +111,60 @@ export async function runRound(props: RoundProps): Promise<void> {
           evidence: result.evidence,
         });
       };
-      const malformed: string[] = [];
-      let failure: string | undefined;
-      let stderr = '';
-      try {
-        const items = batch.attempts.map((a) => toBatchItem(a, props.scenario));
-        const result = await execInPod(props.kubeConfig, {
-          namespace: batch.namespace,
-          pod: batch.pod,
-          container: AGENT_CONTAINER,
-          command: probeCommand(concurrency),
-          stdin: JSON.stringify(items),
-          timeoutMs: batchDeadlineMs(batch.attempts, concurrency, slack),
-          onStdout: (chunk) => {
-            for (const line of splitter.push(chunk.toString('utf8'))) take(line);
-          },
-          ...(props.signal ? { signal: props.signal } : {}),
-        });
-        stderr = result.stderr;
-        if (result.exitCode !== 0) failure = `the agent exited with code ${result.exitCode}`;
-      } catch (error) {
-        failure = error instanceof Error ? error.message : String(error);
-        if (error instanceof ExecError) stderr = error.stderr;
+      const items = batch.attempts.map((a) => toBatchItem(a, props.scenario));
+      const exec = async (
+        input: { stdin: string } | { argv: string },
+      ): Promise<{ failure?: string; stderr: string }> => {
+        const splitter = new LineSplitter();
+        try {
+          const result = await execInPod(props.kubeConfig, {
+            namespace: batch.namespace,
+            pod: batch.pod,
+            container: AGENT_CONTAINER,
+            command:
+              'argv' in input
+                ? [...probeCommand(concurrency), '--batch', Buffer.from(input.argv).toString('base64')]
+                : probeCommand(concurrency),
+            ...('stdin' in input ? { stdin: input.stdin } : {}),
+            timeoutMs: batchDeadlineMs(batch.attempts, concurrency, slack),
+            onStdout: (chunk) => {
+              for (const line of splitter.push(chunk.toString('utf8'))) take(line);
+            },
+            ...(props.signal ? { signal: props.signal } : {}),
+          });
+          for (const line of splitter.flush()) take(line);
+          return result.exitCode === 0
+            ? { stderr: result.stderr }
+            : { failure: `the agent exited with code ${result.exitCode}`, stderr: result.stderr };
+        } catch (error) {
+          for (const line of splitter.flush()) take(line);
+          if (error instanceof ExecError && error.failure === 'stdin-unsupported') throw error;
+          return {
+            failure: error instanceof Error ? error.message : String(error),
+            stderr: error instanceof ExecError ? error.stderr : '',
+          };
+        }
+      };
+      let outcome: { failure?: string; stderr: string } = { stderr: '' };
+      if (transport.mode === 'stdin') {
+        try {
+          outcome = await exec({ stdin: JSON.stringify(items) });
+        } catch {
+          // The server speaks only v4: from now on, batches go as arguments.
+          transport.mode = 'argv';
+        }
       }
-      for (const line of splitter.flush()) take(line);
+      if (transport.mode === 'argv') {
+        const failures: string[] = [];
+        let stderr = '';
+        for (const chunk of argvChunks(items)) {
+          const r = await exec({ argv: chunk });
+          if (r.failure) failures.push(r.failure);
+          stderr += r.stderr;
+        }
+        outcome = { ...(failures.length ? { failure: failures.join('; ') } : {}), stderr };
+      }
+      const { failure, stderr } = outcome;
       const why = [
         failure,
         ...malformed.slice(0, 3),

@@ -20,7 +20,7 @@ import { expectation, formatExpectation, type Expectation, type Outcome } from '
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
-import { runRound, type SourceBatch } from './execute.js';
+import { runRound, type SourceBatch, type Transport } from './execute.js';
 import { renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { newRunId, RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkNamespacesFree } from './preflight.js';
@@ -96,6 +96,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
   let results: AttemptResult[] = [];
   let interrupted = false;
   let faultMessage: string | undefined;
+  let transport: Transport | undefined;
 
   log.append({
     type: 'run',
@@ -183,6 +184,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       expect: expectations.get(a.id) ?? expectation(['auto']),
     }));
     const deadline = Date.now() + (props.convergeTimeoutMs ?? 180_000);
+    transport = { mode: 'stdin' };
     for (let round = 1; ; round++) {
       if (aborted()) throw new Interrupted();
       const todo = new Set(convergence.unsettled(tracked));
@@ -196,6 +198,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
         kubeConfig: props.kubeConfig,
         scenario,
         batches,
+        transport,
         ...(props.concurrency ? { concurrency: props.concurrency } : {}),
         ...(props.signal ? { signal: props.signal } : {}),
         observe: (o) => {
@@ -300,6 +303,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       endedAt: new Date().toISOString(),
       interrupted,
       kept: keep,
+      ...(transport ? { execInput: transport.mode } : {}),
       ...(faultMessage ? { fault: faultMessage } : {}),
       passed: results.filter((r) => r.judgement.verdict === 'pass').length,
       failed: results.filter((r) => r.judgement.verdict === 'fail').length,

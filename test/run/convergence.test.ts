@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 
 import { Convergence } from '../../harness/run/convergence.js';
+import { argvChunks } from '../../harness/run/execute.js';
 import { expectation, type Outcome } from '../../harness/scenario/outcomes.js';
 
 const denied = expectation(['denied']);
@@ -108,5 +109,18 @@ describe('convergence', () => {
       'denied-l4',
     ]);
     expect(c.isSettled('a')).to.equal(true);
+  });
+});
+
+describe('batches as arguments', () => {
+  it('splits items into JSON arrays that each stay under the size of one argument', () => {
+    const items = Array.from({ length: 10 }, (_, i) => ({ id: `a${i}`, pad: 'x'.repeat(30) }));
+    const chunks = argvChunks(items, 200);
+    expect(chunks.every((c) => c.length <= 200)).to.equal(true);
+    expect(chunks.flatMap((c) => (JSON.parse(c) as { id: string }[]).map((i) => i.id))).to.deep.equal(
+      items.map((i) => i.id),
+    );
+    expect(chunks.length).to.be.greaterThan(1);
+    expect(argvChunks([{ id: 'one' }])).to.deep.equal(['[{"id":"one"}]']);
   });
 });

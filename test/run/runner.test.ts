@@ -55,12 +55,14 @@ async function harness(
   crossTenant: readonly Reply[],
   sameTenant: readonly Reply[],
   override?: (r: ExecRequest) => ReturnType<ReturnType<typeof agentExec>> | undefined,
+  execProtocols?: readonly string[],
 ): Promise<Harness> {
   const bundlePath = await agentBundle();
   const cross = await scriptedServer(crossTenant);
   const same = await scriptedServer(sameTenant);
   const unroutedPort = await closedPort();
   const server = await new FakeApiServer({
+    ...(execProtocols ? { execProtocols } : {}),
     exec: agentExec({
       bundlePath,
       unroutedPort,
@@ -174,6 +176,20 @@ describe('runner against the fake cluster', function () {
       'kube-system',
     ]);
     expect(h.progress.join('')).to.match(/execute: round 3: 2\/2 settled/);
+  });
+
+  it('passes batches as an argument when the API server only speaks v4 exec (Kubernetes < 1.30)', async () => {
+    h = await harness(['rbac'], ['app'], undefined, ['v4.channel.k8s.io']);
+    const result = await h.run();
+    expect(verdicts(result)).to.deep.equal({
+      'globex-to-acme': 'pass:denied-l7',
+      'acme-to-acme': 'pass:allowed',
+    });
+    expect(result.exitCode).to.equal(0);
+    const commands = h.server.execs.map((e) => e.request.command);
+    expect(commands.filter((c) => c.includes('--batch'))).to.have.length(6);
+    expect(h.server.execs.every((e) => e.protocol === 'v4.channel.k8s.io')).to.equal(true);
+    expect((await h.lines()).at(-1)).to.deep.include({ execInput: 'argv' });
   });
 
   it('keeps repeating rounds over flapping outcomes until they settle', async () => {

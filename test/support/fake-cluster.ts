@@ -46,7 +46,9 @@ export async function scriptedServer(
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => { resolve(); });
+        server.close(() => {
+          resolve();
+        });
       }),
   };
 }
@@ -56,7 +58,11 @@ export async function closedPort(): Promise<number> {
   const s = createNetServer();
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    s.close(() => {
+      resolve();
+    }),
+  );
   return port;
 }
 
@@ -84,23 +90,34 @@ export function agentExec(options: AgentExecOptions): ExecHandler {
   return (request) => {
     const special = options.override?.(request);
     if (special) return special;
-    const [program, script, ...args] = request.command;
+    const [program, script, ...given] = request.command;
+    // A batch passed as an argument (servers without v5 exec) goes through the same network.
+    const at = given.indexOf('--batch');
+    const args =
+      at >= 0
+        ? given.map((a, i) =>
+            i === at + 1 ? reroute(Buffer.from(a, 'base64'), request, options).toString('base64') : a,
+          )
+        : given;
     const isAgent = program === 'node' && script?.endsWith('/bulkhead-agent.mjs');
     const child = isAgent
       ? spawn(process.execPath, [options.bundlePath, ...args], { stdio: 'pipe' })
       : spawn(program ?? '', [script ?? '', ...args].filter(Boolean), { stdio: 'pipe' });
     return {
       process: child,
-      rewriteStdin: (input) => {
-        const items = JSON.parse(input.toString('utf8')) as { host?: string; port?: number }[];
-        for (const item of items) {
-          if (item.host === undefined || item.port === undefined) continue;
-          const port = options.route(request, item.host, item.port);
-          item.host = '127.0.0.1';
-          item.port = port ?? options.unroutedPort;
-        }
-        return Buffer.from(JSON.stringify(items));
-      },
+      rewriteStdin: (input) => reroute(input, request, options),
     };
   };
+}
+
+/** Points every dialled host of a batch at the local server its route names (or a closed port). */
+function reroute(input: Buffer, request: ExecRequest, options: AgentExecOptions): Buffer {
+  const items = JSON.parse(input.toString('utf8')) as { host?: string; port?: number }[];
+  for (const item of items) {
+    if (item.host === undefined || item.port === undefined) continue;
+    const port = options.route(request, item.host, item.port);
+    item.host = '127.0.0.1';
+    item.port = port ?? options.unroutedPort;
+  }
+  return Buffer.from(JSON.stringify(items));
 }
