@@ -181,6 +181,18 @@ spec:
     expect(help.stdout).to.match(/Examples:\n\s+\$ bulkhead lint /);
   });
 
+  it('says so when there is nothing to report', async () => {
+    const clean = path.join(dir, 'clean.yaml');
+    await writeFile(
+      clean,
+      'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: default, namespace: istio-system }\nspec: { mtls: { mode: STRICT } }\n',
+    );
+    const r = await runCli(['lint', 'clean.yaml', '--fail-on', 'info'], dir);
+    expect(r).to.deep.equal({ code: 0, stdout: 'no findings in 1 object\n', stderr: '' });
+    const json = await runCli(['lint', 'clean.yaml', '-o', 'json'], dir);
+    expect(JSON.parse(json.stdout)).to.deep.equal({ findings: [] });
+  });
+
   it('lists its rules', async () => {
     const r = await runCli(['lint', '--list-rules']);
     expect(r.code).to.equal(0);
