@@ -217,7 +217,8 @@ export class PolicyModel {
     const rewrites = http ? serverSide.flatMap((u) => u.rewritesHeaders ?? []) : [];
     const decision =
       rewrites.length > 0
-        ? this.authorizeRewritten(dst, ctx, rewrites, serverSide)
+        ? (this.authorizeAfterLua(dst, ctx, serverSide) ??
+          this.authorizeRewritten(dst, ctx, rewrites, serverSide))
         : this.authz.evaluate(dst, ctx);
     reasons.push(...decision.reasons);
     if (decision.verdict === MAYBE) return unknown('authorization', reasons);
@@ -226,6 +227,48 @@ export class PolicyModel {
       return { outcome: 'denied-l7', layer: 'authorization', reasons };
     }
     return { outcome: 'allowed', layer: 'none', reasons };
+  }
+
+  /**
+   * Authorization behind Lua filters the interpreter can run: RBAC sees the headers the script
+   * leaves when it runs before RBAC, the client's otherwise. Undefined when a filter cannot be run.
+   */
+  private authorizeAfterLua(
+    dst: Endpoint,
+    ctx: RequestContext,
+    filters: readonly Unmodeled[],
+  ): AuthzDecision | undefined {
+    const active = filters.filter((f) => f.lua?.port === undefined || f.lua.port === ctx.port);
+    if (active.some((f) => f.lua === undefined)) return undefined;
+    const before = active.filter((f) => f.lua?.beforeRbac === true);
+    if (before.length > 1) return undefined;
+    const notes = active
+      .filter((f) => f.lua?.beforeRbac === false)
+      .map((f) => `${f.title} runs after RBAC: authorization sees the client's headers`);
+    const [filter] = before;
+    if (!filter?.lua) {
+      const d = this.authz.evaluate(dst, ctx);
+      return { verdict: d.verdict, reasons: [...notes, ...d.reasons] };
+    }
+    const headers = new Map(ctx.headers);
+    const ran = filter.lua.program.run({
+      peerUri: ctx.principal === undefined ? undefined : `spiffe://${ctx.principal}`,
+      headers,
+    });
+    if (!ran) return undefined;
+    const changed = (filter.rewritesHeaders ?? []).map((h) => {
+      const v = headers.get(h);
+      return v === undefined ? `${h} absent` : `${h}: ${v}`;
+    });
+    const d = this.authz.evaluate(dst, { ...ctx, headers });
+    return {
+      verdict: d.verdict,
+      reasons: [
+        ...notes,
+        `${filter.title} runs before RBAC and leaves ${changed.join(', ')}${ctx.principal === undefined ? ' (plaintext: no peer certificate)' : ''}`,
+        ...d.reasons,
+      ],
+    };
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import type { Manifest } from '../scenario/types.js';
 import { CALICO_GROUPS } from './calico.js';
+import { compileLua, type LuaProgram } from './lua.js';
 import type { Endpoint } from './cluster.js';
 import { compileMatchLabels, type LabelMatcher } from './labels.js';
 import { where } from './networkpolicy.js';
@@ -74,6 +75,16 @@ export interface Unmodeled {
    * the evaluator then tries every value it could leave there, and predicts when all agree.
    */
   readonly rewritesHeaders?: readonly string[];
+  /** A single Lua patch the model can run, and where it sits relative to RBAC. */
+  readonly lua?: LuaPatch;
+}
+
+export interface LuaPatch {
+  readonly program: LuaProgram;
+  /** True: RBAC sees what the script leaves; false: RBAC runs first and sees the client's headers. */
+  readonly beforeRbac: boolean;
+  /** `match.listener.portNumber`: the patch applies to that inbound port only. */
+  readonly port?: number;
 }
 
 export interface Inventory {
@@ -169,6 +180,7 @@ export function inventory(
             scope: 'server',
             applies,
             ...(headers ? { rewritesHeaders: headers } : {}),
+            ...(headers ? luaPatchOf(spec) : {}),
           });
         }
         if (contexts.has('ANY') || contexts.has('SIDECAR_OUTBOUND')) unmodeled(why, 'client', applies);
@@ -302,4 +314,55 @@ function luaCode(config: Obj): string | undefined {
       : undefined;
   const inline = source?.inline_string ?? source?.inlineString ?? config.inline_code ?? config.inlineCode;
   return typeof inline === 'string' ? inline : undefined;
+}
+
+/** Istio's inbound HTTP filter order up to the router (listener_builder.go; fact D(a)). */
+const INBOUND_FILTERS = [
+  'istio.metadata_exchange',
+  'envoy.filters.http.ext_authz',
+  'istio_authn',
+  'envoy.filters.http.rbac',
+  'istio.stats',
+  'envoy.filters.http.grpc_stats',
+  'envoy.filters.http.fault',
+  'envoy.filters.http.cors',
+  'envoy.filters.http.router',
+];
+const RBAC_INDEX = INBOUND_FILTERS.indexOf('envoy.filters.http.rbac');
+
+/**
+ * The one Lua patch of an EnvoyFilter, compiled, with its place relative to RBAC: INSERT_FIRST,
+ * or INSERT_BEFORE without a sub-filter (Istio inserts it first), runs before RBAC; ADD and
+ * INSERT_AFTER without a sub-filter append after the router; with a sub-filter, its position in
+ * Istio's inbound order decides. An unknown sub-filter or several patches: nothing.
+ */
+function luaPatchOf(spec: Obj): { lua: LuaPatch } | Record<string, never> {
+  const patches: readonly unknown[] = Array.isArray(spec.configPatches) ? spec.configPatches : [];
+  const patch = patches[0];
+  if (patches.length !== 1 || !isObj(patch) || !isObj(patch.patch) || !isObj(patch.match)) return {};
+  const listener = isObj(patch.match.listener) ? patch.match.listener : {};
+  const chain = isObj(listener.filterChain) ? listener.filterChain : {};
+  const filter = isObj(chain.filter) ? chain.filter : {};
+  const sub =
+    isObj(filter.subFilter) && typeof filter.subFilter.name === 'string' ? filter.subFilter.name : undefined;
+  const operation = String(patch.patch.operation);
+  let beforeRbac: boolean;
+  if (operation === 'INSERT_FIRST') beforeRbac = true;
+  else if (sub === undefined) beforeRbac = operation === 'INSERT_BEFORE';
+  else {
+    const at = INBOUND_FILTERS.indexOf(sub);
+    if (at < 0) return {};
+    beforeRbac = operation === 'INSERT_BEFORE' ? at <= RBAC_INDEX : at < RBAC_INDEX;
+  }
+  const value = isObj(patch.patch.value) ? patch.patch.value : {};
+  const config = isObj(value.typed_config)
+    ? value.typed_config
+    : isObj(value.typedConfig)
+      ? value.typedConfig
+      : {};
+  const code = luaCode(config);
+  const program = code === undefined ? undefined : compileLua(code);
+  if (!program) return {};
+  const port = typeof listener.portNumber === 'number' ? listener.portNumber : undefined;
+  return { lua: { program, beforeRbac, ...(port === undefined ? {} : { port }) } };
 }

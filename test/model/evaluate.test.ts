@@ -83,6 +83,8 @@ spec:
   });
 });
 
+// Lua the interpreter cannot run (string.upper is outside its subset) but whose header names are
+// literals: the evaluator tries every value the filter could leave.
 describe('model: Lua header filters at the server', () => {
   const lua = (code: string) => `apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
@@ -106,7 +108,7 @@ ${code
 ---
 `;
   const SETS = lua(
-    'function envoy_on_request(handle)\n  handle:headers():remove("x-tenant-identity")\n  handle:headers():replace("x-tenant-identity", "x")\nend',
+    'function envoy_on_request(handle)\n  handle:headers():remove("x-tenant-identity")\n  handle:headers():replace("x-tenant-identity", string.upper("x"))\nend',
   );
   const ATTEMPTS2 =
     http(
