@@ -478,6 +478,12 @@ const CASES: readonly Case[] = [
     good: NP('a', '  podSelector: {}\n'),
   },
   {
+    name: 'the same object twice',
+    rule: 'general/duplicate-object',
+    bad: docs(NP('a', '  podSelector: {}\n'), NP('a', '  podSelector: {}\n')),
+    good: docs(NP('a', '  podSelector: {}\n'), NP('b', '  podSelector: {}\n')),
+  },
+  {
     name: 'a {{ }} placeholder',
     rule: 'general/template-placeholder',
     bad: NP('a', '  podSelector: { matchLabels: { app: "{{ .Values.app }}" } }\n'),

@@ -265,10 +265,47 @@ const selectsNothing: Rule = {
   },
 };
 
+const duplicateObject: Rule = {
+  id: 'general/duplicate-object',
+  severity: 'warning',
+  summary: 'The same object defined twice',
+  help: 'Objects are identified by apiVersion group, kind, namespace and name; applying both keeps only the last one.',
+  check(ctx) {
+    const seen = new Map<string, Manifest>();
+    const out: Finding[] = [];
+    for (const m of ctx.manifests) {
+      const apiVersion = String(m.object.apiVersion);
+      const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
+      const key = [
+        group,
+        String(m.object.kind),
+        namespaceOf(m) ?? '',
+        str(obj(m.object.metadata).name) ?? '',
+      ].join('/');
+      const first = seen.get(key);
+      if (!first) {
+        seen.set(key, m);
+        continue;
+      }
+      out.push(
+        at(
+          this,
+          m,
+          ['metadata', 'name'],
+          `already defined at ${first.file}:${first.line}: applying both keeps only the one applied last`,
+          'Rename one of them, or keep one definition.',
+        ),
+      );
+    }
+    return out;
+  },
+};
+
 export const GENERAL_RULES: readonly Rule[] = [
   templatePlaceholder,
   missingNamespace,
   sidecarFree,
   automountToken,
   selectsNothing,
+  duplicateObject,
 ];
