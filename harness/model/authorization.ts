@@ -272,7 +272,11 @@ function compileRule(raw: unknown, at: string, trustDomain: string): CompiledRul
     const sources = from.map((f, i) => {
       const fo = obj(f, `${at}.from[${i}]`);
       onlyKeys(fo, ['source'], `${at}.from[${i}]`);
-      return compileSource(obj(fo.source, `${at}.from[${i}].source`), `${at}.from[${i}].source`, trustDomain);
+      const source = obj(fo.source, `${at}.from[${i}].source`);
+      // Istio's validation: "`from.source` must not be empty".
+      if (Object.keys(source).length === 0)
+        throw new NotUnderstood(`${at}.from[${i}].source is empty (Istio rejects it)`);
+      return compileSource(source, `${at}.from[${i}].source`, trustDomain);
     });
     pushAnyOf(conditions, sources);
   }
@@ -281,7 +285,11 @@ function compileRule(raw: unknown, at: string, trustDomain: string): CompiledRul
     const operations = to.map((t, i) => {
       const tobj = obj(t, `${at}.to[${i}]`);
       onlyKeys(tobj, ['operation'], `${at}.to[${i}]`);
-      return compileOperation(obj(tobj.operation, `${at}.to[${i}].operation`), `${at}.to[${i}].operation`);
+      const operation = obj(tobj.operation, `${at}.to[${i}].operation`);
+      if (Object.keys(operation).length === 0) {
+        throw new NotUnderstood(`${at}.to[${i}].operation is empty (Istio rejects it)`);
+      }
+      return compileOperation(operation, `${at}.to[${i}].operation`);
     });
     pushAnyOf(conditions, operations);
   }

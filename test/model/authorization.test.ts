@@ -222,6 +222,8 @@ describe('model: Istio AuthorizationPolicy', () => {
       ap('t', 'tenant-b', '{ targetRefs: [{ kind: Gateway, group: gateway.networking.k8s.io, name: gw }] }'),
     );
     expect(target('a-b').outcome).to.equal('allowed');
+    const emptySource = await run(ap('e', 'tenant-b', '{ rules: [{ from: [{ source: {} }] }] }'));
+    expect(emptySource('a-b').outcome).to.equal('unknown');
     const badDeny = await run(ap('d', 'tenant-b', '{ action: DENY }'));
     expect(badDeny('a-b').outcome).to.equal('unknown');
   });
