@@ -124,7 +124,8 @@ function calicoTier(ctx: Context): BundleDocument[] {
       object: {
         apiVersion: 'projectcalico.org/v3',
         kind: 'GlobalNetworkPolicy',
-        // Tiered policy names carry the tier prefix (required by Calico API servers before 3.30).
+        // <tier>.<name>: Calico 3.29–3.31 reject other names outside the default tier; later releases
+        // accept both (projectcalico/calico#11232).
         metadata: meta(
           `${ctx.tier.name}.${tenant}`,
           undefined,

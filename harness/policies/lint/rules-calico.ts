@@ -268,9 +268,11 @@ const unknownTier: Rule = {
 
 const tierPrefix: Rule = {
   id: 'calico/tier-name-prefix',
-  severity: 'info',
+  severity: 'warning',
   summary: 'A tiered policy whose name does not start with its tier',
-  help: 'Calico versions before tiers became native in Calico Open Source require tiered policy names of the form <tier>.<name>.',
+  help:
+    'Calico 3.29 to 3.31 validate that a policy outside the default tier is named <tier>.<name> and reject ' +
+    'it otherwise; the requirement was dropped later (projectcalico/calico#10127, #11232).',
   check(ctx) {
     return calicoPolicies(ctx)
       .filter(
@@ -282,7 +284,7 @@ const tierPrefix: Rule = {
           this,
           m,
           ['metadata', 'name'],
-          `policy in tier '${tierOf(m)}' is not named '${tierOf(m)}.<name>': older Calico API servers reject it`,
+          `policy in tier '${tierOf(m)}' is not named '${tierOf(m)}.<name>': Calico 3.29 to 3.31 reject it`,
           `Name it '${tierOf(m)}.${str(obj(m.object.metadata).name) ?? 'name'}'.`,
         ),
       );
