@@ -40,6 +40,10 @@ import {
 
 const CONNECTION_CACHE_LIMIT = 16_384;
 
+/** Fact O7: a TCP probe connects to its own sidecar, so every refusal looks like a late close. */
+const TCP_BEHIND_SIDECAR =
+  'note: a TCP probe behind its own sidecar only sees the connection closed, which the agent cannot attribute (fact O7); probe from a pod without a sidecar to observe this';
+
 export interface ModelInput {
   readonly namespaces: readonly Namespace[];
   readonly workloads: readonly Workload[];
@@ -157,8 +161,11 @@ export class PolicyModel {
     if (path.verdict === MAYBE) return unknown('network', path.reasons);
     // Sidecars intercept TCP only: UDP never meets mTLS or authorization.
     const meshed = protocol === 'TCP';
-    if (path.verdict === NO)
-      return { outcome: this.dropOutcome(src, meshed), layer: 'network', reasons: path.reasons };
+    if (path.verdict === NO) {
+      const reasons =
+        attempt.kind === 'tcp' && src.sidecar ? [...path.reasons, TCP_BEHIND_SIDECAR] : path.reasons;
+      return { outcome: this.dropOutcome(src, meshed), layer: 'network', reasons };
+    }
     const reasons = [...path.reasons];
     if (!meshed)
       return {
@@ -224,6 +231,7 @@ export class PolicyModel {
     if (decision.verdict === MAYBE) return unknown('authorization', reasons);
     if (decision.verdict === NO) {
       if (!http) reasons.push('on a TCP port the denied connection is closed without data');
+      if (attempt.kind === 'tcp' && src.sidecar) reasons.push(TCP_BEHIND_SIDECAR);
       return { outcome: 'denied-l7', layer: 'authorization', reasons };
     }
     return { outcome: 'allowed', layer: 'none', reasons };

@@ -7,6 +7,7 @@ const ATTEMPTS =
   http('plain', 'tenant-a/probe-nosidecar', 'tenant-b/web') +
   tcp('plain-tcp', 'tenant-a/probe-nosidecar', 'tenant-b/web') +
   tcp('tcp-on-http', 'tenant-a/probe', 'tenant-b/web', 8080) +
+  tcp('meshed-tcp', 'tenant-a/probe', 'tenant-b/web') +
   `- { id: udp, kind: udp, from: tenant-a/probe-nosidecar, to: tenant-b/web, port: 5353 }
 - { id: dns, kind: dns, from: tenant-a/probe, query: { name: web.tenant-b.svc.cluster.local } }
 `;
@@ -24,6 +25,10 @@ describe('model: the evaluator across layers', () => {
     expect(p('meshed')).to.include({ outcome: 'denied-l4', layer: 'network' });
     expect(p('plain')).to.include({ outcome: 'denied-l4', layer: 'network' });
     expect(p('udp')).to.include({ outcome: 'denied-l4', layer: 'network' });
+    // Behind its own sidecar a TCP probe cannot tell a drop from other closes: the reason says so.
+    expect(p('meshed-tcp').outcome).to.equal('denied-l4');
+    expect(p('meshed-tcp').reasons.join('\n')).to.contain('fact O7');
+    expect(p('plain-tcp').reasons.join('\n')).to.not.contain('fact O7');
   });
 
   it('turns drops into refusals when Felix is set to Reject (except behind a client sidecar)', async () => {
