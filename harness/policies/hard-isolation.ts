@@ -423,7 +423,9 @@ function auditPayments(ctx: Context, ns: string): BundleDocument | undefined {
   const payment = find(ctx, ns, 'payment-service');
   if (!payment) return undefined;
   return {
-    comment: 'AUDIT marks matching requests for the audit log; it never allows or denies.',
+    comment:
+      'AUDIT marks matching requests for audit and never allows or denies; an audit plugin records them\n' +
+      '(access logs are configured separately).',
     object: {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',

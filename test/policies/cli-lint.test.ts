@@ -46,7 +46,7 @@ describe('cli: bulkhead lint', () => {
     const ok = await runCli(['lint', '-f', SHIPPED]);
     expect(ok.code).to.equal(0);
     expect(ok.stdout).to.match(/^scenarios\/hard-isolation\.yaml:\d+:\d+\s+warning\s+workload\//);
-    expect(ok.stdout).to.match(/\n\d+ warnings in \d+ objects\n$/);
+    expect(ok.stdout).to.match(/\n\d+ warnings, 3 infos in \d+ objects\n$/);
     const strict = await runCli(['lint', '-f', SHIPPED, '--fail-on', 'warning']);
     expect(strict.code).to.equal(1);
   });

@@ -614,6 +614,29 @@ const selectorNamespaceMismatch: Rule = {
   },
 };
 
+const auditNeedsPlugin: Rule = {
+  id: 'authz/audit-needs-plugin',
+  severity: 'info',
+  summary: 'AUDIT only marks requests; a separate audit plugin records them',
+  help:
+    'AUDIT policies never allow or deny. A request is only marked for audit; "a separate plugin must be ' +
+    'configured and enabled to actually fulfill the audit decision" (Istio AuthorizationPolicy reference; ' +
+    'facts §B). Access logs are configured separately (meshConfig.accessLogFile or Telemetry).',
+  check(ctx) {
+    return policies(ctx)
+      .filter((m) => actionOf(m) === 'AUDIT')
+      .map((m) =>
+        at(
+          this,
+          m,
+          ['spec', 'action'],
+          'AUDIT marks matching requests but records nothing unless an audit plugin is enabled',
+          'Enable a plugin that fulfils AUDIT decisions, or rely on access logs (Telemetry accessLogging) for the evidence.',
+        ),
+      );
+  },
+};
+
 export const AUTHZ_RULES: readonly Rule[] = [
   unsatisfiableSource,
   spiffePrincipal,
@@ -629,4 +652,5 @@ export const AUTHZ_RULES: readonly Rule[] = [
   rootNamespaceMismatch,
   allowNegative,
   selectorNamespaceMismatch,
+  auditNeedsPlugin,
 ];
