@@ -318,6 +318,24 @@ const CASES: readonly Case[] = [
     ),
   },
   {
+    name: 'a tenant whose workloads no Istio policy closes to other namespaces',
+    rule: 'authz/tenant-without-cross-tenant-deny',
+    bad: docs(
+      STRICT,
+      AP(
+        'tenant-a',
+        '  selector: { matchLabels: { app: x } }\n  rules: [{ from: [{ source: { namespaces: [tenant-a] } }] }]\n',
+      ),
+    ),
+    good: docs(
+      STRICT,
+      AP(
+        'tenant-a',
+        '  action: DENY\n  rules: [{ from: [{ source: { notNamespaces: [tenant-a, shared] } }] }]\n',
+      ),
+    ),
+  },
+  {
     name: 'a selector PeerAuthentication in the root namespace',
     rule: 'peerauth/root-selector',
     bad: PA('istio-system', '  selector: { matchLabels: { app: a } }\n  mtls: { mode: STRICT }\n'),

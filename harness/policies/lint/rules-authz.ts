@@ -637,6 +637,65 @@ const auditNeedsPlugin: Rule = {
   },
 };
 
+/** Whether an Istio policy refuses callers from other namespaces to every workload of `ns`. */
+function refusesOtherNamespaces(ctx: LintContext, ns: string): boolean {
+  return policies(ctx).some((m) => {
+    const spec = obj(m.object.spec);
+    if (spec.selector !== undefined) return false;
+    const where = namespaceOf(m);
+    const action = actionOf(m);
+    const rules = arr(spec.rules).map(obj);
+    if (where === ctx.rootNamespace) return action === 'ALLOW' && rules.length === 0;
+    if (where !== ns) return false;
+    if (action === 'ALLOW') return true;
+    return (
+      action === 'DENY' &&
+      rules.some((r) => arr(r.from).some((f) => strings(obj(obj(f).source).notNamespaces).includes(ns)))
+    );
+  });
+}
+
+const tenantWithoutL7Boundary: Rule = {
+  id: 'authz/tenant-without-cross-tenant-deny',
+  severity: 'warning',
+  summary: 'A tenant namespace whose workloads no Istio policy closes to other namespaces',
+  help:
+    'Without a namespace-wide DENY of other namespaces (notNamespaces), a namespace-wide ALLOW list or a ' +
+    'mesh-wide allow-nothing, only the network layer separates this tenant from the others: one ' +
+    'misconfigured NetworkPolicy and another tenant is in.',
+  check(ctx) {
+    const out: Finding[] = [];
+    if (policies(ctx).length === 0) return out;
+    for (const ns of [...ctx.tenantNamespaces].sort()) {
+      if (ctx.injection(ns) === false || refusesOtherNamespaces(ctx, ns)) continue;
+      const anchor =
+        policies(ctx).find((m) => namespaceOf(m) === ns) ?? ctx.manifests.find((m) => namespaceOf(m) === ns);
+      const declared = ctx.scenario?.namespaces.find((n) => n.name === ns);
+      const message = `no Istio policy refuses other namespaces' requests to ${ns}: its isolation rests on the network layer alone`;
+      const hint = `Add an AuthorizationPolicy in ${ns} with action DENY and from.source.notNamespaces: [${ns}, <shared namespaces>].`;
+      if (declared) {
+        const { file, line, column } = declared.origin;
+        out.push({
+          rule: this.id,
+          severity: this.severity,
+          message,
+          hint,
+          object: { kind: 'Namespace', name: ns },
+          file,
+          line,
+          column,
+        });
+      } else if (anchor) {
+        out.push({
+          ...at(this, anchor, ['metadata', 'namespace'], message, hint),
+          object: { kind: 'Namespace', name: ns },
+        });
+      }
+    }
+    return out;
+  },
+};
+
 export const AUTHZ_RULES: readonly Rule[] = [
   unsatisfiableSource,
   spiffePrincipal,
@@ -653,4 +712,5 @@ export const AUTHZ_RULES: readonly Rule[] = [
   allowNegative,
   selectorNamespaceMismatch,
   auditNeedsPlugin,
+  tenantWithoutL7Boundary,
 ];
