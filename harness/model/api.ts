@@ -10,7 +10,7 @@
  * request is anonymous, and system:anonymous has no resource rights either.
  */
 import type { ApiRequest } from '../scenario/schema.js';
-import type { Manifest } from '../scenario/types.js';
+import type { PolicyManifest as Manifest } from './types.js';
 import type { Endpoint } from './cluster.js';
 import { where } from './networkpolicy.js';
 import { NotUnderstood, list, obj, objectName, onlyKeys, str, strings, type Obj } from './read.js';

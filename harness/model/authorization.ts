@@ -24,7 +24,7 @@
  * - Paths are matched without the query, after BASE normalization; duplicate headers are merged
  *   with ','; hosts and header names are case-insensitive.
  */
-import type { Manifest } from '../scenario/types.js';
+import type { PolicyManifest as Manifest } from './types.js';
 import { inBlock, parseCidr, type AddressRange } from './cidr.js';
 import type { Endpoint } from './cluster.js';
 import { compileMatchLabels, type LabelMatcher } from './labels.js';

@@ -19,7 +19,7 @@
  * - Selectors also match NetworkSets/GlobalNetworkSets by their labels, i.e. their `nets`.
  * - `order` absent = last; the default tier holds Kubernetes NetworkPolicies at order 1000.
  */
-import type { Manifest } from '../scenario/types.js';
+import type { PolicyManifest as Manifest } from './types.js';
 import { inBlock, parseCidr, type AddressRange } from './cidr.js';
 import { compileCalicoSelector, type CompiledSelector } from './calico-selector.js';
 import type { Cluster, Endpoint } from './cluster.js';

@@ -4,11 +4,11 @@
  * the API server behind the `kubernetes` Service). Endpoints are numbered so the layers can
  * keep per-endpoint match tables instead of evaluating selectors per attempt.
  */
-import type { Manifest, Port, Scenario, Workload } from '../scenario/types.js';
+import type { Port, Scenario, Workload } from '../scenario/types.js';
 import { parseCidr, type AddressRange } from './cidr.js';
 import type { Labels } from './labels.js';
 import { isObj } from './read.js';
-import type { ClusterFacts } from './types.js';
+import type { ClusterFacts, PolicyManifest } from './types.js';
 
 export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver';
 
@@ -72,7 +72,7 @@ function ranges(cidrs: readonly string[]): AddressRange[] {
 /** Builds the endpoint table. Namespace and ServiceAccount manifests contribute their labels. */
 export function buildCluster(
   input: ClusterInput,
-  manifests: readonly Manifest[],
+  manifests: readonly PolicyManifest[],
   facts: ClusterFacts,
 ): Cluster {
   const nsLabels = new Map<string, Record<string, string>>();

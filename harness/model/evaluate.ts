@@ -35,6 +35,7 @@ import {
   type ClusterFacts,
   type Layer,
   type Prediction,
+  type PolicyManifest,
   type PredictedOutcome,
 } from './types.js';
 
@@ -44,6 +45,19 @@ const CONNECTION_CACHE_LIMIT = 16_384;
 const TCP_BEHIND_SIDECAR =
   'note: a TCP probe behind its own sidecar only sees the connection closed, which the agent cannot attribute (fact O7); probe from a pod without a sidecar to observe this';
 
+/** A Kubernetes object as plain data (`apiVersion`, `kind`, `metadata`, `spec`, …). */
+export type PolicyObject = Readonly<Record<string, unknown>>;
+
+/** A plain object becomes a manifest located by its position in the list. */
+function located(m: Manifest | PolicyObject, index: number): PolicyManifest {
+  if (isManifest(m)) return m;
+  return { object: m, file: 'policies', line: index + 1 };
+}
+
+function isManifest(m: Manifest | PolicyObject): m is Manifest {
+  return 'object' in m && 'file' in m && typeof m.object === 'object' && m.object !== null;
+}
+
 export interface ModelInput {
   readonly namespaces: readonly Namespace[];
   readonly workloads: readonly Workload[];
@@ -51,8 +65,11 @@ export interface ModelInput {
   readonly trustDomain: string;
   /** Default: cluster.local. */
   readonly clusterDomain?: string;
-  /** Every policy object, in apply order. */
-  readonly manifests: readonly Manifest[];
+  /**
+   * Every policy object, in apply order: located manifests (reasons then cite file:line), or
+   * plain Kubernetes objects.
+   */
+  readonly manifests: readonly (Manifest | PolicyObject)[];
   /** Defaults: {@link DEFAULT_CLUSTER_FACTS}. */
   readonly facts?: Partial<ClusterFacts>;
 }
@@ -90,7 +107,7 @@ export class PolicyModel {
 
   constructor(input: ModelInput, options: ModelOptions = {}) {
     const without = new Set(options.without ?? []);
-    const manifests = input.manifests.filter((m) => {
+    const manifests = input.manifests.map(located).filter((m) => {
       const layer = layerOf(m);
       return layer === undefined || !without.has(layer);
     });

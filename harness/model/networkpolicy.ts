@@ -14,7 +14,7 @@
  * - Port: protocol defaults to TCP; a name matches the server pod's port of that name;
  *   `endPort` makes a range.
  */
-import type { Manifest } from '../scenario/types.js';
+import type { PolicyManifest as Manifest } from './types.js';
 import { parseCidr } from './cidr.js';
 import type { Cluster, Endpoint } from './cluster.js';
 import { compileLabelSelector, type LabelMatcher } from './labels.js';

@@ -4,7 +4,7 @@
  * EnvoyFilter, a DestinationRule). The last kind turn the predictions they may touch into
  * `unknown`, naming the object, instead of being silently ignored.
  */
-import type { Manifest } from '../scenario/types.js';
+import type { PolicyManifest as Manifest } from './types.js';
 import { CALICO_GROUPS } from './calico.js';
 import { compileLua, type LuaProgram } from './lua.js';
 import type { Endpoint } from './cluster.js';

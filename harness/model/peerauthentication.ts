@@ -10,7 +10,7 @@
  *   mode, then the workload's `portLevelMtls` for the port; UNSET inherits.
  * - `portLevelMtls` needs a selector (rejected otherwise).
  */
-import type { Manifest } from '../scenario/types.js';
+import type { PolicyManifest as Manifest } from './types.js';
 import type { Endpoint } from './cluster.js';
 import { compileMatchLabels, type LabelMatcher } from './labels.js';
 import { where } from './networkpolicy.js';

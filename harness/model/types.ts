@@ -3,6 +3,7 @@
  * cluster facts the scenario does not state (address ranges, where istiod and CoreDNS run).
  */
 import type { Outcome } from '../scenario/outcomes.js';
+import type { Manifest } from '../scenario/types.js';
 
 /**
  * Three-valued match: a selector, CIDR or rule either matches, does not, or the model cannot
@@ -74,3 +75,6 @@ export const DEFAULT_CLUSTER_FACTS: ClusterFacts = {
   apiServer: { cidrs: ['172.18.0.0/16'], port: 6443 },
   istiodNamespace: 'istio-system',
 };
+
+/** What the model reads of a manifest: the object and where it was written (for reasons). */
+export type PolicyManifest = Pick<Manifest, 'object' | 'file' | 'line'>;
