@@ -46,8 +46,3 @@ export function refOf(m: Manifest): ObjectRef {
 export function describeRef(r: ObjectRef): string {
   return `${r.kind} ${r.namespace === undefined ? '' : `${r.namespace}/`}${r.name}`;
 }
-
-export function group(apiVersion: string): string {
-  const slash = apiVersion.indexOf('/');
-  return slash < 0 ? '' : apiVersion.slice(0, slash);
-}

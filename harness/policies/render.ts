@@ -5,14 +5,12 @@
  * that lint and schema messages can point at.
  */
 import type { Manifest, PolicySource, Scenario } from '../scenario/types.js';
-import { ARTICLE, renderArticleText } from './article.js';
+import { renderArticleText } from './article.js';
 import { toManifests } from './documents.js';
 import { HARD_ISOLATION, renderHardIsolationText } from './hard-isolation.js';
 import type { RenderOptions } from './options.js';
 
 export type BuiltinName = Extract<PolicySource, { kind: 'builtin' }>['name'];
-
-export const BUILTINS: readonly BuiltinName[] = [HARD_ISOLATION, ARTICLE];
 
 /** The virtual file name a built-in bundle's objects are located in. */
 export function builtinFile(name: BuiltinName): string {
