@@ -196,9 +196,11 @@ function compilePorts(items: readonly unknown[], at: string): PortTest {
         proto === protocol && n >= port && n <= last ? YES : NO;
     }
     if (typeof port === 'string') {
-      if (/^\d+$/.test(port)) {
-        const value = Number(port);
-        return (_s: Endpoint, n: number, proto: Protocol) => (proto === protocol && n === value ? YES : NO);
+      if (!/[a-z]/.test(port)) {
+        // A string port is a port name, and a name needs a letter (IANA_SVC_NAME): the API rejects "8080".
+        throw new NotUnderstood(
+          `${where}.port '${port}' is a string but not a port name (rejected by the API)`,
+        );
       }
       // A named port is looked up on the server pod: the number it names there, for that protocol.
       return (server: Endpoint, n: number, proto: Protocol) =>

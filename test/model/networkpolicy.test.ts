@@ -165,6 +165,9 @@ describe('model: Kubernetes NetworkPolicy', () => {
     expect(udp('b-udp').outcome).to.equal('denied-l4'); // protocol defaults to TCP
     const udpOk = (await plan(ports('{ port: dns-ish, protocol: UDP }'), ATTEMPTS, { topology: PLAIN })).p;
     expect(udpOk('b-udp').outcome).to.equal('allowed');
+    // A quoted number is a port name to the API, and names need a letter: rejected, so unknown.
+    const quoted = (await plan(ports('{ port: "9000" }'), ATTEMPTS, { topology: PLAIN })).p;
+    expect(quoted('b-9000').outcome).to.equal('unknown');
   });
 
   it('egress default-deny also blocks DNS and the API server unless allowed after DNAT', async () => {
