@@ -13,6 +13,8 @@ import { agentCommand } from './agent.js';
 import { lintCommand } from './lint.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
+import { upCommand } from './up.js';
+import { downCommand } from './down.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -38,6 +40,8 @@ Example:
   lintCommand(program, io);
   planCommand(program, io);
   runCommand(program, io);
+  upCommand(program, io);
+  downCommand(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

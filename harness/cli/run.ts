@@ -1,32 +1,36 @@
 /**
- * `bulkhead run`: deploy a scenario on a cluster and make every attempt for real. The
- * provisioned providers (kind, k3s) come with their own change; today `--provider existing`
- * runs against the cluster of a kubeconfig context.
+ * `bulkhead run`: deploy a scenario on a cluster and make every attempt for real. The cluster
+ * comes from a provider: a fresh kind cluster with Calico and Istio (the default), a k3s
+ * container, or `--provider existing`, the cluster of a kubeconfig context.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { KubeConfig } from '@kubernetes/client-node';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
+import { acquireCluster } from '../cluster/acquire.js';
+import { PROVIDERS, type Cluster, type ProviderName } from '../cluster/provider.js';
 import { UserError } from '../errors.js';
+import { newRunId } from '../run/identity.js';
 import { createProgress } from '../run/progress.js';
 import { runScenario, type AttemptResult, type RunResult } from '../run/runner.js';
 import { loadScenarioFile } from '../scenario/loader.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { CommandExit, type CliIo } from './io.js';
 import { renderTable } from './table.js';
+import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
-interface RunOptions {
+interface RunOptions extends ProvisionOptions {
   readonly file: string;
-  readonly provider: 'existing';
+  readonly provider: ProviderName;
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly reports: string;
   readonly keep: boolean;
   readonly keepOnFailure: boolean;
+  readonly keepCluster: boolean;
   readonly readyTimeout: number;
   readonly convergeTimeout: number;
   readonly settle: number;
@@ -51,20 +55,24 @@ function count(value: string): number {
 }
 
 export function runCommand(program: Command, io: CliIo): void {
-  program
+  const command = program
     .command('run')
     .description('deploy a scenario on a cluster, make every attempt for real, and judge the outcomes')
     .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
     .addOption(
-      new Option('--provider <name>', 'where the cluster comes from (existing: a kubeconfig context)')
-        .choices(['existing'])
-        .makeOptionMandatory(),
+      new Option(
+        '--provider <name>',
+        'where the cluster comes from (kind: a fresh cluster with Calico and Istio; existing: a kubeconfig context)',
+      )
+        .choices(PROVIDERS)
+        .default('kind'),
     )
-    .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('--kubeconfig <file>', 'existing: kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'existing: kubeconfig context (default: the current one)')
     .option('--reports <dir>', 'where run folders go', 'reports')
-    .option('--keep', 'keep everything the run created', false)
+    .option('--keep', 'keep everything the run created (the cluster too)', false)
     .option('--keep-on-failure', 'keep what the run created when an expectation failed', false)
+    .option('--keep-cluster', 'keep the kind cluster after the run (reuse it with --reuse)', false)
     .option('--ready-timeout <seconds>', 'how long pods may take to become Ready', seconds, 300)
     .option(
       '--converge-timeout <seconds>',
@@ -91,80 +99,117 @@ deletes only those, and refuses a scenario namespace that exists without that la
 are appended to <reports>/<run>/results.jsonl as they arrive. Ctrl-C stops new work, cleans up
 (unless kept) and still writes what was observed.
 
+With kind (the default) the cluster is created from pinned, verified artifacts, every step is
+printed as the shell command that reproduces it (and saved as provision.log in the run folder),
+its logs are exported into the run folder, and it is deleted at the end unless kept or reused.
+
 Exit codes: 0 every expectation held; 1 an isolation expectation failed; 2 bad input or a fault.
 
 Examples:
+  $ bulkhead run -f scenarios/hard-isolation.yaml
+  $ bulkhead run -f scenarios/hard-isolation.yaml --istio 1.29.3 --kubernetes 1.35.0 --keep-on-failure
+  $ bulkhead run -f scenarios/hard-isolation.yaml --reuse            # after \`bulkhead up\`
   $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --context kind-bulkhead
   $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --keep-on-failure --reports out/`,
-    )
-    .action(async (options: RunOptions) => {
-      const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
-      const kubeConfig = loadKubeConfig(options, io.cwd);
-      const agentBundle = await loadAgentBundle();
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        interrupts += 1;
-        if (interrupts > 1) process.exit(130);
-        io.stderr(
-          `\n${signal}: stopping, cleaning up and writing the results so far (again to quit at once)\n`,
-        );
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      let result: RunResult;
-      try {
-        result = await runScenario({
-          scenario,
-          kubeConfig,
-          agentBundle,
-          reportsDir: path.resolve(io.cwd, options.reports),
-          progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
-          keep: options.keep ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
-          readyTimeoutMs: options.readyTimeout * 1000,
-          convergeTimeoutMs: options.convergeTimeout * 1000,
-          settleMs: options.settle * 1000,
-          roundIntervalMs: options.roundInterval * 1000,
-          stableRounds: options.stableRounds,
-          signal: controller.signal,
-          ...(options.agentImage ? { agentImage: options.agentImage } : {}),
-          ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
-          ...(options.runId ? { runId: options.runId } : {}),
-        });
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-      io.stdout(resultTable(result.results));
-      io.stdout(summary(result, io.cwd));
-      if (result.exitCode !== 0) throw new CommandExit(result.exitCode);
+    );
+  addProvisionOptions(command).action(async (options: RunOptions) => {
+    const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+    const runId = options.runId ?? newRunId();
+    const runDir = path.resolve(io.cwd, options.reports, runId);
+    const provisionLog: string[] = [];
+    const cluster = await acquireRunCluster(options, io, runDir, provisionLog);
+    const agentBundle = await loadAgentBundle().catch(async (error: unknown) => {
+      await cluster.release({ keep: false, logsDir: path.join(runDir, 'cluster-logs') });
+      throw error;
     });
+    const kubeConfig = cluster.kubeConfig;
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupts += 1;
+      if (interrupts > 1) process.exit(130);
+      io.stderr(
+        `\n${signal}: stopping, cleaning up and writing the results so far (again to quit at once)\n`,
+      );
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let result: RunResult;
+    try {
+      result = await runScenario({
+        scenario,
+        kubeConfig,
+        agentBundle,
+        reportsDir: path.resolve(io.cwd, options.reports),
+        progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
+        keep: options.keep ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
+        readyTimeoutMs: options.readyTimeout * 1000,
+        convergeTimeoutMs: options.convergeTimeout * 1000,
+        settleMs: options.settle * 1000,
+        roundIntervalMs: options.roundInterval * 1000,
+        stableRounds: options.stableRounds,
+        signal: controller.signal,
+        ...(options.agentImage ? { agentImage: options.agentImage } : {}),
+        ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+        runId,
+        environment: { ...cluster.environment },
+      });
+    } catch (error) {
+      await cluster.release({
+        keep: options.keep || options.keepCluster || options.keepOnFailure,
+        logsDir: path.join(runDir, 'cluster-logs'),
+      });
+      throw error;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    await cluster.release({
+      keep: options.keep || options.keepCluster || (options.keepOnFailure && result.exitCode !== 0),
+      logsDir: path.join(runDir, 'cluster-logs'),
+    });
+    if (options.provider !== 'existing') await saveProvisionLog(runDir, provisionLog);
+    io.stdout(resultTable(result.results));
+    io.stdout(summary(result, io.cwd));
+    if (result.exitCode !== 0) throw new CommandExit(result.exitCode);
+  });
 }
 
-function loadKubeConfig(options: Pick<RunOptions, 'kubeconfig' | 'context'>, cwd: string): KubeConfig {
-  const kc = new KubeConfig();
+/**
+ * The cluster of the run. A provisioned one (kind, k3s) logs every step as a shell command on
+ * stderr and into provision.log; `existing` behaves as before (kubeconfig and context).
+ */
+async function acquireRunCluster(
+  options: RunOptions,
+  io: CliIo,
+  runDir: string,
+  provisionLog: string[],
+): Promise<Cluster> {
+  const provisioned = options.provider !== 'existing';
+  const log = (line: string) => {
+    provisionLog.push(line);
+    if (provisioned) io.stderr(`${line}\n`);
+  };
   try {
-    if (options.kubeconfig) kc.loadFromFile(path.resolve(cwd, options.kubeconfig));
-    else kc.loadFromDefault();
-  } catch (error) {
-    throw new UserError(
-      `cannot read the kubeconfig: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    return await acquireCluster({
+      ...(provisioned ? provisionProps(options) : {}),
+      provider: options.provider,
+      log,
+      cwd: io.cwd,
+      logsDir: path.join(runDir, 'cluster-logs'),
+      ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+      ...(options.context ? { context: options.context } : {}),
+    });
+  } finally {
+    if (provisioned) await saveProvisionLog(runDir, provisionLog);
   }
-  if (options.context) {
-    const names = kc.getContexts().map((c) => c.name);
-    if (!names.includes(options.context)) {
-      throw new UserError(
-        `no context '${options.context}' in the kubeconfig (it has: ${names.join(', ') || 'none'})`,
-      );
-    }
-    kc.setCurrentContext(options.context);
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new UserError('the kubeconfig names no current cluster; pass --context or --kubeconfig');
-  }
-  return kc;
+}
+
+/** The shell commands that reproduce the environment, for the auditor. */
+async function saveProvisionLog(runDir: string, lines: readonly string[]): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  await writeFile(path.join(runDir, 'provision.log'), lines.map((l) => `${l}\n`).join(''));
 }
 
 /** The agent bundle `npm ci` built; built now if it is missing (a checkout without `npm ci`). */

@@ -60,6 +60,11 @@ export interface RunnerProps {
   /** The model's prediction for attempts expecting `auto`; without one they are judged `error`. */
   readonly predict?: (attempt: Attempt) => Outcome | undefined;
   readonly signal?: AbortSignal;
+  /**
+   * What the cluster runs (provider, Kubernetes, Calico and Istio versions, pinned artifacts),
+   * recorded in the `run` line of results.jsonl. @default not recorded
+   */
+  readonly environment?: Readonly<Record<string, unknown>>;
 }
 
 export interface AttemptResult {
@@ -108,6 +113,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
     cluster: props.kubeConfig.getCurrentCluster()?.server ?? '',
     context: props.kubeConfig.getCurrentContext(),
     attempts: scenario.attempts.length,
+    ...(props.environment ? { environment: props.environment } : {}),
   });
 
   progress.phase('preflight');

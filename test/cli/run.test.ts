@@ -97,7 +97,7 @@ describe('cli: bulkhead run --provider existing', function () {
     expect(rows[1]).to.match(/^PASS\s+acme-to-acme/);
   });
 
-  it('exits 2 with one clear sentence for an unknown context, a missing kubeconfig, or no provider', async () => {
+  it('exits 2 with one clear sentence for an unknown context, a missing kubeconfig, or an unknown provider', async () => {
     const context = await runCli(
       [
         'run',
@@ -120,9 +120,11 @@ describe('cli: bulkhead run --provider existing', function () {
     );
     expect(missing.code).to.equal(2);
     expect(missing.stderr).to.match(/^error: cannot read the kubeconfig: .*nope/);
-    const provider = await runCli(['run', '-f', 'scenario.yaml'], dir);
+    const provider = await runCli(['run', '-f', 'scenario.yaml', '--provider', 'minikube'], dir);
     expect(provider.code).to.equal(2);
-    expect(provider.stderr).to.contain("required option '--provider <name>' not specified");
+    expect(provider.stderr).to.contain(
+      "argument 'minikube' is invalid. Allowed choices are kind, k3s, existing.",
+    );
     expect(server.requests).to.deep.equal([]);
   });
 

@@ -13,6 +13,7 @@
  *   what it contains;
  * - a tiny deployment controller creates each Deployment's pods directly (no ReplicaSets), and
  *   pods become Ready on a schedule the test controls.
+ * - GET /version reports a configurable gitVersion (the cluster installers read it).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -77,6 +78,8 @@ export interface FakeApiServerOptions {
   readonly readyAfterMs?: (pod: Readonly<Obj>) => number | null;
   /** Closes every watch after this long, as real servers do routinely. Default: never. */
   readonly watchLifetimeMs?: number;
+  /** What GET /version reports as gitVersion (how clients learn the Kubernetes version). Default: v1.35.0. */
+  readonly kubernetesVersion?: string;
 }
 
 const TLS_DIR = new URL('./tls/', import.meta.url);
@@ -332,6 +335,9 @@ export class FakeApiServer {
     | { kind: 'none' }
     | { kind: 'resource'; type: ResourceType; namespace?: string; name?: string; subresource?: string } {
     const parts = pathname.split('/').filter(Boolean);
+    if (parts.length === 1 && parts[0] === 'version') {
+      return { kind: 'discovery', document: versionInfo(this.options.kubernetesVersion ?? 'v1.35.0') };
+    }
     let group: string;
     let version: string;
     let rest: string[];
@@ -1085,4 +1091,20 @@ function prune(object: unknown, before: unknown, now: unknown): Obj {
     return out;
   };
   return walk(object, before, now) as Obj;
+}
+
+/** The version.Info document of GET /version. */
+function versionInfo(gitVersion: string): Record<string, unknown> {
+  const [major = '', minor = ''] = gitVersion.replace(/^v/, '').split('.');
+  return {
+    major,
+    minor,
+    gitVersion,
+    gitCommit: '0000000000000000000000000000000000000000',
+    gitTreeState: 'clean',
+    buildDate: '2026-01-01T00:00:00Z',
+    goVersion: 'go1.25.0',
+    compiler: 'gc',
+    platform: 'linux/amd64',
+  };
 }

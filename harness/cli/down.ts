@@ -1,0 +1,51 @@
+/**
+ * `bulkhead down`: exports a kind cluster's logs (when asked) and deletes it. Deleting a cluster
+ * that is not there is not an error, so CI can call it unconditionally at the end of a job.
+ */
+import path from 'node:path';
+
+import type { Command } from 'commander';
+
+import { CommandRunner } from '../cluster/commands.js';
+import { DEFAULT_CLUSTER_NAME, deleteKindCluster } from '../cluster/kind.js';
+import { UserError } from '../errors.js';
+import type { CliIo } from './io.js';
+
+interface DownOptions {
+  readonly name: string;
+  readonly logs?: string;
+}
+
+export function downCommand(program: Command, io: CliIo): void {
+  program
+    .command('down')
+    .description('delete a kind cluster made by `bulkhead up` (after exporting its logs, if asked)')
+    .option('--name <name>', 'kind cluster name', DEFAULT_CLUSTER_NAME)
+    .option('--logs <dir>', 'export the cluster logs into this folder first')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ bulkhead down
+  $ bulkhead down --name nightly --logs reports/cluster-logs`,
+    )
+    .action(async (options: DownOptions) => {
+      const runner = new CommandRunner({
+        log: (line) => {
+          io.stderr(`${line}\n`);
+        },
+      });
+      const clusters = await runner.try('kind', ['get', 'clusters']);
+      if (clusters.missing)
+        throw new UserError('kind is not installed; install kind to delete kind clusters');
+      if (!clusters.stdout.split('\n').some((l) => l.trim() === options.name)) {
+        io.stdout(`no kind cluster named '${options.name}'; nothing to delete\n`);
+        return;
+      }
+      const logsDir = options.logs ? path.resolve(io.cwd, options.logs) : undefined;
+      await deleteKindCluster(runner, options.name, logsDir);
+      io.stdout(
+        `deleted kind cluster '${options.name}'${logsDir ? `; logs in ${path.relative(io.cwd, logsDir) || '.'}` : ''}\n`,
+      );
+    });
+}

@@ -1,0 +1,152 @@
+/**
+ * `bulkhead up`: a kind cluster with Calico and Istio, and nothing else, so nightly jobs and
+ * local loops can reuse one cluster across runs (`bulkhead run --reuse`). A running cluster of
+ * the same name is checked and completed rather than refused; `bulkhead down` deletes it.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { InvalidArgumentError, type Command } from 'commander';
+
+import { acquireCluster, type AcquireProps } from '../cluster/acquire.js';
+import { DEFAULT_CLUSTER_NAME } from '../cluster/kind.js';
+import type { Environment } from '../cluster/provider.js';
+import { DEFAULT_CALICO, DEFAULT_ISTIO, DEFAULT_KUBERNETES } from '../cluster/versions.js';
+import type { CliIo } from './io.js';
+import { renderTable } from './table.js';
+
+/** The options `up` and `run` share for provisioned clusters. */
+export interface ProvisionOptions {
+  readonly name: string;
+  readonly workers: number;
+  readonly kubernetes: string;
+  readonly calico: string;
+  readonly istio: string;
+  readonly reuse: boolean;
+  readonly apiServerPort?: number;
+  readonly istioBaseUrl?: string;
+  readonly calicoBaseUrl?: string;
+  readonly provisionTimeout: number;
+}
+
+function wholeNumber(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`expected a whole number from ${String(min)} to ${String(max)}`);
+    return n;
+  };
+}
+
+export function addProvisionOptions(command: Command): Command {
+  return command
+    .option('--name <name>', 'kind cluster name', DEFAULT_CLUSTER_NAME)
+    .option('--workers <n>', 'kind worker nodes besides the control plane', wholeNumber(0, 10), 2)
+    .option(
+      '--kubernetes <version>',
+      'Kubernetes version (picks the node image pinned by digest)',
+      DEFAULT_KUBERNETES,
+    )
+    .option('--calico <version>', 'Calico release tag', DEFAULT_CALICO)
+    .option('--istio <version>', 'Istio release (istioctl is downloaded, verified and cached)', DEFAULT_ISTIO)
+    .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
+    .option(
+      '--api-server-port <port>',
+      'host port for the API server (default: kind picks one)',
+      wholeNumber(1, 65535),
+    )
+    .option('--istio-base-url <url>', 'mirror of https://github.com/istio/istio/releases/download')
+    .option('--calico-base-url <url>', 'mirror of https://raw.githubusercontent.com/projectcalico/calico')
+    .option(
+      '--provision-timeout <seconds>',
+      'how long creating the cluster and each install may take',
+      wholeNumber(1, 86_400),
+      600,
+    );
+}
+
+export function provisionProps(options: ProvisionOptions): Partial<AcquireProps> {
+  return {
+    name: options.name,
+    workers: options.workers,
+    kubernetes: options.kubernetes,
+    calico: options.calico,
+    istio: options.istio,
+    reuse: options.reuse,
+    timeoutMs: options.provisionTimeout * 1000,
+    ...(options.apiServerPort ? { apiServerPort: options.apiServerPort } : {}),
+    ...(options.istioBaseUrl ? { istioBaseUrl: options.istioBaseUrl } : {}),
+    ...(options.calicoBaseUrl ? { calicoBaseUrl: options.calicoBaseUrl } : {}),
+  };
+}
+
+/** The environment as rows for a table (and for the record). */
+export function environmentRows(env: Environment): string[][] {
+  const rows: [string, string | undefined][] = [
+    ['provider', env.provider],
+    ['cluster', `${env.cluster}${env.reused ? ' (reused)' : ''}`],
+    ['kubernetes', env.kubernetes],
+    ['calico', env.calico],
+    ['istio', env.istio],
+    ['node image', env.nodeImage],
+    ['kind', env.kind],
+    ...Object.entries(env.artifacts ?? {}).map(([k, v]): [string, string] => [`sha256 ${k}`, v]),
+  ];
+  return rows.map(([k, v]) => [k, v ?? 'not found']);
+}
+
+interface UpOptions extends ProvisionOptions {
+  readonly logs: string;
+  readonly writeKubeconfig?: string;
+}
+
+export function upCommand(program: Command, io: CliIo): void {
+  addProvisionOptions(
+    program
+      .command('up')
+      .description('create (or complete) a kind cluster with Calico and Istio, and keep it for later runs'),
+  )
+    .option('--logs <dir>', 'where kind logs go if creating the cluster fails', 'reports/cluster-logs')
+    .option('--write-kubeconfig <file>', 'also write the cluster kubeconfig to this file')
+    .addHelpText(
+      'after',
+      `
+Every step is printed as the shell command that reproduces it. Nothing is created when a
+preflight check fails (Docker, kind, inotify limits, versions) or when the Istio and Kubernetes
+versions are not a supported pair.
+
+Examples:
+  $ bulkhead up
+  $ bulkhead up --kubernetes 1.34.0 --istio 1.28.2 --workers 1
+  $ bulkhead run -f scenarios/hard-isolation.yaml --reuse   # then, as often as needed
+  $ bulkhead down`,
+    )
+    .action(async (options: UpOptions) => {
+      const log = (line: string) => {
+        io.stderr(`${line}\n`);
+      };
+      const cluster = await acquireCluster({
+        ...provisionProps(options),
+        provider: 'kind',
+        reuse: true,
+        log,
+        cwd: io.cwd,
+        logsDir: path.resolve(io.cwd, options.logs),
+      });
+      if (options.writeKubeconfig && cluster.kubeconfigPath) {
+        await writeFile(
+          path.resolve(io.cwd, options.writeKubeconfig),
+          await readFile(cluster.kubeconfigPath),
+          {
+            mode: 0o600,
+          },
+        );
+      }
+      await cluster.release({ keep: true });
+      io.stdout(renderTable(['WHAT', 'VERSION'], environmentRows(cluster.environment)));
+      io.stdout(
+        `\ncluster '${options.name}' is up (context kind-${options.name}; \`kind get kubeconfig --name ${options.name}\` prints its kubeconfig)\n` +
+          `next: bulkhead run -f scenarios/hard-isolation.yaml --name ${options.name} --reuse\n`,
+      );
+    });
+}

@@ -1,0 +1,79 @@
+/**
+ * One entry point for `run` and `up`: the named provider yields a cluster. The same code path
+ * whether a nightly job creates a fresh kind cluster or a local loop reuses one.
+ */
+import { CommandRunner, type StepLog } from './commands.js';
+import { cacheRoot } from './download.js';
+import { connectExisting } from './existing.js';
+import { provisionK3s } from './k3s.js';
+import { DEFAULT_CLUSTER_NAME, provisionKind } from './kind.js';
+import type { Cluster, ProviderName } from './provider.js';
+import { DEFAULT_CALICO, DEFAULT_ISTIO, DEFAULT_KUBERNETES } from './versions.js';
+
+export interface AcquireProps {
+  readonly provider: ProviderName;
+  readonly log: StepLog;
+  readonly cwd: string;
+  /** Where cluster logs go if creating or installing fails. */
+  readonly logsDir: string;
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  // kind and k3s
+  /** @default DEFAULT_KUBERNETES */
+  readonly kubernetes?: string;
+  /** @default DEFAULT_CALICO */
+  readonly calico?: string;
+  /** @default DEFAULT_ISTIO */
+  readonly istio?: string;
+  readonly istioBaseUrl?: string;
+  readonly calicoBaseUrl?: string;
+  readonly timeoutMs?: number;
+  // kind
+  /** @default 'bulkhead' */
+  readonly name?: string;
+  readonly workers?: number;
+  readonly reuse?: boolean;
+  readonly apiServerPort?: number;
+  readonly inotifyDir?: string;
+  // existing
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly signal?: AbortSignal;
+}
+
+export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
+  if (props.provider === 'existing') {
+    return connectExisting({
+      cwd: props.cwd,
+      log: props.log,
+      ...(props.kubeconfig ? { kubeconfig: props.kubeconfig } : {}),
+      ...(props.context ? { context: props.context } : {}),
+    });
+  }
+  const env = props.env ?? process.env;
+  const runner = new CommandRunner({ log: props.log, env });
+  const versions = {
+    kubernetes: props.kubernetes ?? DEFAULT_KUBERNETES,
+    calico: props.calico ?? DEFAULT_CALICO,
+    istio: props.istio ?? DEFAULT_ISTIO,
+  };
+  const common = {
+    runner,
+    versions,
+    cache: cacheRoot(env),
+    ...(props.istioBaseUrl ? { istioBaseUrl: props.istioBaseUrl } : {}),
+    ...(props.calicoBaseUrl ? { calicoBaseUrl: props.calicoBaseUrl } : {}),
+    ...(props.timeoutMs ? { timeoutMs: props.timeoutMs } : {}),
+    ...(props.signal ? { signal: props.signal } : {}),
+  };
+  if (props.provider === 'k3s') return provisionK3s(common);
+  return provisionKind({
+    ...common,
+    name: props.name ?? DEFAULT_CLUSTER_NAME,
+    logsDir: props.logsDir,
+    reuse: props.reuse ?? false,
+    ...(props.workers === undefined ? {} : { workers: props.workers }),
+    ...(props.apiServerPort ? { apiServerPort: props.apiServerPort } : {}),
+    ...(props.inotifyDir ? { inotifyDir: props.inotifyDir } : {}),
+  });
+}

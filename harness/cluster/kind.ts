@@ -1,0 +1,254 @@
+/**
+ * The kind provider: a cluster of a control plane and workers with kind's own CNI disabled and
+ * Calico's pod subnet, the node image pinned by digest, then Calico and Istio installed. A
+ * running cluster of the same name is reused only when asked, and refused when its nodes are
+ * stopped. Logs are exported before any delete; a failed create leaves no cluster behind.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+
+import { UserError } from '../errors.js';
+import { KubeClient } from '../kube/client.js';
+import { CALICO_POD_SUBNET, installCalico } from './calico.js';
+import type { CommandRunner } from './commands.js';
+import { detectVersions, kubernetesVersion } from './detect.js';
+import { installIstio } from './istio.js';
+import { ensureIstioctl } from './istioctl.js';
+import { checkDocker, checkInotify, checkKind, checkPortFree } from './preflight.js';
+import type { Cluster, Environment, ReleaseProps } from './provider.js';
+import { checkVersionPlan, minorOf, nodeImageFor, type VersionPlan } from './versions.js';
+
+/** The label kind puts on its node containers. */
+export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
+export const DEFAULT_CLUSTER_NAME = 'bulkhead';
+
+export interface KindConfigProps {
+  /** @default 2 */
+  readonly workers?: number;
+  /** @default CALICO_POD_SUBNET */
+  readonly podSubnet?: string;
+  readonly apiServerPort?: number;
+}
+
+/** kind's cluster config: no default CNI (Calico replaces it), Calico's pod subnet. */
+export function kindConfig(props: KindConfigProps = {}): string {
+  const workers = props.workers ?? 2;
+  return stringify({
+    kind: 'Cluster',
+    apiVersion: 'kind.x-k8s.io/v1alpha4',
+    nodes: [{ role: 'control-plane' }, ...Array.from({ length: workers }, () => ({ role: 'worker' }))],
+    networking: {
+      disableDefaultCNI: true,
+      podSubnet: props.podSubnet ?? CALICO_POD_SUBNET,
+      ...(props.apiServerPort ? { apiServerAddress: '127.0.0.1', apiServerPort: props.apiServerPort } : {}),
+    },
+  });
+}
+
+export interface KindProps {
+  readonly runner: CommandRunner;
+  readonly versions: VersionPlan;
+  /** The cache folder for istioctl and Calico manifests. */
+  readonly cache: string;
+  /** @default 'bulkhead' */
+  readonly name?: string;
+  /** @default 2 */
+  readonly workers?: number;
+  /** Use a running cluster of the same name instead of refusing it. @default false */
+  readonly reuse?: boolean;
+  /** Where kind's logs go when creating or installing fails. */
+  readonly logsDir: string;
+  readonly apiServerPort?: number;
+  readonly istioBaseUrl?: string;
+  readonly calicoBaseUrl?: string;
+  /** @default /proc/sys/fs/inotify */
+  readonly inotifyDir?: string;
+  /** For each install's wait. @default 600000 */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+type ClusterState = { state: 'absent' } | { state: 'running' } | { state: 'stale'; nodes: string };
+
+/** Whether kind knows the cluster, and whether its node containers all run. */
+export async function kindClusterState(runner: CommandRunner, name: string): Promise<ClusterState> {
+  const clusters = await runner.run('kind', ['get', 'clusters']);
+  if (!clusters.stdout.split('\n').some((line) => line.trim() === name)) return { state: 'absent' };
+  const ps = await runner.run('docker', [
+    'ps',
+    '-a',
+    '--filter',
+    `label=${KIND_CLUSTER_LABEL}=${name}`,
+    '--format',
+    '{{.Names}}\t{{.State}}',
+  ]);
+  const nodes = ps.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split('\t'));
+  const down = nodes.filter(([, state]) => state !== 'running');
+  if (nodes.length === 0) return { state: 'stale', nodes: 'no node containers' };
+  if (down.length > 0)
+    return { state: 'stale', nodes: down.map(([n, s]) => `${n ?? ''} ${s ?? ''}`).join(', ') };
+  return { state: 'running' };
+}
+
+/** Exports the cluster's logs, then deletes it (kind delete is idempotent). */
+export async function deleteKindCluster(
+  runner: CommandRunner,
+  name: string,
+  logsDir: string | undefined,
+): Promise<void> {
+  if (logsDir) {
+    await mkdir(logsDir, { recursive: true });
+    // Logs are evidence, not a precondition: a cluster that cannot export them is still deleted.
+    await runner.try('kind', ['export', 'logs', logsDir, '--name', name], { timeoutMs: 300_000 });
+  }
+  await runner.run('kind', ['delete', 'cluster', '--name', name], { timeoutMs: 300_000 });
+}
+
+export async function provisionKind(props: KindProps): Promise<Cluster> {
+  const { runner } = props;
+  const name = props.name ?? DEFAULT_CLUSTER_NAME;
+  const signal = props.signal ? { signal: props.signal } : {};
+  // Everything that can refuse does so before anything is created.
+  checkVersionPlan(props.versions);
+  const image = nodeImageFor(props.versions.kubernetes);
+  await checkDocker(runner);
+  const kindVersion = await checkKind(runner, image);
+  // kind's "too many open files" issue comes with several nodes; one node does not need the limits.
+  if ((props.workers ?? 2) > 0) await checkInotify(props.inotifyDir);
+  if (props.apiServerPort) await checkPortFree(props.apiServerPort);
+  const istioctl = await ensureIstioctl({
+    version: props.versions.istio,
+    cache: props.cache,
+    log: runner.log,
+    ...(props.istioBaseUrl ? { baseUrl: props.istioBaseUrl } : {}),
+    ...signal,
+  });
+
+  const state = await kindClusterState(runner, name);
+  if (state.state !== 'absent' && !props.reuse) {
+    throw new UserError(
+      `a kind cluster named '${name}' already exists; pass --reuse to use it, or run \`bulkhead down --name ${name}\` first`,
+    );
+  }
+  if (state.state === 'stale') {
+    throw new UserError(
+      `the kind cluster '${name}' exists but is not running (${state.nodes}); run \`bulkhead down --name ${name}\` and retry`,
+    );
+  }
+  const reused = state.state === 'running';
+
+  const workDir = await mkdtemp(path.join(tmpdir(), 'bulkhead-kind-'));
+  const kubeconfigPath = path.join(workDir, 'kubeconfig');
+  if (reused) {
+    const kc = await runner.run('kind', ['get', 'kubeconfig', '--name', name]);
+    await writeFile(kubeconfigPath, kc.stdout, { mode: 0o600 });
+  } else {
+    const configPath = path.join(workDir, 'kind-config.yaml');
+    const config = kindConfig({
+      ...(props.workers === undefined ? {} : { workers: props.workers }),
+      ...(props.apiServerPort ? { apiServerPort: props.apiServerPort } : {}),
+    });
+    await writeFile(configPath, config);
+    runner.log(`$ cat > ${configPath} <<EOF\n${config}EOF`);
+    // --retain keeps failed nodes so their logs can be exported; no --wait: nodes stay NotReady
+    // until Calico runs, so waiting here would only burn the timeout.
+    const created = await runner.try(
+      'kind',
+      [
+        'create',
+        'cluster',
+        '--name',
+        name,
+        '--config',
+        configPath,
+        '--image',
+        image.image,
+        '--kubeconfig',
+        kubeconfigPath,
+        '--retain',
+      ],
+      { timeoutMs: props.timeoutMs ?? 600_000, ...signal },
+    );
+    if (created.failed) {
+      await deleteKindCluster(runner, name, props.logsDir);
+      await rm(workDir, { recursive: true, force: true });
+      const why = created.stderr.trim().split('\n').at(-1) ?? created.reason ?? '';
+      throw new UserError(
+        `\`kind create cluster\` failed (${why}); its logs are in ${props.logsDir} and the cluster was deleted`,
+      );
+    }
+  }
+
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  kubeConfig.setCurrentContext(`kind-${name}`);
+  const client = new KubeClient({ kubeConfig });
+  const release = async (r: ReleaseProps) => {
+    if (r.keep || reused) {
+      runner.log(`# kind cluster '${name}' kept; \`bulkhead down --name ${name}\` deletes it`);
+    } else {
+      await deleteKindCluster(runner, name, r.logsDir);
+    }
+    await rm(workDir, { recursive: true, force: true });
+  };
+
+  try {
+    const found = reused ? await detectVersions(client) : {};
+    if (reused) {
+      const k8s = found.kubernetes ?? (await kubernetesVersion(client));
+      checkVersionPlan({ ...props.versions, kubernetes: k8s });
+    }
+    const artifacts: Record<string, string> = { [`istioctl-${istioctl.version}`]: istioctl.archiveSha256 };
+    if (
+      !found.calico ||
+      minorOf(found.calico) !== minorOf(props.versions.calico) ||
+      found.calico !== props.versions.calico
+    ) {
+      const calico = await installCalico({
+        client,
+        version: props.versions.calico,
+        cache: props.cache,
+        log: runner.log,
+        ...(props.calicoBaseUrl ? { baseUrl: props.calicoBaseUrl } : {}),
+        ...(props.timeoutMs ? { timeoutMs: props.timeoutMs } : {}),
+        ...signal,
+      });
+      for (const [file, sha] of Object.entries(calico.manifests))
+        artifacts[`calico-${calico.version}/${file}`] = sha;
+    }
+    if (found.istio !== props.versions.istio) {
+      await installIstio({
+        client,
+        runner,
+        istioctl,
+        kubeconfigPath,
+        context: `kind-${name}`,
+        ...(props.timeoutMs ? { timeoutMs: props.timeoutMs } : {}),
+        ...signal,
+      });
+    }
+    const versions = await detectVersions(client);
+    const environment: Environment = {
+      provider: 'kind',
+      cluster: name,
+      ...versions,
+      nodeImage: image.image,
+      kind: kindVersion,
+      artifacts,
+      reused,
+    };
+    return { kubeConfig, kubeconfigPath, environment, release };
+  } catch (error) {
+    // A cluster this call created and could not finish is not left behind.
+    if (!reused) await release({ keep: false, logsDir: props.logsDir }).catch(() => undefined);
+    else await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Checks made before anything is created, each failing with one sentence that says the fix:
+ * the Docker engine answers, kind is installed and recent enough for the pinned node image, a
+ * requested API server port is free, and the inotify limits are high enough for a multi-node
+ * kind cluster (kind's known issue "too many open files").
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+import { UserError } from '../errors.js';
+import type { CommandRunner } from './commands.js';
+import type { NodeImage } from './versions.js';
+
+/** The limits kind's documentation recommends. */
+export const INOTIFY_MINIMUMS = { max_user_watches: 524288, max_user_instances: 512 } as const;
+
+/** The Docker engine's version; a UserError when it does not answer. */
+export async function checkDocker(runner: CommandRunner): Promise<string> {
+  const r = await runner.try('docker', ['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 30_000 });
+  if (r.missing)
+    throw new UserError('docker is not installed; install Docker Engine (or Docker Desktop) and retry');
+  if (r.failed || !r.stdout.trim()) {
+    const why = (r.stderr.trim().split('\n').at(-1) ?? '') || (r.reason ?? 'no answer');
+    throw new UserError(
+      `the Docker engine is not reachable (${why}); start Docker or point DOCKER_HOST at it, then retry`,
+    );
+  }
+  return r.stdout.trim();
+}
+
+/** kind's version (`v0.31.0`); refuses a kind older than the release that built the node image. */
+export async function checkKind(runner: CommandRunner, image: NodeImage): Promise<string> {
+  const r = await runner.try('kind', ['version'], { timeoutMs: 30_000 });
+  if (r.missing) {
+    throw new UserError(
+      `kind is not installed; install kind ${image.kindRelease} (https://kind.sigs.k8s.io/docs/user/quick-start/#installation) and retry`,
+    );
+  }
+  const version = /\bv(\d+\.\d+\.\d+)\b/.exec(r.stdout)?.[0];
+  if (r.failed || !version) {
+    throw new UserError(
+      `\`kind version\` did not answer with a version (${r.reason ?? r.stdout}); reinstall kind ${image.kindRelease}`,
+    );
+  }
+  if (compareVersions(version, image.kindRelease) < 0) {
+    throw new UserError(
+      `kind ${version} is older than ${image.kindRelease}, which built the node image for Kubernetes ${image.kubernetes}; install kind ${image.kindRelease} or choose an older --kubernetes`,
+    );
+  }
+  return version;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, '').split('.').map(Number);
+  const pb = b.replace(/^v/, '').split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Refuses a host port that something already listens on. */
+export async function checkPortFree(port: number, host = '127.0.0.1'): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        new UserError(
+          `port ${String(port)} on ${host} is in use (${error.code ?? error.message}); free it or pass another --api-server-port`,
+        ),
+      );
+    });
+    server.listen(port, host, () => {
+      server.close(() => {
+        resolve();
+      });
+    });
+  });
+}
+
+/** Refuses inotify limits below kind's recommendation (nodes then fail with "too many open files"). */
+export async function checkInotify(dir = '/proc/sys/fs/inotify'): Promise<void> {
+  for (const [name, minimum] of Object.entries(INOTIFY_MINIMUMS)) {
+    let value: number;
+    try {
+      value = Number((await readFile(path.join(dir, name), 'utf8')).trim());
+    } catch {
+      continue; // not Linux, or not readable: nothing to check
+    }
+    if (Number.isFinite(value) && value < minimum) {
+      throw new UserError(
+        `fs.inotify.${name} is ${String(value)}, below the ${String(minimum)} kind needs; run \`sudo sysctl fs.inotify.${name}=${String(minimum)}\` and retry`,
+      );
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The versions bulkhead provisions and the pairs it accepts. A pair outside these tables is
+ * refused before any command runs: an Istio that does not support the cluster's Kubernetes
+ * fails in ways that look like isolation results.
+ */
+import { UserError } from '../errors.js';
+
+export interface NodeImage {
+  readonly kubernetes: string;
+  /** The kind release whose node image this is (images are built per release). */
+  readonly kindRelease: string;
+  readonly image: string;
+}
+
+/**
+ * kind's default node image of each release, pinned by digest (kubernetes-sigs/kind
+ * `pkg/apis/config/defaults/image.go` at the tag, and the release notes).
+ */
+export const NODE_IMAGES: readonly NodeImage[] = [
+  {
+    kubernetes: '1.34.0',
+    kindRelease: 'v0.30.0',
+    image: 'kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a',
+  },
+  {
+    kubernetes: '1.35.0',
+    kindRelease: 'v0.31.0',
+    image: 'kindest/node:v1.35.0@sha256:452d707d4862f52530247495d180205e029056831160e22870e37e3f6c1ac31f',
+  },
+  {
+    kubernetes: '1.36.1',
+    kindRelease: 'v0.32.0',
+    image: 'kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5',
+  },
+];
+
+/** Kubernetes minors each Istio minor supports (istio.io supported releases). */
+export const ISTIO_KUBERNETES: Readonly<Record<string, readonly [string, string]>> = {
+  '1.27': ['1.29', '1.33'],
+  '1.28': ['1.30', '1.34'],
+  '1.29': ['1.31', '1.35'],
+  // istioctl's precheck minimum for 1.30 is 1.32; the upper bound follows the five-minor window
+  // every earlier release has had. istioctl's own precheck still runs against the cluster.
+  '1.30': ['1.32', '1.36'],
+};
+
+/** Kubernetes minors each Calico minor was tested with (Tigera's support tables). */
+export const CALICO_KUBERNETES: Readonly<Record<string, readonly [string, string]>> = {
+  '3.31': ['1.32', '1.35'],
+  '3.32': ['1.34', '1.36'],
+  '3.33': ['1.35', '1.37'],
+};
+
+export const DEFAULT_KUBERNETES = '1.35.0';
+export const DEFAULT_CALICO = 'v3.31.2';
+export const DEFAULT_ISTIO = '1.29.3';
+
+export interface VersionPlan {
+  readonly kubernetes: string;
+  readonly calico: string;
+  readonly istio: string;
+}
+
+/** `1.29.3` → `1.29`; `v3.31.2` → `3.31`. */
+export function minorOf(version: string): string {
+  const m = /^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+].*)?$/.exec(version.trim());
+  if (!m) throw new UserError(`'${version}' is not a version like 1.29.3`);
+  return `${m[1] ?? ''}.${m[2] ?? ''}`;
+}
+
+function compareMinor(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am - bm || an - bn;
+}
+
+function within(minor: string, [low, high]: readonly [string, string]): boolean {
+  return compareMinor(minor, low) >= 0 && compareMinor(minor, high) <= 0;
+}
+
+/** The pinned node image for a Kubernetes version (`1.35` picks the pinned 1.35 patch). */
+export function nodeImageFor(kubernetes: string): NodeImage {
+  const wanted = kubernetes.replace(/^v/, '');
+  const exact = NODE_IMAGES.find((n) => n.kubernetes === wanted);
+  const byMinor = NODE_IMAGES.find((n) => minorOf(n.kubernetes) === minorOf(wanted));
+  const found = exact ?? (wanted.split('.').length === 2 ? byMinor : undefined);
+  if (!found) {
+    throw new UserError(
+      `no pinned kind node image for Kubernetes ${kubernetes}; use --kubernetes ${NODE_IMAGES.map((n) => n.kubernetes).join(', ')}`,
+    );
+  }
+  return found;
+}
+
+/** Refuses an Istio/Kubernetes or Calico/Kubernetes pair outside the support tables. */
+export function checkVersionPlan(plan: VersionPlan): void {
+  const k8s = minorOf(plan.kubernetes);
+  const istio = minorOf(plan.istio);
+  const istioRange = ISTIO_KUBERNETES[istio];
+  if (!istioRange) {
+    throw new UserError(
+      `Istio ${plan.istio} is not a release bulkhead knows; use --istio with one of ${Object.keys(ISTIO_KUBERNETES).join(', ')} (e.g. ${DEFAULT_ISTIO})`,
+    );
+  }
+  if (!within(k8s, istioRange)) {
+    throw new UserError(
+      `Istio ${plan.istio} does not support Kubernetes ${plan.kubernetes} (it supports ${istioRange[0]}–${istioRange[1]}); pick --kubernetes in that range or another --istio`,
+    );
+  }
+  const calico = minorOf(plan.calico);
+  const calicoRange = CALICO_KUBERNETES[calico];
+  if (!calicoRange) {
+    throw new UserError(
+      `Calico ${plan.calico} is not a release bulkhead knows; use --calico with one of ${Object.keys(CALICO_KUBERNETES).join(', ')} (e.g. ${DEFAULT_CALICO})`,
+    );
+  }
+  if (!within(k8s, calicoRange)) {
+    throw new UserError(
+      `Calico ${plan.calico} was not tested with Kubernetes ${plan.kubernetes} (it supports ${calicoRange[0]}–${calicoRange[1]}); pick --kubernetes in that range or another --calico`,
+    );
+  }
+}
