@@ -58,7 +58,7 @@ export interface Cluster {
 }
 
 export interface ClusterInput {
-  readonly namespaces: Scenario['namespaces'];
+  readonly namespaces: readonly Pick<Scenario['namespaces'][number], 'name' | 'labels' | 'injection'>[];
   readonly workloads: readonly Workload[];
   readonly meshRootNamespace: string;
   readonly trustDomain: string;
@@ -76,7 +76,10 @@ export function buildCluster(
   facts: ClusterFacts,
 ): Cluster {
   const nsLabels = new Map<string, Record<string, string>>();
-  for (const n of input.namespaces) nsLabels.set(n.name, { ...n.labels });
+  // As the fixtures create them (harness/run/fixtures.ts): injection is a namespace label.
+  for (const n of input.namespaces) {
+    nsLabels.set(n.name, { ...n.labels, ...(n.injection ? { 'istio-injection': 'enabled' } : {}) });
+  }
   for (const name of ['kube-system', 'default', facts.istiodNamespace, input.meshRootNamespace]) {
     if (!nsLabels.has(name)) nsLabels.set(name, {});
   }
@@ -125,7 +128,7 @@ export function buildCluster(
       key: `${w.namespace}/${w.name}`,
       name: w.name,
       namespace: w.namespace,
-      labels: w.labels,
+      labels: podLabels(w),
       serviceAccount: w.serviceAccount,
       sidecar: w.sidecar,
       ports: w.ports,
@@ -196,5 +199,24 @@ export function buildCluster(
     trustDomain: input.trustDomain,
     clusterDomain: input.clusterDomain ?? 'cluster.local',
     facts,
+  };
+}
+
+/**
+ * A workload's pod labels on the cluster: the scenario's, the ones the fixtures add (workload
+ * name, the explicit injection choice), and the ones Istio's injector adds to meshed pods.
+ */
+function podLabels(w: Workload): Labels {
+  return {
+    ...w.labels,
+    'bulkhead.dev/workload': w.name,
+    'sidecar.istio.io/inject': w.sidecar ? 'true' : 'false',
+    ...(w.sidecar
+      ? {
+          'security.istio.io/tlsMode': 'istio',
+          'service.istio.io/canonical-name': w.labels['app'] ?? w.name,
+          'service.istio.io/canonical-revision': w.labels['version'] ?? 'latest',
+        }
+      : {}),
   };
 }

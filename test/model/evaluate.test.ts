@@ -81,6 +81,20 @@ spec:
     expect((await plan(inert, ATTEMPTS)).p('plain').outcome).to.equal('allowed');
   });
 
+  it('sees the labels the cluster adds: istio-injection on namespaces, Istio and fixture labels on pods', async () => {
+    const onlyMeshed = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: meshed-only, namespace: tenant-b }
+spec:
+  podSelector: {}
+  ingress:
+    - from: [{ namespaceSelector: { matchLabels: { istio-injection: enabled } }, podSelector: { matchLabels: { security.istio.io/tlsMode: istio } } }]
+`;
+    const { p } = await plan(onlyMeshed, ATTEMPTS);
+    expect(p('meshed').outcome).to.equal('allowed');
+    expect(p('plain').outcome).to.equal('denied-l4');
+  });
+
   it('does not guess what raw TCP does on a port Istio parses as HTTP', async () => {
     const { p } = await plan('', ATTEMPTS);
     expect(p('tcp-on-http').outcome).to.equal('unknown');
