@@ -39,12 +39,8 @@ interface LintCliOptions {
 /** Findings at or above --fail-on: exit 1, reported as one line, never as a stack trace. */
 class LintFailed extends UserError {
   override readonly name = 'LintFailed';
-  constructor(message: string) {
-    super(message);
-    // The foundation's UserError carries exit code 2 (bad input); a failed lint is the
-    // "an isolation expectation failed" case, exit 1.
-    Object.defineProperty(this, 'exitCode', { value: EXIT.failed });
-  }
+  // Not bad input (2): the "an isolation expectation failed" case.
+  override readonly exitCode: number = EXIT.failed;
 }
 
 const CIDR = /^[0-9a-fA-F.:]+\/\d{1,3}$/;
