@@ -138,52 +138,61 @@ export class AuthorizationLayer {
     for (const { p, m } of matching('AUDIT')) {
       if (m !== NO) reasons.push(`AUDIT ${label(p)} marks the ${transport} for audit (it never blocks)`);
     }
-    let uncertain: string | undefined;
-    for (const { p, m } of matching('CUSTOM')) {
-      if (m !== NO) {
-        return {
-          verdict: MAYBE,
-          reasons: [
-            ...reasons,
-            `CUSTOM ${label(p)} ${m === YES ? 'matches' : 'may match'}: the external authorizer decides, which the model does not evaluate`,
-          ],
-        };
-      }
+    // CUSTOM first: when it matches, an external authorizer decides, which the model cannot see;
+    // the prediction still holds when the rest would deny anyway.
+    const custom = matching('CUSTOM').find((c) => c.m !== NO);
+    const rest = this.denyThenAllow(server, policies, matching, transport);
+    if (custom && rest.verdict !== NO) {
+      return {
+        verdict: MAYBE,
+        reasons: [
+          ...reasons,
+          `CUSTOM ${label(custom.p)} ${custom.m === YES ? 'matches' : 'may match'}: the external authorizer decides, which the model does not evaluate`,
+        ],
+      };
     }
+    return { verdict: rest.verdict, reasons: [...reasons, ...rest.reasons] };
+  }
+
+  /** DENY, then ALLOW. A DENY that may match leaves the verdict unknown unless ALLOW denies anyway. */
+  private denyThenAllow(
+    server: Endpoint,
+    policies: readonly CompiledAuthorizationPolicy[],
+    matching: (action: Action) => { p: CompiledAuthorizationPolicy; m: Tri }[],
+    transport: string,
+  ): AuthzDecision {
+    let uncertain: string | undefined;
     for (const { p, m } of matching('DENY')) {
-      if (m === YES)
-        return { verdict: NO, reasons: [...reasons, `DENY ${label(p)} matches the ${transport}`] };
+      if (m === YES) return { verdict: NO, reasons: [`DENY ${label(p)} matches the ${transport}`] };
       if (m === MAYBE) uncertain ??= `whether DENY ${label(p)} matches is unknown`;
     }
     const allows = matching('ALLOW');
+    let allow: AuthzDecision;
     if (allows.length === 0) {
-      if (uncertain) return { verdict: MAYBE, reasons: [...reasons, uncertain] };
-      return {
+      allow = {
         verdict: YES,
         reasons: [
-          ...reasons,
           policies.length === 0
             ? `no AuthorizationPolicy applies to ${server.key}`
             : `no ALLOW policy applies to ${server.key}: allowed`,
         ],
       };
+    } else {
+      const yes = allows.find((a) => a.m === YES);
+      const maybe = allows.find((a) => a.m === MAYBE);
+      allow = yes
+        ? { verdict: YES, reasons: [`ALLOW ${label(yes.p)} matches`] }
+        : maybe
+          ? { verdict: MAYBE, reasons: [`whether ALLOW ${label(maybe.p)} matches is unknown`] }
+          : {
+              verdict: NO,
+              reasons: [
+                `ALLOW policies apply to ${server.key} (${allows.map((a) => label(a.p)).join(', ')}) and none matches the ${transport}`,
+              ],
+            };
     }
-    const yes = allows.find((a) => a.m === YES);
-    if (yes && !uncertain) return { verdict: YES, reasons: [...reasons, `ALLOW ${label(yes.p)} matches`] };
-    const maybe = allows.find((a) => a.m === MAYBE);
-    if (uncertain || maybe) {
-      return {
-        verdict: MAYBE,
-        reasons: [...reasons, uncertain ?? `whether ALLOW ${maybe ? label(maybe.p) : ''} matches is unknown`],
-      };
-    }
-    return {
-      verdict: NO,
-      reasons: [
-        ...reasons,
-        `ALLOW policies apply to ${server.key} (${allows.map((a) => label(a.p)).join(', ')}) and none matches the ${transport}`,
-      ],
-    };
+    if (uncertain && allow.verdict !== NO) return { verdict: MAYBE, reasons: [uncertain] };
+    return allow;
   }
 
   get rootNamespace(): string {

@@ -228,6 +228,19 @@ describe('model: Istio AuthorizationPolicy', () => {
     expect(badDeny('a-b').outcome).to.equal('unknown');
   });
 
+  it('stays definite when an unknown CUSTOM or DENY match cannot change a denial', async () => {
+    const maybeDeny = ap(
+      'd',
+      'tenant-b',
+      '{ action: DENY, rules: [{ when: [{ key: source.ip, values: ["192.168.5.0/24"] }] }] }',
+    );
+    expect((await run(maybeDeny))('a-b').outcome).to.equal('unknown');
+    expect((await run(maybeDeny + ap('none', 'tenant-b', '{}')))('a-b').outcome).to.equal('denied-l7');
+    const custom = ap('c', 'tenant-b', '{ action: CUSTOM, provider: { name: ext }, rules: [{}] }');
+    expect((await run(custom + ap('none', 'tenant-b', '{}')))('a-b').outcome).to.equal('denied-l7');
+    expect((await run(custom + ap('all', 'tenant-b', '{ rules: [{}] }')))('a-b').outcome).to.equal('unknown');
+  });
+
   it('scopes by selector and namespace; v1beta1 is the same API', async () => {
     const other = await run(ap('x', 'tenant-a', '{}'));
     expect(other('a-b').outcome).to.equal('allowed');
