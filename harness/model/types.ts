@@ -57,8 +57,6 @@ export interface ClusterFacts {
    * Default: 192.168.0.0/16, the IP pool of Calico's kind guide.
    */
   readonly podCidrs: readonly string[];
-  /** Service ClusterIP range. Default: 10.96.0.0/12 (kubeadm; kind uses 10.96.0.0/16 inside it). */
-  readonly serviceCidr: string;
   /**
    * The API server as network policy sees it: after the `kubernetes` Service's DNAT, a node
    * address and 6443 (Calico enforces after DNAT). Default: somewhere in 172.18.0.0/16, the
@@ -71,7 +69,6 @@ export interface ClusterFacts {
 
 export const DEFAULT_CLUSTER_FACTS: ClusterFacts = {
   podCidrs: ['192.168.0.0/16'],
-  serviceCidr: '10.96.0.0/12',
   apiServer: { cidrs: ['172.18.0.0/16'], port: 6443 },
   istiodNamespace: 'istio-system',
 };
