@@ -15,9 +15,11 @@ import { describeRef, refOf, type ObjectRef } from '../kube/objects.js';
 import { isPodReady } from '../kube/pods.js';
 import { waitFor } from '../kube/wait.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
+import { PolicyModel } from '../model/evaluate.js';
+import type { Prediction } from '../model/types.js';
 import { renderPolicySources } from '../policies/render.js';
-import { expectation, formatExpectation, type Expectation, type Outcome } from '../scenario/outcomes.js';
-import { refText, type Attempt, type Scenario } from '../scenario/types.js';
+import { expectation, formatExpectation, satisfies, type Expectation } from '../scenario/outcomes.js';
+import { refText, type Attempt, type Manifest, type Scenario } from '../scenario/types.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { runRound, type SourceBatch, type Transport } from './execute.js';
@@ -57,8 +59,11 @@ export interface RunnerProps {
   readonly concurrency?: number;
   readonly agentImage?: string;
   readonly imageRegistry?: string;
-  /** The model's prediction for attempts expecting `auto`; without one they are judged `error`. */
-  readonly predict?: (attempt: Attempt) => Outcome | undefined;
+  /**
+   * Predictions for the attempts. Default: the policy model over the manifests the run applies.
+   * An attempt expecting `auto` takes its prediction; without one it is judged `error`.
+   */
+  readonly predict?: (attempt: Attempt) => Prediction | undefined;
   readonly signal?: AbortSignal;
   /**
    * What the cluster runs (provider, Kubernetes, Calico and Istio versions, pinned artifacts),
@@ -70,6 +75,8 @@ export interface RunnerProps {
 export interface AttemptResult {
   readonly attempt: Attempt;
   readonly expect: Expectation;
+  /** What the policy model predicted from the applied manifests, when it could. */
+  readonly prediction?: Prediction;
   readonly judgement: Judgement;
   readonly evidence?: AttemptEvidence;
 }
@@ -102,6 +109,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
   let interrupted = false;
   let faultMessage: string | undefined;
   let transport: Transport | undefined;
+  let predict: ((attempt: Attempt) => Prediction | undefined) | undefined = props.predict;
 
   log.append({
     type: 'run',
@@ -166,9 +174,18 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
     // Policies.
     progress.phase('apply policies');
     const apiServer = await apiServerEndpoints(client);
-    appliedPolicies = renderPolicySources(scenario, apiServer ? { apiServer } : {}).map((m) =>
-      withLabels(m.object, labels),
-    );
+    const manifests = renderPolicySources(scenario, apiServer ? { apiServer } : {});
+    appliedPolicies = manifests.map((m) => withLabels(m.object, labels));
+    predict = props.predict ?? modelPredictions(scenario, manifests, apiServer);
+    const contradicted = scenario.attempts.filter((a) => {
+      const p = predict?.(a)?.outcome;
+      return !a.expect.auto && p !== undefined && p !== 'unknown' && !satisfies(a.expect, p);
+    }).length;
+    if (contradicted > 0) {
+      progress.update(
+        `the policy model predicts otherwise for ${contradicted} expectation(s); bulkhead plan shows why`,
+      );
+    }
     for (const [i, object] of appliedPolicies.entries()) {
       if (aborted()) throw new Interrupted();
       await client.apply(object);
@@ -184,7 +201,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
 
     // Rounds.
     progress.phase('execute');
-    const expectations = new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, props.predict)]));
+    const expectations = new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, predict)]));
     const tracked = scenario.attempts.map((a) => ({
       id: a.id,
       expect: expectations.get(a.id) ?? expectation(['auto']),
@@ -234,7 +251,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
     if (aborted()) throw new Interrupted();
     progress.done();
 
-    results = await judgeAll(scenario, convergence, expectations);
+    results = await judgeAll(scenario, convergence, expectations, predict);
     if (results.some((r) => r.judgement.verdict !== 'pass')) {
       progress.phase('collect evidence');
       results = await Promise.all(
@@ -263,7 +280,8 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       results = await judgeAll(
         scenario,
         convergence,
-        new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, props.predict)])),
+        new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, predict)])),
+        predict,
       );
     } else {
       progress.fail(error instanceof Error ? error.message : String(error));
@@ -271,7 +289,8 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       results = await judgeAll(
         scenario,
         convergence,
-        new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, props.predict)])),
+        new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, predict)])),
+        predict,
       );
       await finish();
       throw error;
@@ -295,6 +314,17 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
         stable: r.judgement.stable,
         leak: r.judgement.leak,
         reason: r.judgement.reason,
+        ...(r.prediction
+          ? {
+              prediction: {
+                outcome: r.prediction.outcome,
+                layer: r.prediction.layer,
+                reasons: r.prediction.reasons,
+              },
+              predictionAgrees:
+                r.prediction.outcome === 'unknown' ? null : satisfies(r.expect, r.prediction.outcome),
+            }
+          : {}),
         ...(r.evidence ? { evidence: r.evidence } : {}),
       });
     }
@@ -323,18 +353,59 @@ class Interrupted extends Error {}
 
 function resolveExpectation(attempt: Attempt, predict: RunnerProps['predict']): Expectation {
   if (!attempt.expect.auto) return attempt.expect;
-  const predicted = predict?.(attempt);
-  return predicted && predicted !== 'error' ? expectation([predicted]) : attempt.expect;
+  const predicted = predict?.(attempt)?.outcome;
+  return predicted && predicted !== 'error' && predicted !== 'unknown'
+    ? expectation([predicted])
+    : attempt.expect;
+}
+
+/**
+ * Predictions from the policy model over exactly the manifests the run applies. A model that
+ * cannot read them predicts nothing: the run goes on and reports observations as they are.
+ */
+function modelPredictions(
+  scenario: Scenario,
+  manifests: readonly Manifest[],
+  apiServer: ApiServerEndpoints | undefined,
+): ((attempt: Attempt) => Prediction | undefined) | undefined {
+  try {
+    const model = new PolicyModel({
+      namespaces: scenario.namespaces,
+      workloads: scenario.workloads,
+      meshRootNamespace: scenario.meshRootNamespace,
+      trustDomain: scenario.trustDomain,
+      clusterDomain: scenario.clusterDomain,
+      manifests,
+      ...(apiServer ? { facts: { apiServer } } : {}),
+    });
+    const cache = new Map<string, Prediction | undefined>();
+    return (attempt) => {
+      if (!cache.has(attempt.id)) {
+        let prediction: Prediction | undefined;
+        try {
+          prediction = model.predict(attempt);
+        } catch {
+          prediction = undefined;
+        }
+        cache.set(attempt.id, prediction);
+      }
+      return cache.get(attempt.id);
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 async function judgeAll(
   scenario: Scenario,
   convergence: Convergence,
   expectations: ReadonlyMap<string, Expectation>,
+  predict: RunnerProps['predict'],
 ): Promise<AttemptResult[]> {
   return Promise.resolve(
     scenario.attempts.map((attempt) => {
       const expect = expectations.get(attempt.id) ?? attempt.expect;
+      const prediction = predict?.(attempt);
       const judgement: Judgement = expect.auto
         ? {
             ...convergence.judge(attempt.id, expect),
@@ -342,7 +413,7 @@ async function judgeAll(
             reason: 'the expectation is auto and no prediction was available',
           }
         : convergence.judge(attempt.id, expect);
-      return { attempt, expect, judgement };
+      return { attempt, expect, judgement, ...(prediction ? { prediction } : {}) };
     }),
   );
 }

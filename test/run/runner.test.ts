@@ -56,6 +56,7 @@ async function harness(
   sameTenant: readonly Reply[],
   override?: (r: ExecRequest) => ReturnType<ReturnType<typeof agentExec>> | undefined,
   execProtocols?: readonly string[],
+  scenarioText: string = SCENARIO,
 ): Promise<Harness> {
   const bundlePath = await agentBundle();
   const cross = await scriptedServer(crossTenant);
@@ -75,7 +76,7 @@ async function harness(
       ...(override ? { override } : {}),
     }),
   }).start();
-  const scenario = await load(SCENARIO);
+  const scenario = await load(scenarioText);
   const reports = await mkdtemp(path.join(tmpdir(), 'bulkhead-reports-'));
   const progress: string[] = [];
   let last: RunResult | undefined;
@@ -190,6 +191,24 @@ describe('runner against the fake cluster', function () {
     expect(commands.filter((c) => c.includes('--batch'))).to.have.length(6);
     expect(h.server.execs.every((e) => e.protocol === 'v4.channel.k8s.io')).to.equal(true);
     expect((await h.lines()).at(-1)).to.deep.include({ execInput: 'argv' });
+  });
+
+  it('takes the policy model prediction for auto expectations, and records predictions', async () => {
+    // The NetworkPolicy admits only tenant-acme's own pods: the model predicts the drop (denied-l4);
+    // this test's network answers with Envoy's RBAC 403 instead, so the auto attempt fails.
+    const text = SCENARIO.replace(
+      '  attempts:\n',
+      '  attempts:\n    - { id: auto-cross, kind: http, from: tenant-globex/client, to: tenant-acme/api }\n',
+    );
+    h = await harness(['rbac'], ['app'], undefined, undefined, text);
+    const result = await h.run();
+    const auto = result.results.find((r) => r.attempt.id === 'auto-cross');
+    expect(auto?.expect.words).to.deep.equal(['denied-l4']);
+    expect(auto?.prediction).to.deep.include({ outcome: 'denied-l4', layer: 'network' });
+    expect(auto?.judgement).to.deep.include({ verdict: 'fail', outcome: 'denied-l7' });
+    const line = (await h.lines()).find((l) => l.type === 'result' && l.attempt === 'globex-to-acme');
+    expect(line).to.deep.include({ predictionAgrees: true });
+    expect(line?.prediction).to.deep.include({ outcome: 'denied-l4', layer: 'network' });
   });
 
   it('keeps repeating rounds over flapping outcomes until they settle', async () => {
