@@ -13,6 +13,8 @@ import { agentCommand } from './agent.js';
 import { lintCommand } from './lint.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
+import { diffCommand } from './diff.js';
+import { verifyBundleCommand } from './verify-bundle.js';
 import { upCommand } from './up.js';
 import { downCommand } from './down.js';
 import { VERSION } from './version.js';
@@ -40,6 +42,8 @@ Example:
   lintCommand(program, io);
   planCommand(program, io);
   runCommand(program, io);
+  diffCommand(program, io);
+  verifyBundleCommand(program, io);
   upCommand(program, io);
   downCommand(program, io);
   for (const command of program.commands)

@@ -1,0 +1,171 @@
+/**
+ * `results.json`: the finished run in one document, the input of every report (JUnit, HTML,
+ * bundle, diff). Versioned: `v` changes only when a field changes meaning or goes away; new
+ * optional fields keep the version. The zod schema below is the source of the committed JSON
+ * Schema (`harness/report/schemas/results.v1.schema.json`, written by `npm run schema:results`).
+ */
+import { z } from 'zod';
+
+import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
+
+export const RESULTS_JSON_VERSION = 1;
+
+/** Where a refusal happened, read from the observed outcome (not from the model). */
+export const OBSERVED_LAYERS = ['l7', 'l4', 'mtls', 'dns', 'api', 'none'] as const;
+export type ObservedLayer = (typeof OBSERVED_LAYERS)[number];
+
+export const REPORT_VERDICTS = ['pass', 'fail', 'error', 'skipped'] as const;
+export type ReportVerdict = (typeof REPORT_VERDICTS)[number];
+
+const Ref = z.object({ namespace: z.string(), name: z.string() });
+
+const ObservationEntry = z
+  .object({
+    round: z.number().int().min(1),
+    outcome: z.enum(OUTCOMES),
+    at: z.string().describe('ISO 8601'),
+    reason: z.string().optional(),
+  })
+  .describe('One observation of the attempt in one round');
+
+const AttemptEntry = z.object({
+  id: z.string().min(1),
+  category: z.enum(CATEGORIES),
+  kind: z.enum(['http', 'tcp', 'udp', 'dns', 'api']),
+  description: z.string().optional(),
+  from: Ref,
+  to: Ref.optional().describe('The destination workload, for http, tcp and udp attempts'),
+  port: z.number().int().optional(),
+  target: z
+    .string()
+    .describe('What was dialled or asked, as text: `ns/name:port`, `A name`, `get pods -n ns`'),
+  expect: z.string().describe('The expectation as written: `denied`, `denied-l7|reset`, `allowed`'),
+  expectedOutcomes: z.array(z.enum(OUTCOMES)),
+  mustDeny: z.boolean().describe('True when no granting outcome is admitted: one `allowed` is a leak'),
+  verdict: z.enum(REPORT_VERDICTS),
+  outcome: z.enum(OUTCOMES).describe('The settled outcome, the leaking one, or the last seen'),
+  layer: z.enum(OBSERVED_LAYERS).describe('Where the outcome was decided, read from the outcome'),
+  rounds: z.number().int().min(0),
+  stable: z.boolean(),
+  leak: z.boolean(),
+  reason: z.string(),
+  firstObservedAt: z.string().optional(),
+  lastObservedAt: z.string().optional(),
+  observations: z.array(ObservationEntry),
+  evidence: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("The agent's evidence for the reported outcome (status, headers, error code, echo)"),
+  diagnostics: z
+    .object({
+      source: z.record(z.string(), z.unknown()).optional(),
+      destination: z.record(z.string(), z.unknown()).optional(),
+      policies: z.array(z.string()),
+      reproduce: z.string(),
+    })
+    .optional()
+    .describe('Collected for failed and errored attempts: pods, events, proxy logs, policies, a command'),
+  prediction: z
+    .object({
+      outcome: z.string(),
+      layer: z.string(),
+      reasons: z.array(z.string()),
+      agrees: z.boolean().nullable(),
+    })
+    .optional(),
+  origin: z.object({ file: z.string(), line: z.number().int() }),
+});
+
+const Finding = z.object({
+  rule: z.string(),
+  severity: z.enum(['error', 'warning', 'info']),
+  message: z.string(),
+  hint: z.string(),
+  object: z.string(),
+  file: z.string(),
+  line: z.number().int(),
+});
+
+const AblationRow = z.object({
+  attempt: z.string(),
+  holdsAlone: z.array(z.string()),
+  failsWithout: z.array(z.string()),
+  without: z.record(z.string(), z.string()),
+  alone: z.record(z.string(), z.string()),
+});
+
+export const ResultsDocumentSchema = z
+  .object({
+    v: z.literal(RESULTS_JSON_VERSION),
+    kind: z.literal('bulkhead-results'),
+    run: z.object({
+      id: z.string(),
+      startedAt: z.string().describe('ISO 8601'),
+      endedAt: z.string().describe('ISO 8601'),
+      exitCode: z.number().int().min(0).max(2),
+      interrupted: z.boolean(),
+      kept: z.boolean(),
+      fault: z.string().optional(),
+      trigger: z.string().describe('scheduled, change, pre-upgrade, manual, ...'),
+      change: z.string().optional().describe('A change or ticket reference'),
+      operator: z.string().optional().describe('Who or what ran it (CI identity)'),
+    }),
+    scope: z.object({
+      provider: z.string(),
+      environment: z.enum(['production', 'replica', 'unknown']),
+      cluster: z.string().describe('API server address'),
+      context: z.string().optional(),
+      clusterName: z.string().optional(),
+      clusterUid: z.string().optional().describe('The kube-system namespace UID'),
+      tenants: z.array(z.string()),
+      namespaces: z.array(z.object({ name: z.string(), tenant: z.string().optional() })),
+      services: z.array(
+        z.object({ namespace: z.string(), name: z.string(), ports: z.array(z.number().int()) }),
+      ),
+      outOfScope: z.array(z.string()),
+    }),
+    versions: z.object({
+      bulkhead: z.string(),
+      gitCommit: z.string().optional(),
+      node: z.string(),
+      kubernetes: z.string().optional(),
+      calico: z.string().optional(),
+      istio: z.string().optional(),
+      images: z.record(z.string(), z.string()),
+    }),
+    method: z.object({
+      scenario: z.object({ name: z.string(), file: z.string(), sha256: z.string() }),
+      defaultAttemptTimeoutMs: z.number(),
+      stableRounds: z.number().int(),
+      convergeTimeoutMs: z.number().optional(),
+      settleMs: z.number().optional(),
+      roundIntervalMs: z.number().optional(),
+      convergenceRule: z.string(),
+    }),
+    summary: z.object({
+      attempts: z.number().int(),
+      passed: z.number().int(),
+      failed: z.number().int(),
+      errors: z.number().int(),
+      skipped: z.number().int(),
+      leaks: z.number().int(),
+    }),
+    attempts: z.array(AttemptEntry),
+    lint: z.array(Finding).optional(),
+    ablation: z.array(AblationRow).optional(),
+  })
+  .describe('bulkhead results.json: one finished run (scope, versions, method, every attempt judged)');
+
+export type ResultsDocument = z.infer<typeof ResultsDocumentSchema>;
+export type AttemptEntry = z.infer<typeof AttemptEntry>;
+export type LintEntry = z.infer<typeof Finding>;
+export type AblationEntry = z.infer<typeof AblationRow>;
+
+/** The committed JSON Schema, generated from the zod schema above. */
+export function resultsJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'https://bulkhead.dev/schemas/results.v1.schema.json',
+    title: 'bulkhead results.json v1',
+    ...z.toJSONSchema(ResultsDocumentSchema, { target: 'draft-2020-12' }),
+  };
+}
