@@ -33,10 +33,8 @@ interface PlanCliOptions {
 /** Some declared expectation contradicts the prediction: exit 1, like a failed isolation check. */
 class PlanDisagrees extends UserError {
   override readonly name = 'PlanDisagrees';
-  constructor(message: string) {
-    super(message);
-    Object.defineProperty(this, 'exitCode', { value: EXIT.failed });
-  }
+  // Not bad input (2): the "an isolation expectation failed" case.
+  override readonly exitCode: number = EXIT.failed;
 }
 
 export function planCommand(program: Command, io: CliIo): void {
