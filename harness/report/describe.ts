@@ -51,7 +51,13 @@ export function evidenceLines(evidence: Readonly<Record<string, unknown>> | unde
   };
   return Object.entries(evidence)
     .sort(([a], [b]) => rank(a) - rank(b))
-    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .filter(
+      ([, v]) =>
+        v !== undefined &&
+        v !== null &&
+        v !== '' &&
+        !(typeof v === 'object' && Object.keys(v).length === 0),
+    )
     .map(([k, v]) => `${k}: ${clip(typeof v === 'string' ? v : JSON.stringify(v))}`);
 }
 

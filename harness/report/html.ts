@@ -151,7 +151,7 @@ h3 { font-size: 14px; margin: 14px 0 4px; }
 .banner { padding: 10px 14px; font-weight: bold; font-size: 15px; margin: 10px 0; border-radius: 4px; color: #fff; }
 .banner.pass { background: #166534; } .banner.fail { background: #991b1b; } .banner.error { background: #92400e; }
 .facts { display: grid; grid-template-columns: repeat(3, 1fr); gap: 6px 24px; }
-.facts dl { margin: 0; } .facts dt { font-weight: bold; margin-top: 6px; } .facts dd { margin: 0; word-break: break-all; }
+.facts dl { margin: 0; } .facts dt { font-weight: bold; margin-top: 6px; } .facts dd { margin: 0; overflow-wrap: anywhere; }
 table.list { border-collapse: collapse; width: 100%; margin: 6px 0; }
 table.list th, table.list td { border: 1px solid #d1d5db; padding: 3px 6px; text-align: left; vertical-align: top; }
 table.list th { background: #f3f4f6; }
