@@ -53,10 +53,7 @@ export function evidenceLines(evidence: Readonly<Record<string, unknown>> | unde
     .sort(([a], [b]) => rank(a) - rank(b))
     .filter(
       ([, v]) =>
-        v !== undefined &&
-        v !== null &&
-        v !== '' &&
-        !(typeof v === 'object' && Object.keys(v).length === 0),
+        v !== undefined && v !== null && v !== '' && !(typeof v === 'object' && Object.keys(v).length === 0),
     )
     .map(([k, v]) => `${k}: ${clip(typeof v === 'string' ? v : JSON.stringify(v))}`);
 }
