@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 
 import { CommandRunner } from '../cluster/commands.js';
+import { cacheRoot } from '../cluster/download.js';
+import { anyKind } from '../cluster/kind-binary.js';
 import { DEFAULT_CLUSTER_NAME, deleteKindCluster } from '../cluster/kind.js';
 import { UserError } from '../errors.js';
 import type { CliIo } from './io.js';
@@ -35,15 +37,19 @@ Examples:
           io.stderr(`${line}\n`);
         },
       });
-      const clusters = await runner.try('kind', ['get', 'clusters']);
-      if (clusters.missing)
-        throw new UserError('kind is not installed; install kind to delete kind clusters');
+      const kind = await anyKind(runner, cacheRoot());
+      if (!kind) {
+        throw new UserError(
+          'kind is not installed (nor cached by bulkhead); install kind to delete kind clusters',
+        );
+      }
+      const clusters = await runner.run(kind, ['get', 'clusters']);
       if (!clusters.stdout.split('\n').some((l) => l.trim() === options.name)) {
         io.stdout(`no kind cluster named '${options.name}'; nothing to delete\n`);
         return;
       }
       const logsDir = options.logs ? path.resolve(io.cwd, options.logs) : undefined;
-      await deleteKindCluster(runner, options.name, logsDir);
+      await deleteKindCluster(runner, options.name, logsDir, kind);
       io.stdout(
         `deleted kind cluster '${options.name}'${logsDir ? `; logs in ${path.relative(io.cwd, logsDir) || '.'}` : ''}\n`,
       );

@@ -26,6 +26,7 @@ export interface ProvisionOptions {
   readonly apiServerPort?: number;
   readonly istioBaseUrl?: string;
   readonly calicoBaseUrl?: string;
+  readonly kindBaseUrl?: string;
   readonly provisionTimeout: number;
 }
 
@@ -58,6 +59,10 @@ export function addProvisionOptions(command: Command): Command {
     .option('--istio-base-url <url>', 'mirror of https://github.com/istio/istio/releases/download')
     .option('--calico-base-url <url>', 'mirror of https://raw.githubusercontent.com/projectcalico/calico')
     .option(
+      '--kind-base-url <url>',
+      'mirror of https://github.com/kubernetes-sigs/kind/releases/download (used when kind is missing or too old)',
+    )
+    .option(
       '--provision-timeout <seconds>',
       'how long creating the cluster and each install may take',
       wholeNumber(1, 86_400),
@@ -77,6 +82,7 @@ export function provisionProps(options: ProvisionOptions): Partial<AcquireProps>
     ...(options.apiServerPort ? { apiServerPort: options.apiServerPort } : {}),
     ...(options.istioBaseUrl ? { istioBaseUrl: options.istioBaseUrl } : {}),
     ...(options.calicoBaseUrl ? { calicoBaseUrl: options.calicoBaseUrl } : {}),
+    ...(options.kindBaseUrl ? { kindBaseUrl: options.kindBaseUrl } : {}),
   };
 }
 

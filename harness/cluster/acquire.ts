@@ -27,6 +27,7 @@ export interface AcquireProps {
   readonly istio?: string;
   readonly istioBaseUrl?: string;
   readonly calicoBaseUrl?: string;
+  readonly kindBaseUrl?: string;
   readonly timeoutMs?: number;
   // kind
   /** @default 'bulkhead' */
@@ -72,6 +73,7 @@ export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
     name: props.name ?? DEFAULT_CLUSTER_NAME,
     logsDir: props.logsDir,
     reuse: props.reuse ?? false,
+    ...(props.kindBaseUrl ? { kindBaseUrl: props.kindBaseUrl } : {}),
     ...(props.workers === undefined ? {} : { workers: props.workers }),
     ...(props.apiServerPort ? { apiServerPort: props.apiServerPort } : {}),
     ...(props.inotifyDir ? { inotifyDir: props.inotifyDir } : {}),

@@ -18,7 +18,8 @@ import type { CommandRunner } from './commands.js';
 import { detectVersions, kubernetesVersion } from './detect.js';
 import { installIstio } from './istio.js';
 import { ensureIstioctl } from './istioctl.js';
-import { checkDocker, checkInotify, checkKind, checkPortFree } from './preflight.js';
+import { resolveKind } from './kind-binary.js';
+import { checkDocker, checkInotify, checkPortFree } from './preflight.js';
 import type { Cluster, Environment, ReleaseProps } from './provider.js';
 import { checkVersionPlan, minorOf, nodeImageFor, type VersionPlan } from './versions.js';
 
@@ -65,6 +66,8 @@ export interface KindProps {
   readonly apiServerPort?: number;
   readonly istioBaseUrl?: string;
   readonly calicoBaseUrl?: string;
+  /** Mirror of kind's releases, used when kind is missing or too old. @default GitHub releases */
+  readonly kindBaseUrl?: string;
   /** @default /proc/sys/fs/inotify */
   readonly inotifyDir?: string;
   /** For each install's wait. @default 600000 */
@@ -75,8 +78,12 @@ export interface KindProps {
 type ClusterState = { state: 'absent' } | { state: 'running' } | { state: 'stale'; nodes: string };
 
 /** Whether kind knows the cluster, and whether its node containers all run. */
-export async function kindClusterState(runner: CommandRunner, name: string): Promise<ClusterState> {
-  const clusters = await runner.run('kind', ['get', 'clusters']);
+export async function kindClusterState(
+  runner: CommandRunner,
+  name: string,
+  kind = 'kind',
+): Promise<ClusterState> {
+  const clusters = await runner.run(kind, ['get', 'clusters']);
   if (!clusters.stdout.split('\n').some((line) => line.trim() === name)) return { state: 'absent' };
   const ps = await runner.run('docker', [
     'ps',
@@ -102,13 +109,14 @@ export async function deleteKindCluster(
   runner: CommandRunner,
   name: string,
   logsDir: string | undefined,
+  kind = 'kind',
 ): Promise<void> {
   if (logsDir) {
     await mkdir(logsDir, { recursive: true });
     // Logs are evidence, not a precondition: a cluster that cannot export them is still deleted.
-    await runner.try('kind', ['export', 'logs', logsDir, '--name', name], { timeoutMs: 300_000 });
+    await runner.try(kind, ['export', 'logs', logsDir, '--name', name], { timeoutMs: 300_000 });
   }
-  await runner.run('kind', ['delete', 'cluster', '--name', name], { timeoutMs: 300_000 });
+  await runner.run(kind, ['delete', 'cluster', '--name', name], { timeoutMs: 300_000 });
 }
 
 export async function provisionKind(props: KindProps): Promise<Cluster> {
@@ -119,7 +127,13 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
   checkVersionPlan(props.versions);
   const image = nodeImageFor(props.versions.kubernetes);
   await checkDocker(runner);
-  const kindVersion = await checkKind(runner, image);
+  const kind = await resolveKind({
+    runner,
+    image,
+    cache: props.cache,
+    ...(props.kindBaseUrl ? { baseUrl: props.kindBaseUrl } : {}),
+    ...signal,
+  });
   // kind's "too many open files" issue comes with several nodes; one node does not need the limits.
   if ((props.workers ?? 2) > 0) await checkInotify(props.inotifyDir);
   if (props.apiServerPort) await checkPortFree(props.apiServerPort);
@@ -131,7 +145,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
     ...signal,
   });
 
-  const state = await kindClusterState(runner, name);
+  const state = await kindClusterState(runner, name, kind.path);
   if (state.state !== 'absent' && !props.reuse) {
     throw new UserError(
       `a kind cluster named '${name}' already exists; pass --reuse to use it, or run \`bulkhead down --name ${name}\` first`,
@@ -147,7 +161,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
   const workDir = await mkdtemp(path.join(tmpdir(), 'bulkhead-kind-'));
   const kubeconfigPath = path.join(workDir, 'kubeconfig');
   if (reused) {
-    const kc = await runner.run('kind', ['get', 'kubeconfig', '--name', name]);
+    const kc = await runner.run(kind.path, ['get', 'kubeconfig', '--name', name]);
     await writeFile(kubeconfigPath, kc.stdout, { mode: 0o600 });
   } else {
     const configPath = path.join(workDir, 'kind-config.yaml');
@@ -160,7 +174,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
     // --retain keeps failed nodes so their logs can be exported; no --wait: nodes stay NotReady
     // until Calico runs, so waiting here would only burn the timeout.
     const created = await runner.try(
-      'kind',
+      kind.path,
       [
         'create',
         'cluster',
@@ -177,7 +191,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
       { timeoutMs: props.timeoutMs ?? 600_000, ...signal },
     );
     if (created.failed) {
-      await deleteKindCluster(runner, name, props.logsDir);
+      await deleteKindCluster(runner, name, props.logsDir, kind.path);
       await rm(workDir, { recursive: true, force: true });
       const why = created.stderr.trim().split('\n').at(-1) ?? created.reason ?? '';
       throw new UserError(
@@ -194,7 +208,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
     if (r.keep || reused) {
       runner.log(`# kind cluster '${name}' kept; \`bulkhead down --name ${name}\` deletes it`);
     } else {
-      await deleteKindCluster(runner, name, r.logsDir);
+      await deleteKindCluster(runner, name, r.logsDir, kind.path);
     }
     await rm(workDir, { recursive: true, force: true });
   };
@@ -240,7 +254,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
       cluster: name,
       ...versions,
       nodeImage: image.image,
-      kind: kindVersion,
+      kind: kind.version,
       artifacts,
       reused,
     };

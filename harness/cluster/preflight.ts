@@ -10,7 +10,6 @@ import path from 'node:path';
 
 import { UserError } from '../errors.js';
 import type { CommandRunner } from './commands.js';
-import type { NodeImage } from './versions.js';
 
 /** The limits kind's documentation recommends. */
 export const INOTIFY_MINIMUMS = { max_user_watches: 524288, max_user_instances: 512 } as const;
@@ -27,28 +26,6 @@ export async function checkDocker(runner: CommandRunner): Promise<string> {
     );
   }
   return r.stdout.trim();
-}
-
-/** kind's version (`v0.31.0`); refuses a kind older than the release that built the node image. */
-export async function checkKind(runner: CommandRunner, image: NodeImage): Promise<string> {
-  const r = await runner.try('kind', ['version'], { timeoutMs: 30_000 });
-  if (r.missing) {
-    throw new UserError(
-      `kind is not installed; install kind ${image.kindRelease} (https://kind.sigs.k8s.io/docs/user/quick-start/#installation) and retry`,
-    );
-  }
-  const version = /\bv(\d+\.\d+\.\d+)\b/.exec(r.stdout)?.[0];
-  if (r.failed || !version) {
-    throw new UserError(
-      `\`kind version\` did not answer with a version (${r.reason ?? r.stdout}); reinstall kind ${image.kindRelease}`,
-    );
-  }
-  if (compareVersions(version, image.kindRelease) < 0) {
-    throw new UserError(
-      `kind ${version} is older than ${image.kindRelease}, which built the node image for Kubernetes ${image.kubernetes}; install kind ${image.kindRelease} or choose an older --kubernetes`,
-    );
-  }
-  return version;
 }
 
 export function compareVersions(a: string, b: string): number {

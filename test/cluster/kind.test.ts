@@ -17,6 +17,7 @@ import {
   releaseServer,
   serveCalico,
   serveIstioctl,
+  serveKind,
   simulateControllers,
   writeStubs,
   type ReleaseServer,
@@ -262,20 +263,13 @@ describe('cluster: kind provider (stub kind/docker/istioctl, local releases, fak
     );
   });
 
-  it('preflight: an unreachable Docker engine, missing kind, or low inotify limits stop it with one sentence', async () => {
+  it('preflight: an unreachable Docker engine or low inotify limits stop it with one sentence', async () => {
     await writeFile(path.join(stubs.state, 'docker-down'), '');
     const docker = await provisionKind(props).catch((e: unknown) => e);
     expect((docker as Error).message).to.equal(
       'the Docker engine is not reachable (Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?); start Docker or point DOCKER_HOST at it, then retry',
     );
     await rm(path.join(stubs.state, 'docker-down'));
-
-    await rm(path.join(stubs.bin, 'kind'));
-    const kind = await provisionKind(props).catch((e: unknown) => e);
-    expect((kind as Error).message).to.equal(
-      'kind is not installed; install kind v0.31.0 (https://kind.sigs.k8s.io/docs/user/quick-start/#installation) and retry',
-    );
-    await writeStubs(dir, kindKubeconfig(api));
 
     await writeFile(path.join(dir, 'inotify', 'max_user_instances'), '128\n');
     const inotify = await provisionKind(props).catch((e: unknown) => e);
@@ -284,6 +278,36 @@ describe('cluster: kind provider (stub kind/docker/istioctl, local releases, fak
     );
     expect((await tools()).some((c) => c.startsWith('kind create'))).to.equal(false);
     expect(releases.requests).to.deep.equal([]);
+  });
+
+  it('without kind on PATH, downloads the pinned release, verifies it, caches it, and uses it', async () => {
+    await rm(path.join(stubs.bin, 'kind'));
+    const kindBaseUrl = serveKind(releases, 'v0.31.0');
+    const cluster = await provisionKind({ ...props, kindBaseUrl });
+    const cached = path.join(
+      props.cache,
+      'kind',
+      `v0.31.0-${process.arch === 'arm64' ? 'arm64' : 'amd64'}`,
+      'kind',
+    );
+    expect(log).to.include(
+      '# no kind on PATH, which the node image for Kubernetes 1.35.0 needs: using kind v0.31.0',
+    );
+    expect(log.some((l) => l.startsWith(`$ ${cached} create cluster --name bulkhead`))).to.equal(true);
+    expect(cluster.environment.kind).to.equal('v0.31.0');
+    await cluster.release({ keep: false, logsDir: props.logsDir });
+    expect(log.at(-1)).to.equal(`$ ${cached} delete cluster --name bulkhead`);
+    expect(releases.requests.filter((r) => r.startsWith('/kind/'))).to.have.length(2);
+
+    // A tampered kind is refused and nothing is cached.
+    await rm(path.join(props.cache, 'kind'), { recursive: true });
+    for (const arch of ['amd64', 'arm64'])
+      releases.set(`/kind/v0.31.0/kind-linux-${arch}`, '#!/bin/bash\necho pwned\n');
+    const tampered = await provisionKind({ ...props, kindBaseUrl }).catch((e: unknown) => e);
+    expect((tampered as Error).message).to.match(
+      /^kind-linux-\w+ from .* has SHA-256 [0-9a-f]{64} but the release publishes [0-9a-f]{64}; nothing was cached/,
+    );
+    expect(existsSync(path.join(props.cache, 'kind'))).to.equal(false);
   });
 
   it('kindConfig: workers and a fixed API server port', () => {

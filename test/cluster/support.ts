@@ -261,6 +261,16 @@ spec:
   return `${server.url}/calico`;
 }
 
+/** The kind stub as a kind release asset (`<base>/<release>/kind-linux-<arch>` + `.sha256sum`). */
+export function serveKind(server: ReleaseServer, release = 'v0.31.0'): string {
+  const sha = createHash('sha256').update(KIND).digest('hex');
+  for (const arch of ['amd64', 'arm64']) {
+    server.set(`/kind/${release}/kind-linux-${arch}`, KIND);
+    server.set(`/kind/${release}/kind-linux-${arch}.sha256sum`, `${sha}  kind-linux-${arch}\n`);
+  }
+  return `${server.url}/kind`;
+}
+
 /** kind's nodes, NotReady until a CNI runs. */
 export function putNodes(server: FakeApiServer, name = 'bulkhead', workers = 2): void {
   const names = [
