@@ -194,7 +194,12 @@ function headerSection(doc: ResultsDocument): string {
       ? `PASS: every one of ${s.attempts} isolation expectations held`
       : kind === 'fail'
         ? `FAIL: ${s.failed} of ${s.attempts} isolation expectations did not hold${s.leaks > 0 ? ` (${s.leaks} leak${s.leaks === 1 ? '' : 's'})` : ''}`
-        : `INCOMPLETE: ${s.errors} attempt${s.errors === 1 ? '' : 's'} could not be judged${doc.run.interrupted ? '; the run was interrupted' : ''}`;
+        : `INCOMPLETE: ${[
+            ...(s.errors > 0 ? [`${s.errors} attempt${s.errors === 1 ? '' : 's'} could not be judged`] : []),
+            ...(s.skipped > 0 ? [`${s.skipped} not attempted`] : []),
+            ...(doc.run.interrupted ? ['the run was interrupted'] : []),
+            ...(doc.run.fault ? [`a fault stopped it: ${doc.run.fault}`] : []),
+          ].join('; ')}`;
   return `<h1>Tenant isolation test report: ${h(doc.method.scenario.name)}</h1>
 <div class="muted">run ${h(doc.run.id)} · ${h(doc.run.startedAt)} to ${h(doc.run.endedAt)} · ${h(doc.scope.environment === 'production' ? 'production cluster' : doc.scope.environment === 'replica' ? 'replica cluster (not production)' : 'cluster kind not stated')}</div>
 <div class="banner ${kind}">${h(words)}</div>

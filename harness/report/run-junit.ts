@@ -6,6 +6,8 @@
  * that did not hold, `<error>` for a harness fault, `<skipped>` for what was not attempted.
  * Users' own suites (`--suite`) follow as one testsuite per top-level describe.
  */
+import path from 'node:path';
+
 import { CATEGORIES } from '../scenario/outcomes.js';
 import { attemptTitle, evidenceText, verdictMessage } from './describe.js';
 import { renderJUnit, type JUnitTestCase, type JUnitTestSuite } from './junit.js';
@@ -49,7 +51,21 @@ function seconds(a: AttemptEntry): number {
   return Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0;
 }
 
-export function attemptTestCase(a: AttemptEntry, classPrefix = 'bulkhead'): JUnitTestCase {
+export interface RunJUnitOptions {
+  /**
+   * Paths in `file` attributes are made relative to this folder (the repository, for GitHub
+   * annotations to point at the scenario). @default paths as recorded
+   */
+  readonly relativeTo?: string;
+}
+
+function shownPath(file: string, relativeTo: string | undefined): string {
+  if (!relativeTo || !path.isAbsolute(file)) return file;
+  const relative = path.relative(relativeTo, file);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+
+export function attemptTestCase(a: AttemptEntry, options: RunJUnitOptions = {}): JUnitTestCase {
   const properties: [string, string][] = [
     ['source', `${a.from.namespace}/${a.from.name}`],
     ['destination', a.to ? `${a.to.namespace}/${a.to.name}` : a.target],
@@ -66,9 +82,9 @@ export function attemptTestCase(a: AttemptEntry, classPrefix = 'bulkhead'): JUni
   const base: JUnitTestCase = {
     name: attemptTitle(a),
     // Namespaces are DNS labels: no dots, so Jenkins' package split stays `bulkhead.<category>`.
-    classname: `${classPrefix}.${a.category}.${a.from.namespace}`,
+    classname: `bulkhead.${a.category}.${a.from.namespace}`,
     time: seconds(a),
-    file: a.origin.file,
+    file: shownPath(a.origin.file, options.relativeTo),
     line: a.origin.line,
     properties,
     systemOut: evidenceText(a),
@@ -92,6 +108,7 @@ function userSuites(
   records: readonly SuiteTestRecord[],
   timestamp: string,
   props: [string, string][],
+  options: RunJUnitOptions,
 ): JUnitTestSuite[] {
   const names = [...new Set(records.map((r) => r.suite))];
   return names.map((name) => ({
@@ -105,7 +122,7 @@ function userSuites(
           name: r.fullTitle,
           classname: `suite.${name.replace(/[^\w-]+/g, '-')}`,
           time: r.durationMs / 1000,
-          ...(r.file ? { file: r.file } : {}),
+          ...(r.file ? { file: shownPath(r.file, options.relativeTo) } : {}),
         };
         if (r.state === 'pending') return { ...base, skipped: { message: 'pending' } };
         if (r.state === 'failed' && r.error) {
@@ -123,7 +140,11 @@ function userSuites(
   }));
 }
 
-export function runJUnit(doc: ResultsDocument, records: readonly SuiteTestRecord[] = []): string {
+export function runJUnit(
+  doc: ResultsDocument,
+  records: readonly SuiteTestRecord[] = [],
+  options: RunJUnitOptions = {},
+): string {
   const props = runProperties(doc);
   const categories = CATEGORIES.filter((c) => doc.attempts.some((a) => a.category === c));
   return renderJUnit({
@@ -133,9 +154,11 @@ export function runJUnit(doc: ResultsDocument, records: readonly SuiteTestRecord
         name: `bulkhead.${category}`,
         timestamp: doc.run.startedAt,
         properties: props,
-        testcases: doc.attempts.filter((a) => a.category === category).map((a) => attemptTestCase(a)),
+        testcases: doc.attempts
+          .filter((a) => a.category === category)
+          .map((a) => attemptTestCase(a, options)),
       })),
-      ...userSuites(records, doc.run.startedAt, props),
+      ...userSuites(records, doc.run.startedAt, props, options),
     ],
   });
 }

@@ -110,7 +110,7 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
   });
 
   const json = JSON.stringify(document, null, 2) + '\n';
-  const junit = runJUnit(document, suites.user);
+  const junit = runJUnit(document, suites.user, { relativeTo: props.cwd ?? process.cwd() });
   const html = renderHtmlReport({
     document,
     files: [

@@ -133,8 +133,22 @@ describe('report: HTML for auditors', function () {
     expect(html).to.contain('f'.repeat(64));
   });
 
+  it('prints to PDF in headless Chromium (A4 pages)', async function () {
+    const pdf = await render(html, 'pdf');
+    if (typeof pdf === 'string') {
+      console.log(`    (skipped: ${pdf})`);
+      this.skip();
+    }
+    const text = pdf.toString('latin1');
+    expect(text.startsWith('%PDF-')).to.be.true;
+    const pages = text.match(/\/Type\s*\/Page[^s]/g) ?? [];
+    expect(pages.length).to.be.within(1, 10);
+    // A4 landscape: 842 x 595 points.
+    expect(text).to.match(/\/MediaBox\s*\[\s*0 0 84[12]\.\d+ 59[45]\.\d+\s*\]/);
+  });
+
   it('renders in headless Chromium with the matrix cells in their colours', async function () {
-    const shot = await screenshot(html);
+    const shot = await render(html, 'png');
     if (typeof shot === 'string') {
       console.log(`    (skipped: ${shot})`);
       this.skip();
@@ -184,12 +198,12 @@ function findFrame(png: PNG): { x: number; y: number } | undefined {
   return undefined;
 }
 
-/** The page as Chromium renders it (PNG), or why it could not be taken. */
-async function screenshot(page: string): Promise<Buffer | string> {
+/** The page as Chromium renders it (a PNG screenshot or a printed PDF), or why it could not be. */
+async function render(page: string, as: 'png' | 'pdf'): Promise<Buffer | string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-chromium-'));
   try {
     const file = path.join(dir, 'report.html');
-    const png = path.join(dir, 'shot.png');
+    const out = path.join(dir, `out.${as}`);
     await writeFile(file, page);
     const args = [
       '--headless',
@@ -204,7 +218,7 @@ async function screenshot(page: string): Promise<Buffer | string> {
       '--hide-scrollbars',
       '--force-device-scale-factor=1',
       '--window-size=1400,2400',
-      `--screenshot=${png}`,
+      ...(as === 'png' ? [`--screenshot=${out}`] : [`--print-to-pdf=${out}`, '--no-pdf-header-footer']),
       pathToFileURL(file).href,
     ];
     const outcome = await new Promise<string | undefined>((resolve) => {
@@ -218,7 +232,7 @@ async function screenshot(page: string): Promise<Buffer | string> {
     });
     if (outcome?.startsWith('chromium is not installed')) return outcome;
     if (outcome) throw new Error(outcome);
-    return await readFile(png);
+    return await readFile(out);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -62,6 +62,7 @@ describe('report: writeRunReports on a run against the fake cluster', function (
       },
       bundle: true,
       suites: [suite],
+      cwd: run.scratch,
       logs: { 'progress.txt': 'apply fixtures ... done\n' },
     });
     doc = reports.document;
@@ -178,6 +179,10 @@ describe('report: writeRunReports on a run against the fake cluster', function (
     expect(xml).to.contain('<property name="scenario.sha256" value="' + run.scenario.sha256 + '"/>');
     expect(xml).to.contain('<property name="istio.version" value="1.29.3"/>');
     expect(xml).to.contain('evidence status: 403');
+    // Paths relative to where the command ran, so annotations point at the scenario file.
+    expect(xml).to.match(
+      /classname="bulkhead\.cross-tenant\.tenant-globex" time="[\d.]+" file="scenario\.yaml" line="\d+"/,
+    );
     // The user's suite follows, assertion → failure, an unknown id (a thrown Error) → error.
     expect(xml).to.contain('<testsuite name="suite.payments team" id="2" tests="4" failures="1" errors="1"');
     // (classname, name) pairs are unique.
