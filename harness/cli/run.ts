@@ -73,6 +73,7 @@ export function runCommand(program: Command, io: CliIo): void {
     .option('--keep', 'keep everything the run created (the cluster too)', false)
     .option('--keep-on-failure', 'keep what the run created when an expectation failed', false)
     .option('--keep-cluster', 'keep the kind cluster after the run (reuse it with --reuse)', false)
+    .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
     .option('--ready-timeout <seconds>', 'how long pods may take to become Ready', seconds, 300)
     .option(
       '--converge-timeout <seconds>',
@@ -114,15 +115,11 @@ Examples:
     );
   addProvisionOptions(command).action(async (options: RunOptions) => {
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+    const agentBundle = await loadAgentBundle();
     const runId = options.runId ?? newRunId();
     const runDir = path.resolve(io.cwd, options.reports, runId);
+    const logsDir = path.join(runDir, 'cluster-logs');
     const provisionLog: string[] = [];
-    const cluster = await acquireRunCluster(options, io, runDir, provisionLog);
-    const agentBundle = await loadAgentBundle().catch(async (error: unknown) => {
-      await cluster.release({ keep: false, logsDir: path.join(runDir, 'cluster-logs') });
-      throw error;
-    });
-    const kubeConfig = cluster.kubeConfig;
     const controller = new AbortController();
     let interrupts = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -133,43 +130,48 @@ Examples:
       );
       controller.abort();
     };
+    // Installed before provisioning, so Ctrl-C during `kind create` still deletes the cluster.
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     let result: RunResult;
     try {
-      result = await runScenario({
-        scenario,
-        kubeConfig,
-        agentBundle,
-        reportsDir: path.resolve(io.cwd, options.reports),
-        progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
-        keep: options.keep ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
-        readyTimeoutMs: options.readyTimeout * 1000,
-        convergeTimeoutMs: options.convergeTimeout * 1000,
-        settleMs: options.settle * 1000,
-        roundIntervalMs: options.roundInterval * 1000,
-        stableRounds: options.stableRounds,
-        signal: controller.signal,
-        ...(options.agentImage ? { agentImage: options.agentImage } : {}),
-        ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
-        runId,
-        environment: { ...cluster.environment },
-      });
-    } catch (error) {
+      const cluster = await acquireRunCluster(options, io, runDir, provisionLog, controller.signal);
+      try {
+        result = await runScenario({
+          scenario,
+          kubeConfig: cluster.kubeConfig,
+          agentBundle,
+          reportsDir: path.resolve(io.cwd, options.reports),
+          progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
+          keep: options.keep ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
+          readyTimeoutMs: options.readyTimeout * 1000,
+          convergeTimeoutMs: options.convergeTimeout * 1000,
+          settleMs: options.settle * 1000,
+          roundIntervalMs: options.roundInterval * 1000,
+          stableRounds: options.stableRounds,
+          signal: controller.signal,
+          ...(options.agentImage ? { agentImage: options.agentImage } : {}),
+          ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+          runId,
+          environment: { ...cluster.environment },
+        });
+      } catch (error) {
+        await cluster.release({
+          keep: options.keep || options.keepCluster || options.keepOnFailure,
+          logsDir,
+        });
+        throw error;
+      }
       await cluster.release({
-        keep: options.keep || options.keepCluster || options.keepOnFailure,
-        logsDir: path.join(runDir, 'cluster-logs'),
+        keep: options.keep || options.keepCluster || (options.keepOnFailure && result.exitCode !== 0),
+        logsDir,
       });
-      throw error;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      if (provisionLog.length > 0 && options.provider !== 'existing')
+        await saveProvisionLog(runDir, provisionLog);
     }
-    await cluster.release({
-      keep: options.keep || options.keepCluster || (options.keepOnFailure && result.exitCode !== 0),
-      logsDir: path.join(runDir, 'cluster-logs'),
-    });
-    if (options.provider !== 'existing') await saveProvisionLog(runDir, provisionLog);
     io.stdout(resultTable(result.results));
     io.stdout(summary(result, io.cwd));
     if (result.exitCode !== 0) throw new CommandExit(result.exitCode);
@@ -185,25 +187,23 @@ async function acquireRunCluster(
   io: CliIo,
   runDir: string,
   provisionLog: string[],
+  signal: AbortSignal,
 ): Promise<Cluster> {
   const provisioned = options.provider !== 'existing';
   const log = (line: string) => {
     provisionLog.push(line);
     if (provisioned) io.stderr(`${line}\n`);
   };
-  try {
-    return await acquireCluster({
-      ...(provisioned ? provisionProps(options) : {}),
-      provider: options.provider,
-      log,
-      cwd: io.cwd,
-      logsDir: path.join(runDir, 'cluster-logs'),
-      ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
-      ...(options.context ? { context: options.context } : {}),
-    });
-  } finally {
-    if (provisioned) await saveProvisionLog(runDir, provisionLog);
-  }
+  return acquireCluster({
+    ...(provisioned ? provisionProps(options) : {}),
+    provider: options.provider,
+    log,
+    cwd: io.cwd,
+    logsDir: path.join(runDir, 'cluster-logs'),
+    signal,
+    ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
 }
 
 /** The shell commands that reproduce the environment, for the auditor. */

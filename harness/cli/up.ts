@@ -22,7 +22,8 @@ export interface ProvisionOptions {
   readonly kubernetes: string;
   readonly calico: string;
   readonly istio: string;
-  readonly reuse: boolean;
+  /** Use a running cluster of the same name (run's --reuse; `up` always does). */
+  readonly reuse?: boolean;
   readonly apiServerPort?: number;
   readonly istioBaseUrl?: string;
   readonly calicoBaseUrl?: string;
@@ -50,7 +51,6 @@ export function addProvisionOptions(command: Command): Command {
     )
     .option('--calico <version>', 'Calico release tag', DEFAULT_CALICO)
     .option('--istio <version>', 'Istio release (istioctl is downloaded, verified and cached)', DEFAULT_ISTIO)
-    .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
     .option(
       '--api-server-port <port>',
       'host port for the API server (default: kind picks one)',
@@ -77,7 +77,7 @@ export function provisionProps(options: ProvisionOptions): Partial<AcquireProps>
     kubernetes: options.kubernetes,
     calico: options.calico,
     istio: options.istio,
-    reuse: options.reuse,
+    reuse: options.reuse ?? false,
     timeoutMs: options.provisionTimeout * 1000,
     ...(options.apiServerPort ? { apiServerPort: options.apiServerPort } : {}),
     ...(options.istioBaseUrl ? { istioBaseUrl: options.istioBaseUrl } : {}),

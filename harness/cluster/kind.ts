@@ -193,7 +193,11 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
     if (created.failed) {
       await deleteKindCluster(runner, name, props.logsDir, kind.path);
       await rm(workDir, { recursive: true, force: true });
-      const why = created.stderr.trim().split('\n').at(-1) ?? created.reason ?? '';
+      // Cancelled or timed out: say so; otherwise kind's own last words are the best reason.
+      const why =
+        created.exitCode === undefined
+          ? (created.reason ?? '')
+          : created.stderr.trim().split('\n').at(-1) || (created.reason ?? '');
       throw new UserError(
         `\`kind create cluster\` failed (${why}); its logs are in ${props.logsDir} and the cluster was deleted`,
       );

@@ -213,6 +213,20 @@ describe('cluster: kind provider (stub kind/docker/istioctl, local releases, fak
     expect((await stubs.calls()).some((c) => c[0] === 'istioctl')).to.equal(false);
   });
 
+  it('an interrupt during kind create cancels it, exports the logs and deletes the cluster', async () => {
+    await writeFile(path.join(stubs.state, 'slow-create'), '');
+    const controller = new AbortController();
+    const pending = provisionKind({ ...props, signal: controller.signal }).catch((e: unknown) => e);
+    while (!(await tools()).includes('kind create cluster')) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    const error = await pending;
+    expect((error as Error).message).to.match(
+      /^`kind create cluster` failed \(cancelled\); its logs are in /,
+    );
+    expect((await tools()).slice(-2)).to.deep.equal(['kind export logs', 'kind delete cluster']);
+    expect(await readdir(path.join(stubs.state, 'clusters'))).to.deep.equal([]);
+  });
+
   it('refuses a cluster of the same name unless --reuse, reuses a running one, and never deletes it', async () => {
     await writeFile(path.join(stubs.state, 'clusters', 'bulkhead'), 'running');
     let refused: unknown;

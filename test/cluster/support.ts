@@ -39,6 +39,7 @@ case "$1 $2" in
     echo "Creating cluster \\"$name\\" ..." >&2
     echo " ✓ Ensuring node image ($(flag --image "$@")) 🖼" >&2
     echo running > "$S/clusters/$name"
+    if [ -f "$S/slow-create" ]; then exec sleep 30; fi
     if [ -f "$S/fail-create" ]; then
       echo " ✗ Starting control-plane 🕹️" >&2
       echo "ERROR: failed to create cluster: failed to init node with kubeadm: command \\"docker exec --privileged $name-control-plane kubeadm init --skip-phases=preflight --config=/kind/kubeadm.conf --skip-token-print --v=6\\" failed with error: exit status 1" >&2
