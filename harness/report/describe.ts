@@ -6,6 +6,11 @@
 import { LAYER_NAMES } from './layers.js';
 import type { AttemptEntry } from './results-model.js';
 
+/** Where the outcome was decided, in words; an attempt that was not judged has no layer. */
+export function layerText(a: Pick<AttemptEntry, 'layer' | 'outcome'>): string {
+  return a.outcome === 'error' ? 'no layer: not judged' : LAYER_NAMES[a.layer];
+}
+
 export function attemptTitle(a: AttemptEntry): string {
   return `${a.id}: ${a.from.namespace}/${a.from.name} -> ${a.target}`;
 }
@@ -63,7 +68,7 @@ export function evidenceText(a: AttemptEntry): string {
   const lines = [
     `attempt ${a.id} (${a.kind}, ${a.category})`,
     `from ${a.from.namespace}/${a.from.name} to ${a.target}`,
-    `expected ${a.expect}; observed ${a.outcome} (${LAYER_NAMES[a.layer]}); verdict ${a.verdict}`,
+    `expected ${a.expect}; observed ${a.outcome} (${layerText(a)}); verdict ${a.verdict}`,
     `rounds: ${a.observations.map((o) => `${o.round}=${o.outcome}`).join(' ') || 'none'}`,
     ...(a.firstObservedAt ? [`first observed ${a.firstObservedAt}, last ${a.lastObservedAt ?? ''}`] : []),
     ...(a.prediction ? [`model predicted ${a.prediction.outcome} (layer ${a.prediction.layer})`] : []),

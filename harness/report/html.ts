@@ -4,8 +4,7 @@
  * tenants × services reachability matrix coloured by outcome and layer, and lists every
  * boundary with its evidence, failures first (anchors Part 2). Written from results.json only.
  */
-import { evidenceLines, evidenceText, verdictMessage } from './describe.js';
-import { LAYER_NAMES } from './layers.js';
+import { evidenceLines, evidenceText, layerText, verdictMessage } from './describe.js';
 import type { AttemptEntry, ResultsDocument } from './results-model.js';
 
 /** Matrix cell states and their colours (also used by the legend and the screenshot test). */
@@ -275,7 +274,7 @@ function resultsSection(doc: ResultsDocument): string {
   const rows = failuresFirst(doc.attempts)
     .map(
       (a) =>
-        `<tr class="v-${a.verdict}"><td class="verdict">${h(a.verdict.toUpperCase())}</td><td>${h(a.id)}<br><small>${h(a.category)} · ${h(a.kind)}</small></td><td>${h(a.from.namespace)}/${h(a.from.name)}</td><td>${h(a.target)}</td><td>${h(a.expect)}</td><td>${h(a.outcome)}${a.leak ? ' <b>(leak)</b>' : ''}</td><td>${h(LAYER_NAMES[a.layer])}</td><td>${a.rounds}${a.stable ? '' : ' (unsettled)'}</td><td><small>${h(a.firstObservedAt ?? '')}<br>${h(a.lastObservedAt ?? '')}</small></td><td><small>${evidenceLines(a.evidence).slice(0, 4).map(h).join('<br>')}</small></td></tr>`,
+        `<tr class="v-${a.verdict}"><td class="verdict">${h(a.verdict.toUpperCase())}</td><td>${h(a.id)}<br><small>${h(a.category)} · ${h(a.kind)}</small></td><td>${h(a.from.namespace)}/${h(a.from.name)}</td><td>${h(a.target)}</td><td>${h(a.expect)}</td><td>${h(a.outcome)}${a.leak ? ' <b>(leak)</b>' : ''}</td><td>${h(layerText(a))}</td><td>${a.rounds}${a.stable ? '' : ' (unsettled)'}</td><td><small>${h(a.firstObservedAt ?? '')}<br>${h(a.lastObservedAt ?? '')}</small></td><td><small>${evidenceLines(a.evidence).slice(0, 4).map(h).join('<br>')}</small></td></tr>`,
     )
     .join('\n');
   return `<h2>Per-boundary results (${doc.attempts.length})</h2>
