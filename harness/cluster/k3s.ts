@@ -145,6 +145,10 @@ export async function provisionK3s(props: K3sProps): Promise<Cluster> {
     };
   } catch (error) {
     await release({ keep: false }).catch(() => undefined);
-    throw error;
+    if (error instanceof UserError) throw error;
+    const what = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    throw new UserError(
+      `installing Calico and Istio on the k3s container failed: ${what}; the container was removed`,
+    );
   }
 }

@@ -21,7 +21,7 @@ import { ensureIstioctl } from './istioctl.js';
 import { resolveKind } from './kind-binary.js';
 import { checkDocker, checkInotify, checkPortFree } from './preflight.js';
 import type { Cluster, Environment, ReleaseProps } from './provider.js';
-import { checkVersionPlan, minorOf, nodeImageFor, type VersionPlan } from './versions.js';
+import { checkVersionPlan, nodeImageFor, type VersionPlan } from './versions.js';
 
 /** The label kind puts on its node containers. */
 export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
@@ -224,11 +224,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
       checkVersionPlan({ ...props.versions, kubernetes: k8s });
     }
     const artifacts: Record<string, string> = { [`istioctl-${istioctl.version}`]: istioctl.archiveSha256 };
-    if (
-      !found.calico ||
-      minorOf(found.calico) !== minorOf(props.versions.calico) ||
-      found.calico !== props.versions.calico
-    ) {
+    if (found.calico !== props.versions.calico) {
       const calico = await installCalico({
         client,
         version: props.versions.calico,
@@ -257,7 +253,8 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
       provider: 'kind',
       cluster: name,
       ...versions,
-      nodeImage: image.image,
+      // A reused cluster may run another image; the pinned one is recorded only when it matches.
+      ...(!reused || versions.kubernetes === `v${image.kubernetes}` ? { nodeImage: image.image } : {}),
       kind: kind.version,
       artifacts,
       reused,
@@ -267,6 +264,13 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
     // A cluster this call created and could not finish is not left behind.
     if (!reused) await release({ keep: false, logsDir: props.logsDir }).catch(() => undefined);
     else await rm(workDir, { recursive: true, force: true });
-    throw error;
+    if (error instanceof UserError) throw error;
+    // A timeout or an API error here is the environment's, not bulkhead's: one sentence, exit 2.
+    const what = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+    throw new UserError(
+      reused
+        ? `installing Calico and Istio on the kind cluster '${name}' failed: ${what}; the cluster was kept, inspect it or run \`bulkhead down --name ${name}\``
+        : `installing Calico and Istio on the new kind cluster failed: ${what}; its logs are in ${props.logsDir} and the cluster was deleted`,
+    );
   }
 }

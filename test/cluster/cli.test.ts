@@ -71,7 +71,7 @@ describe('cli: bulkhead up / down / run --provider kind (stubs on PATH, local re
     process.env.XDG_CACHE_HOME = path.join(dir, 'cache');
   });
   afterEach(async () => {
-    for (const key of ['PATH', 'STUB_STATE', 'XDG_CACHE_HOME']) {
+    for (const key of ['PATH', 'STUB_STATE', 'XDG_CACHE_HOME', 'DOCKER_HOST']) {
       if (saved[key] === undefined) Reflect.deleteProperty(process.env, key);
       else process.env[key] = saved[key];
     }
@@ -216,6 +216,16 @@ describe('cli: bulkhead up / down / run --provider kind (stubs on PATH, local re
     expect(await stubs.calls()).to.deep.equal([]);
     expect(releases.requests).to.deep.equal([]);
     expect(api.requests).to.deep.equal([]);
+  });
+
+  it('run --provider k3s without a container runtime exits 2 naming the fix, before any download', async () => {
+    process.env.DOCKER_HOST = `unix://${path.join(dir, 'no-docker.sock')}`;
+    const r = await runCli(['run', '-f', 'scenario.yaml', '--provider', 'k3s', ...mirrors], dir);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(
+      /^error: no Docker engine is reachable for k3s \(.+\); start Docker or set DOCKER_HOST, then retry\n$/,
+    );
+    expect(releases.requests).to.deep.equal([]);
   });
 
   it('run without a Docker engine exits 2 naming the fix, creating nothing', async () => {

@@ -213,6 +213,18 @@ describe('cluster: kind provider (stub kind/docker/istioctl, local releases, fak
     expect((await stubs.calls()).some((c) => c[0] === 'istioctl')).to.equal(false);
   });
 
+  it('Calico that never becomes Available fails the provisioning in one sentence and deletes the cluster', async () => {
+    stopControllers();
+    const error = await provisionKind({ ...props, timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(UserError);
+    expect((error as Error).message).to.equal(
+      `installing Calico and Istio on the new kind cluster failed: timed out after 300 ms waiting for tigerastatus calico and apiserver Available (no tigerastatus yet); its logs are in ${props.logsDir} and the cluster was deleted`,
+    );
+    expect((await tools()).slice(-2)).to.deep.equal(['kind export logs', 'kind delete cluster']);
+    expect(await readdir(path.join(stubs.state, 'clusters'))).to.deep.equal([]);
+    expect((await stubs.calls()).some((c) => c[0] === 'istioctl')).to.equal(false);
+  });
+
   it('an interrupt during kind create cancels it, exports the logs and deletes the cluster', async () => {
     await writeFile(path.join(stubs.state, 'slow-create'), '');
     const controller = new AbortController();
