@@ -77,6 +77,8 @@ export interface BuildResultsProps {
   readonly version: string;
   readonly predictions?: readonly PlannedAttempt[];
   readonly lint?: readonly Finding[];
+  /** `Kind namespace/name` of every policy object the run applied (the controls in scope). */
+  readonly policies?: readonly string[];
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -279,6 +281,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       })),
       services,
       outOfScope: [...(env.outOfScope ?? [])],
+      ...(props.policies ? { policies: [...props.policies] } : {}),
     },
     versions: {
       bulkhead: env.versions?.bulkhead ?? props.version,

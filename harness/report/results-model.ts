@@ -123,6 +123,10 @@ export const ResultsDocumentSchema = z
         z.object({ namespace: z.string(), name: z.string(), ports: z.array(z.number().int()) }),
       ),
       outOfScope: z.array(z.string()),
+      policies: z
+        .array(z.string())
+        .optional()
+        .describe('The segmentation controls in scope: `Kind namespace/name` of every policy object applied'),
     }),
     versions: z.object({
       bulkhead: z.string(),

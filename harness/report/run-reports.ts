@@ -93,6 +93,7 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
     ...props.environment,
     versions: { ...props.environment?.versions, ...(commit ? { gitCommit: commit } : {}) },
   };
+  const manifests = props.manifests ?? renderPolicySources(scenario).map((m) => m.object);
   const document = buildResults({
     result,
     scenario,
@@ -101,6 +102,7 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
     version: VERSION,
     ...(props.predictions ? { predictions: props.predictions } : {}),
     ...(props.lint ? { lint: props.lint } : {}),
+    policies: manifests.map(objectName),
   });
 
   const suites = await runSuites({
@@ -131,7 +133,6 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
 
   let bundle: WrittenBundle | undefined;
   if (props.bundle) {
-    const manifests = props.manifests ?? renderPolicySources(scenario).map((m) => m.object);
     const files: BundleFile[] = [
       {
         name: 'meta/run.json',
@@ -183,6 +184,12 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
     written.push(bundle.file, sumFile);
   }
   return { files: written, suitesPassed: suites.passed, suites, document, ...(bundle ? { bundle } : {}) };
+}
+
+function objectName(object: Readonly<Record<string, unknown>>): string {
+  const metadata = (object.metadata ?? {}) as { namespace?: unknown; name?: unknown };
+  const ns = typeof metadata.namespace === 'string' ? `${metadata.namespace}/` : '';
+  return `${typeof object.kind === 'string' ? object.kind : '?'} ${ns}${typeof metadata.name === 'string' ? metadata.name : '?'}`;
 }
 
 function safeName(name: string): string {

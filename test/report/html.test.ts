@@ -30,6 +30,7 @@ async function runDocument(): Promise<ResultsDocument> {
     scenario: run.scenario,
     log: await readResultsLog(path.join(run.result.directory, 'results.jsonl')),
     version: '0.1.0',
+    policies: ['NetworkPolicy tenant-acme/same-tenant-only'],
     environment: {
       provider: 'kind',
       environment: 'replica',
@@ -106,6 +107,7 @@ describe('report: HTML for auditors', function () {
       'consecutive rounds',
       '20000 ms',
       'acme, globex, initech, umbrella',
+      'Segmentation controls in scope (1)',
     ])
       expect(html, text).to.contain(text);
   });

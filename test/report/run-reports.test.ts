@@ -109,6 +109,7 @@ describe('report: writeRunReports on a run against the fake cluster', function (
     });
     expect(back.method.scenario.sha256).to.equal(run.scenario.sha256);
     expect(back.scope.tenants).to.deep.equal(['acme', 'globex', 'initech', 'umbrella']);
+    expect(back.scope.policies).to.deep.equal(['NetworkPolicy tenant-acme/same-tenant-only']);
   });
 
   it('keeps every observation and the evidence the verdict rests on', () => {
