@@ -87,11 +87,19 @@ function collector(into: { builtin: BuiltinTestRecord[]; user: SuiteTestRecord[]
   };
 }
 
-export async function runSuites(props: SuiteRunProps): Promise<SuiteRun> {
-  const cwd = props.cwd ?? process.cwd();
-  const files = (props.specFiles ?? []).map((f) => path.resolve(cwd, f));
+/**
+ * The spec files as absolute paths; a missing one is the user's error. Call it before a run
+ * starts, so a typo in `--suite` costs nothing.
+ */
+export function checkSuiteFiles(specFiles: readonly string[], cwd = process.cwd()): string[] {
+  const files = specFiles.map((f) => path.resolve(cwd, f));
   const missing = files.find((f) => !existsSync(f));
   if (missing) throw new UserError(`--suite ${path.relative(cwd, missing) || missing}: no such file`);
+  return files;
+}
+
+export async function runSuites(props: SuiteRunProps): Promise<SuiteRun> {
+  const files = checkSuiteFiles(props.specFiles ?? [], props.cwd);
 
   const into = { builtin: [] as BuiltinTestRecord[], user: [] as SuiteTestRecord[] };
   const mocha = new Mocha({ reporter: collector(into), timeout: props.timeoutMs ?? 10_000 });

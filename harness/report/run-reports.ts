@@ -105,10 +105,16 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
     policies: manifests.map(objectName),
   });
 
-  const suites = await runSuites({
+  // A user's suite that cannot be loaded must not cost the run its reports: they are written
+  // from the result model first, and the error is raised afterwards.
+  let suiteError: Error | undefined;
+  const suites: SuiteRun = await runSuites({
     run: document,
     specFiles: props.suites ?? [],
     ...(props.cwd ? { cwd: props.cwd } : {}),
+  }).catch((error: unknown) => {
+    suiteError = error instanceof Error ? error : new Error(String(error));
+    return { builtin: [], user: [], failures: 1, passed: false };
   });
 
   const json = JSON.stringify(document, null, 2) + '\n';
@@ -183,6 +189,7 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
     await writeFile(sumFile, `${bundle.sha256}  ${path.basename(bundle.file)}\n`);
     written.push(bundle.file, sumFile);
   }
+  if (suiteError !== undefined) throw suiteError;
   return { files: written, suitesPassed: suites.passed, suites, document, ...(bundle ? { bundle } : {}) };
 }
 

@@ -4,13 +4,14 @@
  * schema (ajv), the JUnit against the XSD (xmllint), the bundle by re-reading the archive.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { expect } from 'chai';
 
+import { UserError } from '../../harness/errors.js';
 import { verifyBundle } from '../../harness/report/bundle.js';
 import { readResultsFile } from '../../harness/report/read-results.js';
 import type { ResultsDocument } from '../../harness/report/results-model.js';
@@ -194,6 +195,24 @@ describe('report: writeRunReports on a run against the fake cluster', function (
     // No dots but the category separators in the attempt classnames.
     for (const m of xml.matchAll(/classname="(bulkhead\.[^"]*)"/g))
       expect(m[1]?.split('.')).to.have.length(3);
+  });
+
+  it("a --suite file that does not exist is the user's error, raised after the reports are written", async () => {
+    const directory = await mkdtemp(path.join(run.scratch, 'other-'));
+    let error: unknown;
+    await writeRunReports({
+      result: run.result,
+      scenario: run.scenario,
+      directory,
+      suites: ['missing.spec.ts'],
+      cwd: run.scratch,
+    }).catch((e: unknown) => {
+      error = e;
+    });
+    expect(error).to.be.instanceOf(UserError);
+    expect((error as Error).message).to.equal('--suite missing.spec.ts: no such file');
+    for (const name of ['results.json', 'junit.xml', 'report.html'])
+      expect(existsSync(path.join(directory, name)), name).to.be.true;
   });
 
   it('the bundle holds results, reports, scenario, manifests, versions and logs, and verifies', async () => {
