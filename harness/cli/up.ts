@@ -2,16 +2,20 @@
  * `bulkhead up`: a kind cluster with Calico and Istio, and nothing else, so nightly jobs and
  * local loops can reuse one cluster across runs (`bulkhead run --reuse`). A running cluster of
  * the same name is checked and completed rather than refused; `bulkhead down` deletes it.
+ * `bulkhead up --provider existing` creates nothing: it checks a cluster bulkhead does not own
+ * (versions found, supported pairs, permissions a run needs).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { acquireCluster, type AcquireProps } from '../cluster/acquire.js';
+import { checkExisting, connectExisting } from '../cluster/existing.js';
 import { DEFAULT_CLUSTER_NAME } from '../cluster/kind.js';
 import type { Environment } from '../cluster/provider.js';
 import { DEFAULT_CALICO, DEFAULT_ISTIO, DEFAULT_KUBERNETES } from '../cluster/versions.js';
+import { UserError } from '../errors.js';
 import type { CliIo } from './io.js';
 import { renderTable } from './table.js';
 
@@ -102,6 +106,9 @@ export function environmentRows(env: Environment): string[][] {
 }
 
 interface UpOptions extends ProvisionOptions {
+  readonly provider: 'kind' | 'existing';
+  readonly kubeconfig?: string;
+  readonly context?: string;
   readonly logs: string;
   readonly writeKubeconfig?: string;
 }
@@ -110,8 +117,20 @@ export function upCommand(program: Command, io: CliIo): void {
   addProvisionOptions(
     program
       .command('up')
-      .description('create (or complete) a kind cluster with Calico and Istio, and keep it for later runs'),
+      .description(
+        'create (or complete) a kind cluster with Calico and Istio and keep it for later runs; with --provider existing, check a cluster instead',
+      ),
   )
+    .addOption(
+      new Option(
+        '--provider <name>',
+        'kind: create or complete a cluster; existing: check a kubeconfig context',
+      )
+        .choices(['kind', 'existing'])
+        .default('kind'),
+    )
+    .option('--kubeconfig <file>', 'existing: kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'existing: kubeconfig context (default: the current one)')
     .option('--logs <dir>', 'where kind logs go if creating the cluster fails', 'reports/cluster-logs')
     .option('--write-kubeconfig <file>', 'also write the cluster kubeconfig to this file')
     .addHelpText(
@@ -125,12 +144,28 @@ Examples:
   $ bulkhead up
   $ bulkhead up --kubernetes 1.34.0 --istio 1.28.2 --workers 1
   $ bulkhead run -f scenarios/hard-isolation.yaml --reuse   # then, as often as needed
-  $ bulkhead down`,
+  $ bulkhead down
+  $ bulkhead up --provider existing --context staging   # versions, support, permissions`,
     )
     .action(async (options: UpOptions) => {
       const log = (line: string) => {
         io.stderr(`${line}\n`);
       };
+      if (options.provider === 'existing') {
+        const cluster = await connectExisting({
+          cwd: io.cwd,
+          log,
+          ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+          ...(options.context ? { context: options.context } : {}),
+        });
+        const problems = await checkExisting(cluster, log);
+        io.stdout(renderTable(['WHAT', 'VERSION'], environmentRows(cluster.environment)));
+        if (problems.length > 0) throw new UserError(problems.join('\nerror: '));
+        io.stdout(
+          `\ncontext '${cluster.environment.cluster}' is ready for bulkhead run --provider existing\n`,
+        );
+        return;
+      }
       const cluster = await acquireCluster({
         ...provisionProps(options),
         provider: 'kind',

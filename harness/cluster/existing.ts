@@ -8,9 +8,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 
 import { UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
+import { describePermission, missingPermissions } from './access.js';
 import type { StepLog } from './commands.js';
 import { detectVersions } from './detect.js';
 import type { Cluster } from './provider.js';
+import { unsupportedPair } from './versions.js';
 
 export interface ExistingProps {
   /** @default $KUBECONFIG or ~/.kube/config */
@@ -58,4 +60,43 @@ export async function connectExisting(props: ExistingProps): Promise<Cluster> {
     environment: { provider: 'existing', cluster: context, ...versions, reused: true },
     release: () => Promise.resolve(),
   };
+}
+
+/**
+ * What stands between an existing cluster and a trustworthy run, one sentence with the fix each:
+ * Calico or Istio missing, a version pair outside support, credentials that may not do what a
+ * run does. Empty when the cluster is ready.
+ */
+export async function checkExisting(cluster: Cluster, log?: StepLog): Promise<string[]> {
+  const env = cluster.environment;
+  const problems: string[] = [];
+  if (!env.calico) {
+    problems.push(
+      'no Calico found (no operator Installation, no ClusterInformation); install Calico, or run on a fresh cluster with --provider kind',
+    );
+  }
+  if (!env.istio) {
+    problems.push(
+      'no istiod found in istio-system; install Istio, or run on a fresh cluster with --provider kind',
+    );
+  }
+  if (env.kubernetes) {
+    for (const [product, version] of [
+      ['Istio', env.istio],
+      ['Calico', env.calico],
+    ] as const) {
+      const why = version ? unsupportedPair(product, version, env.kubernetes) : undefined;
+      if (why) problems.push(`${why}; upgrade ${product} before trusting isolation results on this cluster`);
+    }
+  }
+  log?.(
+    `$ kubectl --context ${env.cluster} auth can-i …  # one SelfSubjectAccessReview per permission a run needs`,
+  );
+  const missing = await missingPermissions(cluster.kubeConfig);
+  if (missing.length > 0) {
+    problems.push(
+      `the credentials of context '${env.cluster}' may not ${missing.map(describePermission).join(', ')}; use a context whose role allows them (a run creates and deletes its own namespaces)`,
+    );
+  }
+  return problems;
 }

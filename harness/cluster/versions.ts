@@ -120,3 +120,20 @@ export function checkVersionPlan(plan: VersionPlan): void {
     );
   }
 }
+
+/**
+ * Whether a release supports a Kubernetes version: undefined when it does, else why not (for a
+ * cluster found as it is, where the fix is an upgrade rather than another flag).
+ */
+export function unsupportedPair(
+  product: 'Istio' | 'Calico',
+  version: string,
+  kubernetes: string,
+): string | undefined {
+  const table = product === 'Istio' ? ISTIO_KUBERNETES : CALICO_KUBERNETES;
+  const range = table[minorOf(version)];
+  if (!range)
+    return `${product} ${version} is not a release bulkhead knows (it knows ${Object.keys(table).join(', ')})`;
+  if (within(minorOf(kubernetes), range)) return undefined;
+  return `${product} ${version} does not support Kubernetes ${kubernetes} (it supports ${range[0]}–${range[1]})`;
+}

@@ -4,9 +4,11 @@ import path from 'node:path';
 
 import { expect } from 'chai';
 
+import { RUN_PERMISSIONS } from '../../harness/cluster/access.js';
 import { imageTag } from '../../harness/cluster/detect.js';
-import { connectExisting } from '../../harness/cluster/existing.js';
+import { checkExisting, connectExisting } from '../../harness/cluster/existing.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
+import { runCli } from '../support/cli.js';
 
 describe('cluster: existing provider reports what the cluster runs', () => {
   let dir: string;
@@ -77,6 +79,79 @@ describe('cluster: existing provider reports what the cluster runs', () => {
       kubernetes: 'v1.34.2',
       reused: true,
     });
+  });
+
+  function putIstiod(server: FakeApiServer, version: string): void {
+    server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
+    server.put({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'istiod', namespace: 'istio-system' },
+      spec: {
+        selector: { matchLabels: { app: 'istiod' } },
+        template: {
+          metadata: { labels: { app: 'istiod' } },
+          spec: { containers: [{ name: 'discovery', image: `docker.io/istio/pilot:${version}` }] },
+        },
+      },
+    });
+  }
+
+  function putCalicoInstallation(server: FakeApiServer, version: string): void {
+    server.put({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'installations.operator.tigera.io' },
+      spec: {
+        group: 'operator.tigera.io',
+        names: { kind: 'Installation', plural: 'installations' },
+        scope: 'Cluster',
+        versions: [{ name: 'v1', served: true, storage: true }],
+      },
+    });
+    server.put({
+      apiVersion: 'operator.tigera.io/v1',
+      kind: 'Installation',
+      metadata: { name: 'default' },
+      status: { calicoVersion: version },
+    });
+  }
+
+  it('up --provider existing: a ready cluster passes, after one access review per permission a run needs', async () => {
+    putCalicoInstallation(api, 'v3.31.2');
+    putIstiod(api, '1.29.3');
+    const r = await runCli(['up', '--provider', 'existing', '--kubeconfig', 'kubeconfig'], dir);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^kubernetes\s+v1\.34\.2$/m);
+    expect(r.stdout).to.match(/^calico\s+v3\.31\.2$/m);
+    expect(r.stdout).to.match(/^istio\s+1\.29\.3$/m);
+    expect(r.stdout).to.contain("context 'fake' is ready for bulkhead run --provider existing");
+    const reviews = api.requests.filter(
+      (q) => q.path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+    );
+    expect(reviews).to.have.length(RUN_PERMISSIONS.length);
+    expect(api.requests.filter((q) => q.method !== 'GET' && !reviews.includes(q))).to.deep.equal([]);
+  });
+
+  it('names every problem in one sentence with its fix: missing Calico, an unsupported Istio, missing permissions', async () => {
+    await api.stop();
+    api = await new FakeApiServer({
+      kubernetesVersion: 'v1.35.0',
+      accessReview: (a) =>
+        !(a.subresource === 'exec' || (a.resource === 'namespaces' && a.verb === 'delete')),
+    }).start();
+    await writeFile(path.join(dir, 'kubeconfig'), api.kubeConfig().exportConfig());
+    putIstiod(api, '1.28.1');
+    const cluster = await connectExisting({ cwd: dir, kubeconfig: 'kubeconfig' });
+    expect(await checkExisting(cluster)).to.deep.equal([
+      'no Calico found (no operator Installation, no ClusterInformation); install Calico, or run on a fresh cluster with --provider kind',
+      'Istio 1.28.1 does not support Kubernetes v1.35.0 (it supports 1.30–1.34); upgrade Istio before trusting isolation results on this cluster',
+      "the credentials of context 'fake' may not delete namespaces, create pods/exec; use a context whose role allows them (a run creates and deletes its own namespaces)",
+    ]);
+    const r = await runCli(['up', '--provider', 'existing', '--kubeconfig', 'kubeconfig'], dir);
+    expect(r.code).to.equal(2);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error: '))).to.have.length(3);
+    expect(r.stdout).to.match(/^calico\s+not found$/m);
   });
 
   it('imageTag', () => {

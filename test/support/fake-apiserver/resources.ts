@@ -57,6 +57,14 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     plural: 'networkpolicies',
     namespaced: true,
   },
+  // Answered, never stored (see FakeApiServer's accessReview option).
+  {
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    kind: 'SelfSubjectAccessReview',
+    plural: 'selfsubjectaccessreviews',
+    namespaced: false,
+  },
   {
     group: 'apiextensions.k8s.io',
     version: 'v1',

@@ -13,7 +13,8 @@
  *   what it contains;
  * - a tiny deployment controller creates each Deployment's pods directly (no ReplicaSets), and
  *   pods become Ready on a schedule the test controls.
- * - GET /version reports a configurable gitVersion (the cluster installers read it).
+ * - GET /version reports a configurable gitVersion (the cluster installers read it);
+ * - SelfSubjectAccessReviews are answered by a test-supplied rule (allow all by default), not stored.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -80,6 +81,11 @@ export interface FakeApiServerOptions {
   readonly watchLifetimeMs?: number;
   /** What GET /version reports as gitVersion (how clients learn the Kubernetes version). Default: v1.35.0. */
   readonly kubernetesVersion?: string;
+  /**
+   * Answers a SelfSubjectAccessReview (`kubectl auth can-i`): its spec.resourceAttributes in,
+   * allowed out. Default: everything allowed.
+   */
+  readonly accessReview?: (attributes: Readonly<Record<string, string>>) => boolean;
 }
 
 const TLS_DIR = new URL('./tls/', import.meta.url);
@@ -235,6 +241,18 @@ export class FakeApiServer {
     }
     const { type, namespace, name, subresource } = route;
     const method = req.method ?? 'GET';
+    if (type.kind === 'SelfSubjectAccessReview' && method === 'POST') {
+      const review = parseBody(body, contentType) as {
+        spec?: { resourceAttributes?: Record<string, string> };
+      };
+      const attributes = review.spec?.resourceAttributes ?? {};
+      const allowed = (this.options.accessReview ?? (() => true))(attributes);
+      this.send(res, 201, {
+        ...review,
+        status: { allowed, ...(allowed ? {} : { reason: 'denied by the test' }) },
+      });
+      return;
+    }
     try {
       if (subresource === 'log' && method === 'GET') {
         this.podLogs(res, namespace ?? '', name ?? '', url.searchParams);
