@@ -248,6 +248,9 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
         ...signal,
       });
     }
+    runner.log(
+      `$ kubectl --context kind-${name} version -o json  # with the Calico Installation's status and istiod's image: the versions recorded`,
+    );
     const versions = await detectVersions(client);
     const environment: Environment = {
       provider: 'kind',
