@@ -20,6 +20,9 @@ import { loadScenarioFile } from '../scenario/loader.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { CommandExit, type CliIo } from './io.js';
 import { renderTable } from './table.js';
+import { agentImage as resolveAgentImage } from '../run/fixtures.js';
+import { writeRunReports } from '../report/run-reports.js';
+import { checkSuiteFiles } from '../../suites/run-suites.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
 interface RunOptions extends ProvisionOptions {
@@ -39,6 +42,10 @@ interface RunOptions extends ProvisionOptions {
   readonly agentImage?: string;
   readonly imageRegistry?: string;
   readonly runId?: string;
+  readonly suite?: readonly string[];
+  readonly bundle: boolean;
+  readonly trigger?: string;
+  readonly environment?: 'production' | 'replica';
 }
 
 function seconds(value: string): number {
@@ -92,6 +99,15 @@ export function runCommand(program: Command, io: CliIo): void {
     .option('--agent-image <image>', 'the Node image the fixture pods run (pin it by digest)')
     .option('--image-registry <host>', 'pull images from this mirror registry instead')
     .option('--run-id <id>', 'name the run (default: from the start time)')
+    .option('--suite <spec...>', 'your own mocha spec files, run over the results after the built-in suites')
+    .option('--bundle', 'also write the evidence bundle (.tar.gz with a SHA-256 manifest)', false)
+    .option('--trigger <text>', 'why this run happened, for the report (default: manual, or the CI job)')
+    .addOption(
+      new Option(
+        '--environment <kind>',
+        'what the cluster is, for the auditor (default: replica for kind/k3s)',
+      ).choices(['production', 'replica']),
+    )
     .addHelpText(
       'after',
       `
@@ -115,6 +131,7 @@ Examples:
     );
   addProvisionOptions(command).action(async (options: RunOptions) => {
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+    checkSuiteFiles(options.suite ?? [], io.cwd);
     const agentBundle = await loadAgentBundle();
     const runId = options.runId ?? newRunId();
     const runDir = path.resolve(io.cwd, options.reports, runId);
@@ -134,8 +151,10 @@ Examples:
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     let result: RunResult;
+    let environment: Cluster['environment'];
     try {
       const cluster = await acquireRunCluster(options, io, runDir, provisionLog, controller.signal);
+      environment = cluster.environment;
       try {
         result = await runScenario({
           scenario,
@@ -172,9 +191,41 @@ Examples:
       if (provisionLog.length > 0 && options.provider !== 'existing')
         await saveProvisionLog(runDir, provisionLog);
     }
+    const reports = await writeRunReports({
+      result,
+      scenario,
+      bundle: options.bundle,
+      suites: options.suite ?? [],
+      cwd: io.cwd,
+      environment: {
+        provider: options.provider,
+        environment: options.environment ?? (options.provider === 'existing' ? 'unknown' : 'replica'),
+        trigger: options.trigger ?? ciTrigger(),
+        clusterName: environment.cluster,
+        versions: {
+          ...(environment.kubernetes ? { kubernetes: environment.kubernetes } : {}),
+          ...(environment.calico ? { calico: environment.calico } : {}),
+          ...(environment.istio ? { istio: environment.istio } : {}),
+          images: {
+            agent: resolveAgentImage({
+              ...(options.agentImage ? { agentImage: options.agentImage } : {}),
+              ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+            }),
+            ...(environment.nodeImage ? { node: environment.nodeImage } : {}),
+          },
+        },
+        stableRounds: options.stableRounds,
+        convergeTimeoutMs: options.convergeTimeout * 1000,
+        settleMs: options.settle * 1000,
+        roundIntervalMs: options.roundInterval * 1000,
+      },
+    });
     io.stdout(resultTable(result.results));
     io.stdout(summary(result, io.cwd));
-    if (result.exitCode !== 0) throw new CommandExit(result.exitCode);
+    io.stdout(`reports: ${reports.files.map((f) => path.relative(io.cwd, f) || f).join(', ')}\n`);
+    if (!reports.suitesPassed) io.stdout('the conformance suites had failures: see junit.xml\n');
+    const code = result.exitCode !== 0 ? result.exitCode : reports.suitesPassed ? 0 : 1;
+    if (code !== 0) throw new CommandExit(code);
   });
 }
 
@@ -251,4 +302,13 @@ function summary(result: RunResult, cwd: string): string {
     (result.interrupted ? ' (interrupted)' : '') +
     `\nrun ${result.runId}: ${where}${result.kept ? ' (resources kept)' : ''}\n`
   );
+}
+
+/** The CI job that started the run, when a CI system says so. */
+function ciTrigger(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GITHUB_ACTIONS)
+    return `github-actions ${env.GITHUB_WORKFLOW ?? ''} ${env.GITHUB_EVENT_NAME ?? ''}`.trim();
+  if (env.GITLAB_CI) return `gitlab-ci ${env.CI_PIPELINE_SOURCE ?? ''} ${env.CI_JOB_URL ?? ''}`.trim();
+  if (env.CI) return 'ci';
+  return 'manual';
 }

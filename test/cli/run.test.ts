@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { runCli } from '../support/cli.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
-import { HEAD } from '../support/scenarios.js';
+import { HEAD, repoRoot } from '../support/scenarios.js';
 
 const SCENARIO = `${HEAD}  tenants:
     - name: acme
@@ -80,6 +80,82 @@ describe('cli: bulkhead run --provider existing', function () {
       .trimEnd()
       .split('\n');
     expect(JSON.parse(lines.at(-1) ?? '{}')).to.deep.include({ type: 'end', exitCode: 0 });
+  });
+
+  it('writes results.json, junit.xml and report.html, and with --bundle a bundle verify-bundle accepts', async () => {
+    const r = await runCli(
+      [
+        'run',
+        '-f',
+        'scenario.yaml',
+        '--provider',
+        'existing',
+        '--kubeconfig',
+        'kubeconfig',
+        '--bundle',
+        ...FAST,
+      ],
+      dir,
+    );
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(
+      /^reports: .*reports\/r1\/results\.json.*junit\.xml.*report\.html.*bulkhead-r1\.tar\.gz/m,
+    );
+    const results = JSON.parse(await readFile(path.join(dir, 'reports', 'r1', 'results.json'), 'utf8')) as {
+      v: number;
+      attempts: { id: string }[];
+    };
+    expect(results.v).to.equal(1);
+    expect(results.attempts.map((a) => a.id)).to.have.members(['globex-to-acme', 'acme-to-acme']);
+    const junit = await readFile(path.join(dir, 'reports', 'r1', 'junit.xml'), 'utf8');
+    expect(junit).to.match(/<testcase name="globex-to-acme: /);
+    const verified = await runCli(['verify-bundle', path.join('reports', 'r1', 'bulkhead-r1.tar.gz')], dir);
+    expect(verified.code, verified.stdout + verified.stderr).to.equal(0);
+  });
+
+  it("runs the user's --suite over the results; a failing assertion there exits 1", async () => {
+    // The user's project has bulkhead installed, as `npm install bulkhead` would leave it.
+    await mkdir(path.join(dir, 'node_modules'), { recursive: true });
+    await symlink(repoRoot, path.join(dir, 'node_modules', 'bulkhead'), 'dir');
+    await writeFile(
+      path.join(dir, 'mine.spec.ts'),
+      [
+        "import { currentRun, expect } from 'bulkhead';",
+        "describe('mine', () => {",
+        "  it('acme reaches its api', () => { expect(currentRun().attempt('acme-to-acme')).to.be.allowed(); });",
+        "  it('globex is denied at l7', () => { expect(currentRun().attempt('globex-to-acme')).to.be.deniedAt('l7'); });",
+        '});',
+        '',
+      ].join('\n'),
+    );
+    const r = await runCli(
+      [
+        'run',
+        '-f',
+        'scenario.yaml',
+        '--provider',
+        'existing',
+        '--kubeconfig',
+        'kubeconfig',
+        '--suite',
+        'mine.spec.ts',
+        ...FAST,
+      ],
+      dir,
+    );
+    // Every expectation of the scenario held, but the user's suite expected an L7 deny where the
+    // network refused: the run fails on the suite.
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stdout).to.contain('2 passed, 0 failed, 0 errors');
+    expect(r.stdout).to.contain('the conformance suites had failures: see junit.xml');
+    const junit = await readFile(path.join(dir, 'reports', 'r1', 'junit.xml'), 'utf8');
+    expect(junit).to.contain('globex is denied at l7');
+    const missing = await runCli(
+      ['run', '-f', 'scenario.yaml', '--provider', 'existing', '--suite', 'nope.ts'],
+      dir,
+    );
+    expect(missing.code).to.equal(2);
+    expect(missing.stderr).to.equal('error: --suite nope.ts: no such file\n');
   });
 
   it('exits 1 and lists failures first when an expectation failed', async () => {
