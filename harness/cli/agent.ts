@@ -25,7 +25,16 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export function agentCommand(program: Command, io: CliIo): void {
   const agent = program
     .command('agent')
-    .description('the in-pod agent: an echo server, and a probe that makes attempts and classifies them');
+    .description('the in-pod agent: an echo server, and a probe that makes attempts and classifies them')
+    .addHelpText(
+      'after',
+      `
+The same program every fixture pod runs, for debugging from a laptop.
+
+Examples:
+  $ bulkhead agent serve --port 8080
+  $ bulkhead agent probe < batch.json`,
+    );
   agent
     .command('serve')
     .description('serve the HTTP echo on TCP ports and a UDP echo on UDP ports until SIGTERM or SIGINT')

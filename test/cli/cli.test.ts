@@ -15,11 +15,24 @@ describe('cli', () => {
     expect(r.stdout).to.contain('Example:');
   });
 
-  for (const command of ['schema', 'validate', 'run']) {
+  for (const command of [
+    'schema',
+    'validate',
+    'run',
+    'up',
+    'down',
+    'plan',
+    'lint',
+    'diff',
+    'verify-bundle',
+    'agent',
+    'agent serve',
+    'agent probe',
+  ]) {
     it(`shows an example in \`${command} --help\``, async () => {
-      const r = await runCli([command, '--help']);
+      const r = await runCli([...command.split(' '), '--help']);
       expect(r.code).to.equal(0);
-      expect(r.stdout).to.match(/Examples?:\n\s+\$ bulkhead /);
+      expect(r.stdout).to.match(/Examples?:\n\s+\$ (bulkhead|echo .* \| bulkhead) /);
     });
   }
 
