@@ -194,6 +194,7 @@ Examples:
     const reports = await writeRunReports({
       result,
       scenario,
+      manifests: result.appliedPolicies as unknown as readonly Readonly<Record<string, unknown>>[],
       bundle: options.bundle,
       suites: options.suite ?? [],
       cwd: io.cwd,

@@ -89,6 +89,8 @@ export interface RunResult {
   /** 0 every expectation held; 1 an expectation failed; 2 a fault left something unjudged. */
   readonly exitCode: number;
   readonly kept: boolean;
+  /** The policy objects as the run applied them (run labels included), in apply order. */
+  readonly appliedPolicies: readonly KubernetesObject[];
 }
 
 /** The label tying an EndpointSlice to its Service. */
@@ -345,7 +347,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       failed: results.filter((r) => r.judgement.verdict === 'fail').length,
       errors: results.filter((r) => r.judgement.verdict === 'error').length,
     });
-    return { runId, directory, results, interrupted, exitCode, kept: keep };
+    return { runId, directory, results, interrupted, exitCode, kept: keep, appliedPolicies };
   }
 }
 

@@ -1,8 +1,9 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { expect } from 'chai';
+import { x as extract } from 'tar';
 
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { runCli } from '../support/cli.js';
@@ -111,6 +112,47 @@ describe('cli: bulkhead run --provider existing', function () {
     expect(junit).to.match(/<testcase name="globex-to-acme: /);
     const verified = await runCli(['verify-bundle', path.join('reports', 'r1', 'bulkhead-r1.tar.gz')], dir);
     expect(verified.code, verified.stdout + verified.stderr).to.equal(0);
+  });
+
+  it('puts the policies into the bundle as the run applied them, run labels included', async () => {
+    const withPolicy = SCENARIO.replace(
+      '  attempts:\n',
+      [
+        '  policies:',
+        '    - inline: |',
+        '        apiVersion: networking.k8s.io/v1',
+        '        kind: NetworkPolicy',
+        '        metadata: { name: same-namespace-only, namespace: tenant-acme }',
+        '        spec: { podSelector: {}, policyTypes: [Ingress], ingress: [{ from: [{ podSelector: {} }] }] }',
+        '  attempts:',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(path.join(dir, 'scenario.yaml'), withPolicy);
+    const r = await runCli(
+      [
+        'run',
+        '-f',
+        'scenario.yaml',
+        '--provider',
+        'existing',
+        '--kubeconfig',
+        'kubeconfig',
+        '--bundle',
+        ...FAST,
+      ],
+      dir,
+    );
+    expect(r.code, r.stderr).to.equal(0);
+    const out = path.join(dir, 'unpacked');
+    await mkdir(out);
+    await extract({ file: path.join(dir, 'reports', 'r1', 'bulkhead-r1.tar.gz'), cwd: out });
+    const files = (await readdir(out, { recursive: true })).map(String);
+    const policies = files.find((f) => f.endsWith('manifests/policies.yaml'));
+    expect(policies, files.join(', ')).to.not.equal(undefined);
+    const text = await readFile(path.join(out, policies ?? ''), 'utf8');
+    expect(text).to.contain('name: same-namespace-only');
+    expect(text).to.contain('bulkhead.dev/run: r1');
   });
 
   it("runs the user's --suite over the results; a failing assertion there exits 1", async () => {

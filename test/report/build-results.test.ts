@@ -36,6 +36,7 @@ describe('report: results.json of an interrupted run', () => {
       interrupted: true,
       exitCode: 2,
       kept: false,
+      appliedPolicies: [],
       results: [
         {
           attempt: seen!,

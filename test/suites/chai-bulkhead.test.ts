@@ -133,6 +133,7 @@ describe('suites: the programmatic mocha runner', function () {
       exitCode: 1,
       interrupted: false,
       kept: false,
+      appliedPolicies: [],
       trigger: 'manual',
     },
     attempts: [
