@@ -29,6 +29,22 @@ describe('cli: bulkhead run --provider existing', function () {
   let app: Awaited<ReturnType<typeof scriptedServer>>;
   let kubeconfig: string;
   const FAST = ['--settle', '0', '--round-interval', '0', '--run-id', 'r1'];
+  /** `bulkhead run -f scenario.yaml --provider existing --kubeconfig kubeconfig <extra> <fast>` in the test folder. */
+  const runExisting = (...extra: string[]) =>
+    runCli(
+      [
+        'run',
+        '-f',
+        'scenario.yaml',
+        '--provider',
+        'existing',
+        '--kubeconfig',
+        'kubeconfig',
+        ...extra,
+        ...FAST,
+      ],
+      dir,
+    );
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-cli-run-'));
@@ -54,21 +70,7 @@ describe('cli: bulkhead run --provider existing', function () {
   });
 
   it('runs the scenario, prints a table and a summary, and exits 0 when every expectation held', async () => {
-    const r = await runCli(
-      [
-        'run',
-        '-f',
-        'scenario.yaml',
-        '--provider',
-        'existing',
-        '--kubeconfig',
-        'kubeconfig',
-        '--context',
-        'fake',
-        ...FAST,
-      ],
-      dir,
-    );
+    const r = await runExisting('--context', 'fake');
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/^RESULT\s+ATTEMPT\s+EXPECT\s+OBSERVED\s+ROUNDS\s+WHY$/m);
     expect(r.stdout).to.match(/^PASS\s+globex-to-acme\s+denied\s+refused\s+3$/m);
@@ -84,20 +86,7 @@ describe('cli: bulkhead run --provider existing', function () {
   });
 
   it('writes results.json, junit.xml and report.html, and with --bundle a bundle verify-bundle accepts', async () => {
-    const r = await runCli(
-      [
-        'run',
-        '-f',
-        'scenario.yaml',
-        '--provider',
-        'existing',
-        '--kubeconfig',
-        'kubeconfig',
-        '--bundle',
-        ...FAST,
-      ],
-      dir,
-    );
+    const r = await runExisting('--bundle');
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.match(
       /^reports: .*reports\/r1\/results\.json.*junit\.xml.*report\.html.*bulkhead-r1\.tar\.gz/m,
@@ -129,20 +118,7 @@ describe('cli: bulkhead run --provider existing', function () {
       ].join('\n'),
     );
     await writeFile(path.join(dir, 'scenario.yaml'), withPolicy);
-    const r = await runCli(
-      [
-        'run',
-        '-f',
-        'scenario.yaml',
-        '--provider',
-        'existing',
-        '--kubeconfig',
-        'kubeconfig',
-        '--bundle',
-        ...FAST,
-      ],
-      dir,
-    );
+    const r = await runExisting('--bundle');
     expect(r.code, r.stderr).to.equal(0);
     const out = path.join(dir, 'unpacked');
     await mkdir(out);
@@ -170,21 +146,7 @@ describe('cli: bulkhead run --provider existing', function () {
         '',
       ].join('\n'),
     );
-    const r = await runCli(
-      [
-        'run',
-        '-f',
-        'scenario.yaml',
-        '--provider',
-        'existing',
-        '--kubeconfig',
-        'kubeconfig',
-        '--suite',
-        'mine.spec.ts',
-        ...FAST,
-      ],
-      dir,
-    );
+    const r = await runExisting('--suite', 'mine.spec.ts');
     // Every expectation of the scenario held, but the user's suite expected an L7 deny where the
     // network refused: the run fails on the suite.
     expect(r.code, r.stderr).to.equal(1);
@@ -203,10 +165,7 @@ describe('cli: bulkhead run --provider existing', function () {
   it('exits 1 and lists failures first when an expectation failed', async () => {
     const scenario = SCENARIO.replace('expect: denied }', 'expect: allowed }');
     await writeFile(path.join(dir, 'scenario.yaml'), scenario);
-    const r = await runCli(
-      ['run', '-f', 'scenario.yaml', '--provider', 'existing', '--kubeconfig', 'kubeconfig', ...FAST],
-      dir,
-    );
+    const r = await runExisting();
     expect(r.code).to.equal(1);
     const rows = r.stdout.split('\n').slice(1, 3);
     expect(rows[0]).to.match(
@@ -248,10 +207,7 @@ describe('cli: bulkhead run --provider existing', function () {
 
   it('refuses an unlabelled existing namespace with exit 2, creating nothing', async () => {
     server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tenant-globex' } });
-    const r = await runCli(
-      ['run', '-f', 'scenario.yaml', '--provider', 'existing', '--kubeconfig', 'kubeconfig', ...FAST],
-      dir,
-    );
+    const r = await runExisting();
     expect(r.code).to.equal(2);
     expect(r.stderr).to.contain("error: namespace tenant-globex already exists and is not bulkhead's");
     expect(server.requests.filter((q) => q.method !== 'GET')).to.deep.equal([]);
