@@ -17,6 +17,7 @@ import { diffCommand } from './diff.js';
 import { verifyBundleCommand } from './verify-bundle.js';
 import { upCommand } from './up.js';
 import { downCommand } from './down.js';
+import { upgradeCheckCommand } from './upgrade-check.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -46,6 +47,7 @@ Example:
   verifyBundleCommand(program, io);
   upCommand(program, io);
   downCommand(program, io);
+  upgradeCheckCommand(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

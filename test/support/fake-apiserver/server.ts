@@ -12,11 +12,15 @@
  * - deletion is immediate (no finalizers, no Terminating phase); deleting a namespace deletes
  *   what it contains;
  * - a tiny deployment controller creates each Deployment's pods directly (no ReplicaSets), and
- *   pods become Ready on a schedule the test controls.
+ *   pods become Ready on a schedule the test controls. A changed pod template (a rollout
+ *   restart's `kubectl.kubernetes.io/restartedAt` annotation, a new image) replaces the pods
+ *   at once, as the Recreate strategy would: their `pod-template-hash` is the template's hash;
+ * - an optional `admit` hook mutates objects on create, as a mutating admission webhook (Istio's
+ *   sidecar injector) would; it is not called on updates.
  * - GET /version reports a configurable gitVersion (the cluster installers read it);
  * - SelfSubjectAccessReviews are answered by a test-supplied rule (allow all by default), not stored.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -86,6 +90,11 @@ export interface FakeApiServerOptions {
    * allowed out. Default: everything allowed.
    */
   readonly accessReview?: (attributes: Readonly<Record<string, string>>) => boolean;
+  /**
+   * Mutating admission on create (not on update): gets the object about to be stored and
+   * returns it changed, as Istio's sidecar injector does to new pods. Default: none.
+   */
+  readonly admit?: (object: Record<string, unknown>) => Record<string, unknown>;
 }
 
 const TLS_DIR = new URL('./tls/', import.meta.url);
@@ -600,7 +609,8 @@ export class FakeApiServer {
     for (const w of this.watchers) w(event);
   }
 
-  private create(type: ResourceType, input: Obj): Obj {
+  private create(type: ResourceType, given: Obj): Obj {
+    const input = this.options.admit ? (this.options.admit(structuredClone(given)) as Obj) : given;
     const metadata = { ...(input.metadata as Partial<Metadata>) };
     if (!metadata.name && metadata.generateName)
       metadata.name = `${metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
@@ -845,9 +855,17 @@ export class FakeApiServer {
       };
     };
     const replicas = spec.replicas ?? 1;
-    const hash = deployment.metadata.uid?.slice(0, 8) ?? 'x';
-    let pods = this.ownedPods(deployment);
+    const hash = createHash('sha256')
+      .update(`${deployment.metadata.uid ?? ''}${JSON.stringify(spec.template ?? {})}`)
+      .digest('hex')
+      .slice(0, 10);
     const podType = typeFor(this.types, '', 'v1', 'pods');
+    // Pods of an older template are replaced (Recreate): a rollout restart gives new pods.
+    for (const stale of this.ownedPods(deployment).filter(
+      (p) => p.metadata.labels?.['pod-template-hash'] !== hash,
+    ))
+      this.remove(podType, stale);
+    let pods = this.ownedPods(deployment);
     for (let i = pods.length; i < replicas; i++) {
       this.create(podType, {
         apiVersion: 'v1',

@@ -1,0 +1,298 @@
+/**
+ * `bulkhead upgrade-check`: proof that every isolation boundary holds before, during and after an
+ * Istio upgrade. The scenario runs on Istio --from; the control plane is upgraded to --to (in
+ * place, or as a revision canary) with the sidecars left old and runs again; the workloads are
+ * restarted onto the new sidecar and it runs a third time. `--matrix` runs the scenario on a
+ * fresh cluster per Istio version instead. Each phase reports like `bulkhead run`; the phases
+ * are compared attempt by attempt.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
+import { acquireCluster } from '../cluster/acquire.js';
+import { CommandRunner } from '../cluster/commands.js';
+import { cacheRoot } from '../cluster/download.js';
+import { UserError } from '../errors.js';
+import { agentImage as resolveAgentImage } from '../run/fixtures.js';
+import { newRunId } from '../run/identity.js';
+import { createProgress } from '../run/progress.js';
+import { loadScenarioFile } from '../scenario/loader.js';
+import {
+  checkMatrixPlan,
+  checkUpgradePlan,
+  runMatrix,
+  runUpgradeCheck,
+  type CheckOutcome,
+  type CheckProps,
+} from '../upgrade/check.js';
+import { UPGRADE_METHODS, type UpgradeMethod } from '../upgrade/control-plane.js';
+import type { PhaseSettings } from '../upgrade/phase.js';
+import { crossPhaseTable } from '../upgrade/report.js';
+import { CommandExit, type CliIo } from './io.js';
+import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
+
+interface UpgradeCheckOptions extends ProvisionOptions {
+  readonly file: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly method: UpgradeMethod;
+  readonly matrix?: string[];
+  readonly provider: 'kind' | 'k3s';
+  readonly reports: string;
+  readonly keep: boolean;
+  readonly keepOnFailure: boolean;
+  readonly keepCluster: boolean;
+  readonly readyTimeout: number;
+  readonly convergeTimeout: number;
+  readonly settle: number;
+  readonly stableRounds: number;
+  readonly roundInterval: number;
+  readonly agentImage?: string;
+  readonly imageRegistry?: string;
+  readonly runId?: string;
+  readonly bundle: boolean;
+  readonly trigger?: string;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('expected a number of seconds (0 or more)');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
+  return n;
+}
+
+function versionList(value: string): string[] {
+  const versions = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  if (versions.length === 0) throw new InvalidArgumentError('expected Istio versions separated by commas');
+  return versions;
+}
+
+export function upgradeCheckCommand(program: Command, io: CliIo): void {
+  const command = program
+    .command('upgrade-check')
+    .description(
+      'run the scenario before, during (new control plane, old sidecars) and after an Istio upgrade, and diff the phases',
+    )
+    .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
+    .option('--from <version>', 'the Istio release the cluster starts with')
+    .option('--to <version>', 'the Istio release to upgrade to')
+    .addOption(
+      new Option('--method <method>', 'in-place: replace istiod; revision: install a canary beside it')
+        .choices(UPGRADE_METHODS)
+        .default('in-place'),
+    )
+    .option(
+      '--matrix <versions>',
+      'instead of an upgrade: run on a fresh cluster per Istio version (1.28.6,1.29.3,1.30.4)',
+      versionList,
+    )
+    .addOption(
+      new Option('--provider <name>', 'where the clusters come from (upgrades need a cluster bulkhead owns)')
+        .choices(['kind', 'k3s'])
+        .default('kind'),
+    )
+    .option('--reports <dir>', 'where run folders go', 'reports')
+    .option('--keep', 'keep everything the check created (the cluster too)', false)
+    .option('--keep-on-failure', 'keep what the check created when an expectation failed', false)
+    .option('--keep-cluster', 'keep the kind cluster afterwards', false)
+    .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
+    .option('--ready-timeout <seconds>', 'how long pods may take to become Ready', seconds, 300)
+    .option(
+      '--converge-timeout <seconds>',
+      'how long rounds may go on before outcomes must settle',
+      seconds,
+      180,
+    )
+    .option(
+      '--settle <seconds>',
+      'time given to Calico and Istio to program policies before round 1',
+      seconds,
+      5,
+    )
+    .option('--stable-rounds <n>', 'equal outcomes in a row that settle an attempt', count, 3)
+    .option('--round-interval <seconds>', 'pause between rounds', seconds, 1)
+    .option('--agent-image <image>', 'the Node image the fixture pods run (pin it by digest)')
+    .option('--image-registry <host>', 'pull images from this mirror registry instead')
+    .option('--run-id <id>', 'name the run (default: from the start time)')
+    .option('--bundle', "also write each phase's evidence bundle", false)
+    .option('--trigger <text>', 'why this check happened, for the report (default: pre-upgrade)')
+    .addHelpText(
+      'after',
+      `
+Phases, each in its own folder of <reports>/<run>/ with results.json, junit.xml, report.html:
+  before  the scenario on Istio --from
+  mixed   istiod upgraded to --to (istioctl install of --to; with --method revision, installed
+          as revision <to with dashes> and the namespaces relabelled istio.io/rev=<rev>); the
+          pods are not restarted, so their sidecars are still --from
+  after   the workloads restarted (rollout restart; bare probe pods recreated), sidecars --to
+The istiod and sidecar versions of each phase are read from the cluster, not assumed. The
+comparison is printed as a table and written as upgrade-check.json and upgrade-check.xml (JUnit).
+With --matrix, each version gets a fresh cluster; the outcomes are tabulated side by side
+(matrix.json, matrix.xml).
+
+Every phase's Istio/Kubernetes pair is checked before anything runs.
+
+Exit codes: 0 every expectation held in every phase; 1 a must-deny boundary failed or regressed in
+any phase (or another expectation failed); 2 bad input or a fault.
+
+Examples:
+  $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --from 1.29.3 --to 1.30.4
+  $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --from 1.29.3 --to 1.30.4 --method revision
+  $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --kubernetes 1.34.0 --matrix 1.28.6,1.29.3,1.30.4`,
+    );
+  addProvisionOptions(command).action(async (options: UpgradeCheckOptions) => {
+    const matrix = options.matrix;
+    if (command.getOptionValueSource('istio') === 'cli')
+      throw new UserError('upgrade-check takes --from and --to (or --matrix), not --istio');
+    if (matrix && (options.from || options.to))
+      throw new UserError(
+        '--matrix runs each version on its own cluster; give either --matrix or --from/--to',
+      );
+    if (!matrix && (!options.from || !options.to))
+      throw new UserError('give --from and --to (the Istio releases before and after), or --matrix');
+    if (matrix && (options.reuse || options.keep || options.keepCluster || options.keepOnFailure))
+      throw new UserError(
+        '--matrix creates a fresh cluster per version and deletes it before the next; --reuse and --keep* do not apply',
+      );
+    const plan = { kubernetes: options.kubernetes, calico: options.calico };
+    // Refusals first: nothing is downloaded or created for a plan a phase could not run.
+    if (matrix) checkMatrixPlan({ ...plan, versions: matrix });
+    else checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
+    const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+    const agentBundle = await loadAgentBundle();
+    const runId = options.runId ?? newRunId();
+    const runDir = path.resolve(io.cwd, options.reports, runId);
+    const logsDir = path.join(runDir, 'cluster-logs');
+    const provisionLog: string[] = [];
+    const log = (line: string) => {
+      provisionLog.push(line);
+      io.stderr(`${line}\n`);
+    };
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupts += 1;
+      if (interrupts > 1) process.exit(130);
+      io.stderr(
+        `\n${signal}: stopping, cleaning up and writing the results so far (again to quit at once)\n`,
+      );
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const settings: PhaseSettings = {
+      agentBundle,
+      readyTimeoutMs: options.readyTimeout * 1000,
+      convergeTimeoutMs: options.convergeTimeout * 1000,
+      settleMs: options.settle * 1000,
+      roundIntervalMs: options.roundInterval * 1000,
+      stableRounds: options.stableRounds,
+      bundle: options.bundle,
+      cwd: io.cwd,
+      progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
+      signal: controller.signal,
+      ...(options.agentImage ? { agentImage: options.agentImage } : {}),
+      ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+      environment: {
+        provider: options.provider,
+        environment: 'replica',
+        trigger: options.trigger ?? 'pre-upgrade',
+        clusterName: options.provider === 'kind' ? options.name : 'k3s',
+        versions: {
+          kubernetes: options.kubernetes,
+          calico: options.calico,
+          images: {
+            agent: resolveAgentImage({
+              ...(options.agentImage ? { agentImage: options.agentImage } : {}),
+              ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+            }),
+          },
+        },
+        stableRounds: options.stableRounds,
+        convergeTimeoutMs: options.convergeTimeout * 1000,
+        settleMs: options.settle * 1000,
+        roundIntervalMs: options.roundInterval * 1000,
+      },
+    };
+    const common: CheckProps = {
+      scenario,
+      runId,
+      runDir,
+      settings,
+      runner: new CommandRunner({ log }),
+      cache: cacheRoot(),
+      ...(options.istioBaseUrl ? { istioBaseUrl: options.istioBaseUrl } : {}),
+      timeoutMs: options.provisionTimeout * 1000,
+      lifecycle: {
+        acquire: (istio) =>
+          acquireCluster({
+            ...provisionProps(options),
+            istio,
+            provider: options.provider,
+            log,
+            cwd: io.cwd,
+            logsDir,
+            signal: controller.signal,
+          }),
+        keep: (exitCode) => {
+          const fixtures = options.keep || (options.keepOnFailure && exitCode !== 0);
+          return { fixtures, cluster: fixtures || options.keepCluster };
+        },
+        logsDir,
+      },
+    };
+    let outcome: CheckOutcome;
+    try {
+      outcome = matrix
+        ? await runMatrix({ ...common, versions: matrix })
+        : await runUpgradeCheck({
+            ...common,
+            from: options.from ?? '',
+            to: options.to ?? '',
+            method: options.method,
+          });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (provisionLog.length > 0) {
+        await mkdir(runDir, { recursive: true });
+        await writeFile(path.join(runDir, 'provision.log'), provisionLog.map((l) => `${l}\n`).join(''));
+      }
+    }
+    io.stdout(crossPhaseTable(outcome.report, matrix !== undefined));
+    for (const note of outcome.notes) io.stdout(`note: ${note}\n`);
+    if (outcome.interrupted) io.stdout('interrupted: the phases after the interruption did not run\n');
+    io.stdout(
+      `reports: ${[path.relative(io.cwd, runDir) || runDir, ...outcome.files.map((f) => path.relative(io.cwd, f) || f)].join(', ')}\n`,
+    );
+    const code = outcome.interrupted && outcome.report.exitCode === 0 ? 2 : outcome.report.exitCode;
+    if (code !== 0) throw new CommandExit(code);
+  });
+}
+
+/** The agent bundle `npm ci` built; built now if it is missing (a checkout without `npm ci`). */
+async function loadAgentBundle(): Promise<string> {
+  if (!existsSync(AGENT_BUNDLE)) {
+    try {
+      await buildAgentBundle();
+    } catch (error) {
+      throw new UserError(
+        `the agent bundle ${AGENT_BUNDLE} is missing and could not be built (${error instanceof Error ? error.message : String(error)}); run npm ci`,
+      );
+    }
+  }
+  return readFile(AGENT_BUNDLE, 'utf8');
+}

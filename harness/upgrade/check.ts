@@ -1,0 +1,284 @@
+/**
+ * The upgrade check: the scenario on Istio `from` (before), the control plane upgraded to `to`
+ * with the sidecars left at `from` (mixed: where upgrade regressions hide), the workloads
+ * restarted onto `to` (after). The matrix: the scenario on a fresh cluster per Istio version.
+ * Every phase's version pair is checked before the phase starts, and the whole plan before any
+ * command runs. Each phase reports like a run; the cross-phase report compares them.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import type { CommandRunner } from '../cluster/commands.js';
+import { ensureIstioctl } from '../cluster/istioctl.js';
+import type { Cluster, ReleaseProps } from '../cluster/provider.js';
+import { checkVersionPlan, minorOf, unsupportedPair, type VersionPlan } from '../cluster/versions.js';
+import { UserError } from '../errors.js';
+import { KubeClient } from '../kube/client.js';
+import { renderFixtures } from '../run/fixtures.js';
+import type { Scenario } from '../scenario/types.js';
+import { removeRunObjects } from './cleanup.js';
+import { revisionName, upgradeControlPlane, type UpgradeMethod } from './control-plane.js';
+import { runPhase, type PhaseRun, type PhaseSettings } from './phase.js';
+import { crossPhaseJson, crossPhaseJUnit, crossPhaseReport, type CrossPhaseReport } from './report.js';
+import { relabelForRevision, restartWorkloads } from './workloads.js';
+
+export const REPORT_FILES = { json: 'upgrade-check.json', junit: 'upgrade-check.xml' } as const;
+export const MATRIX_FILES = { json: 'matrix.json', junit: 'matrix.xml' } as const;
+
+/** What the caller decides about the cluster's life: how to get one and whether to keep it. */
+export interface ClusterLifecycle {
+  /** A cluster with Istio `istio` installed (fresh, or reused when the user asked). */
+  readonly acquire: (istio: string) => Promise<Cluster>;
+  /** Given the run's final exit code: keep the fixtures, and the cluster. */
+  readonly keep: (exitCode: number) => { readonly fixtures: boolean; readonly cluster: boolean };
+  readonly logsDir: string;
+}
+
+export interface CheckProps {
+  readonly scenario: Scenario;
+  readonly runId: string;
+  readonly runDir: string;
+  readonly settings: PhaseSettings;
+  readonly lifecycle: ClusterLifecycle;
+  /** Runs istioctl (every command is logged as the shell line that reproduces it). */
+  readonly runner: CommandRunner;
+  /** The istioctl cache folder and mirror. */
+  readonly cache: string;
+  readonly istioBaseUrl?: string;
+  /** For each install's wait. @default 600000 */
+  readonly timeoutMs?: number;
+}
+
+export interface UpgradeCheckProps extends CheckProps {
+  readonly from: string;
+  readonly to: string;
+  readonly method: UpgradeMethod;
+}
+
+export interface CheckOutcome {
+  readonly report: CrossPhaseReport;
+  readonly phases: readonly PhaseRun[];
+  /** The cross-phase report files (absolute paths). */
+  readonly files: readonly string[];
+  readonly interrupted: boolean;
+  /** Lines worth the reader's attention: a mixed phase that was not mixed, leftovers. */
+  readonly notes: readonly string[];
+}
+
+function compareVersions(a: string, b: string): number {
+  const parts = (v: string) =>
+    v
+      .replace(/^v/, '')
+      .split(/[.-]/)
+      .map((x) => Number.parseInt(x, 10) || 0);
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Refuses a plan before anything runs: a downgrade, or a version any phase cannot run with. */
+export function checkUpgradePlan(plan: Omit<VersionPlan, 'istio'> & { from: string; to: string }): void {
+  checkVersionPlan({ ...plan, istio: plan.from });
+  checkVersionPlan({ ...plan, istio: plan.to });
+  if (compareVersions(plan.to, plan.from) <= 0) {
+    throw new UserError(
+      `--to ${plan.to} is not newer than --from ${plan.from}; an upgrade check goes from the running version to a newer one`,
+    );
+  }
+  const [fm = 0, fn = 0] = minorOf(plan.from).split('.').map(Number);
+  const [tm = 0, tn = 0] = minorOf(plan.to).split('.').map(Number);
+  if (tm !== fm || tn - fn > 2) {
+    throw new UserError(
+      `Istio tests upgrades across at most two minor versions; ${plan.from} → ${plan.to} is not one (upgrade through an intermediate release)`,
+    );
+  }
+}
+
+/** Refuses a matrix before anything runs: every version must run on the chosen Kubernetes. */
+export function checkMatrixPlan(plan: Omit<VersionPlan, 'istio'> & { versions: readonly string[] }): void {
+  if (plan.versions.length < 2)
+    throw new UserError(
+      '--matrix needs at least two Istio versions, separated by commas (e.g. 1.29.3,1.30.4)',
+    );
+  const seen = new Set<string>();
+  for (const v of plan.versions) {
+    if (seen.has(v)) throw new UserError(`--matrix lists ${v} twice`);
+    seen.add(v);
+    checkVersionPlan({ ...plan, istio: v });
+  }
+}
+
+/** A phase must not start on a cluster whose Kubernetes its Istio does not support. */
+function checkPhase(istio: string, cluster: Cluster, phase: string): void {
+  const kubernetes = cluster.environment.kubernetes;
+  if (!kubernetes) return;
+  const why = unsupportedPair('Istio', istio, kubernetes);
+  if (why) throw new UserError(`the ${phase} phase cannot start: ${why}`);
+}
+
+export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOutcome> {
+  const { settings, scenario, runId, lifecycle } = props;
+  const log = props.runner.log;
+  const timeoutMs = props.timeoutMs ?? 600_000;
+  const signal = settings.signal ? { signal: settings.signal } : {};
+  const phases: PhaseRun[] = [];
+  const notes: string[] = [];
+  const cluster = await lifecycle.acquire(props.from);
+  const client = new KubeClient({ kubeConfig: cluster.kubeConfig });
+  const phase = async (name: string, title: string) => {
+    const run = await runPhase({ cluster, scenario, runId, runDir: props.runDir, name, title, settings });
+    phases.push(run);
+    return run;
+  };
+  let interrupted: boolean;
+  let finished = false;
+  try {
+    checkPhase(props.from, cluster, 'before');
+    const before = await phase('before', `Istio ${props.from}`);
+    interrupted = before.result.interrupted;
+    if (!interrupted) {
+      checkPhase(props.to, cluster, 'mixed');
+      if (!cluster.kubeconfigPath)
+        throw new UserError('the cluster has no kubeconfig file for istioctl; use --provider kind or k3s');
+      const istioctl = await ensureIstioctl({
+        version: props.to,
+        cache: props.cache,
+        log,
+        ...(props.istioBaseUrl ? { baseUrl: props.istioBaseUrl } : {}),
+        ...signal,
+      });
+      settings.progress.phase(`upgrade the control plane to ${props.to} (${props.method})`);
+      await upgradeControlPlane({
+        client,
+        runner: props.runner,
+        istioctl,
+        method: props.method,
+        kubeconfigPath: cluster.kubeconfigPath,
+        context: cluster.kubeConfig.getCurrentContext(),
+        timeoutMs,
+        ...signal,
+      });
+      const revision = revisionName(props.to);
+      if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
+      settings.progress.done();
+      const mixed = await phase('mixed', `control plane ${props.to}, sidecars ${props.from}`);
+      if (mixed.versions.pods.some((p) => p.proxy === props.to)) {
+        notes.push(
+          `the mixed phase saw sidecars at ${props.to} already: a pod was recreated during the upgrade, so that pod was not measured with its old sidecar`,
+        );
+      }
+      interrupted = mixed.result.interrupted;
+      if (!interrupted) {
+        checkPhase(props.to, cluster, 'after');
+        settings.progress.phase('restart the workloads');
+        // The mixed phase applied its fixtures again (istio-injection=enabled): point the
+        // namespaces at the revision once more before any pod is created.
+        if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
+        const restarted = await restartWorkloads({
+          client,
+          runId,
+          fixtures: renderFixtures({
+            scenario,
+            runId,
+            agentBundle: settings.agentBundle,
+            ...(settings.agentImage ? { agentImage: settings.agentImage } : {}),
+            ...(settings.imageRegistry ? { imageRegistry: settings.imageRegistry } : {}),
+          }),
+          log,
+          timeoutMs: settings.readyTimeoutMs,
+          ...signal,
+        });
+        settings.progress.done(
+          `${String(restarted.deployments)} deployments, ${String(restarted.pods)} pods`,
+        );
+        const after = await phase('after', `Istio ${props.to}, workloads restarted`);
+        if (after.versions.pods.some((p) => p.proxy !== 'none' && p.proxy !== props.to)) {
+          notes.push(
+            `the after phase still saw sidecars other than ${props.to}; see the phase's proxy versions`,
+          );
+        }
+        interrupted = after.result.interrupted;
+      }
+    }
+    finished = true;
+  } finally {
+    const report = crossPhaseReport('upgrade-check', phases);
+    const exitCode = finished ? report.exitCode : 2;
+    notes.push(...(await finish(cluster, client, props, exitCode)));
+  }
+  const report = crossPhaseReport('upgrade-check', phases);
+  const files = await writeCrossPhase(props.runDir, report, REPORT_FILES);
+  return { report, phases, files, interrupted, notes };
+}
+
+export async function runMatrix(
+  props: CheckProps & { readonly versions: readonly string[] },
+): Promise<CheckOutcome> {
+  const phases: PhaseRun[] = [];
+  const notes: string[] = [];
+  let interrupted = false;
+  for (const version of props.versions) {
+    if (interrupted) break;
+    const cluster = await props.lifecycle.acquire(version);
+    const client = new KubeClient({ kubeConfig: cluster.kubeConfig });
+    let exitCode = 2;
+    try {
+      checkPhase(version, cluster, `istio-${version}`);
+      const run = await runPhase({
+        cluster,
+        scenario: props.scenario,
+        runId: props.runId,
+        runDir: props.runDir,
+        name: `istio-${version}`,
+        title: `Istio ${version}`,
+        settings: props.settings,
+      });
+      phases.push(run);
+      exitCode = run.exitCode;
+      interrupted = run.result.interrupted;
+    } finally {
+      notes.push(...(await finish(cluster, client, props, exitCode)));
+    }
+  }
+  const report = crossPhaseReport('matrix', phases);
+  const files = await writeCrossPhase(props.runDir, report, MATRIX_FILES);
+  return { report, phases, files, interrupted, notes };
+}
+
+/** Removes the kept fixtures (unless kept) and lets the cluster go. */
+async function finish(
+  cluster: Cluster,
+  client: KubeClient,
+  props: CheckProps,
+  exitCode: number,
+): Promise<string[]> {
+  const keep = props.lifecycle.keep(exitCode);
+  const notes: string[] = [];
+  if (!keep.fixtures) {
+    props.settings.progress.phase('clean up');
+    const left = await removeRunObjects(client, props.scenario, props.runId);
+    if (left.length > 0) {
+      props.settings.progress.fail(`left behind: ${left.join('; ')}`);
+      notes.push(`clean up left objects behind: ${left.join('; ')}`);
+    } else props.settings.progress.done();
+  }
+  const release: ReleaseProps = { keep: keep.cluster, logsDir: props.lifecycle.logsDir };
+  await cluster.release(release);
+  return notes;
+}
+
+async function writeCrossPhase(
+  runDir: string,
+  report: CrossPhaseReport,
+  names: { readonly json: string; readonly junit: string },
+): Promise<string[]> {
+  await mkdir(runDir, { recursive: true });
+  const json = path.join(runDir, names.json);
+  const junit = path.join(runDir, names.junit);
+  await writeFile(json, crossPhaseJson(report));
+  await writeFile(junit, crossPhaseJUnit(report));
+  return [json, junit];
+}

@@ -1,0 +1,106 @@
+/**
+ * The Istio versions a phase really ran with, read from the cluster rather than assumed from
+ * the flags: each istiod Deployment's image (one per revision), and each of the run's pods'
+ * sidecar (the istio-proxy container's image, or the revision in the injector's status
+ * annotation). The mixed phase is only the mixed phase if these say so.
+ */
+import type { KubernetesObject, V1Container, V1Pod } from '@kubernetes/client-node';
+
+import { imageTag } from '../cluster/detect.js';
+import type { KubeClient } from '../kube/client.js';
+import { runSelector } from '../run/identity.js';
+
+export const ISTIO_NAMESPACE = 'istio-system';
+export const PROXY_CONTAINER = 'istio-proxy';
+/** The injector's record of what it added to a pod (JSON with the revision). */
+export const SIDECAR_STATUS_ANNOTATION = 'sidecar.istio.io/status';
+
+export interface ControlPlane {
+  /** The Deployment's name: `istiod`, or `istiod-<revision>`. */
+  readonly name: string;
+  /** `default` for an install without --revision. */
+  readonly revision: string;
+  /** The image tag (`1.30.4`); undefined when the image carries none. */
+  readonly version?: string;
+}
+
+export interface PodProxy {
+  /** `namespace/name`. */
+  readonly pod: string;
+  readonly uid: string;
+  /** The sidecar's image tag; `none` for a pod without a sidecar. */
+  readonly proxy: string;
+  /** The injector's revision, when it recorded one. */
+  readonly revision?: string;
+}
+
+export interface ObservedVersions {
+  readonly controlPlanes: readonly ControlPlane[];
+  readonly pods: readonly PodProxy[];
+}
+
+export async function observeVersions(client: KubeClient, runId: string): Promise<ObservedVersions> {
+  const [deployments, pods] = await Promise.all([
+    client.list({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ISTIO_NAMESPACE }),
+    client.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', labelSelector: runSelector(runId) }),
+  ]);
+  return {
+    controlPlanes: deployments.items
+      .filter((d) => /^istiod(-|$)/.test(d.metadata?.name ?? ''))
+      .map(controlPlaneOf)
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    pods: pods.items.map(podProxyOf).sort((a, b) => a.pod.localeCompare(b.pod)),
+  };
+}
+
+function controlPlaneOf(d: KubernetesObject): ControlPlane {
+  const name = d.metadata?.name ?? '';
+  const containers =
+    (d as { spec?: { template?: { spec?: { containers?: V1Container[] } } } }).spec?.template?.spec
+      ?.containers ?? [];
+  const image = (containers.find((c) => c.name === 'discovery') ?? containers[0])?.image;
+  const version = image ? imageTag(image) : undefined;
+  const revision = d.metadata?.labels?.['istio.io/rev'] ?? (name === 'istiod' ? 'default' : name.slice(7));
+  return { name, revision, ...(version ? { version } : {}) };
+}
+
+/** Native sidecars (Kubernetes ≥ 1.29) are init containers; classic ones are containers. */
+export function podProxyOf(pod: V1Pod): PodProxy {
+  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  const image = all.find((c) => c.name === PROXY_CONTAINER)?.image;
+  const revision = sidecarRevision(pod.metadata?.annotations?.[SIDECAR_STATUS_ANNOTATION]);
+  return {
+    pod: `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`,
+    uid: pod.metadata?.uid ?? '',
+    proxy: image ? (imageTag(image) ?? 'unknown') : 'none',
+    ...(revision ? { revision } : {}),
+  };
+}
+
+function sidecarRevision(status: string | undefined): string | undefined {
+  if (!status) return undefined;
+  try {
+    const parsed = JSON.parse(status) as { revision?: unknown };
+    return typeof parsed.revision === 'string' ? parsed.revision : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `istiod 1.30.4 (default)`, `1.29.3 ×4, none ×2`: one line for a table cell. */
+export function controlPlaneText(v: ObservedVersions): string {
+  if (v.controlPlanes.length === 0) return 'none';
+  return v.controlPlanes
+    .map((c) => `${c.version ?? 'unknown'}${c.revision === 'default' ? '' : ` (rev ${c.revision})`}`)
+    .join(', ');
+}
+
+export function proxiesText(v: ObservedVersions): string {
+  const counts = new Map<string, number>();
+  for (const p of v.pods) counts.set(p.proxy, (counts.get(p.proxy) ?? 0) + 1);
+  if (counts.size === 0) return 'no pods';
+  return [...counts]
+    .sort(([a], [b]) => (a === 'none' ? 1 : b === 'none' ? -1 : a.localeCompare(b)))
+    .map(([version, n]) => `${version} ×${String(n)}`)
+    .join(', ');
+}

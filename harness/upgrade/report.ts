@@ -1,0 +1,264 @@
+/**
+ * The report across phases (before, mixed, after an upgrade; or one phase per Istio version of
+ * a matrix): which versions each phase really ran, every attempt whose outcome changed, the diff
+ * of each phase against the one before it (the `bulkhead diff` model), and every must-deny
+ * boundary that failed anywhere. Data in (each phase's results.json), text out: a table for the
+ * terminal, JSON and JUnit for CI. Never talks to a cluster.
+ */
+import { renderTable } from '../cli/table.js';
+import { diffResults, type ResultsDiff } from '../report/diff.js';
+import { renderJUnit, type JUnitTestCase } from '../report/junit.js';
+import type { ResultsDocument } from '../report/results-model.js';
+import { controlPlaneText, proxiesText, type ObservedVersions } from './observed.js';
+
+export interface PhaseOutcome {
+  /** `before`, `mixed`, `after`, or `istio-1.29.3`. */
+  readonly name: string;
+  /** What the phase is, for the reader: `Istio 1.29.3, sidecars 1.29.3`. */
+  readonly title: string;
+  /** The phase's folder, relative to the run folder. */
+  readonly folder: string;
+  readonly document: ResultsDocument;
+  readonly versions: ObservedVersions;
+  /** The phase's own exit code (0, 1, 2). */
+  readonly exitCode: number;
+}
+
+export interface PhaseDiff extends ResultsDiff {
+  readonly fromPhase: string;
+  readonly toPhase: string;
+}
+
+export interface MustDenyFailure {
+  readonly phase: string;
+  readonly id: string;
+  readonly outcome: string;
+  readonly reason: string;
+}
+
+export interface CrossPhaseReport {
+  readonly kind: 'upgrade-check' | 'matrix';
+  readonly phases: readonly PhaseOutcome[];
+  readonly diffs: readonly PhaseDiff[];
+  readonly mustDenyFailures: readonly MustDenyFailure[];
+  /** Attempt ids whose outcome, verdict or leak differs between any two phases. */
+  readonly changed: readonly string[];
+  /** 1 a must-deny boundary failed or regressed (or any expectation failed); 2 a phase could not judge; else 0. */
+  readonly exitCode: number;
+}
+
+export function crossPhaseReport(
+  kind: CrossPhaseReport['kind'],
+  phases: readonly PhaseOutcome[],
+): CrossPhaseReport {
+  const diffs: PhaseDiff[] = [];
+  for (let i = 1; i < phases.length; i++) {
+    const before = phases[i - 1];
+    const after = phases[i];
+    if (!before || !after) continue;
+    diffs.push({
+      ...diffResults(before.document, after.document),
+      fromPhase: before.name,
+      toPhase: after.name,
+    });
+  }
+  const mustDenyFailures = phases.flatMap((p) =>
+    p.document.attempts
+      .filter((a) => a.mustDeny && a.verdict === 'fail')
+      .map((a) => ({ phase: p.name, id: a.id, outcome: a.outcome, reason: a.reason })),
+  );
+  const ids = [...new Set(phases.flatMap((p) => p.document.attempts.map((a) => a.id)))];
+  const changed = ids.filter((id) => {
+    const seen = new Set(
+      phases.map((p) => {
+        const a = p.document.attempts.find((x) => x.id === id);
+        return a ? `${a.outcome}|${a.verdict}|${String(a.leak)}` : 'absent';
+      }),
+    );
+    return seen.size > 1;
+  });
+  const regressions = diffs.some((d) => d.regressions > 0);
+  const exitCode =
+    mustDenyFailures.length > 0 || regressions
+      ? 1
+      : phases.some((p) => p.exitCode === 2)
+        ? 2
+        : phases.some((p) => p.exitCode === 1)
+          ? 1
+          : 0;
+  return { kind, phases, diffs, mustDenyFailures, changed, exitCode };
+}
+
+function cell(doc: ResultsDocument, id: string): string {
+  const a = doc.attempts.find((x) => x.id === id);
+  if (!a) return '-';
+  return `${a.outcome}${a.leak ? ' (leak)' : ''} [${a.verdict}]`;
+}
+
+/**
+ * The terminal view: the phases with the versions observed, then the attempts side by side
+ * (only those that changed, unless `all`), then the must-deny failures.
+ */
+export function crossPhaseTable(report: CrossPhaseReport, all = false): string {
+  const phases = renderTable(
+    ['PHASE', 'WHAT', 'ISTIOD (OBSERVED)', 'SIDECARS (OBSERVED)', 'PASSED', 'FAILED', 'ERRORS', 'REPORTS'],
+    report.phases.map((p) => [
+      p.name,
+      p.title,
+      controlPlaneText(p.versions),
+      proxiesText(p.versions),
+      String(p.document.summary.passed),
+      String(p.document.summary.failed),
+      String(p.document.summary.errors),
+      p.folder,
+    ]),
+  );
+  const regressed = new Set(
+    report.diffs.flatMap((d) => d.changes.filter((c) => c.regression).map((c) => c.id)),
+  );
+  const failed = new Set(report.mustDenyFailures.map((f) => f.id));
+  const first = report.phases[0]?.document;
+  const ids = all && first ? first.attempts.map((a) => a.id) : report.changed;
+  const attempts =
+    ids.length === 0
+      ? `\nno outcome changed across the ${String(report.phases.length)} phases\n`
+      : '\n' +
+        renderTable(
+          ['', 'ATTEMPT', 'EXPECT', ...report.phases.map((p) => p.name.toUpperCase())],
+          ids.map((id) => {
+            const expect =
+              report.phases
+                .map((p) => p.document.attempts.find((a) => a.id === id)?.expect)
+                .find((e) => e !== undefined) ?? '';
+            return [
+              regressed.has(id)
+                ? 'REGRESSION'
+                : failed.has(id)
+                  ? 'FAIL'
+                  : report.changed.includes(id)
+                    ? 'CHANGED'
+                    : '',
+              id,
+              expect,
+              ...report.phases.map((p) => cell(p.document, id)),
+            ];
+          }),
+        );
+  const failures =
+    report.mustDenyFailures.length === 0
+      ? 'every must-deny boundary held in every phase\n'
+      : `${String(report.mustDenyFailures.length)} must-deny failure${report.mustDenyFailures.length === 1 ? '' : 's'}: ` +
+        report.mustDenyFailures.map((f) => `${f.id} in ${f.phase} (${f.outcome})`).join(', ') +
+        '\n';
+  return `${phases}${attempts}\n${String(report.changed.length)} attempt${report.changed.length === 1 ? '' : 's'} changed across phases; ${failures}`;
+}
+
+export function crossPhaseJson(report: CrossPhaseReport): string {
+  const ids = [...new Set(report.phases.flatMap((p) => p.document.attempts.map((a) => a.id)))];
+  return (
+    JSON.stringify(
+      {
+        v: 1,
+        kind: `bulkhead-${report.kind}`,
+        exitCode: report.exitCode,
+        phases: report.phases.map((p) => ({
+          name: p.name,
+          title: p.title,
+          folder: p.folder,
+          run: p.document.run.id,
+          startedAt: p.document.run.startedAt,
+          exitCode: p.exitCode,
+          summary: p.document.summary,
+          observed: p.versions,
+        })),
+        changed: report.changed,
+        mustDenyFailures: report.mustDenyFailures,
+        diffs: report.diffs,
+        attempts: ids.map((id) => ({
+          id,
+          phases: Object.fromEntries(
+            report.phases.map((p) => {
+              const a = p.document.attempts.find((x) => x.id === id);
+              return [
+                p.name,
+                a
+                  ? {
+                      outcome: a.outcome,
+                      layer: a.layer,
+                      verdict: a.verdict,
+                      leak: a.leak,
+                      mustDeny: a.mustDeny,
+                    }
+                  : null,
+              ];
+            }),
+          ),
+        })),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+/**
+ * JUnit: per phase, one test case per must-deny attempt (failing where the boundary failed);
+ * per pair of phases, one test case per change (failing for a must-deny regression).
+ */
+export function crossPhaseJUnit(report: CrossPhaseReport): string {
+  const phaseSuites = report.phases.map((p) => ({
+    name: `phase.${p.name}`,
+    properties: [
+      ['title', p.title],
+      ['istiod', controlPlaneText(p.versions)],
+      ['sidecars', proxiesText(p.versions)],
+      ['folder', p.folder],
+    ] as [string, string][],
+    testcases: p.document.attempts
+      .filter((a) => a.mustDeny)
+      .map((a): JUnitTestCase => {
+        const base: JUnitTestCase = {
+          name: `${a.id} [${p.name}]`,
+          classname: `phase.${p.name}.${a.category}`,
+          properties: [
+            ['outcome', a.outcome],
+            ['verdict', a.verdict],
+          ],
+        };
+        if (a.verdict === 'fail')
+          return {
+            ...base,
+            failure: { message: `must-deny boundary failed in ${p.name}: ${a.reason}`, type: a.outcome },
+          };
+        if (a.verdict === 'error') return { ...base, error: { message: a.reason, type: 'error' } };
+        return base;
+      }),
+  }));
+  const diffSuites = report.diffs.map((d) => ({
+    name: `diff.${d.fromPhase}-${d.toPhase}`,
+    properties: [
+      ['before', d.fromPhase],
+      ['after', d.toPhase],
+      ['unchanged', String(d.unchanged)],
+    ] as [string, string][],
+    testcases: d.changes.map((c): JUnitTestCase => ({
+      name: `${c.id}: ${c.kind}`,
+      classname: `diff.${d.fromPhase}-${d.toPhase}.${c.category}`,
+      properties: [
+        ['before', c.before ? `${c.before.outcome} ${c.before.verdict}` : 'absent'],
+        ['after', c.after ? `${c.after.outcome} ${c.after.verdict}` : 'absent'],
+        ['must-deny', String(c.mustDeny)],
+      ],
+      systemOut: c.summary,
+      ...(c.regression
+        ? {
+            failure: {
+              message: `must-deny regression from ${d.fromPhase} to ${d.toPhase}: ${c.summary}`,
+              type: c.kind,
+            },
+          }
+        : {}),
+    })),
+  }));
+  return renderJUnit({ name: `bulkhead ${report.kind}`, suites: [...phaseSuites, ...diffSuites] });
+}

@@ -1,0 +1,147 @@
+/**
+ * What the upgrade does to the run's own objects, through the kube layer's client-node
+ * connection (never kubectl): relabel injected namespaces for a revision, and restart the
+ * workloads so the injector gives them the new sidecar. Patches, like kubectl's, under their own
+ * field manager, so the run's server-side applies keep owning everything else.
+ */
+import {
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+  type V1Pod,
+} from '@kubernetes/client-node';
+
+import type { StepLog } from '../cluster/commands.js';
+import type { KubeClient } from '../kube/client.js';
+import { kubeError } from '../kube/errors.js';
+import { isPodReady } from '../kube/pods.js';
+import { waitFor } from '../kube/wait.js';
+import { runSelector } from '../run/identity.js';
+import type { Scenario } from '../scenario/types.js';
+
+export const FIELD_MANAGER = 'bulkhead-upgrade';
+/** The annotation `kubectl rollout restart` sets on the pod template. */
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
+async function patch(
+  client: KubeClient,
+  object: KubernetesObject,
+  strategy: PatchStrategy,
+  what: string,
+): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(client.kubeConfig);
+  try {
+    await api.patch(object, undefined, undefined, FIELD_MANAGER, undefined, strategy);
+  } catch (error) {
+    throw kubeError(error, 'patch', what);
+  }
+}
+
+/**
+ * Points every injected namespace of the scenario at a revision: `istio.io/rev=<rev>`, and no
+ * `istio-injection` (which would take precedence and keep the old injector). The run applies
+ * `istio-injection=enabled` again with its fixtures, so this is repeated before any pod is
+ * created (the restart); pods that exist are not touched by a label on their namespace.
+ */
+export async function relabelForRevision(
+  client: KubeClient,
+  scenario: Scenario,
+  revision: string,
+  log: StepLog,
+): Promise<string[]> {
+  const names = scenario.namespaces.filter((ns) => ns.injection).map((ns) => ns.name);
+  for (const name of names) {
+    log(`$ kubectl label namespace ${name} istio-injection- istio.io/rev=${revision} --overwrite`);
+    await patch(
+      client,
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name, labels: { 'istio-injection': null, 'istio.io/rev': revision } as never },
+      },
+      PatchStrategy.MergePatch,
+      `Namespace ${name}`,
+    );
+  }
+  return names;
+}
+
+export interface RestartProps {
+  readonly client: KubeClient;
+  readonly runId: string;
+  /** The run's fixtures as rendered (the bare probe pods are recreated from them). */
+  readonly fixtures: readonly KubernetesObject[];
+  readonly log: StepLog;
+  /** @default 300000 */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** @default new Date() */
+  readonly now?: Date;
+}
+
+export interface Restarted {
+  readonly deployments: number;
+  readonly pods: number;
+}
+
+/**
+ * `kubectl rollout restart` for the run's Deployments (a new template annotation) and delete +
+ * create for its bare probe pods, then waits until no pod from before is left and every new one
+ * is Ready: the next phase must not measure an old sidecar by accident.
+ */
+export async function restartWorkloads(props: RestartProps): Promise<Restarted> {
+  const { client, log } = props;
+  const selector = runSelector(props.runId);
+  const before = await client.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', labelSelector: selector });
+  const oldUids = new Set(before.items.map((p) => p.metadata?.uid ?? ''));
+  const deployments = props.fixtures.filter((o) => o.kind === 'Deployment');
+  const bare = props.fixtures.filter((o) => o.kind === 'Pod');
+  const stamp = (props.now ?? new Date()).toISOString();
+  for (const d of deployments) {
+    const { name = '', namespace = '' } = d.metadata ?? {};
+    log(`$ kubectl rollout restart deployment/${name} -n ${namespace}`);
+    await patch(
+      client,
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name, namespace },
+        spec: { template: { metadata: { annotations: { [RESTARTED_AT]: stamp } } } },
+      } as KubernetesObject,
+      PatchStrategy.StrategicMergePatch,
+      `Deployment ${namespace}/${name}`,
+    );
+  }
+  for (const pod of bare) {
+    const { name = '', namespace = '' } = pod.metadata ?? {};
+    log(
+      `$ kubectl delete pod ${name} -n ${namespace} --wait && kubectl apply --server-side -f <pod ${name}>`,
+    );
+    await client.delete({ apiVersion: 'v1', kind: 'Pod', name, namespace });
+    await waitFor<V1Pod>(client, {
+      selection: { apiVersion: 'v1', kind: 'Pod', namespace, fieldSelector: `metadata.name=${name}` },
+      until: (ps) => ps.length === 0,
+      timeoutMs: props.timeoutMs ?? 300_000,
+      description: `pod ${namespace}/${name} to be gone`,
+      ...(props.signal ? { signal: props.signal } : {}),
+    });
+    await client.apply(pod);
+  }
+  const wanted = deployments.length + bare.length;
+  log(
+    `$ kubectl wait --for=condition=Ready pod -l ${selector} --all-namespaces  # ${String(wanted)} new pods`,
+  );
+  await waitFor<V1Pod>(client, {
+    selection: { apiVersion: 'v1', kind: 'Pod', labelSelector: selector },
+    until: (ps) =>
+      ps.every((p) => !oldUids.has(p.metadata?.uid ?? '')) && ps.filter(isPodReady).length >= wanted,
+    timeoutMs: props.timeoutMs ?? 300_000,
+    description: `the ${String(wanted)} restarted pods to replace the old ones and be Ready`,
+    describeState: (ps) => {
+      const old = ps.filter((p) => oldUids.has(p.metadata?.uid ?? '')).length;
+      return `${String(old)} old pods left, ${String(ps.filter(isPodReady).length)} Ready`;
+    },
+    ...(props.signal ? { signal: props.signal } : {}),
+  });
+  return { deployments: deployments.length, pods: bare.length };
+}
