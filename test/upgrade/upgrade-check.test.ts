@@ -1,0 +1,478 @@
+/**
+ * `bulkhead upgrade-check` end to end on the provider stubs: stub kind/docker on PATH, istioctl
+ * 1.29.3 and 1.30.4 served as verified release archives from loopback, the fake API server with
+ * the real agent behind exec. The test plays Istio's part from outside: istioctl's install
+ * (re)writes istiod, and an admission hook injects an istio-proxy of the version of the istiod
+ * the namespace points at (istio-injection first, then istio.io/rev, as Istio decides). The
+ * "network" can leak one boundary only while the mesh is mixed (new istiod, old sidecar).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { expect } from 'chai';
+
+import { FakeApiServer } from '../support/fake-apiserver/server.js';
+import type { ExecRequest } from '../support/fake-apiserver/exec.js';
+import { runCli } from '../support/cli.js';
+import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
+import { HEAD } from '../support/scenarios.js';
+import {
+  kindKubeconfig,
+  putNodes,
+  releaseServer,
+  serveCalico,
+  serveIstioctl,
+  simulateControllers,
+  writeStubs,
+  type ReleaseServer,
+  type Stubs,
+} from '../cluster/support.js';
+
+const SCENARIO = `${HEAD}  tenants:
+    - name: acme
+      workloads: [{ name: client }, { name: api, ports: [8080] }]
+    - name: globex
+      probes: false
+      workloads: [{ name: client }]
+  attempts:
+    - { id: globex-to-acme, kind: http, from: tenant-globex/client, to: tenant-acme/api, expect: denied }
+    - { id: acme-to-acme, kind: http, from: tenant-acme/client, to: tenant-acme/api, expect: allowed }
+`;
+
+interface PodShape {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: {
+    containers?: { name: string; image?: string }[];
+    initContainers?: { name: string; image?: string }[];
+  };
+}
+
+interface Exec {
+  readonly at: number;
+  readonly uid: string;
+}
+
+interface Phase {
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
+
+describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API server)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let api: FakeApiServer;
+  let app: Awaited<ReturnType<typeof scriptedServer>>;
+  let releases: ReleaseServer;
+  let stubs: Stubs;
+  let stopControllers: () => void;
+  let stopUpgrades: () => void;
+  let mirrors: string[];
+  /** When true, globex reaches acme's api from a sidecar older than istiod (the mixed-state bug). */
+  let leakWhenMixed: boolean;
+  /** Every tenant pod creation the API server admitted, and every exec a probe made. */
+  let created: { at: number; name: string }[];
+  let execs: Exec[];
+  const saved = { ...process.env };
+
+  const istiodImage = (name: string): string | undefined => {
+    const d = api.get('apps/v1', 'Deployment', 'istio-system', name) as
+      { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } } | undefined;
+    return d?.spec?.template?.spec?.containers?.[0]?.image;
+  };
+  const tagOf = (image: string | undefined) => image?.split(':').at(-1);
+
+  /** Istio's injector, as it behaves: istio-injection=enabled wins over istio.io/rev. */
+  const inject = (object: Record<string, unknown>): Record<string, unknown> => {
+    if (object.kind !== 'Pod') return object;
+    const pod = object as PodShape;
+    const ns = pod.metadata?.namespace ?? '';
+    if (!ns.startsWith('tenant-')) return object;
+    created.push({ at: Date.now(), name: pod.metadata?.name ?? '' });
+    if (pod.metadata?.labels?.['sidecar.istio.io/inject'] === 'false') return object;
+    const labels = api.get('v1', 'Namespace', undefined, ns)?.metadata.labels ?? {};
+    const revision =
+      labels['istio-injection'] === 'enabled' ? 'default' : (labels['istio.io/rev'] ?? undefined);
+    if (!revision) return object;
+    const image = istiodImage(revision === 'default' ? 'istiod' : `istiod-${revision}`);
+    if (!image) return object;
+    const version = tagOf(image) ?? '';
+    return {
+      ...pod,
+      metadata: {
+        ...pod.metadata,
+        annotations: {
+          ...pod.metadata?.annotations,
+          'sidecar.istio.io/status': JSON.stringify({ containers: ['istio-proxy'], revision }),
+        },
+      },
+      spec: {
+        ...pod.spec,
+        initContainers: [
+          ...(pod.spec?.initContainers ?? []),
+          { name: 'istio-proxy', image: `docker.io/istio/proxyv2:${version}`, restartPolicy: 'Always' },
+        ],
+      },
+    };
+  };
+
+  const proxyOf = (request: ExecRequest): { version?: string; uid: string } => {
+    const pod = api.get('v1', 'Pod', request.namespace, request.pod) as PodShape | undefined;
+    const proxy = pod?.spec?.initContainers?.find((c) => c.name === 'istio-proxy');
+    return { uid: pod?.metadata?.uid ?? '', ...(proxy?.image ? { version: tagOf(proxy.image) } : {}) };
+  };
+
+  /** istioctl's second and later installs, observed from outside: istiod of the new version. */
+  const simulateUpgrades = (versions: readonly string[]): (() => void) => {
+    let handled = 1;
+    const timer = setInterval(() => {
+      void (async () => {
+        const installs = (await stubs.calls()).filter((c) => c[0] === 'istioctl' && c[1] === 'install');
+        for (; handled < installs.length; handled++) {
+          const args = installs[handled] ?? [];
+          const version = versions[handled] ?? '';
+          const at = args.indexOf('--revision');
+          const revision = at >= 0 ? args[at + 1] : undefined;
+          const name = revision ? `istiod-${revision}` : 'istiod';
+          const existing = api.get('apps/v1', 'Deployment', 'istio-system', name);
+          api.put({
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: {
+              ...(existing?.metadata ?? {}),
+              name,
+              namespace: 'istio-system',
+              labels: { app: 'istiod', ...(revision ? { 'istio.io/rev': revision } : {}) },
+            },
+            spec: {
+              replicas: 1,
+              selector: { matchLabels: { app: 'istiod' } },
+              template: {
+                metadata: { labels: { app: 'istiod' } },
+                spec: { containers: [{ name: 'discovery', image: `docker.io/istio/pilot:${version}` }] },
+              },
+            },
+          });
+        }
+      })();
+    }, 10);
+    return () => {
+      clearInterval(timer);
+    };
+  };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-upgrade-'));
+    created = [];
+    execs = [];
+    leakWhenMixed = false;
+    app = await scriptedServer(['app']);
+    const unrouted = await closedPort();
+    api = await new FakeApiServer({
+      kubernetesVersion: 'v1.35.0',
+      admit: inject,
+      exec: agentExec({
+        bundlePath: await agentBundle(),
+        unroutedPort: unrouted,
+        route: (source, host) => {
+          const proxy = proxyOf(source);
+          execs.push({ at: Date.now(), uid: proxy.uid });
+          if (source.namespace === 'tenant-acme' && host.startsWith('api.')) return app.port;
+          const mixed = proxy.version !== undefined && proxy.version !== tagOf(istiodImage('istiod'));
+          if (leakWhenMixed && mixed && host.startsWith('api.tenant-acme')) return app.port;
+          return undefined;
+        },
+      }),
+    }).start();
+    putNodes(api, 'bulkhead', 0);
+    releases = await releaseServer();
+    stubs = await writeStubs(dir, kindKubeconfig(api));
+    const istioBase = await serveIstioctl(releases, dir, '1.29.3');
+    await serveIstioctl(releases, dir, '1.30.4');
+    mirrors = [
+      '--istio-base-url',
+      istioBase,
+      '--calico-base-url',
+      serveCalico(releases, 'v3.31.2'),
+      '--provision-timeout',
+      '10',
+      '--workers',
+      '0',
+      '--settle',
+      '0',
+      '--round-interval',
+      '0',
+      '--run-id',
+      'u1',
+    ];
+    stopControllers = simulateControllers(api, stubs, { calico: 'v3.31.2', istio: '1.29.3' });
+    stopUpgrades = () => undefined;
+    await writeFile(path.join(dir, 'scenario.yaml'), SCENARIO);
+    process.env.PATH = stubs.env.PATH;
+    process.env.STUB_STATE = stubs.env.STUB_STATE;
+    process.env.XDG_CACHE_HOME = path.join(dir, 'cache');
+  });
+  afterEach(async () => {
+    for (const key of ['PATH', 'STUB_STATE', 'XDG_CACHE_HOME']) {
+      if (saved[key] === undefined) Reflect.deleteProperty(process.env, key);
+      else process.env[key] = saved[key];
+    }
+    stopControllers();
+    stopUpgrades();
+    await api.stop();
+    await app.close();
+    await releases.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const phaseWindow = async (phase: string): Promise<Phase> => {
+    const doc = JSON.parse(
+      await readFile(path.join(dir, 'reports', 'u1', phase, 'results.json'), 'utf8'),
+    ) as {
+      run: { startedAt: string; endedAt: string };
+    };
+    return { startedAt: Date.parse(doc.run.startedAt), endedAt: Date.parse(doc.run.endedAt) };
+  };
+  const execsIn = (w: Phase) =>
+    new Set(execs.filter((e) => e.at >= w.startedAt && e.at <= w.endedAt).map((e) => e.uid));
+  const istioctlLines = (log: string) =>
+    log
+      .split('\n')
+      .filter((l) => /^\$ \S+\/istioctl /.test(l))
+      .map((l) => l.replace(/^\$ \S+\/istio\/([\d.]+)-\w+\/istioctl/, 'istioctl@$1'));
+
+  interface Summary {
+    phases: {
+      name: string;
+      folder: string;
+      exitCode: number;
+      observed: {
+        controlPlanes: { name: string; revision: string; version?: string }[];
+        pods: { pod: string; uid: string; proxy: string; revision?: string }[];
+      };
+    }[];
+    diffs: {
+      fromPhase: string;
+      toPhase: string;
+      regressions: number;
+      changes: { id: string; kind: string }[];
+    }[];
+    mustDenyFailures: { phase: string; id: string; outcome: string }[];
+    changed: string[];
+  }
+  const summary = async (): Promise<Summary> =>
+    JSON.parse(await readFile(path.join(dir, 'reports', 'u1', 'upgrade-check.json'), 'utf8')) as Summary;
+
+  it('in place: runs before, mixed and after in order with istioctl 1.29.3 then 1.30.4; the mixed phase keeps the old sidecars; a leak only in the mixed phase shows in the diff and exits 1', async () => {
+    leakWhenMixed = true;
+    stopUpgrades = simulateUpgrades(['1.29.3', '1.30.4']);
+    const r = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...mirrors],
+      dir,
+    );
+    expect(r.code, r.stderr + r.stdout).to.equal(1);
+
+    // istioctl: the install of --from while provisioning, then the upgrade by --to's istioctl.
+    const provision = await readFile(path.join(dir, 'reports', 'u1', 'provision.log'), 'utf8');
+    const installs = istioctlLines(provision);
+    expect(installs).to.have.length(2);
+    expect(installs[0]).to.match(
+      /^istioctl@1\.29\.3 install -y --kubeconfig \S+ --context kind-bulkhead --set profile=minimal /,
+    );
+    expect(installs[1]).to.match(
+      /^istioctl@1\.30\.4 install -y --kubeconfig \S+ --context kind-bulkhead --set profile=minimal /,
+    );
+    expect(installs[1]).not.to.contain('--revision');
+    // The upgrade came after the first phase and before the second.
+    const [before, mixed, after] = await Promise.all(['before', 'mixed', 'after'].map(phaseWindow));
+    if (!before || !mixed || !after) throw new Error('three phases');
+    expect(before.endedAt).to.be.at.most(mixed.startedAt);
+    expect(mixed.endedAt).to.be.at.most(after.startedAt);
+
+    // No pod was created between the first phase's start and the end of the mixed phase; the
+    // restart recreated every one of them before the last phase.
+    const pods = 5; // acme: client, api, probe, probe-nosidecar (bare pods); globex: client
+    expect(created.filter((c) => c.at <= mixed.endedAt)).to.have.length(pods);
+    expect(created.filter((c) => c.at > mixed.endedAt && c.at < after.startedAt)).to.have.length(pods);
+    // The mixed phase probed from the very pods of the first phase; the last one from new pods.
+    const [b, m, a] = [execsIn(before), execsIn(mixed), execsIn(after)];
+    expect([...m]).to.have.members([...b]);
+    expect([...a].filter((uid) => b.has(uid))).to.deep.equal([]);
+
+    // The versions are the ones read from the cluster in each phase.
+    const s = await summary();
+    const proxies = (i: number) => [...new Set(s.phases[i]?.observed.pods.map((p) => p.proxy))].sort();
+    expect(
+      s.phases.map((p) => [p.name, p.folder, p.observed.controlPlanes.map((c) => c.version).join()]),
+    ).to.deep.equal([
+      ['before', 'before', '1.29.3'],
+      ['mixed', 'mixed', '1.30.4'],
+      ['after', 'after', '1.30.4'],
+    ]);
+    expect(proxies(0)).to.deep.equal(['1.29.3', 'none']);
+    expect(proxies(1)).to.deep.equal(['1.29.3', 'none']);
+    expect(proxies(2)).to.deep.equal(['1.30.4', 'none']);
+    expect(s.phases[1]?.observed.pods.map((p) => p.uid)).to.have.members(
+      s.phases[0]?.observed.pods.map((p) => p.uid) ?? [],
+    );
+
+    // The leak of the mixed phase: a must-deny failure, a regression in the diff, on stdout.
+    expect(s.mustDenyFailures.map((f) => [f.phase, f.id, f.outcome])).to.deep.equal([
+      ['mixed', 'globex-to-acme', 'allowed'],
+    ]);
+    expect(s.diffs.map((d) => [d.fromPhase, d.toPhase, d.regressions])).to.deep.equal([
+      ['before', 'mixed', 1],
+      ['mixed', 'after', 0],
+    ]);
+    expect(s.diffs[0]?.changes).to.deep.include({
+      ...s.diffs[0]?.changes[0],
+      id: 'globex-to-acme',
+      kind: 'newly-allowed',
+    });
+    expect(s.changed).to.deep.equal(['globex-to-acme']);
+    expect(r.stdout).to.match(
+      /^before\s+Istio 1\.29\.3\s+1\.29\.3\s+1\.29\.3 ×4, none ×1\s+2\s+0\s+0\s+before$/m,
+    );
+    expect(r.stdout).to.match(
+      /^mixed\s+control plane 1\.30\.4, sidecars 1\.29\.3\s+1\.30\.4\s+1\.29\.3 ×4, none ×1\s+1\s+1\s+0\s+mixed$/m,
+    );
+    expect(r.stdout).to.match(
+      /^after\s+Istio 1\.30\.4, workloads restarted\s+1\.30\.4\s+1\.30\.4 ×4, none ×1\s+2\s+0\s+0\s+after$/m,
+    );
+    expect(r.stdout).to.match(
+      /^REGRESSION\s+globex-to-acme\s+denied\s+refused \[pass\]\s+allowed \(leak\) \[fail\]\s+refused \[pass\]$/m,
+    );
+    expect(r.stdout).to.contain('1 must-deny failure: globex-to-acme in mixed (allowed)');
+    const junit = await readFile(path.join(dir, 'reports', 'u1', 'upgrade-check.xml'), 'utf8');
+    expect(junit).to.match(
+      /<testcase name="globex-to-acme \[mixed\]"[^>]*>\s*<properties>[\s\S]*?<failure message="must-deny boundary failed in mixed/,
+    );
+    expect(junit).to.match(
+      /<testcase name="globex-to-acme: newly-allowed"[\s\S]*?<failure message="must-deny regression from before to mixed/,
+    );
+    for (const phase of ['before', 'mixed', 'after'])
+      for (const file of ['results.jsonl', 'results.json', 'junit.xml', 'report.html'])
+        expect(existsSync(path.join(dir, 'reports', 'u1', phase, file)), `${phase}/${file}`).to.equal(true);
+    expect(existsSync(path.join(dir, 'reports', 'u1', 'before', 'u1'))).to.equal(false);
+    // Everything was removed and the cluster deleted.
+    expect(api.list('v1', 'Namespace').map((n) => n.metadata.name)).not.to.include('tenant-acme');
+    expect(await readdir(path.join(stubs.state, 'clusters'))).to.deep.equal([]);
+  });
+
+  it('revision: installs 1.30.4 as revision 1-30-4 beside istiod, relabels the namespaces, and the restarted pods get the new revision; no change exits 0', async () => {
+    stopUpgrades = simulateUpgrades(['1.29.3', '1.30.4']);
+    const r = await runCli(
+      [
+        'upgrade-check',
+        '-f',
+        'scenario.yaml',
+        '--from',
+        '1.29.3',
+        '--to',
+        '1.30.4',
+        '--method',
+        'revision',
+        ...mirrors,
+      ],
+      dir,
+    );
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    const installs = istioctlLines(await readFile(path.join(dir, 'reports', 'u1', 'provision.log'), 'utf8'));
+    expect(installs[1]).to.match(/^istioctl@1\.30\.4 install -y .* --revision 1-30-4$/);
+    expect(r.stderr).to.contain(
+      '$ kubectl label namespace tenant-acme istio-injection- istio.io/rev=1-30-4 --overwrite',
+    );
+    const s = await summary();
+    expect(s.phases[1]?.observed.controlPlanes).to.deep.equal([
+      { name: 'istiod', revision: 'default', version: '1.29.3' },
+      { name: 'istiod-1-30-4', revision: '1-30-4', version: '1.30.4' },
+    ]);
+    const sidecars = (i: number) => [
+      ...new Set(
+        s.phases[i]?.observed.pods
+          .filter((p) => p.proxy !== 'none')
+          .map((p) => `${p.proxy} ${p.revision ?? ''}`),
+      ),
+    ];
+    expect(sidecars(1)).to.deep.equal(['1.29.3 default']);
+    expect(sidecars(2)).to.deep.equal(['1.30.4 1-30-4']);
+    expect(s.mustDenyFailures).to.deep.equal([]);
+    expect(r.stdout).to.contain('no outcome changed across the 3 phases');
+    expect(r.stdout).to.contain('every must-deny boundary held in every phase');
+  });
+
+  it('--matrix runs each version on a fresh cluster and tabulates the outcomes side by side', async () => {
+    stopUpgrades = simulateUpgrades(['1.29.3', '1.30.4']);
+    const r = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', '--matrix', '1.29.3,1.30.4', ...mirrors],
+      dir,
+    );
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    const calls = (await stubs.calls()).map((c) => c.slice(0, 3).join(' '));
+    expect(
+      calls.filter((c) => c.startsWith('kind create cluster') || c.startsWith('kind delete cluster')),
+    ).to.deep.equal([
+      'kind create cluster',
+      'kind delete cluster',
+      'kind create cluster',
+      'kind delete cluster',
+    ]);
+    expect(r.stdout).to.match(/^\s+ATTEMPT\s+EXPECT\s+ISTIO-1\.29\.3\s+ISTIO-1\.30\.4$/m);
+    expect(r.stdout).to.match(/^\s+globex-to-acme\s+denied\s+refused \[pass\]\s+refused \[pass\]$/m);
+    expect(r.stdout).to.match(/^istio-1\.30\.4\s+Istio 1\.30\.4\s+1\.30\.4\s+1\.30\.4 ×4, none ×1/m);
+    const matrix = JSON.parse(await readFile(path.join(dir, 'reports', 'u1', 'matrix.json'), 'utf8')) as {
+      kind: string;
+      phases: { name: string }[];
+    };
+    expect(matrix.kind).to.equal('bulkhead-matrix');
+    expect(matrix.phases.map((p) => p.name)).to.deep.equal(['istio-1.29.3', 'istio-1.30.4']);
+  });
+
+  it('refuses, before any command or download, a phase whose Istio does not support the Kubernetes, a downgrade, and mixed flags', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['--from', '1.29.3', '--to', '1.30.4', '--kubernetes', '1.36.1'],
+        'error: Istio 1.29.3 does not support Kubernetes 1.36.1 (it supports 1.31–1.35); pick --kubernetes in that range or another --istio\n',
+      ],
+      [
+        ['--from', '1.27.3', '--to', '1.30.4', '--kubernetes', '1.33'],
+        'error: Istio tests upgrades across at most two minor versions; 1.27.3 → 1.30.4 is not one (upgrade through an intermediate release)\n',
+      ],
+      [
+        ['--from', '1.30.4', '--to', '1.29.3'],
+        'error: --to 1.29.3 is not newer than --from 1.30.4; an upgrade check goes from the running version to a newer one\n',
+      ],
+      [
+        ['--matrix', '1.28.6,1.29.3,1.30.4'],
+        'error: Istio 1.28.6 does not support Kubernetes 1.35.0 (it supports 1.30–1.34)',
+      ],
+      [
+        ['--from', '1.29.3'],
+        'error: give --from and --to (the Istio releases before and after), or --matrix\n',
+      ],
+      [
+        ['--matrix', '1.29.3,1.30.4', '--from', '1.29.3'],
+        'error: --matrix runs each version on its own cluster',
+      ],
+      [
+        ['--from', '1.29.3', '--to', '1.30.4', '--istio', '1.29.3'],
+        'error: upgrade-check takes --from and --to',
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(['upgrade-check', '-f', 'scenario.yaml', ...args], dir);
+      expect(r.code, args.join(' ')).to.equal(2);
+      expect(r.stderr, args.join(' ')).to.satisfy((e: string) => e.startsWith(message));
+    }
+    expect(await stubs.calls()).to.deep.equal([]);
+    expect(releases.requests).to.deep.equal([]);
+    expect(api.requests).to.deep.equal([]);
+  });
+});
