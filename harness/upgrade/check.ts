@@ -126,6 +126,15 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
   const signal = settings.signal ? { signal: settings.signal } : {};
   const phases: PhaseRun[] = [];
   const notes: string[] = [];
+  // The new istioctl is fetched (and verified) first: a wrong version or mirror must not cost a
+  // cluster and a whole phase before it shows.
+  const istioctl = await ensureIstioctl({
+    version: props.to,
+    cache: props.cache,
+    log,
+    ...(props.istioBaseUrl ? { baseUrl: props.istioBaseUrl } : {}),
+    ...signal,
+  });
   const cluster = await lifecycle.acquire(props.from);
   const client = new KubeClient({ kubeConfig: cluster.kubeConfig });
   const phase = async (name: string, title: string) => {
@@ -133,8 +142,15 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
     phases.push(run);
     return run;
   };
-  let interrupted: boolean;
-  let finished = false;
+  let interrupted = false;
+  const state = { released: false };
+  const done = async (): Promise<CheckOutcome> => {
+    const report = crossPhaseReport('upgrade-check', phases);
+    state.released = true;
+    notes.push(...(await finish(cluster, client, props, interrupted ? 2 : report.exitCode)));
+    const files = await writeCrossPhase(props.runDir, report, REPORT_FILES);
+    return { report, phases, files, interrupted, notes };
+  };
   try {
     checkPhase(props.from, cluster, 'before');
     const before = await phase('before', `Istio ${props.from}`);
@@ -143,26 +159,27 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
       checkPhase(props.to, cluster, 'mixed');
       if (!cluster.kubeconfigPath)
         throw new UserError('the cluster has no kubeconfig file for istioctl; use --provider kind or k3s');
-      const istioctl = await ensureIstioctl({
-        version: props.to,
-        cache: props.cache,
-        log,
-        ...(props.istioBaseUrl ? { baseUrl: props.istioBaseUrl } : {}),
-        ...signal,
-      });
-      settings.progress.phase(`upgrade the control plane to ${props.to} (${props.method})`);
-      await upgradeControlPlane({
-        client,
-        runner: props.runner,
-        istioctl,
-        method: props.method,
-        kubeconfigPath: cluster.kubeconfigPath,
-        context: cluster.kubeConfig.getCurrentContext(),
-        timeoutMs,
-        ...signal,
-      });
+      const kubeconfigPath = cluster.kubeconfigPath;
       const revision = revisionName(props.to);
-      if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
+      settings.progress.phase(`upgrade the control plane to ${props.to} (${props.method})`);
+      const upgraded = await step(`upgrading the control plane to Istio ${props.to}`, props, async () => {
+        await upgradeControlPlane({
+          client,
+          runner: props.runner,
+          istioctl,
+          method: props.method,
+          kubeconfigPath,
+          context: cluster.kubeConfig.getCurrentContext(),
+          timeoutMs,
+          ...signal,
+        });
+        if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
+      });
+      if (upgraded === INTERRUPTED) {
+        settings.progress.fail('interrupted');
+        interrupted = true;
+        return await done();
+      }
       settings.progress.done();
       const mixed = await phase('mixed', `control plane ${props.to}, sidecars ${props.from}`);
       if (mixed.versions.pods.some((p) => p.proxy === props.to)) {
@@ -174,23 +191,30 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
       if (!interrupted) {
         checkPhase(props.to, cluster, 'after');
         settings.progress.phase('restart the workloads');
-        // The mixed phase applied its fixtures again (istio-injection=enabled): point the
-        // namespaces at the revision once more before any pod is created.
-        if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
-        const restarted = await restartWorkloads({
-          client,
-          runId,
-          fixtures: renderFixtures({
-            scenario,
+        const restarted = await step('restarting the workloads', props, async () => {
+          // The mixed phase applied its fixtures again (istio-injection=enabled): point the
+          // namespaces at the revision once more before any pod is created.
+          if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
+          return restartWorkloads({
+            client,
             runId,
-            agentBundle: settings.agentBundle,
-            ...(settings.agentImage ? { agentImage: settings.agentImage } : {}),
-            ...(settings.imageRegistry ? { imageRegistry: settings.imageRegistry } : {}),
-          }),
-          log,
-          timeoutMs: settings.readyTimeoutMs,
-          ...signal,
+            fixtures: renderFixtures({
+              scenario,
+              runId,
+              agentBundle: settings.agentBundle,
+              ...(settings.agentImage ? { agentImage: settings.agentImage } : {}),
+              ...(settings.imageRegistry ? { imageRegistry: settings.imageRegistry } : {}),
+            }),
+            log,
+            timeoutMs: settings.readyTimeoutMs,
+            ...signal,
+          });
         });
+        if (restarted === INTERRUPTED) {
+          settings.progress.fail('interrupted');
+          interrupted = true;
+          return await done();
+        }
         settings.progress.done(
           `${String(restarted.deployments)} deployments, ${String(restarted.pods)} pods`,
         );
@@ -203,15 +227,33 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
         interrupted = after.result.interrupted;
       }
     }
-    finished = true;
+    return await done();
   } finally {
-    const report = crossPhaseReport('upgrade-check', phases);
-    const exitCode = finished ? report.exitCode : 2;
-    notes.push(...(await finish(cluster, client, props, exitCode)));
+    // A fault (or a refusal) ends the check here: what was kept is removed, the cluster let go.
+    if (!state.released) await finish(cluster, client, props, 2);
   }
-  const report = crossPhaseReport('upgrade-check', phases);
-  const files = await writeCrossPhase(props.runDir, report, REPORT_FILES);
-  return { report, phases, files, interrupted, notes };
+}
+
+const INTERRUPTED = Symbol('interrupted');
+
+/**
+ * A step between phases. Ctrl-C ends the check as interrupted (the phases that ran are still
+ * reported); any other failure is one sentence saying which step failed and where the reports are.
+ */
+async function step<T>(
+  what: string,
+  props: CheckProps,
+  run: () => Promise<T>,
+): Promise<T | typeof INTERRUPTED> {
+  try {
+    return await run();
+  } catch (error) {
+    if (props.settings.signal?.aborted) return INTERRUPTED;
+    const message = error instanceof Error ? error.message.trim() : String(error);
+    throw new UserError(
+      `${what} failed: ${message}\nthe reports of the phases that ran are in ${props.runDir}`,
+    );
+  }
 }
 
 export async function runMatrix(

@@ -435,6 +435,75 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     expect(matrix.phases.map((p) => p.name)).to.deep.equal(['istio-1.29.3', 'istio-1.30.4']);
   });
 
+  it("Ctrl-C while the control plane is upgrading: exits 2, keeps the first phase's reports, removes what it created and deletes the cluster", async () => {
+    // No upgrade is simulated: the check waits for istiod 1.30.4 until the interrupt.
+    const listeners = process.listenerCount('SIGINT');
+    const interrupt = setInterval(() => {
+      void stubs.calls().then((calls) => {
+        if (calls.filter((c) => c[0] === 'istioctl' && c[1] === 'install').length >= 2) {
+          clearInterval(interrupt);
+          process.emit('SIGINT', 'SIGINT');
+        }
+      });
+    }, 20);
+    const r = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...mirrors],
+      dir,
+    );
+    clearInterval(interrupt);
+    expect(r.code, r.stderr + r.stdout).to.equal(2);
+    expect(r.stderr).to.contain('SIGINT: stopping, cleaning up and writing the results so far');
+    expect(r.stdout).to.contain('interrupted: the phases after the interruption did not run');
+    expect(r.stdout).to.match(/^before\s+Istio 1\.29\.3\s/m);
+    const s = await summary();
+    expect(s.phases.map((p) => p.name)).to.deep.equal(['before']);
+    expect(existsSync(path.join(dir, 'reports', 'u1', 'before', 'results.json'))).to.equal(true);
+    expect(existsSync(path.join(dir, 'reports', 'u1', 'mixed'))).to.equal(false);
+    expect(api.list('v1', 'Namespace').map((n) => n.metadata.name)).not.to.include('tenant-acme');
+    expect(await readdir(path.join(stubs.state, 'clusters'))).to.deep.equal([]);
+    expect(process.listenerCount('SIGINT')).to.equal(listeners);
+  });
+
+  it('an istioctl --to that cannot be downloaded is refused before any cluster is made', async () => {
+    const mirror = await releaseServer();
+    await serveIstioctl(mirror, dir, '1.29.3');
+    const args = [...mirrors];
+    args[args.indexOf('--istio-base-url') + 1] = `${mirror.url}/istio`;
+    try {
+      const r = await runCli(
+        ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...args],
+        dir,
+      );
+      expect(r.code, r.stderr + r.stdout).to.equal(2);
+      expect(r.stderr).to.match(
+        /^error: cannot download \S+\/istio\/1\.30\.4\/istioctl-1\.30\.4-linux-\w+\.tar\.gz: HTTP 404; check the version and the mirror URL\n$/m,
+      );
+      expect((await stubs.calls()).map((c) => c[0])).not.to.include('kind');
+      expect(api.requests).to.deep.equal([]);
+    } finally {
+      await mirror.close();
+    }
+  });
+
+  it('an upgrade that never becomes ready says which step failed, exits 2 and still cleans up', async () => {
+    // No upgrade is simulated: istiod never runs 1.30.4, and the wait gives up.
+    const args = [...mirrors];
+    args[args.indexOf('--provision-timeout') + 1] = '2';
+    const r = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...args],
+      dir,
+    );
+    expect(r.code, r.stderr + r.stdout).to.equal(2);
+    expect(r.stderr).to.match(
+      /^error: upgrading the control plane to Istio 1\.30\.4 failed: .*deployment istio-system\/istiod Available with Istio 1\.30\.4/m,
+    );
+    expect(r.stderr).to.match(/^the reports of the phases that ran are in \S+reports\/u1$/m);
+    expect(r.stderr).not.to.contain('internal error');
+    expect(existsSync(path.join(dir, 'reports', 'u1', 'before', 'results.json'))).to.equal(true);
+    expect(api.list('v1', 'Namespace').map((n) => n.metadata.name)).not.to.include('tenant-acme');
+    expect(await readdir(path.join(stubs.state, 'clusters'))).to.deep.equal([]);
+  });
+
   it('refuses, before any command or download, a phase whose Istio does not support the Kubernetes, a downgrade, and mixed flags', async () => {
     const cases: [string[], string][] = [
       [
