@@ -153,7 +153,10 @@ Examples:
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --from 1.29.3 --to 1.30.4 --method revision
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --kubernetes 1.34.0 --matrix 1.28.6,1.29.3,1.30.4`,
     );
-  addProvisionOptions(command).action(async (options: UpgradeCheckOptions) => {
+  addProvisionOptions(command);
+  // The Istio versions are --from/--to (or --matrix): the shared --istio is refused, and unlisted.
+  command.options.find((o) => o.long === '--istio')?.hideHelp();
+  command.action(async (options: UpgradeCheckOptions) => {
     const matrix = options.matrix;
     if (command.getOptionValueSource('istio') === 'cli')
       throw new UserError('upgrade-check takes --from and --to (or --matrix), not --istio');
