@@ -3,22 +3,20 @@
  * comes from a provider: a fresh kind cluster with Calico and Istio (the default), a k3s
  * container, or `--provider existing`, the cluster of a kubeconfig context.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 
-import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
 import { acquireCluster } from '../cluster/acquire.js';
 import { PROVIDERS, type Cluster, type ProviderName } from '../cluster/provider.js';
-import { UserError } from '../errors.js';
 import { newRunId } from '../run/identity.js';
 import { createProgress } from '../run/progress.js';
 import { runScenario, type AttemptResult, type RunResult } from '../run/runner.js';
 import { loadScenarioFile } from '../scenario/loader.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { CommandExit, type CliIo } from './io.js';
+import { seconds, count, loadAgentBundle, ciTrigger } from './shared.js';
 import { renderTable } from './table.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { writeRunReports } from '../report/run-reports.js';
@@ -46,19 +44,6 @@ interface RunOptions extends ProvisionOptions {
   readonly bundle: boolean;
   readonly trigger?: string;
   readonly environment?: 'production' | 'replica';
-}
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0)
-    throw new InvalidArgumentError('expected a number of seconds (0 or more)');
-  return n;
-}
-
-function count(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
-  return n;
 }
 
 export function runCommand(program: Command, io: CliIo): void {
@@ -264,20 +249,6 @@ async function saveProvisionLog(runDir: string, lines: readonly string[]): Promi
   await writeFile(path.join(runDir, 'provision.log'), lines.map((l) => `${l}\n`).join(''));
 }
 
-/** The agent bundle `npm ci` built; built now if it is missing (a checkout without `npm ci`). */
-async function loadAgentBundle(): Promise<string> {
-  if (!existsSync(AGENT_BUNDLE)) {
-    try {
-      await buildAgentBundle();
-    } catch (error) {
-      throw new UserError(
-        `the agent bundle ${AGENT_BUNDLE} is missing and could not be built (${error instanceof Error ? error.message : String(error)}); run npm ci`,
-      );
-    }
-  }
-  return readFile(AGENT_BUNDLE, 'utf8');
-}
-
 const ORDER = { fail: 0, error: 1, pass: 2 } as const;
 
 function resultTable(results: readonly AttemptResult[]): string {
@@ -303,13 +274,4 @@ function summary(result: RunResult, cwd: string): string {
     (result.interrupted ? ' (interrupted)' : '') +
     `\nrun ${result.runId}: ${where}${result.kept ? ' (resources kept)' : ''}\n`
   );
-}
-
-/** The CI job that started the run, when a CI system says so. */
-function ciTrigger(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.GITHUB_ACTIONS)
-    return `github-actions ${env.GITHUB_WORKFLOW ?? ''} ${env.GITHUB_EVENT_NAME ?? ''}`.trim();
-  if (env.GITLAB_CI) return `gitlab-ci ${env.CI_PIPELINE_SOURCE ?? ''} ${env.CI_JOB_URL ?? ''}`.trim();
-  if (env.CI) return 'ci';
-  return 'manual';
 }

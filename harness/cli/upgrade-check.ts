@@ -6,13 +6,11 @@
  * fresh cluster per Istio version instead. Each phase reports like `bulkhead run`; the phases
  * are compared attempt by attempt.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
 import { acquireCluster } from '../cluster/acquire.js';
 import { CommandRunner } from '../cluster/commands.js';
 import { cacheRoot } from '../cluster/download.js';
@@ -33,6 +31,7 @@ import { UPGRADE_METHODS, type UpgradeMethod } from '../upgrade/control-plane.js
 import type { PhaseSettings } from '../upgrade/phase.js';
 import { crossPhaseTable } from '../upgrade/report.js';
 import { CommandExit, type CliIo } from './io.js';
+import { seconds, count, loadAgentBundle } from './shared.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
 interface UpgradeCheckOptions extends ProvisionOptions {
@@ -56,19 +55,6 @@ interface UpgradeCheckOptions extends ProvisionOptions {
   readonly runId?: string;
   readonly bundle: boolean;
   readonly trigger?: string;
-}
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0)
-    throw new InvalidArgumentError('expected a number of seconds (0 or more)');
-  return n;
-}
-
-function count(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
-  return n;
 }
 
 function versionList(value: string): string[] {
@@ -284,18 +270,4 @@ Examples:
     const code = outcome.interrupted && outcome.report.exitCode === 0 ? 2 : outcome.report.exitCode;
     if (code !== 0) throw new CommandExit(code);
   });
-}
-
-/** The agent bundle `npm ci` built; built now if it is missing (a checkout without `npm ci`). */
-async function loadAgentBundle(): Promise<string> {
-  if (!existsSync(AGENT_BUNDLE)) {
-    try {
-      await buildAgentBundle();
-    } catch (error) {
-      throw new UserError(
-        `the agent bundle ${AGENT_BUNDLE} is missing and could not be built (${error instanceof Error ? error.message : String(error)}); run npm ci`,
-      );
-    }
-  }
-  return readFile(AGENT_BUNDLE, 'utf8');
 }
