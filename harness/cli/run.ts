@@ -16,14 +16,22 @@ import { runScenario, type AttemptResult, type RunResult } from '../run/runner.j
 import { loadScenarioFile } from '../scenario/loader.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { CommandExit, type CliIo } from './io.js';
-import { seconds, count, loadAgentBundle, ciTrigger } from './shared.js';
+import {
+  addRunnerOptions,
+  ciTrigger,
+  imageChoice,
+  reportMethod,
+  loadAgentBundle,
+  runnerTimings,
+  type RunnerOptions,
+} from './shared.js';
 import { renderTable } from './table.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { writeRunReports } from '../report/run-reports.js';
 import { checkSuiteFiles } from '../../suites/run-suites.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
-interface RunOptions extends ProvisionOptions {
+interface RunOptions extends ProvisionOptions, RunnerOptions {
   readonly file: string;
   readonly provider: ProviderName;
   readonly kubeconfig?: string;
@@ -32,14 +40,6 @@ interface RunOptions extends ProvisionOptions {
   readonly keep: boolean;
   readonly keepOnFailure: boolean;
   readonly keepCluster: boolean;
-  readonly readyTimeout: number;
-  readonly convergeTimeout: number;
-  readonly settle: number;
-  readonly stableRounds: number;
-  readonly roundInterval: number;
-  readonly agentImage?: string;
-  readonly imageRegistry?: string;
-  readonly runId?: string;
   readonly suite?: readonly string[];
   readonly bundle: boolean;
   readonly trigger?: string;
@@ -47,43 +47,27 @@ interface RunOptions extends ProvisionOptions {
 }
 
 export function runCommand(program: Command, io: CliIo): void {
-  const command = program
-    .command('run')
-    .description('deploy a scenario on a cluster, make every attempt for real, and judge the outcomes')
-    .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
-    .addOption(
-      new Option(
-        '--provider <name>',
-        'where the cluster comes from (kind: a fresh cluster with Calico and Istio; existing: a kubeconfig context)',
+  const command = addRunnerOptions(
+    program
+      .command('run')
+      .description('deploy a scenario on a cluster, make every attempt for real, and judge the outcomes')
+      .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
+      .addOption(
+        new Option(
+          '--provider <name>',
+          'where the cluster comes from (kind: a fresh cluster with Calico and Istio; existing: a kubeconfig context)',
+        )
+          .choices(PROVIDERS)
+          .default('kind'),
       )
-        .choices(PROVIDERS)
-        .default('kind'),
-    )
-    .option('--kubeconfig <file>', 'existing: kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)')
-    .option('--context <name>', 'existing: kubeconfig context (default: the current one)')
-    .option('--reports <dir>', 'where run folders go', 'reports')
-    .option('--keep', 'keep everything the run created (the cluster too)', false)
-    .option('--keep-on-failure', 'keep what the run created when an expectation failed', false)
-    .option('--keep-cluster', 'keep the kind cluster after the run (reuse it with --reuse)', false)
-    .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
-    .option('--ready-timeout <seconds>', 'how long pods may take to become Ready', seconds, 300)
-    .option(
-      '--converge-timeout <seconds>',
-      'how long rounds may go on before outcomes must settle',
-      seconds,
-      180,
-    )
-    .option(
-      '--settle <seconds>',
-      'time given to Calico and Istio to program policies before round 1',
-      seconds,
-      5,
-    )
-    .option('--stable-rounds <n>', 'equal outcomes in a row that settle an attempt', count, 3)
-    .option('--round-interval <seconds>', 'pause between rounds', seconds, 1)
-    .option('--agent-image <image>', 'the Node image the fixture pods run (pin it by digest)')
-    .option('--image-registry <host>', 'pull images from this mirror registry instead')
-    .option('--run-id <id>', 'name the run (default: from the start time)')
+      .option('--kubeconfig <file>', 'existing: kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)')
+      .option('--context <name>', 'existing: kubeconfig context (default: the current one)')
+      .option('--reports <dir>', 'where run folders go', 'reports')
+      .option('--keep', 'keep everything the run created (the cluster too)', false)
+      .option('--keep-on-failure', 'keep what the run created when an expectation failed', false)
+      .option('--keep-cluster', 'keep the kind cluster after the run (reuse it with --reuse)', false)
+      .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false),
+  )
     .option('--suite <spec...>', 'your own mocha spec files, run over the results after the built-in suites')
     .option('--bundle', 'also write the evidence bundle (.tar.gz with a SHA-256 manifest)', false)
     .option('--trigger <text>', 'why this run happened, for the report (default: manual, or the CI job)')
@@ -148,14 +132,9 @@ Examples:
           reportsDir: path.resolve(io.cwd, options.reports),
           progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
           keep: options.keep ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
-          readyTimeoutMs: options.readyTimeout * 1000,
-          convergeTimeoutMs: options.convergeTimeout * 1000,
-          settleMs: options.settle * 1000,
-          roundIntervalMs: options.roundInterval * 1000,
-          stableRounds: options.stableRounds,
+          ...runnerTimings(options),
           signal: controller.signal,
-          ...(options.agentImage ? { agentImage: options.agentImage } : {}),
-          ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+          ...imageChoice(options),
           runId,
           environment: { ...cluster.environment },
         });
@@ -193,17 +172,11 @@ Examples:
           ...(environment.calico ? { calico: environment.calico } : {}),
           ...(environment.istio ? { istio: environment.istio } : {}),
           images: {
-            agent: resolveAgentImage({
-              ...(options.agentImage ? { agentImage: options.agentImage } : {}),
-              ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
-            }),
+            agent: resolveAgentImage(imageChoice(options)),
             ...(environment.nodeImage ? { node: environment.nodeImage } : {}),
           },
         },
-        stableRounds: options.stableRounds,
-        convergeTimeoutMs: options.convergeTimeout * 1000,
-        settleMs: options.settle * 1000,
-        roundIntervalMs: options.roundInterval * 1000,
+        ...reportMethod(options),
       },
     });
     io.stdout(resultTable(result.results));

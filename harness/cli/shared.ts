@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
 import { UserError } from '../errors.js';
@@ -43,4 +43,64 @@ export function ciTrigger(env: NodeJS.ProcessEnv = process.env): string {
   if (env.GITLAB_CI) return `gitlab-ci ${env.CI_PIPELINE_SOURCE ?? ''} ${env.CI_JOB_URL ?? ''}`.trim();
   if (env.CI) return 'ci';
   return 'manual';
+}
+
+/** The runner settings `run` and `upgrade-check` share, as commander parses them. */
+export interface RunnerOptions {
+  readonly readyTimeout: number;
+  readonly convergeTimeout: number;
+  readonly settle: number;
+  readonly stableRounds: number;
+  readonly roundInterval: number;
+  readonly agentImage?: string;
+  readonly imageRegistry?: string;
+  readonly runId?: string;
+}
+
+/** Adds the runner's options (timeouts, convergence, images, run id) to a command. */
+export function addRunnerOptions(command: Command): Command {
+  return command
+    .option('--ready-timeout <seconds>', 'how long pods may take to become Ready', seconds, 300)
+    .option(
+      '--converge-timeout <seconds>',
+      'how long rounds may go on before outcomes must settle',
+      seconds,
+      180,
+    )
+    .option(
+      '--settle <seconds>',
+      'time given to Calico and Istio to program policies before round 1',
+      seconds,
+      5,
+    )
+    .option('--stable-rounds <n>', 'equal outcomes in a row that settle an attempt', count, 3)
+    .option('--round-interval <seconds>', 'pause between rounds', seconds, 1)
+    .option('--agent-image <image>', 'the Node image the fixture pods run (pin it by digest)')
+    .option('--image-registry <host>', 'pull images from this mirror registry instead')
+    .option('--run-id <id>', 'name the run (default: from the start time)');
+}
+
+/** The convergence settings in milliseconds, as the runner and the reports' method take them. */
+export function runnerTimings(options: RunnerOptions) {
+  return {
+    readyTimeoutMs: options.readyTimeout * 1000,
+    convergeTimeoutMs: options.convergeTimeout * 1000,
+    settleMs: options.settle * 1000,
+    roundIntervalMs: options.roundInterval * 1000,
+    stableRounds: options.stableRounds,
+  };
+}
+
+/** The image choice, given only when the user made it. */
+export function imageChoice(options: RunnerOptions): { agentImage?: string; imageRegistry?: string } {
+  return {
+    ...(options.agentImage ? { agentImage: options.agentImage } : {}),
+    ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+  };
+}
+
+/** The convergence rule as the reports record it (the method an auditor reads). */
+export function reportMethod(options: RunnerOptions) {
+  const { stableRounds, convergeTimeoutMs, settleMs, roundIntervalMs } = runnerTimings(options);
+  return { stableRounds, convergeTimeoutMs, settleMs, roundIntervalMs };
 }

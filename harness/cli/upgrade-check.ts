@@ -31,10 +31,17 @@ import { UPGRADE_METHODS, type UpgradeMethod } from '../upgrade/control-plane.js
 import type { PhaseSettings } from '../upgrade/phase.js';
 import { crossPhaseTable } from '../upgrade/report.js';
 import { CommandExit, type CliIo } from './io.js';
-import { seconds, count, loadAgentBundle } from './shared.js';
+import {
+  addRunnerOptions,
+  imageChoice,
+  reportMethod,
+  loadAgentBundle,
+  runnerTimings,
+  type RunnerOptions,
+} from './shared.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
-interface UpgradeCheckOptions extends ProvisionOptions {
+interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
   readonly file: string;
   readonly from?: string;
   readonly to?: string;
@@ -45,14 +52,6 @@ interface UpgradeCheckOptions extends ProvisionOptions {
   readonly keep: boolean;
   readonly keepOnFailure: boolean;
   readonly keepCluster: boolean;
-  readonly readyTimeout: number;
-  readonly convergeTimeout: number;
-  readonly settle: number;
-  readonly stableRounds: number;
-  readonly roundInterval: number;
-  readonly agentImage?: string;
-  readonly imageRegistry?: string;
-  readonly runId?: string;
   readonly bundle: boolean;
   readonly trigger?: string;
 }
@@ -67,52 +66,39 @@ function versionList(value: string): string[] {
 }
 
 export function upgradeCheckCommand(program: Command, io: CliIo): void {
-  const command = program
-    .command('upgrade-check')
-    .description(
-      'run the scenario before, during (new control plane, old sidecars) and after an Istio upgrade, and diff the phases',
-    )
-    .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
-    .option('--from <version>', 'the Istio release the cluster starts with')
-    .option('--to <version>', 'the Istio release to upgrade to')
-    .addOption(
-      new Option('--method <method>', 'in-place: replace istiod; revision: install a canary beside it')
-        .choices(UPGRADE_METHODS)
-        .default('in-place'),
-    )
-    .option(
-      '--matrix <versions>',
-      'instead of an upgrade: run on a fresh cluster per Istio version (1.28.6,1.29.3,1.30.4)',
-      versionList,
-    )
-    .addOption(
-      new Option('--provider <name>', 'where the clusters come from (upgrades need a cluster bulkhead owns)')
-        .choices(['kind', 'k3s'])
-        .default('kind'),
-    )
-    .option('--reports <dir>', 'where run folders go', 'reports')
-    .option('--keep', 'keep everything the check created (the cluster too)', false)
-    .option('--keep-on-failure', 'keep what the check created when an expectation failed', false)
-    .option('--keep-cluster', 'keep the kind cluster afterwards', false)
-    .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
-    .option('--ready-timeout <seconds>', 'how long pods may take to become Ready', seconds, 300)
-    .option(
-      '--converge-timeout <seconds>',
-      'how long rounds may go on before outcomes must settle',
-      seconds,
-      180,
-    )
-    .option(
-      '--settle <seconds>',
-      'time given to Calico and Istio to program policies before round 1',
-      seconds,
-      5,
-    )
-    .option('--stable-rounds <n>', 'equal outcomes in a row that settle an attempt', count, 3)
-    .option('--round-interval <seconds>', 'pause between rounds', seconds, 1)
-    .option('--agent-image <image>', 'the Node image the fixture pods run (pin it by digest)')
-    .option('--image-registry <host>', 'pull images from this mirror registry instead')
-    .option('--run-id <id>', 'name the run (default: from the start time)')
+  const command = addRunnerOptions(
+    program
+      .command('upgrade-check')
+      .description(
+        'run the scenario before, during (new control plane, old sidecars) and after an Istio upgrade, and diff the phases',
+      )
+      .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
+      .option('--from <version>', 'the Istio release the cluster starts with')
+      .option('--to <version>', 'the Istio release to upgrade to')
+      .addOption(
+        new Option('--method <method>', 'in-place: replace istiod; revision: install a canary beside it')
+          .choices(UPGRADE_METHODS)
+          .default('in-place'),
+      )
+      .option(
+        '--matrix <versions>',
+        'instead of an upgrade: run on a fresh cluster per Istio version (1.28.6,1.29.3,1.30.4)',
+        versionList,
+      )
+      .addOption(
+        new Option(
+          '--provider <name>',
+          'where the clusters come from (upgrades need a cluster bulkhead owns)',
+        )
+          .choices(['kind', 'k3s'])
+          .default('kind'),
+      )
+      .option('--reports <dir>', 'where run folders go', 'reports')
+      .option('--keep', 'keep everything the check created (the cluster too)', false)
+      .option('--keep-on-failure', 'keep what the check created when an expectation failed', false)
+      .option('--keep-cluster', 'keep the kind cluster afterwards', false)
+      .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false),
+  )
     .option('--bundle', "also write each phase's evidence bundle", false)
     .option('--trigger <text>', 'why this check happened, for the report (default: pre-upgrade)')
     .addHelpText(
@@ -184,17 +170,12 @@ Examples:
     process.on('SIGTERM', onSignal);
     const settings: PhaseSettings = {
       agentBundle,
-      readyTimeoutMs: options.readyTimeout * 1000,
-      convergeTimeoutMs: options.convergeTimeout * 1000,
-      settleMs: options.settle * 1000,
-      roundIntervalMs: options.roundInterval * 1000,
-      stableRounds: options.stableRounds,
+      ...runnerTimings(options),
       bundle: options.bundle,
       cwd: io.cwd,
       progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
       signal: controller.signal,
-      ...(options.agentImage ? { agentImage: options.agentImage } : {}),
-      ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
+      ...imageChoice(options),
       environment: {
         provider: options.provider,
         environment: 'replica',
@@ -204,16 +185,10 @@ Examples:
           kubernetes: options.kubernetes,
           calico: options.calico,
           images: {
-            agent: resolveAgentImage({
-              ...(options.agentImage ? { agentImage: options.agentImage } : {}),
-              ...(options.imageRegistry ? { imageRegistry: options.imageRegistry } : {}),
-            }),
+            agent: resolveAgentImage(imageChoice(options)),
           },
         },
-        stableRounds: options.stableRounds,
-        convergeTimeoutMs: options.convergeTimeout * 1000,
-        settleMs: options.settle * 1000,
-        roundIntervalMs: options.roundInterval * 1000,
+        ...reportMethod(options),
       },
     };
     const common: CheckProps = {
