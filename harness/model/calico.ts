@@ -35,6 +35,7 @@ import type {
 } from './network.js';
 import { maybeIn, where } from './networkpolicy.js';
 import {
+  directions,
   NotUnderstood,
   list,
   num,
@@ -192,15 +193,11 @@ function compilePolicy(
     }
     const ingress = list(spec.ingress, 'spec.ingress');
     const egress = list(spec.egress, 'spec.egress');
-    const declared = strings(spec.types, 'spec.types');
-    for (const t of declared) {
-      if (t !== 'Ingress' && t !== 'Egress')
-        throw new NotUnderstood(`spec.types: '${t}' is not Ingress or Egress`);
-    }
-    const types =
-      declared.length > 0
-        ? { Ingress: declared.includes('Ingress'), Egress: declared.includes('Egress') }
-        : { Ingress: egress.length === 0 || ingress.length > 0, Egress: egress.length > 0 };
+    // Calico's default: Ingress unless only egress rules are given; Egress when egress rules exist.
+    const types = directions(spec.types, 'spec.types') ?? {
+      Ingress: egress.length === 0 || ingress.length > 0,
+      Egress: egress.length > 0,
+    };
     const scope: Scope = { global, namespace: namespace ?? '', cluster, sets };
     const rules = (items: readonly unknown[], direction: Direction) =>
       items.map((raw, i) => compileRule(raw, i, direction, scope));

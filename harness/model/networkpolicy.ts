@@ -19,7 +19,7 @@ import { parseCidr } from './cidr.js';
 import type { Cluster, Endpoint } from './cluster.js';
 import { compileLabelSelector, type LabelMatcher } from './labels.js';
 import type { CompiledPolicy, CompiledRule, Direction, PortTest, Protocol } from './network.js';
-import { NotUnderstood, list, num, obj, objectName, onlyKeys, str, strings } from './read.js';
+import { directions, NotUnderstood, list, num, obj, objectName, onlyKeys, str, strings } from './read.js';
 import { inBlock } from './cidr.js';
 import { MAYBE, NO, YES, type Tri } from './types.js';
 
@@ -59,16 +59,11 @@ export function compileNetworkPolicy(m: Manifest, cluster: Cluster): CompiledPol
     }
     const ingress = list(spec.ingress, 'spec.ingress');
     const egress = list(spec.egress, 'spec.egress');
-    const declared = strings(spec.policyTypes, 'spec.policyTypes');
-    for (const t of declared) {
-      if (t !== 'Ingress' && t !== 'Egress')
-        throw new NotUnderstood(`spec.policyTypes: '${t}' is not Ingress or Egress`);
-    }
     // The API server's defaulting: Ingress always, Egress when egress rules exist.
-    const types =
-      declared.length > 0
-        ? { Ingress: declared.includes('Ingress'), Egress: declared.includes('Egress') }
-        : { Ingress: true, Egress: egress.length > 0 };
+    const types = directions(spec.policyTypes, 'spec.policyTypes') ?? {
+      Ingress: true,
+      Egress: egress.length > 0,
+    };
     const rules = (items: readonly unknown[], direction: Direction): CompiledRule[] =>
       items.map((raw, i) => compileRule(raw, i, direction, namespace, cluster));
     return {

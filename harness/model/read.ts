@@ -48,6 +48,21 @@ export function strings(v: unknown, where: string): readonly string[] {
   });
 }
 
+/**
+ * A policy's declared directions (`policyTypes` / `types`): each must be Ingress or Egress. What
+ * an empty list defaults to differs between Kubernetes and Calico, so the caller decides that.
+ */
+export function directions(v: unknown, where: string): { Ingress: boolean; Egress: boolean } | undefined {
+  const declared = strings(v, where);
+  for (const t of declared) {
+    if (t !== 'Ingress' && t !== 'Egress')
+      throw new NotUnderstood(`${where}: '${t}' is not Ingress or Egress`);
+  }
+  return declared.length > 0
+    ? { Ingress: declared.includes('Ingress'), Egress: declared.includes('Egress') }
+    : undefined;
+}
+
 export function optStrings(v: unknown, where: string): readonly string[] | undefined {
   return v === undefined || v === null ? undefined : strings(v, where);
 }
