@@ -577,6 +577,63 @@ function pathMatcher(pattern: string, at: string): (path: string) => boolean {
 const CLIENT_ADDED =
   /^(x-envoy-|x-forwarded-|x-request-id$|x-b3-|traceparent$|tracestate$|user-agent$|x-client-trace-id$|content-length$|content-type$|accept)/;
 
+/** How one `when` key is matched, and whether it needs HTTP (ignored or dropped on TCP ports). */
+function whenMatcher(
+  key: string,
+  at: string,
+  trustDomain: string,
+): { make: (v: readonly string[]) => Condition; httpOnly: boolean } {
+  const header = /^request\.headers\[(.+)\]$/.exec(key);
+  if (header) {
+    const name = (header[1] ?? '').toLowerCase();
+    const make =
+      (v: readonly string[]): Condition =>
+      (ctx) => {
+        const actual = ctx.headers.get(name);
+        if (actual === undefined && CLIENT_ADDED.test(name)) return MAYBE;
+        return v.some((x) => stringMatch(x, actual)) ? YES : NO;
+      };
+    return { make, httpOnly: true };
+  }
+  // No JWT was validated: the attribute is absent.
+  if (key.startsWith('request.auth.')) return { make: () => () => NO, httpOnly: true };
+  const onPrincipal =
+    (m: (principal: string | undefined) => boolean): Condition =>
+    (ctx) =>
+      m(ctx.principal) ? YES : NO;
+  switch (key) {
+    case 'source.principal':
+      return { make: (v) => onPrincipal(principalMatcher(v, trustDomain)), httpOnly: false };
+    case 'source.namespace':
+      return { make: (v) => onPrincipal(namespaceMatcher(v)), httpOnly: false };
+    case 'source.serviceAccount':
+      return { make: (v) => onPrincipal(serviceAccountMatcher(v, at)), httpOnly: false };
+    case 'source.ip':
+    case 'remote.ip':
+      return {
+        make: (v) => {
+          const m = blockMatcher(v, at);
+          return (ctx) => m(ctx.sourceAddresses);
+        },
+        httpOnly: false,
+      };
+    case 'destination.ip':
+      return {
+        make: (v) => {
+          const m = blockMatcher(v, at);
+          return (ctx) => m(ctx.destinationAddresses);
+        },
+        httpOnly: false,
+      };
+    case 'destination.port':
+      return { make: (v) => (ctx) => (v.includes(String(ctx.port)) ? YES : NO), httpOnly: false };
+  }
+  if (WHEN_KEYS_TCP.includes(key) || key.startsWith('experimental.envoy.filters.')) {
+    return { make: () => () => MAYBE, httpOnly: false };
+  }
+  throw new NotUnderstood(`${at}.key '${key}' is not an attribute Istio accepts (rejected as unknown)`);
+}
+
 function compileWhen(w: Obj, at: string, trustDomain: string): Field {
   onlyKeys(w, ['key', 'values', 'notValues'], at);
   const key = str(w.key, `${at}.key`);
@@ -586,86 +643,8 @@ function compileWhen(w: Obj, at: string, trustDomain: string): Field {
   if (!values?.length && !notValues?.length)
     throw new NotUnderstood(`${at}: values or notValues is required (Istio rejects it)`);
   const fields: Field[] = [];
-  const header = /^request\.headers\[(.+)\]$/.exec(key);
-  if (header) {
-    const name = (header[1] ?? '').toLowerCase();
-    pair(
-      fields,
-      values,
-      notValues,
-      (v) => (ctx) => {
-        const actual = ctx.headers.get(name);
-        if (actual === undefined && CLIENT_ADDED.test(name)) return MAYBE;
-        return v.some((x) => stringMatch(x, actual)) ? YES : NO;
-      },
-      true,
-    );
-  } else if (key.startsWith('request.auth.')) {
-    // No JWT was validated: the attribute is absent.
-    pair(fields, values, notValues, () => () => NO, true);
-  } else if (key === 'source.principal') {
-    pair(
-      fields,
-      values,
-      notValues,
-      (v) => {
-        const m = principalMatcher(v, trustDomain);
-        return (ctx) => (m(ctx.principal) ? YES : NO);
-      },
-      false,
-    );
-  } else if (key === 'source.namespace') {
-    pair(
-      fields,
-      values,
-      notValues,
-      (v) => {
-        const m = namespaceMatcher(v);
-        return (ctx) => (m(ctx.principal) ? YES : NO);
-      },
-      false,
-    );
-  } else if (key === 'source.serviceAccount') {
-    pair(
-      fields,
-      values,
-      notValues,
-      (v) => {
-        const m = serviceAccountMatcher(v, at);
-        return (ctx) => (m(ctx.principal) ? YES : NO);
-      },
-      false,
-    );
-  } else if (key === 'source.ip' || key === 'remote.ip') {
-    pair(
-      fields,
-      values,
-      notValues,
-      (v) => {
-        const m = blockMatcher(v, at);
-        return (ctx) => m(ctx.sourceAddresses);
-      },
-      false,
-    );
-  } else if (key === 'destination.ip') {
-    pair(
-      fields,
-      values,
-      notValues,
-      (v) => {
-        const m = blockMatcher(v, at);
-        return (ctx) => m(ctx.destinationAddresses);
-      },
-      false,
-    );
-  } else if (key === 'destination.port') {
-    pair(fields, values, notValues, (v) => (ctx) => (v.includes(String(ctx.port)) ? YES : NO), false);
-  } else if (WHEN_KEYS_TCP.includes(key) || key.startsWith('experimental.envoy.filters.')) {
-    pair(fields, values, notValues, () => () => MAYBE, false);
-  } else {
-    throw new NotUnderstood(`${at}.key '${key}' is not an attribute Istio accepts (rejected as unknown)`);
-  }
-  const httpOnly = fields.some((f) => f.httpOnly);
+  const { make, httpOnly } = whenMatcher(key, at, trustDomain);
+  pair(fields, values, notValues, make, httpOnly);
   return {
     test: (ctx) => {
       let m: Tri = YES;
