@@ -203,11 +203,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
 
     // Rounds.
     progress.phase('execute');
-    const expectations = new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, predict)]));
-    const tracked = scenario.attempts.map((a) => ({
-      id: a.id,
-      expect: expectations.get(a.id) ?? expectation(['auto']),
-    }));
+    const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, predict) }));
     const deadline = Date.now() + (props.convergeTimeoutMs ?? 180_000);
     transport = { mode: 'stdin' };
     for (let round = 1; ; round++) {
@@ -253,7 +249,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
     if (aborted()) throw new Interrupted();
     progress.done();
 
-    results = await judgeAll(scenario, convergence, expectations, predict);
+    results = judgeAll(scenario, convergence, predict);
     if (results.some((r) => r.judgement.verdict !== 'pass')) {
       progress.phase('collect evidence');
       results = await Promise.all(
@@ -279,21 +275,11 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
     if (error instanceof Interrupted || aborted()) {
       interrupted = true;
       progress.fail('interrupted');
-      results = await judgeAll(
-        scenario,
-        convergence,
-        new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, predict)])),
-        predict,
-      );
+      results = judgeAll(scenario, convergence, predict);
     } else {
       progress.fail(error instanceof Error ? error.message : String(error));
       faultMessage = error instanceof Error ? error.message : String(error);
-      results = await judgeAll(
-        scenario,
-        convergence,
-        new Map(scenario.attempts.map((a) => [a.id, resolveExpectation(a, predict)])),
-        predict,
-      );
+      results = judgeAll(scenario, convergence, predict);
       await finish();
       throw error;
     }
@@ -398,26 +384,24 @@ function modelPredictions(
   }
 }
 
-async function judgeAll(
+/** Judges every attempt from its observations, against its expectation (`auto` resolved by the prediction). */
+function judgeAll(
   scenario: Scenario,
   convergence: Convergence,
-  expectations: ReadonlyMap<string, Expectation>,
   predict: RunnerProps['predict'],
-): Promise<AttemptResult[]> {
-  return Promise.resolve(
-    scenario.attempts.map((attempt) => {
-      const expect = expectations.get(attempt.id) ?? attempt.expect;
-      const prediction = predict?.(attempt);
-      const judgement: Judgement = expect.auto
-        ? {
-            ...convergence.judge(attempt.id, expect),
-            verdict: 'error',
-            reason: 'the expectation is auto and no prediction was available',
-          }
-        : convergence.judge(attempt.id, expect);
-      return { attempt, expect, judgement, ...(prediction ? { prediction } : {}) };
-    }),
-  );
+): AttemptResult[] {
+  return scenario.attempts.map((attempt) => {
+    const expect = resolveExpectation(attempt, predict);
+    const prediction = predict?.(attempt);
+    const judgement: Judgement = expect.auto
+      ? {
+          ...convergence.judge(attempt.id, expect),
+          verdict: 'error',
+          reason: 'the expectation is auto and no prediction was available',
+        }
+      : convergence.judge(attempt.id, expect);
+    return { attempt, expect, judgement, ...(prediction ? { prediction } : {}) };
+  });
 }
 
 /** Waits until every workload of the scenario has a Ready pod; returns `namespace/workload` → pod name. */
