@@ -54,7 +54,7 @@ export function isNotFound(error: unknown): boolean {
   );
 }
 
-function statusOf(body: unknown): { reason?: string; message?: string } | undefined {
+export function statusOf(body: unknown): { reason?: string; message?: string } | undefined {
   let value = body;
   if (typeof value === 'string') {
     try {

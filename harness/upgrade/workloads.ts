@@ -4,16 +4,10 @@
  * workloads so the injector gives them the new sidecar. Patches, like kubectl's, under their own
  * field manager, so the run's server-side applies keep owning everything else.
  */
-import {
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubernetesObject,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 
 import type { StepLog } from '../cluster/commands.js';
-import type { KubeClient } from '../kube/client.js';
-import { kubeError } from '../kube/errors.js';
+import type { KubeClient, PatchType } from '../kube/client.js';
 import { isPodReady } from '../kube/pods.js';
 import { waitFor } from '../kube/wait.js';
 import { runSelector } from '../run/identity.js';
@@ -23,18 +17,14 @@ export const FIELD_MANAGER = 'bulkhead-upgrade';
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
-async function patch(
-  client: KubeClient,
-  object: KubernetesObject,
-  strategy: PatchStrategy,
-  what: string,
-): Promise<void> {
-  const api = KubernetesObjectApi.makeApiClient(client.kubeConfig);
-  try {
-    await api.patch(object, undefined, undefined, FIELD_MANAGER, undefined, strategy);
-  } catch (error) {
-    throw kubeError(error, 'patch', what);
-  }
+async function patch(client: KubeClient, object: KubernetesObject, type: PatchType): Promise<void> {
+  const { name = '', namespace } = object.metadata ?? {};
+  await client.patch(
+    { apiVersion: object.apiVersion ?? '', kind: object.kind ?? '', name, namespace },
+    object,
+    type,
+    { fieldManager: FIELD_MANAGER },
+  );
 }
 
 /**
@@ -59,8 +49,7 @@ export async function relabelForRevision(
         kind: 'Namespace',
         metadata: { name, labels: { 'istio-injection': null, 'istio.io/rev': revision } as never },
       },
-      PatchStrategy.MergePatch,
-      `Namespace ${name}`,
+      'merge',
     );
   }
   return names;
@@ -108,8 +97,7 @@ export async function restartWorkloads(props: RestartProps): Promise<Restarted> 
         metadata: { name, namespace },
         spec: { template: { metadata: { annotations: { [RESTARTED_AT]: stamp } } } },
       } as KubernetesObject,
-      PatchStrategy.StrategicMergePatch,
-      `Deployment ${namespace}/${name}`,
+      'strategic',
     );
   }
   for (const pod of bare) {
