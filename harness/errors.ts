@@ -27,6 +27,24 @@ export class UserError extends Error {
   readonly exitCode: number = 2;
 }
 
+/**
+ * A fault of the environment bulkhead works in, not of its input and not a bug: the API server
+ * unreachable or refusing bulkhead's credentials, a command failing, a wait running out, a
+ * cluster that does not hold what bulkhead applied. The CLI prints the one-sentence message and
+ * what to check, without a stack trace, and exits 2: nothing was judged.
+ */
+export class EnvironmentError extends Error {
+  override readonly name: string = 'EnvironmentError';
+  readonly exitCode: number = 2;
+  /** What the user should check or do, one sentence. */
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { readonly hint?: string; readonly cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.hint = options.hint;
+  }
+}
+
 /** One or more problems found in input files, reported together. */
 export class InputError extends UserError {
   override readonly name = 'InputError';

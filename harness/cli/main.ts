@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 
-import { formatProblem, InputError, UserError } from '../errors.js';
+import { EnvironmentError, formatProblem, InputError, UserError } from '../errors.js';
 import { CommandExit, EXIT, processIo, type CliIo } from './io.js';
 import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
@@ -84,6 +84,11 @@ function report(error: unknown, io: CliIo): number {
   }
   if (error instanceof UserError) {
     io.stderr(`error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof EnvironmentError) {
+    io.stderr(`error: ${error.message}\n`);
+    if (error.hint) io.stderr(`  ${error.hint}\n`);
     return error.exitCode;
   }
   // Not the user's mistake: a fault in bulkhead or its environment. Keep the stack for the bug report.
