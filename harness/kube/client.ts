@@ -75,7 +75,11 @@ export class KubeClient {
     const response = await this.send({
       method: 'PATCH',
       path: await this.objectPath(ref, 'apply', target),
-      query: { fieldManager: options.fieldManager ?? this.fieldManager, force: 'true', fieldValidation: 'Strict' },
+      query: {
+        fieldManager: options.fieldManager ?? this.fieldManager,
+        force: 'true',
+        fieldValidation: 'Strict',
+      },
       body: object,
       contentType: 'application/apply-patch+yaml',
       verb: 'apply',

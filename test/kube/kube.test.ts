@@ -38,7 +38,19 @@ const tierCrd: KubernetesObject = {
     group: 'projectcalico.org',
     scope: 'Cluster',
     names: { kind: 'Tier', plural: 'tiers', singular: 'tier', listKind: 'TierList' },
-    versions: [{ name: 'v3', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }],
+    versions: [
+      {
+        name: 'v3',
+        served: true,
+        storage: true,
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: { spec: { type: 'object', properties: { order: { type: 'number' } } } },
+          },
+        },
+      },
+    ],
   },
 } as KubernetesObject;
 

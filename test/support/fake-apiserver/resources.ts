@@ -57,6 +57,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     plural: 'networkpolicies',
     namespaced: true,
   },
+  ...(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'] as const).map((kind) => ({
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    kind,
+    plural: `${kind.toLowerCase()}s`,
+    namespaced: !kind.startsWith('Cluster'),
+  })),
   // Answered, never stored (see FakeApiServer's accessReview option).
   {
     group: 'authorization.k8s.io',

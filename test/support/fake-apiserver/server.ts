@@ -38,6 +38,7 @@ import {
   typesOfCrd,
   type ResourceType,
 } from './resources.js';
+import { crdSchemas, pruneUnknown, structuralViolations, type JsonSchema } from './schemas.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 
 type Obj = Record<string, unknown> & { metadata: Metadata };
@@ -67,6 +68,8 @@ export interface RecordedRequest {
   readonly path: string;
   readonly query: Readonly<Record<string, string>>;
   readonly contentType?: string;
+  /** The request body exactly as it arrived (what the client really sent). */
+  readonly body?: string;
 }
 
 export interface FakeApiServerOptions {
@@ -104,6 +107,8 @@ export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
   private readonly types: ResourceType[] = [...BUILTIN_TYPES];
   private readonly objects = new Map<string, Obj>();
+  /** Custom resources' schemas, by `group/version/plural`, from their CRDs. */
+  private readonly schemas = new Map<string, JsonSchema>();
   private readonly events: WatchEvent[] = [];
   private readonly watchers = new Set<(e: WatchEvent) => void>();
   private readonly logs = new Map<string, string>();
@@ -228,17 +233,18 @@ export class FakeApiServer {
     const url = new URL(req.url ?? '/', 'https://fake');
     const query = Object.fromEntries(url.searchParams);
     const contentType = req.headers['content-type'];
+    const body = await readBody(req);
     this.requests.push({
       method: req.method ?? 'GET',
       path: url.pathname,
       query,
       ...(contentType ? { contentType } : {}),
+      ...(body ? { body } : {}),
     });
     if (!this.authorized(req)) {
       this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
-    const body = await readBody(req);
     const route = this.route(url.pathname);
     if (route.kind === 'discovery') {
       this.send(res, 200, route.document);
@@ -281,7 +287,7 @@ export class FakeApiServer {
           return;
         }
         if (method === 'POST') {
-          const obj = parseBody(body, contentType) as Obj;
+          const obj = this.decode(type, parseBody(body, contentType) as Obj, 'write');
           this.requireNamespace(type, namespace);
           const created = this.create(type, {
             ...obj,
@@ -321,7 +327,7 @@ export class FakeApiServer {
         }
         if (method === 'PUT') {
           if (!existing) throw notFound(type, name);
-          const obj = parseBody(body, contentType) as Obj;
+          const obj = this.decode(type, parseBody(body, contentType) as Obj, 'write');
           this.send(
             res,
             200,
@@ -728,7 +734,7 @@ export class FakeApiServer {
           ),
         );
       }
-      const applied = parseYaml(body) as Obj;
+      const applied = this.decode(type, parseYaml(body) as Obj, 'apply');
       if (applied.metadata.name !== name) {
         throw new ApiStatus(
           400,
@@ -766,10 +772,13 @@ export class FakeApiServer {
     }
     if (!existing) throw notFound(type, name);
     if (kind === 'application/merge-patch+json' || kind === 'application/strategic-merge-patch+json') {
-      return this.update(type, mergePatch(existing, JSON.parse(body)) as Obj);
+      return this.update(type, this.decode(type, mergePatch(existing, JSON.parse(body)) as Obj, 'write'));
     }
     if (kind === 'application/json-patch+json') {
-      return this.update(type, jsonPatch(existing, JSON.parse(body) as JsonPatchOp[]));
+      return this.update(
+        type,
+        this.decode(type, jsonPatch(existing, JSON.parse(body) as JsonPatchOp[]), 'write'),
+      );
     }
     throw new ApiStatus(
       415,
@@ -783,8 +792,50 @@ export class FakeApiServer {
 
   // --- controllers --------------------------------------------------------------------------
 
+  /**
+   * A client's body as a real server decodes it before storing (see schemas.ts): a CRD must be
+   * structural; a custom resource loses the fields its schema does not declare, and an apply
+   * that carries one fails.
+   */
+  private decode(type: ResourceType, obj: Obj, how: 'apply' | 'write'): Obj {
+    if (type.kind === 'CustomResourceDefinition') {
+      const problems = structuralViolations(obj);
+      if (problems.length > 0) {
+        throw new ApiStatus(
+          422,
+          status(
+            422,
+            'Invalid',
+            `CustomResourceDefinition.apiextensions.k8s.io "${obj.metadata.name}" is invalid: ${problems.length > 1 ? `[${problems.join(', ')}]` : (problems[0] ?? '')}`,
+            { name: obj.metadata.name, kind: 'CustomResourceDefinition' },
+          ),
+        );
+      }
+      return obj;
+    }
+    const schema = this.schemas.get(schemaKey(type));
+    if (!schema) return obj;
+    const { pruned, unknown } = pruneUnknown(obj, schema);
+    if (how === 'apply' && unknown.length > 0) {
+      const where = `${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}; ${groupVersion(type)}, Kind=${type.kind}`;
+      throw new ApiStatus(
+        500,
+        status(
+          500,
+          'InternalError',
+          `failed to create typed patch object (${where}): ${unknown.map((u) => `${u}: field not declared in schema`).join(', ')}`,
+        ),
+      );
+    }
+    return pruned as Obj;
+  }
+
   private afterWrite(type: ResourceType, obj: Obj): void {
     if (type.kind === 'CustomResourceDefinition') {
+      const group = (obj.spec as { group?: string } | undefined)?.group ?? '';
+      const plural = (obj.spec as { names?: { plural?: string } } | undefined)?.names?.plural ?? '';
+      for (const [version, schema] of crdSchemas(obj))
+        this.schemas.set(`${group}/${version}/${plural}`, schema);
       for (const t of typesOfCrd(obj))
         if (!this.types.some((x) => typeKeyOf(x) === typeKeyOf(t))) this.types.push(t);
       const conditions = [
@@ -963,6 +1014,10 @@ function notFound(type: ResourceType, name: string): ApiStatus {
 function named(rest: readonly string[]): { name?: string; subresource?: string } {
   const [name, subresource] = rest;
   return { ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) };
+}
+
+function schemaKey(t: Pick<ResourceType, 'group' | 'version' | 'plural'>): string {
+  return `${t.group}/${t.version}/${t.plural}`;
 }
 
 function typeKeyOf(t: Pick<ResourceType, 'group' | 'plural'>): string {
