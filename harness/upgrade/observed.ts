@@ -9,9 +9,9 @@ import type { KubernetesObject, V1Container, V1Pod } from '@kubernetes/client-no
 import { imageTag } from '../cluster/detect.js';
 import type { KubeClient } from '../kube/client.js';
 import { runSelector } from '../run/identity.js';
+import { proxyContainerOf } from '../run/sidecars.js';
 
 export const ISTIO_NAMESPACE = 'istio-system';
-export const PROXY_CONTAINER = 'istio-proxy';
 /** The injector's record of what it added to a pod (JSON with the revision). */
 export const SIDECAR_STATUS_ANNOTATION = 'sidecar.istio.io/status';
 
@@ -64,10 +64,8 @@ function controlPlaneOf(d: KubernetesObject): ControlPlane {
   return { name, revision, ...(version ? { version } : {}) };
 }
 
-/** Native sidecars (Kubernetes ≥ 1.29) are init containers; classic ones are containers. */
 export function podProxyOf(pod: V1Pod): PodProxy {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-  const image = all.find((c) => c.name === PROXY_CONTAINER)?.image;
+  const image = proxyContainerOf(pod)?.image;
   const revision = sidecarRevision(pod.metadata?.annotations?.[SIDECAR_STATUS_ANNOTATION]);
   return {
     pod: `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`,
