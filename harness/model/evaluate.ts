@@ -394,7 +394,7 @@ export class PolicyModel {
     }
     const network = this.networkUnmodeled();
     if (network) return unknown('network', [network]);
-    const path = this.path(src, this.cluster.dns, 53, 'UDP');
+    const path = this.path(src, this.cluster.dns, dnsUdpPort(this.cluster.dns), 'UDP');
     if (path.verdict === MAYBE) return unknown('network', path.reasons);
     if (path.verdict === NO) {
       return {
@@ -472,7 +472,7 @@ export class PolicyModel {
     let result: PathVerdict = { verdict: 1, reasons: [] };
     for (const [target, port, protocol, what] of [
       [this.cluster.istiod, 15012, 'TCP', 'istiod on 15012/TCP'],
-      [this.cluster.dns, 53, 'UDP', 'DNS on 53/UDP'],
+      [this.cluster.dns, dnsUdpPort(this.cluster.dns), 'UDP', `DNS on ${dnsUdpPort(this.cluster.dns)}/UDP`],
     ] as const) {
       const path = this.path(e, target, port, protocol);
       if (path.verdict !== 1) {
@@ -498,6 +498,11 @@ function principalOf(e: Endpoint, trustDomain: string): string {
 
 function unknown(layer: Layer, reasons: readonly string[]): Prediction {
   return { outcome: 'unknown', layer, reasons };
+}
+
+/** The DNS pods' own UDP port (53 on kubeadm's CoreDNS): what a query is addressed to after DNAT. */
+function dnsUdpPort(dns: Endpoint): number {
+  return dns.ports.find((p) => p.protocol === 'UDP')?.port ?? 53;
 }
 
 function isClusterDns(server: string, domain: string): boolean {

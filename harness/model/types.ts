@@ -65,12 +65,32 @@ export interface ClusterFacts {
   readonly apiServer: { readonly cidrs: readonly string[]; readonly port: number };
   /** Namespace istiod runs in. Default: istio-system. */
   readonly istiodNamespace: string;
+  /**
+   * The DNS pods in kube-system as policy sees a query (after the kube-dns Service's DNAT): their
+   * labels and own ports. Default: kubeadm's CoreDNS, `k8s-app: kube-dns` on 53/UDP and 53/TCP.
+   */
+  readonly dns: {
+    readonly labels: Readonly<Record<string, string>>;
+    readonly ports: readonly {
+      readonly port: number;
+      readonly protocol: 'UDP' | 'TCP';
+      readonly name?: string;
+    }[];
+  };
 }
 
 export const DEFAULT_CLUSTER_FACTS: ClusterFacts = {
   podCidrs: ['192.168.0.0/16'],
   apiServer: { cidrs: ['172.18.0.0/16'], port: 6443 },
   istiodNamespace: 'istio-system',
+  dns: {
+    labels: { 'k8s-app': 'kube-dns' },
+    ports: [
+      { port: 53, protocol: 'UDP', name: 'dns' },
+      { port: 53, protocol: 'TCP', name: 'dns-tcp' },
+      { port: 9153, protocol: 'TCP', name: 'metrics' },
+    ],
+  },
 };
 
 /** What the model reads of a manifest: the object and where it was written (for reasons). */

@@ -15,6 +15,7 @@ import {
   DEFAULT_TIER,
   IDENTITY_HEADER,
   KIND_API_SERVER,
+  KUBEADM_DNS,
   TENANT_LABEL,
   type RenderOptions,
 } from './options.js';
@@ -30,6 +31,7 @@ interface Context {
   readonly root: string;
   readonly istiod: string;
   readonly apiServer: NonNullable<RenderOptions['apiServer']>;
+  readonly dns: NonNullable<RenderOptions['dns']>;
   readonly tier: NonNullable<RenderOptions['tier']>;
 }
 
@@ -42,6 +44,7 @@ export function renderHardIsolationText(scenario: Scenario, options: RenderOptio
     root: scenario.meshRootNamespace,
     istiod: options.istiodNamespace ?? scenario.meshRootNamespace,
     apiServer: options.apiServer ?? KIND_API_SERVER,
+    dns: options.dns ?? KUBEADM_DNS,
     tier: options.tier ?? DEFAULT_TIER,
   };
   const docs: BundleDocument[] = [
@@ -173,7 +176,11 @@ function defaultDeny(ns: string): BundleDocument {
   };
 }
 
-function allowDns(ns: string): BundleDocument {
+/**
+ * After the kube-dns Service's DNAT a query is addressed to a DNS pod and its own port, so the rule
+ * names those (the cluster's, when the run read them; kubeadm's CoreDNS by default).
+ */
+function allowDns(ctx: Context, ns: string): BundleDocument {
   return {
     comment: 'Cluster DNS: the app resolves peers, the sidecar resolves istiod.',
     object: {
@@ -188,13 +195,10 @@ function allowDns(ns: string): BundleDocument {
             to: [
               {
                 namespaceSelector: nsSelector('kube-system'),
-                podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+                podSelector: { matchLabels: { ...ctx.dns.podLabels } },
               },
             ],
-            ports: [
-              { protocol: 'UDP', port: 53 },
-              { protocol: 'TCP', port: 53 },
-            ],
+            ports: ctx.dns.ports.map((p) => ({ protocol: p.protocol, port: p.port })),
           },
         ],
       },
@@ -328,7 +332,7 @@ function allowFromTenants(ctx: Context, ns: string): BundleDocument | undefined 
 function networkPolicies(ctx: Context, ns: Namespace): BundleDocument[] {
   const docs: (BundleDocument | undefined)[] = [
     defaultDeny(ns.name),
-    allowDns(ns.name),
+    allowDns(ctx, ns.name),
     ns.injection ? allowIstiod(ctx, ns.name) : undefined,
   ];
   if (ns.tenant !== undefined) {

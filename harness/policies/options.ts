@@ -11,6 +11,18 @@ export interface ApiServerEndpoints {
   readonly port: number;
 }
 
+/**
+ * The cluster DNS servers as Calico sees a pod's query: after the kube-dns Service's DNAT, so the
+ * pods behind the Service (chosen by its selector) and the ports they listen on, not the
+ * ClusterIP and the Service port (facts §A3: Calico enforces workload policy after DNAT).
+ */
+export interface DnsEndpoints {
+  /** The kube-dns Service's selector: the labels of the pods that answer, in kube-system. */
+  readonly podLabels: Readonly<Record<string, string>>;
+  /** The pods' own ports for DNS (the EndpointSlice's ports), UDP and/or TCP. */
+  readonly ports: readonly { readonly protocol: 'UDP' | 'TCP'; readonly port: number }[];
+}
+
 export interface RenderOptions {
   /**
    * Where tenants may reach the Kubernetes API. Default: {@link KIND_API_SERVER}, the node network
@@ -19,6 +31,11 @@ export interface RenderOptions {
    * matches; give the control-plane node address(es) of your cluster here instead.
    */
   readonly apiServer?: ApiServerEndpoints;
+  /**
+   * Where tenants' DNS queries end up after the kube-dns Service's DNAT: the pods the Service
+   * selects (in kube-system) and their target ports. Default: {@link KUBEADM_DNS}.
+   */
+  readonly dns?: DnsEndpoints;
   /** Namespace istiod runs in. Default: the scenario's mesh root namespace. */
   readonly istiodNamespace?: string;
   /** Calico tier that holds the cross-tenant deny. Default: {@link DEFAULT_TIER}. */
@@ -30,6 +47,19 @@ export interface RenderOptions {
  * default bridge, which is 172.18.0.0/16 on most machines (`docker network inspect kind`).
  */
 export const KIND_API_SERVER: ApiServerEndpoints = { cidrs: ['172.18.0.0/16'], port: 6443 };
+
+/**
+ * kubeadm's CoreDNS, which kind runs: pods labelled `k8s-app: kube-dns` in kube-system, serving
+ * 53/UDP and 53/TCP (kubernetes/kubernetes `cmd/kubeadm/app/phases/addons/dns/manifests.go`;
+ * facts §A4 and live-path review item 18).
+ */
+export const KUBEADM_DNS: DnsEndpoints = {
+  podLabels: { 'k8s-app': 'kube-dns' },
+  ports: [
+    { protocol: 'UDP', port: 53 },
+    { protocol: 'TCP', port: 53 },
+  ],
+};
 
 /** Lower order than the default tier (which holds the Kubernetes NetworkPolicies), so it is evaluated first. */
 export const DEFAULT_TIER = { name: 'tenant-isolation', order: 100 } as const;
