@@ -54,7 +54,7 @@ interface Draft {
   readonly category: Category;
   readonly build: (common: Common) => Attempt;
 }
-type Common = Pick<Attempt, 'id' | 'expect' | 'timeoutMs' | 'origin'>;
+type Common = Pick<Attempt, 'id' | 'expect' | 'timeoutMs' | 'explicitTimeout' | 'origin'>;
 
 export function expandGenerators(
   generators: readonly RawGenerator[],
@@ -87,7 +87,8 @@ export function expandGenerators(
     });
     const kept = drafts.filter((d) => !excluded.has(d.id));
     const timeoutMs = gen.timeoutMs ?? ctx.defaultTimeoutMs;
-    for (const d of kept) attempts.push(d.build({ id: d.id, expect, timeoutMs, origin }));
+    const explicit = gen.timeoutMs === undefined ? {} : { explicitTimeout: true as const };
+    for (const d of kept) attempts.push(d.build({ id: d.id, expect, timeoutMs, ...explicit, origin }));
     if (kept.length === 0) ctx.warn(at, `the ${gen.kind} generator produced no attempts for this topology`);
     summaries.push({ kind: gen.kind, origin, count: kept.length });
   });

@@ -314,6 +314,7 @@ class ScenarioBuilder {
       id: raw.id,
       expect: expectation([raw.expect].flat()),
       timeoutMs: raw.timeoutMs ?? this.spec_.defaults.timeoutMs,
+      ...(raw.timeoutMs === undefined ? {} : { explicitTimeout: true as const }),
       ...(raw.description === undefined ? {} : { description: raw.description }),
       origin: this.origin(at),
     };

@@ -158,12 +158,10 @@ const attemptCommon = {
   from: workloadRef.meta({ description: 'The workload whose pod makes the attempt.' }),
   expect: expect.default('auto'),
   category: z.enum(CATEGORIES).optional().meta({ description: 'Default: inferred from source and target.' }),
-  timeoutMs: z
-    .int()
-    .min(100)
-    .max(600_000)
-    .optional()
-    .meta({ description: 'Default: spec.defaults.timeoutMs.' }),
+  timeoutMs: z.int().min(100).max(600_000).optional().meta({
+    description:
+      'Default: spec.defaults.timeoutMs, lengthened on a run for http and tcp attempts from a sidecar to outlast the mesh connect timeout and retries. A value given here is kept as it is.',
+  }),
   description: z.string().optional(),
 };
 
@@ -351,7 +349,7 @@ export const ScenarioSchema = z
         .strictObject({
           timeoutMs: z.int().min(100).max(600_000).default(15_000).meta({
             description:
-              "Per-attempt deadline in milliseconds. Above Istio's 10 s upstream connect timeout, so a meshed probe sees Envoy's 503 for a dropped connection before its own deadline.",
+              "Per-attempt deadline in milliseconds. For http and tcp attempts from a pod with a sidecar that set no timeoutMs of their own, a run uses at least (1 + retries) x connectTimeout + 10 s, read from the cluster's mesh config (Istio's defaults: 10 s and 2 retries, so 40 s), so that a dropped connection ends as Envoy's 503 before the probe's own deadline.",
           }),
         })
         .default({ timeoutMs: 15_000 }),

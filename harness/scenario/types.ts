@@ -61,6 +61,12 @@ interface AttemptBase {
   readonly from: WorkloadRef;
   readonly expect: Expectation;
   readonly timeoutMs: number;
+  /**
+   * True when the attempt (or the generator that made it) set `timeoutMs` itself; absent when it
+   * is `spec.defaults.timeoutMs`. A run may lengthen a defaulted deadline to fit the mesh's
+   * connect timeouts and retries (harness/run/mesh-deadlines.ts), never an explicit one.
+   */
+  readonly explicitTimeout?: true;
   readonly description?: string;
   readonly origin: Origin;
 }
