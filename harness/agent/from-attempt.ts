@@ -7,11 +7,17 @@ import type { Attempt, Scenario } from '../scenario/types.js';
 import { serviceHost } from '../scenario/types.js';
 import type { BatchItem } from './batch.js';
 
+/**
+ * @param timeoutMs the deadline the agent gets; default the attempt's own. A run lengthens it for
+ *   attempts through a sidecar to outlast the mesh's connect timeout and retries
+ *   (harness/run/mesh-deadlines.ts).
+ */
 export function toBatchItem(
   attempt: Attempt,
   scenario: Pick<Scenario, 'clusterDomain' | 'workloads'>,
+  timeoutMs: number = attempt.timeoutMs,
 ): BatchItem {
-  const base = { id: attempt.id, timeoutMs: attempt.timeoutMs };
+  const base = { id: attempt.id, timeoutMs };
   switch (attempt.kind) {
     case 'http':
     case 'tcp':

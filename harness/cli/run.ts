@@ -17,6 +17,7 @@ import { loadScenarioFile } from '../scenario/loader.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { CommandExit, type CliIo } from './io.js';
 import {
+  addApiServerOption,
   addRunnerOptions,
   ciTrigger,
   imageChoice,
@@ -29,6 +30,7 @@ import { renderTable } from './table.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { writeRunReports } from '../report/run-reports.js';
 import { checkSuiteFiles } from '../../suites/run-suites.js';
+import type { ApiServerEndpoints } from '../policies/options.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
 interface RunOptions extends ProvisionOptions, RunnerOptions {
@@ -44,6 +46,7 @@ interface RunOptions extends ProvisionOptions, RunnerOptions {
   readonly bundle: boolean;
   readonly trigger?: string;
   readonly environment?: 'production' | 'replica';
+  readonly apiServer?: ApiServerEndpoints;
 }
 
 export function runCommand(program: Command, io: CliIo): void {
@@ -96,9 +99,10 @@ Examples:
   $ bulkhead run -f scenarios/hard-isolation.yaml --istio 1.29.3 --kubernetes 1.35.0 --keep-on-failure
   $ bulkhead run -f scenarios/hard-isolation.yaml --reuse            # after \`bulkhead up\`
   $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --context kind-bulkhead
-  $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --keep-on-failure --reports out/`,
+  $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --keep-on-failure --reports out/
+  $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --api-server 10.0.0.5/32,10.0.0.6/32:6443`,
     );
-  addProvisionOptions(command).action(async (options: RunOptions) => {
+  addProvisionOptions(addApiServerOption(command)).action(async (options: RunOptions) => {
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
     checkSuiteFiles(options.suite ?? [], io.cwd);
     const agentBundle = await loadAgentBundle();
@@ -137,6 +141,8 @@ Examples:
           ...imageChoice(options),
           runId,
           environment: { ...cluster.environment },
+          provider: cluster.environment.provider,
+          ...(options.apiServer ? { apiServer: options.apiServer } : {}),
         });
       } catch (error) {
         await cluster.release({

@@ -6,6 +6,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 
 import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
 import { UserError } from '../errors.js';
+import { parseCidr } from '../model/cidr.js';
+import type { ApiServerEndpoints } from '../policies/options.js';
 
 /** `--timeout 30`: a number of seconds, 0 or more. */
 export function seconds(value: string): number {
@@ -20,6 +22,45 @@ export function count(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
   return n;
+}
+
+/**
+ * kube-apiserver's default `--secure-port` (Kubernetes kube-apiserver command-line reference):
+ * the port `--api-server` means when it names none.
+ */
+export const API_SERVER_PORT = 6443;
+
+/**
+ * `--api-server 10.0.0.5/32,10.0.0.6/32:6443`: the API server as pods reach it after the
+ * `kubernetes` Service's DNAT. CIDRs with their prefix length, comma-separated, then an optional
+ * `:port` (default 6443); the prefix length makes the port unambiguous for IPv6 too
+ * (`fd00::5/128:443`). One value, because `run --api-server-port` is the kind host port already.
+ */
+export function apiServerEndpoints(value: string): ApiServerEndpoints {
+  const match = /^(.*\/\d{1,3})(?::(\d{1,5}))?$/.exec(value.trim());
+  if (!match?.[1])
+    throw new InvalidArgumentError(
+      'expected <cidr>[,<cidr>...][:port], each CIDR with its prefix length (10.0.0.5/32)',
+    );
+  const cidrs = match[1].split(',').map((c) => c.trim());
+  const bad = cidrs.filter((c) => !c.includes('/') || parseCidr(c) === undefined);
+  if (bad.length > 0)
+    throw new InvalidArgumentError(
+      `not a CIDR with a prefix length: '${bad.join("', '")}' (write 10.0.0.5/32 for one address)`,
+    );
+  const port = match[2] === undefined ? API_SERVER_PORT : Number(match[2]);
+  if (port < 1 || port > 65535)
+    throw new InvalidArgumentError(`port ${String(port)} is not between 1 and 65535`);
+  return { cidrs, port };
+}
+
+/** Adds `--api-server` (run): where tenants reach the API server when the cluster cannot say. */
+export function addApiServerOption(command: Command): Command {
+  return command.option(
+    '--api-server <cidr[,cidr...][:port]>',
+    'the API server as pods reach it after DNAT, for allow-api-server (default: read from the kubernetes EndpointSlice; port 6443)',
+    apiServerEndpoints,
+  );
 }
 
 /** The agent bundle `npm ci` built; built now if it is missing (a checkout without `npm ci`). */

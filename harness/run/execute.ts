@@ -42,6 +42,11 @@ export interface RoundProps {
   /** Extra time over the attempts' own deadlines for exec set-up and Node start. @default 20000 */
   readonly execSlackMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Attempt id → the deadline the agent gets, for attempts whose deadline the run lengthened
+   * (harness/run/mesh-deadlines.ts). Default: each attempt's own timeoutMs.
+   */
+  readonly deadlines?: ReadonlyMap<string, number>;
   /** How batches reach the agent; updated when the server turns out to speak only v4. */
   readonly transport?: Transport;
 }
@@ -52,8 +57,13 @@ export function probeCommand(concurrency: number): string[] {
 }
 
 /** The exec deadline for a batch: its longest attempt, per wave of `concurrency`, plus slack. */
-export function batchDeadlineMs(attempts: readonly Attempt[], concurrency: number, slackMs: number): number {
-  const longest = Math.max(0, ...attempts.map((a) => a.timeoutMs));
+export function batchDeadlineMs(
+  attempts: readonly Attempt[],
+  concurrency: number,
+  slackMs: number,
+  deadlines: ReadonlyMap<string, number> = new Map(),
+): number {
+  const longest = Math.max(0, ...attempts.map((a) => deadlines.get(a.id) ?? a.timeoutMs));
   return longest * Math.ceil(attempts.length / concurrency) + slackMs;
 }
 
@@ -111,7 +121,9 @@ export async function runRound(props: RoundProps): Promise<void> {
           evidence: result.evidence,
         });
       };
-      const items = batch.attempts.map((a) => toBatchItem(a, props.scenario));
+      const items = batch.attempts.map((a) =>
+        toBatchItem(a, props.scenario, props.deadlines?.get(a.id) ?? a.timeoutMs),
+      );
       const exec = async (
         input: { stdin: string } | { argv: string },
       ): Promise<{ failure?: string; stderr: string }> => {
@@ -126,7 +138,7 @@ export async function runRound(props: RoundProps): Promise<void> {
                 ? [...probeCommand(concurrency), '--batch', Buffer.from(input.argv).toString('base64')]
                 : probeCommand(concurrency),
             ...('stdin' in input ? { stdin: input.stdin } : {}),
-            timeoutMs: batchDeadlineMs(batch.attempts, concurrency, slack),
+            timeoutMs: batchDeadlineMs(batch.attempts, concurrency, slack, props.deadlines),
             onStdout: (chunk) => {
               for (const line of splitter.push(chunk.toString('utf8'))) take(line);
             },

@@ -2,8 +2,10 @@
  * `reports/<run>/results.jsonl`: one JSON object per line, appended as things happen, so a
  * crash or Ctrl-C loses nothing already observed. This is the contract the reports build on.
  *
- * Line types: `run` (first: run id, scenario, start), `observation` (one per attempt per
- * round), `result` (one per attempt, when judged), `end` (last: exit code and totals).
+ * Line types: `run` (first: run id, scenario, start), `facts` (what the run read about the
+ * cluster, each value with its source and reasoning: harness/run/cluster-facts.ts), `observation`
+ * (one per attempt per round), `result` (one per attempt, when judged), `end` (last: exit code
+ * and totals).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +19,10 @@ export type ResultsLine =
       readonly scenario: string;
       readonly scenarioSha256: string;
       readonly startedAt: string;
+      readonly [key: string]: unknown;
+    }
+  | {
+      readonly type: 'facts';
       readonly [key: string]: unknown;
     }
   | {

@@ -14,12 +14,15 @@ import { KubeClient } from '../kube/client.js';
 import { describeRef, refOf, type ObjectRef } from '../kube/objects.js';
 import { isPodReady } from '../kube/pods.js';
 import { waitFor } from '../kube/wait.js';
+import type { ProviderName } from '../cluster/provider.js';
+import type { ClusterFacts as ModelFacts } from '../model/types.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
 import { PolicyModel } from '../model/evaluate.js';
 import type { Prediction } from '../model/types.js';
 import { renderPolicySources } from '../policies/render.js';
 import { expectation, formatExpectation, satisfies, type Expectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Manifest, type Scenario } from '../scenario/types.js';
+import { readClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { runRound, type SourceBatch, type Transport } from './execute.js';
@@ -70,6 +73,13 @@ export interface RunnerProps {
    * recorded in the `run` line of results.jsonl. @default not recorded
    */
   readonly environment?: Readonly<Record<string, unknown>>;
+  /**
+   * Where the cluster came from. Only on `kind` does a fact that cannot be read fall back to
+   * kind's defaults (harness/run/cluster-facts.ts). @default `environment.provider`, else unknown
+   */
+  readonly provider?: ProviderName;
+  /** The API server as policy sees it (`--api-server`); default: read from the cluster. */
+  readonly apiServer?: ApiServerEndpoints;
 }
 
 export interface AttemptResult {
@@ -93,9 +103,6 @@ export interface RunResult {
   readonly appliedPolicies: readonly KubernetesObject[];
 }
 
-/** The label tying an EndpointSlice to its Service. */
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-
 export async function runScenario(props: RunnerProps): Promise<RunResult> {
   const { scenario, progress } = props;
   const runId = props.runId ?? newRunId();
@@ -112,6 +119,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
   let faultMessage: string | undefined;
   let transport: Transport | undefined;
   let predict: ((attempt: Attempt) => Prediction | undefined) | undefined = props.predict;
+  let pending: PendingFacts | undefined;
 
   log.append({
     type: 'run',
@@ -129,6 +137,12 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
   progress.phase('preflight');
   try {
     await checkNamespacesFree(client, scenario, runId);
+    pending = await readClusterFacts({
+      client,
+      scenario,
+      provider: props.provider ?? providerOf(props.environment),
+      ...(props.apiServer ? { apiServer: props.apiServer } : {}),
+    });
   } catch (error) {
     // Nothing was created: say so in the log and stop.
     progress.fail(error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error));
@@ -175,10 +189,16 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
 
     // Policies.
     progress.phase('apply policies');
-    const apiServer = await apiServerEndpoints(client);
-    const manifests = renderPolicySources(scenario, apiServer ? { apiServer } : {});
+    progress.update('reading the DNS path of the pods');
+    const facts = await pending.settle({
+      kubeConfig: props.kubeConfig,
+      pods,
+      ...(props.signal ? { signal: props.signal } : {}),
+    });
+    log.append({ type: 'facts', ...facts.record });
+    const manifests = renderPolicySources(scenario, facts.renderOptions);
     appliedPolicies = manifests.map((m) => withLabels(m.object, labels));
-    predict = props.predict ?? modelPredictions(scenario, manifests, apiServer);
+    predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, facts.modelFacts));
     const contradicted = scenario.attempts.filter((a) => {
       const p = predict?.(a)?.outcome;
       return !a.expect.auto && p !== undefined && p !== 'unknown' && !satisfies(a.expect, p);
@@ -220,6 +240,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
         scenario,
         batches,
         transport,
+        deadlines: facts.deadlines,
         ...(props.concurrency ? { concurrency: props.concurrency } : {}),
         ...(props.signal ? { signal: props.signal } : {}),
         observe: (o) => {
@@ -354,7 +375,7 @@ function resolveExpectation(attempt: Attempt, predict: RunnerProps['predict']): 
 function modelPredictions(
   scenario: Scenario,
   manifests: readonly Manifest[],
-  apiServer: ApiServerEndpoints | undefined,
+  facts: Partial<ModelFacts>,
 ): ((attempt: Attempt) => Prediction | undefined) | undefined {
   try {
     const model = new PolicyModel({
@@ -364,7 +385,7 @@ function modelPredictions(
       trustDomain: scenario.trustDomain,
       clusterDomain: scenario.clusterDomain,
       manifests,
-      ...(apiServer ? { facts: { apiServer } } : {}),
+      facts,
     });
     const cache = new Map<string, Prediction | undefined>();
     return (attempt) => {
@@ -460,24 +481,10 @@ function batchesFor(attempts: readonly Attempt[], pods: ReadonlyMap<string, stri
   }));
 }
 
-/** The API server as Calico sees it (the `kubernetes` Service's endpoints), when the cluster says. */
-async function apiServerEndpoints(client: KubeClient): Promise<ApiServerEndpoints | undefined> {
-  const { items } = await client
-    .list({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      namespace: 'default',
-      labelSelector: `${SERVICE_NAME_LABEL}=kubernetes`,
-    })
-    .catch(() => ({ items: [] as KubernetesObject[] }));
-  const slices = items as unknown as {
-    endpoints?: { addresses?: string[] }[];
-    ports?: { port?: number; name?: string }[];
-  }[];
-  const addresses = slices.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses ?? []));
-  const port = slices.flatMap((s) => s.ports ?? []).find((p) => p.name === 'https' || p.port)?.port;
-  if (addresses.length === 0 || !port) return undefined;
-  return { cidrs: addresses.map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)), port };
+/** The provider an `environment` record names (upgrade-check passes the cluster's environment). */
+function providerOf(environment: RunnerProps['environment']): ProviderName | undefined {
+  const p = environment?.provider;
+  return p === 'kind' || p === 'k3s' || p === 'existing' ? p : undefined;
 }
 
 /** A copy of a plain manifest with the run's labels added. */

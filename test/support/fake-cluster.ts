@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { buildAgentBundle } from '../../harness/agent/bundle.js';
+import { resolvConf } from './fake-apiserver/cluster-services.js';
 import type { ExecHandler, ExecRequest } from './fake-apiserver/exec.js';
 
 export type Reply = 'app' | 'rbac' | 'upstream-timeout';
@@ -83,6 +84,13 @@ export interface AgentExecOptions {
   readonly unroutedPort: number;
   /** Replaces the exec for some pods (to simulate failures). */
   readonly override?: (request: ExecRequest) => ReturnType<ExecHandler> | undefined;
+  /**
+   * What `cat /etc/resolv.conf` prints in a pod (never the test machine's own file).
+   * Default: kubelet's ClusterFirst file with the seeded kube-dns ClusterIP.
+   */
+  readonly resolvConf?: (request: ExecRequest) => string;
+  /** Sees every batch of attempts a probe receives, before it is rerouted. */
+  readonly onBatch?: (request: ExecRequest, items: readonly Record<string, unknown>[]) => void;
 }
 
 /** Exec handler: the command `node /agent/bulkhead-agent.mjs probe ...` runs the real bundle locally. */
@@ -91,6 +99,12 @@ export function agentExec(options: AgentExecOptions): ExecHandler {
     const special = options.override?.(request);
     if (special) return special;
     const [program, script, ...given] = request.command;
+    if (program === 'cat' && script === '/etc/resolv.conf' && given.length === 0) {
+      const text = (options.resolvConf ?? ((r) => resolvConf(r.namespace)))(request);
+      return spawn(process.execPath, ['-e', 'process.stdout.write(process.argv[1])', text], {
+        stdio: 'pipe',
+      });
+    }
     // A batch passed as an argument (servers without v5 exec) goes through the same network.
     const at = given.indexOf('--batch');
     const args =
@@ -113,6 +127,7 @@ export function agentExec(options: AgentExecOptions): ExecHandler {
 /** Points every dialled host of a batch at the local server its route names (or a closed port). */
 function reroute(input: Buffer, request: ExecRequest, options: AgentExecOptions): Buffer {
   const items = JSON.parse(input.toString('utf8')) as { host?: string; port?: number }[];
+  options.onBatch?.(request, structuredClone(items));
   for (const item of items) {
     if (item.host === undefined || item.port === undefined) continue;
     const port = options.route(request, item.host, item.port);

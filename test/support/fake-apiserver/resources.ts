@@ -57,6 +57,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     plural: 'networkpolicies',
     namespaced: true,
   },
+  {
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    kind: 'EndpointSlice',
+    plural: 'endpointslices',
+    namespaced: true,
+  },
   ...(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'] as const).map((kind) => ({
     group: 'rbac.authorization.k8s.io',
     version: 'v1',

@@ -39,6 +39,7 @@ import {
   type ResourceType,
 } from './resources.js';
 import { crdSchemas, pruneUnknown, structuralViolations, type JsonSchema } from './schemas.js';
+import { clusterServices } from './cluster-services.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 
 type Obj = Record<string, unknown> & { metadata: Metadata };
@@ -98,6 +99,13 @@ export interface FakeApiServerOptions {
    * returns it changed, as Istio's sidecar injector does to new pods. Default: none.
    */
   readonly admit?: (object: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * Seed the Services and EndpointSlices every cluster has (`kubernetes`, `kube-dns`, see
+   * cluster-services.ts). Default: true.
+   */
+  readonly clusterServices?: boolean;
+  /** Requests answered 403 Forbidden, as RBAC would (after authentication). Default: none. */
+  readonly forbid?: (request: RecordedRequest) => boolean;
 }
 
 const TLS_DIR = new URL('./tls/', import.meta.url);
@@ -139,6 +147,7 @@ export class FakeApiServer {
     });
     this.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
     this.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } });
+    if (options.clusterServices !== false) for (const object of clusterServices()) this.put(object);
   }
 
   async start(): Promise<this> {
@@ -243,6 +252,12 @@ export class FakeApiServer {
     });
     if (!this.authorized(req)) {
       this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    const recorded = this.requests.at(-1);
+    if (recorded && this.options.forbid?.(recorded)) {
+      const message = `${recorded.method} ${recorded.path} is forbidden by the test`;
+      this.send(res, 403, status(403, 'Forbidden', message));
       return;
     }
     const route = this.route(url.pathname);
