@@ -28,6 +28,7 @@ import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { runRound, type SourceBatch, type Transport } from './execute.js';
 import { renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { newRunId, RUN_LABEL, runLabels, runSelector } from './identity.js';
+import { checkSidecars, readBack } from './footing.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
 import { ResultsLog } from './results-log.js';
@@ -99,7 +100,7 @@ export interface RunResult {
   /** 0 every expectation held; 1 an expectation failed; 2 a fault left something unjudged. */
   readonly exitCode: number;
   readonly kept: boolean;
-  /** The policy objects as the run applied them (run labels included), in apply order. */
+  /** The policy objects as the cluster stored them after the run applied them (read back, run labels included), in apply order. */
   readonly appliedPolicies: readonly KubernetesObject[];
 }
 
@@ -173,11 +174,13 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       created.push(refOf(object));
       progress.update(`${i + 1}/${fixtures.length} objects`);
     }
-    progress.done(`${fixtures.length} objects`);
+    progress.update(`reading back ${fixtures.length} objects`);
+    await readBack(client, fixtures, 'fixtures');
+    progress.done(`${fixtures.length} objects, read back as applied`);
 
     // Ready.
     progress.phase('wait ready');
-    const pods = await waitReady(
+    const { pods, ready } = await waitReady(
       client,
       scenario,
       runId,
@@ -185,7 +188,8 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       progress,
       props.signal,
     );
-    progress.done(`${pods.size} pods`);
+    await checkSidecars(client, scenario, ready);
+    progress.done(`${pods.size} pods, sidecars where the scenario says`);
 
     // Policies.
     progress.phase('apply policies');
@@ -214,6 +218,8 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       created.push(refOf(object));
       progress.update(`${i + 1}/${appliedPolicies.length} objects`);
     }
+    // From here on, the policies are the cluster's: results and the bundle hold them as stored.
+    appliedPolicies = await readBack(client, appliedPolicies, 'policies');
     const settle = props.settleMs ?? 5000;
     if (settle > 0) {
       progress.update(`letting ${appliedPolicies.length} policies take effect (${settle} ms)`);
@@ -425,7 +431,10 @@ function judgeAll(
   });
 }
 
-/** Waits until every workload of the scenario has a Ready pod; returns `namespace/workload` → pod name. */
+/**
+ * Waits until every workload of the scenario has a Ready pod; returns `namespace/workload` →
+ * pod name, and those pods as the server holds them.
+ */
 async function waitReady(
   client: KubeClient,
   scenario: Scenario,
@@ -433,7 +442,7 @@ async function waitReady(
   timeoutMs: number,
   progress: Progress,
   signal: AbortSignal | undefined,
-): Promise<Map<string, string>> {
+): Promise<{ pods: Map<string, string>; ready: V1Pod[] }> {
   const wanted = new Set(scenario.workloads.map((w) => `${w.namespace}/${w.name}`));
   const readyOnes = (pods: readonly V1Pod[]) =>
     new Map<string, string>(
@@ -464,7 +473,12 @@ async function waitReady(
     },
     ...(signal ? { signal } : {}),
   });
-  return readyOnes(pods);
+  const chosen = readyOnes(pods);
+  const names = new Set([...chosen].map(([key, name]) => `${key.split('/')[0] ?? ''}/${name}`));
+  return {
+    pods: chosen,
+    ready: pods.filter((p) => names.has(`${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`)),
+  };
 }
 
 function batchesFor(attempts: readonly Attempt[], pods: ReadonlyMap<string, string>): SourceBatch[] {

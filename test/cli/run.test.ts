@@ -103,7 +103,7 @@ describe('cli: bulkhead run --provider existing', function () {
     expect(verified.code, verified.stdout + verified.stderr).to.equal(0);
   });
 
-  it('puts the policies into the bundle as the run applied them, run labels included', async () => {
+  it('puts the policies into the bundle as the cluster stored them, run labels included', async () => {
     const withPolicy = SCENARIO.replace(
       '  attempts:\n',
       [
@@ -129,6 +129,9 @@ describe('cli: bulkhead run --provider existing', function () {
     const text = await readFile(path.join(out, policies ?? ''), 'utf8');
     expect(text).to.contain('name: same-namespace-only');
     expect(text).to.contain('bulkhead.dev/run: r1');
+    // Read back from the server: its uid is there, its field bookkeeping is not.
+    expect(text).to.match(/^\s+uid: \S+$/m);
+    expect(text).to.not.contain('managedFields');
   });
 
   it("runs the user's --suite over the results; a failing assertion there exits 1", async () => {

@@ -177,7 +177,9 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     const unrouted = await closedPort();
     api = await new FakeApiServer({
       kubernetesVersion: 'v1.35.0',
+      // This test's injector follows istiod's version and revision itself.
       admit: inject,
+      sidecarInjector: false,
       exec: agentExec({
         bundlePath: await agentBundle(),
         unroutedPort: unrouted,

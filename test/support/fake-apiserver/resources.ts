@@ -71,6 +71,13 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     plural: `${kind.toLowerCase()}s`,
     namespaced: !kind.startsWith('Cluster'),
   })),
+  {
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    kind: 'MutatingWebhookConfiguration',
+    plural: 'mutatingwebhookconfigurations',
+    namespaced: false,
+  },
   // Answered, never stored (see FakeApiServer's accessReview option).
   {
     group: 'authorization.k8s.io',

@@ -15,8 +15,11 @@
  *   pods become Ready on a schedule the test controls. A changed pod template (a rollout
  *   restart's `kubectl.kubernetes.io/restartedAt` annotation, a new image) replaces the pods
  *   at once, as the Recreate strategy would: their `pod-template-hash` is the template's hash;
- * - an optional `admit` hook mutates objects on create, as a mutating admission webhook (Istio's
- *   sidecar injector) would; it is not called on updates.
+ * - an optional `admit` hook mutates objects on create, as a mutating admission webhook would;
+ *   it is not called on updates. Pods then meet Istio's sidecar injector (on by default) and
+ *   the ServiceAccount admission plugin, as on a cluster with Istio (admission.ts);
+ * - custom resources are decoded by their CRD's schema and CRDs must be structural
+ *   (schemas.ts); built-in kinds are stored as sent (their unknown fields are not pruned);
  * - GET /version reports a configurable gitVersion (the cluster installers read it);
  * - SelfSubjectAccessReviews are answered by a test-supplied rule (allow all by default), not stored.
  */
@@ -29,6 +32,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 
+import { admitPod, sidecarInjectorWebhooks } from './admission.js';
 import { ExecEndpoint, type ExecHandler } from './exec.js';
 import {
   BUILTIN_TYPES,
@@ -106,6 +110,12 @@ export interface FakeApiServerOptions {
   readonly clusterServices?: boolean;
   /** Requests answered 403 Forbidden, as RBAC would (after authentication). Default: none. */
   readonly forbid?: (request: RecordedRequest) => boolean;
+  /**
+   * Istio's sidecar injector for the default revision (see admission.ts): new pods in injected
+   * namespaces get an istio-proxy native sidecar, and the injector's
+   * MutatingWebhookConfiguration exists. Runs after `admit`. Default: true, a cluster with Istio.
+   */
+  readonly sidecarInjector?: boolean;
 }
 
 const TLS_DIR = new URL('./tls/', import.meta.url);
@@ -148,6 +158,7 @@ export class FakeApiServer {
     this.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
     this.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } });
     if (options.clusterServices !== false) for (const object of clusterServices()) this.put(object);
+    if (options.sidecarInjector ?? true) this.put(sidecarInjectorWebhooks());
   }
 
   async start(): Promise<this> {
@@ -631,7 +642,15 @@ export class FakeApiServer {
   }
 
   private create(type: ResourceType, given: Obj): Obj {
-    const input = this.options.admit ? (this.options.admit(structuredClone(given)) as Obj) : given;
+    const admitted = this.options.admit ? (this.options.admit(structuredClone(given)) as Obj) : given;
+    const input =
+      type.kind === 'Pod'
+        ? (admitPod(
+            admitted,
+            this.get('v1', 'Namespace', undefined, admitted.metadata.namespace ?? '')?.metadata.labels ?? {},
+            this.options.sidecarInjector ?? true,
+          ) as Obj)
+        : admitted;
     const metadata = { ...(input.metadata as Partial<Metadata>) };
     if (!metadata.name && metadata.generateName)
       metadata.name = `${metadata.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
