@@ -8,15 +8,8 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { UserError } from '../errors.js';
-import {
-  formatJson,
-  formatJUnit,
-  formatSarif,
-  formatTable,
-  FORMATS,
-  type Format,
-} from '../policies/lint/format.js';
-import { failsAt, lintManifests, RULES, SEVERITIES, type Severity } from '../policies/lint/index.js';
+import { formatJson, formatJUnit, formatSarif, formatTable, FORMATS, type Format } from '../lint/format.js';
+import { failsAt, lintManifests, RULES, SEVERITIES, type Severity } from '../lint/index.js';
 import type { RenderOptions } from '../policies/options.js';
 import { readManifestPaths } from '../policies/read-manifests.js';
 import { renderPolicySources } from '../policies/render.js';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 
 import type { PlannedAttempt } from '../model/plan.js';
-import type { Finding } from '../policies/lint/types.js';
+import type { Finding } from '../lint/types.js';
 import type { RunResult } from '../run/runner.js';
 import type { Prediction } from '../model/types.js';
 import { formatExpectation, isMustDeny, OUTCOMES, satisfies, type Outcome } from '../scenario/outcomes.js';

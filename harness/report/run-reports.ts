@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 
 import { VERSION } from '../cli/version.js';
 import type { PlannedAttempt } from '../model/plan.js';
-import type { Finding } from '../policies/lint/types.js';
+import type { Finding } from '../lint/types.js';
 import { renderPolicySources } from '../policies/render.js';
 import type { RunResult } from '../run/runner.js';
 import type { Scenario } from '../scenario/types.js';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 import { articleNameMap } from '../../harness/policies/article.js';
-import { lintManifests } from '../../harness/policies/lint/index.js';
+import { lintManifests } from '../../harness/lint/index.js';
 import { validateManifest } from '../../harness/policies/schema-validate.js';
 import { renderBuiltin, renderBuiltinText, renderPolicySources } from '../../harness/policies/render.js';
 import { loadScenarioFile } from '../../harness/scenario/loader.js';

@@ -3,9 +3,9 @@
  * decide, Pass handing traffic past the Kubernetes policies (tigera/docs tier.mdx,
  * globalnetworkpolicy.mdx, _selectors.mdx; facts §A3, §D(c)).
  */
-import type { Manifest } from '../../scenario/types.js';
-import type { DocPath } from '../../yaml-source.js';
-import { arr, obj, str, strings } from '../objects.js';
+import type { Manifest } from '../scenario/types.js';
+import type { DocPath } from '../yaml-source.js';
+import { arr, obj, str, strings } from '../policies/objects.js';
 import { isCalicoBuiltinKey, selectorTerms } from './calico-selector.js';
 import { isCalico, type LintContext } from './context.js';
 import { at, type Finding, type Rule } from './types.js';

@@ -2,8 +2,8 @@
  * PeerAuthentication pitfalls (istio/api peer_authentication.proto, pilot/pkg/model/authentication.go;
  * facts §D(d)).
  */
-import type { Manifest } from '../../scenario/types.js';
-import { obj, str } from '../objects.js';
+import type { Manifest } from '../scenario/types.js';
+import { obj, str } from '../policies/objects.js';
 import { namespaceOf } from './context.js';
 import { at, type Finding, type Rule } from './types.js';
 

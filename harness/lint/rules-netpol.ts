@@ -4,8 +4,8 @@
  * out for DNS and the Istio sidecar; rules aimed at Service ClusterIPs, which policy never sees
  * (facts §A3, §A4).
  */
-import type { Manifest } from '../../scenario/types.js';
-import { arr, obj, str, strings, type Json } from '../objects.js';
+import type { Manifest } from '../scenario/types.js';
+import { arr, obj, str, strings, type Json } from '../policies/objects.js';
 import { contains } from './cidr.js';
 import { isCalico, namespaceOf, type LintContext } from './context.js';
 import { calicoTypes } from './rules-calico.js';

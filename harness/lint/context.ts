@@ -4,9 +4,9 @@
  * all of this exactly; without one the context falls back to what the manifests themselves show
  * (Namespace objects, pod templates) and, for tenants, to the `tenant-` naming convention.
  */
-import type { Manifest, Scenario } from '../../scenario/types.js';
-import { TENANT_LABEL } from '../options.js';
-import { arr, obj, str, strings } from '../objects.js';
+import type { Manifest, Scenario } from '../scenario/types.js';
+import { TENANT_LABEL } from '../policies/options.js';
+import { arr, obj, str, strings } from '../policies/objects.js';
 
 export interface LintOptions {
   /** The scenario the manifests belong to; gives tenants, injection, root namespace and workloads. */

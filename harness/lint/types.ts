@@ -1,7 +1,7 @@
 /** What a lint rule is and what it reports. */
-import type { Manifest } from '../../scenario/types.js';
-import type { DocPath } from '../../yaml-source.js';
-import { refOf, type ObjectRef } from '../objects.js';
+import type { Manifest } from '../scenario/types.js';
+import type { DocPath } from '../yaml-source.js';
+import { refOf, type ObjectRef } from '../policies/objects.js';
 import type { LintContext } from './context.js';
 
 export const SEVERITIES = ['error', 'warning', 'info'] as const;

@@ -3,7 +3,7 @@
  * relative to RBAC, `add` keeping the client's value, an unguarded peer certificate on plaintext,
  * and a table passed where a string is expected.
  */
-import { arr, obj, str } from '../objects.js';
+import { arr, obj, str } from '../policies/objects.js';
 import { namespaceOf } from './context.js';
 import { beforeRbac, headerWrites, isHttpFilterValue, isIdentityHeader, luaPatches } from './lua.js';
 import { at, type Finding, type Rule } from './types.js';

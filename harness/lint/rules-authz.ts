@@ -2,9 +2,9 @@
  * AuthorizationPolicy pitfalls. Semantics from istio/api authorization_policy.proto and
  * istio/istio pilot/pkg/security/authz (facts §B of reference/istio-calico-facts.md).
  */
-import type { Manifest } from '../../scenario/types.js';
-import type { DocPath } from '../../yaml-source.js';
-import { arr, obj, str, strings, type Json } from '../objects.js';
+import type { Manifest } from '../scenario/types.js';
+import type { DocPath } from '../yaml-source.js';
+import { arr, obj, str, strings, type Json } from '../policies/objects.js';
 import { namespaceOf, type LintContext } from './context.js';
 import { identityHeadersSetIn } from './lua.js';
 import { istioCovers, istioMatches, principalNamespace } from './istio-values.js';

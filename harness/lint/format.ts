@@ -1,8 +1,8 @@
 /** Lint findings as a terminal table, JSON, JUnit XML or SARIF 2.1.0. */
-import { renderJUnit, type JUnitTestCase } from '../../report/junit.js';
-import { renderSarif, type SarifLevel } from '../../report/sarif.js';
-import type { Manifest } from '../../scenario/types.js';
-import { refOf } from '../objects.js';
+import { renderJUnit, type JUnitTestCase } from '../report/junit.js';
+import { renderSarif, type SarifLevel } from '../report/sarif.js';
+import type { Manifest } from '../scenario/types.js';
+import { refOf } from '../policies/objects.js';
 import { RULES } from './index.js';
 import { SEVERITIES, severityRank, type Finding, type Severity } from './types.js';
 

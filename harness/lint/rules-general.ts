@@ -2,9 +2,9 @@
  * Pitfalls of any object: template placeholders nobody rendered, namespaced objects without a
  * namespace, and the scenario's workloads (sidecars, service account tokens).
  */
-import type { Manifest, Workload } from '../../scenario/types.js';
-import type { DocPath } from '../../yaml-source.js';
-import { arr, isObject, obj, str } from '../objects.js';
+import type { Manifest, Workload } from '../scenario/types.js';
+import type { DocPath } from '../yaml-source.js';
+import { arr, isObject, obj, str } from '../policies/objects.js';
 import { isNamespaced, namespaceOf, podTemplate, type LintContext } from './context.js';
 import { at, type Finding, type Rule } from './types.js';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 import { toManifests } from '../../harness/policies/documents.js';
-import { lintManifests, RULES, type Finding } from '../../harness/policies/lint/index.js';
+import { lintManifests, RULES, type Finding } from '../../harness/lint/index.js';
 import { readManifestPaths } from '../../harness/policies/read-manifests.js';
 import { renderBuiltin } from '../../harness/policies/render.js';
 import { loadScenarioFile } from '../../harness/scenario/loader.js';
@@ -28,7 +28,7 @@ function rules(findings: readonly Finding[]): string[] {
 
 describe('lint: the article', () => {
   it('reports each real bug of the article YAML blocks saved as files', async () => {
-    const manifests = await readManifestPaths([here('fixtures/article')], repoRoot);
+    const manifests = await readManifestPaths([here('../policies/fixtures/article')], repoRoot);
     expect(manifests).to.have.length(14);
     const found = lintManifests(manifests).map(
       (f) => `${f.severity} ${f.rule} ${path.basename(f.file)}:${f.line}`,

@@ -3,8 +3,8 @@
  * sorted by file and line. Schema violations come first as findings of their own rule, so a
  * broken object is reported even when no pitfall rule looks at it.
  */
-import type { Manifest } from '../../scenario/types.js';
-import { validateManifest } from '../schema-validate.js';
+import type { Manifest } from '../scenario/types.js';
+import { validateManifest } from '../policies/schema-validate.js';
 import { LintContext, type LintOptions } from './context.js';
 import { AUTHZ_RULES } from './rules-authz.js';
 import { CALICO_RULES } from './rules-calico.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { runBin, runCli } from '../support/cli.js';
-import { wellFormedXml } from './xml-check.js';
+import { wellFormedXml } from '../policies/xml-check.js';
 
 const ARTICLE = 'test/policies/fixtures/article';
 const SHIPPED = 'scenarios/hard-isolation.yaml';

@@ -8,9 +8,9 @@
  * metadata exchange, CUSTOM ext_authz, authn, RBAC, stats/wasm, grpc_stats, fault, cors,
  * telemetry, router (facts §D(a)).
  */
-import type { Manifest } from '../../scenario/types.js';
-import type { DocPath } from '../../yaml-source.js';
-import { arr, obj, str, type Json } from '../objects.js';
+import type { Manifest } from '../scenario/types.js';
+import type { DocPath } from '../yaml-source.js';
+import { arr, obj, str, type Json } from '../policies/objects.js';
 import { namespaceOf, type LintContext } from './context.js';
 
 /** Filters Istio puts before RBAC in the inbound chain. */
