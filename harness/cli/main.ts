@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 
 import { EnvironmentError, formatProblem, InputError, UserError } from '../errors.js';
+import { environmentFault, KubeApiError } from '../kube/errors.js';
 import { CommandExit, EXIT, processIo, type CliIo } from './io.js';
 import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
@@ -86,10 +87,13 @@ function report(error: unknown, io: CliIo): number {
     io.stderr(`error: ${error.message}\n`);
     return error.exitCode;
   }
-  if (error instanceof EnvironmentError) {
-    io.stderr(`error: ${error.message}\n`);
-    if (error.hint) io.stderr(`  ${error.hint}\n`);
-    return error.exitCode;
+  // A failed API request that reached the top: the same sentence the command's own boundary gives.
+  const fault = error instanceof KubeApiError ? environmentFault(error) : error;
+  if (fault instanceof EnvironmentError) {
+    // One `error:` line per problem (a cluster check may find several), then what to check.
+    for (const line of fault.message.split('\n')) io.stderr(`error: ${line}\n`);
+    if (fault.hint) io.stderr(`  ${fault.hint}\n`);
+    return fault.exitCode;
   }
   // Not the user's mistake: a fault in bulkhead or its environment. Keep the stack for the bug report.
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -3,6 +3,7 @@
  * exit status (channel 3). A failed exec is a typed {@link ExecError}; the caller decides what
  * it means (for probes: outcome `error`, never a deny).
  */
+import { Agent as HttpsAgent } from 'node:https';
 import { PassThrough, Writable } from 'node:stream';
 
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
@@ -86,6 +87,11 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
   const partial = () => ({ stdout: out.text(), stderr: err.text() });
   const stdin = props.stdin === undefined ? null : new PassThrough();
 
+  // The connection of this exec alone, so that a timeout or Ctrl-C can end it even while the
+  // WebSocket upgrade still hangs (the ws library waits for an upgrade forever by default).
+  const agent = new HttpsAgent();
+  const config = boundedConfig(kubeConfig, props.timeoutMs, agent);
+
   return new Promise<ExecResult>((resolve, reject) => {
     let settled = false;
     let socket: { close(): void } | undefined;
@@ -95,6 +101,10 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
       clearTimeout(timer);
       props.signal?.removeEventListener('abort', onAbort);
       fn();
+      // Whatever is left of the connection (a hung upgrade, a socket the server keeps open).
+      setImmediate(() => {
+        agent.destroy();
+      });
     };
     const fail = (failure: ExecFailure, message: string) => {
       settle(() => {
@@ -108,6 +118,10 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
     const onAbort = () => {
       fail('aborted', 'aborted');
     };
+    if (props.signal?.aborted) {
+      onAbort();
+      return;
+    }
     props.signal?.addEventListener('abort', onAbort);
 
     const onStatus = (status: V1Status) => {
@@ -130,7 +144,7 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
       });
     };
 
-    new Exec(kubeConfig)
+    new Exec(config)
       .exec(
         props.namespace,
         props.pod,
@@ -170,6 +184,22 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
         fail('connect', describeConnectError(error));
       });
   });
+}
+
+/**
+ * The kubeconfig as client-node's WebSocket handler sees it, with a handshake deadline and this
+ * exec's own agent (for a direct https connection; a proxy keeps client-node's agent).
+ */
+function boundedConfig(kubeConfig: KubeConfig, handshakeTimeoutMs: number, agent: HttpsAgent): KubeConfig {
+  const server = kubeConfig.getCurrentCluster();
+  const bounded = Object.create(kubeConfig) as KubeConfig;
+  bounded.applyToHTTPSOptions = async (opts) => {
+    await kubeConfig.applyToHTTPSOptions(opts);
+    const options = opts as { handshakeTimeout?: number; agent?: unknown };
+    options.handshakeTimeout = handshakeTimeoutMs;
+    if (!server?.proxyUrl && server?.server.startsWith('https:')) options.agent = agent;
+  };
+  return bounded;
 }
 
 function protocolOf(socket: unknown): string {

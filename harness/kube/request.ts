@@ -13,12 +13,16 @@
  * `KubeConfig.applySecurityAuthentication` fills headers and the TLS dispatcher exactly as its
  * own Watch does, and undici (client-node's own HTTP client) sends the request.
  */
+import type { RequestOptions as HttpsRequestOptions } from 'node:https';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { debuglog } from 'node:util';
 
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import { Agent, fetch, type Dispatcher } from 'undici';
 
-import { kubeError, KubeApiError, statusOf } from './errors.js';
+import { UserError } from '../errors.js';
+import { kubeError, KubeApiError, statusOf, transportOf, type RequestSite } from './errors.js';
 
 const trace = debuglog('bulkhead:kube');
 
@@ -56,7 +60,13 @@ export interface KubeResponse {
 /** The URL of a request on the kubeconfig's current cluster. */
 export function requestUrl(kubeConfig: KubeConfig, path: string, query: KubeRequest['query']): URL {
   const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new KubeApiError({ verb: 'connect', target: 'the cluster', code: 0, detail: 'the kubeconfig names no current cluster' });
+  if (!cluster)
+    throw new KubeApiError({
+      verb: 'connect',
+      target: 'the cluster',
+      code: 0,
+      detail: 'the kubeconfig names no current cluster',
+    });
   const url = new URL(cluster.server.replace(/\/+$/, '') + path);
   for (const [key, value] of Object.entries(query ?? {})) {
     if (value !== undefined) url.searchParams.set(key, value);
@@ -66,7 +76,8 @@ export function requestUrl(kubeConfig: KubeConfig, path: string, query: KubeRequ
 
 /**
  * Sends one request and returns the response; a non-2xx answer or a transport failure is a
- * {@link KubeApiError} naming the verb, the object, the HTTP code and the server's Status.
+ * {@link KubeApiError} naming the verb, the object, the HTTP code and the server's Status, or,
+ * when no answer came, the root cause (refused, not TLS, untrusted certificate, timeout, ...).
  */
 export async function kubeRequest(kubeConfig: KubeConfig, request: KubeRequest): Promise<KubeResponse> {
   const timeoutMs = request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -74,11 +85,13 @@ export async function kubeRequest(kubeConfig: KubeConfig, request: KubeRequest):
   const deadline = AbortSignal.timeout(timeoutMs);
   const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
   const url = requestUrl(kubeConfig, request.path, request.query);
+  const site = siteOf(kubeConfig);
+  const progress: Progress = { phase: 'credentials', tcp: false, tls: false };
+  let prepared: Prepared | undefined;
   try {
-    const ctx = new RequestContext(url.toString(), request.method as HttpMethod);
-    // Credentials may come from an exec plugin, which can hang: it shares the deadline.
-    await untilAborted(kubeConfig.applySecurityAuthentication(ctx), signal);
-    const headers: Record<string, string> = { ...ctx.getHeaders(), Accept: 'application/json' };
+    prepared = await prepare(kubeConfig, url, request.method, signal, progress, timeoutMs);
+    const { dispatcher } = prepared;
+    const headers: Record<string, string> = { ...prepared.headers, Accept: 'application/json' };
     let body: string | undefined;
     if (request.body !== undefined) {
       body = JSON.stringify(request.body);
@@ -88,11 +101,18 @@ export async function kubeRequest(kubeConfig: KubeConfig, request: KubeRequest):
       method: request.method,
       headers,
       ...(body === undefined ? {} : { body }),
-      dispatcher: ctx.getDispatcher() as never,
+      dispatcher,
       signal,
     });
     const text = await response.text();
-    trace('%s %s%s -> %d in %d ms', request.method, url.pathname, url.search, response.status, Date.now() - started);
+    trace(
+      '%s %s%s -> %d in %d ms',
+      request.method,
+      url.pathname,
+      url.search,
+      response.status,
+      Date.now() - started,
+    );
     let parsed: unknown = text;
     if ((response.headers.get('content-type') ?? '').includes('json')) {
       try {
@@ -115,23 +135,307 @@ export async function kubeRequest(kubeConfig: KubeConfig, request: KubeRequest):
         code: response.status,
         reason: status?.reason,
         detail: status?.message ?? (text.slice(0, 300) || response.statusText),
+        ...site,
       });
     }
     return result;
   } catch (error) {
     if (error instanceof KubeApiError) throw error;
-    trace('%s %s%s -> failed in %d ms: %s', request.method, url.pathname, url.search, Date.now() - started, String(error));
-    if (deadline.aborted && !(request.signal?.aborted ?? false)) {
+    trace(
+      '%s %s%s -> failed in %d ms: %s',
+      request.method,
+      url.pathname,
+      url.search,
+      Date.now() - started,
+      String(error),
+    );
+    throw failure(error, { request, url, site, deadline, timeoutMs, progress });
+  } finally {
+    // Each request has a connection of its own: closing it leaves no socket behind, not even
+    // one still connecting to a server that never answers.
+    prepared?.close();
+  }
+}
+
+/**
+ * Opens a watch (`?watch=true`) and calls `onEvent` for each event until the server ends the
+ * stream (resolves) or `signal` fires (rejects, reason `Aborted`). The deadline covers the
+ * credentials and the response headers only: a watch is open for as long as the caller wants.
+ */
+export async function kubeWatch(
+  kubeConfig: KubeConfig,
+  request: Omit<KubeRequest, 'method' | 'body' | 'contentType'> & {
+    readonly onEvent: (type: string, object: unknown) => void;
+  },
+): Promise<void> {
+  const timeoutMs = request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const headersArrived = new AbortController();
+  // Until the headers arrive, the deadline counts; after that only the caller's signal does.
+  const connectDeadline = AbortSignal.any([deadline, headersArrived.signal]);
+  const connecting = new AbortController();
+  const onDeadline = () => {
+    if (!headersArrived.signal.aborted) connecting.abort(deadline.reason);
+  };
+  connectDeadline.addEventListener('abort', onDeadline, { once: true });
+  const signal = request.signal ? AbortSignal.any([connecting.signal, request.signal]) : connecting.signal;
+  const url = requestUrl(kubeConfig, request.path, { ...request.query, watch: 'true' });
+  const site = siteOf(kubeConfig);
+  const progress: Progress = { phase: 'credentials', tcp: false, tls: false };
+  let prepared: Prepared | undefined;
+  try {
+    prepared = await prepare(kubeConfig, url, 'GET', signal, progress, timeoutMs);
+    const { dispatcher } = prepared;
+    const response = await fetch(url, {
+      method: 'GET',
+      headers: { ...prepared.headers, Accept: 'application/json' },
+      dispatcher,
+      signal,
+    });
+    headersArrived.abort();
+    if (response.status !== 200) {
+      const text = await response.text();
+      const status = statusOf(text);
       throw new KubeApiError({
         verb: request.verb,
         target: request.target,
-        code: 0,
-        reason: 'Timeout',
-        detail: `no answer from ${url.host} within ${timeoutMs} ms`,
+        code: response.status,
+        reason: status?.reason,
+        detail: status?.message ?? (text.slice(0, 300) || response.statusText),
+        ...site,
       });
     }
-    throw kubeError(error, request.verb, request.target);
+    let buffered = '';
+    const decoder = new TextDecoder();
+    const take = (line: string) => {
+      if (!line.trim()) return;
+      let event: { type?: unknown; object?: unknown };
+      try {
+        event = JSON.parse(line) as { type?: unknown; object?: unknown };
+      } catch {
+        return;
+      }
+      if (typeof event.type === 'string') request.onEvent(event.type, event.object);
+    };
+    try {
+      for await (const chunk of response.body ?? []) {
+        buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          take(buffered.slice(0, newline));
+          buffered = buffered.slice(newline + 1);
+          newline = buffered.indexOf('\n');
+        }
+      }
+      take(buffered);
+    } catch (error) {
+      // A watch cut off midway has ended, as servers end watches routinely; only Ctrl-C is a failure.
+      if (request.signal?.aborted) throw error;
+      trace('watch %s%s -> cut off: %s', url.pathname, url.search, String(error));
+    }
+  } catch (error) {
+    if (error instanceof KubeApiError) throw error;
+    trace('watch %s%s -> failed: %s', url.pathname, url.search, String(error));
+    throw failure(error, { request, url, site, deadline: connecting.signal, timeoutMs, progress });
+  } finally {
+    connectDeadline.removeEventListener('abort', onDeadline);
+    prepared?.close();
   }
+}
+
+/** The kubeconfig's server address and context, for error messages. */
+function siteOf(kubeConfig: KubeConfig): RequestSite {
+  return { server: kubeConfig.getCurrentCluster()?.server, context: kubeConfig.getCurrentContext() };
+}
+
+/** How far a request's connection got: what a timeout message says. */
+interface Progress {
+  phase: 'credentials' | 'request';
+  tcp: boolean;
+  tls: boolean;
+}
+
+interface Prepared {
+  readonly headers: Record<string, string>;
+  readonly dispatcher: Dispatcher;
+  /** Ends the request's connection, whatever state it is in (even still connecting). */
+  readonly close: () => void;
+}
+
+/**
+ * The credentials (headers, TLS material) and a dispatcher of this request's own. Its connector
+ * opens the socket itself: so that a timeout or Ctrl-C can destroy a connection that is still
+ * being set up (undici cannot reach a socket before it is connected, and its own 10 s connect
+ * timer would keep the process alive), and so that a timeout can say how far it got.
+ */
+async function prepare(
+  kubeConfig: KubeConfig,
+  url: URL,
+  method: Verb,
+  signal: AbortSignal,
+  progress: Progress,
+  timeoutMs: number,
+): Promise<Prepared> {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (cluster?.proxyUrl) {
+    // Through a proxy: client-node's own dispatcher knows how to tunnel.
+    const ctx = new RequestContext(url.toString(), method);
+    // Credentials may come from an exec plugin, which can hang: it shares the deadline.
+    await untilAborted(kubeConfig.applySecurityAuthentication(ctx), signal);
+    progress.phase = 'request';
+    const dispatcher = ctx.getDispatcher() ?? new Agent();
+    return {
+      headers: ctx.getHeaders(),
+      dispatcher,
+      close: () => void dispatcher.destroy().catch(() => undefined),
+    };
+  }
+  const options: HttpsRequestOptions = {};
+  await untilAborted(kubeConfig.applyToHTTPSOptions(options), signal);
+  progress.phase = 'request';
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(options.headers ?? {})) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  if (options.auth) headers.Authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
+  const secure: ConnectionOptions = {
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.cert ? { cert: options.cert } : {}),
+    ...(options.key ? { key: options.key } : {}),
+    ...(options.pfx ? { pfx: options.pfx } : {}),
+    ...(options.passphrase ? { passphrase: options.passphrase } : {}),
+    ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
+    ...(options.servername ? { servername: options.servername } : {}),
+  };
+  const sockets = new Set<Socket>();
+  const connector = (
+    target: { hostname: string; port: string; protocol: string; servername?: string },
+    callback: (...args: [null, Socket] | [Error, null]) => void,
+  ): void => {
+    const host = target.hostname.replace(/^\[(.*)\]$/, '$1');
+    const https = target.protocol === 'https:';
+    const port = Number(target.port) || (https ? 443 : 80);
+    const servername = secure.servername ?? (isIP(host) ? undefined : host);
+    const socket: Socket = https
+      ? tlsConnect({
+          ...secure,
+          host,
+          port,
+          ...(servername ? { servername } : {}),
+          ALPNProtocols: ['http/1.1'],
+        })
+      : netConnect({ host, port });
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    // As client-node does: below cloud load balancers' 60 s idle timeouts.
+    socket.setKeepAlive(true, 30_000);
+    let answered = false;
+    const answer = (...args: [null, Socket] | [Error, null]) => {
+      if (answered) return;
+      answered = true;
+      callback(...args);
+    };
+    socket.once('connect', () => {
+      progress.tcp = true;
+      if (!https) answer(null, socket);
+    });
+    socket.once('secureConnect', () => {
+      progress.tls = true;
+      answer(null, socket);
+    });
+    socket.once('error', (error) => {
+      answer(error, null);
+    });
+  };
+  // Our own deadline comes first; this only stops the connector if nobody else does.
+  const dispatcher = new Agent({ connect: connector as never, connectTimeout: timeoutMs + 1000 });
+  return {
+    headers,
+    dispatcher,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      void dispatcher.destroy().catch(() => undefined);
+    },
+  };
+}
+
+/** The {@link KubeApiError} for a request that got no answer. */
+function failure(
+  error: unknown,
+  props: {
+    request: Pick<KubeRequest, 'verb' | 'target' | 'signal'>;
+    url: URL;
+    site: RequestSite;
+    deadline: AbortSignal;
+    timeoutMs: number;
+    progress: Progress;
+  },
+): KubeApiError {
+  const { request, url, site, progress } = props;
+  const { phase } = progress;
+  const common = { verb: request.verb, target: request.target, code: 0, cause: error, ...site };
+  if (request.signal?.aborted) {
+    return new KubeApiError({
+      ...common,
+      reason: 'Aborted',
+      detail: 'interrupted',
+      transport: { failure: 'aborted', detail: 'interrupted' },
+    });
+  }
+  const transport = transportOf(error);
+  if (props.deadline.aborted || (transport.failure === 'timeout' && phase === 'request')) {
+    const timeoutMs = props.deadline.aborted ? props.timeoutMs : (connectTimeoutOf(error) ?? props.timeoutMs);
+    return new KubeApiError({
+      ...common,
+      reason: 'Timeout',
+      detail:
+        phase === 'credentials'
+          ? `the credentials were not ready within ${timeoutMs} ms`
+          : `no answer from ${url.host} within ${timeoutMs} ms`,
+      transport: {
+        failure: 'timeout',
+        ...(transport.code ? { code: transport.code } : {}),
+        detail: transport.detail,
+        timeoutMs,
+        phase,
+        ...(phase === 'request' ? { reached: progress.tls ? 'tls' : progress.tcp ? 'tcp' : 'none' } : {}),
+      },
+    });
+  }
+  if (phase === 'credentials') {
+    const detail = error instanceof Error ? error.message : String(error);
+    return new KubeApiError({ ...common, detail, transport: { failure: 'credentials', detail } });
+  }
+  return kubeError(error, request.verb, request.target, site);
+}
+
+/** undici's connect timeout names its own time: "Connect Timeout Error (..., timeout: 10000ms)". */
+function connectTimeoutOf(error: unknown): number | undefined {
+  for (let e: unknown = error, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const match = /timeout: (\d+)ms/.exec(e instanceof Error ? e.message : '');
+    if (match) return Number(match[1]);
+  }
+  return undefined;
+}
+
+/** The environment variable that sets the deadline of the first call to a cluster, in seconds. */
+export const CONNECT_TIMEOUT_ENV = 'BULKHEAD_CONNECT_TIMEOUT';
+
+/** How long bulkhead's first "is the cluster there" call may take, unless the environment says otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** The first call's deadline: `BULKHEAD_CONNECT_TIMEOUT` seconds (fractions allowed), else 10 s. */
+export function connectTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env[CONNECT_TIMEOUT_ENV]?.trim();
+  if (!text) return DEFAULT_CONNECT_TIMEOUT_MS;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || value > 3600) {
+    throw new UserError(
+      `${CONNECT_TIMEOUT_ENV}=${text} is not a number of seconds from 0 to 3600 (the default is ${DEFAULT_CONNECT_TIMEOUT_MS / 1000})`,
+    );
+  }
+  return Math.round(value * 1000);
 }
 
 /** Resolves with the promise, or rejects when the signal fires first. */
@@ -149,7 +453,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       },
     );
   });
