@@ -11,11 +11,10 @@ import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { acquireCluster, type AcquireProps } from '../cluster/acquire.js';
-import { checkExisting, connectExisting } from '../cluster/existing.js';
+import { checkExisting, ClusterNotReady, connectExisting } from '../cluster/existing.js';
 import { DEFAULT_CLUSTER_NAME } from '../cluster/kind.js';
 import type { Environment } from '../cluster/provider.js';
 import { DEFAULT_CALICO, DEFAULT_ISTIO, DEFAULT_KUBERNETES } from '../cluster/versions.js';
-import { UserError } from '../errors.js';
 import type { CliIo } from './io.js';
 import { renderTable } from './table.js';
 
@@ -160,7 +159,12 @@ Examples:
         });
         const problems = await checkExisting(cluster, log);
         io.stdout(renderTable(['WHAT', 'VERSION'], environmentRows(cluster.environment)));
-        if (problems.length > 0) throw new UserError(problems.join('\nerror: '));
+        if (problems.length > 0) {
+          throw new ClusterNotReady(
+            problems,
+            `nothing was changed on context '${cluster.environment.cluster}'; fix these and run this check again`,
+          );
+        }
         io.stdout(
           `\ncontext '${cluster.environment.cluster}' is ready for bulkhead run --provider existing\n`,
         );

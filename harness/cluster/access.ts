@@ -3,7 +3,7 @@
  * delete its namespaces and fixtures, apply the policies, exec into probes and read their logs.
  * Asked with SelfSubjectAccessReview (what `kubectl auth can-i` sends), one per permission.
  */
-import { AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from '../kube/client.js';
 
 export interface Permission {
   readonly verb: string;
@@ -13,22 +13,41 @@ export interface Permission {
   readonly subresource?: string;
 }
 
-/** What a run needs, cluster-wide (its namespaces do not exist yet when it starts). */
+const each = (verbs: readonly string[], group: string, resource: string): Permission[] =>
+  verbs.map((verb) => ({ verb, group, resource }));
+
+/** What applying an object takes (server-side apply creates or patches it), and reading it back. */
+const APPLY = ['create', 'patch', 'get'] as const;
+
+/**
+ * What a run needs, cluster-wide (its namespaces do not exist yet when it starts). Every object
+ * is applied with server-side apply, which the API server authorizes as `patch`, and as `create`
+ * too when the object does not exist yet, and read back to check what the cluster stores. Before
+ * the run, it reads the API server's and kube-dns's EndpointSlices, the kube-dns Service and pods
+ * and the mesh config. Cleanup reads and deletes the objects outside the run's namespaces (the
+ * Calico tier and policies, the mesh-wide PeerAuthentication in the mesh root namespace), then
+ * deletes the namespaces by label. Exec goes over WebSocket, a GET authorized as `get pods/exec`;
+ * from Kubernetes 1.35 the API server also checks `create pods/exec` (feature gate
+ * AuthorizePodWebsocketUpgradeCreatePermission, on by default).
+ */
 export const RUN_PERMISSIONS: readonly Permission[] = [
-  ...['create', 'delete', 'list'].map((verb) => ({ verb, group: '', resource: 'namespaces' })),
-  ...['create', 'patch', 'list', 'watch'].map((verb) => ({ verb, group: '', resource: 'pods' })),
+  ...each([...APPLY, 'list', 'delete'], '', 'namespaces'),
+  ...each([...APPLY, 'list', 'watch'], '', 'pods'),
   { verb: 'create', group: '', resource: 'pods', subresource: 'exec' },
+  { verb: 'get', group: '', resource: 'pods', subresource: 'exec' },
   { verb: 'get', group: '', resource: 'pods', subresource: 'log' },
   { verb: 'list', group: '', resource: 'events' },
-  { verb: 'patch', group: '', resource: 'services' },
-  { verb: 'patch', group: '', resource: 'serviceaccounts' },
-  { verb: 'patch', group: '', resource: 'configmaps' },
-  { verb: 'patch', group: 'apps', resource: 'deployments' },
+  ...each(APPLY, '', 'services'),
+  ...each(APPLY, '', 'serviceaccounts'),
+  ...each([...APPLY, 'list'], '', 'configmaps'),
+  ...each(APPLY, 'apps', 'deployments'),
   { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices' },
-  { verb: 'patch', group: 'networking.k8s.io', resource: 'networkpolicies' },
-  { verb: 'patch', group: 'security.istio.io', resource: 'authorizationpolicies' },
-  { verb: 'patch', group: 'security.istio.io', resource: 'peerauthentications' },
-  { verb: 'patch', group: 'projectcalico.org', resource: 'globalnetworkpolicies' },
+  ...each(APPLY, 'networking.k8s.io', 'networkpolicies'),
+  ...each(APPLY, 'security.istio.io', 'authorizationpolicies'),
+  ...each([...APPLY, 'delete'], 'security.istio.io', 'peerauthentications'),
+  ...each(APPLY, 'networking.istio.io', 'envoyfilters'),
+  ...each([...APPLY, 'delete'], 'projectcalico.org', 'tiers'),
+  ...each([...APPLY, 'delete'], 'projectcalico.org', 'globalnetworkpolicies'),
 ];
 
 /** `create pods/exec`, `patch deployments.apps` (kubectl auth can-i's spelling). */
@@ -37,15 +56,19 @@ export function describePermission(p: Permission): string {
   return `${p.verb} ${resource}`;
 }
 
-/** The permissions the current credentials lack. */
+/**
+ * The permissions the current credentials lack. A SelfSubjectAccessReview is a POST that
+ * creates nothing: the server answers it and stores nothing.
+ */
 export async function missingPermissions(
-  kubeConfig: KubeConfig,
+  client: KubeClient,
   needs: readonly Permission[] = RUN_PERMISSIONS,
 ): Promise<Permission[]> {
-  const api = kubeConfig.makeApiClient(AuthorizationV1Api);
   const answers = await Promise.all(
     needs.map(async (p) => {
-      const review = await api.createSelfSubjectAccessReview({
+      const response = await client.send({
+        method: 'POST',
+        path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SelfSubjectAccessReview',
@@ -58,8 +81,11 @@ export async function missingPermissions(
             },
           },
         },
+        verb: 'review',
+        target: `access (can-i ${describePermission(p)})`,
       });
-      return { p, allowed: review.status?.allowed === true };
+      const status = (response.body as { status?: { allowed?: unknown } } | undefined)?.status;
+      return { p, allowed: status?.allowed === true };
     }),
   );
   return answers.filter((a) => !a.allowed).map((a) => a.p);

@@ -4,7 +4,7 @@
  */
 import { CommandRunner, type StepLog } from './commands.js';
 import { cacheRoot } from './download.js';
-import { connectExisting } from './existing.js';
+import { checkExisting, ClusterNotReady, connectExisting } from './existing.js';
 import { provisionK3s } from './k3s.js';
 import { DEFAULT_CLUSTER_NAME, provisionKind } from './kind.js';
 import type { Cluster, ProviderName } from './provider.js';
@@ -39,17 +39,34 @@ export interface AcquireProps {
   // existing
   readonly kubeconfig?: string;
   readonly context?: string;
+  /** Stops provisioning, and for `existing` the connection and its checks (Ctrl-C). */
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The cluster of a run. `existing` connects (a short first call, see connectExisting) and runs
+ * the read-only checks of `bulkhead up --provider existing` before the run touches anything:
+ * a problem there is a {@link ClusterNotReady}, exit 2, with nothing created.
+ */
 export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
   if (props.provider === 'existing') {
-    return connectExisting({
+    const signal = props.signal ? { signal: props.signal } : {};
+    const cluster = await connectExisting({
       cwd: props.cwd,
       log: props.log,
+      ...(props.env ? { env: props.env } : {}),
       ...(props.kubeconfig ? { kubeconfig: props.kubeconfig } : {}),
       ...(props.context ? { context: props.context } : {}),
+      ...signal,
     });
+    const problems = await checkExisting(cluster, props.log, signal);
+    if (problems.length > 0) {
+      throw new ClusterNotReady(
+        problems,
+        `nothing was created on context '${cluster.environment.cluster}'; bulkhead up --provider existing repeats these checks`,
+      );
+    }
+    return cluster;
   }
   const env = props.env ?? process.env;
   const runner = new CommandRunner({ log: props.log, env });

@@ -2,15 +2,20 @@
  * The existing provider: the cluster of a kubeconfig context, used as it is. bulkhead installs
  * nothing on it and never deletes it; it reports what it finds (Kubernetes, Calico, Istio).
  */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 
 import { KubeConfig } from '@kubernetes/client-node';
 
-import { UserError } from '../errors.js';
+import { EnvironmentError, UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
+import { environmentFault, KubeApiError, type FaultOptions } from '../kube/errors.js';
+import { boundExecCredentials } from '../kube/exec-credential.js';
+import { connectTimeoutMs } from '../kube/request.js';
 import { describePermission, missingPermissions } from './access.js';
 import type { StepLog } from './commands.js';
-import { detectVersions } from './detect.js';
+import { calicoApiProblem, calicoVersion, istioVersion, kubernetesVersion } from './detect.js';
 import type { Cluster } from './provider.js';
 import { unsupportedPair } from './versions.js';
 
@@ -21,17 +26,42 @@ export interface ExistingProps {
   readonly context?: string;
   readonly cwd: string;
   readonly log?: StepLog;
+  /** Stops every request and credential plugin (Ctrl-C). */
+  readonly signal?: AbortSignal;
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
-export function loadKubeConfig(props: Pick<ExistingProps, 'kubeconfig' | 'context' | 'cwd'>): KubeConfig {
+/** Where the pod's own credentials are when bulkhead runs inside a cluster. */
+const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/**
+ * The kubeconfig as kubectl would find it: `--kubeconfig`, else the files `$KUBECONFIG` names
+ * (those that exist), else `~/.kube/config`, else the pod's service account. Never a silent
+ * default server: client-node falls back to http://localhost:8080, which would turn "no
+ * kubeconfig" into a confusing connection error.
+ */
+export function loadKubeConfig(
+  props: Pick<ExistingProps, 'kubeconfig' | 'context' | 'cwd' | 'signal' | 'env'>,
+): KubeConfig {
+  const env = props.env ?? process.env;
+  const files = kubeconfigFiles(props.kubeconfig, props.cwd, env);
   const kc = new KubeConfig();
-  try {
-    if (props.kubeconfig) kc.loadFromFile(path.resolve(props.cwd, props.kubeconfig));
-    else kc.loadFromDefault();
-  } catch (error) {
-    throw new UserError(
-      `cannot read the kubeconfig: ${error instanceof Error ? error.message : String(error)}`,
-    );
+  if (files.length === 0) {
+    kc.loadFromCluster();
+  } else {
+    for (const [i, file] of files.entries()) {
+      try {
+        if (i === 0) kc.loadFromFile(file);
+        else {
+          const more = new KubeConfig();
+          more.loadFromFile(file);
+          kc.mergeConfig(more, Boolean(kc.getCurrentContext()));
+        }
+      } catch (error) {
+        throw new UserError(`cannot read the kubeconfig: ${file}: ${firstLine(error)}`);
+      }
+    }
   }
   if (props.context) {
     const names = kc.getContexts().map((c) => c.name);
@@ -42,61 +72,172 @@ export function loadKubeConfig(props: Pick<ExistingProps, 'kubeconfig' | 'contex
     }
     kc.setCurrentContext(props.context);
   }
-  if (!kc.getCurrentCluster()) {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) {
     throw new UserError('the kubeconfig names no current cluster; pass --context or --kubeconfig');
   }
+  if (!URL.canParse(cluster.server)) {
+    throw new UserError(
+      `the server address of cluster '${cluster.name}' in the kubeconfig is not a URL: '${cluster.server}'`,
+    );
+  }
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    throw new UserError(
+      `the server address of cluster '${cluster.name}' in the kubeconfig is plain HTTP (${cluster.server}); API servers speak https (for a local plain-HTTP one, set insecure-skip-tls-verify: true)`,
+    );
+  }
+  boundExecCredentials(kc, {
+    timeoutMs: connectTimeoutMs(env),
+    ...(props.signal ? { signal: props.signal } : {}),
+    ...(files[0] ? { baseDir: path.dirname(files[0]) } : {}),
+  });
   return kc;
 }
 
+/** The kubeconfig files to read, in order; empty for "use the pod's service account". */
+function kubeconfigFiles(given: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string[] {
+  if (given) {
+    const file = path.resolve(cwd, given);
+    if (!existsSync(file)) throw new UserError(`cannot read the kubeconfig: ${file} does not exist`);
+    return [file];
+  }
+  const hint = 'pass --kubeconfig <file> or set KUBECONFIG, or let bulkhead make a cluster (--provider kind)';
+  const listed = (env.KUBECONFIG ?? '').split(path.delimiter).filter(Boolean);
+  if (listed.length > 0) {
+    const found = listed.map((f) => path.resolve(cwd, f)).filter((f) => existsSync(f));
+    if (found.length === 0) {
+      throw new EnvironmentError(
+        `no kubeconfig: KUBECONFIG names ${listed.join(path.delimiter)}, and ${listed.length === 1 ? 'that file does' : 'none of those files'} not exist`,
+        { hint },
+      );
+    }
+    return found;
+  }
+  const home = env.HOME ?? homedir();
+  const file = path.join(home, '.kube', 'config');
+  if (existsSync(file)) return [file];
+  if (existsSync(IN_CLUSTER_TOKEN)) return [];
+  throw new EnvironmentError(`no kubeconfig: KUBECONFIG is not set and ${file} does not exist`, {
+    hint,
+  });
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}
+
+/** A failed request at the boundary where a command meets the cluster: one sentence, no stack. */
+function asFault(error: unknown, options: FaultOptions = {}): unknown {
+  return error instanceof KubeApiError ? environmentFault(error, options) : error;
+}
+
+/**
+ * Connects to the cluster of a kubeconfig context: one short call first (GET /version, within
+ * {@link connectTimeoutMs}, 10 s by default) to learn that the API server is there and takes
+ * the credentials, then what it runs. Any failure is an {@link EnvironmentError} saying which
+ * server and why.
+ */
 export async function connectExisting(props: ExistingProps): Promise<Cluster> {
   const kubeConfig = loadKubeConfig(props);
   const context = kubeConfig.getCurrentContext();
   props.log?.(`$ kubectl --context ${context} version  # and the Calico Installation, istiod's image`);
-  // What is found is recorded; what is missing is the run's to discover (bulkhead installs nothing here).
-  const versions = await detectVersions(new KubeClient({ kubeConfig }));
+  const client = new KubeClient({ kubeConfig, ...(props.signal ? { signal: props.signal } : {}) });
+  let kubernetes: string;
+  try {
+    kubernetes = await kubernetesVersion(client, { timeoutMs: connectTimeoutMs(props.env) });
+  } catch (error) {
+    throw asFault(error, { connect: true });
+  }
+  // What is found is recorded; what is missing is checkExisting's to report (bulkhead installs nothing here).
+  let calico: string | undefined;
+  let istio: string | undefined;
+  try {
+    [calico, istio] = await Promise.all([calicoVersion(client), istioVersion(client)]);
+  } catch (error) {
+    throw asFault(error);
+  }
   return {
     kubeConfig,
     ...(props.kubeconfig ? { kubeconfigPath: path.resolve(props.cwd, props.kubeconfig) } : {}),
-    environment: { provider: 'existing', cluster: context, ...versions, reused: true },
+    environment: {
+      provider: 'existing',
+      cluster: context,
+      kubernetes,
+      ...(calico ? { calico } : {}),
+      ...(istio ? { istio } : {}),
+      reused: true,
+    },
     release: () => Promise.resolve(),
   };
 }
 
 /**
- * What stands between an existing cluster and a trustworthy run, one sentence with the fix each:
- * Calico or Istio missing, a version pair outside support, credentials that may not do what a
- * run does. Empty when the cluster is ready.
+ * What {@link checkExisting} found standing between a cluster and a trustworthy run, each
+ * problem one sentence with its fix. Nothing was changed on the cluster.
  */
-export async function checkExisting(cluster: Cluster, log?: StepLog): Promise<string[]> {
+export class ClusterNotReady extends EnvironmentError {
+  override readonly name = 'ClusterNotReady';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[], hint: string) {
+    super(problems.join('\n'), { hint });
+    this.problems = problems;
+  }
+}
+
+/**
+ * What stands between an existing cluster and a trustworthy run, one sentence with the fix each:
+ * Calico or its API server (projectcalico.org/v3, which the policies need) missing, Istio
+ * missing, a version pair outside support, credentials that may not do what a run does. Only
+ * reads (and SelfSubjectAccessReviews, which change nothing). Empty when the cluster is ready; a
+ * request that fails is an {@link EnvironmentError}.
+ */
+export async function checkExisting(
+  cluster: Cluster,
+  log?: StepLog,
+  options: { readonly signal?: AbortSignal } = {},
+): Promise<string[]> {
   const env = cluster.environment;
+  const client = new KubeClient({
+    kubeConfig: cluster.kubeConfig,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const problems: string[] = [];
-  if (!env.calico) {
-    problems.push(
-      'no Calico found (no operator Installation, no ClusterInformation); install Calico, or run on a fresh cluster with --provider kind',
-    );
-  }
-  if (!env.istio) {
-    problems.push(
-      'no istiod found in istio-system; install Istio, or run on a fresh cluster with --provider kind',
-    );
-  }
-  if (env.kubernetes) {
-    for (const [product, version] of [
-      ['Istio', env.istio],
-      ['Calico', env.calico],
-    ] as const) {
-      const why = version ? unsupportedPair(product, version, env.kubernetes) : undefined;
-      if (why) problems.push(`${why}; upgrade ${product} before trusting isolation results on this cluster`);
+  try {
+    if (!env.calico) {
+      problems.push(
+        'no Calico found (no operator Installation, no ClusterInformation); install Calico, or run on a fresh cluster with --provider kind',
+      );
+    } else {
+      const api = await calicoApiProblem(client);
+      if (api) problems.push(api);
     }
-  }
-  log?.(
-    `$ kubectl --context ${env.cluster} auth can-i …  # one SelfSubjectAccessReview per permission a run needs`,
-  );
-  const missing = await missingPermissions(cluster.kubeConfig);
-  if (missing.length > 0) {
-    problems.push(
-      `the credentials of context '${env.cluster}' may not ${missing.map(describePermission).join(', ')}; use a context whose role allows them (a run creates and deletes its own namespaces)`,
+    if (!env.istio) {
+      problems.push(
+        'no istiod found in istio-system; install Istio, or run on a fresh cluster with --provider kind',
+      );
+    }
+    if (env.kubernetes) {
+      for (const [product, version] of [
+        ['Istio', env.istio],
+        ['Calico', env.calico],
+      ] as const) {
+        const why = version ? unsupportedPair(product, version, env.kubernetes) : undefined;
+        if (why)
+          problems.push(`${why}; upgrade ${product} before trusting isolation results on this cluster`);
+      }
+    }
+    log?.(
+      `$ kubectl --context ${env.cluster} auth can-i …  # one SelfSubjectAccessReview per permission a run needs`,
     );
+    const missing = await missingPermissions(client);
+    if (missing.length > 0) {
+      problems.push(
+        `the credentials of context '${env.cluster}' may not ${missing.map(describePermission).join(', ')}; use a context whose role allows them (a run creates and deletes its own namespaces)`,
+      );
+    }
+  } catch (error) {
+    throw asFault(error);
   }
   return problems;
 }

@@ -8,6 +8,7 @@ import { RUN_PERMISSIONS } from '../../harness/cluster/access.js';
 import { imageTag } from '../../harness/cluster/detect.js';
 import { checkExisting, connectExisting } from '../../harness/cluster/existing.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
+import { putCalicoApiServer } from '../support/existing-cluster.js';
 import { runCli } from '../support/cli.js';
 
 describe('cluster: existing provider reports what the cluster runs', () => {
@@ -119,6 +120,7 @@ describe('cluster: existing provider reports what the cluster runs', () => {
 
   it('up --provider existing: a ready cluster passes, after one access review per permission a run needs', async () => {
     putCalicoInstallation(api, 'v3.31.2');
+    putCalicoApiServer(api);
     putIstiod(api, '1.29.3');
     const r = await runCli(['up', '--provider', 'existing', '--kubeconfig', 'kubeconfig'], dir);
     expect(r.code, r.stderr).to.equal(0);
@@ -146,7 +148,7 @@ describe('cluster: existing provider reports what the cluster runs', () => {
     expect(await checkExisting(cluster)).to.deep.equal([
       'no Calico found (no operator Installation, no ClusterInformation); install Calico, or run on a fresh cluster with --provider kind',
       'Istio 1.28.1 does not support Kubernetes v1.35.0 (it supports 1.30–1.34); upgrade Istio before trusting isolation results on this cluster',
-      "the credentials of context 'fake' may not delete namespaces, create pods/exec; use a context whose role allows them (a run creates and deletes its own namespaces)",
+      "the credentials of context 'fake' may not delete namespaces, create pods/exec, get pods/exec; use a context whose role allows them (a run creates and deletes its own namespaces)",
     ]);
     const r = await runCli(['up', '--provider', 'existing', '--kubeconfig', 'kubeconfig'], dir);
     expect(r.code).to.equal(2);

@@ -24,6 +24,7 @@ import {
   type RecordedRequest,
 } from '../support/fake-apiserver/server.js';
 import { runCli } from '../support/cli.js';
+import { putCalicoInstallation, putIstiod } from '../support/existing-cluster.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
 import { HEAD, load } from '../support/scenarios.js';
 
@@ -415,7 +416,9 @@ describe('cli: bulkhead run --provider existing without a readable API server en
       }),
     }).start();
     for (const object of BUNDLE_CRDS) server.put(object);
-    server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
+    // Calico's Installation and istiod, which run --provider existing checks for before anything else.
+    putCalicoInstallation(server);
+    putIstiod(server);
     await writeFile(path.join(dir, 'kubeconfig'), server.kubeConfig().exportConfig());
     await writeFile(path.join(dir, 'scenario.yaml'), BUNDLE);
   });
