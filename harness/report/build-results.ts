@@ -300,6 +300,25 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       ...(env.settleMs === undefined ? {} : { settleMs: env.settleMs }),
       ...(env.roundIntervalMs === undefined ? {} : { roundIntervalMs: env.roundIntervalMs }),
       convergenceRule: convergenceRule(stableRounds),
+      ...(props.result.footing ? { footing: props.result.footing } : {}),
+      ...(props.result.facts
+        ? {
+            clusterFacts: {
+              apiServer: {
+                value: props.result.facts.apiServer.value
+                  ? {
+                      cidrs: [...props.result.facts.apiServer.value.cidrs],
+                      port: props.result.facts.apiServer.value.port,
+                    }
+                  : null,
+                source: props.result.facts.apiServer.source,
+                reasoning: props.result.facts.apiServer.reasoning,
+              },
+              dns: { status: props.result.facts.dns.status, reasoning: props.result.facts.dns.reasoning },
+              deadlines: { ...props.result.facts.deadlines },
+            },
+          }
+        : {}),
     },
     summary: {
       attempts: attempts.length,

@@ -215,8 +215,35 @@ function factsSection(doc: ResultsDocument): string {
 <div class="facts">
 <dl>${fact('Provider', doc.scope.provider)}${fact('Environment', doc.scope.environment)}${fact('Cluster (API server)', doc.scope.cluster)}${fact('Context', doc.scope.context)}${fact('Cluster name', doc.scope.clusterName)}${fact('Cluster UID (kube-system)', doc.scope.clusterUid)}${fact('Tenants', doc.scope.tenants.join(', '))}${fact('Namespaces in scope', doc.scope.namespaces.map((n) => n.name).join(', '))}${fact('Services in scope', doc.scope.services.length)}${fact('Out of scope', doc.scope.outOfScope.join(', ') || 'nothing declared')}${doc.scope.policies ? fact(`Segmentation controls in scope (${doc.scope.policies.length})`, doc.scope.policies.join(', ') || 'none') : ''}</dl>
 <dl>${fact('Run id', doc.run.id)}${fact('Started', doc.run.startedAt)}${fact('Ended', doc.run.endedAt)}${fact('Duration', durationText(doc))}${fact('Trigger', doc.run.trigger)}${fact('Change / ticket', doc.run.change)}${fact('Run by', doc.run.operator)}${fact('Exit code', doc.run.exitCode)}${fact('bulkhead', `${v.bulkhead}${v.gitCommit ? ` (commit ${v.gitCommit})` : ''}`)}${fact('Kubernetes', v.kubernetes ?? 'not recorded')}${fact('Calico', v.calico ?? 'not recorded')}${fact('Istio', v.istio ?? 'not recorded')}${fact('Node.js (harness)', v.node)}${images}</dl>
-<dl>${fact('Scenario', `${m.scenario.name} (${m.scenario.file})`)}${fact('Scenario SHA-256', m.scenario.sha256)}${fact('Attempts', doc.summary.attempts)}${fact('Attempt deadline (default)', `${m.defaultAttemptTimeoutMs} ms`)}${fact('Stable rounds', m.stableRounds)}${m.convergeTimeoutMs === undefined ? '' : fact('Convergence deadline', `${m.convergeTimeoutMs} ms`)}${m.settleMs === undefined ? '' : fact('Settle time before round 1', `${m.settleMs} ms`)}${m.roundIntervalMs === undefined ? '' : fact('Pause between rounds', `${m.roundIntervalMs} ms`)}${fact('Convergence rule', m.convergenceRule)}</dl>
+<dl>${fact('Scenario', `${m.scenario.name} (${m.scenario.file})`)}${fact('Scenario SHA-256', m.scenario.sha256)}${fact('Attempts', doc.summary.attempts)}${fact('Attempt deadline (default)', `${m.defaultAttemptTimeoutMs} ms`)}${fact('Stable rounds', m.stableRounds)}${m.convergeTimeoutMs === undefined ? '' : fact('Convergence deadline', `${m.convergeTimeoutMs} ms`)}${m.settleMs === undefined ? '' : fact('Settle time before round 1', `${m.settleMs} ms`)}${m.roundIntervalMs === undefined ? '' : fact('Pause between rounds', `${m.roundIntervalMs} ms`)}${fact('Convergence rule', m.convergenceRule)}${footingFacts(m)}</dl>
 </div>`;
+}
+
+/** How the run checked its footing and what it read about the cluster, for the method. */
+function footingFacts(m: ResultsDocument['method']): string {
+  const f = m.footing;
+  const c = m.clusterFacts;
+  return [
+    f
+      ? fact(
+          'Footing checked before any attempt',
+          `${f.readBack.fixtures} fixtures and ${f.readBack.policies} policies read back as applied; istio-proxy on ${f.sidecars.withProxy} of ${f.sidecars.pods} pods, as the scenario says`,
+        )
+      : fact('Footing checked before any attempt', 'not reached'),
+    c
+      ? fact(
+          'API server as policy sees it',
+          `${c.apiServer.value ? `${c.apiServer.value.cidrs.join(', ')} port ${c.apiServer.value.port}` : 'not needed'} (${c.apiServer.source}): ${c.apiServer.reasoning}`,
+        )
+      : '',
+    c ? fact('DNS path', `${c.dns.status}: ${c.dns.reasoning}`) : '',
+    c
+      ? fact(
+          'Attempt deadlines behind a sidecar',
+          `${c.deadlines.derivedMs === undefined ? 'scenario default' : `${c.deadlines.derivedMs} ms`} = ${c.deadlines.formula} (${c.deadlines.lengthened} attempts lengthened, ${c.deadlines.keptExplicit} kept their own); ${c.deadlines.reasoning}`,
+        )
+      : '',
+  ].join('');
 }
 
 function matrixSection(doc: ResultsDocument): string {

@@ -145,6 +145,37 @@ export const ResultsDocumentSchema = z
       settleMs: z.number().optional(),
       roundIntervalMs: z.number().optional(),
       convergenceRule: z.string(),
+      footing: z
+        .object({
+          readBack: z.object({ fixtures: z.number().int(), policies: z.number().int() }),
+          sidecars: z.object({ pods: z.number().int(), withProxy: z.number().int() }),
+        })
+        .optional()
+        .describe(
+          'What the run read back and checked before any attempt: objects as applied, sidecars as the scenario says',
+        ),
+      clusterFacts: z
+        .object({
+          apiServer: z.object({
+            value: z.object({ cidrs: z.array(z.string()), port: z.number() }).nullable(),
+            source: z.string(),
+            reasoning: z.string(),
+          }),
+          dns: z.looseObject({ status: z.string(), reasoning: z.string() }),
+          deadlines: z.looseObject({
+            formula: z.string(),
+            source: z.string(),
+            reasoning: z.string(),
+            scenarioDefaultMs: z.number(),
+            derivedMs: z.number().optional(),
+            connectTimeoutMs: z.number().optional(),
+            retries: z.number().optional(),
+            lengthened: z.number().int(),
+            keptExplicit: z.number().int(),
+          }),
+        })
+        .optional()
+        .describe('What the run read about the cluster, each fact with its source and reasoning'),
     }),
     summary: z.object({
       attempts: z.number().int(),

@@ -76,13 +76,13 @@ export async function collectEvidence(props: {
 async function podEvidence(client: KubeClient, namespace: string, name: string): Promise<PodEvidence> {
   const id = `${namespace}/${name}`;
   try {
-    const pod = await readPod(client.kubeConfig, namespace, name);
+    const pod = await readPod(client, namespace, name);
     if (!pod) return { pod: id, unavailable: 'the pod no longer exists' };
     const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-    const events = await eventsFor(client.kubeConfig, { namespace, kind: 'Pod', name }).catch(() => []);
+    const events = await eventsFor(client, { namespace, kind: 'Pod', name }).catch(() => []);
     const hasProxy = statuses.some((s) => s.name === PROXY);
     const proxyLog = hasProxy
-      ? await podLogs(client.kubeConfig, {
+      ? await podLogs(client, {
           namespace,
           pod: name,
           container: PROXY,

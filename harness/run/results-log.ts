@@ -3,7 +3,8 @@
  * crash or Ctrl-C loses nothing already observed. This is the contract the reports build on.
  *
  * Line types: `run` (first: run id, scenario, start), `facts` (what the run read about the
- * cluster, each value with its source and reasoning: harness/run/cluster-facts.ts), `observation`
+ * cluster, each value with its source and reasoning: harness/run/cluster-facts.ts), `footing`
+ * (what was read back and checked before any attempt: harness/run/footing.ts), `observation`
  * (one per attempt per round), `result` (one per attempt, when judged), `end` (last: exit code
  * and totals).
  */
@@ -24,6 +25,11 @@ export type ResultsLine =
   | {
       readonly type: 'facts';
       readonly [key: string]: unknown;
+    }
+  | {
+      readonly type: 'footing';
+      readonly readBack: { readonly fixtures: number; readonly policies: number };
+      readonly sidecars: { readonly pods: number; readonly withProxy: number };
     }
   | {
       readonly type: 'observation';

@@ -22,13 +22,14 @@ import type { Prediction } from '../model/types.js';
 import { renderPolicySources } from '../policies/render.js';
 import { expectation, formatExpectation, satisfies, type Expectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Manifest, type Scenario } from '../scenario/types.js';
-import { readClusterFacts, type PendingFacts } from './cluster-facts.js';
+import { readClusterFacts, type FactsRecord, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { runRound, type SourceBatch, type Transport } from './execute.js';
 import { renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { newRunId, RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
+import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
 import { ResultsLog } from './results-log.js';
@@ -102,6 +103,16 @@ export interface RunResult {
   readonly kept: boolean;
   /** The policy objects as the cluster stored them after the run applied them (read back, run labels included), in apply order. */
   readonly appliedPolicies: readonly KubernetesObject[];
+  /** What the run read about the cluster (the `facts` line), once it got that far. */
+  readonly facts?: FactsRecord;
+  /** What was read back and checked before any attempt (the `footing` line), once it got that far. */
+  readonly footing?: Footing;
+}
+
+/** The footing a run checked before judging (harness/run/footing.ts). */
+export interface Footing {
+  readonly readBack: { readonly fixtures: number; readonly policies: number };
+  readonly sidecars: { readonly pods: number; readonly withProxy: number };
 }
 
 export async function runScenario(props: RunnerProps): Promise<RunResult> {
@@ -109,12 +120,19 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
   const runId = props.runId ?? newRunId();
   const directory = path.join(props.reportsDir, runId);
   const log = new ResultsLog(directory);
-  const client = new KubeClient({ kubeConfig: props.kubeConfig });
+  // Ctrl-C aborts every call in flight; cleanup gets a client of its own, which it does not stop.
+  const client = new KubeClient({
+    kubeConfig: props.kubeConfig,
+    ...(props.signal ? { signal: props.signal } : {}),
+  });
+  const cleanupClient = new KubeClient({ kubeConfig: props.kubeConfig });
   const labels = runLabels(runId, scenario.name);
   const convergence = new Convergence({ stableRounds: props.stableRounds ?? 3 });
   const aborted = () => props.signal?.aborted ?? false;
   const created: ObjectRef[] = [];
   let appliedPolicies: KubernetesObject[] = [];
+  let factsRecord: FactsRecord | undefined;
+  let footing: Footing | undefined;
   let results: AttemptResult[] = [];
   let interrupted = false;
   let faultMessage: string | undefined;
@@ -200,6 +218,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       ...(props.signal ? { signal: props.signal } : {}),
     });
     log.append({ type: 'facts', ...facts.record });
+    factsRecord = facts.record;
     const manifests = renderPolicySources(scenario, facts.renderOptions);
     appliedPolicies = manifests.map((m) => withLabels(m.object, labels));
     predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, facts.modelFacts));
@@ -220,6 +239,11 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
     }
     // From here on, the policies are the cluster's: results and the bundle hold them as stored.
     appliedPolicies = await readBack(client, appliedPolicies, 'policies');
+    footing = {
+      readBack: { fixtures: fixtures.length, policies: appliedPolicies.length },
+      sidecars: { pods: ready.length, withProxy: ready.filter((p) => proxyContainerOf(p)).length },
+    };
+    log.append({ type: 'footing', ...footing });
     const settle = props.settleMs ?? 5000;
     if (settle > 0) {
       progress.update(`letting ${appliedPolicies.length} policies take effect (${settle} ms)`);
@@ -347,7 +371,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
     const errored = results.some((r) => r.judgement.verdict === 'error');
     const exitCode = failed ? 1 : errored || interrupted || faultMessage ? 2 : 0;
     const keep = props.keep === 'always' || (props.keep === 'on-failure' && exitCode !== 0);
-    if (!keep) await cleanUp(client, runId, created, progress);
+    if (!keep) await cleanUp(cleanupClient, runId, created, progress);
     log.append({
       type: 'end',
       exitCode,
@@ -360,7 +384,17 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       failed: results.filter((r) => r.judgement.verdict === 'fail').length,
       errors: results.filter((r) => r.judgement.verdict === 'error').length,
     });
-    return { runId, directory, results, interrupted, exitCode, kept: keep, appliedPolicies };
+    return {
+      runId,
+      directory,
+      results,
+      interrupted,
+      exitCode,
+      kept: keep,
+      appliedPolicies,
+      ...(factsRecord ? { facts: factsRecord } : {}),
+      ...(footing ? { footing } : {}),
+    };
   }
 }
 

@@ -97,9 +97,21 @@ describe('cli: bulkhead run --provider existing', function () {
     const results = JSON.parse(await readFile(path.join(dir, 'reports', 'r1', 'results.json'), 'utf8')) as {
       v: number;
       attempts: { id: string }[];
+      method: { footing?: unknown; clusterFacts?: { deadlines: { formula: string } } };
     };
     expect(results.v).to.equal(1);
     expect(results.attempts.map((a) => a.id)).to.have.members(['globex-to-acme', 'acme-to-acme']);
+    // The method records the footing the run checked and what it read about the cluster.
+    expect(results.method.footing).to.deep.equal({
+      readBack: { fixtures: 8, policies: 0 },
+      sidecars: { pods: 3, withProxy: 3 },
+    });
+    expect(results.method.clusterFacts?.deadlines.formula).to.be.a('string');
+    const html = await readFile(path.join(dir, 'reports', 'r1', 'report.html'), 'utf8');
+    expect(html).to.contain(
+      '0 policies read back as applied; istio-proxy on 3 of 3 pods, as the scenario says',
+    );
+    expect(html).to.contain('Attempt deadlines behind a sidecar');
     const junit = await readFile(path.join(dir, 'reports', 'r1', 'junit.xml'), 'utf8');
     expect(junit).to.match(/<testcase name="globex-to-acme: /);
     const verified = await runCli(['verify-bundle', path.join('reports', 'r1', 'bulkhead-r1.tar.gz')], dir);

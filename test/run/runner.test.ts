@@ -168,6 +168,7 @@ describe('runner against the fake cluster', function () {
     expect(lines.map((l) => l.type)).to.deep.equal([
       'run',
       'facts',
+      'footing',
       ...Array<string>(6).fill('observation'),
       'result',
       'result',
