@@ -12,10 +12,11 @@
  *   a sidecar.
  * - A rule matches when one `from` AND one `to` AND every `when` match; fields inside a source or
  *   operation are ANDed; values of a field are ORed; `notX` is NOT(any of X).
- * - Values: exact, `prefix*`, `*suffix`, `*` (present). Principals are written without
- *   `spiffe://` (the generator adds it, so a value that has it never matches); `cluster.local`
- *   in a principal stands for the mesh's trust domain. `namespaces` is the regex `.*\/ns\/X\/.*` on
- *   the peer principal.
+ * - Values (matched in istio-match.ts): exact, `prefix*`, `*suffix`, `*` (present). Principals
+ *   are written without `spiffe://` (the generator adds it, so a value that has it never
+ *   matches); `cluster.local` in a principal stands for the mesh's trust domain. `namespaces` is
+ *   the regex `.*\/ns\/X\/.*` on the peer principal. A `when` key Istio's validation does not
+ *   accept rejects the policy.
  * - Plaintext peers have no principal: positive principals/namespaces/source.* never match,
  *   negated ones always match.
  * - On a TCP (non-HTTP) port, an HTTP-only field (methods, paths, hosts, request.headers,
@@ -27,6 +28,15 @@
 import type { PolicyManifest as Manifest } from './types.js';
 import { inBlock, parseCidr, type AddressRange } from './cidr.js';
 import type { Endpoint } from './cluster.js';
+import {
+  hostMatch,
+  isConditionKey,
+  namespaceMatcher,
+  pathMatcher,
+  principalMatcher,
+  serviceAccountMatcher,
+  stringMatch,
+} from './istio-match.js';
 import { compileMatchLabels, type LabelMatcher } from './labels.js';
 import { where } from './networkpolicy.js';
 import { NotUnderstood, list, obj, objectName, onlyKeys, str, strings, type Obj } from './read.js';
@@ -356,61 +366,6 @@ function pushAnyOf(out: Field[], alternatives: readonly (readonly Field[])[]): v
   out.push({ test: () => YES, httpOnly: true });
 }
 
-/** Istio's string matching: exact, `prefix*`, `*suffix`, `*` = present. */
-function stringMatch(pattern: string, actual: string | undefined, ignoreCase = false): boolean {
-  if (actual === undefined) return false;
-  const a = ignoreCase ? actual.toLowerCase() : actual;
-  const p = ignoreCase ? pattern.toLowerCase() : pattern;
-  if (p === '*') return a.length > 0;
-  if (p.startsWith('*')) return a.endsWith(p.slice(1));
-  if (p.endsWith('*')) return a.startsWith(p.slice(0, -1));
-  return a === p;
-}
-
-function principalMatcher(
-  values: readonly string[],
-  trustDomain: string,
-): (principal: string | undefined) => boolean {
-  // `cluster.local` in a policy principal points at the local trust domain (and its aliases).
-  const expanded = values.flatMap((v) =>
-    v.startsWith('cluster.local/') && trustDomain !== 'cluster.local'
-      ? [v, `${trustDomain}/${v.slice('cluster.local/'.length)}`]
-      : [v],
-  );
-  return (principal) => {
-    if (principal === undefined) return false;
-    const spiffe = `spiffe://${principal}`;
-    return expanded.some((v) => {
-      if (v === '*') return true;
-      if (v.startsWith('*')) return spiffe.endsWith(v.slice(1));
-      if (v.endsWith('*')) return spiffe.startsWith(`spiffe://${v.slice(0, -1)}`);
-      return spiffe === `spiffe://${v}`;
-    });
-  };
-}
-
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function namespaceMatcher(values: readonly string[]): (principal: string | undefined) => boolean {
-  const regexes = values.map((v) => new RegExp(`^.*/ns/${v.split('*').map(escapeRegex).join('.*')}/.*$`));
-  return (principal) => principal !== undefined && regexes.some((r) => r.test(`spiffe://${principal}`));
-}
-
-function serviceAccountMatcher(
-  values: readonly string[],
-  at: string,
-): (principal: string | undefined) => boolean {
-  const regexes = values.map((v) => {
-    const [ns, sa, extra] = v.split('/');
-    if (!ns || !sa || extra !== undefined || v.includes('*'))
-      throw new NotUnderstood(`${at}: '${v}' is not namespace/serviceaccount`);
-    return new RegExp(`^spiffe://.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?$`);
-  });
-  return (principal) => principal !== undefined && regexes.some((r) => r.test(`spiffe://${principal}`));
-}
-
 function blockMatcher(values: readonly string[], at: string): (addresses: readonly AddressRange[]) => Tri {
   const blocks = values.map((v) => {
     const r = parseCidr(v);
@@ -542,38 +497,6 @@ function compileOperation(o: Obj, at: string): Field[] {
   return fields;
 }
 
-/**
- * Hosts match the Host header case-insensitively (exact, prefix or suffix). The client sends the
- * port with it (`svc.ns.svc.cluster.local:8080`); whether the sidecar strips it before RBAC is not
- * established, so a value that matches only one of the two forms gives MAYBE.
- */
-function hostMatch(values: readonly string[], hosts: readonly string[]): Tri {
-  const one = (host: string) => values.some((v) => stringMatch(v, host, true));
-  const forms = hosts.flatMap((h) => [h, h.replace(/:\d+$/, '')]);
-  const results = new Set(forms.map(one));
-  return results.size === 1 ? (results.has(true) ? YES : NO) : MAYBE;
-}
-
-function pathMatcher(pattern: string, at: string): (path: string) => boolean {
-  if (pattern.includes('{')) {
-    if (!/^(\/(\{\*\}|\{\*\*\}|[^{}/]*))*$/.test(pattern) || /\{\*\*\}./.test(pattern)) {
-      throw new NotUnderstood(`${at}: path template '${pattern}' is not valid ({**} must be last)`);
-    }
-    const regex = new RegExp(
-      '^' +
-        pattern
-          .split(/(\{\*\*\}|\{\*\})/)
-          .map((part) => (part === '{**}' ? '.*' : part === '{*}' ? '[^/]+' : escapeRegex(part)))
-          .join('') +
-        '$',
-    );
-    return (path) => regex.test(path);
-  }
-  if (pattern !== '*' && !pattern.startsWith('*') && !pattern.endsWith('*'))
-    return (path) => path === pattern;
-  return (path) => stringMatch(pattern, path);
-}
-
 const CLIENT_ADDED =
   /^(x-envoy-|x-forwarded-|x-request-id$|x-b3-|traceparent$|tracestate$|user-agent$|x-client-trace-id$|content-length$|content-type$|accept)/;
 
@@ -583,6 +506,8 @@ function whenMatcher(
   at: string,
   trustDomain: string,
 ): { make: (v: readonly string[]) => Condition; httpOnly: boolean } {
+  if (!isConditionKey(key))
+    throw new NotUnderstood(`${at}.key '${key}' is not an attribute Istio accepts (rejected as unknown)`);
   const header = /^request\.headers\[(.+)\]$/.exec(key);
   if (header) {
     const name = (header[1] ?? '').toLowerCase();

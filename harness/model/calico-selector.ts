@@ -1,7 +1,8 @@
 /**
  * Calico's selector language: `k == 'v'`, `k != 'v'`, `k in {'a','b'}`, `k not in {...}`,
  * `has(k)`, `!`, `&&`, `||`, parentheses, `all()`, `global()`, and the string operators
- * `contains`, `starts with`, `ends with`. Compiled once to a function over a label map.
+ * `contains`, `starts with`, `ends with`. Parsed once to a syntax tree (which lint reads: which
+ * keys a selector tests, and how) and compiled from it to a function over a label map.
  *
  * Semantics (tigera docs, "Selectors"): `!=` and `not in` also match resources WITHOUT the label;
  * `==`, `in` and the string operators need it. Label values are literals in single or double
@@ -10,8 +11,29 @@
  */
 import type { Labels } from './labels.js';
 import { NotUnderstood } from './read.js';
+import { MAYBE, NO, YES, triAnd, triNot, triOr, type Tri } from './types.js';
 
 export type SelectorMatcher = (labels: Labels) => boolean;
+
+/** How a term tests its label. */
+export type SelectorTest = 'has' | '==' | '!=' | 'in' | 'not in' | 'contains' | 'starts with' | 'ends with';
+
+/** One test of one label: `has(k)`, `k == 'v'`, `k not in {'a','b'}`, `k starts with 'v'`. */
+export interface SelectorTerm {
+  readonly kind: 'term';
+  readonly key: string;
+  readonly test: SelectorTest;
+  /** The value(s) compared with (none for `has`). */
+  readonly values: readonly string[];
+}
+
+/** A parsed Calico selector. */
+export type SelectorNode =
+  | SelectorTerm
+  | { readonly kind: 'all' }
+  | { readonly kind: 'global' }
+  | { readonly kind: 'not'; readonly operand: SelectorNode }
+  | { readonly kind: 'and' | 'or'; readonly operands: readonly SelectorNode[] };
 
 export interface CompiledSelector {
   readonly match: SelectorMatcher;
@@ -19,6 +41,8 @@ export interface CompiledSelector {
   readonly all: boolean;
   /** Whether it uses `global()` (matches only non-namespaced resources such as GlobalNetworkSets). */
   readonly global: boolean;
+  /** The syntax tree it was compiled from. */
+  readonly ast: SelectorNode;
 }
 
 type Token =
@@ -69,18 +93,17 @@ function tokenize(text: string): Token[] {
 
 class Parser {
   private pos = 0;
-  usesGlobal = false;
   private readonly tokens: readonly Token[];
 
   constructor(tokens: readonly Token[]) {
     this.tokens = tokens;
   }
 
-  parse(): SelectorMatcher {
-    const m = this.or();
+  parse(): SelectorNode {
+    const node = this.or();
     const extra = this.tokens[this.pos];
     if (extra) throw new NotUnderstood(`unexpected '${extra.v}' at character ${extra.at + 1}`);
-    return m;
+    return node;
   }
 
   private peek(): Token | undefined {
@@ -107,29 +130,28 @@ class Parser {
     return new NotUnderstood(t ? `${message} at character ${t.at + 1}` : `${message} at the end`);
   }
 
-  private or(): SelectorMatcher {
-    const parts = [this.and()];
+  private or(): SelectorNode {
+    const operands = [this.and()];
     while (this.isOp('||')) {
       this.pos++;
-      parts.push(this.and());
+      operands.push(this.and());
     }
-    return parts.length === 1 ? (parts[0] as SelectorMatcher) : (l) => parts.some((p) => p(l));
+    return operands.length === 1 ? (operands[0] as SelectorNode) : { kind: 'or', operands };
   }
 
-  private and(): SelectorMatcher {
-    const parts = [this.unary()];
+  private and(): SelectorNode {
+    const operands = [this.unary()];
     while (this.isOp('&&')) {
       this.pos++;
-      parts.push(this.unary());
+      operands.push(this.unary());
     }
-    return parts.length === 1 ? (parts[0] as SelectorMatcher) : (l) => parts.every((p) => p(l));
+    return operands.length === 1 ? (operands[0] as SelectorNode) : { kind: 'and', operands };
   }
 
-  private unary(): SelectorMatcher {
+  private unary(): SelectorNode {
     if (this.isOp('!')) {
       this.pos++;
-      const inner = this.unary();
-      return (l) => !inner(l);
+      return { kind: 'not', operand: this.unary() };
     }
     if (this.isOp('(')) {
       this.pos++;
@@ -140,7 +162,7 @@ class Parser {
     return this.term();
   }
 
-  private term(): SelectorMatcher {
+  private term(): SelectorNode {
     const t = this.peek();
     if (t?.t !== 'ident') throw this.error('expected a label name, has(), all() or global()');
     if ((t.v === 'all' || t.v === 'global' || t.v === 'has') && this.tokens[this.pos + 1]?.v === '(') {
@@ -150,40 +172,31 @@ class Parser {
         if (key?.t !== 'ident') throw this.error('expected a label name in has()');
         this.pos++;
         this.expectOp(')');
-        return (l) => key.v in l;
+        return { kind: 'term', key: key.v, test: 'has', values: [] };
       }
       this.expectOp(')');
-      if (t.v === 'all') return () => true;
-      this.usesGlobal = true;
-      // Every endpoint the model knows is namespaced (pods) or a host; none is "global".
-      return () => false;
+      return { kind: t.v };
     }
     const key = t.v;
     this.pos++;
     if (this.isOp('==') || this.isOp('!=')) {
-      const op = (this.peek() as Token).v;
+      const test = (this.peek() as Token).v as '==' | '!=';
       this.pos++;
-      const value = this.literal();
-      return op === '==' ? (l) => l[key] === value : (l) => l[key] !== value;
+      return { kind: 'term', key, test, values: [this.literal()] };
     }
     if (this.isWord('in') || (this.isWord('not') && this.isWord('in', 1))) {
       const negate = this.isWord('not');
       this.pos += negate ? 2 : 1;
-      const set = this.set();
-      return negate ? (l) => !(key in l) || !set.has(l[key] ?? '') : (l) => key in l && set.has(l[key] ?? '');
+      return { kind: 'term', key, test: negate ? 'not in' : 'in', values: this.set() };
     }
     if (this.isWord('contains')) {
       this.pos++;
-      const s = this.literal();
-      return (l) => key in l && (l[key] ?? '').includes(s);
+      return { kind: 'term', key, test: 'contains', values: [this.literal()] };
     }
     if ((this.isWord('starts') || this.isWord('ends')) && this.isWord('with', 1)) {
-      const starts = this.isWord('starts');
+      const test = this.isWord('starts') ? 'starts with' : 'ends with';
       this.pos += 2;
-      const s = this.literal();
-      return starts
-        ? (l) => key in l && (l[key] ?? '').startsWith(s)
-        : (l) => key in l && (l[key] ?? '').endsWith(s);
+      return { kind: 'term', key, test, values: [this.literal()] };
     }
     throw this.error(`expected an operator after '${key}'`);
   }
@@ -195,20 +208,92 @@ class Parser {
     return t.v;
   }
 
-  private set(): Set<string> {
+  private set(): string[] {
     this.expectOp('{');
-    const values = new Set<string>();
+    const values: string[] = [];
     if (this.isOp('}')) {
       this.pos++;
       return values;
     }
-    values.add(this.literal());
+    values.push(this.literal());
     while (this.isOp(',')) {
       this.pos++;
-      values.add(this.literal());
+      values.push(this.literal());
     }
     this.expectOp('}');
     return values;
+  }
+}
+
+/**
+ * Parses a Calico selector; the empty string is `all()`. Throws {@link NotUnderstood} with the
+ * character position for a selector Calico would reject.
+ */
+export function parseCalicoSelector(text: string): SelectorNode {
+  return text.trim() === '' ? { kind: 'all' } : new Parser(tokenize(text)).parse();
+}
+
+function compileNode(node: SelectorNode): SelectorMatcher {
+  switch (node.kind) {
+    case 'all':
+      return () => true;
+    case 'global':
+      // Every endpoint the model knows is namespaced (pods) or a host; none is "global".
+      return () => false;
+    case 'not': {
+      const inner = compileNode(node.operand);
+      return (l) => !inner(l);
+    }
+    case 'and': {
+      const parts = node.operands.map(compileNode);
+      return (l) => parts.every((p) => p(l));
+    }
+    case 'or': {
+      const parts = node.operands.map(compileNode);
+      return (l) => parts.some((p) => p(l));
+    }
+    case 'term':
+      return compileTerm(node);
+  }
+}
+
+function compileTerm({ key, test, values }: SelectorTerm): SelectorMatcher {
+  const value = values[0] ?? '';
+  switch (test) {
+    case 'has':
+      return (l) => key in l;
+    case '==':
+      return (l) => l[key] === value;
+    case '!=':
+      return (l) => l[key] !== value;
+    case 'in': {
+      const set = new Set(values);
+      return (l) => key in l && set.has(l[key] ?? '');
+    }
+    case 'not in': {
+      const set = new Set(values);
+      return (l) => !(key in l) || !set.has(l[key] ?? '');
+    }
+    case 'contains':
+      return (l) => key in l && (l[key] ?? '').includes(value);
+    case 'starts with':
+      return (l) => key in l && (l[key] ?? '').startsWith(value);
+    case 'ends with':
+      return (l) => key in l && (l[key] ?? '').endsWith(value);
+  }
+}
+
+function usesGlobal(node: SelectorNode): boolean {
+  switch (node.kind) {
+    case 'global':
+      return true;
+    case 'not':
+      return usesGlobal(node.operand);
+    case 'and':
+    case 'or':
+      return node.operands.some(usesGlobal);
+    default:
+      return false;
   }
 }
 
@@ -222,13 +307,66 @@ const cache = new Map<string, CompiledSelector>();
 export function compileCalicoSelector(text: string): CompiledSelector {
   const hit = cache.get(text);
   if (hit) return hit;
-  let compiled: CompiledSelector;
-  if (text.trim() === '') compiled = { match: () => true, all: true, global: false };
-  else {
-    const parser = new Parser(tokenize(text));
-    const match = parser.parse();
-    compiled = { match, all: /^\s*all\(\s*\)\s*$/.test(text), global: parser.usesGlobal };
-  }
+  const ast = parseCalicoSelector(text);
+  const compiled: CompiledSelector = {
+    match: compileNode(ast),
+    all: text.trim() === '' || /^\s*all\(\s*\)\s*$/.test(text),
+    global: usesGlobal(ast),
+    ast,
+  };
   cache.set(text, compiled);
   return compiled;
+}
+
+/** A term of a selector, and whether an odd number of `!` stands above it. */
+export interface PlacedTerm extends SelectorTerm {
+  readonly negated: boolean;
+}
+
+/** Every term of the selector, in the order written. */
+export function selectorTerms(node: SelectorNode, negated = false): PlacedTerm[] {
+  switch (node.kind) {
+    case 'term':
+      return [{ ...node, negated }];
+    case 'not':
+      return selectorTerms(node.operand, !negated);
+    case 'and':
+    case 'or':
+      return node.operands.flatMap((o) => selectorTerms(o, negated));
+    default:
+      return [];
+  }
+}
+
+/**
+ * Whether the selector matches an endpoint that lacks every one of `absent`, whatever its other
+ * labels: YES (it always does), NO (it never does) or MAYBE (it depends on the other labels).
+ * `global()` is NO here too: it matches no pod.
+ */
+export function matchesWithout(node: SelectorNode, absent: ReadonlySet<string>): Tri {
+  switch (node.kind) {
+    case 'all':
+      return YES;
+    case 'global':
+      return NO;
+    case 'not':
+      return triNot(matchesWithout(node.operand, absent));
+    case 'and':
+      return node.operands.reduce<Tri>((m, o) => triAnd(m, matchesWithout(o, absent)), YES);
+    case 'or':
+      return node.operands.reduce<Tri>((m, o) => triOr(m, matchesWithout(o, absent)), NO);
+    case 'term':
+      if (!absent.has(node.key)) return MAYBE;
+      // Without the label only the negative tests hold (tigera docs, "Selectors").
+      return node.test === '!=' || node.test === 'not in' ? YES : NO;
+  }
+}
+
+/**
+ * Label keys Calico itself puts on endpoints for selectors: `projectcalico.org/namespace`,
+ * `projectcalico.org/name`, `projectcalico.org/orchestrator`, …, and the namespace and service
+ * account labels copied as `pcns.<key>` and `pcsa.<key>`.
+ */
+export function isCalicoBuiltinKey(key: string): boolean {
+  return key.startsWith('projectcalico.org/') || key.startsWith('pcns.') || key.startsWith('pcsa.');
 }

@@ -6,6 +6,7 @@
  */
 import type { PolicyManifest as Manifest } from './types.js';
 import { CALICO_GROUPS } from './calico.js';
+import { rbacPlacement } from './envoyfilter.js';
 import { compileLua, type LuaProgram } from './lua.js';
 import type { Endpoint } from './cluster.js';
 import { compileMatchLabels, type LabelMatcher } from './labels.js';
@@ -316,44 +317,19 @@ function luaCode(config: Obj): string | undefined {
   return typeof inline === 'string' ? inline : undefined;
 }
 
-/** Istio's inbound HTTP filter order up to the router (listener_builder.go; fact D(a)). */
-const INBOUND_FILTERS = [
-  'istio.metadata_exchange',
-  'envoy.filters.http.ext_authz',
-  'istio_authn',
-  'envoy.filters.http.rbac',
-  'istio.stats',
-  'envoy.filters.http.grpc_stats',
-  'envoy.filters.http.fault',
-  'envoy.filters.http.cors',
-  'envoy.filters.http.router',
-];
-const RBAC_INDEX = INBOUND_FILTERS.indexOf('envoy.filters.http.rbac');
-
 /**
- * The one Lua patch of an EnvoyFilter, compiled, with its place relative to RBAC: INSERT_FIRST,
- * or INSERT_BEFORE without a sub-filter (Istio inserts it first), runs before RBAC; ADD and
- * INSERT_AFTER without a sub-filter append after the router; with a sub-filter, its position in
- * Istio's inbound order decides. An unknown sub-filter or several patches: nothing.
+ * The one Lua patch of an EnvoyFilter, compiled, with its place relative to RBAC
+ * ({@link rbacPlacement}). A sub-filter Istio does not build (nothing is inserted unless another
+ * patch adds it), several patches, or code the interpreter cannot run: nothing.
  */
 function luaPatchOf(spec: Obj): { lua: LuaPatch } | Record<string, never> {
   const patches: readonly unknown[] = Array.isArray(spec.configPatches) ? spec.configPatches : [];
   const patch = patches[0];
   if (patches.length !== 1 || !isObj(patch) || !isObj(patch.patch) || !isObj(patch.match)) return {};
   const listener = isObj(patch.match.listener) ? patch.match.listener : {};
-  const chain = isObj(listener.filterChain) ? listener.filterChain : {};
-  const filter = isObj(chain.filter) ? chain.filter : {};
-  const sub =
-    isObj(filter.subFilter) && typeof filter.subFilter.name === 'string' ? filter.subFilter.name : undefined;
-  const operation = String(patch.patch.operation);
-  let beforeRbac: boolean;
-  if (operation === 'INSERT_FIRST') beforeRbac = true;
-  else if (sub === undefined) beforeRbac = operation === 'INSERT_BEFORE';
-  else {
-    const at = INBOUND_FILTERS.indexOf(sub);
-    if (at < 0) return {};
-    beforeRbac = operation === 'INSERT_BEFORE' ? at <= RBAC_INDEX : at < RBAC_INDEX;
-  }
+  const placement = rbacPlacement(patch);
+  if (placement !== 'before' && placement !== 'after') return {};
+  const beforeRbac = placement === 'before';
   const value = isObj(patch.patch.value) ? patch.patch.value : {};
   const config = isObj(value.typed_config)
     ? value.typed_config

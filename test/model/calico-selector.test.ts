@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 
-import { compileCalicoSelector } from '../../harness/model/calico-selector.js';
+import {
+  compileCalicoSelector,
+  matchesWithout,
+  parseCalicoSelector,
+  selectorTerms,
+} from '../../harness/model/calico-selector.js';
 import { NotUnderstood } from '../../harness/model/read.js';
+import { MAYBE, NO, YES } from '../../harness/model/types.js';
 
 const POD = { app: 'web', tenant: 'acme', 'projectcalico.org/namespace': 'tenant-acme', version: 'v1.2' };
 
@@ -68,5 +74,38 @@ describe('model: Calico selector language', () => {
     ]) {
       expect(() => compileCalicoSelector(bad), bad).to.throw(NotUnderstood);
     }
+  });
+});
+
+describe('model: Calico selector syntax tree', () => {
+  it('gives the terms as written, with the values and whether a ! stands above them', () => {
+    const ast = parseCalicoSelector("has(tenant) && tenant not in {'a', 'b'} || !(app == 'web')");
+    expect(selectorTerms(ast).map((t) => [t.key, t.test, t.values, t.negated])).to.deep.equal([
+      ['tenant', 'has', [], false],
+      ['tenant', 'not in', ['a', 'b'], false],
+      ['app', '==', ['web'], true],
+    ]);
+    expect(
+      compileCalicoSelector("has(tenant) && tenant not in {'a', 'b'} || !(app == 'web')").ast,
+    ).to.deep.equal(ast);
+    expect(parseCalicoSelector('')).to.deep.equal({ kind: 'all' });
+  });
+
+  it('tells whether a selector matches an endpoint without some labels, whatever the others', () => {
+    const without = (text: string, ...keys: string[]) =>
+      matchesWithout(parseCalicoSelector(text), new Set(keys));
+    expect(without("tenant == 'a'", 'tenant')).to.equal(NO);
+    expect(without("tenant != 'a'", 'tenant')).to.equal(YES);
+    expect(without("tenant not in {'a'}", 'tenant')).to.equal(YES);
+    expect(without("has(tenant) && tenant != 'a'", 'tenant')).to.equal(NO);
+    expect(without("has(tenant) || tenant != 'a'", 'tenant')).to.equal(YES);
+    expect(without("tenant != 'a' && app == 'web'", 'tenant')).to.equal(MAYBE);
+    expect(without('!has(tenant)', 'tenant')).to.equal(YES);
+    expect(without('all()', 'tenant')).to.equal(YES);
+    expect(without('global()', 'tenant')).to.equal(NO);
+  });
+
+  it('parses what it compiles and rejects what it rejects', () => {
+    expect(() => parseCalicoSelector('tenant == ${tenant}')).to.throw(NotUnderstood);
   });
 });
