@@ -1,21 +1,14 @@
 /**
  * Reading EnvoyFilter patches that insert Envoy's Lua HTTP filter: where the filter lands in the
- * inbound chain relative to RBAC, and what its code does to headers. The code is read with
- * patterns, not parsed: enough for the handful of idioms header filters use, and every rule
- * built on it says what it saw.
- *
- * Inbound HTTP filter order built by Istio (pilot/pkg/networking/core/listener_builder.go):
- * metadata exchange, CUSTOM ext_authz, authn, RBAC, stats/wasm, grpc_stats, fault, cors,
- * telemetry, router (facts §D(a)).
+ * inbound chain relative to RBAC (the model's {@link rbacPlacement}, one reading for lint and
+ * plan), and what its code does to headers. The code is read with patterns, not parsed: enough
+ * for the handful of idioms header filters use, and every rule built on it says what it saw.
  */
+import { rbacPlacement, subFilterOf, type RbacPlacement } from '../model/envoyfilter.js';
+import { arr, obj, str, type Json } from '../policies/objects.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
-import { arr, obj, str, type Json } from '../policies/objects.js';
 import { namespaceOf, type LintContext } from './context.js';
-
-/** Filters Istio puts before RBAC in the inbound chain. */
-const BEFORE_RBAC = ['istio.metadata_exchange', 'envoy.filters.http.ext_authz', 'istio_authn', 'istio.authn'];
-const RBAC = 'envoy.filters.http.rbac';
 
 export interface LuaPatch {
   readonly m: Manifest;
@@ -24,6 +17,8 @@ export interface LuaPatch {
   readonly applyTo: string;
   readonly operation: string;
   readonly subFilter: string | undefined;
+  /** Where Istio puts the filter relative to RBAC; undefined when the patch inserts nothing. */
+  readonly placement: RbacPlacement | undefined;
   readonly context: string | undefined;
   readonly code: string;
   /** Path of the code string, for locating findings in it. */
@@ -65,15 +60,14 @@ export function luaPatches(ctx: LintContext): LuaPatch[] {
         for (const f of fields) node = obj(node)[f];
         const code = str(node);
         if (code === undefined) continue;
-        const match = obj(patch.match);
-        const filter = obj(obj(obj(match.listener).filterChain).filter);
         out.push({
           m,
           path: ['spec', 'configPatches', i],
           applyTo: str(patch.applyTo) ?? '',
           operation: str(obj(patch.patch).operation) ?? '',
-          subFilter: str(obj(filter.subFilter).name),
-          context: str(match.context),
+          subFilter: subFilterOf(patch),
+          placement: rbacPlacement(patch),
+          context: str(obj(patch.match).context),
           code,
           codePath: ['spec', 'configPatches', i, 'patch', 'value', typedKey, ...fields],
         });
@@ -82,20 +76,6 @@ export function luaPatches(ctx: LintContext): LuaPatch[] {
     });
   }
   return out;
-}
-
-/**
- * Whether the patch puts the filter ahead of RBAC: INSERT_FIRST, INSERT_BEFORE without a
- * subFilter (Istio inserts it first), or relative to a filter that itself precedes RBAC.
- */
-export function beforeRbac(p: LuaPatch): boolean {
-  if (p.applyTo !== 'HTTP_FILTER') return false;
-  if (p.operation === 'INSERT_FIRST') return true;
-  if (p.operation === 'INSERT_BEFORE') {
-    return p.subFilter === undefined || BEFORE_RBAC.includes(p.subFilter) || p.subFilter === RBAC;
-  }
-  if (p.operation === 'INSERT_AFTER') return p.subFilter !== undefined && BEFORE_RBAC.includes(p.subFilter);
-  return false;
 }
 
 export interface HeaderWrite {
@@ -127,7 +107,7 @@ export function identityHeadersSetIn(ctx: LintContext, ns: string): Set<string> 
   for (const p of luaPatches(ctx)) {
     const where = namespaceOf(p.m);
     if (where !== ns && where !== ctx.rootNamespace) continue;
-    if (!beforeRbac(p)) continue;
+    if (p.placement !== 'before') continue;
     for (const w of headerWrites(p.code)) if (w.method !== 'remove') out.add(w.header);
   }
   return out;

@@ -2,12 +2,18 @@
  * AuthorizationPolicy pitfalls. Semantics from istio/api authorization_policy.proto and
  * istio/istio pilot/pkg/security/authz (facts §B of reference/istio-calico-facts.md).
  */
+import {
+  isConditionKey,
+  namespaceMatcher,
+  namespaceValueMatches,
+  patternCovers,
+  principalNamespace,
+} from '../model/istio-match.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
 import { arr, obj, str, strings, type Json } from '../policies/objects.js';
 import { namespaceOf, type LintContext } from './context.js';
 import { identityHeadersSetIn } from './lua.js';
-import { istioCovers, istioMatches, principalNamespace } from './istio-values.js';
 import { at, type Finding, type Rule } from './types.js';
 
 interface Clause<T> {
@@ -77,9 +83,9 @@ const unsatisfiableSource: Rule = {
       const notNamespaces = strings(s.value.notNamespaces);
       const principals = strings(s.value.principals);
       const notPrincipals = strings(s.value.notPrincipals);
-      const excludedNs = (ns: string) => notNamespaces.some((x) => istioMatches(x, ns));
+      const excludedNs = (ns: string) => notNamespaces.some((x) => namespaceValueMatches(x, ns));
       const includedNs = (ns: string) =>
-        namespaces.length === 0 || namespaces.some((x) => istioMatches(x, ns));
+        namespaces.length === 0 || namespaces.some((x) => namespaceValueMatches(x, ns));
       const effect =
         s.action === 'DENY'
           ? 'this DENY rule never matches and denies nothing'
@@ -99,8 +105,12 @@ const unsatisfiableSource: Rule = {
         continue;
       }
       if (principals.length === 0) continue;
+      // An exact principal is checked against the namespaces regexes as the RBAC filter does.
+      const notIn = namespaceMatcher(notNamespaces);
+      const inAny = namespaceMatcher(namespaces);
       const impossible = principals.filter((p) => {
-        if (notPrincipals.some((x) => istioCovers(x, p))) return true;
+        if (notPrincipals.some((x) => patternCovers(x, p))) return true;
+        if (!p.includes('*')) return notIn(p) || (namespaces.length > 0 && !inAny(p));
         const ns = principalNamespace(p);
         return ns !== undefined && (excludedNs(ns) || !includedNs(ns));
       });
@@ -362,22 +372,6 @@ const methodCase: Rule = {
   },
 };
 
-const CONDITION_KEYS = new Set([
-  'request.auth.principal',
-  'request.auth.audiences',
-  'request.auth.presenter',
-  'source.ip',
-  'remote.ip',
-  'source.namespace',
-  'source.principal',
-  'source.serviceAccount',
-  'source.trustDomain',
-  'destination.ip',
-  'destination.port',
-  'connection.sni',
-]);
-const CONDITION_PREFIXES = ['request.headers[', 'request.auth.claims[', 'experimental.envoy.filters.'];
-
 const unknownCondition: Rule = {
   id: 'authz/unknown-condition',
   severity: 'error',
@@ -388,12 +382,7 @@ const unknownCondition: Rule = {
     for (const c of conditionsOf(ctx)) {
       const key = str(c.value.key);
       if (key === undefined) continue;
-      if (
-        CONDITION_KEYS.has(key) ||
-        CONDITION_PREFIXES.some((p) => key.startsWith(p) && (!p.endsWith('[') || key.endsWith(']')))
-      ) {
-        continue;
-      }
+      if (isConditionKey(key)) continue;
       out.push(
         at(
           this,

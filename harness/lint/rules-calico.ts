@@ -3,10 +3,18 @@
  * decide, Pass handing traffic past the Kubernetes policies (tigera/docs tier.mdx,
  * globalnetworkpolicy.mdx, _selectors.mdx; facts §A3, §D(c)).
  */
+import {
+  isCalicoBuiltinKey,
+  matchesWithout,
+  parseCalicoSelector,
+  selectorTerms,
+  type SelectorNode,
+} from '../model/calico-selector.js';
+import { NotUnderstood } from '../model/read.js';
+import { NO } from '../model/types.js';
+import { arr, obj, str, strings } from '../policies/objects.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
-import { arr, obj, str, strings } from '../policies/objects.js';
-import { isCalicoBuiltinKey, selectorTerms } from './calico-selector.js';
 import { isCalico, type LintContext } from './context.js';
 import { at, type Finding, type Rule } from './types.js';
 
@@ -35,6 +43,16 @@ function tierOf(m: Manifest): string {
 interface SelectorAt {
   readonly path: DocPath;
   readonly selector: string;
+}
+
+/** The selector as the model parses it; undefined when Calico rejects it (nothing to read). */
+function parsed(selector: string): SelectorNode | undefined {
+  try {
+    return parseCalicoSelector(selector);
+  } catch (error) {
+    if (error instanceof NotUnderstood) return undefined;
+    throw error;
+  }
 }
 
 function endpointSelectors(m: Manifest): SelectorAt[] {
@@ -68,9 +86,11 @@ const podLabelSelector: Rule = {
     const out: Finding[] = [];
     for (const m of calicoPolicies(ctx)) {
       for (const s of endpointSelectors(m)) {
+        const ast = parsed(s.selector);
+        if (!ast) continue;
         const keys = [
           ...new Set(
-            selectorTerms(s.selector)
+            selectorTerms(ast)
               .map((t) => t.key)
               .filter(
                 (k) => !isCalicoBuiltinKey(k) && ctx.namespaceLabelKeys.has(k) && !ctx.podLabelKeys.has(k),
@@ -78,6 +98,8 @@ const podLabelSelector: Rule = {
           ),
         ];
         if (keys.length === 0) continue;
+        // Only when no pod without those labels can match (`tenant != 'a'` matches every pod).
+        if (matchesWithout(ast, new Set(keys)) !== NO) continue;
         const field = s.path.at(-1);
         out.push(
           at(
@@ -192,9 +214,12 @@ const negationWithoutHas: Rule = {
         });
       }
       for (const s of selectors) {
-        const terms = selectorTerms(s.selector);
-        const has = new Set(terms.filter((t) => t.test === 'has' && !t.negated).map((t) => t.key));
-        const loose = terms.find((t) => (t.test === '!=' || t.test === 'not in') && !has.has(t.key));
+        const ast = parsed(s.selector);
+        if (!ast) continue;
+        // A negative test whose selector still matches when its label is absent (no has() guard).
+        const loose = selectorTerms(ast).find(
+          (t) => (t.test === '!=' || t.test === 'not in') && matchesWithout(ast, new Set([t.key])) !== NO,
+        );
         if (!loose) continue;
         out.push(
           at(

@@ -5,7 +5,7 @@
  */
 import { arr, obj, str } from '../policies/objects.js';
 import { namespaceOf } from './context.js';
-import { beforeRbac, headerWrites, isHttpFilterValue, isIdentityHeader, luaPatches } from './lua.js';
+import { headerWrites, isHttpFilterValue, isIdentityHeader, luaPatches } from './lua.js';
 import { at, type Finding, type Rule } from './types.js';
 
 const httpFilterAtNetworkLevel: Rule = {
@@ -157,20 +157,26 @@ const luaAfterRbac: Rule = {
     }
     for (const p of luaPatches(ctx)) {
       // Network-level placement is its own finding (http-filter-at-network-level).
-      if (p.applyTo !== 'HTTP_FILTER' || p.context === 'SIDECAR_OUTBOUND' || beforeRbac(p)) continue;
+      if (p.applyTo !== 'HTTP_FILTER' || p.context === 'SIDECAR_OUTBOUND' || p.placement === 'before')
+        continue;
       const set = headerWrites(p.code).filter((w) => w.method !== 'remove');
       const read = set.find((w) => readers.has(w.header));
       if (!read && !set.some((w) => isIdentityHeader(w.header))) continue;
       const header = read?.header ?? set.find((w) => isIdentityHeader(w.header))?.header ?? '';
       const where = `${p.operation}${p.subFilter ? ` ${p.subFilter}` : ''}`;
+      // A sub-filter Istio does not build: nothing is inserted, so RBAC sees the client's value too.
+      const placed =
+        p.placement === 'no-such-filter'
+          ? `${where}, next to a filter Istio's inbound chain does not have (nothing is inserted)`
+          : `${where}, after RBAC`;
       out.push(
         at(
           this,
           p.m,
           [...p.path, 'patch', 'operation'],
           read
-            ? `the filter sets '${header}' at ${where}, after RBAC: ${readers.get(header)?.join(', ') ?? ''} authorizes on the value the client sent`
-            : `the filter sets '${header}' at ${where}, after RBAC: no authorization decision can rely on it`,
+            ? `the filter sets '${header}' at ${placed}: ${readers.get(header)?.join(', ') ?? ''} authorizes on the value the client sent`
+            : `the filter sets '${header}' at ${placed}: no authorization decision can rely on it`,
           'Insert it with operation INSERT_FIRST (or INSERT_BEFORE subFilter envoy.filters.http.rbac) in the SIDECAR_INBOUND HTTP chain.',
           read ? 'error' : 'warning',
         ),

@@ -4,9 +4,10 @@
  * out for DNS and the Istio sidecar; rules aimed at Service ClusterIPs, which policy never sees
  * (facts §A3, §A4).
  */
+import { parseCidr, within } from '../model/cidr.js';
+import { YES } from '../model/types.js';
 import type { Manifest } from '../scenario/types.js';
 import { arr, obj, str, strings, type Json } from '../policies/objects.js';
-import { contains } from './cidr.js';
 import { isCalico, namespaceOf, type LintContext } from './context.js';
 import { calicoTypes } from './rules-calico.js';
 import { at, type Finding, type Rule, type Severity } from './types.js';
@@ -259,7 +260,11 @@ const egressToServiceIp: Rule = {
   check(ctx) {
     const out: Finding[] = [];
     // Only ranges inside the Service range: a wider block (10.0.0.0/8) may also hold pod addresses.
-    const inService = (cidr: string) => ctx.serviceCidrs.some((s) => contains(s, cidr));
+    const service = ctx.serviceCidrs.flatMap((s) => parseCidr(s) ?? []);
+    const inService = (cidr: string) => {
+      const range = parseCidr(cidr);
+      return range !== undefined && service.some((s) => within(range, s) === YES);
+    };
     for (const m of k8sPolicies(ctx)) {
       arr(obj(m.object.spec).egress).forEach((r, i) => {
         arr(obj(r).to).forEach((p, j) => {

@@ -591,3 +591,71 @@ spec:
     expect(findings.find((f) => f.rule === 'calico/pod-label-selector')?.severity).to.equal('error');
   });
 });
+
+describe('lint: readings it shares with the model', () => {
+  it("does not call a negative test on a namespace label 'matches no pod' (tenant != 'a' matches every pod)", () => {
+    const found = lintText(GNP("  selector: tenant != 'a'\n  ingress: [{ action: Allow }]\n"));
+    expect(found.map((f) => f.rule)).to.not.include('calico/pod-label-selector');
+    expect(found.map((f) => f.rule)).to.include('calico/negation-matches-unlabelled');
+    expect(rules(lintText(GNP("  selector: tenant == 'a'\n  ingress: [{ action: Allow }]\n")))).to.include(
+      'calico/pod-label-selector',
+    );
+  });
+
+  it('reads nothing into a selector Calico rejects', () => {
+    const found = rules(lintText(GNP('  selector: tenant != ${tenant}\n  ingress: [{ action: Allow }]\n')));
+    expect(found).to.not.include('calico/pod-label-selector');
+    expect(found).to.not.include('calico/negation-matches-unlabelled');
+  });
+
+  it('compares IPv6 ranges with the Service range', () => {
+    const np = NP(
+      'a',
+      "  podSelector: {}\n  egress: [{ to: [{ ipBlock: { cidr: 'fd00:10:96::1/128' } }, { ipBlock: { cidr: 'fd00:10:97::1/128' } }] }]\n",
+    );
+    const found = lintManifests(toManifests(np, 'test.yaml'), { serviceCidrs: ['fd00:10:96::/112'] });
+    expect(
+      found.filter((f) => f.rule === 'netpol/egress-to-service-ip').map((f) => f.message),
+    ).to.have.length(1);
+    expect(found.find((f) => f.rule === 'netpol/egress-to-service-ip')?.message).to.match(
+      /^fd00:10:96::1\/128 /,
+    );
+  });
+
+  it('treats a filter inserted next to a filter Istio does not build as not setting the header before RBAC', () => {
+    const policy = AP(
+      'shared',
+      "  rules: [{ when: [{ key: 'request.headers[x-tenant-identity]', values: ['td/ns/a/*'] }] }]\n",
+    );
+    for (const sub of ['istio.authn', 'istio_authn']) {
+      const findings = lintText(docs(EF(LUA('HTTP_FILTER', 'INSERT_AFTER', GOOD_LUA, sub)), policy));
+      const after = findings.find((f) => f.rule === 'envoyfilter/lua-after-rbac');
+      expect(after?.message, sub).to.contain(
+        `INSERT_AFTER ${sub}, next to a filter Istio's inbound chain does not have`,
+      );
+      expect(rules(findings), sub).to.include('authz/client-controlled-header');
+    }
+    const jwt = lintText(
+      docs(EF(LUA('HTTP_FILTER', 'INSERT_AFTER', GOOD_LUA, 'envoy.filters.http.jwt_authn')), policy),
+    );
+    expect(rules(jwt)).to.not.include('envoyfilter/lua-after-rbac');
+    expect(rules(jwt)).to.not.include('authz/client-controlled-header');
+  });
+
+  it('rejects the condition keys Istio rejects, source.trustDomain included', () => {
+    for (const key of ['source.trustDomain', 'request.auth.issuer', 'request.headers[]']) {
+      const found = rules(
+        lintText(AP('tenant-a', `  rules: [{ when: [{ key: '${key}', values: [a] }] }]\n`)),
+      );
+      expect(found, key).to.include('authz/unknown-condition');
+    }
+  });
+
+  it("matches namespaces as Istio's regex does: '*en*' is a wildcard on both sides", () => {
+    const bad = AP(
+      'tenant-a',
+      "  action: DENY\n  rules: [{ from: [{ source: { notNamespaces: ['*en*'], principals: [cluster.local/ns/tenant-a/sa/x] } }] }]\n",
+    );
+    expect(rules(lintText(bad))).to.include('authz/unsatisfiable-source');
+  });
+});
