@@ -51,6 +51,20 @@ export const CALICO_KUBERNETES: Readonly<Record<string, readonly [string, string
   '3.33': ['1.35', '1.37'],
 };
 
+/**
+ * Calico patch releases whose API server breaks what a run does, with the fix release.
+ * v3.32.0: a server-side apply that creates a NetworkPolicy or GlobalNetworkPolicy fails with
+ * NotFound (projectcalico/calico#12841, fixed by #12905 / cherry-pick #12906, first in v3.32.1).
+ */
+export const BROKEN_CALICO: Readonly<Record<string, string>> = {
+  'v3.32.0': 'cannot create policies by server-side apply (projectcalico/calico#12841); use v3.32.1 or later',
+};
+
+/** Why a Calico release cannot run bulkhead, when it is one of {@link BROKEN_CALICO}. */
+export function brokenCalico(version: string): string | undefined {
+  return BROKEN_CALICO[`v${version.trim().replace(/^v/, '')}`];
+}
+
 export const DEFAULT_KUBERNETES = '1.35.0';
 export const DEFAULT_CALICO = 'v3.31.2';
 export const DEFAULT_ISTIO = '1.29.3';
@@ -108,6 +122,8 @@ export function checkVersionPlan(plan: VersionPlan): void {
     );
   }
   const calico = minorOf(plan.calico);
+  const broken = brokenCalico(plan.calico);
+  if (broken) throw new UserError(`Calico ${plan.calico} ${broken}`);
   const calicoRange = CALICO_KUBERNETES[calico];
   if (!calicoRange) {
     throw new UserError(
@@ -131,6 +147,8 @@ export function unsupportedPair(
   kubernetes: string,
 ): string | undefined {
   const table = product === 'Istio' ? ISTIO_KUBERNETES : CALICO_KUBERNETES;
+  const broken = product === 'Calico' ? brokenCalico(version) : undefined;
+  if (broken) return `Calico ${version} ${broken}`;
   const range = table[minorOf(version)];
   if (!range)
     return `${product} ${version} is not a release bulkhead knows (it knows ${Object.keys(table).join(', ')})`;

@@ -9,6 +9,7 @@ import {
   minorOf,
   NODE_IMAGES,
   nodeImageFor,
+  unsupportedPair,
 } from '../../harness/cluster/versions.js';
 import { compareVersions } from '../../harness/cluster/preflight.js';
 
@@ -59,6 +60,16 @@ describe('cluster: pinned versions and supported pairs', () => {
     expect(refusal({ kubernetes: '1.35.0', calico: 'latest', istio: '1.29.3' })).to.equal(
       "'latest' is not a version like 1.29.3",
     );
+  });
+
+  it('refuses Calico v3.32.0, whose API server cannot create policies by server-side apply', () => {
+    const why =
+      'cannot create policies by server-side apply (projectcalico/calico#12841); use v3.32.1 or later';
+    expect(refusal({ kubernetes: '1.35.0', calico: 'v3.32.0', istio: '1.29.3' })).to.equal(
+      `Calico v3.32.0 ${why}`,
+    );
+    expect(unsupportedPair('Calico', '3.32.0', 'v1.35.0')).to.equal(`Calico 3.32.0 ${why}`);
+    expect(refusal({ kubernetes: '1.35.0', calico: 'v3.32.1', istio: '1.29.3' })).to.equal('');
   });
 
   it('reads versions the way the tools print them', () => {
