@@ -5,6 +5,7 @@
  */
 import { Agent as HttpsAgent } from 'node:https';
 import { PassThrough, Writable } from 'node:stream';
+import { debuglog } from 'node:util';
 
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 
@@ -61,6 +62,9 @@ export class ExecError extends Error {
 
 const V5 = 'v5.channel.k8s.io';
 
+/** `NODE_DEBUG=bulkhead:exec`: pod, subprotocol, bytes and exit of every exec. */
+const trace = debuglog('bulkhead:exec');
+
 export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promise<ExecResult> {
   const started = Date.now();
   const where = `pod ${props.namespace}/${props.pod} (container ${props.container})`;
@@ -107,6 +111,7 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
       });
     };
     const fail = (failure: ExecFailure, message: string) => {
+      if (!settled) trace('%s: %s after %d ms: %s', where, failure, Date.now() - started, message);
       settle(() => {
         socket?.close();
         reject(new ExecError(failure, `exec in ${where}: ${message}`, partial()));
@@ -133,13 +138,23 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
           return;
         }
         settle(() => {
-          resolve({
+          const result = {
             exitCode: code,
             ...partial(),
             protocol: protocolOf(socket),
             truncated,
             durationMs: Date.now() - started,
-          });
+          };
+          trace(
+            '%s [%s] -> exit %d, %d bytes out, %d bytes err, %d ms',
+            where,
+            result.protocol,
+            code,
+            Buffer.byteLength(result.stdout),
+            Buffer.byteLength(result.stderr),
+            result.durationMs,
+          );
+          resolve(result);
         });
       });
     };
