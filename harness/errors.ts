@@ -1,6 +1,6 @@
 /**
  * Errors that are the user's to fix. The CLI prints them without a stack trace and exits 2
- * (DESIGN.md "Exit codes"); anything else escaping a command is a harness fault.
+ * (README "Exit codes"); anything else escaping a command is a harness fault.
  */
 
 /** One problem in an input file, located as precisely as the input allows. */

@@ -45,7 +45,7 @@ interface TargetBase extends ItemBase {
   readonly port: number;
   /**
    * The probing pod has an Istio sidecar. Its own Envoy then accepts every connection, so a
-   * connection closed with no data no longer tells which layer refused it (facts O3, O7).
+   * connection closed with no data no longer tells which layer refused it (docs/behaviour.md O3, O7).
    * Default false.
    */
   readonly sidecar: boolean;

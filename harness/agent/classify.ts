@@ -1,7 +1,8 @@
 /**
- * From what a client saw to an outcome (DESIGN.md "Outcomes"). Each rule encodes one fact of
- * istio-calico-facts.md §0/§A (O1…O12); anything that matches no rule is `error`, because a
- * probe that cannot tell what happened must never report a deny.
+ * From what a client saw to an outcome (docs/behaviour.md "Outcomes"). Each rule encodes one
+ * fact of docs/behaviour.md §0/§A (O1…O12; the bare §A1, §A3 below are its sections too);
+ * anything that matches no rule is `error`, because a probe that cannot tell what happened must
+ * never report a deny.
  *
  * Pure functions over plain data: the probes collect the evidence, this decides.
  */
@@ -16,9 +17,9 @@ export interface HttpAnswer {
   readonly echo?: EchoView;
 }
 
-/** Envoy's local reply for an RBAC deny (fact O1). */
+/** Envoy's local reply for an RBAC deny (docs/behaviour.md O1). */
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
-/** The start of the router's local reply when the upstream failed before answering (fact O6). */
+/** The start of the router's local reply when the upstream failed before answering (docs/behaviour.md O6). */
 export const UPSTREAM_FAILURE_BODY = 'upstream connect error or disconnect/reset before headers.';
 
 /** Istio's inbound listeners say `istio-envoy`, outbound ones Envoy's default `envoy` (§A1). */
@@ -155,7 +156,7 @@ export function classifyFailure(f: Failure): Verdict {
   };
 }
 
-/** A TCP connection that the far side closed before sending a byte (facts O3, O7). */
+/** A TCP connection that the far side closed before sending a byte (docs/behaviour.md O3, O7). */
 export function classifyClosedWithoutData(sidecar: boolean): Verdict {
   if (sidecar)
     return {
@@ -195,7 +196,7 @@ export function classifyDnsFailure(code: string | undefined, deadline: boolean, 
 }
 
 /**
- * The API server's answer (fact O12). It authorizes a request before it looks anything up or
+ * The API server's answer (docs/behaviour.md O12). It authorizes a request before it looks anything up or
  * validates a body, so a 400/404/405/409/422 Status means authorization let the request through.
  */
 export function classifyApiAnswer(

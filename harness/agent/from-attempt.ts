@@ -1,7 +1,7 @@
 /**
  * From a scenario attempt to the agent's batch item: what the runner sends to a source pod.
  * Targets are dialled by Service name (`<name>.<ns>.svc.<clusterDomain>`), never by pod IP, so
- * that mTLS applies as it does for real clients (fact O5). Not part of the agent bundle.
+ * that mTLS applies as it does for real clients (docs/behaviour.md O5). Not part of the agent bundle.
  */
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { serviceHost } from '../scenario/types.js';

@@ -1,5 +1,5 @@
 /**
- * One Kubernetes API attempt with the pod's mounted service-account token (fact O12). Mutating
+ * One Kubernetes API attempt with the pod's mounted service-account token (docs/behaviour.md O12). Mutating
  * verbs are sent with `dryRun=All`: the API server authorizes a dry run exactly like a real
  * request, and the cluster is never changed by a probe. The token is sent, never reported.
  */

@@ -1,6 +1,6 @@
 /**
  * One HTTP attempt. Sends `x-envoy-max-retries: 0` so a sidecar does not retry a failed
- * upstream connect and multiply the wait (fact O6), and reads enough of the body to recognise
+ * upstream connect and multiply the wait (docs/behaviour.md O6), and reads enough of the body to recognise
  * Envoy's replies and the echo.
  */
 import type { HttpItem } from './batch.js';

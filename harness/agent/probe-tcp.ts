@@ -1,6 +1,6 @@
 /**
  * One TCP attempt: connect, send, and read what comes back. A connect alone proves nothing
- * behind a sidecar (fact O7), so the attempt always exchanges bytes; by default it sends a
+ * behind a sidecar (docs/behaviour.md O7), so the attempt always exchanges bytes; by default it sends a
  * one-line HTTP request, because every fixture port runs the HTTP echo.
  */
 import net from 'node:net';

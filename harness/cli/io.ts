@@ -16,7 +16,7 @@ export const processIo: CliIo = {
   interactive: isInteractive(process.stderr),
 };
 
-/** Exit codes (DESIGN.md): every expectation held; an isolation expectation failed; bad input or a fault. */
+/** Exit codes (README "Exit codes"): every expectation held; an isolation expectation failed; bad input or a fault. */
 export const EXIT = { ok: 0, failed: 1, fault: 2 } as const;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The bulkhead command line. Each command lives in its own file and registers itself here.
- * Exit codes follow DESIGN.md: 0 all held, 1 an isolation expectation failed, 2 bad input or a
+ * Exit codes follow the README ("Exit codes"): 0 all held, 1 an isolation expectation failed, 2 bad input or a
  * fault. A user's mistake is printed as located messages, never as a stack trace.
  */
 import { Command, CommanderError } from 'commander';

@@ -1,6 +1,6 @@
 /**
  * AuthorizationPolicy pitfalls. Semantics from istio/api authorization_policy.proto and
- * istio/istio pilot/pkg/security/authz (facts §B of reference/istio-calico-facts.md).
+ * istio/istio pilot/pkg/security/authz (docs/behaviour.md §B).
  */
 import {
   isConditionKey,

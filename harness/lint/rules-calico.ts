@@ -1,7 +1,7 @@
 /**
  * Calico policy pitfalls: selectors on the wrong labels, tiers that drop what they do not
  * decide, Pass handing traffic past the Kubernetes policies (tigera/docs tier.mdx,
- * globalnetworkpolicy.mdx, _selectors.mdx; facts §A3, §D(c)).
+ * globalnetworkpolicy.mdx, _selectors.mdx; docs/behaviour.md §A3, §D(c)).
  */
 import {
   isCalicoBuiltinKey,

@@ -1,5 +1,5 @@
 /**
- * EnvoyFilter pitfalls of identity-header filters (facts §D(a), §D(b)): where the filter sits
+ * EnvoyFilter pitfalls of identity-header filters (docs/behaviour.md §D(a), §D(b)): where the filter sits
  * relative to RBAC, `add` keeping the client's value, an unguarded peer certificate on plaintext,
  * and a table passed where a string is expected.
  */

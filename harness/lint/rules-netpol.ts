@@ -2,7 +2,7 @@
  * Network policy coverage per namespace (Kubernetes NetworkPolicy, and Calico policy where it
  * allows): default deny in every tenant namespace, and what a default-deny egress must still let
  * out for DNS and the Istio sidecar; rules aimed at Service ClusterIPs, which policy never sees
- * (facts §A3, §A4).
+ * (docs/behaviour.md §A3, §A4).
  */
 import { parseCidr, within } from '../model/cidr.js';
 import { YES } from '../model/types.js';

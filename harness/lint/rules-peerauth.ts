@@ -1,6 +1,6 @@
 /**
  * PeerAuthentication pitfalls (istio/api peer_authentication.proto, pilot/pkg/model/authentication.go;
- * facts §D(d)).
+ * docs/behaviour.md §D(d)).
  */
 import type { Manifest } from '../scenario/types.js';
 import { obj, str } from '../policies/objects.js';

@@ -2,7 +2,7 @@
  * What the Kubernetes API server answers a pod's service account token, once the request gets
  * there: RBAC as written in the manifests (Role, ClusterRole, RoleBinding, ClusterRoleBinding)
  * over Kubernetes' defaults, which give service accounts outside kube-system nothing beyond
- * discovery (kubernetes.io "Using RBAC Authorization", service account permissions; fact A6).
+ * discovery (kubernetes.io "Using RBAC Authorization", service account permissions; docs/behaviour.md §A6).
  *
  * Defaults every authenticated user has, for resource requests: `create` on
  * selfsubjectaccessreviews / selfsubjectrulesreviews (authorization.k8s.io) and

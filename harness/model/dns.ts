@@ -1,6 +1,6 @@
 /**
  * What cluster DNS answers, once the query reaches CoreDNS. Stock CoreDNS has no per-client
- * view, so names of every namespace resolve (facts O11, A5); whether the query gets there is
+ * view, so names of every namespace resolve (docs/behaviour.md O11, A5); whether the query gets there is
  * the network layer's business (UDP 53 to the kube-dns pods).
  *
  * Names are asked exactly as written (the agent uses no search list). Under the cluster domain

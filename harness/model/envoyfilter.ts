@@ -7,7 +7,7 @@
  * RBAC and ext_authz filters, jwt_authn (when a RequestAuthentication applies), RBAC (one filter
  * per action: AUDIT, DENY, ALLOW), WasmPlugins, grpc_stats, fault, cors, istio.stats, router.
  * Istio before 1.24 also built `istio_authn` in the authn slot; no release bulkhead provisions
- * (1.27 and later) does, and `istio.authn` was never a filter name (facts §D(a)).
+ * (1.27 and later) does, and `istio.authn` was never a filter name (docs/behaviour.md §D(a)).
  *
  * How a patch lands (pilot/pkg/networking/core/envoyfilter/listener_patch.go `patchHTTPFilters`):
  * - ADD appends the filter at the end, after the router, whatever the sub-filter.

@@ -463,7 +463,7 @@ export class PolicyModel {
 
   /**
    * A sidecar needs istiod (15012/TCP) and DNS to become ready; without them the pod never
-   * starts its app (fact O13), and nothing it would do or serve can be predicted.
+   * starts its app (docs/behaviour.md O13), and nothing it would do or serve can be predicted.
    */
   private startup(e: Endpoint): PathVerdict {
     if (!e.sidecar) return { verdict: 1, reasons: [] };

@@ -8,7 +8,7 @@
  * `uriSanPeerCertificate()`, `log*`). Anything else is "not understood" (undefined), never a guess.
  *
  * Runtime errors follow Envoy's Lua filter: the script stops, what it already did stays, and
- * the request continues (`scriptError`, fact D(b)): calling a method on nil, or passing a table
+ * the request continues (`scriptError`, docs/behaviour.md §D(b)): calling a method on nil, or passing a table
  * where a header value must be a string.
  */
 

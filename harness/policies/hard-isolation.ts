@@ -2,7 +2,7 @@
  * `builtin: hard-isolation`: the article's layered policy set, done so that it holds on kind +
  * Calico (with its API server, projectcalico.org/v3) + Istio sidecars. Each object names the
  * article claim it implements in the `bulkhead.dev/implements` annotation; the comment above it
- * says why it is written the way it is (facts in reference/istio-calico-facts.md).
+ * says why it is written the way it is (facts in docs/behaviour.md).
  *
  * Layers per cross-tenant boundary: the Calico tier (L3/L4, evaluated first), the tenant's
  * Kubernetes default-deny (L3/L4), and the tenant's Istio DENY (L7, verified mTLS identity).

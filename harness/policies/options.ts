@@ -14,7 +14,7 @@ export interface ApiServerEndpoints {
 /**
  * The cluster DNS servers as Calico sees a pod's query: after the kube-dns Service's DNAT, so the
  * pods behind the Service (chosen by its selector) and the ports they listen on, not the
- * ClusterIP and the Service port (facts §A3: Calico enforces workload policy after DNAT).
+ * ClusterIP and the Service port (docs/behaviour.md §A3: Calico enforces workload policy after DNAT).
  */
 export interface DnsEndpoints {
   /** The kube-dns Service's selector: the labels of the pods that answer, in kube-system. */
@@ -51,7 +51,7 @@ export const KIND_API_SERVER: ApiServerEndpoints = { cidrs: ['172.18.0.0/16'], p
 /**
  * kubeadm's CoreDNS, which kind runs: pods labelled `k8s-app: kube-dns` in kube-system, serving
  * 53/UDP and 53/TCP (kubernetes/kubernetes `cmd/kubeadm/app/phases/addons/dns/manifests.go`;
- * facts §A4 and live-path review item 18).
+ * docs/behaviour.md §A4 and live-path review item 18).
  */
 export const KUBEADM_DNS: DnsEndpoints = {
   podLabels: { 'k8s-app': 'kube-dns' },

@@ -1,6 +1,6 @@
 /**
  * Where an observed outcome was decided, and how reports show it. Read from the outcome alone
- * (DESIGN.md "Outcomes"): a 403 from Envoy is Istio authorization (L7), a drop or a REJECT is the
+ * (docs/behaviour.md "Outcomes"): a 403 from Envoy is Istio authorization (L7), a drop or a REJECT is the
  * network (L4, Calico), a reset of a plaintext peer is mTLS.
  */
 import type { Outcome } from '../scenario/outcomes.js';

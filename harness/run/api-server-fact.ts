@@ -1,7 +1,7 @@
 /**
  * Where the Kubernetes API server is as network policy sees it. Calico enforces workload policy
  * after the `kubernetes` Service's DNAT, so an allow rule must name the endpoint addresses and
- * port, never the ClusterIP (facts §A3, §A4 item 3). The `kubernetes` EndpointSlice in `default`
+ * port, never the ClusterIP (docs/behaviour.md §A3, §A4 item 3). The `kubernetes` EndpointSlice in `default`
  * (label `kubernetes.io/service-name=kubernetes`) holds exactly those: the API servers' addresses
  * and port `https` (kubernetes/kubernetes `pkg/controlplane/reconcilers/endpointsadapter.go`;
  * live-path review item 16).

@@ -4,13 +4,13 @@
  * its EndpointSlices (the pods behind it and their own ports).
  *
  * What decides a policy is the packet after the Service's DNAT: Calico enforces workload policy
- * on the endpoint's address and port, not on the ClusterIP (facts §A3, tigera/docs
+ * on the endpoint's address and port, not on the ClusterIP (docs/behaviour.md §A3, tigera/docs
  * `globalnetworkpolicy.mdx`). An EndpointSlice's ports are the endpoints' own ports (the Service's
  * target ports) and its endpoints are the pods the Service's selector chose (Kubernetes
  * EndpointSlice API, discovery.k8s.io/v1). So, case by case:
  *
  * - Every nameserver is the kube-dns ClusterIP, the endpoints are pods, the selector has
- *   `k8s-app: kube-dns` and the pods serve DNS on 53: kubeadm's CoreDNS, as on kind (facts §A4;
+ *   `k8s-app: kube-dns` and the pods serve DNS on 53: kubeadm's CoreDNS, as on kind (docs/behaviour.md §A4;
  *   review item 18). The bundle's allow-dns stays as it is.
  * - The same, but other labels or other target ports (a DNS deployment that is not kubeadm's):
  *   allow-dns is rendered with the Service's selector and the endpoints' own UDP/TCP ports, which

@@ -3,7 +3,7 @@
  * the mesh the cluster runs. A dropped connection behind a sidecar is not a timeout the client sees:
  * its own connect goes to the local Envoy at once, Envoy dials the upstream for `connectTimeout`,
  * retries, and only then answers 503 "upstream connect error … reset reason: connection timeout"
- * (facts O6, §A3). A probe deadline shorter than that ends the attempt as `error` (connected, no
+ * (docs/behaviour.md O6, §A3). A probe deadline shorter than that ends the attempt as `error` (connected, no
  * answer) where the truth is `denied-l4`.
  *
  * What Istio does, at istio/istio 1.29.3:

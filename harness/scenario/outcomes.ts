@@ -1,6 +1,6 @@
 /**
  * The outcome vocabulary shared by the agent, the model, the runner and the reports
- * (DESIGN.md "Outcomes"). An observation or a prediction is one {@link Outcome}; an expectation
+ * (docs/behaviour.md "Outcomes"). An observation or a prediction is one {@link Outcome}; an expectation
  * names outcomes directly or through a {@link OutcomeGroup}.
  */
 
@@ -69,7 +69,7 @@ export const GRANTED_OUTCOMES: readonly Outcome[] = ['allowed', 'api-allowed'];
 
 /**
  * A must-deny expectation admits no granting outcome: observing `allowed` (or `api-allowed`)
- * even once after policies are in place is a leak (DESIGN.md).
+ * even once after policies are in place is a leak (docs/behaviour.md "Outcomes").
  */
 export function isMustDeny(e: Expectation): boolean {
   return !e.auto && e.outcomes.length > 0 && e.outcomes.every((o) => !GRANTED_OUTCOMES.includes(o));

@@ -1,6 +1,6 @@
 /**
  * HTTP attempts through the real agent process against servers that answer as Envoy and the
- * echo app do. Each case is one fact of istio-calico-facts.md §0.
+ * echo app do. Each case is one fact of docs/behaviour.md §0.
  */
 import { expect } from 'chai';
 import type http from 'node:http';

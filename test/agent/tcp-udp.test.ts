@@ -1,4 +1,4 @@
-/** tcp and udp attempts through the real agent process (facts O3, O4, O7, O9). */
+/** tcp and udp attempts through the real agent process (docs/behaviour.md O3, O4, O7, O9). */
 import { expect } from 'chai';
 
 import {

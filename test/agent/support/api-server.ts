@@ -1,5 +1,5 @@
 /**
- * An HTTPS stub of the Kubernetes API server (fact O12): default RBAC, where a tenant's service
+ * An HTTPS stub of the Kubernetes API server (docs/behaviour.md O12): default RBAC, where a tenant's service
  * account may list pods in its own namespace and nothing else, and an anonymous caller may do
  * nothing. Forbidden answers are the API server's Status objects, word for word in shape.
  */

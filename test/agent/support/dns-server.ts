@@ -1,5 +1,5 @@
 /**
- * A DNS server on loopback that answers like CoreDNS does for a small cluster zone (fact O10,
+ * A DNS server on loopback that answers like CoreDNS does for a small cluster zone (docs/behaviour.md O10,
  * §A5): A, AAAA, SRV and PTR records, NXDOMAIN for names that do not exist, NOERROR without
  * records for a type a name lacks, REFUSED for a name an ACL blocks, and silence for a name whose
  * queries are dropped. Written from RFC 1035's wire format.

@@ -1,7 +1,7 @@
 /**
  * A pair of network namespaces joined by a veth link, made for one test and removed after it:
  * the only non-loopback addresses a test ever dials. Drop rules go inside the destination
- * namespace, where Calico puts them too (at the workload end, fact O8).
+ * namespace, where Calico puts them too (at the workload end, docs/behaviour.md O8).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';

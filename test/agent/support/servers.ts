@@ -74,7 +74,7 @@ export function replyServer(
   return start(server);
 }
 
-/** Envoy's RBAC deny (fact O1): 403, 19 bytes of text, `server: istio-envoy` on an inbound listener. */
+/** Envoy's RBAC deny (docs/behaviour.md O1): 403, 19 bytes of text, `server: istio-envoy` on an inbound listener. */
 export const ENVOY_RBAC_DENY: Reply = {
   status: 403,
   headers: { 'content-type': 'text/plain', server: 'istio-envoy' },
@@ -92,7 +92,7 @@ export function envoyUpstreamFailure(reason: string, retried = true): Reply {
 
 /**
  * A port that speaks only TLS, like a STRICT-mTLS sidecar: a client whose first bytes are not a
- * TLS handshake gets its connection reset (fact O4); a TLS client gets an HTTP answer.
+ * TLS handshake gets its connection reset (docs/behaviour.md O4); a TLS client gets an HTTP answer.
  */
 export function tlsOnlyServer(): Promise<Running> {
   const https = tls.createServer({ cert: CERT, key: KEY }, (socket) => {
@@ -114,7 +114,7 @@ export function tlsOnlyServer(): Promise<Running> {
   return start(server);
 }
 
-/** Accepts, then closes with a FIN before sending a byte: Istio's TCP RBAC deny (fact O3). */
+/** Accepts, then closes with a FIN before sending a byte: Istio's TCP RBAC deny (docs/behaviour.md O3). */
 export function acceptAndCloseServer(): Promise<Running> {
   return start(
     net.createServer((socket) => {

@@ -8,7 +8,7 @@ export const API_SERVER_ADDRESS = '172.18.0.2';
 export const KUBE_DNS_CLUSTER_IP = '10.96.0.10';
 export const KUBE_DNS_POD_ADDRESS = '192.168.0.10';
 
-/** As kubelet writes it for a ClusterFirst pod in namespace `ns` (facts §A5: search path, ndots 5). */
+/** As kubelet writes it for a ClusterFirst pod in namespace `ns` (docs/behaviour.md §A5: search path, ndots 5). */
 export function resolvConf(ns: string, nameserver: string = KUBE_DNS_CLUSTER_IP): string {
   return (
     `search ${ns}.svc.cluster.local svc.cluster.local cluster.local\n` +
