@@ -127,17 +127,8 @@ export async function kubeRequest(kubeConfig: KubeConfig, request: KubeRequest):
       body: parsed,
       warnings: warnings ? splitWarnings(warnings) : [],
     };
-    if (response.status < 200 || response.status > 299) {
-      const status = statusOf(parsed);
-      throw new KubeApiError({
-        verb: request.verb,
-        target: request.target,
-        code: response.status,
-        reason: status?.reason,
-        detail: status?.message ?? (text.slice(0, 300) || response.statusText),
-        ...site,
-      });
-    }
+    if (response.status < 200 || response.status > 299)
+      throw answerError(request, site, response.status, response.statusText, parsed, text);
     return result;
   } catch (error) {
     if (error instanceof KubeApiError) throw error;
@@ -195,15 +186,7 @@ export async function kubeWatch(
     headersArrived.abort();
     if (response.status !== 200) {
       const text = await response.text();
-      const status = statusOf(text);
-      throw new KubeApiError({
-        verb: request.verb,
-        target: request.target,
-        code: response.status,
-        reason: status?.reason,
-        detail: status?.message ?? (text.slice(0, 300) || response.statusText),
-        ...site,
-      });
+      throw answerError(request, site, response.status, response.statusText, text, text);
     }
     let buffered = '';
     const decoder = new TextDecoder();
@@ -244,6 +227,26 @@ export async function kubeWatch(
 }
 
 /** The kubeconfig's server address and context, for error messages. */
+/** A non-2xx answer: the server's Status reason and message when it sent one, else the body's start. */
+function answerError(
+  request: Pick<KubeRequest, 'verb' | 'target'>,
+  site: RequestSite,
+  code: number,
+  statusText: string,
+  body: unknown,
+  text: string,
+): KubeApiError {
+  const status = statusOf(body);
+  return new KubeApiError({
+    verb: request.verb,
+    target: request.target,
+    code,
+    reason: status?.reason,
+    detail: status?.message ?? (text.slice(0, 300) || statusText),
+    ...site,
+  });
+}
+
 function siteOf(kubeConfig: KubeConfig): RequestSite {
   return { server: kubeConfig.getCurrentCluster()?.server, context: kubeConfig.getCurrentContext() };
 }
