@@ -13,6 +13,7 @@ import type { SuiteTestRecord } from '../harness/report/run-junit.js';
 import type { ResultsDocument } from '../harness/report/results-model.js';
 import { setCurrentRun } from './context.js';
 import { ATTEMPT_OF_TEST, defineIsolationSuites, type SuiteInterface } from './isolation.js';
+import { messageOf } from '../harness/values.js';
 
 export interface SuiteRunProps {
   readonly run: ResultsDocument;
@@ -117,9 +118,7 @@ export async function runSuites(props: SuiteRunProps): Promise<SuiteRun> {
     try {
       await mocha.loadFilesAsync();
     } catch (error) {
-      throw new UserError(
-        `a --suite file could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw new UserError(`a --suite file could not be loaded: ${messageOf(error)}`);
     }
     const failures = await new Promise<number>((resolve) => {
       mocha.run(resolve);

@@ -4,6 +4,7 @@
  * never hides the others and never reads as a deny.
  */
 import { ATTEMPT_KINDS, type AttemptKind } from '../scenario/outcomes.js';
+import { isRecord } from '../values.js';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 export const MAX_TIMEOUT_MS = 600_000;
@@ -220,10 +221,6 @@ function apiSpec(raw: unknown): ApiSpec {
     ...optional('namespace', optionalString(raw, 'namespace', 'request.')),
     ...optional('name', optionalString(raw, 'name', 'request.')),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function optionalString(raw: Record<string, unknown>, key: string, prefix = ''): string | undefined {

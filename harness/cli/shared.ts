@@ -8,6 +8,7 @@ import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
 import { UserError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
+import { messageOf } from '../values.js';
 
 /** `--timeout 30`: a number of seconds, 0 or more. */
 export function seconds(value: string): number {
@@ -70,7 +71,7 @@ export async function loadAgentBundle(): Promise<string> {
       await buildAgentBundle();
     } catch (error) {
       throw new UserError(
-        `the agent bundle ${AGENT_BUNDLE} is missing and could not be built (${error instanceof Error ? error.message : String(error)}); run npm ci`,
+        `the agent bundle ${AGENT_BUNDLE} is missing and could not be built (${messageOf(error)}); run npm ci`,
       );
     }
   }

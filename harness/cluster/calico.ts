@@ -5,7 +5,6 @@
  * server-side apply; then we wait until the operator reports Calico and its API server
  * Available and every node Ready (nodes stay NotReady until a CNI runs).
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { UserError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { waitFor } from '../kube/wait.js';
 import type { StepLog } from './commands.js';
+import { sha256 } from '../values.js';
 
 export const CALICO_MANIFESTS = 'https://raw.githubusercontent.com/projectcalico/calico';
 /** The operator's own manifests, in the order they must be applied (CRDs first). */
@@ -52,7 +52,7 @@ export async function installCalico(props: CalicoProps): Promise<CalicoInstall> 
   for (const file of CALICO_FILES) {
     const url = `${base}/${props.version}/manifests/${file}`;
     const text = await cachedManifest(url, path.join(props.cache, 'calico', props.version, file), props);
-    manifests[file] = createHash('sha256').update(text).digest('hex');
+    manifests[file] = sha256(text);
     const objects = parseManifests(text, url);
     props.log(`$ kubectl apply --server-side --force-conflicts --field-manager=bulkhead -f ${url}`);
     await props.client.applyAll(objects);

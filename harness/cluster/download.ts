@@ -3,12 +3,12 @@
  * user's cache folder. A download whose checksum does not match is refused and nothing of it
  * stays on disk.
  */
-import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
 import { UserError } from '../errors.js';
 import type { StepLog } from './commands.js';
+import { sha256 } from '../values.js';
 
 /** `${XDG_CACHE_HOME:-~/.cache}/bulkhead`. */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -42,13 +42,13 @@ export async function downloadVerified(props: DownloadProps): Promise<VerifiedDo
     );
   }
   props.log(`$ sha256sum ${name}  # must be ${published}`);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  if (sha256 !== published) {
+  const digest = sha256(bytes);
+  if (digest !== published) {
     throw new UserError(
-      `${name} from ${props.url} has SHA-256 ${sha256} but the release publishes ${published}; nothing was cached, retry or check the mirror (--istio-base-url)`,
+      `${name} from ${props.url} has SHA-256 ${digest} but the release publishes ${published}; nothing was cached, retry or check the mirror (--istio-base-url)`,
     );
   }
-  return { bytes, sha256 };
+  return { bytes, sha256: digest };
 }
 
 /** The first 64-hex-digit word of a checksum file. */

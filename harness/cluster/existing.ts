@@ -18,6 +18,7 @@ import type { StepLog } from './commands.js';
 import { calicoApiProblem, calicoVersion, istioVersion, kubernetesVersion } from './detect.js';
 import type { Cluster } from './provider.js';
 import { unsupportedPair } from './versions.js';
+import { messageOf } from '../values.js';
 
 export interface ExistingProps {
   /** @default $KUBECONFIG or ~/.kube/config */
@@ -123,7 +124,7 @@ function kubeconfigFiles(given: string | undefined, cwd: string, env: NodeJS.Pro
 }
 
 function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return message.split('\n')[0] ?? message;
 }
 

@@ -21,6 +21,7 @@ import { installIstio } from './istio.js';
 import { ensureIstioctl } from './istioctl.js';
 import type { Cluster, ReleaseProps } from './provider.js';
 import { checkVersionPlan, minorOf, type VersionPlan } from './versions.js';
+import { messageOf } from '../values.js';
 
 /** k3s images pinned by digest, per Kubernetes minor. */
 export const K3S_IMAGES: Readonly<Record<string, string>> = {
@@ -65,7 +66,7 @@ export async function checkContainerRuntime(): Promise<void> {
     await getContainerRuntimeClient();
   } catch (error) {
     throw new UserError(
-      `no Docker engine is reachable for k3s (${error instanceof Error ? error.message : String(error)}); start Docker or set DOCKER_HOST, then retry`,
+      `no Docker engine is reachable for k3s (${messageOf(error)}); start Docker or set DOCKER_HOST, then retry`,
     );
   }
 }

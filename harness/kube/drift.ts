@@ -1,3 +1,4 @@
+import { isRecord } from '../values.js';
 /**
  * Does the cluster hold what bulkhead applied? Compares the fields bulkhead set on an object
  * with the object as the API server returns it, leaving aside what servers legitimately add.
@@ -122,8 +123,4 @@ function isZero(v: unknown): boolean {
   if (v === null || v === '' || v === 0 || v === false) return true; // null: only ever stored
   if (Array.isArray(v)) return v.length === 0;
   return isRecord(v) && Object.keys(v).length === 0;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

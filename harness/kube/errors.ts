@@ -8,6 +8,7 @@
 import { ApiException } from '@kubernetes/client-node';
 
 import { EnvironmentError } from '../errors.js';
+import { messageOf } from '../values.js';
 
 /** Why a request got no answer from the API server. */
 export type TransportFailure =
@@ -228,10 +229,6 @@ function causes(error: unknown): unknown[] {
 function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -23,6 +23,7 @@ import { Agent, fetch, type Dispatcher } from 'undici';
 
 import { UserError } from '../errors.js';
 import { kubeError, KubeApiError, statusOf, transportOf, type RequestSite } from './errors.js';
+import { messageOf } from '../values.js';
 
 const trace = debuglog('bulkhead:kube');
 
@@ -407,7 +408,7 @@ function failure(
     });
   }
   if (phase === 'credentials') {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = messageOf(error);
     return new KubeApiError({ ...common, detail, transport: { failure: 'credentials', detail } });
   }
   return kubeError(error, request.verb, request.target, site);

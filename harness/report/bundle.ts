@@ -4,13 +4,12 @@
  * `sha256sum -c` reads) over every other file. `verifyBundle` re-reads the archive and checks
  * that every listed file is there with its hash, and that nothing unlisted was added.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { create, list, type ReadEntry } from 'tar';
+import { messageOf, sha256, sha256File } from '../values.js';
 
 export const MANIFEST_NAME = 'SHA256SUMS';
 
@@ -35,16 +34,6 @@ export interface WrittenBundle {
   /** SHA-256 of the archive itself, to record outside it. */
   readonly sha256: string;
   readonly entries: number;
-}
-
-export function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 const SAFE_NAME = /^(?!\/)(?!.*(?:^|\/)\.\.?(?:\/|$))[\w.@+-]+(?:\/[\w.@+-]+)*$/;
@@ -133,7 +122,7 @@ export async function verifyBundle(file: string): Promise<BundleVerification> {
   } catch (error) {
     return {
       ok: false,
-      problems: [`not a readable .tar.gz: ${error instanceof Error ? error.message : String(error)}`],
+      problems: [`not a readable .tar.gz: ${messageOf(error)}`],
       checked: 0,
       sha256: digest,
     };

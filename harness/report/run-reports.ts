@@ -19,10 +19,11 @@ import type { RunResult } from '../run/runner.js';
 import type { Scenario } from '../scenario/types.js';
 import { runSuites, type SuiteRun } from '../../suites/run-suites.js';
 import { buildResults, readResultsLog, type RunEnvironment } from './build-results.js';
-import { sha256, writeBundle, type BundleFile, type WrittenBundle } from './bundle.js';
+import { writeBundle, type BundleFile, type WrittenBundle } from './bundle.js';
 import { renderHtmlReport } from './html.js';
 import type { ResultsDocument } from './results-model.js';
 import { runJUnit } from './run-junit.js';
+import { sha256 } from '../values.js';
 
 export const REPORT_FILES = {
   json: 'results.json',

@@ -15,6 +15,7 @@ import type { ProviderName } from '../cluster/provider.js';
 import { EnvironmentError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KIND_API_SERVER, type ApiServerEndpoints } from '../policies/options.js';
+import { messageOf } from '../values.js';
 
 /** The label tying an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -76,7 +77,7 @@ export async function readApiServer(
     found = endpointsOfSlices(items as unknown as SliceShape[]);
   } catch (error) {
     found = {
-      missing: `the kubernetes EndpointSlice could not be read (${error instanceof Error ? error.message : String(error)})`,
+      missing: `the kubernetes EndpointSlice could not be read (${messageOf(error)})`,
     };
   }
   if ('endpoints' in found) {

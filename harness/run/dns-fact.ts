@@ -37,6 +37,7 @@ import type { ClusterFacts as ModelFacts } from '../model/types.js';
 import type { DnsEndpoints } from '../policies/options.js';
 import { SERVICE_NAME_LABEL } from './api-server-fact.js';
 import { AGENT_CONTAINER } from './fixtures.js';
+import { messageOf } from '../values.js';
 
 type Protocol = 'UDP' | 'TCP';
 
@@ -71,7 +72,7 @@ export type DnsServiceReading =
   | { readonly ok: false; readonly reason: string };
 
 export async function readDnsService(client: KubeClient): Promise<DnsServiceReading> {
-  const because = (error: unknown) => (error instanceof Error ? error.message : String(error));
+  const because = (error: unknown) => messageOf(error);
   let service: Record<string, unknown> | undefined;
   try {
     service = (await client.read({
@@ -171,7 +172,7 @@ async function readPods(
     };
   } catch (error) {
     return {
-      unread: `the DNS pods could not be read (${error instanceof Error ? error.message : String(error)})`,
+      unread: `the DNS pods could not be read (${messageOf(error)})`,
     };
   }
 }
@@ -208,7 +209,7 @@ export async function readNameservers(
     return { nameservers };
   } catch (error) {
     return {
-      reason: `/etc/resolv.conf in ${where} could not be read (${error instanceof Error ? error.message : String(error)})`,
+      reason: `/etc/resolv.conf in ${where} could not be read (${messageOf(error)})`,
     };
   }
 }

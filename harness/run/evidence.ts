@@ -13,6 +13,7 @@ import type { Attempt, Scenario } from '../scenario/types.js';
 import type { Observation } from './convergence.js';
 import { AGENT_CONTAINER } from './fixtures.js';
 import { probeCommand } from './execute.js';
+import { messageOf } from '../values.js';
 
 export interface PodEvidence {
   readonly pod: string;
@@ -87,7 +88,7 @@ async function podEvidence(client: KubeClient, namespace: string, name: string):
           pod: name,
           container: PROXY,
           tailLines: LOG_LINES,
-        }).catch((e: unknown) => `(could not read: ${e instanceof Error ? e.message : String(e)})`)
+        }).catch((e: unknown) => `(could not read: ${messageOf(e)})`)
       : undefined;
     return {
       pod: id,
@@ -109,6 +110,6 @@ async function podEvidence(client: KubeClient, namespace: string, name: string):
       ...(proxyLog === undefined ? {} : { proxyLog }),
     };
   } catch (error) {
-    return { pod: id, unavailable: error instanceof Error ? error.message : String(error) };
+    return { pod: id, unavailable: messageOf(error) };
   }
 }

@@ -12,6 +12,7 @@ import type { Outcome } from '../scenario/outcomes.js';
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { LineSplitter, parseResultLine } from './agent-output.js';
 import { AGENT_CONTAINER, AGENT_PATH } from './fixtures.js';
+import { messageOf } from '../values.js';
 
 export interface RoundObservation {
   readonly attempt: string;
@@ -152,7 +153,7 @@ export async function runRound(props: RoundProps): Promise<void> {
           for (const line of splitter.flush()) take(line);
           if (error instanceof ExecError && error.failure === 'stdin-unsupported') throw error;
           return {
-            failure: error instanceof Error ? error.message : String(error),
+            failure: messageOf(error),
             stderr: error instanceof ExecError ? error.stderr : '',
           };
         }

@@ -36,6 +36,7 @@ import { EnvironmentError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
 import type { Attempt, Manifest, Scenario } from '../scenario/types.js';
+import { messageOf } from '../values.js';
 
 /** Istio's default connect timeout (`pkg/config/mesh/mesh.go:94` @1.29.3). */
 export const ISTIO_CONNECT_TIMEOUT_MS = 10_000;
@@ -129,8 +130,7 @@ export function meshTimeoutsFromText(text: string, where: string): MeshTimeouts 
  * ConfigMaps (label `istio.io/rev`, a `mesh` key), taking the largest values if there are several.
  */
 export async function readMeshTimeouts(client: KubeClient, namespace: string): Promise<MeshTimeouts> {
-  const because = (error: unknown) =>
-    error instanceof KubeApiError ? error.message : error instanceof Error ? error.message : String(error);
+  const because = (error: unknown) => (error instanceof KubeApiError ? error.message : messageOf(error));
   let configMaps: { name: string; mesh: string }[];
   try {
     const main = await client.read({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: 'istio' });

@@ -33,6 +33,7 @@ import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
 import { ResultsLog } from './results-log.js';
+import { isRecord, messageOf } from '../values.js';
 
 export interface RunnerProps {
   readonly scenario: Scenario;
@@ -328,8 +329,8 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       progress.fail('interrupted');
       results = judgeAll(scenario, convergence, predict);
     } else {
-      progress.fail(error instanceof Error ? error.message : String(error));
-      faultMessage = error instanceof Error ? error.message : String(error);
+      progress.fail(messageOf(error));
+      faultMessage = messageOf(error);
       results = judgeAll(scenario, convergence, predict);
       await finish();
       throw error;
@@ -540,8 +541,6 @@ function withLabels(
   object: Readonly<Record<string, unknown>>,
   labels: Record<string, string>,
 ): KubernetesObject {
-  const isRecord = (v: unknown): v is Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v);
   const metadata = isRecord(object.metadata) ? object.metadata : {};
   const existing = isRecord(metadata.labels) ? (metadata.labels as Record<string, string>) : {};
   return { ...object, metadata: { ...metadata, labels: { ...existing, ...labels } } };
@@ -568,13 +567,13 @@ async function cleanUp(
       const current = await client.read(ref);
       if (current?.metadata?.labels?.[RUN_LABEL] === runId) await client.delete(ref);
     } catch (error) {
-      failures.push(`${describeRef(ref)}: ${error instanceof Error ? error.message : String(error)}`);
+      failures.push(`${describeRef(ref)}: ${messageOf(error)}`);
     }
   }
   try {
     await client.deleteByLabel([{ apiVersion: 'v1', kind: 'Namespace' }], runSelector(runId));
   } catch (error) {
-    failures.push(error instanceof Error ? error.message : String(error));
+    failures.push(messageOf(error));
   }
   if (failures.length > 0) progress.fail(`left behind: ${failures.join('; ')}`);
   else progress.done(`${namespaces.size} namespaces, ${outside.length} other objects`);

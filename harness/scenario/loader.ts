@@ -4,7 +4,6 @@
  * reported at once, each with file:line:column and the field path; nothing is returned from a
  * scenario with problems.
  */
-import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -25,6 +24,7 @@ import type {
   Workload,
   WorkloadRef,
 } from './types.js';
+import { sha256 } from '../values.js';
 
 /** Reads and loads a scenario file. Throws {@link InputError} listing every problem. */
 export async function loadScenarioFile(file: string): Promise<Scenario> {
@@ -512,10 +512,6 @@ function refOf(w: Workload): WorkloadRef {
 
 export function describePort(p: Port): string {
   return `${p.port}/${p.protocol}${p.name ? ` (${p.name})` : ''}`;
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 function reason(error: unknown): string {
