@@ -190,6 +190,7 @@ export function classifyDnsFailure(code: string | undefined, deadline: boolean, 
       return { outcome: 'refused', reason: 'the resolver port refused the query (ICMP port unreachable)' };
     case 'EREFUSED':
       return { outcome: 'refused', reason: 'the resolver answered REFUSED' };
+    case undefined:
     default:
       return { outcome: 'error', reason: `the DNS query failed (${code ?? 'unknown error'})` };
   }

@@ -116,6 +116,7 @@ Examples:
         case 'sarif':
           io.stdout(formatSarif(findings, VERSION));
           break;
+        case 'table':
         default:
           io.stdout(formatTable(findings, manifests.length, options.failOn));
       }

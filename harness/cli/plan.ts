@@ -89,6 +89,7 @@ Examples:
         case 'junit':
           io.stdout(planJUnit(scenario, planned));
           break;
+        case 'table':
         default:
           io.stdout(planTable(planned, options.ablate));
       }
@@ -119,6 +120,9 @@ function target(a: Attempt): { to: string | null; port: number | null; text: str
       const what = `${r.verb} ${r.group ? `${r.group}/` : ''}${r.resource}${r.namespace ? ` -n ${r.namespace}` : ''}`;
       return { to: what, port: null, text: what };
     }
+    case 'http':
+    case 'tcp':
+    case 'udp':
     default:
       return { to: refText(a.to), port: a.port.port, text: `${refText(a.to)}:${a.port.port}` };
   }

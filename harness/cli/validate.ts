@@ -84,6 +84,9 @@ function target(a: Attempt): string {
       return `${a.query.type} ${a.query.name}`;
     case 'api':
       return `${a.request.verb} ${a.request.resource}${a.request.namespace ? ` -n ${a.request.namespace}` : ''}`;
+    case 'http':
+    case 'tcp':
+    case 'udp':
     default:
       return `${refText(a.to)}:${a.port.port}`;
   }

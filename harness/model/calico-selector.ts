@@ -292,6 +292,8 @@ function usesGlobal(node: SelectorNode): boolean {
     case 'and':
     case 'or':
       return node.operands.some(usesGlobal);
+    case 'all':
+    case 'term':
     default:
       return false;
   }
@@ -333,6 +335,8 @@ export function selectorTerms(node: SelectorNode, negated = false): PlacedTerm[]
     case 'and':
     case 'or':
       return node.operands.flatMap((o) => selectorTerms(o, negated));
+    case 'all':
+    case 'global':
     default:
       return [];
   }

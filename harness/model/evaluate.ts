@@ -159,6 +159,9 @@ export class PolicyModel {
         return this.predictDns(src, attempt);
       case 'api':
         return this.predictApi(src, attempt);
+      case 'http':
+      case 'tcp':
+      case 'udp':
       default:
         return this.predictConnection(src, attempt);
     }

@@ -44,6 +44,7 @@ export function compileLabelSelector(value: unknown, where: string): LabelMatche
           throw new NotUnderstood(`${at}: ${operator} takes no values (rejected by the API)`);
         tests.push(operator === 'Exists' ? (labels) => key in labels : (labels) => !(key in labels));
         break;
+      case undefined:
       default:
         throw new NotUnderstood(
           `${at}.operator '${String(operator)}' is not In, NotIn, Exists or DoesNotExist`,

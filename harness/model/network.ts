@@ -295,6 +295,7 @@ class Walk {
         const next = this.from(ti + 1, 0, false);
         return { verdict: next.verdict, reasons: [`${label} passes to the next tier`, ...next.reasons] };
       }
+      case 'Log':
       default:
         return this.unknown(`${label}: action ${rule.action} does not decide`);
     }

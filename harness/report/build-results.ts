@@ -92,6 +92,9 @@ export function targetText(a: Attempt): string {
       const r = a.request;
       return `${r.verb} ${r.group ? `${r.group}/` : ''}${r.resource}${r.namespace ? ` -n ${r.namespace}` : ''}`;
     }
+    case 'http':
+    case 'tcp':
+    case 'udp':
     default:
       return `${refText(a.to)}:${a.port.port}`;
   }

@@ -72,6 +72,12 @@ function sentence(kind: ChangeKind, b: AttemptEntry | undefined, a: AttemptEntry
       return `no longer attempted (was ${b ? o(b) : ''})`;
     case 'layer-changed':
       return `denied at ${b ? LAYER_NAMES[b.layer] : ''}, now at ${a ? LAYER_NAMES[a.layer] : ''}`;
+    case 'error-cleared':
+    case 'new-error':
+    case 'newly-allowed':
+    case 'newly-denied':
+    case 'outcome-changed':
+    case 'verdict-changed':
     default:
       return `${b ? o(b) : ''} -> ${a ? o(a) : ''}`;
   }

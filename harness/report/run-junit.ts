@@ -99,6 +99,7 @@ export function attemptTestCase(a: AttemptEntry, options: RunJUnitOptions = {}):
       return { ...base, error: { message: verdictMessage(a), type: 'harness-fault', text: evidenceText(a) } };
     case 'skipped':
       return { ...base, skipped: { message: verdictMessage(a) } };
+    case 'pass':
     default:
       return base;
   }

@@ -102,6 +102,13 @@ function collect(
       );
       return;
     }
+    case 'custom':
+    case 'invalid_element':
+    case 'invalid_format':
+    case 'invalid_key':
+    case 'not_multiple_of':
+    case 'too_big':
+    case 'too_small':
     default:
       out.push(doc.problem(path, issue.message));
   }
