@@ -16,7 +16,7 @@ import { UserError } from '../../harness/errors.js';
 import { environmentFault, KubeApiError, transportOf } from '../../harness/kube/errors.js';
 import { connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS } from '../../harness/kube/request.js';
 import { brokenServer, plainHttpServer, type BrokenServer } from '../support/broken-servers.js';
-import { runCli, type CliResult } from '../support/cli.js';
+import { runCli, runExisting, type CliResult } from '../support/cli.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { closedPort } from '../support/fake-cluster.js';
 import { putCalicoInstallation, putIstiod, putReadyCluster } from '../support/existing-cluster.js';
@@ -168,25 +168,7 @@ describe('cli: environment faults are one sentence, exit 2, in bounded time', fu
   /** `bulkhead run -f scenario.yaml --provider existing --kubeconfig kubeconfig`, timed. */
   async function run(...extra: string[]): Promise<CliResult & { ms: number }> {
     const started = Date.now();
-    const r = await runCli(
-      [
-        'run',
-        '-f',
-        'scenario.yaml',
-        '--provider',
-        'existing',
-        '--kubeconfig',
-        'kubeconfig',
-        '--settle',
-        '0',
-        '--round-interval',
-        '0',
-        '--run-id',
-        'r1',
-        ...extra,
-      ],
-      dir,
-    );
+    const r = await runExisting(dir, ...extra);
     return { ...r, ms: Date.now() - started };
   }
 

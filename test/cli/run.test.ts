@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { x as extract } from 'tar';
 
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
-import { runCli } from '../support/cli.js';
+import { runCli, runExisting as runExistingIn } from '../support/cli.js';
 import { putReadyCluster } from '../support/existing-cluster.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
 import { HEAD, repoRoot } from '../support/scenarios.js';
@@ -29,23 +29,7 @@ describe('cli: bulkhead run --provider existing', function () {
   let server: FakeApiServer;
   let app: Awaited<ReturnType<typeof scriptedServer>>;
   let kubeconfig: string;
-  const FAST = ['--settle', '0', '--round-interval', '0', '--run-id', 'r1'];
-  /** `bulkhead run -f scenario.yaml --provider existing --kubeconfig kubeconfig <extra> <fast>` in the test folder. */
-  const runExisting = (...extra: string[]) =>
-    runCli(
-      [
-        'run',
-        '-f',
-        'scenario.yaml',
-        '--provider',
-        'existing',
-        '--kubeconfig',
-        'kubeconfig',
-        ...extra,
-        ...FAST,
-      ],
-      dir,
-    );
+  const runExisting = (...extra: string[]) => runExistingIn(dir, ...extra);
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-cli-run-'));

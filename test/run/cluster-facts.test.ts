@@ -23,7 +23,7 @@ import {
   type FakeApiServerOptions,
   type RecordedRequest,
 } from '../support/fake-apiserver/server.js';
-import { runCli } from '../support/cli.js';
+import { runExisting } from '../support/cli.js';
 import { putCalicoInstallation, putIstiod } from '../support/existing-cluster.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
 import { HEAD, load } from '../support/scenarios.js';
@@ -428,28 +428,7 @@ describe('cli: bulkhead run --provider existing without a readable API server en
     await rm(dir, { recursive: true, force: true });
   });
 
-  const run = (...extra: string[]) =>
-    runCli(
-      [
-        'run',
-        '-f',
-        'scenario.yaml',
-        '--provider',
-        'existing',
-        '--kubeconfig',
-        'kubeconfig',
-        '--settle',
-        '0',
-        '--round-interval',
-        '0',
-        '--stable-rounds',
-        '1',
-        '--run-id',
-        'r1',
-        ...extra,
-      ],
-      dir,
-    );
+  const run = (...extra: string[]) => runExisting(dir, '--stable-rounds', '1', ...extra);
 
   it('exits 2 with one sentence and the hint to pass --api-server', async () => {
     const r = await run();

@@ -22,6 +22,32 @@ export async function runCli(args: readonly string[], cwd = repoRoot): Promise<C
   return { code, stdout, stderr };
 }
 
+/**
+ * `bulkhead run -f scenario.yaml --provider existing --kubeconfig kubeconfig` in `dir`, with no
+ * settle time, no pause between rounds and run id `r1`, so tests need no real waits.
+ */
+export function runExisting(dir: string, ...extra: string[]): Promise<CliResult> {
+  return runCli(
+    [
+      'run',
+      '-f',
+      'scenario.yaml',
+      '--provider',
+      'existing',
+      '--kubeconfig',
+      'kubeconfig',
+      '--settle',
+      '0',
+      '--round-interval',
+      '0',
+      '--run-id',
+      'r1',
+      ...extra,
+    ],
+    dir,
+  );
+}
+
 /** Runs the real `bin/bulkhead.js` in a child process, as a user would. */
 export function runBin(args: readonly string[], cwd = repoRoot): Promise<CliResult> {
   return new Promise((resolve) => {
