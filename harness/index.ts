@@ -29,8 +29,8 @@ export {
   type AttemptEntry,
   type ObservedLayer,
   type ResultsDocument,
-} from './report/results-model.js';
-export { readResultsFile } from './report/read-results.js';
+} from './results/results-model.js';
+export { readResultsFile } from './results/read-results.js';
 export { diffResults, type AttemptChange, type ResultsDiff } from './report/diff.js';
 export { verifyBundle, type BundleVerification } from './report/bundle.js';
 export { CATEGORIES, OUTCOMES, type Category, type Outcome } from './scenario/outcomes.js';

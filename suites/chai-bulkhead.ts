@@ -10,9 +10,9 @@
  * An attempt the harness could not judge (verdict `error`) never satisfies an assertion: it
  * throws a HarnessFault, which reports count as an error, not as a failed isolation check.
  */
-import { evidenceLines, verdictMessage } from '../harness/report/describe.js';
-import { LAYER_NAMES } from '../harness/report/layers.js';
-import type { AttemptEntry, ObservedLayer } from '../harness/report/results-model.js';
+import { evidenceLines, verdictMessage } from '../harness/results/describe.js';
+import { LAYER_NAMES } from '../harness/results/layers.js';
+import type { AttemptEntry, ObservedLayer } from '../harness/results/results-model.js';
 import { GRANTED_OUTCOMES } from '../harness/scenario/outcomes.js';
 
 export type DenyLayer = Exclude<ObservedLayer, 'none'>;

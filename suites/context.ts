@@ -4,7 +4,7 @@
  * the suites only judge what was observed.
  */
 import { suggest } from '../harness/errors.js';
-import type { AttemptEntry, ResultsDocument } from '../harness/report/results-model.js';
+import type { AttemptEntry, ResultsDocument } from '../harness/results/results-model.js';
 import type { Category } from '../harness/scenario/outcomes.js';
 
 export class RunUnderTest {

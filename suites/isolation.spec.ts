@@ -8,7 +8,7 @@
  */
 import { describe, it } from 'mocha';
 
-import { readResultsFile } from '../harness/report/read-results.js';
+import { readResultsFile } from '../harness/results/read-results.js';
 import { setCurrentRun } from './context.js';
 import { defineIsolationSuites } from './isolation.js';
 

@@ -5,8 +5,8 @@
  */
 import { expect, use } from 'chai';
 
-import { attemptTitle } from '../harness/report/describe.js';
-import type { ResultsDocument } from '../harness/report/results-model.js';
+import { attemptTitle } from '../harness/results/describe.js';
+import type { ResultsDocument } from '../harness/results/results-model.js';
 import { CATEGORIES, type Category } from '../harness/scenario/outcomes.js';
 import { bulkheadChai } from './chai-bulkhead.js';
 

@@ -10,7 +10,7 @@ import Mocha from 'mocha';
 
 import { UserError } from '../harness/errors.js';
 import type { SuiteTestRecord } from '../harness/report/run-junit.js';
-import type { ResultsDocument } from '../harness/report/results-model.js';
+import type { ResultsDocument } from '../harness/results/results-model.js';
 import { setCurrentRun } from './context.js';
 import { ATTEMPT_OF_TEST, defineIsolationSuites, type SuiteInterface } from './isolation.js';
 import { messageOf } from '../harness/values.js';

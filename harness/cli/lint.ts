@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { UserError } from '../errors.js';
-import { formatJson, formatJUnit, formatSarif, formatTable, FORMATS, type Format } from '../lint/format.js';
+import { formatJson, formatJUnit, formatSarif, formatTable, FORMATS, type Format } from '../report/lint.js';
 import { failsAt, lintManifests, RULES, SEVERITIES, type Severity } from '../lint/index.js';
 import type { RenderOptions } from '../policies/options.js';
 import { readManifestPaths } from '../policies/read-manifests.js';
@@ -16,8 +16,8 @@ import { renderPolicySources } from '../policies/render.js';
 import { loadScenarioFile } from '../scenario/loader.js';
 import type { Manifest, Scenario } from '../scenario/types.js';
 import { EXIT, type CliIo } from './io.js';
-import { renderTable } from './table.js';
-import { VERSION } from './version.js';
+import { renderTable } from '../report/table.js';
+import { VERSION } from '../version.js';
 
 interface LintCliOptions {
   readonly file?: string;

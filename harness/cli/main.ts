@@ -19,7 +19,7 @@ import { verifyBundleCommand } from './verify-bundle.js';
 import { upCommand } from './up.js';
 import { downCommand } from './down.js';
 import { upgradeCheckCommand } from './upgrade-check.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('bulkhead')

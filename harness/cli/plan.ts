@@ -17,7 +17,7 @@ import { loadScenarioFile } from '../scenario/loader.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { EXIT, type CliIo } from './io.js';
-import { renderTable } from './table.js';
+import { renderTable } from '../report/table.js';
 
 const FORMATS = ['table', 'json', 'junit'] as const;
 

@@ -26,7 +26,7 @@ import {
   runnerTimings,
   type RunnerOptions,
 } from './shared.js';
-import { renderTable } from './table.js';
+import { renderTable } from '../report/table.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { writeRunReports } from '../report/run-reports.js';
 import { checkSuiteFiles } from '../../suites/run-suites.js';

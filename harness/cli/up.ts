@@ -16,7 +16,7 @@ import { DEFAULT_CLUSTER_NAME } from '../cluster/kind.js';
 import type { Environment } from '../cluster/provider.js';
 import { DEFAULT_CALICO, DEFAULT_ISTIO, DEFAULT_KUBERNETES } from '../cluster/versions.js';
 import type { CliIo } from './io.js';
-import { renderTable } from './table.js';
+import { renderTable } from '../report/table.js';
 
 /** The options `up` and `run` share for provisioned clusters. */
 export interface ProvisionOptions {

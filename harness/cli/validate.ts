@@ -7,7 +7,7 @@ import { formatExpectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { formatProblem } from '../errors.js';
 import type { CliIo } from './io.js';
-import { renderTable } from './table.js';
+import { renderTable } from '../report/table.js';
 
 interface ValidateOptions {
   readonly file: string;

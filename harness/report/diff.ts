@@ -3,10 +3,10 @@
  * attempt id: newly allowed, newly denied, denied at another layer, new errors. A must-deny
  * attempt that newly got through or newly failed is a regression: `bulkhead diff` exits 1.
  */
-import { renderTable } from '../cli/table.js';
+import { renderTable } from './table.js';
 import { renderJUnit, type JUnitTestCase } from './junit.js';
-import { LAYER_NAMES } from './layers.js';
-import type { AttemptEntry, ResultsDocument } from './results-model.js';
+import { LAYER_NAMES } from '../results/layers.js';
+import type { AttemptEntry, ResultsDocument } from '../results/results-model.js';
 
 export const CHANGE_KINDS = [
   'newly-allowed',

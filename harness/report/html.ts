@@ -4,8 +4,8 @@
  * tenants × services reachability matrix coloured by outcome and layer, and lists every
  * boundary with its evidence, failures first (anchors Part 2). Written from results.json only.
  */
-import { evidenceLines, evidenceText, layerText, verdictMessage } from './describe.js';
-import type { AttemptEntry, ResultsDocument } from './results-model.js';
+import { evidenceLines, evidenceText, layerText, verdictMessage } from '../results/describe.js';
+import type { AttemptEntry, ResultsDocument } from '../results/results-model.js';
 
 /** Matrix cell states and their colours (also used by the legend and the screenshot test). */
 export const CELL_COLOURS = {

@@ -9,9 +9,9 @@
 import path from 'node:path';
 
 import { CATEGORIES } from '../scenario/outcomes.js';
-import { attemptTitle, evidenceText, verdictMessage } from './describe.js';
+import { attemptTitle, evidenceText, verdictMessage } from '../results/describe.js';
 import { renderJUnit, type JUnitTestCase, type JUnitTestSuite } from './junit.js';
-import type { AttemptEntry, ResultsDocument } from './results-model.js';
+import type { AttemptEntry, ResultsDocument } from '../results/results-model.js';
 
 /** One test of a user's suite as mocha ran it. */
 export interface SuiteTestRecord {

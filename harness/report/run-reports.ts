@@ -11,17 +11,17 @@ import { fileURLToPath } from 'node:url';
 
 import { stringify } from 'yaml';
 
-import { VERSION } from '../cli/version.js';
+import { VERSION } from '../version.js';
 import type { PlannedAttempt } from '../model/plan.js';
 import type { Finding } from '../lint/types.js';
 import { renderPolicySources } from '../policies/render.js';
 import type { RunResult } from '../run/runner.js';
 import type { Scenario } from '../scenario/types.js';
 import { runSuites, type SuiteRun } from '../../suites/run-suites.js';
-import { buildResults, readResultsLog, type RunEnvironment } from './build-results.js';
+import { buildResults, readResultsLog, type RunEnvironment } from '../results/build-results.js';
 import { writeBundle, type BundleFile, type WrittenBundle } from './bundle.js';
 import { renderHtmlReport } from './html.js';
-import type { ResultsDocument } from './results-model.js';
+import type { ResultsDocument } from '../results/results-model.js';
 import { runJUnit } from './run-junit.js';
 import { sha256 } from '../values.js';
 

@@ -32,7 +32,7 @@ import { checkSidecars, readBack } from './footing.js';
 import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
-import { ResultsLog } from './results-log.js';
+import { ResultsLog } from '../results/records.js';
 import { isRecord, messageOf } from '../values.js';
 
 export interface RunnerProps {

@@ -11,7 +11,7 @@ import path from 'node:path';
 
 import type { Cluster } from '../cluster/provider.js';
 import { KubeClient } from '../kube/client.js';
-import type { RunEnvironment } from '../report/build-results.js';
+import type { RunEnvironment } from '../results/build-results.js';
 import { writeRunReports } from '../report/run-reports.js';
 import type { Progress } from '../run/progress.js';
 import { runScenario, type RunResult } from '../run/runner.js';

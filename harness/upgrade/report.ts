@@ -5,10 +5,10 @@
  * boundary that failed anywhere. Data in (each phase's results.json), text out: a table for the
  * terminal, JSON and JUnit for CI. Never talks to a cluster.
  */
-import { renderTable } from '../cli/table.js';
+import { renderTable } from '../report/table.js';
 import { diffResults, type ResultsDiff } from '../report/diff.js';
 import { renderJUnit, type JUnitTestCase } from '../report/junit.js';
-import type { ResultsDocument } from '../report/results-model.js';
+import type { ResultsDocument } from '../results/results-model.js';
 import { controlPlaneText, proxiesText, type ObservedVersions } from './observed.js';
 
 export interface PhaseOutcome {

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 
-import { buildResults, type LogLine } from '../../harness/report/build-results.js';
+import { buildResults, type LogLine } from '../../harness/results/build-results.js';
 import { renderHtmlReport } from '../../harness/report/html.js';
 import { runJUnit } from '../../harness/report/run-junit.js';
 import type { RunResult } from '../../harness/run/runner.js';

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { buildResults, readResultsLog } from '../../harness/report/build-results.js';
+import { buildResults, readResultsLog } from '../../harness/results/build-results.js';
 import { diffResults } from '../../harness/report/diff.js';
-import type { AttemptEntry, ResultsDocument } from '../../harness/report/results-model.js';
+import type { AttemptEntry, ResultsDocument } from '../../harness/results/results-model.js';
 import { runCli } from '../support/cli.js';
 import { fakeRun } from './support.js';
 import { xsdValidate } from './support.js';

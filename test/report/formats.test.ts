@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 
 import { MANIFEST_NAME, verifyBundle, writeBundle } from '../../harness/report/bundle.js';
-import { RESULTS_SCHEMA_FILE, resultsSchemaText } from '../../harness/report/write-results-schema.js';
+import { RESULTS_SCHEMA_FILE, resultsSchemaText } from '../../harness/results/write-results-schema.js';
 import { runCli } from '../support/cli.js';
 import { xsdValidate } from './support.js';
 

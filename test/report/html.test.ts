@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { PNG } from 'pngjs';
 
-import { buildResults, readResultsLog } from '../../harness/report/build-results.js';
+import { buildResults, readResultsLog } from '../../harness/results/build-results.js';
 import {
   CELL_COLOURS,
   MATRIX_LAYOUT,
@@ -20,7 +20,7 @@ import {
   renderHtmlReport,
   type CellState,
 } from '../../harness/report/html.js';
-import type { ResultsDocument } from '../../harness/report/results-model.js';
+import type { ResultsDocument } from '../../harness/results/results-model.js';
 import { fakeRun } from './support.js';
 
 async function runDocument(): Promise<ResultsDocument> {

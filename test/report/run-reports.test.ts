@@ -13,14 +13,16 @@ import { expect } from 'chai';
 
 import { UserError } from '../../harness/errors.js';
 import { verifyBundle } from '../../harness/report/bundle.js';
-import { readResultsFile } from '../../harness/report/read-results.js';
-import type { ResultsDocument } from '../../harness/report/results-model.js';
+import { readResultsFile } from '../../harness/results/read-results.js';
+import type { ResultsDocument } from '../../harness/results/results-model.js';
 import { writeRunReports, type RunReports } from '../../harness/report/run-reports.js';
 import { runCli } from '../support/cli.js';
 import { fakeRun, xsdValidate, type FakeRun } from './support.js';
 
 const XSD = fileURLToPath(new URL('../../harness/report/schemas/junit.xsd', import.meta.url));
-const SCHEMA = fileURLToPath(new URL('../../harness/report/schemas/results.v1.schema.json', import.meta.url));
+const SCHEMA = fileURLToPath(
+  new URL('../../harness/results/schemas/results.v1.schema.json', import.meta.url),
+);
 const PUBLIC_API = fileURLToPath(new URL('../../harness/index.ts', import.meta.url));
 
 const USER_SUITE = `

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 
 import { isManaged, newRunId, runLabels, runSelector } from '../../harness/run/identity.js';
 import { createProgress, elapsed, isInteractive } from '../../harness/run/progress.js';
-import { ResultsLog } from '../../harness/run/results-log.js';
+import { ResultsLog } from '../../harness/results/records.js';
 
 describe('run identity', () => {
   it('makes sortable run ids that are valid label values', () => {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { AssertionError, expect, use } from 'chai';
 
-import type { AttemptEntry, ResultsDocument } from '../../harness/report/results-model.js';
+import type { AttemptEntry, ResultsDocument } from '../../harness/results/results-model.js';
 import { bulkheadChai, HarnessFault } from '../../suites/chai-bulkhead.js';
 import { currentRun } from '../../suites/context.js';
 import { runSuites } from '../../suites/run-suites.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { buildResults, readResultsLog } from '../../harness/report/build-results.js';
+import { buildResults, readResultsLog } from '../../harness/results/build-results.js';
 import { fakeRun } from '../report/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { buildResults, readResultsLog } from '../../harness/report/build-results.js';
-import type { AttemptEntry, ResultsDocument } from '../../harness/report/results-model.js';
+import { buildResults, readResultsLog } from '../../harness/results/build-results.js';
+import type { AttemptEntry, ResultsDocument } from '../../harness/results/results-model.js';
 import type { ObservedVersions } from '../../harness/upgrade/observed.js';
 import {
   crossPhaseJson,

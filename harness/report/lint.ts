@@ -1,10 +1,10 @@
 /** Lint findings as a terminal table, JSON, JUnit XML or SARIF 2.1.0. */
-import { renderJUnit, type JUnitTestCase } from '../report/junit.js';
-import { renderSarif, type SarifLevel } from '../report/sarif.js';
+import { renderJUnit, type JUnitTestCase } from './junit.js';
+import { renderSarif, type SarifLevel } from './sarif.js';
 import type { Manifest } from '../scenario/types.js';
 import { refOf } from '../policies/objects.js';
-import { RULES } from './index.js';
-import { SEVERITIES, severityRank, type Finding, type Severity } from './types.js';
+import { RULES } from '../lint/index.js';
+import { SEVERITIES, severityRank, type Finding, type Severity } from '../lint/types.js';
 
 export const FORMATS = ['table', 'json', 'junit', 'sarif'] as const;
 export type Format = (typeof FORMATS)[number];

@@ -2,7 +2,7 @@
  * `results.json`: the finished run in one document, the input of every report (JUnit, HTML,
  * bundle, diff). Versioned: `v` changes only when a field changes meaning or goes away; new
  * optional fields keep the version. The zod schema below is the source of the committed JSON
- * Schema (`harness/report/schemas/results.v1.schema.json`, written by `npm run schema:results`).
+ * Schema (`harness/results/schemas/results.v1.schema.json`, written by `npm run schema:results`).
  */
 import { z } from 'zod';
 

@@ -2,5 +2,5 @@ import { readFileSync } from 'node:fs';
 
 /** The package version, read once from package.json next to the sources. */
 export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
