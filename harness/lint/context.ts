@@ -5,6 +5,7 @@
  * (Namespace objects, pod templates) and, for tenants, to the `tenant-` naming convention.
  */
 import type { Manifest, Scenario } from '../scenario/types.js';
+import { warnsWithoutNamespace } from '../policies/kinds.js';
 import { TENANT_LABEL } from '../policies/options.js';
 import { arr, obj, str, strings } from '../policies/objects.js';
 
@@ -17,27 +18,9 @@ export interface LintOptions {
 
 export const DEFAULT_SERVICE_CIDRS = ['10.96.0.0/12'] as const;
 
-/** Kinds whose objects live in a namespace. */
-const NAMESPACED = new Set([
-  'NetworkPolicy',
-  'AuthorizationPolicy',
-  'PeerAuthentication',
-  'RequestAuthentication',
-  'EnvoyFilter',
-  'Sidecar',
-  'Pod',
-  'Deployment',
-  'StatefulSet',
-  'DaemonSet',
-  'ReplicaSet',
-  'ServiceAccount',
-  'Service',
-  'Role',
-  'RoleBinding',
-]);
-
+/** Kinds whose objects lint expects in a namespace (kinds.ts, `warnWithoutNamespace`). */
 export function isNamespaced(m: Manifest): boolean {
-  return NAMESPACED.has(String(m.object.kind));
+  return warnsWithoutNamespace(String(m.object.kind));
 }
 
 export function namespaceOf(m: Manifest): string | undefined {

@@ -2,10 +2,11 @@
  * Sorting policy manifests by what they do: which layer evaluates them, which cannot change
  * the attempts (a ConfigMap), and which change traffic in ways the model does not evaluate (an
  * EnvoyFilter, a DestinationRule). The last kind turn the predictions they may touch into
- * `unknown`, naming the object, instead of being silently ignored.
+ * `unknown`, naming the object, instead of being silently ignored. Which kind is which is the
+ * table of policy kinds (policies/kinds.ts); here each of its readings becomes code.
  */
+import { readingOf } from '../policies/kinds.js';
 import type { PolicyManifest as Manifest } from './types.js';
-import { CALICO_GROUPS } from './calico.js';
 import { rbacPlacement } from './envoyfilter.js';
 import { compileLua, type LuaProgram } from './lua.js';
 import type { Endpoint } from './cluster.js';
@@ -13,55 +14,6 @@ import { compileMatchLabels, type LabelMatcher } from './labels.js';
 import { where } from './networkpolicy.js';
 import { isObj, objectName, type Obj } from './read.js';
 import type { AblatableLayer } from './types.js';
-
-const ISTIO_SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
-const ISTIO_NETWORKING = [
-  'networking.istio.io/v1',
-  'networking.istio.io/v1beta1',
-  'networking.istio.io/v1alpha3',
-];
-
-/** Kinds that cannot change what an attempt of the scenario sees. */
-const INERT: ReadonlySet<string> = new Set([
-  'v1/ConfigMap',
-  'v1/Secret',
-  'v1/Service',
-  'v1/Pod',
-  'v1/LimitRange',
-  'v1/ResourceQuota',
-  'v1/Endpoints',
-  'apps/v1/Deployment',
-  'apps/v1/StatefulSet',
-  'apps/v1/DaemonSet',
-  'apps/v1/ReplicaSet',
-  'batch/v1/Job',
-  'batch/v1/CronJob',
-  'policy/v1/PodDisruptionBudget',
-  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy',
-  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding',
-  'telemetry.istio.io/v1/Telemetry',
-  'telemetry.istio.io/v1alpha1/Telemetry',
-  'gateway.networking.k8s.io/v1/Gateway',
-  'gateway.networking.k8s.io/v1/GatewayClass',
-]);
-/** Calico kinds about addressing, routing or host endpoints' configuration: no pod policy. */
-const CALICO_INERT = new Set([
-  'IPPool',
-  'IPReservation',
-  'BGPConfiguration',
-  'BGPPeer',
-  'BGPFilter',
-  'ClusterInformation',
-  'KubeControllersConfiguration',
-  'Profile',
-  'IPAMConfiguration',
-  'CalicoNodeStatus',
-  // Staged policies record what they would do; they never enforce.
-  'StagedNetworkPolicy',
-  'StagedGlobalNetworkPolicy',
-  'StagedKubernetesNetworkPolicy',
-]);
-const ISTIO_NETWORKING_INERT = new Set(['Gateway', 'WorkloadEntry', 'WorkloadGroup', 'ProxyConfig']);
 
 /** An object the model does not evaluate, and the attempts it may touch. */
 export interface Unmodeled {
@@ -105,14 +57,7 @@ export interface Inventory {
 
 /** The layer whose policies `--ablate` removes with this manifest. */
 export function layerOf(m: Manifest): AblatableLayer | undefined {
-  const { apiVersion, kind } = m.object;
-  if (apiVersion === 'networking.k8s.io/v1' && kind === 'NetworkPolicy') return 'network';
-  if (CALICO_GROUPS.includes(String(apiVersion)) && !CALICO_INERT.has(String(kind))) return 'network';
-  if (ISTIO_SECURITY.includes(String(apiVersion))) {
-    if (kind === 'PeerAuthentication') return 'mtls';
-    if (kind === 'AuthorizationPolicy') return 'authorization';
-  }
-  return undefined;
+  return readingOf(String(m.object.apiVersion), String(m.object.kind)).layer;
 }
 
 export function inventory(
@@ -141,37 +86,52 @@ export function inventory(
     const spec: Obj = isObj(m.object.spec) ? m.object.spec : {};
     const unmodeled = (why: string, scope: Unmodeled['scope'], applies: Unmodeled['applies'] = () => true) =>
       inv.unmodeled.push({ title, why, scope, applies });
+    const inScope = (e: Endpoint) => namespace === rootNamespace || e.namespace === namespace;
 
-    if (apiVersion === 'networking.k8s.io/v1' && kind === 'NetworkPolicy') inv.networkPolicies.push(m);
-    else if (CALICO_GROUPS.includes(apiVersion)) {
-      if (kind === 'NetworkPolicy' || kind === 'GlobalNetworkPolicy') inv.calicoPolicies.push(m);
-      else if (kind === 'Tier') inv.calicoTiers.push(m);
-      else if (kind === 'NetworkSet' || kind === 'GlobalNetworkSet') inv.calicoNetworkSets.push(m);
-      else if (kind === 'FelixConfiguration') {
+    const reading = readingOf(apiVersion, kind).model;
+    switch (reading) {
+      case 'network-policy':
+        inv.networkPolicies.push(m);
+        break;
+      case 'calico-policy':
+        inv.calicoPolicies.push(m);
+        break;
+      case 'calico-tier':
+        inv.calicoTiers.push(m);
+        break;
+      case 'calico-network-set':
+        inv.calicoNetworkSets.push(m);
+        break;
+      case 'felix-configuration': {
         const action = [spec.iptablesFilterDenyAction, spec.nftablesFilterDenyAction]
           .filter((a): a is string => typeof a === 'string')
           .map((a) => a.toUpperCase());
         if (action.includes('REJECT')) reject = true;
-      } else if (kind === 'HostEndpoint') {
+        break;
+      }
+      case 'peer-authentication':
+        inv.peerAuthentications.push(m);
+        break;
+      case 'authorization-policy':
+        inv.authorizationPolicies.push(m);
+        break;
+      case 'request-authentication':
+        inv.requestAuthentications.push(m);
+        break;
+      case 'rbac':
+        inv.rbac.push(m);
+        break;
+      case 'host-endpoint':
         unmodeled('host endpoint policy can filter traffic to the node, where the API server listens', 'api');
-      } else if (!CALICO_INERT.has(kind)) unmodeled(`Calico ${kind} is not modeled`, 'network');
-    } else if (ISTIO_SECURITY.includes(apiVersion)) {
-      if (kind === 'PeerAuthentication') inv.peerAuthentications.push(m);
-      else if (kind === 'AuthorizationPolicy') inv.authorizationPolicies.push(m);
-      else if (kind === 'RequestAuthentication') inv.requestAuthentications.push(m);
-      else unmodeled(`Istio ${kind} is not modeled`, 'all');
-    } else if (ISTIO_NETWORKING.includes(apiVersion) || apiVersion.startsWith('extensions.istio.io/')) {
-      if (ISTIO_NETWORKING_INERT.has(kind)) continue;
-      const inScope = (e: Endpoint) => namespace === rootNamespace || e.namespace === namespace;
-      if (kind === 'EnvoyFilter' || kind === 'WasmPlugin') {
-        const selector = selectorOf(
-          kind === 'EnvoyFilter' ? spec.workloadSelector : spec.selector,
-          kind === 'EnvoyFilter',
-        );
-        const contexts = kind === 'EnvoyFilter' ? patchContexts(spec) : new Set(['ANY']);
+        break;
+      case 'envoy-filter':
+      case 'wasm-plugin': {
+        const envoyFilter = reading === 'envoy-filter';
+        const selector = selectorOf(envoyFilter ? spec.workloadSelector : spec.selector, envoyFilter);
+        const contexts = envoyFilter ? patchContexts(spec) : new Set(['ANY']);
         const applies = (e: Endpoint) => e.sidecar && inScope(e) && selector(e.labels);
         const why = `${kind} patches the proxy's filters; the model does not run them`;
-        const headers = kind === 'EnvoyFilter' ? luaHeaderRewrites(spec) : undefined;
+        const headers = envoyFilter ? luaHeaderRewrites(spec) : undefined;
         if (contexts.has('ANY') || contexts.has('SIDECAR_INBOUND')) {
           inv.unmodeled.push({
             title,
@@ -185,14 +145,18 @@ export function inventory(
           });
         }
         if (contexts.has('ANY') || contexts.has('SIDECAR_OUTBOUND')) unmodeled(why, 'client', applies);
-      } else if (kind === 'Sidecar') {
+        break;
+      }
+      case 'sidecar': {
         const selector = selectorOf(spec.workloadSelector, true);
         unmodeled(
           'Sidecar changes which destinations the proxy knows and how it reaches them',
           'client',
           (e) => e.sidecar && inScope(e) && selector(e.labels),
         );
-      } else if (kind === 'DestinationRule' || kind === 'VirtualService' || kind === 'ServiceEntry') {
+        break;
+      }
+      case 'client-routing': {
         const hosts = (kind === 'DestinationRule' ? [spec.host] : Array.isArray(spec.hosts) ? spec.hosts : [])
           .filter((h): h is string => typeof h === 'string')
           .map((h) => qualify(h, namespace ?? 'default', clusterDomain));
@@ -201,34 +165,43 @@ export function inventory(
           'client',
           (e, host) => e.sidecar && hosts.some((h) => hostMatches(h, host)),
         );
-      } else unmodeled(`Istio ${kind} is not modeled`, 'all');
-    } else if (apiVersion.startsWith('gateway.networking.k8s.io/')) {
-      if (kind === 'Gateway' || kind === 'GatewayClass' || kind === 'ReferenceGrant') continue;
-      const parents = Array.isArray(spec.parentRefs) ? spec.parentRefs.filter(isObj) : [];
-      const services = parents
-        .filter((p) => p.kind === 'Service')
-        .map(
-          (p) =>
-            `${String(p.name)}.${typeof p.namespace === 'string' ? p.namespace : (namespace ?? 'default')}.svc.${clusterDomain}`,
-        );
-      if (services.length > 0) {
-        unmodeled(
-          `${kind} attached to a Service routes mesh traffic`,
-          'client',
-          (e, host) => e.sidecar && services.includes(host),
-        );
+        break;
       }
-    } else if (apiVersion === 'rbac.authorization.k8s.io/v1') {
-      inv.rbac.push(m);
-    } else if (apiVersion === 'policy.networking.k8s.io/v1alpha1') {
-      unmodeled(
-        `${kind} (admin network policy) is evaluated in its own tiers, which the model does not evaluate`,
-        'network',
-      );
-    } else if (apiVersion === 'v1' && (kind === 'Namespace' || kind === 'ServiceAccount')) {
-      // Their labels are taken into the cluster model.
-    } else if (!INERT.has(`${apiVersion}/${kind}`)) {
-      unmodeled(`${apiVersion} ${kind} is not a kind the model understands; it may change traffic`, 'all');
+      case 'route': {
+        const parents = Array.isArray(spec.parentRefs) ? spec.parentRefs.filter(isObj) : [];
+        const services = parents
+          .filter((p) => p.kind === 'Service')
+          .map(
+            (p) =>
+              `${String(p.name)}.${typeof p.namespace === 'string' ? p.namespace : (namespace ?? 'default')}.svc.${clusterDomain}`,
+          );
+        if (services.length > 0) {
+          unmodeled(
+            `${kind} attached to a Service routes mesh traffic`,
+            'client',
+            (e, host) => e.sidecar && services.includes(host),
+          );
+        }
+        break;
+      }
+      case 'admin-network-policy':
+        unmodeled(
+          `${kind} (admin network policy) is evaluated in its own tiers, which the model does not evaluate`,
+          'network',
+        );
+        break;
+      case 'unmodeled-calico':
+        unmodeled(`Calico ${kind} is not modeled`, 'network');
+        break;
+      case 'unmodeled-istio':
+        unmodeled(`Istio ${kind} is not modeled`, 'all');
+        break;
+      case 'unmodeled':
+        unmodeled(`${apiVersion} ${kind} is not a kind the model understands; it may change traffic`, 'all');
+        break;
+      case 'cluster-labels': // Their labels are taken into the cluster model.
+      case 'inert':
+        break;
     }
   }
   return { ...inv, rejectInsteadOfDrop: reject };

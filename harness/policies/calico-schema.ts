@@ -14,17 +14,14 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 
+import { POLICY_KINDS } from './kinds.js';
+
 const SCHEMA_DIR = new URL('./schemas/calico/', import.meta.url);
 
-/** Kind → CRD file, for the kinds whose schema is shipped. */
-export const CALICO_CRDS: Readonly<Record<string, string>> = {
-  GlobalNetworkPolicy: 'projectcalico.org_globalnetworkpolicies.yaml',
-  NetworkPolicy: 'projectcalico.org_networkpolicies.yaml',
-  Tier: 'projectcalico.org_tiers.yaml',
-  GlobalNetworkSet: 'projectcalico.org_globalnetworksets.yaml',
-};
-
-export const CALICO_GROUPS = ['projectcalico.org/v3', 'crd.projectcalico.org/v1'] as const;
+/** Kind → CRD file, for the kinds whose schema is shipped (the Calico rows of kinds.ts naming one). */
+export const CALICO_CRDS: Readonly<Record<string, string>> = Object.fromEntries(
+  POLICY_KINDS.flatMap((row) => (row.schema?.validator === 'calico' ? [[row.kind, row.schema.crd]] : [])),
+);
 
 type Json = Record<string, unknown>;
 

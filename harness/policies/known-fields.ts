@@ -8,6 +8,7 @@
 import { suggest, type Problem } from '../errors.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
+import { policyKind, type KnownFields } from './kinds.js';
 import { describeRef, isObject, refOf } from './objects.js';
 
 /** An object's known fields (null: any value), or a list of such objects. */
@@ -74,12 +75,11 @@ const PEER_AUTHENTICATION: Shape = {
   portLevelMtls: null,
 };
 
-const SPECS: Readonly<Record<string, Shape>> = {
-  'networking.k8s.io/v1/NetworkPolicy': NETWORK_POLICY,
-  'security.istio.io/v1/AuthorizationPolicy': AUTHORIZATION_POLICY,
-  'security.istio.io/v1beta1/AuthorizationPolicy': AUTHORIZATION_POLICY,
-  'security.istio.io/v1/PeerAuthentication': PEER_AUTHENTICATION,
-  'security.istio.io/v1beta1/PeerAuthentication': PEER_AUTHENTICATION,
+/** The field list a kind's row names (kinds.ts, `knownFields`). */
+const SPECS: Readonly<Record<KnownFields, Shape>> = {
+  NetworkPolicy: NETWORK_POLICY,
+  AuthorizationPolicy: AUTHORIZATION_POLICY,
+  PeerAuthentication: PEER_AUTHENTICATION,
 };
 
 function walk(value: unknown, shape: Shape, path: DocPath, out: DocPath[]): void {
@@ -104,10 +104,11 @@ function walk(value: unknown, shape: Shape, path: DocPath, out: DocPath[]): void
   }
 }
 
-/** Unknown fields under `spec` of the kinds listed above, each located at its key. */
+/** Unknown fields under `spec` of the kinds whose row names a field list, each located at its key. */
 export function unknownFields(m: Manifest): Problem[] {
-  const shape = SPECS[`${String(m.object.apiVersion)}/${String(m.object.kind)}`];
-  if (!shape) return [];
+  const fields = policyKind(String(m.object.apiVersion), String(m.object.kind))?.knownFields;
+  if (fields === undefined) return [];
+  const shape = SPECS[fields];
   const found: DocPath[] = [];
   walk(m.object.spec, shape, ['spec'], found);
   const ref = describeRef(refOf(m));

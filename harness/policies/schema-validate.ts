@@ -17,60 +17,38 @@ import * as coreV1 from 'kubernetes-models/v1';
 import type { Problem } from '../errors.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
-import { CALICO_GROUPS, validateCalico } from './calico-schema.js';
+import { validateCalico } from './calico-schema.js';
+import { POLICY_KINDS, schemaOf } from './kinds.js';
 import { unknownFields } from './known-fields.js';
 import { describeRef, obj, refOf, str, type ObjectRef } from './objects.js';
 
 /** A model class of kubernetes-models: constructed from data, `validate()` throws on violations. */
 type ModelClass = new (data: Record<string, unknown>) => { validate(): void };
 
-function models(apiVersion: string, module: Record<string, unknown>, kinds: readonly string[]) {
-  return kinds.map((kind) => [`${apiVersion}/${kind}`, module[kind] as ModelClass] as const);
-}
+/** The kubernetes-models and @kubernetes-models/istio module of each apiVersion with schemas. */
+const MODULES: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  v1: coreV1,
+  'apps/v1': appsV1,
+  'networking.k8s.io/v1': networkingV1,
+  'rbac.authorization.k8s.io/v1': rbacV1,
+  'security.istio.io/v1': istioSecurityV1,
+  'security.istio.io/v1beta1': istioSecurityV1beta1,
+  'networking.istio.io/v1alpha3': istioNetworkingV1alpha3,
+  'networking.istio.io/v1beta1': istioNetworkingV1beta1,
+  'networking.istio.io/v1': istioNetworkingV1,
+};
 
-const MODELS = new Map<string, ModelClass>([
-  ...models('v1', coreV1, ['Namespace', 'ServiceAccount', 'Pod', 'Service', 'ConfigMap', 'Secret']),
-  ...models('apps/v1', appsV1, ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet']),
-  ...models('networking.k8s.io/v1', networkingV1, ['NetworkPolicy']),
-  ...models('rbac.authorization.k8s.io/v1', rbacV1, [
-    'Role',
-    'RoleBinding',
-    'ClusterRole',
-    'ClusterRoleBinding',
-  ]),
-  ...models('security.istio.io/v1', istioSecurityV1, [
-    'AuthorizationPolicy',
-    'PeerAuthentication',
-    'RequestAuthentication',
-  ]),
-  ...models('security.istio.io/v1beta1', istioSecurityV1beta1, [
-    'AuthorizationPolicy',
-    'PeerAuthentication',
-    'RequestAuthentication',
-  ]),
-  ...models('networking.istio.io/v1alpha3', istioNetworkingV1alpha3, [
-    'EnvoyFilter',
-    'Sidecar',
-    'DestinationRule',
-    'VirtualService',
-    'ServiceEntry',
-    'Gateway',
-  ]),
-  ...models('networking.istio.io/v1beta1', istioNetworkingV1beta1, [
-    'Sidecar',
-    'DestinationRule',
-    'VirtualService',
-    'ServiceEntry',
-    'Gateway',
-  ]),
-  ...models('networking.istio.io/v1', istioNetworkingV1, [
-    'Sidecar',
-    'DestinationRule',
-    'VirtualService',
-    'ServiceEntry',
-    'Gateway',
-  ]),
-]);
+/** `apiVersion/kind` → its model class, for every kind whose row names one (kinds.ts). */
+const MODELS = new Map<string, ModelClass>(
+  POLICY_KINDS.flatMap((row) => {
+    const schema = row.schema;
+    if (schema === undefined || schema.validator === 'calico') return [];
+    return (schema.apiVersions ?? row.group.apiVersions).flatMap((apiVersion) => {
+      const Model = MODULES[apiVersion]?.[row.kind];
+      return typeof Model === 'function' ? [[`${apiVersion}/${row.kind}`, Model as ModelClass] as const] : [];
+    });
+  }),
+);
 
 export type SchemaResult =
   | { readonly status: 'valid'; readonly object: ObjectRef }
@@ -80,11 +58,9 @@ export type SchemaResult =
 
 /** Which validator covers an apiVersion/kind: 'kubernetes-models', 'istio', 'calico' or undefined. */
 export function schemaFor(apiVersion: string, kind: string): 'kubernetes' | 'istio' | 'calico' | undefined {
-  if ((CALICO_GROUPS as readonly string[]).includes(apiVersion)) {
-    return validateCalico(kind, {}) === undefined ? undefined : 'calico';
-  }
-  if (!MODELS.has(`${apiVersion}/${kind}`)) return undefined;
-  return apiVersion.includes('istio.io') ? 'istio' : 'kubernetes';
+  const schema = schemaOf(apiVersion, kind);
+  if (schema?.validator === 'calico') return 'calico';
+  return schema && MODELS.has(`${apiVersion}/${kind}`) ? schema.validator : undefined;
 }
 
 /** Checks one object against its kind's schema. */
@@ -96,10 +72,11 @@ export function validateManifest(m: Manifest): SchemaResult {
     problems.push(m.source.problem(['metadata'], `${describeRef(object)}: metadata.name is required`));
   }
   let errors: readonly ErrorObject[] | undefined;
-  if ((CALICO_GROUPS as readonly string[]).includes(object.apiVersion)) {
+  const schema = schemaOf(object.apiVersion, object.kind);
+  if (schema?.validator === 'calico') {
     errors = validateCalico(object.kind, m.object);
   } else {
-    const Model = MODELS.get(`${object.apiVersion}/${object.kind}`);
+    const Model = schema && MODELS.get(`${object.apiVersion}/${object.kind}`);
     if (Model) errors = modelErrors(Model, m.object);
   }
   if (errors === undefined && problems.length === 0) return { status: 'unknown-kind', object };
