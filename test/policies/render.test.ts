@@ -1,9 +1,9 @@
 /**
  * The built-in bundles rendered for a two-tenant scenario, compared with committed snapshots
  * (test/policies/snapshots/*.yaml, readable in review). After an intended change, regenerate them
- * with `npm run test:update-snapshots` (sets BULKHEAD_UPDATE_SNAPSHOTS=1) and review the diff.
+ * with `npm run test:update-snapshots` (sets BULKHEAD_UPDATE_SNAPSHOTS=1) and review the diff
+ * (test/support/snapshot.ts).
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
@@ -15,24 +15,10 @@ import { renderBuiltin, renderBuiltinText, renderPolicySources } from '../../har
 import { loadScenarioFile } from '../../harness/scenario/loader.js';
 import type { Manifest, Scenario } from '../../harness/scenario/types.js';
 import { load } from '../support/scenarios.js';
+import { matchSnapshot } from '../support/snapshot.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const UPDATE = process.env.BULKHEAD_UPDATE_SNAPSHOTS === '1';
-
-async function matchesSnapshot(actual: string, file: string): Promise<void> {
-  const path = here(`snapshots/${file}`);
-  if (UPDATE) await writeFile(path, actual);
-  const expected = await readFile(path, 'utf8');
-  // Compare line by line first: a failure then names the first line that changed.
-  const a = actual.split('\n');
-  const e = expected.split('\n');
-  const first = a.findIndex((line, i) => line !== e[i]);
-  expect(
-    first,
-    `snapshots/${file} differs from line ${first + 1} (update: npm run test:update-snapshots)`,
-  ).to.equal(-1);
-  expect(actual).to.equal(expected);
-}
+const snapshot = (file: string) => new URL(`snapshots/${file}`, import.meta.url);
 
 function ids(manifests: readonly Manifest[]): string[] {
   return manifests.map((m) => {
@@ -48,11 +34,14 @@ describe('policies: rendering the built-in bundles', () => {
   });
 
   it('renders hard-isolation for two tenants as in the committed snapshot', async () => {
-    await matchesSnapshot(renderBuiltinText('hard-isolation', two), 'hard-isolation.two-tenants.yaml');
+    await matchSnapshot(
+      renderBuiltinText('hard-isolation', two),
+      snapshot('hard-isolation.two-tenants.yaml'),
+    );
   });
 
   it('renders the article for two tenants as in the committed snapshot', async () => {
-    await matchesSnapshot(renderBuiltinText('article', two), 'article.two-tenants.yaml');
+    await matchSnapshot(renderBuiltinText('article', two), snapshot('article.two-tenants.yaml'));
   });
 
   it('returns the builtin bundles first, each object located in its virtual file', () => {

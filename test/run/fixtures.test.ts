@@ -1,5 +1,3 @@
-import { readFile, writeFile } from 'node:fs/promises';
-
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -13,6 +11,7 @@ import { stringify } from 'yaml';
 import { agentImage, DEFAULT_AGENT_IMAGE, renderFixtures } from '../../harness/run/fixtures.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 import { HEAD, load } from '../support/scenarios.js';
+import { matchSnapshot } from '../support/snapshot.js';
 
 const SNAPSHOT = new URL('./__snapshots__/fixtures.yaml', import.meta.url);
 
@@ -43,10 +42,8 @@ describe('fixtures', () => {
     objects = renderFixtures({ scenario, runId: 'r1', agentBundle: '// agent bundle' });
   });
 
-  it('renders what the committed snapshot shows (UPDATE_SNAPSHOTS=1 rewrites it)', async () => {
-    const text = objects.map((o) => stringify(o)).join('---\n');
-    if (process.env.UPDATE_SNAPSHOTS) await writeFile(SNAPSHOT, text);
-    expect(text).to.equal(await readFile(SNAPSHOT, 'utf8'));
+  it('renders what the committed snapshot shows (npm run test:update-snapshots rewrites it)', async () => {
+    await matchSnapshot(objects.map((o) => stringify(o)).join('---\n'), SNAPSHOT);
   });
 
   it('validates every object against the Kubernetes schemas', () => {
