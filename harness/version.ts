@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { packageManifest } from './package-files.js';
 
-/** The package version, read once from package.json next to the sources. */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/** The package version, from bulkhead's package.json. */
+export const VERSION: string = packageManifest().version;

@@ -3,13 +3,11 @@
  * official Node images (22 and 24), made by esbuild from harness/agent/main.ts. `npm ci` builds
  * it through the `prepare` script; the harness can rebuild it on demand. Not part of the bundle.
  */
-import { fileURLToPath } from 'node:url';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
+import { packageFile } from '../package-files.js';
 
 /** The bundle's path: ignored by git, never committed. */
-export const AGENT_BUNDLE = `${root}dist/agent/bulkhead-agent.mjs`;
-const ENTRY = `${root}harness/agent/main.ts`;
+export const AGENT_BUNDLE = packageFile('dist/agent/bulkhead-agent.mjs');
+const ENTRY = packageFile('harness/agent/main.ts');
 
 /** Builds the bundle and returns its path. esbuild is a build-time dependency, loaded only here. */
 export async function buildAgentBundle(outfile: string = AGENT_BUNDLE): Promise<string> {

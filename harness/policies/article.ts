@@ -13,11 +13,12 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { packageFile } from '../package-files.js';
 import type { Scenario } from '../scenario/types.js';
 
 export const ARTICLE = 'article';
 
-const ARTICLE_FILE = new URL('./data/article-manifests.yaml', import.meta.url);
+const ARTICLE_FILE = packageFile('harness/policies/data/article-manifests.yaml');
 
 /** The article's YAML as shipped in the package. */
 export function articleSourceText(): string {

@@ -14,9 +14,10 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 
+import { packageUrl } from '../package-files.js';
 import { POLICY_KINDS } from './kinds.js';
 
-const SCHEMA_DIR = new URL('./schemas/calico/', import.meta.url);
+const SCHEMA_DIR = packageUrl('harness/policies/schemas/calico/');
 
 /** Kind → CRD file, for the kinds whose schema is shipped (the Calico rows of kinds.ts naming one). */
 export const CALICO_CRDS: Readonly<Record<string, string>> = Object.fromEntries(

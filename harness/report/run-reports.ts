@@ -7,10 +7,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { stringify } from 'yaml';
 
+import { packageRoot } from '../package-files.js';
 import { VERSION } from '../version.js';
 import type { PlannedAttempt } from '../model/plan.js';
 import type { Finding } from '../lint/types.js';
@@ -82,7 +82,7 @@ export function gitCommitAt(root: string): string | undefined {
   }
 }
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PACKAGE_ROOT = packageRoot();
 
 export async function writeRunReports(props: WriteRunReportsProps): Promise<RunReports> {
   const { result, scenario } = props;

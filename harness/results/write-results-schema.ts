@@ -2,11 +2,10 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+import { packageFile } from '../package-files.js';
 import { resultsJsonSchema } from './results-model.js';
 
-export const RESULTS_SCHEMA_FILE = fileURLToPath(
-  new URL('./schemas/results.v1.schema.json', import.meta.url),
-);
+export const RESULTS_SCHEMA_FILE = packageFile('harness/results/schemas/results.v1.schema.json');
 
 export function resultsSchemaText(): string {
   return JSON.stringify(resultsJsonSchema(), null, 2) + '\n';
