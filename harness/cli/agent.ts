@@ -4,10 +4,16 @@
  */
 import type { Command } from 'commander';
 
-import { parseConcurrency, parsePorts, probeInput, serveUntilSignal } from '../agent/commands.js';
-import { DEFAULT_CONCURRENCY } from '../agent/probe.js';
+import type { DEFAULT_CONCURRENCY as PROBE_CONCURRENCY } from '../agent/probe.js';
 import { UserError } from '../errors.js';
 import { EXIT, type CliIo } from './io.js';
+
+/**
+ * The probe's default concurrency, for the help text, so that defining the command loads none of
+ * the agent (its servers and probes load node:http, node:dns and the rest when it runs). Its
+ * type is agent/probe.ts's literal: a different value there fails the typecheck.
+ */
+const DEFAULT_CONCURRENCY: typeof PROBE_CONCURRENCY = 256;
 
 interface ServeOptions {
   readonly port: string[];
@@ -51,6 +57,14 @@ Example:
   $ bulkhead agent serve --port 8080 --port 9090 --udp-port 5353`,
     )
     .action(async (options: ServeOptions) => {
+      const { parsePorts, serveUntilSignal } = await import('../agent/commands.js');
+      const flagPorts = (values: readonly string[], flag: string): number[] => {
+        try {
+          return parsePorts(values, flag);
+        } catch (error) {
+          throw new UserError((error as Error).message);
+        }
+      };
       await serveUntilSignal(
         {
           ports: flagPorts(options.port.length ? options.port : ['8080'], '--port'),
@@ -74,6 +88,7 @@ Example:
   $ echo '[{"id":"a","kind":"http","host":"127.0.0.1","port":8080,"timeoutMs":2000}]' | bulkhead agent probe`,
     )
     .action(async (options: ProbeOptions) => {
+      const { parseConcurrency, probeInput } = await import('../agent/commands.js');
       let concurrency: number | undefined;
       try {
         concurrency = parseConcurrency(options.concurrency);
@@ -90,12 +105,4 @@ Example:
     });
   for (const sub of agent.commands)
     sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
-}
-
-function flagPorts(values: readonly string[], flag: string): number[] {
-  try {
-    return parsePorts(values, flag);
-  } catch (error) {
-    throw new UserError((error as Error).message);
-  }
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { diffJson, diffJUnit, diffResults, diffTable } from '../report/diff.js';
-import { readResultsFile } from '../results/read-results.js';
+import { readResultsFile } from './lazy.js';
 import { CommandExit, EXIT, type CliIo } from './io.js';
 
 const FORMATS = ['table', 'json', 'junit'] as const;

@@ -6,12 +6,9 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
-import { CommandRunner } from '../cluster/commands.js';
-import { cacheRoot } from '../cluster/download.js';
-import { anyKind } from '../cluster/kind-binary.js';
-import { DEFAULT_CLUSTER_NAME, deleteKindCluster } from '../cluster/kind.js';
 import { UserError } from '../errors.js';
 import type { CliIo } from './io.js';
+import { DEFAULT_CLUSTER_NAME } from './up.js';
 
 interface DownOptions {
   readonly name: string;
@@ -32,6 +29,12 @@ Examples:
   $ bulkhead down --name nightly --logs reports/cluster-logs`,
     )
     .action(async (options: DownOptions) => {
+      const [{ CommandRunner }, { cacheRoot }, { anyKind }, { deleteKindCluster }] = await Promise.all([
+        import('../cluster/commands.js'),
+        import('../cluster/download.js'),
+        import('../cluster/kind-binary.js'),
+        import('../cluster/kind.js'),
+      ]);
       const runner = new CommandRunner({
         log: (line) => {
           io.stderr(`${line}\n`);

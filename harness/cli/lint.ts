@@ -8,16 +8,20 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { UserError } from '../errors.js';
-import { formatJson, formatJUnit, formatSarif, formatTable, FORMATS, type Format } from '../report/lint.js';
-import { failsAt, lintManifests, RULES, SEVERITIES, type Severity } from '../lint/index.js';
+import type { Format, FORMATS as REPORT_FORMATS } from '../report/lint.js';
+import { SEVERITIES, type Severity } from '../lint/types.js';
 import type { RenderOptions } from '../policies/options.js';
-import { readManifestPaths } from '../policies/read-manifests.js';
-import { renderPolicySources } from '../policies/render.js';
-import { loadScenarioFile } from '../scenario/loader.js';
 import type { Manifest, Scenario } from '../scenario/types.js';
 import { EXIT, type CliIo } from './io.js';
 import { renderTable } from '../report/table.js';
 import { VERSION } from '../version.js';
+
+/**
+ * report/lint.ts's formats, here so that defining the options loads no rule or schema (the
+ * rules load kubernetes-models and ajv). The type is report/lint.ts's tuple: a format added
+ * or removed there fails the typecheck until it is here too.
+ */
+const FORMATS: typeof REPORT_FORMATS = ['table', 'json', 'junit', 'sarif'];
 
 interface LintCliOptions {
   readonly file?: string;
@@ -81,6 +85,7 @@ Examples:
   $ bulkhead lint --list-rules`,
     )
     .action(async (paths: string[], options: LintCliOptions) => {
+      const { failsAt, lintManifests, RULES } = await import('../lint/index.js');
       if (options.listRules) {
         io.stdout(
           renderTable(
@@ -90,6 +95,14 @@ Examples:
         );
         return;
       }
+      const [lintFormats, { readManifestPaths }, { renderPolicySources }, { loadScenarioFile }] =
+        await Promise.all([
+          import('../report/lint.js'),
+          import('../policies/read-manifests.js'),
+          import('../policies/render.js'),
+          import('../scenario/loader.js'),
+        ]);
+      const { formatJson, formatJUnit, formatSarif, formatTable } = lintFormats;
       const render = renderOptions(options);
       let scenario: Scenario | undefined;
       const manifests: Manifest[] = [];

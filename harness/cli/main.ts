@@ -2,11 +2,15 @@
  * The bulkhead command line. Each command lives in its own file and registers itself here.
  * Exit codes follow the README ("Exit codes"): 0 all held, 1 an isolation expectation failed, 2 bad input or a
  * fault. A user's mistake is printed as located messages, never as a stack trace.
+ *
+ * Defining the commands loads only commander and light modules: `--version`, `--help` and the
+ * offline commands must not wait for the Kubernetes client, testcontainers, esbuild, undici or
+ * execa. A command loads what its action needs when it runs (a dynamic import in the action);
+ * test/cli/lazy-load.test.ts holds every command file to that.
  */
 import { Command, CommanderError } from 'commander';
 
 import { EnvironmentError, formatProblem, InputError, UserError } from '../errors.js';
-import { environmentFault, KubeApiError } from '../kube/errors.js';
 import { CommandExit, EXIT, processIo, type CliIo } from './io.js';
 import { schemaCommand } from './schema.js';
 import { validateCommand } from './validate.js';
@@ -65,7 +69,19 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   }
 }
 
-function report(error: unknown, io: CliIo): number {
+/**
+ * A failed API request (KubeApiError) as the sentence the command's own boundary gives. Only a
+ * command that used the kube layer can throw one, and it has loaded that layer already; this
+ * file does not load it for the commands that never do.
+ */
+async function asEnvironmentFault(error: unknown): Promise<unknown> {
+  if (!(error instanceof Error) || error instanceof EnvironmentError || error instanceof UserError)
+    return error;
+  const { environmentFault, KubeApiError } = await import('../kube/errors.js');
+  return error instanceof KubeApiError ? environmentFault(error) : error;
+}
+
+async function report(error: unknown, io: CliIo): Promise<number> {
   if (error instanceof CommandExit) return error.code;
   if (error instanceof CommanderError) {
     // Help and version end "with an error" in commander's terms; they are successes here.
@@ -88,7 +104,7 @@ function report(error: unknown, io: CliIo): number {
     return error.exitCode;
   }
   // A failed API request that reached the top: the same sentence the command's own boundary gives.
-  const fault = error instanceof KubeApiError ? environmentFault(error) : error;
+  const fault = await asEnvironmentFault(error);
   if (fault instanceof EnvironmentError) {
     // One `error:` line per problem (a cluster check may find several), then what to check.
     for (const line of fault.message.split('\n')) io.stderr(`error: ${line}\n`);

@@ -8,12 +8,10 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { formatProblem, UserError } from '../errors.js';
-import { planAttempts, type PlannedAttempt } from '../model/plan.js';
+import type { PlannedAttempt } from '../model/plan.js';
 import { ABLATABLE_LAYERS } from '../model/types.js';
-import { renderPolicySources } from '../policies/render.js';
 import type { RenderOptions } from '../policies/options.js';
 import { renderJUnit, type JUnitTestCase } from '../report/junit.js';
-import { loadScenarioFile } from '../scenario/loader.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { EXIT, type CliIo } from './io.js';
@@ -65,6 +63,11 @@ Examples:
   $ bulkhead plan -f scenarios/hard-isolation.yaml -o json | jq '.attempts[] | select(.agrees == false)'`,
     )
     .action(async (options: PlanCliOptions) => {
+      const [{ loadScenarioFile }, { renderPolicySources }, { planAttempts }] = await Promise.all([
+        import('../scenario/loader.js'),
+        import('../policies/render.js'),
+        import('../model/plan.js'),
+      ]);
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       for (const w of scenario.warnings) io.stderr(`warning: ${formatProblem(w)}\n`);
       const apiServer = apiServerOf(options);

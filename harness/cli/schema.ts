@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 
-import { scenarioJsonSchema } from '../scenario/json-schema.js';
 import type { CliIo } from './io.js';
 
 export function schemaCommand(program: Command, io: CliIo): void {
@@ -16,7 +15,8 @@ The committed copy is scenarios/scenario.schema.json; point your editor at it wi
 Example:
   $ bulkhead schema > scenario.schema.json`,
     )
-    .action(() => {
+    .action(async () => {
+      const { scenarioJsonSchema } = await import('../scenario/json-schema.js');
       io.stdout(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
     });
 }

@@ -10,13 +10,19 @@ import path from 'node:path';
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { acquireCluster, type AcquireProps } from '../cluster/acquire.js';
-import { checkExisting, ClusterNotReady, connectExisting } from '../cluster/existing.js';
-import { DEFAULT_CLUSTER_NAME } from '../cluster/kind.js';
+import type { AcquireProps } from '../cluster/acquire.js';
+import type { DEFAULT_CLUSTER_NAME as KIND_DEFAULT_NAME } from '../cluster/kind.js';
 import type { Environment } from '../cluster/provider.js';
 import { DEFAULT_CALICO, DEFAULT_ISTIO, DEFAULT_KUBERNETES } from '../cluster/versions.js';
 import type { CliIo } from './io.js';
 import { renderTable } from '../report/table.js';
+
+/**
+ * The kind cluster's default name, here so that defining the options loads no cluster code
+ * (cluster/kind.ts loads the Kubernetes client). Its type is cluster/kind.ts's literal: a
+ * different value there fails the typecheck.
+ */
+export const DEFAULT_CLUSTER_NAME: typeof KIND_DEFAULT_NAME = 'bulkhead';
 
 /** The options `up` and `run` share for provisioned clusters. */
 export interface ProvisionOptions {
@@ -151,6 +157,7 @@ Examples:
         io.stderr(`${line}\n`);
       };
       if (options.provider === 'existing') {
+        const { checkExisting, ClusterNotReady, connectExisting } = await import('../cluster/existing.js');
         const cluster = await connectExisting({
           cwd: io.cwd,
           log,
@@ -170,6 +177,7 @@ Examples:
         );
         return;
       }
+      const { acquireCluster } = await import('../cluster/acquire.js');
       const cluster = await acquireCluster({
         ...provisionProps(options),
         provider: 'kind',

@@ -2,7 +2,7 @@ import path from 'node:path';
 
 import { Option, type Command } from 'commander';
 
-import { loadScenarioFile } from '../scenario/loader.js';
+import { loadScenarioFile } from './lazy.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { formatProblem } from '../errors.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 
 import { UserError } from '../errors.js';
-import { MANIFEST_NAME, verifyBundle } from '../report/bundle.js';
+import { MANIFEST_NAME, verifyBundle } from './lazy.js';
 import { CommandExit, EXIT, type CliIo } from './io.js';
 
 export function verifyBundleCommand(program: Command, io: CliIo): void {
