@@ -19,6 +19,7 @@ import { lintCommand } from './lint.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
 import { diffCommand } from './diff.js';
+import { reportCommand } from './report.js';
 import { verifyBundleCommand } from './verify-bundle.js';
 import { upCommand } from './up.js';
 import { downCommand } from './down.js';
@@ -49,6 +50,7 @@ Example:
   planCommand(program, io);
   runCommand(program, io);
   diffCommand(program, io);
+  reportCommand(program, io);
   verifyBundleCommand(program, io);
   upCommand(program, io);
   downCommand(program, io);

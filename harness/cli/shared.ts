@@ -8,6 +8,7 @@ import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
 import { UserError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
+import type { RunSettings } from '../run/runner.js';
 import { messageOf } from '../values.js';
 
 /** `--timeout 30`: a number of seconds, 0 or more. */
@@ -141,8 +142,15 @@ export function imageChoice(options: RunnerOptions): { agentImage?: string; imag
   };
 }
 
-/** The convergence rule as the reports record it (the method an auditor reads). */
-export function reportMethod(options: RunnerOptions) {
-  const { stableRounds, convergeTimeoutMs, settleMs, roundIntervalMs } = runnerTimings(options);
-  return { stableRounds, convergeTimeoutMs, settleMs, roundIntervalMs };
+/** The run settings the flags say (`run`, `upgrade-check`), in the units the runner takes. */
+export function runSettings(
+  options: RunnerOptions & { readonly apiServer?: ApiServerEndpoints },
+  agentBundle: string,
+): RunSettings {
+  return {
+    agentBundle,
+    ...runnerTimings(options),
+    ...imageChoice(options),
+    ...(options.apiServer ? { apiServer: options.apiServer } : {}),
+  };
 }

@@ -11,34 +11,17 @@ import path from 'node:path';
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { acquireCluster } from '../cluster/acquire.js';
-import { CommandRunner } from '../cluster/commands.js';
-import { cacheRoot } from '../cluster/download.js';
 import { UserError } from '../errors.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { newRunId } from '../run/identity.js';
+import { InterruptScope } from '../run/interrupts.js';
 import { createProgress } from '../run/progress.js';
 import { loadScenarioFile } from '../scenario/loader.js';
-import {
-  checkMatrixPlan,
-  checkUpgradePlan,
-  runMatrix,
-  runUpgradeCheck,
-  type CheckOutcome,
-  type CheckProps,
-} from '../upgrade/check.js';
-import { UPGRADE_METHODS, type UpgradeMethod } from '../upgrade/control-plane.js';
+import type { CheckOutcome, CheckProps } from '../upgrade/check.js';
+import { UPGRADE_METHODS, type UpgradeMethod } from '../upgrade/methods.js';
 import type { PhaseSettings } from '../upgrade/phase.js';
-import { crossPhaseTable } from '../upgrade/report.js';
 import { CommandExit, type CliIo } from './io.js';
-import {
-  addRunnerOptions,
-  imageChoice,
-  reportMethod,
-  loadAgentBundle,
-  runnerTimings,
-  type RunnerOptions,
-} from './shared.js';
+import { addRunnerOptions, loadAgentBundle, runSettings, type RunnerOptions } from './shared.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
 interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
@@ -143,11 +126,12 @@ Examples:
         '--matrix creates a fresh cluster per version and deletes it before the next; --reuse and --keep* do not apply',
       );
     const plan = { kubernetes: options.kubernetes, calico: options.calico };
+    const check = await import('../upgrade/check.js');
     // Refusals first: nothing is downloaded or created for a plan a phase could not run.
-    if (matrix) checkMatrixPlan({ ...plan, versions: matrix });
-    else checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
+    if (matrix) check.checkMatrixPlan({ ...plan, versions: matrix });
+    else check.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
-    const agentBundle = await loadAgentBundle();
+    const run = runSettings(options, await loadAgentBundle());
     const runId = options.runId ?? newRunId();
     const runDir = path.resolve(io.cwd, options.reports, runId);
     const logsDir = path.join(runDir, 'cluster-logs');
@@ -156,26 +140,19 @@ Examples:
       provisionLog.push(line);
       io.stderr(`${line}\n`);
     };
-    const controller = new AbortController();
-    let interrupts = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      interrupts += 1;
-      if (interrupts > 1) process.exit(130);
-      io.stderr(
-        `\n${signal}: stopping, cleaning up and writing the results so far (again to quit at once)\n`,
-      );
-      controller.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    using interrupts = new InterruptScope({
+      onInterrupt: (signal) => {
+        io.stderr(
+          `\n${signal}: stopping, cleaning up and writing the results so far (again to quit at once)\n`,
+        );
+      },
+    });
     const settings: PhaseSettings = {
-      agentBundle,
-      ...runnerTimings(options),
+      run,
       bundle: options.bundle,
       cwd: io.cwd,
       progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
-      signal: controller.signal,
-      ...imageChoice(options),
+      signal: interrupts.signal,
       environment: {
         provider: options.provider,
         environment: 'replica',
@@ -184,13 +161,16 @@ Examples:
         versions: {
           kubernetes: options.kubernetes,
           calico: options.calico,
-          images: {
-            agent: resolveAgentImage(imageChoice(options)),
-          },
+          images: { agent: resolveAgentImage(run) },
         },
-        ...reportMethod(options),
       },
     };
+    const [{ acquireCluster }, { CommandRunner }, { cacheRoot }, { crossPhaseTable }] = await Promise.all([
+      import('../cluster/acquire.js'),
+      import('../cluster/commands.js'),
+      import('../cluster/download.js'),
+      import('../upgrade/report.js'),
+    ]);
     const common: CheckProps = {
       scenario,
       runId,
@@ -209,7 +189,7 @@ Examples:
             log,
             cwd: io.cwd,
             logsDir,
-            signal: controller.signal,
+            signal: interrupts.signal,
           }),
         keep: (exitCode) => {
           const fixtures = options.keep || (options.keepOnFailure && exitCode !== 0);
@@ -221,16 +201,14 @@ Examples:
     let outcome: CheckOutcome;
     try {
       outcome = matrix
-        ? await runMatrix({ ...common, versions: matrix })
-        : await runUpgradeCheck({
+        ? await check.runMatrix({ ...common, versions: matrix })
+        : await check.runUpgradeCheck({
             ...common,
             from: options.from ?? '',
             to: options.to ?? '',
             method: options.method,
           });
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       if (provisionLog.length > 0) {
         await mkdir(runDir, { recursive: true });
         await writeFile(path.join(runDir, 'provision.log'), provisionLog.map((l) => `${l}\n`).join(''));

@@ -1,17 +1,30 @@
 /**
- * Builds `results.json` from what a run leaves: the runner's judgements (RunResult) and the
- * lines of `results.jsonl` (start, every observation with its evidence, end). Pure: data in,
- * document out; reading the log file is `readResultsLog`.
+ * `results.json` as a fold over a run's records (results.jsonl, harness/results/records.ts)
+ * and its scenario: the same records give the same document, whether the run has just ended or
+ * crashed a week ago. Pure: data in, document out; reading the log is `readResultsRecords`.
+ *
+ * An attempt the run judged has a `result` record, and its verdict is the runner's. An attempt
+ * without one (the run was killed before judging) is judged here from its observations, with
+ * the same rule (judge.ts); what was never attempted in a run that stopped early is `skipped`.
  */
-import { readFile } from 'node:fs/promises';
-
 import type { PlannedAttempt } from '../model/plan.js';
 import type { Finding } from '../lint/types.js';
-import type { RunResult } from '../run/runner.js';
-import type { Prediction } from '../model/types.js';
-import { formatExpectation, isMustDeny, OUTCOMES, satisfies, type Outcome } from '../scenario/outcomes.js';
-import { refText, type Attempt, type Scenario } from '../scenario/types.js';
+import { formatExpectation, isMustDeny, type Outcome } from '../scenario/outcomes.js';
+import type { Attempt, Scenario } from '../scenario/types.js';
+import { attemptTarget } from '../scenario/attempt-target.js';
+import { judgeObservations } from './judge.js';
 import { layerOf } from './layers.js';
+import type {
+  EndRecord,
+  FactsRecord,
+  FootingRecord,
+  ObservationRecord,
+  PoliciesRecord,
+  ResultRecord,
+  ResultsRecord,
+  RunEnvironment,
+  RunRecord,
+} from './records.js';
 import {
   RESULTS_JSON_VERSION,
   type AblationEntry,
@@ -20,110 +33,22 @@ import {
   type ResultsDocument,
 } from './results-model.js';
 
-/** What the run cannot know by itself: where it ran, why, and with which versions. */
-export interface RunEnvironment {
-  /** @default 'existing' */
-  readonly provider?: string;
-  /** A kind or k3s cluster is a replica; `--provider existing` may be production. @default 'unknown' */
-  readonly environment?: 'production' | 'replica' | 'unknown';
-  /** @default 'manual' */
-  readonly trigger?: string;
-  readonly change?: string;
-  readonly operator?: string;
-  readonly clusterName?: string;
-  readonly clusterUid?: string;
-  readonly versions?: {
-    readonly bulkhead?: string;
-    readonly gitCommit?: string;
-    readonly kubernetes?: string;
-    readonly calico?: string;
-    readonly istio?: string;
-    readonly images?: Readonly<Record<string, string>>;
-  };
-  /** The runner settings used (RunnerProps); recorded as the method. */
-  readonly stableRounds?: number;
-  readonly convergeTimeoutMs?: number;
-  readonly settleMs?: number;
-  readonly roundIntervalMs?: number;
-  /** Namespaces or systems deliberately not tested, for the auditor's scope statement. */
-  readonly outOfScope?: readonly string[];
-}
-
-export type LogLine = Readonly<Record<string, unknown>> & { readonly type: string };
-
-/** The lines of a results.jsonl; a torn last line (a crash mid-write) is left out. */
-export async function readResultsLog(file: string): Promise<LogLine[]> {
-  const text = await readFile(file, 'utf8');
-  const lines: LogLine[] = [];
-  for (const raw of text.split('\n')) {
-    if (raw.trim() === '') continue;
-    try {
-      const value = JSON.parse(raw) as unknown;
-      if (typeof value === 'object' && value !== null && typeof (value as LogLine).type === 'string')
-        lines.push(value as LogLine);
-    } catch {
-      // Only the last line can be torn; anything unreadable is not evidence.
-    }
-  }
-  return lines;
-}
-
 export interface BuildResultsProps {
-  readonly result: RunResult;
+  /** The run's records, in the order they were written (the first is the `run` record). */
+  readonly records: readonly ResultsRecord[];
   readonly scenario: Scenario;
-  readonly log: readonly LogLine[];
+  /**
+   * What to say over the run record's environment, field by field (an upgrade phase gives the
+   * Istio versions it observed). @default the run record's
+   */
   readonly environment?: RunEnvironment;
-  /** The bulkhead version (package.json). */
+  /** The bulkhead version, when the run record does not name one. */
   readonly version: string;
   readonly predictions?: readonly PlannedAttempt[];
   readonly lint?: readonly Finding[];
-  /** `Kind namespace/name` of every policy object the run applied (the controls in scope). */
-  readonly policies?: readonly string[];
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const isOutcome = (v: unknown): v is Outcome => typeof v === 'string' && OUTCOMES.includes(v as Outcome);
-
-export function targetText(a: Attempt): string {
-  switch (a.kind) {
-    case 'dns':
-      return `${a.query.type} ${a.query.name}`;
-    case 'api': {
-      const r = a.request;
-      return `${r.verb} ${r.group ? `${r.group}/` : ''}${r.resource}${r.namespace ? ` -n ${r.namespace}` : ''}`;
-    }
-    case 'http':
-    case 'tcp':
-    case 'udp':
-    default:
-      return `${refText(a.to)}:${a.port.port}`;
-  }
-}
-
-/**
- * What the runner recorded about the cluster in the `run` line (`environment`: provider and
- * versions, flat or under `versions`); values given to the report take precedence.
- */
-function recordedEnvironment(runLine: LogLine | undefined): RunEnvironment {
-  const e = runLine?.environment;
-  if (typeof e !== 'object' || e === null) return {};
-  const rec = e as Record<string, unknown>;
-  const nested =
-    typeof rec.versions === 'object' && rec.versions !== null
-      ? (rec.versions as Record<string, unknown>)
-      : {};
-  const pickVersion = (k: string) => str(rec[k]) ?? str(nested[k]);
-  const versions = Object.fromEntries(
-    ['kubernetes', 'calico', 'istio'].flatMap((k) => {
-      const v = pickVersion(k);
-      return v ? [[k, v]] : [];
-    }),
-  );
-  return {
-    ...(str(rec.provider) ? { provider: str(rec.provider) } : {}),
-    ...(Object.keys(versions).length > 0 ? { versions } : {}),
-  };
-}
+const DEFAULT_STABLE_ROUNDS = 3;
 
 export function convergenceRule(stableRounds: number): string {
   return (
@@ -135,46 +60,51 @@ export function convergenceRule(stableRounds: number): string {
 }
 
 export function buildResults(props: BuildResultsProps): ResultsDocument {
-  const { result, scenario, log } = props;
-  const runLine = log.find((l) => l.type === 'run');
-  const recorded = recordedEnvironment(runLine);
+  const { scenario, records } = props;
+  const run = records.find((r): r is RunRecord => r.type === 'run');
+  if (!run) throw new Error('a results log without a run record cannot be folded');
+  const end = records.findLast((r): r is EndRecord => r.type === 'end');
+  const facts = records.findLast((r): r is FactsRecord => r.type === 'facts');
+  const footing = records.findLast((r): r is FootingRecord => r.type === 'footing');
+  const policies = records.findLast((r): r is PoliciesRecord => r.type === 'policies');
+  const judged = new Map(
+    records.filter((r): r is ResultRecord => r.type === 'result').map((r) => [r.attempt, r]),
+  );
+  const observations = new Map<string, ObservationRecord[]>();
+  for (const r of records) {
+    if (r.type !== 'observation') continue;
+    observations.set(r.attempt, [...(observations.get(r.attempt) ?? []), r]);
+  }
+  const recorded = run.environment ?? {};
   const env: RunEnvironment = {
     ...recorded,
     ...props.environment,
     versions: { ...recorded.versions, ...props.environment?.versions },
   };
-  const endLine = [...log].reverse().find((l) => l.type === 'end');
-  const observations = new Map<string, LogLine[]>();
-  for (const line of log) {
-    if (line.type !== 'observation') continue;
-    const id = str(line.attempt) ?? '';
-    observations.set(id, [...(observations.get(id) ?? []), line]);
-  }
+  const stableRounds = run.method?.stableRounds ?? DEFAULT_STABLE_ROUNDS;
+  // A log without an end record is a run that was killed or crashed: it stopped early.
+  const stoppedEarly = end ? end.interrupted === true : true;
   const predictions = new Map((props.predictions ?? []).map((p) => [p.attempt.id, p]));
-  const stableRounds = env.stableRounds ?? 3;
 
-  const attempts = result.results.map((r): AttemptEntry => {
-    const a = r.attempt;
+  const attempts = scenario.attempts.map((a): AttemptEntry => {
     const seen = observations.get(a.id) ?? [];
+    const result = judged.get(a.id) ?? judgeUnrecorded(a, seen, stableRounds);
     const verdict: ReportVerdict =
-      r.judgement.verdict === 'error' && r.judgement.rounds === 0 && result.interrupted
-        ? 'skipped'
-        : r.judgement.verdict;
+      result.verdict === 'error' && result.rounds === 0 && stoppedEarly ? 'skipped' : result.verdict;
     // The evidence shown is that of the observation the verdict rests on: the leaking round for
     // a leak, otherwise the last one.
-    const deciding = r.judgement.leak ? seen.find((o) => o.outcome === r.judgement.outcome) : seen.at(-1);
-    const evidence = deciding?.evidence;
+    const deciding = result.leak ? seen.find((o) => o.outcome === result.outcome) : seen.at(-1);
     const planned = predictions.get(a.id);
-    // The runner records the model's prediction from the manifests it applied, when it had one.
-    const runnerPrediction = (r as { prediction?: Prediction }).prediction;
-    const diagnostics = r.evidence
+    const prediction = planned
       ? {
-          ...(r.evidence.source ? { source: { ...r.evidence.source } } : {}),
-          ...(r.evidence.destination ? { destination: { ...r.evidence.destination } } : {}),
-          policies: [...r.evidence.policies],
-          reproduce: r.evidence.reproduce,
+          outcome: planned.predicted.outcome,
+          layer: planned.predicted.layer,
+          reasons: [...planned.predicted.reasons],
+          agrees: planned.agrees,
         }
-      : undefined;
+      : result.prediction;
+    const first = seen[0];
+    const last = seen.at(-1);
     return {
       id: a.id,
       category: a.category,
@@ -182,55 +112,39 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       ...(a.description ? { description: a.description } : {}),
       from: { namespace: a.from.namespace, name: a.from.name },
       ...('to' in a ? { to: { namespace: a.to.namespace, name: a.to.name }, port: a.port.port } : {}),
-      target: targetText(a),
-      expect: formatExpectation(r.expect),
-      expectedOutcomes: [...r.expect.outcomes],
-      mustDeny: isMustDeny(r.expect),
+      target: attemptTarget(a),
+      expect: result.expect,
+      expectedOutcomes: [...result.expectedOutcomes],
+      mustDeny: result.mustDeny,
       verdict,
-      outcome: r.judgement.outcome,
-      layer: layerOf(r.judgement.outcome),
-      rounds: r.judgement.rounds,
-      stable: r.judgement.stable,
-      leak: r.judgement.leak,
-      reason: verdict === 'skipped' ? 'not attempted: the run was interrupted first' : r.judgement.reason,
-      ...(seen[0] && str(seen[0].at) ? { firstObservedAt: str(seen[0].at) } : {}),
-      ...(seen.at(-1) && str(seen.at(-1)?.at) ? { lastObservedAt: str(seen.at(-1)?.at) } : {}),
-      observations: seen.flatMap((o) =>
-        isOutcome(o.outcome) && typeof o.round === 'number'
-          ? [
-              {
-                round: o.round,
-                outcome: o.outcome,
-                at: str(o.at) ?? '',
-                ...(str(o.reason) ? { reason: str(o.reason) } : {}),
-              },
-            ]
-          : [],
-      ),
-      ...(evidence && typeof evidence === 'object' ? { evidence: { ...evidence } } : {}),
-      ...(diagnostics ? { diagnostics } : {}),
-      ...(planned
+      outcome: result.outcome,
+      layer: layerOf(result.outcome),
+      rounds: result.rounds,
+      stable: result.stable,
+      leak: result.leak,
+      reason: verdict === 'skipped' ? 'not attempted: the run was interrupted first' : result.reason,
+      ...(first ? { firstObservedAt: first.at } : {}),
+      ...(last ? { lastObservedAt: last.at } : {}),
+      observations: seen.map((o) => ({
+        round: o.round,
+        outcome: o.outcome,
+        at: o.at,
+        ...(o.reason ? { reason: o.reason } : {}),
+      })),
+      ...(deciding?.evidence ? { evidence: { ...deciding.evidence } } : {}),
+      ...(result.diagnostics
         ? {
-            prediction: {
-              outcome: planned.predicted.outcome,
-              layer: planned.predicted.layer,
-              reasons: [...planned.predicted.reasons],
-              agrees: planned.agrees,
+            diagnostics: {
+              ...(result.diagnostics.source ? { source: { ...result.diagnostics.source } } : {}),
+              ...(result.diagnostics.destination
+                ? { destination: { ...result.diagnostics.destination } }
+                : {}),
+              policies: [...result.diagnostics.policies],
+              reproduce: result.diagnostics.reproduce,
             },
           }
-        : runnerPrediction
-          ? {
-              prediction: {
-                outcome: runnerPrediction.outcome,
-                layer: runnerPrediction.layer,
-                reasons: [...runnerPrediction.reasons],
-                agrees:
-                  runnerPrediction.outcome === 'unknown'
-                    ? null
-                    : satisfies(r.expect, runnerPrediction.outcome),
-              },
-            }
-          : {}),
+        : {}),
+      ...(prediction ? { prediction: { ...prediction, reasons: [...prediction.reasons] } } : {}),
       origin: { file: a.origin.file, line: a.origin.line },
     };
   });
@@ -249,22 +163,26 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       : [],
   );
   const count = (v: ReportVerdict) => attempts.filter((a) => a.verdict === v).length;
-  const fault = str(endLine?.fault);
-  const runStarted = str(runLine?.startedAt) ?? attempts.map((a) => a.firstObservedAt).find(Boolean) ?? '';
+  const exitCode = end ? end.exitCode : count('fail') > 0 ? 1 : 2;
+  const fault = end
+    ? end.fault
+    : 'the run stopped without an end record (killed or crashed); attempts without a result record are judged from their observations';
+  const lastSeen = records.findLast((r): r is ObservationRecord => r.type === 'observation')?.at;
   const services = scenario.workloads
     .filter((w) => w.ports.length > 0)
     .map((w) => ({ namespace: w.namespace, name: w.name, ports: w.ports.map((p) => p.port) }));
+  const method = run.method;
 
   return {
     v: RESULTS_JSON_VERSION,
     kind: 'bulkhead-results',
     run: {
-      id: result.runId,
-      startedAt: runStarted,
-      endedAt: str(endLine?.endedAt) ?? runStarted,
-      exitCode: result.exitCode,
-      interrupted: result.interrupted,
-      kept: result.kept,
+      id: run.runId,
+      startedAt: run.startedAt,
+      endedAt: end?.endedAt ?? lastSeen ?? run.startedAt,
+      exitCode,
+      interrupted: stoppedEarly,
+      kept: end?.kept ?? false,
       ...(fault ? { fault } : {}),
       trigger: env.trigger ?? 'manual',
       ...(env.change ? { change: env.change } : {}),
@@ -273,8 +191,8 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
     scope: {
       provider: env.provider ?? 'existing',
       environment: env.environment ?? 'unknown',
-      cluster: str(runLine?.cluster) ?? '',
-      ...(str(runLine?.context) ? { context: str(runLine?.context) } : {}),
+      cluster: run.cluster,
+      ...(run.context ? { context: run.context } : {}),
       ...(env.clusterName ? { clusterName: env.clusterName } : {}),
       ...(env.clusterUid ? { clusterUid: env.clusterUid } : {}),
       tenants: [...new Set(scenario.namespaces.flatMap((n) => (n.tenant ? [n.tenant] : [])))],
@@ -284,12 +202,12 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       })),
       services,
       outOfScope: [...(env.outOfScope ?? [])],
-      ...(props.policies ? { policies: [...props.policies] } : {}),
+      ...(policies ? { policies: policies.applied.map(objectName) } : {}),
     },
     versions: {
       bulkhead: env.versions?.bulkhead ?? props.version,
       ...(env.versions?.gitCommit ? { gitCommit: env.versions.gitCommit } : {}),
-      node: process.version,
+      node: env.versions?.node ?? process.version,
       ...(env.versions?.kubernetes ? { kubernetes: env.versions.kubernetes } : {}),
       ...(env.versions?.calico ? { calico: env.versions.calico } : {}),
       ...(env.versions?.istio ? { istio: env.versions.istio } : {}),
@@ -299,26 +217,25 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       scenario: { name: scenario.name, file: scenario.file, sha256: scenario.sha256 },
       defaultAttemptTimeoutMs: scenario.defaults.timeoutMs,
       stableRounds,
-      ...(env.convergeTimeoutMs === undefined ? {} : { convergeTimeoutMs: env.convergeTimeoutMs }),
-      ...(env.settleMs === undefined ? {} : { settleMs: env.settleMs }),
-      ...(env.roundIntervalMs === undefined ? {} : { roundIntervalMs: env.roundIntervalMs }),
+      ...(method?.convergeTimeoutMs === undefined ? {} : { convergeTimeoutMs: method.convergeTimeoutMs }),
+      ...(method?.settleMs === undefined ? {} : { settleMs: method.settleMs }),
+      ...(method?.roundIntervalMs === undefined ? {} : { roundIntervalMs: method.roundIntervalMs }),
       convergenceRule: convergenceRule(stableRounds),
-      ...(props.result.footing ? { footing: props.result.footing } : {}),
-      ...(props.result.facts
+      ...(footing
+        ? { footing: { readBack: { ...footing.readBack }, sidecars: { ...footing.sidecars } } }
+        : {}),
+      ...(facts
         ? {
             clusterFacts: {
               apiServer: {
-                value: props.result.facts.apiServer.value
-                  ? {
-                      cidrs: [...props.result.facts.apiServer.value.cidrs],
-                      port: props.result.facts.apiServer.value.port,
-                    }
+                value: facts.apiServer.value
+                  ? { cidrs: [...facts.apiServer.value.cidrs], port: facts.apiServer.value.port }
                   : null,
-                source: props.result.facts.apiServer.source,
-                reasoning: props.result.facts.apiServer.reasoning,
+                source: facts.apiServer.source,
+                reasoning: facts.apiServer.reasoning,
               },
-              dns: { status: props.result.facts.dns.status, reasoning: props.result.facts.dns.reasoning },
-              deadlines: { ...props.result.facts.deadlines },
+              dns: { status: facts.dns.status, reasoning: facts.dns.reasoning },
+              deadlines: { ...facts.deadlines },
             },
           }
         : {}),
@@ -348,3 +265,43 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
     ...(ablation.length > 0 ? { ablation } : {}),
   };
 }
+
+/**
+ * The judgement of an attempt the run never recorded one for (it stopped before judging), from
+ * its observations and its expectation as written. `auto` cannot be judged without the run's
+ * prediction: it is an error, said so.
+ */
+function judgeUnrecorded(
+  attempt: Attempt,
+  seen: readonly ObservationRecord[],
+  stableRounds: number,
+): Omit<ResultRecord, 'type'> {
+  const expect = attempt.expect;
+  const judgement = judgeObservations(attempt.id, seen, expect, stableRounds);
+  return {
+    attempt: attempt.id,
+    verdict: expect.auto ? 'error' : judgement.verdict,
+    outcome: judgement.outcome,
+    expect: formatExpectation(expect),
+    expectedOutcomes: [...expect.outcomes],
+    mustDeny: isMustDeny(expect),
+    category: attempt.category,
+    kind: attempt.kind,
+    from: `${attempt.from.namespace}/${attempt.from.name}`,
+    rounds: judgement.rounds,
+    stable: judgement.stable,
+    leak: expect.auto ? false : judgement.leak,
+    reason: expect.auto
+      ? 'the expectation is auto and the run stopped before recording its prediction'
+      : judgement.reason,
+  };
+}
+
+/** `Kind namespace/name` of a policy object, as the scope lists the controls. */
+export function objectName(object: Readonly<Record<string, unknown>>): string {
+  const metadata = (object.metadata ?? {}) as { namespace?: unknown; name?: unknown };
+  const ns = typeof metadata.namespace === 'string' ? `${metadata.namespace}/` : '';
+  return `${typeof object.kind === 'string' ? object.kind : '?'} ${ns}${typeof metadata.name === 'string' ? metadata.name : '?'}`;
+}
+
+export type { Outcome };

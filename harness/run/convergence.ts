@@ -1,17 +1,12 @@
 /**
- * Deciding when observations have settled, and what they mean. Policies take effect
- * eventually, so attempts are repeated in rounds until each one's outcome has been the same in
- * `stableRounds` consecutive rounds (or a deadline passes). Two rules override stability:
- * a must-deny attempt seen granted in any round after the policies were applied is a leak,
- * whatever later rounds show; and `error` never satisfies an expectation.
+ * The runner's memory of a run's observations, deciding which attempts need another round.
+ * What observations mean (settled, leak, the verdict) is the convergence rule in
+ * harness/results/judge.ts: the runner and the results fold judge with the same function.
  */
-import {
-  GRANTED_OUTCOMES,
-  isMustDeny,
-  satisfies,
-  type Expectation,
-  type Outcome,
-} from '../scenario/outcomes.js';
+import type { Expectation, Outcome } from '../scenario/outcomes.js';
+import { isSettled, judgeObservations, leakIn, type Judgement } from '../results/judge.js';
+
+export type { Judgement, Verdict } from '../results/judge.js';
 
 export interface Observation {
   readonly attempt: string;
@@ -21,20 +16,6 @@ export interface Observation {
   /** When it was observed (ms since the epoch). */
   readonly at: number;
   readonly evidence?: Readonly<Record<string, unknown>>;
-}
-
-export type Verdict = 'pass' | 'fail' | 'error';
-
-export interface Judgement {
-  readonly attempt: string;
-  readonly verdict: Verdict;
-  /** The outcome reported for the attempt: the settled one, or the last seen. */
-  readonly outcome: Outcome;
-  readonly rounds: number;
-  readonly stable: boolean;
-  readonly leak: boolean;
-  /** One sentence saying why, for reports and failure messages. */
-  readonly reason: string;
 }
 
 export interface ConvergenceProps {
@@ -67,88 +48,17 @@ export class Convergence {
 
   /** Settled: the last `stableRounds` outcomes are equal. */
   isSettled(attempt: string): boolean {
-    const list = this.observations(attempt);
-    if (list.length < this.stableRounds) return false;
-    const tail = list.slice(-this.stableRounds);
-    return tail.every((o) => o.outcome === tail[0]?.outcome);
+    return isSettled(this.observations(attempt), this.stableRounds);
   }
 
   /** Which of these attempts still need another round. A leak needs no more rounds: it is final. */
   unsettled(attempts: readonly { id: string; expect: Expectation }[]): string[] {
-    return attempts.filter((a) => !this.isSettled(a.id) && !this.leaked(a.id, a.expect)).map((a) => a.id);
-  }
-
-  private leaked(attempt: string, expect: Expectation): Observation | undefined {
-    if (!isMustDeny(expect)) return undefined;
-    return this.observations(attempt).find((o) => GRANTED_OUTCOMES.includes(o.outcome));
+    return attempts
+      .filter((a) => !this.isSettled(a.id) && !leakIn(this.observations(a.id), a.expect))
+      .map((a) => a.id);
   }
 
   judge(attempt: string, expect: Expectation): Judgement {
-    const list = this.observations(attempt);
-    const last = list.at(-1);
-    const rounds = list.length;
-    const stable = this.isSettled(attempt);
-    if (!last) {
-      return {
-        attempt,
-        verdict: 'error',
-        outcome: 'error',
-        rounds,
-        stable: false,
-        leak: false,
-        reason: 'never observed',
-      };
-    }
-    const leak = this.leaked(attempt, expect);
-    if (leak) {
-      return {
-        attempt,
-        verdict: 'fail',
-        outcome: leak.outcome,
-        rounds,
-        stable,
-        leak: true,
-        reason: `leak: expected ${expect.words.join('|')}, observed ${leak.outcome} in round ${leak.round}`,
-      };
-    }
-    if (last.outcome === 'error') {
-      return {
-        attempt,
-        verdict: 'error',
-        outcome: 'error',
-        rounds,
-        stable,
-        leak: false,
-        reason: `the probe failed in round ${last.round}`,
-      };
-    }
-    const held = satisfies(expect, last.outcome);
-    const seen = [...new Set(list.map((o) => o.outcome))];
-    if (stable) {
-      return {
-        attempt,
-        verdict: held ? 'pass' : 'fail',
-        outcome: last.outcome,
-        rounds,
-        stable,
-        leak: false,
-        reason: held
-          ? `${last.outcome} in the last ${this.stableRounds} rounds`
-          : `expected ${expect.words.join('|')}, observed ${last.outcome} in the last ${this.stableRounds} rounds`,
-      };
-    }
-    // Not settled by the deadline: it holds only if every round satisfied the expectation.
-    const allHeld = list.every((o) => satisfies(expect, o.outcome));
-    return {
-      attempt,
-      verdict: allHeld ? 'pass' : 'fail',
-      outcome: last.outcome,
-      rounds,
-      stable,
-      leak: false,
-      reason:
-        `did not settle in ${rounds} round(s): observed ${seen.join(', ')}` +
-        (allHeld ? ', each satisfying the expectation' : ''),
-    };
+    return judgeObservations(attempt, this.observations(attempt), expect, this.stableRounds);
   }
 }

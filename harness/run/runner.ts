@@ -1,13 +1,12 @@
 /**
  * A run on a live cluster: preflight → apply fixtures → wait ready → apply policies → settle →
- * execute rounds until the outcomes converge → judge → collect evidence → clean up. Results go
- * to `reports/<run>/results.jsonl` as they arrive. Ctrl-C (an aborted signal) stops new work,
- * cleans up unless asked to keep, and still writes what was observed. The runner decides
- * nothing about policy semantics: it observes and compares with the expectations given.
+ * execute rounds until the outcomes converge → judge → collect evidence → clean up. Each step is
+ * a phase: a small function over one run context (as kind's create actions are over theirs),
+ * listed in PHASES in the order they run. Records go to `<directory>/results.jsonl` as they
+ * arrive (harness/results/records.ts). Ctrl-C (an aborted signal) stops new work, cleans up
+ * unless asked to keep, and still writes what was observed. The runner decides nothing about
+ * policy semantics: it observes and compares with the expectations given.
  */
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 
 import { KubeClient } from '../kube/client.js';
@@ -20,33 +19,37 @@ import type { ApiServerEndpoints } from '../policies/options.js';
 import { PolicyModel } from '../model/evaluate.js';
 import type { Prediction } from '../model/types.js';
 import { renderPolicySources } from '../policies/render.js';
-import { expectation, formatExpectation, satisfies, type Expectation } from '../scenario/outcomes.js';
+import { ResultsLog, type FootingRecord, type NewRecord, type RunEnvironment } from '../results/records.js';
+import {
+  expectation,
+  formatExpectation,
+  isMustDeny,
+  satisfies,
+  type Expectation,
+} from '../scenario/outcomes.js';
 import { refText, type Attempt, type Manifest, type Scenario } from '../scenario/types.js';
-import { readClusterFacts, type FactsRecord, type PendingFacts } from './cluster-facts.js';
+import { systemClock, type RunClock } from './clock.js';
+import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { runRound, type SourceBatch, type Transport } from './execute.js';
 import { renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
-import { newRunId, RUN_LABEL, runLabels, runSelector } from './identity.js';
+import { RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
 import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
-import { ResultsLog } from '../results/records.js';
 import { isRecord, messageOf } from '../values.js';
 
-export interface RunnerProps {
-  readonly scenario: Scenario;
-  readonly kubeConfig: KubeConfig;
+/**
+ * How a run runs: the settings `run` and every `upgrade-check` phase share. Flags parse into
+ * it (harness/cli/shared.ts `runSettings`); the method section of the reports records it.
+ */
+export interface RunSettings {
   /** The agent bundle's text, shipped to the pods in a ConfigMap. */
   readonly agentBundle: string;
-  /** Reports go to `<reportsDir>/<runId>/`. */
-  readonly reportsDir: string;
-  readonly progress: Progress;
-  /** @default a new id from the start time */
-  readonly runId?: string;
-  /** Keep what the run created: never, always, or only when an expectation failed. @default 'never' */
-  readonly keep?: 'never' | 'always' | 'on-failure';
+  readonly agentImage?: string;
+  readonly imageRegistry?: string;
   /** @default 300000 */
   readonly readyTimeoutMs?: number;
   /** How long rounds may go on before the outcomes must have settled. @default 180000 */
@@ -63,8 +66,27 @@ export interface RunnerProps {
   readonly roundIntervalMs?: number;
   /** Attempts the agent runs at once in one pod. @default 64 */
   readonly concurrency?: number;
-  readonly agentImage?: string;
-  readonly imageRegistry?: string;
+  /** The API server as policy sees it (`--api-server`); default: read from the cluster. */
+  readonly apiServer?: ApiServerEndpoints;
+}
+
+export const RUN_DEFAULTS = {
+  readyTimeoutMs: 300_000,
+  convergeTimeoutMs: 180_000,
+  stableRounds: 3,
+  settleMs: 5000,
+  roundIntervalMs: 1000,
+} as const;
+
+export interface RunnerProps extends RunSettings {
+  readonly scenario: Scenario;
+  readonly kubeConfig: KubeConfig;
+  /** The run folder: results.jsonl is written here (and the reports, by whoever writes them). */
+  readonly directory: string;
+  readonly runId: string;
+  readonly progress: Progress;
+  /** Keep what the run created: never, always, or only when an expectation failed. @default 'never' */
+  readonly keep?: 'never' | 'always' | 'on-failure';
   /**
    * Predictions for the attempts. Default: the policy model over the manifests the run applies.
    * An attempt expecting `auto` takes its prediction; without one it is judged `error`.
@@ -72,17 +94,17 @@ export interface RunnerProps {
   readonly predict?: (attempt: Attempt) => Prediction | undefined;
   readonly signal?: AbortSignal;
   /**
-   * What the cluster runs (provider, Kubernetes, Calico and Istio versions, pinned artifacts),
-   * recorded in the `run` line of results.jsonl. @default not recorded
+   * Where and why the run runs (provider, versions, trigger), recorded in the `run` record, the
+   * base of the reports' scope and versions. @default not recorded
    */
-  readonly environment?: Readonly<Record<string, unknown>>;
+  readonly environment?: RunEnvironment;
   /**
    * Where the cluster came from. Only on `kind` does a fact that cannot be read fall back to
    * kind's defaults (harness/run/cluster-facts.ts). @default `environment.provider`, else unknown
    */
   readonly provider?: ProviderName;
-  /** The API server as policy sees it (`--api-server`); default: read from the cluster. */
-  readonly apiServer?: ApiServerEndpoints;
+  /** @default the system clock */
+  readonly clock?: RunClock;
 }
 
 export interface AttemptResult {
@@ -96,6 +118,7 @@ export interface AttemptResult {
 
 export interface RunResult {
   readonly runId: string;
+  /** The run folder holding results.jsonl. */
   readonly directory: string;
   readonly results: readonly AttemptResult[];
   readonly interrupted: boolean;
@@ -104,42 +127,60 @@ export interface RunResult {
   readonly kept: boolean;
   /** The policy objects as the cluster stored them after the run applied them (read back, run labels included), in apply order. */
   readonly appliedPolicies: readonly KubernetesObject[];
-  /** What the run read about the cluster (the `facts` line), once it got that far. */
-  readonly facts?: FactsRecord;
-  /** What was read back and checked before any attempt (the `footing` line), once it got that far. */
-  readonly footing?: Footing;
 }
 
 /** The footing a run checked before judging (harness/run/footing.ts). */
-export interface Footing {
-  readonly readBack: { readonly fixtures: number; readonly policies: number };
-  readonly sidecars: { readonly pods: number; readonly withProxy: number };
+export type Footing = Omit<FootingRecord, 'type'>;
+
+/** What every phase reads and adds to: the run's context, as kind's actions share theirs. */
+interface RunContext {
+  readonly props: RunnerProps;
+  readonly scenario: Scenario;
+  readonly runId: string;
+  readonly log: ResultsLog;
+  /** Aborted by Ctrl-C: every call in flight stops. */
+  readonly client: KubeClient;
+  readonly progress: Progress;
+  readonly clock: RunClock;
+  readonly labels: Record<string, string>;
+  readonly convergence: Convergence;
+  /** Everything the run created, in order: what cleanup deletes. */
+  readonly created: ObjectRef[];
+  readonly pending: PendingFacts;
+  fixtures: readonly KubernetesObject[];
+  /** `namespace/workload` → the Ready pod that stands for it. */
+  pods: Map<string, string>;
+  ready: V1Pod[];
+  facts?: ClusterFacts;
+  appliedPolicies: KubernetesObject[];
+  predict: ((attempt: Attempt) => Prediction | undefined) | undefined;
+  transport?: Transport;
+  results: AttemptResult[];
 }
 
+type Phase = (ctx: RunContext) => Promise<void>;
+
+/** The phases after preflight, in the order they run. */
+const PHASES: readonly Phase[] = [
+  applyFixtures,
+  waitReady,
+  applyPolicies,
+  settle,
+  rounds,
+  judge,
+  collectFailureEvidence,
+];
+
 export async function runScenario(props: RunnerProps): Promise<RunResult> {
-  const { scenario, progress } = props;
-  const runId = props.runId ?? newRunId();
-  const directory = path.join(props.reportsDir, runId);
-  const log = new ResultsLog(directory);
-  // Ctrl-C aborts every call in flight; cleanup gets a client of its own, which it does not stop.
+  const { scenario, progress, runId } = props;
+  const clock = props.clock ?? systemClock;
+  const log = new ResultsLog(props.directory);
   const client = new KubeClient({
     kubeConfig: props.kubeConfig,
     ...(props.signal ? { signal: props.signal } : {}),
   });
-  const cleanupClient = new KubeClient({ kubeConfig: props.kubeConfig });
-  const labels = runLabels(runId, scenario.name);
-  const convergence = new Convergence({ stableRounds: props.stableRounds ?? 3 });
   const aborted = () => props.signal?.aborted ?? false;
-  const created: ObjectRef[] = [];
-  let appliedPolicies: KubernetesObject[] = [];
-  let factsRecord: FactsRecord | undefined;
-  let footing: Footing | undefined;
-  let results: AttemptResult[] = [];
-  let interrupted = false;
-  let faultMessage: string | undefined;
-  let transport: Transport | undefined;
-  let predict: ((attempt: Attempt) => Prediction | undefined) | undefined = props.predict;
-  let pending: PendingFacts | undefined;
+  const stableRounds = props.stableRounds ?? RUN_DEFAULTS.stableRounds;
 
   log.append({
     type: 'run',
@@ -147,256 +188,332 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
     scenario: scenario.name,
     scenarioFile: scenario.file,
     scenarioSha256: scenario.sha256,
-    startedAt: new Date().toISOString(),
+    startedAt: new Date(clock.now()).toISOString(),
     cluster: props.kubeConfig.getCurrentCluster()?.server ?? '',
     context: props.kubeConfig.getCurrentContext(),
     attempts: scenario.attempts.length,
     ...(props.environment ? { environment: props.environment } : {}),
+    method: {
+      stableRounds,
+      convergeTimeoutMs: props.convergeTimeoutMs ?? RUN_DEFAULTS.convergeTimeoutMs,
+      settleMs: props.settleMs ?? RUN_DEFAULTS.settleMs,
+      roundIntervalMs: props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs,
+      readyTimeoutMs: props.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
+    },
   });
 
-  progress.phase('preflight');
+  const pending = await preflight(props, client, log, clock);
+  const ctx: RunContext = {
+    props,
+    scenario,
+    runId,
+    log,
+    client,
+    progress,
+    clock,
+    labels: runLabels(runId, scenario.name),
+    convergence: new Convergence({ stableRounds }),
+    created: [],
+    pending,
+    fixtures: [],
+    pods: new Map(),
+    ready: [],
+    appliedPolicies: [],
+    predict: props.predict,
+    results: [],
+  };
+  let interrupted = false;
+  let fault: Error | undefined;
   try {
-    await checkNamespacesFree(client, scenario, runId);
-    pending = await readClusterFacts({
-      client,
-      scenario,
-      provider: props.provider ?? providerOf(props.environment),
-      ...(props.apiServer ? { apiServer: props.apiServer } : {}),
-    });
-  } catch (error) {
-    // Nothing was created: say so in the log and stop.
-    progress.fail(error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error));
-    log.append({
-      type: 'end',
-      exitCode: 2,
-      endedAt: new Date().toISOString(),
-      fault: String(error),
-      created: 0,
-    });
-    throw error;
-  }
-  progress.done(`${scenario.namespaces.length} namespaces free`);
-
-  try {
-    // Fixtures.
-    progress.phase('apply fixtures');
-    const fixtures = renderFixtures({
-      scenario,
-      runId,
-      agentBundle: props.agentBundle,
-      ...(props.agentImage ? { agentImage: props.agentImage } : {}),
-      ...(props.imageRegistry ? { imageRegistry: props.imageRegistry } : {}),
-    });
-    for (const [i, object] of fixtures.entries()) {
+    for (const phase of PHASES) {
       if (aborted()) throw new Interrupted();
-      await client.apply(object);
-      created.push(refOf(object));
-      progress.update(`${i + 1}/${fixtures.length} objects`);
-    }
-    progress.update(`reading back ${fixtures.length} objects`);
-    await readBack(client, fixtures, 'fixtures');
-    progress.done(`${fixtures.length} objects, read back as applied`);
-
-    // Ready.
-    progress.phase('wait ready');
-    const { pods, ready } = await waitReady(
-      client,
-      scenario,
-      runId,
-      props.readyTimeoutMs ?? 300_000,
-      progress,
-      props.signal,
-    );
-    await checkSidecars(client, scenario, ready);
-    progress.done(`${pods.size} pods, sidecars where the scenario says`);
-
-    // Policies.
-    progress.phase('apply policies');
-    progress.update('reading the DNS path of the pods');
-    const facts = await pending.settle({
-      kubeConfig: props.kubeConfig,
-      pods,
-      ...(props.signal ? { signal: props.signal } : {}),
-    });
-    log.append({ type: 'facts', ...facts.record });
-    factsRecord = facts.record;
-    const manifests = renderPolicySources(scenario, facts.renderOptions);
-    appliedPolicies = manifests.map((m) => withLabels(m.object, labels));
-    predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, facts.modelFacts));
-    const contradicted = scenario.attempts.filter((a) => {
-      const p = predict?.(a)?.outcome;
-      return !a.expect.auto && p !== undefined && p !== 'unknown' && !satisfies(a.expect, p);
-    }).length;
-    if (contradicted > 0) {
-      progress.update(
-        `the policy model predicts otherwise for ${contradicted} expectation(s); bulkhead plan shows why`,
-      );
-    }
-    for (const [i, object] of appliedPolicies.entries()) {
-      if (aborted()) throw new Interrupted();
-      await client.apply(object);
-      created.push(refOf(object));
-      progress.update(`${i + 1}/${appliedPolicies.length} objects`);
-    }
-    // From here on, the policies are the cluster's: results and the bundle hold them as stored.
-    appliedPolicies = await readBack(client, appliedPolicies, 'policies');
-    footing = {
-      readBack: { fixtures: fixtures.length, policies: appliedPolicies.length },
-      sidecars: { pods: ready.length, withProxy: ready.filter((p) => proxyContainerOf(p)).length },
-    };
-    log.append({ type: 'footing', ...footing });
-    const settle = props.settleMs ?? 5000;
-    if (settle > 0) {
-      progress.update(`letting ${appliedPolicies.length} policies take effect (${settle} ms)`);
-      await sleep(settle, undefined, props.signal ? { signal: props.signal } : {}).catch(() => undefined);
-    }
-    progress.done(`${appliedPolicies.length} objects`);
-
-    // Rounds.
-    progress.phase('execute');
-    const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, predict) }));
-    const deadline = Date.now() + (props.convergeTimeoutMs ?? 180_000);
-    transport = { mode: 'stdin' };
-    for (let round = 1; ; round++) {
-      if (aborted()) throw new Interrupted();
-      const todo = new Set(convergence.unsettled(tracked));
-      if (todo.size === 0) break;
-      if (round > 1 && Date.now() >= deadline) break;
-      const batches = batchesFor(
-        scenario.attempts.filter((a) => todo.has(a.id)),
-        pods,
-      );
-      await runRound({
-        kubeConfig: props.kubeConfig,
-        scenario,
-        batches,
-        transport,
-        deadlines: facts.deadlines,
-        ...(props.concurrency ? { concurrency: props.concurrency } : {}),
-        ...(props.signal ? { signal: props.signal } : {}),
-        observe: (o) => {
-          const at = Date.now();
-          convergence.record({ attempt: o.attempt, round, outcome: o.outcome, at, evidence: o.evidence });
-          log.append({
-            type: 'observation',
-            attempt: o.attempt,
-            round,
-            outcome: o.outcome,
-            at: new Date(at).toISOString(),
-            reason: o.reason,
-            evidence: o.evidence,
-          });
-        },
-      });
-      const left = convergence.unsettled(tracked).length;
-      progress.update(`round ${round}: ${tracked.length - left}/${tracked.length} settled`);
-      if (left > 0 && (props.roundIntervalMs ?? 1000) > 0) {
-        await sleep(
-          props.roundIntervalMs ?? 1000,
-          undefined,
-          props.signal ? { signal: props.signal } : {},
-        ).catch(() => undefined);
-      }
-    }
-    if (aborted()) throw new Interrupted();
-    progress.done();
-
-    results = judgeAll(scenario, convergence, predict);
-    if (results.some((r) => r.judgement.verdict !== 'pass')) {
-      progress.phase('collect evidence');
-      results = await Promise.all(
-        results.map(async (r) =>
-          r.judgement.verdict === 'pass'
-            ? r
-            : {
-                ...r,
-                evidence: await collectEvidence({
-                  client,
-                  scenario,
-                  attempt: r.attempt,
-                  observations: convergence.observations(r.attempt.id),
-                  pods,
-                  policies: appliedPolicies,
-                }),
-              },
-        ),
-      );
-      progress.done(`${results.filter((r) => r.evidence).length} attempts`);
+      await phase(ctx);
     }
   } catch (error) {
     if (error instanceof Interrupted || aborted()) {
       interrupted = true;
       progress.fail('interrupted');
-      results = judgeAll(scenario, convergence, predict);
     } else {
       progress.fail(messageOf(error));
-      faultMessage = messageOf(error);
-      results = judgeAll(scenario, convergence, predict);
-      await finish();
-      throw error;
+      fault = error instanceof Error ? error : new Error(String(error));
     }
+    ctx.results = judgeAll(ctx);
   }
-  return finish();
+  const result = await finish(ctx, interrupted, fault === undefined ? undefined : messageOf(fault));
+  if (fault) throw fault;
+  return result;
+}
 
-  async function finish(): Promise<RunResult> {
-    for (const r of results) {
-      log.append({
-        type: 'result',
-        attempt: r.attempt.id,
-        verdict: r.judgement.verdict,
-        outcome: r.judgement.outcome,
-        expect: formatExpectation(r.expect),
-        category: r.attempt.category,
-        kind: r.attempt.kind,
-        from: refText(r.attempt.from),
-        ...('to' in r.attempt ? { to: refText(r.attempt.to), port: r.attempt.port.port } : {}),
-        rounds: r.judgement.rounds,
-        stable: r.judgement.stable,
-        leak: r.judgement.leak,
-        reason: r.judgement.reason,
-        ...(r.prediction
-          ? {
-              prediction: {
-                outcome: r.prediction.outcome,
-                layer: r.prediction.layer,
-                reasons: r.prediction.reasons,
-              },
-              predictionAgrees:
-                r.prediction.outcome === 'unknown' ? null : satisfies(r.expect, r.prediction.outcome),
-            }
-          : {}),
-        ...(r.evidence ? { evidence: r.evidence } : {}),
-      });
-    }
-    const failed = results.some((r) => r.judgement.verdict === 'fail');
-    const errored = results.some((r) => r.judgement.verdict === 'error');
-    const exitCode = failed ? 1 : errored || interrupted || faultMessage ? 2 : 0;
-    const keep = props.keep === 'always' || (props.keep === 'on-failure' && exitCode !== 0);
-    if (!keep) await cleanUp(cleanupClient, runId, created, progress);
+/**
+ * Nothing is created before the scenario's namespaces are known free and the cluster's facts
+ * read; when that fails, the log says so and the run stops with nothing to clean up.
+ */
+async function preflight(
+  props: RunnerProps,
+  client: KubeClient,
+  log: ResultsLog,
+  clock: RunClock,
+): Promise<PendingFacts> {
+  const { scenario, progress } = props;
+  progress.phase('preflight');
+  try {
+    await checkNamespacesFree(client, scenario, props.runId);
+    const pending = await readClusterFacts({
+      client,
+      scenario,
+      provider: props.provider ?? providerOf(props.environment),
+      ...(props.apiServer ? { apiServer: props.apiServer } : {}),
+    });
+    progress.done(`${scenario.namespaces.length} namespaces free`);
+    return pending;
+  } catch (error) {
+    progress.fail(error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error));
     log.append({
       type: 'end',
-      exitCode,
-      endedAt: new Date().toISOString(),
-      interrupted,
-      kept: keep,
-      ...(transport ? { execInput: transport.mode } : {}),
-      ...(faultMessage ? { fault: faultMessage } : {}),
-      passed: results.filter((r) => r.judgement.verdict === 'pass').length,
-      failed: results.filter((r) => r.judgement.verdict === 'fail').length,
-      errors: results.filter((r) => r.judgement.verdict === 'error').length,
+      exitCode: 2,
+      endedAt: new Date(clock.now()).toISOString(),
+      fault: String(error),
+      created: 0,
     });
-    return {
-      runId,
-      directory,
-      results,
-      interrupted,
-      exitCode,
-      kept: keep,
-      appliedPolicies,
-      ...(factsRecord ? { facts: factsRecord } : {}),
-      ...(footing ? { footing } : {}),
-    };
+    throw error;
   }
+}
+
+async function applyFixtures(ctx: RunContext): Promise<void> {
+  const { props, progress } = ctx;
+  progress.phase('apply fixtures');
+  const fixtures = renderFixtures({
+    scenario: ctx.scenario,
+    runId: ctx.runId,
+    agentBundle: props.agentBundle,
+    ...(props.agentImage ? { agentImage: props.agentImage } : {}),
+    ...(props.imageRegistry ? { imageRegistry: props.imageRegistry } : {}),
+  });
+  await applyAll(ctx, fixtures);
+  progress.update(`reading back ${fixtures.length} objects`);
+  await readBack(ctx.client, fixtures, 'fixtures');
+  ctx.fixtures = fixtures;
+  progress.done(`${fixtures.length} objects, read back as applied`);
+}
+
+/** Applies objects in order, each recorded as created before the next; stops at Ctrl-C. */
+async function applyAll(ctx: RunContext, objects: readonly KubernetesObject[]): Promise<void> {
+  for (const [i, object] of objects.entries()) {
+    if (ctx.props.signal?.aborted) throw new Interrupted();
+    await ctx.client.apply(object);
+    ctx.created.push(refOf(object));
+    ctx.progress.update(`${i + 1}/${objects.length} objects`);
+  }
+}
+
+async function waitReady(ctx: RunContext): Promise<void> {
+  const { progress } = ctx;
+  progress.phase('wait ready');
+  const { pods, ready } = await waitForPods(ctx);
+  await checkSidecars(ctx.client, ctx.scenario, ready);
+  ctx.pods = pods;
+  ctx.ready = ready;
+  progress.done(`${pods.size} pods, sidecars where the scenario says`);
+}
+
+async function applyPolicies(ctx: RunContext): Promise<void> {
+  const { props, progress, scenario } = ctx;
+  progress.phase('apply policies');
+  progress.update('reading the DNS path of the pods');
+  const facts = await ctx.pending.settle({
+    kubeConfig: props.kubeConfig,
+    pods: ctx.pods,
+    ...(props.signal ? { signal: props.signal } : {}),
+  });
+  ctx.log.append({ type: 'facts', ...facts.record });
+  ctx.facts = facts;
+  const manifests = renderPolicySources(scenario, facts.renderOptions);
+  const labelled = manifests.map((m) => withLabels(m.object, ctx.labels));
+  ctx.predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, facts.modelFacts));
+  const contradicted = scenario.attempts.filter((a) => {
+    const p = ctx.predict?.(a)?.outcome;
+    return !a.expect.auto && p !== undefined && p !== 'unknown' && !satisfies(a.expect, p);
+  }).length;
+  if (contradicted > 0) {
+    progress.update(
+      `the policy model predicts otherwise for ${contradicted} expectation(s); bulkhead plan shows why`,
+    );
+  }
+  ctx.appliedPolicies = labelled;
+  await applyAll(ctx, labelled);
+  // From here on, the policies are the cluster's: results and the bundle hold them as stored.
+  ctx.appliedPolicies = await readBack(ctx.client, labelled, 'policies');
+  ctx.log.append({ type: 'policies', applied: ctx.appliedPolicies.map((o) => ({ ...o })) });
+  const footing: Footing = {
+    readBack: { fixtures: ctx.fixtures.length, policies: ctx.appliedPolicies.length },
+    sidecars: { pods: ctx.ready.length, withProxy: ctx.ready.filter((p) => proxyContainerOf(p)).length },
+  };
+  ctx.log.append({ type: 'footing', ...footing });
+}
+
+/** The time given to Calico and Istio to program the policies (`--settle`). */
+async function settle(ctx: RunContext): Promise<void> {
+  const ms = ctx.props.settleMs ?? RUN_DEFAULTS.settleMs;
+  if (ms > 0) {
+    ctx.progress.update(`letting ${ctx.appliedPolicies.length} policies take effect (${ms} ms)`);
+    await ctx.clock.sleep(ms, ctx.props.signal);
+  }
+  ctx.progress.done(`${ctx.appliedPolicies.length} objects`);
+}
+
+/** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */
+async function rounds(ctx: RunContext): Promise<void> {
+  const { props, progress, convergence, clock, scenario } = ctx;
+  progress.phase('execute');
+  const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, ctx.predict) }));
+  const deadline = clock.now() + (props.convergeTimeoutMs ?? RUN_DEFAULTS.convergeTimeoutMs);
+  const interval = props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs;
+  const transport: Transport = { mode: 'stdin' };
+  ctx.transport = transport;
+  for (let round = 1; ; round++) {
+    if (props.signal?.aborted) throw new Interrupted();
+    const todo = new Set(convergence.unsettled(tracked));
+    if (todo.size === 0) break;
+    if (round > 1 && clock.now() >= deadline) break;
+    await runRound({
+      kubeConfig: props.kubeConfig,
+      scenario,
+      batches: batchesFor(
+        scenario.attempts.filter((a) => todo.has(a.id)),
+        ctx.pods,
+      ),
+      transport,
+      deadlines: ctx.facts?.deadlines ?? new Map(),
+      ...(props.concurrency ? { concurrency: props.concurrency } : {}),
+      ...(props.signal ? { signal: props.signal } : {}),
+      observe: (o) => {
+        const at = clock.now();
+        convergence.record({ attempt: o.attempt, round, outcome: o.outcome, at, evidence: o.evidence });
+        ctx.log.append({
+          type: 'observation',
+          attempt: o.attempt,
+          round,
+          outcome: o.outcome,
+          at: new Date(at).toISOString(),
+          reason: o.reason,
+          evidence: { ...o.evidence },
+        });
+      },
+    });
+    const left = convergence.unsettled(tracked).length;
+    progress.update(`round ${round}: ${tracked.length - left}/${tracked.length} settled`);
+    if (left > 0 && interval > 0) await clock.sleep(interval, props.signal);
+  }
+  if (props.signal?.aborted) throw new Interrupted();
+  progress.done();
+}
+
+function judge(ctx: RunContext): Promise<void> {
+  ctx.results = judgeAll(ctx);
+  return Promise.resolve();
+}
+
+/** Pods, events, proxy logs and the policies in play, for every attempt that did not pass. */
+async function collectFailureEvidence(ctx: RunContext): Promise<void> {
+  if (!ctx.results.some((r) => r.judgement.verdict !== 'pass')) return;
+  ctx.progress.phase('collect evidence');
+  ctx.results = await Promise.all(
+    ctx.results.map(async (r) =>
+      r.judgement.verdict === 'pass'
+        ? r
+        : {
+            ...r,
+            evidence: await collectEvidence({
+              client: ctx.client,
+              scenario: ctx.scenario,
+              attempt: r.attempt,
+              observations: ctx.convergence.observations(r.attempt.id),
+              pods: ctx.pods,
+              policies: ctx.appliedPolicies,
+            }),
+          },
+    ),
+  );
+  ctx.progress.done(`${ctx.results.filter((r) => r.evidence).length} attempts`);
+}
+
+/** The `result` record of one judged attempt. */
+function resultRecord(r: AttemptResult): NewRecord {
+  return {
+    type: 'result',
+    attempt: r.attempt.id,
+    verdict: r.judgement.verdict,
+    outcome: r.judgement.outcome,
+    expect: formatExpectation(r.expect),
+    expectedOutcomes: [...r.expect.outcomes],
+    mustDeny: isMustDeny(r.expect),
+    category: r.attempt.category,
+    kind: r.attempt.kind,
+    from: refText(r.attempt.from),
+    ...('to' in r.attempt ? { to: refText(r.attempt.to), port: r.attempt.port.port } : {}),
+    rounds: r.judgement.rounds,
+    stable: r.judgement.stable,
+    leak: r.judgement.leak,
+    reason: r.judgement.reason,
+    ...(r.prediction
+      ? {
+          prediction: {
+            outcome: r.prediction.outcome,
+            layer: r.prediction.layer,
+            reasons: [...r.prediction.reasons],
+            agrees: r.prediction.outcome === 'unknown' ? null : satisfies(r.expect, r.prediction.outcome),
+          },
+        }
+      : {}),
+    ...(r.evidence
+      ? {
+          diagnostics: {
+            ...(r.evidence.source ? { source: { ...r.evidence.source } } : {}),
+            ...(r.evidence.destination ? { destination: { ...r.evidence.destination } } : {}),
+            policies: [...r.evidence.policies],
+            reproduce: r.evidence.reproduce,
+          },
+        }
+      : {}),
+  };
+}
+
+/** The result records, the cleanup unless kept, and the end record. */
+async function finish(
+  ctx: RunContext,
+  interrupted: boolean,
+  faultMessage: string | undefined,
+): Promise<RunResult> {
+  const { results, props } = ctx;
+  for (const r of results) ctx.log.append(resultRecord(r));
+  const failed = results.some((r) => r.judgement.verdict === 'fail');
+  const errored = results.some((r) => r.judgement.verdict === 'error');
+  const exitCode = failed ? 1 : errored || interrupted || faultMessage ? 2 : 0;
+  const keep = props.keep === 'always' || (props.keep === 'on-failure' && exitCode !== 0);
+  // Ctrl-C aborted the run's client; cleanup gets a client of its own, which it does not stop.
+  if (!keep)
+    await cleanUp(new KubeClient({ kubeConfig: props.kubeConfig }), ctx.runId, ctx.created, ctx.progress);
+  ctx.log.append({
+    type: 'end',
+    exitCode,
+    endedAt: new Date(ctx.clock.now()).toISOString(),
+    interrupted,
+    kept: keep,
+    ...(ctx.transport ? { execInput: ctx.transport.mode } : {}),
+    ...(faultMessage ? { fault: faultMessage } : {}),
+    passed: results.filter((r) => r.judgement.verdict === 'pass').length,
+    failed: results.filter((r) => r.judgement.verdict === 'fail').length,
+    errors: results.filter((r) => r.judgement.verdict === 'error').length,
+  });
+  return {
+    runId: ctx.runId,
+    directory: props.directory,
+    results,
+    interrupted,
+    exitCode,
+    kept: keep,
+    appliedPolicies: ctx.appliedPolicies,
+  };
 }
 
 class Interrupted extends Error {}
@@ -447,21 +564,17 @@ function modelPredictions(
 }
 
 /** Judges every attempt from its observations, against its expectation (`auto` resolved by the prediction). */
-function judgeAll(
-  scenario: Scenario,
-  convergence: Convergence,
-  predict: RunnerProps['predict'],
-): AttemptResult[] {
-  return scenario.attempts.map((attempt) => {
-    const expect = resolveExpectation(attempt, predict);
-    const prediction = predict?.(attempt);
+function judgeAll(ctx: RunContext): AttemptResult[] {
+  return ctx.scenario.attempts.map((attempt) => {
+    const expect = resolveExpectation(attempt, ctx.predict);
+    const prediction = ctx.predict?.(attempt);
     const judgement: Judgement = expect.auto
       ? {
-          ...convergence.judge(attempt.id, expect),
+          ...ctx.convergence.judge(attempt.id, expect),
           verdict: 'error',
           reason: 'the expectation is auto and no prediction was available',
         }
-      : convergence.judge(attempt.id, expect);
+      : ctx.convergence.judge(attempt.id, expect);
     return { attempt, expect, judgement, ...(prediction ? { prediction } : {}) };
   });
 }
@@ -470,14 +583,8 @@ function judgeAll(
  * Waits until every workload of the scenario has a Ready pod; returns `namespace/workload` →
  * pod name, and those pods as the server holds them.
  */
-async function waitReady(
-  client: KubeClient,
-  scenario: Scenario,
-  runId: string,
-  timeoutMs: number,
-  progress: Progress,
-  signal: AbortSignal | undefined,
-): Promise<{ pods: Map<string, string>; ready: V1Pod[] }> {
+async function waitForPods(ctx: RunContext): Promise<{ pods: Map<string, string>; ready: V1Pod[] }> {
+  const { scenario, progress, props } = ctx;
   const wanted = new Set(scenario.workloads.map((w) => `${w.namespace}/${w.name}`));
   const readyOnes = (pods: readonly V1Pod[]) =>
     new Map<string, string>(
@@ -492,21 +599,21 @@ async function waitReady(
         )
         .filter(([key]) => wanted.has(key)),
     );
-  const pods = await waitFor<V1Pod>(client, {
-    selection: { apiVersion: 'v1', kind: 'Pod', labelSelector: runSelector(runId) },
+  const pods = await waitFor<V1Pod>(ctx.client, {
+    selection: { apiVersion: 'v1', kind: 'Pod', labelSelector: runSelector(ctx.runId) },
     until: (ps) => {
       const ready = readyOnes(ps).size;
       progress.update(`${ready}/${wanted.size} pods ready`);
       return ready === wanted.size;
     },
-    timeoutMs,
+    timeoutMs: props.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
     description: `the pods of ${wanted.size} workloads to be Ready`,
     describeState: (ps) => {
       const ready = readyOnes(ps);
       const missing = [...wanted].filter((w) => !ready.has(w));
       return `not ready: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}`;
     },
-    ...(signal ? { signal } : {}),
+    ...(props.signal ? { signal: props.signal } : {}),
   });
   const chosen = readyOnes(pods);
   const names = new Set([...chosen].map(([key, name]) => `${key.split('/')[0] ?? ''}/${name}`));
@@ -530,7 +637,7 @@ function batchesFor(attempts: readonly Attempt[], pods: ReadonlyMap<string, stri
   }));
 }
 
-/** The provider an `environment` record names (upgrade-check passes the cluster's environment). */
+/** The provider an `environment` record names. */
 function providerOf(environment: RunnerProps['environment']): ProviderName | undefined {
   const p = environment?.provider;
   return p === 'kind' || p === 'k3s' || p === 'existing' ? p : undefined;

@@ -15,6 +15,7 @@ import { checkVersionPlan, minorOf, unsupportedPair, type VersionPlan } from '..
 import { UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { renderFixtures } from '../run/fixtures.js';
+import { RUN_DEFAULTS } from '../run/runner.js';
 import type { Scenario } from '../scenario/types.js';
 import { removeRunObjects } from './cleanup.js';
 import { revisionName, upgradeControlPlane, type UpgradeMethod } from './control-plane.js';
@@ -201,12 +202,12 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
             fixtures: renderFixtures({
               scenario,
               runId,
-              agentBundle: settings.agentBundle,
-              ...(settings.agentImage ? { agentImage: settings.agentImage } : {}),
-              ...(settings.imageRegistry ? { imageRegistry: settings.imageRegistry } : {}),
+              agentBundle: settings.run.agentBundle,
+              ...(settings.run.agentImage ? { agentImage: settings.run.agentImage } : {}),
+              ...(settings.run.imageRegistry ? { imageRegistry: settings.run.imageRegistry } : {}),
             }),
             log,
-            timeoutMs: settings.readyTimeoutMs,
+            timeoutMs: settings.run.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
             ...signal,
           });
         });

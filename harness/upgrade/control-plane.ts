@@ -13,10 +13,10 @@ import { istioInstallArgs } from '../cluster/istio.js';
 import type { Istioctl } from '../cluster/istioctl.js';
 import type { KubeClient } from '../kube/client.js';
 import { waitFor } from '../kube/wait.js';
+import type { UpgradeMethod } from './methods.js';
 import { ISTIO_NAMESPACE } from './observed.js';
 
-export const UPGRADE_METHODS = ['in-place', 'revision'] as const;
-export type UpgradeMethod = (typeof UPGRADE_METHODS)[number];
+export { UPGRADE_METHODS, type UpgradeMethod } from './methods.js';
 
 /** Istio's revision names are label values: `1.30.4` → `1-30-4`. */
 export function revisionName(version: string): string {

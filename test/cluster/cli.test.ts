@@ -139,17 +139,22 @@ describe('cli: bulkhead up / down / run --provider kind (stubs on PATH, local re
     const first = JSON.parse(
       (await readFile(path.join(dir, 'reports', 'r1', 'results.jsonl'), 'utf8')).split('\n')[0] ?? '{}',
     ) as {
-      environment?: Record<string, unknown>;
+      environment?: Record<string, unknown> & { versions?: Record<string, unknown> };
     };
     expect(first.environment).to.deep.include({
       provider: 'kind',
-      cluster: 'bulkhead',
+      environment: 'replica',
+      clusterName: 'bulkhead',
+      reused: false,
+    });
+    expect(first.environment?.versions).to.deep.include({
       kubernetes: 'v1.35.0',
       calico: 'v3.31.2',
       istio: '1.29.3',
       kind: 'v0.31.0',
-      reused: false,
     });
+    expect(first.environment?.artifacts, 'the pinned artifacts, each with its SHA-256').to.be.an('object')
+      .that.is.not.empty;
     const provision = await readFile(path.join(dir, 'reports', 'r1', 'provision.log'), 'utf8');
     expect(provision).to.match(/^\$ kind create cluster --name bulkhead /m);
     expect(provision).to.match(

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { buildResults, readResultsLog } from '../../harness/results/build-results.js';
+import { buildResults } from '../../harness/results/build-results.js';
 import { diffResults } from '../../harness/report/diff.js';
 import type { AttemptEntry, ResultsDocument } from '../../harness/results/results-model.js';
 import { runCli } from '../support/cli.js';
@@ -30,9 +30,8 @@ describe('report: diff of two runs', function () {
   beforeEach(async () => {
     const run = await fakeRun();
     const doc = buildResults({
-      result: run.result,
+      records: run.records,
       scenario: run.scenario,
-      log: await readResultsLog(path.join(run.result.directory, 'results.jsonl')),
       version: '0.1.0',
     });
     // "before": the same run where the leak had not happened yet (initech was refused at L7).

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { PNG } from 'pngjs';
 
-import { buildResults, readResultsLog } from '../../harness/results/build-results.js';
+import { buildResults } from '../../harness/results/build-results.js';
 import {
   CELL_COLOURS,
   MATRIX_LAYOUT,
@@ -26,19 +26,15 @@ import { fakeRun } from './support.js';
 async function runDocument(): Promise<ResultsDocument> {
   const run = await fakeRun();
   const base = buildResults({
-    result: run.result,
+    records: run.records,
     scenario: run.scenario,
-    log: await readResultsLog(path.join(run.result.directory, 'results.jsonl')),
     version: '0.1.0',
-    policies: ['NetworkPolicy tenant-acme/same-tenant-only'],
     environment: {
       provider: 'kind',
       environment: 'replica',
       trigger: 'change',
       change: 'CHG-1234',
       versions: { kubernetes: 'v1.34.0', calico: 'v3.31.0', istio: '1.29.3', gitCommit: 'abc123' },
-      stableRounds: 3,
-      convergeTimeoutMs: 20000,
     },
   });
   return {

@@ -1,5 +1,6 @@
 /**
- * End to end: a RunResult from the runner against the fake cluster → writeRunReports → the
+ * End to end: a run of the runner against the fake cluster → its results.jsonl folded and
+ * reported (reportRun → writeRunReports) → the
  * files in the run folder, checked as their consumers would: the JSON against its committed
  * schema (ajv), the JUnit against the XSD (xmllint), the bundle by re-reading the archive.
  */
@@ -15,7 +16,7 @@ import { UserError } from '../../harness/errors.js';
 import { verifyBundle } from '../../harness/report/bundle.js';
 import { readResultsFile } from '../../harness/results/read-results.js';
 import type { ResultsDocument } from '../../harness/results/results-model.js';
-import { writeRunReports, type RunReports } from '../../harness/report/run-reports.js';
+import { reportRun, type ReportedRun } from '../../harness/run/report-run.js';
 import { runCli } from '../support/cli.js';
 import { fakeRun, xsdValidate, type FakeRun } from './support.js';
 
@@ -43,25 +44,24 @@ describe('payments team', () => {
 });
 `;
 
-describe('report: writeRunReports on a run against the fake cluster', function () {
+describe('report: the reports of a run against the fake cluster, from its records', function () {
   this.timeout(60_000);
   let run: FakeRun;
-  let reports: RunReports;
+  let reports: ReportedRun;
   let doc: ResultsDocument;
 
   before(async () => {
     run = await fakeRun();
     const suite = path.join(run.scratch, 'payments.spec.ts');
     await writeFile(suite, USER_SUITE);
-    reports = await writeRunReports({
-      result: run.result,
+    reports = await reportRun({
+      directory: run.result.directory,
       scenario: run.scenario,
       environment: {
         provider: 'kind',
         environment: 'replica',
         trigger: 'scheduled',
         versions: { kubernetes: 'v1.34.0', calico: 'v3.31.0', istio: '1.29.3' },
-        stableRounds: 3,
       },
       bundle: true,
       suites: [suite],
@@ -202,10 +202,10 @@ describe('report: writeRunReports on a run against the fake cluster', function (
   it("a --suite file that does not exist is the user's error, raised after the reports are written", async () => {
     const directory = await mkdtemp(path.join(run.scratch, 'other-'));
     let error: unknown;
-    await writeRunReports({
-      result: run.result,
+    await reportRun({
+      directory: run.result.directory,
+      out: directory,
       scenario: run.scenario,
-      directory,
       suites: ['missing.spec.ts'],
       cwd: run.scratch,
     }).catch((e: unknown) => {

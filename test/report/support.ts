@@ -10,6 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { readResultsRecords, type ResultsRecord } from '../../harness/results/records.js';
 import { createProgress } from '../../harness/run/progress.js';
 import { runScenario, type RunResult } from '../../harness/run/runner.js';
 import type { Scenario } from '../../harness/scenario/types.js';
@@ -52,6 +53,8 @@ const SCENARIO = `${HEAD}  tenants:
 
 export interface FakeRun {
   readonly result: RunResult;
+  /** The records of its results.jsonl. */
+  readonly records: readonly ResultsRecord[];
   readonly scenario: Scenario;
   /** A folder the tests may write into; removed after the whole test process. */
   readonly scratch: string;
@@ -86,14 +89,15 @@ async function makeRun(): Promise<FakeRun> {
       scenario,
       kubeConfig: server.kubeConfig(),
       agentBundle: '// bundle',
-      reportsDir: path.join(scratch, 'reports'),
+      directory: path.join(scratch, 'reports', 'run-1'),
       runId: 'run-1',
       progress: createProgress({ write: () => undefined, interactive: false }),
       settleMs: 0,
       roundIntervalMs: 0,
       convergeTimeoutMs: 20_000,
     });
-    return { result, scenario, scratch };
+    const { records } = await readResultsRecords(path.join(result.directory, 'results.jsonl'));
+    return { result, records, scenario, scratch };
   } finally {
     await server.stop();
     await rbac.close();

@@ -127,7 +127,7 @@ async function setup(
       scenario: await load(text),
       kubeConfig: server.kubeConfig(),
       agentBundle: '// bundle',
-      reportsDir: reports,
+      directory: path.join(reports, 'run-1'),
       runId: 'run-1',
       progress: createProgress({ write: () => undefined, interactive: false }),
       settleMs: 0,

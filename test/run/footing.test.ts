@@ -218,7 +218,7 @@ describe('footing: the runner refuses to judge a cluster that differs from the o
       scenario: await load(SCENARIO),
       kubeConfig: server.kubeConfig(),
       agentBundle: '// bundle',
-      reportsDir: reports,
+      directory: path.join(reports, 'run-1'),
       runId: 'run-1',
       progress: createProgress({ write: () => undefined, interactive: false }),
       settleMs: 0,

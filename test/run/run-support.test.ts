@@ -37,8 +37,11 @@ describe('results.jsonl', () => {
         type: 'run',
         runId: 'r',
         scenario: 's',
+        scenarioFile: '/s.yaml',
         scenarioSha256: 'x',
         startedAt: '2026-11-24T00:00:00Z',
+        cluster: 'https://127.0.0.1:6443',
+        attempts: 1,
       });
       log.append({
         type: 'observation',

@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import { expect } from 'chai';
 
+import { readResultsRecords } from '../../harness/results/records.js';
 import { ClusterRefusal } from '../../harness/run/preflight.js';
 import { createProgress } from '../../harness/run/progress.js';
 import { runScenario, type RunnerProps, type RunResult } from '../../harness/run/runner.js';
@@ -42,6 +43,7 @@ interface Harness {
   scenario: Scenario;
   reports: string;
   run: (extra?: Partial<RunnerProps>) => Promise<RunResult>;
+  log: string;
   lines: () => Promise<Record<string, unknown>[]>;
   progress: string[];
   close: () => Promise<void>;
@@ -90,7 +92,7 @@ async function harness(
         scenario,
         kubeConfig: server.kubeConfig(),
         agentBundle: '// bundle',
-        reportsDir: reports,
+        directory: path.join(reports, 'run-1'),
         runId: 'run-1',
         progress: createProgress({ write: (t) => progress.push(t), interactive: false }),
         settleMs: 0,
@@ -100,6 +102,7 @@ async function harness(
       });
       return last;
     },
+    log: path.join(reports, 'run-1', 'results.jsonl'),
     lines: async () => {
       const text = await readFile(path.join(reports, 'run-1', 'results.jsonl'), 'utf8');
       return text
@@ -168,6 +171,7 @@ describe('runner against the fake cluster', function () {
     expect(lines.map((l) => l.type)).to.deep.equal([
       'run',
       'facts',
+      'policies',
       'footing',
       ...Array<string>(6).fill('observation'),
       'result',
@@ -175,6 +179,10 @@ describe('runner against the fake cluster', function () {
       'end',
     ]);
     expect(lines.at(-1)).to.deep.include({ exitCode: 0, passed: 2, failed: 0, errors: 0, kept: false });
+    // Every line is a record of the results contract, read back whole.
+    const read = await readResultsRecords(h.log);
+    expect(read.records.map((r) => r.type)).to.deep.equal(lines.map((l) => l.type));
+    expect(read.torn).to.equal(false);
     expect(h.server.list('v1', 'Namespace').map((n) => n.metadata.name)).to.have.members([
       'default',
       'kube-system',
@@ -210,8 +218,7 @@ describe('runner against the fake cluster', function () {
     expect(auto?.prediction).to.deep.include({ outcome: 'denied-l4', layer: 'network' });
     expect(auto?.judgement).to.deep.include({ verdict: 'fail', outcome: 'denied-l7' });
     const line = (await h.lines()).find((l) => l.type === 'result' && l.attempt === 'globex-to-acme');
-    expect(line).to.deep.include({ predictionAgrees: true });
-    expect(line?.prediction).to.deep.include({ outcome: 'denied-l4', layer: 'network' });
+    expect(line?.prediction).to.deep.include({ outcome: 'denied-l4', layer: 'network', agrees: true });
   });
 
   it('keeps repeating rounds over flapping outcomes until they settle', async () => {

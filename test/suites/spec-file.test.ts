@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { buildResults, readResultsLog } from '../../harness/results/build-results.js';
+import { buildResults } from '../../harness/results/build-results.js';
 import { fakeRun } from '../report/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,9 +28,8 @@ describe('suites: isolation.spec.ts under the mocha command line', function () {
   it('one describe per category, one it per attempt; exit code = failures; user specs read the same run', async () => {
     const run = await fakeRun();
     const doc = buildResults({
-      result: run.result,
+      records: run.records,
       scenario: run.scenario,
-      log: await readResultsLog(path.join(run.result.directory, 'results.jsonl')),
       version: '0.1.0',
     });
     const results = path.join(dir, 'results.json');

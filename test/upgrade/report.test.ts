@@ -3,12 +3,11 @@
  * tests): which attempts changed, which must-deny boundaries failed in which phase, the exit
  * code, and the table, JSON and JUnit views.
  */
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
 
-import { buildResults, readResultsLog } from '../../harness/results/build-results.js';
+import { buildResults } from '../../harness/results/build-results.js';
 import type { AttemptEntry, ResultsDocument } from '../../harness/results/results-model.js';
 import type { ObservedVersions } from '../../harness/upgrade/observed.js';
 import {
@@ -56,9 +55,8 @@ describe('upgrade: the cross-phase report', function () {
   before(async () => {
     const run = await fakeRun();
     observed = buildResults({
-      result: run.result,
+      records: run.records,
       scenario: run.scenario,
-      log: await readResultsLog(path.join(run.result.directory, 'results.jsonl')),
       version: '0.1.0',
     });
     clean = passing(observed);
