@@ -11,8 +11,8 @@ import type { Command } from 'commander';
 
 import { UserError } from '../errors.js';
 import { resultTable, runSummary } from '../report/run-table.js';
-import { readResultsRecords, RESULTS_LOG, type RunRecord } from '../results/records.js';
-import { loadScenarioFile } from '../scenario/loader.js';
+import type { RunRecord } from '../results/records.js';
+import { loadScenarioFile, readResultsRecords, RESULTS_LOG } from './lazy.js';
 import { CommandExit, type CliIo } from './io.js';
 
 interface ReportOptions {
