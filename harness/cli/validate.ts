@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { loadScenarioFile } from './lazy.js';
+import { attemptTarget } from '../scenario/attempt-target.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { formatProblem } from '../errors.js';
@@ -78,24 +79,10 @@ function summary(s: Scenario, shownFile: string): string {
   );
 }
 
-function target(a: Attempt): string {
-  switch (a.kind) {
-    case 'dns':
-      return `${a.query.type} ${a.query.name}`;
-    case 'api':
-      return `${a.request.verb} ${a.request.resource}${a.request.namespace ? ` -n ${a.request.namespace}` : ''}`;
-    case 'http':
-    case 'tcp':
-    case 'udp':
-    default:
-      return `${refText(a.to)}:${a.port.port}`;
-  }
-}
-
 function attemptTable(attempts: readonly Attempt[]): string {
   return renderTable(
     ['ID', 'KIND', 'FROM', 'TARGET', 'EXPECT'],
-    attempts.map((a) => [a.id, a.kind, refText(a.from), target(a), formatExpectation(a.expect)]),
+    attempts.map((a) => [a.id, a.kind, refText(a.from), attemptTarget(a), formatExpectation(a.expect)]),
   );
 }
 

@@ -11,10 +11,9 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 
 import type { ResultsDocument } from '../results/results-model.js';
-import type { SuiteRun } from '../../suites/run-suites.js';
 import { writeBundle, type BundleFile, type WrittenBundle } from './bundle.js';
 import { renderHtmlReport } from './html.js';
-import { runJUnit } from './run-junit.js';
+import { runJUnit, type SuiteTestRecord } from './run-junit.js';
 import { sha256 } from '../values.js';
 
 export const REPORT_FILES = {
@@ -25,8 +24,8 @@ export const REPORT_FILES = {
 
 export interface WriteRunReportsProps {
   readonly document: ResultsDocument;
-  /** The built-in and user suites' outcome, for junit.xml. */
-  readonly suites: SuiteRun;
+  /** The tests of the user's suites (`--suite`), for junit.xml after the attempts. @default none */
+  readonly userTests?: readonly SuiteTestRecord[];
   /** Where the reports go. */
   readonly directory: string;
   /** The run's results.jsonl, for the bundle. @default none */
@@ -50,9 +49,9 @@ export interface RunReports {
 }
 
 export async function writeRunReports(props: WriteRunReportsProps): Promise<RunReports> {
-  const { document, suites, directory } = props;
+  const { document, directory } = props;
   const json = JSON.stringify(document, null, 2) + '\n';
-  const junit = runJUnit(document, suites.user, { relativeTo: props.cwd ?? process.cwd() });
+  const junit = runJUnit(document, props.userTests ?? [], { relativeTo: props.cwd ?? process.cwd() });
   const html = renderHtmlReport({
     document,
     files: [

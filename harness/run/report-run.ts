@@ -81,7 +81,7 @@ export async function reportRun(props: ReportRunProps): Promise<ReportedRun> {
   const applied = records.findLast((r): r is PoliciesRecord => r.type === 'policies')?.applied;
   const written = await writeRunReports({
     document,
-    suites,
+    userTests: suites.user,
     directory: props.out ?? props.directory,
     resultsLog: log,
     scenarioFile: props.scenario.file,
