@@ -1,36 +1,104 @@
 /**
- * bulkhead's public API for users' own conformance suites (`bulkhead run --suite my.spec.ts`)
- * and for tools that read its reports. A suite reads the finished run and asserts with chai:
+ * `bulkhead`: bulkhead as a library, for tools that read its reports or predict without a
+ * cluster. Importing it has no side effects: nothing is registered, installed or started.
  *
- *   import { currentRun, expect } from 'bulkhead';
- *   describe('payments stay private', () => {
- *     it('globex cannot reach acme payments', () => {
- *       expect(currentRun().attempt('globex-to-acme-payment')).to.be.deniedAt('l7');
- *     });
- *   });
+ *   import { loadScenarioFile, renderPolicySources, planAttempts } from 'bulkhead';
+ *   const scenario = await loadScenarioFile('scenarios/hard-isolation.yaml');
+ *   const manifests = renderPolicySources(scenario);
+ *   for (const p of planAttempts({ ...scenario, manifests }, scenario.attempts))
+ *     console.log(p.attempt.id, p.predicted.outcome);
  *
- * `expect` is chai's, with bulkhead's assertions installed, so a suite needs no chai of its own;
- * `bulkheadChai` is the plugin for suites that bring their own chai.
+ *   import { readResultsFile, diffResults } from 'bulkhead';
+ *   const changes = diffResults(await readResultsFile('before.json'), await readResultsFile('after.json'));
+ *
+ * A conformance suite imports `bulkhead/suite` instead (harness/suite.ts): chai's `expect` with
+ * bulkhead's assertions, and `currentRun()`.
  */
-import { expect, use } from 'chai';
+import { expect as chaiExpect, use } from 'chai';
 
-import { bulkheadChai } from '../suites/chai-bulkhead.js';
+import { bulkheadChai as plugin } from '../suites/chai-bulkhead.js';
 
-use(bulkheadChai);
-
-export { expect };
-export { bulkheadChai, HarnessFault, type DenyLayer } from '../suites/chai-bulkhead.js';
-export { currentRun, RunUnderTest } from '../suites/context.js';
-export { CATEGORY_TITLES } from '../suites/isolation.js';
+// The results of a run: results.json (the model and its reader) and results.jsonl (the records).
 export {
   OBSERVED_LAYERS,
+  REPORT_VERDICTS,
   RESULTS_JSON_VERSION,
   ResultsDocumentSchema,
+  resultsJsonSchema,
+  type AblationEntry,
   type AttemptEntry,
+  type LintEntry,
   type ObservedLayer,
+  type ReportVerdict,
   type ResultsDocument,
 } from './results/results-model.js';
-export { readResultsFile } from './results/read-results.js';
-export { diffResults, type AttemptChange, type ResultsDiff } from './report/diff.js';
-export { verifyBundle, type BundleVerification } from './report/bundle.js';
-export { CATEGORIES, OUTCOMES, type Category, type Outcome } from './scenario/outcomes.js';
+export { parseResults, readResultsFile } from './results/read-results.js';
+export {
+  RESULTS_LOG,
+  ResultsRecordSchema,
+  parseResultsRecords,
+  readResultsRecords,
+  type ResultsRecord,
+} from './results/records.js';
+export {
+  CHANGE_KINDS,
+  diffResults,
+  type AttemptChange,
+  type ChangeKind,
+  type ResultsDiff,
+} from './report/diff.js';
+export { MANIFEST_NAME, verifyBundle, type BundleVerification } from './report/bundle.js';
+
+// Policy manifests: files and folders read with their positions, a scenario's sources rendered.
+export { readManifestPaths } from './policies/read-manifests.js';
+export { toManifests } from './policies/documents.js';
+export { renderPolicySources } from './policies/render.js';
+export type { ApiServerEndpoints, DnsEndpoints, RenderOptions } from './policies/options.js';
+
+// The policy model and plan: predictions from the manifests alone.
+export * from './model/index.js';
+
+// The scenario language: loader, attempts, outcomes and categories.
+export * from './scenario/index.js';
+
+export { formatProblem, InputError, UserError, type Problem } from './errors.js';
+export { VERSION } from './version.js';
+
+// Suite helpers, kept here for suites written against bulkhead 0.1.0: import them from
+// 'bulkhead/suite'. None of them does anything when this module is imported.
+export {
+  /** @deprecated import it from 'bulkhead/suite' */
+  bulkheadChai,
+  /** @deprecated import it from 'bulkhead/suite' */
+  HarnessFault,
+  /** @deprecated import it from 'bulkhead/suite' */
+  type DenyLayer,
+} from '../suites/chai-bulkhead.js';
+export {
+  /** @deprecated import it from 'bulkhead/suite' */
+  currentRun,
+  /** @deprecated import it from 'bulkhead/suite' */
+  RunUnderTest,
+} from '../suites/context.js';
+
+let installed = false;
+function install(): void {
+  if (installed) return;
+  use(plugin);
+  installed = true;
+}
+
+/**
+ * chai's `expect` with bulkhead's assertions, installed on first use rather than on import.
+ * @deprecated import `expect` from 'bulkhead/suite'
+ */
+export const expect: typeof chaiExpect = new Proxy(chaiExpect, {
+  apply(target, self, args: Parameters<typeof chaiExpect>) {
+    install();
+    return Reflect.apply(target, self, args);
+  },
+  get(target, key, receiver) {
+    install();
+    return Reflect.get(target, key, receiver) as unknown;
+  },
+});
