@@ -5,9 +5,10 @@
 //   not built yet) runs the TypeScript sources instead, so an edit never runs stale;
 // - an argument naming a TypeScript file (`run --suite my.spec.ts`) registers tsx first, so
 //   mocha can load the user's spec.
-import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { buildIsCurrent } from './build-state.js';
 
 const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 22)) {
@@ -26,37 +27,7 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const SOURCE_DIRS = ['harness', 'suites'];
-
-/**
- * Whether dist/ holds a build of every source: each `.ts` under harness/ and suites/ has its
- * `.js` in dist/, no older than the source. A published package ships no sources, so there this
- * finds nothing to compare and the build is current.
- */
-function buildIsCurrent() {
-  for (const dir of SOURCE_DIRS) {
-    let entries;
-    try {
-      entries = readdirSync(path.join(ROOT, dir), { recursive: true, withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
-      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
-      const source = path.join(entry.parentPath, entry.name);
-      const built = path.join(ROOT, 'dist', path.relative(ROOT, source).replace(/\.ts$/, '.js'));
-      try {
-        if (statSync(built).mtimeMs < statSync(source).mtimeMs) return false;
-      } catch {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
-const compiled = buildIsCurrent();
+const compiled = buildIsCurrent(path.dirname(path.dirname(fileURLToPath(import.meta.url))));
 if (!compiled || process.argv.slice(2).some((arg) => /\.[cm]?tsx?$/.test(arg))) {
   const { register } = await import('tsx/esm/api');
   register();

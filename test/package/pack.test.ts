@@ -10,13 +10,13 @@
  * is current, and built first when it is not, the way bin/bulkhead.js decides.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { expect } from 'chai';
 
+import { buildIsCurrent } from '../../bin/build-state.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { putReadyCluster } from '../support/existing-cluster.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
@@ -50,23 +50,6 @@ function npm(args: readonly string[], cwd: string): Promise<Ran> {
 
 function node(args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Ran> {
   return run(process.execPath, args, cwd, env);
-}
-
-/** As bin/bulkhead.js decides: every source under harness/ and suites/ has a newer .js in dist/. */
-function buildIsCurrent(): boolean {
-  for (const dir of ['harness', 'suites']) {
-    for (const entry of readdirSync(path.join(repoRoot, dir), { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
-      const source = path.join(entry.parentPath, entry.name);
-      const built = path.join(repoRoot, 'dist', path.relative(repoRoot, source).replace(/\.ts$/, '.js'));
-      try {
-        if (statSync(built).mtimeMs < statSync(source).mtimeMs) return false;
-      } catch {
-        return false;
-      }
-    }
-  }
-  return true;
 }
 
 /** Records, at exit, every module the process resolved (for "no tsx at run time"). */
@@ -105,7 +88,7 @@ describe('package: npm pack, installed into a project', function () {
 
   before(async function () {
     this.timeout(600_000);
-    if (!buildIsCurrent()) {
+    if (!buildIsCurrent(repoRoot)) {
       const built = await npm(['run', 'build'], repoRoot);
       expect(built.code, built.stdout + built.stderr).to.equal(0);
     }
