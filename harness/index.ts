@@ -14,7 +14,7 @@
  * A conformance suite imports `bulkhead/suite` instead (harness/suite.ts): chai's `expect` with
  * bulkhead's assertions, and `currentRun()`.
  */
-import { expect as chaiExpect, use } from 'chai';
+import { Assertion, expect as chaiExpect, use } from 'chai';
 
 import { bulkheadChai as plugin } from '../suites/chai-bulkhead.js';
 
@@ -82,10 +82,16 @@ export {
 } from '../suites/context.js';
 
 let installed = false;
+/**
+ * Installs the assertions on chai once. A chai that has them already, from another copy of
+ * bulkhead in the same process (the sources and the build, as the project's own tests load
+ * them), keeps those: a second copy would replace them, and with them the HarnessFault class
+ * the first copy's users test for.
+ */
 function install(): void {
   if (installed) return;
-  use(plugin);
   installed = true;
+  if (!('deniedAt' in Assertion.prototype)) use(plugin);
 }
 
 /**
