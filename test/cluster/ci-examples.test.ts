@@ -22,29 +22,51 @@ function bulkheadCommands(script: readonly string[]): string[][] {
 }
 
 describe('scripts/ci-examples: the workflows users copy', () => {
-  it('GitHub: nightly schedule and manual trigger, a run with real flags, the run folder uploaded, the cluster always deleted', async () => {
+  it("GitHub: nightly schedule and manual trigger, the run through bulkhead's action with inputs it has, nothing that hides its exit", async () => {
     const wf = parse(await readFile(path.join(EXAMPLES, 'github-nightly.yml'), 'utf8')) as {
       on: { schedule: { cron: string }[]; workflow_dispatch: unknown };
       env: Record<string, string>;
       jobs: {
-        isolation: { steps: { run?: string; uses?: string; if?: string; with?: Record<string, unknown> }[] };
+        isolation: {
+          permissions: Record<string, string>;
+          steps: {
+            run?: string;
+            uses?: string;
+            if?: string;
+            'continue-on-error'?: unknown;
+            with?: Record<string, unknown>;
+          }[];
+        };
       };
+    };
+    const action = parse(await readFile(path.join(repoRoot, 'action.yml'), 'utf8')) as {
+      inputs: Record<string, { required?: boolean }>;
     };
     expect(wf.on.schedule[0]?.cron).to.match(/^\d+ \d+ \* \* \*$/);
     expect(wf.on.workflow_dispatch).to.not.equal(undefined);
     const steps = wf.jobs.isolation.steps;
-    const commands = bulkheadCommands(steps.flatMap((s) => (s.run ? [s.run] : [])));
-    expect(commands.map((c) => c[0])).to.deep.equal(['run', 'down']);
-    const runFlags = await flagsOf('run');
-    for (const flag of (commands[0] ?? []).filter((w) => w.startsWith('--')))
-      expect(runFlags, flag).to.include(flag);
+    // The action, by the placeholder the header comment explains, `./` (a bulkhead checkout), or a
+    // repository pinned to a full commit SHA; never a movable tag or branch.
+    const bulkhead = steps.filter((s) => /(^\.\/$)|(\/bulkhead@)/.test(s.uses ?? ''));
+    expect(bulkhead, 'one step uses the bulkhead action').to.have.length(1);
+    const [step] = bulkhead;
+    expect(step?.uses).to.match(/^(\.\/|(<owner>|[\w.-]+)\/bulkhead@(<commit-sha>|[0-9a-f]{40}))$/);
+    const header = (await readFile(path.join(EXAMPLES, 'github-nightly.yml'), 'utf8')).split('\nname:')[0];
+    expect(header).to.contain('replace `<owner>/bulkhead@<commit-sha>`');
+    // Every input it gives is one the action declares, and every required one is given.
+    const given = Object.keys(step?.with ?? {});
+    expect(Object.keys(action.inputs)).to.include.members(given);
+    for (const [name, input] of Object.entries(action.inputs))
+      if (input.required) expect(given, `required input ${name}`).to.include(name);
+    expect(step?.with).to.deep.include({ 'run-id': '${{ env.RUN_ID }}', reports: 'reports', lint: 'true' });
+    // The lint SARIF needs code scanning's write permission.
+    expect(wf.jobs.isolation.permissions).to.deep.include({ 'security-events': 'write', contents: 'read' });
     // The job's own exit is bulkhead's: no `|| true`, no continue-on-error.
     expect(steps.some((s) => (s.run ?? '').includes('|| true'))).to.equal(false);
-    const upload = steps.find((s) => s.uses?.startsWith('actions/upload-artifact'));
-    expect(upload?.if).to.equal('always()');
-    expect(upload?.with?.path).to.equal('reports/${{ env.RUN_ID }}/');
-    expect(commands[0]).to.include.members(['--run-id', '"$RUN_ID"', '--reports', 'reports']);
-    expect(steps.at(-1)).to.deep.include({ if: 'always()', run: 'npx bulkhead down' });
+    expect(steps.some((s) => s['continue-on-error'] !== undefined)).to.equal(false);
+    // The other actions are pinned by full commit SHA, as the action's own are.
+    for (const s of steps.filter((s) => s !== step && s.uses))
+      expect(s.uses, s.uses).to.match(/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/);
   });
 
   it('GitLab: scheduled or manual, the same run, junit.xml as the test report, the cluster deleted after', async () => {
