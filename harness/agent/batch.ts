@@ -112,6 +112,11 @@ export function parseBatch(text: string): Batch {
     throw new BatchError(`the batch on stdin is not JSON: ${(error as Error).message}`);
   }
   if (!Array.isArray(parsed)) throw new BatchError('the batch on stdin must be a JSON array of attempts');
+  return batchOf(parsed);
+}
+
+/** The batch an already parsed array of attempts makes (a session's `attempts`). */
+export function batchOf(parsed: readonly unknown[]): Batch {
   const seen = new Set<string>();
   const entries = parsed.map((raw: unknown, index) => {
     const entry = readItem(raw, index);

@@ -1,16 +1,19 @@
 /**
- * Entry point of the agent bundle (`node bulkhead-agent.mjs serve|probe`), the program every
+ * Entry point of the agent bundle (`node bulkhead-agent.mjs serve|probe|session`), the program every
  * fixture pod runs. Node built-ins only: it runs on a stock Node image with nothing installed.
  */
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 
 import { parseConcurrency, parsePorts, probeInput, serveUntilSignal, UsageError } from './commands.js';
+import { runSession } from './session.js';
 
 const USAGE = `usage:
   bulkhead-agent serve [--port N]... [--udp-port N]... [--host ADDRESS]
   bulkhead-agent probe [--concurrency N] [--stats]   (a JSON array of attempts on stdin)
   bulkhead-agent probe --batch BASE64 [...]         (the same array, base64, for exec without stdin)
+  bulkhead-agent session [--concurrency N]          (batch after batch on stdin, one JSON line each,
+                                                     {"batch": ID, "attempts": [...]}, until stdin ends)
 `;
 
 const log = (text: string): void => {
@@ -59,6 +62,15 @@ async function main(argv: readonly string[]): Promise<number> {
     // lookup that outlived its attempt's deadline cannot be cancelled and would hold the
     // process open until the resolver gives up; nothing is left to wait for.
     process.exit(code);
+  }
+  if (command === 'session') {
+    const { values } = parseArgs({ args: [...rest], options: { concurrency: { type: 'string' } } });
+    await runSession(process.stdin, {
+      ...optionalConcurrency(values.concurrency),
+      write: (line) => process.stdout.write(line),
+    });
+    // As for probe: a lookup that outlived its attempt must not hold the process open.
+    process.exit(0);
   }
   log(
     command === undefined || command === '--help' || command === '-h'

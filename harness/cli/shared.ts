@@ -8,6 +8,7 @@ import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
 import { UserError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
+import type { DEFAULT_EXEC_CONCURRENCY as EXEC_CONCURRENCY } from '../run/execute.js';
 import type { RunSettings } from '../run/runner.js';
 import { messageOf } from '../values.js';
 
@@ -88,6 +89,12 @@ export function ciTrigger(env: NodeJS.ProcessEnv = process.env): string {
   return 'manual';
 }
 
+/**
+ * The runner's default `--exec-concurrency`, for the help text, without loading the runner (and
+ * the Kubernetes client) to define the command; a different value in run/execute.ts fails the typecheck.
+ */
+const DEFAULT_EXEC_CONCURRENCY: typeof EXEC_CONCURRENCY = 32;
+
 /** The runner settings `run` and `upgrade-check` share, as commander parses them. */
 export interface RunnerOptions {
   readonly readyTimeout: number;
@@ -95,6 +102,7 @@ export interface RunnerOptions {
   readonly settle: number;
   readonly stableRounds: number;
   readonly roundInterval: number;
+  readonly execConcurrency?: number;
   readonly agentImage?: string;
   readonly imageRegistry?: string;
   readonly runId?: string;
@@ -118,6 +126,12 @@ export function addRunnerOptions(command: Command): Command {
     )
     .option('--stable-rounds <n>', 'equal outcomes in a row that settle an attempt', count, 3)
     .option('--round-interval <seconds>', 'pause between rounds', seconds, 1)
+    .option(
+      '--exec-concurrency <n>',
+      'agent sessions (exec WebSockets) that may be opening at once',
+      count,
+      DEFAULT_EXEC_CONCURRENCY,
+    )
     .option('--agent-image <image>', 'the Node image the fixture pods run (pin it by digest)')
     .option('--image-registry <host>', 'pull images from this mirror registry instead')
     .option('--run-id <id>', 'name the run (default: from the start time)');
@@ -150,6 +164,7 @@ export function runSettings(
   return {
     agentBundle,
     ...runnerTimings(options),
+    ...(options.execConcurrency ? { execConcurrency: options.execConcurrency } : {}),
     ...imageChoice(options),
     ...(options.apiServer ? { apiServer: options.apiServer } : {}),
   };

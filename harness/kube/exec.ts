@@ -1,7 +1,9 @@
 /**
  * Exec in a pod over the API server's WebSocket subprotocol, with stdin, stdout, stderr and the
- * exit status (channel 3). A failed exec is a typed {@link ExecError}; the caller decides what
- * it means (for probes: outcome `error`, never a deny).
+ * exit status (channel 3): {@link execInPod} for a command that takes its input at once and
+ * ends, {@link openExecStream} for one that stays up and reads input as it comes (an agent
+ * session). A failed exec is a typed {@link ExecError}; the caller decides what it means (for
+ * probes: outcome `error`, never a deny).
  */
 import { Agent as HttpsAgent } from 'node:https';
 import { PassThrough, Writable } from 'node:stream';
@@ -27,6 +29,8 @@ export interface ExecProps {
   readonly maxOutputBytes?: number;
   /** Receives stdout as it arrives (for streaming results), besides the collected copy. */
   readonly onStdout?: (chunk: Buffer) => void;
+  /** Called once the WebSocket is open (the exec is no longer opening), before any input is sent. */
+  readonly onOpen?: () => void;
   readonly signal?: AbortSignal;
 }
 
@@ -177,6 +181,7 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
           ws.close();
           return;
         }
+        props.onOpen?.();
         ws.on('close', () => {
           // The status frame, when there is one, is handled before the close event.
           setImmediate(() => {
@@ -194,6 +199,182 @@ export async function execInPod(kubeConfig: KubeConfig, props: ExecProps): Promi
           }
           stdin.end(props.stdin);
         }
+      })
+      .catch((error: unknown) => {
+        fail('connect', describeConnectError(error));
+      });
+  });
+}
+
+export interface ExecStreamProps {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly container: string;
+  readonly command: readonly string[];
+  /** Deadline for the connection (the WebSocket upgrade); the stream itself has none. */
+  readonly connectTimeoutMs: number;
+  /** Receives stdout as it arrives; nothing of it is kept. */
+  readonly onStdout: (chunk: Buffer) => void;
+  /**
+   * The last this many bytes of stderr are kept for the end's report.
+   * @default 64 KiB
+   */
+  readonly stderrTailBytes?: number;
+  /** Ends the exec (`done` then reports `aborted`), whether it is still opening or open. */
+  readonly signal?: AbortSignal;
+}
+
+/** How a stream ended: the command's exit code, or why there is none. */
+export interface ExecStreamEnd {
+  /** Set when the command reported its exit status. */
+  readonly exitCode?: number;
+  /** Set when it did not. */
+  readonly failure?: ExecFailure;
+  /** What happened, with the pod named (e.g. `exec in pod a/b (container agent): aborted`). */
+  readonly message: string;
+  /** The tail of stderr. */
+  readonly stderr: string;
+  readonly durationMs: number;
+}
+
+/**
+ * A long-lived exec with stdin kept open: write to it as often as needed, end the input when
+ * done. It needs the v5 subprotocol, so that stdin can end while output keeps coming.
+ */
+export interface ExecStream {
+  /** The subprotocol the API server chose (always v5.channel.k8s.io). */
+  readonly protocol: string;
+  /** Sends bytes on stdin; ignored once the stream ended. */
+  write(data: string | Buffer): void;
+  /** Closes stdin (the command reads end of input); output keeps coming until it exits. */
+  endInput(): void;
+  /** Ends the exec at once: the connection is closed and `done` reports `closed`. */
+  close(): void;
+  /** Settles (never rejects) when the command exits or the exec fails. */
+  readonly done: Promise<ExecStreamEnd>;
+}
+
+/**
+ * Opens an exec whose stdin stays open. Resolves once the WebSocket is open; rejects with an
+ * {@link ExecError} when it cannot connect in time, is aborted, or the server does not speak v5
+ * (`stdin-unsupported`: the caller should pass its input another way).
+ */
+export function openExecStream(kubeConfig: KubeConfig, props: ExecStreamProps): Promise<ExecStream> {
+  const started = Date.now();
+  const where = `pod ${props.namespace}/${props.pod} (container ${props.container})`;
+  const tailLimit = props.stderrTailBytes ?? 64 * 1024;
+  let stderrTail = Buffer.alloc(0);
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      props.onStdout(chunk);
+      callback();
+    },
+  });
+  const err = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      stderrTail = Buffer.concat([stderrTail, chunk]);
+      if (stderrTail.length > tailLimit) stderrTail = stderrTail.subarray(stderrTail.length - tailLimit);
+      callback();
+    },
+  });
+  const stdin = new PassThrough();
+  const agent = new HttpsAgent();
+  const config = boundedConfig(kubeConfig, props.connectTimeoutMs, agent);
+  let socket: { close(): void; protocol?: string } | undefined;
+  let ended = false;
+  let resolveDone: (end: ExecStreamEnd) => void = () => undefined;
+  const done = new Promise<ExecStreamEnd>((resolve) => {
+    resolveDone = resolve;
+  });
+
+  return new Promise<ExecStream>((resolve, reject) => {
+    let opened = false;
+    const end = (result: { exitCode: number } | { failure: ExecFailure; message: string }) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      props.signal?.removeEventListener('abort', onAbort);
+      const stderr = stderrTail.toString('utf8');
+      const durationMs = Date.now() - started;
+      if ('exitCode' in result) {
+        trace('%s [stream] -> exit %d after %d ms', where, result.exitCode, durationMs);
+        resolveDone({
+          exitCode: result.exitCode,
+          message: `exec in ${where}: exit code ${result.exitCode}`,
+          stderr,
+          durationMs,
+        });
+      } else {
+        const message = `exec in ${where}: ${result.message}`;
+        trace('%s [stream]: %s after %d ms: %s', where, result.failure, durationMs, result.message);
+        resolveDone({ failure: result.failure, message, stderr, durationMs });
+        if (!opened) reject(new ExecError(result.failure, message, { stdout: '', stderr }));
+      }
+      socket?.close();
+      setImmediate(() => {
+        agent.destroy();
+      });
+    };
+    const fail = (failure: ExecFailure, message: string) => {
+      end({ failure, message });
+    };
+    const timer = setTimeout(() => {
+      fail('timeout', `not connected within ${props.connectTimeoutMs} ms`);
+    }, props.connectTimeoutMs);
+    const onAbort = () => {
+      fail('aborted', 'aborted');
+    };
+    if (props.signal?.aborted) {
+      onAbort();
+      return;
+    }
+    props.signal?.addEventListener('abort', onAbort);
+
+    const onStatus = (status: V1Status) => {
+      setImmediate(() => {
+        const code = exitCodeOf(status);
+        if (code === undefined)
+          fail('status', `${status.reason ?? 'Failure'}: ${status.message ?? 'no message'}`);
+        else end({ exitCode: code });
+      });
+    };
+
+    new Exec(config)
+      .exec(props.namespace, props.pod, props.container, [...props.command], out, err, stdin, false, onStatus)
+      .then((ws) => {
+        socket = ws;
+        if (ended) {
+          ws.close();
+          return;
+        }
+        ws.on('close', () => {
+          setImmediate(() => {
+            fail('closed', 'the connection closed before the command reported its exit status');
+          });
+        });
+        if (ws.protocol !== V5) {
+          fail(
+            'stdin-unsupported',
+            `the API server chose ${ws.protocol || 'no subprotocol'}, which cannot close stdin alone; pass the input another way`,
+          );
+          return;
+        }
+        clearTimeout(timer);
+        opened = true;
+        trace('%s [%s] stream open after %d ms', where, ws.protocol, Date.now() - started);
+        resolve({
+          protocol: ws.protocol,
+          write: (data) => {
+            if (!ended && !stdin.writableEnded) stdin.write(data);
+          },
+          endInput: () => {
+            if (!ended && !stdin.writableEnded) stdin.end();
+          },
+          close: () => {
+            fail('closed', 'closed by the harness');
+          },
+          done,
+        });
       })
       .catch((error: unknown) => {
         fail('connect', describeConnectError(error));

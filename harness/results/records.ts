@@ -179,6 +179,8 @@ const EndRecordSchema = z.object({
   kept: z.boolean().optional(),
   fault: z.string().optional(),
   execInput: z.string().optional(),
+  /** How batches reached the agents: one session per source pod for the run, or one exec per pod per round (v4 exec). */
+  agentSessions: z.enum(['persistent', 'per-round']).optional(),
   created: z.number().int().optional(),
   passed: z.number().int().optional(),
   failed: z.number().int().optional(),

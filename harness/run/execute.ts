@@ -1,8 +1,10 @@
 /**
  * One round of attempts: one exec per source pod carrying all of that pod's attempts (the agent
- * runs them concurrently), source pods in parallel. Results are handed on line by line as they
- * arrive, so an exec that dies midway still yields what finished. Whatever did not come back is
- * an `error` observation with the reason: never a deny.
+ * runs them concurrently), source pods in parallel, at most {@link OpeningLimit} execs opening at
+ * once. Results are handed on line by line as they arrive, so an exec that dies midway still
+ * yields what finished. Whatever did not come back is an `error` observation with the reason:
+ * never a deny. A run keeps one agent session per pod instead (harness/run/sessions.ts) and
+ * comes here only where the API server cannot half-close stdin (v4 exec): the per-round mode.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -50,6 +52,56 @@ export interface RoundProps {
   readonly deadlines?: ReadonlyMap<string, number>;
   /** How batches reach the agent; updated when the server turns out to speak only v4. */
   readonly transport?: Transport;
+  /** Caps the execs opening at once; share one across rounds. Default: a cap of its own, {@link DEFAULT_EXEC_CONCURRENCY}. */
+  readonly openings?: OpeningLimit;
+}
+
+/** Exec sessions opening at once by default (`--exec-concurrency`). */
+export const DEFAULT_EXEC_CONCURRENCY = 32;
+
+/**
+ * A counting semaphore over exec *openings*: a slot is held from the exec request until its
+ * WebSocket is open (or the attempt failed), so that 1,000 source pods do not ask the API server
+ * and the kubelets for 1,000 upgrades in the same second. Open execs hold no slot.
+ */
+export class OpeningLimit {
+  readonly limit: number;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(limit: number = DEFAULT_EXEC_CONCURRENCY) {
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`exec concurrency must be 1 or more, not ${limit}`);
+    this.limit = limit;
+  }
+
+  /** Waits for a slot; resolves with its release (calling it twice is harmless). Rejects when aborted. */
+  acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(new Error('aborted'));
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.active += 1;
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          this.active -= 1;
+          this.waiting.shift()?.();
+        });
+      };
+      const onAbort = () => {
+        const at = this.waiting.indexOf(grant);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(new Error('aborted'));
+      };
+      if (this.active < this.limit) grant();
+      else {
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(grant);
+      }
+    });
+  }
 }
 
 /** The command a runner (or a person) runs in a source pod. */
@@ -103,6 +155,7 @@ export async function runRound(props: RoundProps): Promise<void> {
   const concurrency = props.concurrency ?? 64;
   const slack = props.execSlackMs ?? 20_000;
   const transport = props.transport ?? { mode: 'stdin' };
+  const openings = props.openings ?? new OpeningLimit();
   await Promise.all(
     props.batches.map(async (batch) => {
       const pending = new Map(batch.attempts.map((a) => [a.id, a]));
@@ -129,7 +182,9 @@ export async function runRound(props: RoundProps): Promise<void> {
         input: { stdin: string } | { argv: string },
       ): Promise<{ failure?: string; stderr: string }> => {
         const splitter = new LineSplitter();
+        let release: (() => void) | undefined;
         try {
+          release = await openings.acquire(props.signal);
           const result = await execInPod(props.kubeConfig, {
             namespace: batch.namespace,
             pod: batch.pod,
@@ -143,6 +198,7 @@ export async function runRound(props: RoundProps): Promise<void> {
             onStdout: (chunk) => {
               for (const line of splitter.push(chunk.toString('utf8'))) take(line);
             },
+            onOpen: release,
             ...(props.signal ? { signal: props.signal } : {}),
           });
           for (const line of splitter.flush()) take(line);
@@ -156,6 +212,8 @@ export async function runRound(props: RoundProps): Promise<void> {
             failure: messageOf(error),
             stderr: error instanceof ExecError ? error.stderr : '',
           };
+        } finally {
+          release?.();
         }
       };
       let outcome: { failure?: string; stderr: string } = { stderr: '' };

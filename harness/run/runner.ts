@@ -32,7 +32,8 @@ import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
-import { runRound, type SourceBatch, type Transport } from './execute.js';
+import type { SourceBatch, Transport } from './execute.js';
+import { AgentSessions } from './sessions.js';
 import { renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
@@ -66,6 +67,12 @@ export interface RunSettings {
   readonly roundIntervalMs?: number;
   /** Attempts the agent runs at once in one pod. @default 64 */
   readonly concurrency?: number;
+  /**
+   * Exec sessions that may be opening at once (`--exec-concurrency`), so that many source pods
+   * do not open their WebSockets in the same second.
+   * @default 32
+   */
+  readonly execConcurrency?: number;
   /** The API server as policy sees it (`--api-server`); default: read from the cluster. */
   readonly apiServer?: ApiServerEndpoints;
 }
@@ -155,6 +162,8 @@ interface RunContext {
   appliedPolicies: KubernetesObject[];
   predict: ((attempt: Attempt) => Prediction | undefined) | undefined;
   transport?: Transport;
+  /** One agent session per source pod, opened in round 1, closed after the last round. */
+  sessions?: AgentSessions;
   results: AttemptResult[];
 }
 
@@ -370,39 +379,49 @@ async function rounds(ctx: RunContext): Promise<void> {
   const interval = props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs;
   const transport: Transport = { mode: 'stdin' };
   ctx.transport = transport;
-  for (let round = 1; ; round++) {
-    if (props.signal?.aborted) throw new Interrupted();
-    const todo = new Set(convergence.unsettled(tracked));
-    if (todo.size === 0) break;
-    if (round > 1 && clock.now() >= deadline) break;
-    await runRound({
-      kubeConfig: props.kubeConfig,
-      scenario,
-      batches: batchesFor(
-        scenario.attempts.filter((a) => todo.has(a.id)),
-        ctx.pods,
-      ),
-      transport,
-      deadlines: ctx.facts?.deadlines ?? new Map(),
-      ...(props.concurrency ? { concurrency: props.concurrency } : {}),
-      ...(props.signal ? { signal: props.signal } : {}),
-      observe: (o) => {
-        const at = clock.now();
-        convergence.record({ attempt: o.attempt, round, outcome: o.outcome, at, evidence: o.evidence });
-        ctx.log.append({
-          type: 'observation',
-          attempt: o.attempt,
-          round,
-          outcome: o.outcome,
-          at: new Date(at).toISOString(),
-          reason: o.reason,
-          evidence: { ...o.evidence },
-        });
-      },
-    });
-    const left = convergence.unsettled(tracked).length;
-    progress.update(`round ${round}: ${tracked.length - left}/${tracked.length} settled`);
-    if (left > 0 && interval > 0) await clock.sleep(interval, props.signal);
+  // One agent per source pod for all the rounds (per round where the server speaks only v4).
+  const sessions = new AgentSessions({
+    kubeConfig: props.kubeConfig,
+    scenario,
+    transport,
+    ...(props.concurrency ? { concurrency: props.concurrency } : {}),
+    ...(props.execConcurrency ? { execConcurrency: props.execConcurrency } : {}),
+    ...(props.signal ? { signal: props.signal } : {}),
+  });
+  ctx.sessions = sessions;
+  try {
+    for (let round = 1; ; round++) {
+      if (props.signal?.aborted) throw new Interrupted();
+      const todo = new Set(convergence.unsettled(tracked));
+      if (todo.size === 0) break;
+      if (round > 1 && clock.now() >= deadline) break;
+      await sessions.round({
+        batches: batchesFor(
+          scenario.attempts.filter((a) => todo.has(a.id)),
+          ctx.pods,
+        ),
+        deadlines: ctx.facts?.deadlines ?? new Map(),
+        observe: (o) => {
+          const at = clock.now();
+          convergence.record({ attempt: o.attempt, round, outcome: o.outcome, at, evidence: o.evidence });
+          ctx.log.append({
+            type: 'observation',
+            attempt: o.attempt,
+            round,
+            outcome: o.outcome,
+            at: new Date(at).toISOString(),
+            reason: o.reason,
+            evidence: { ...o.evidence },
+          });
+        },
+      });
+      const left = convergence.unsettled(tracked).length;
+      progress.update(`round ${round}: ${tracked.length - left}/${tracked.length} settled`);
+      if (left > 0 && interval > 0) await clock.sleep(interval, props.signal);
+    }
+  } finally {
+    // The agents exit once their input ends (at once on Ctrl-C).
+    await sessions.close();
   }
   if (props.signal?.aborted) throw new Interrupted();
   progress.done();
@@ -490,6 +509,8 @@ async function finish(
   const errored = results.some((r) => r.judgement.verdict === 'error');
   const exitCode = failed ? 1 : errored || interrupted || faultMessage ? 2 : 0;
   const keep = props.keep === 'always' || (props.keep === 'on-failure' && exitCode !== 0);
+  // No agent session outlives the rounds, whatever ended them (closing twice is harmless).
+  await ctx.sessions?.close();
   // Ctrl-C aborted the run's client; cleanup gets a client of its own, which it does not stop.
   if (!keep)
     await cleanUp(new KubeClient({ kubeConfig: props.kubeConfig }), ctx.runId, ctx.created, ctx.progress);
@@ -500,6 +521,7 @@ async function finish(
     interrupted,
     kept: keep,
     ...(ctx.transport ? { execInput: ctx.transport.mode } : {}),
+    ...(ctx.sessions ? { agentSessions: ctx.sessions.mode } : {}),
     ...(faultMessage ? { fault: faultMessage } : {}),
     passed: results.filter((r) => r.judgement.verdict === 'pass').length,
     failed: results.filter((r) => r.judgement.verdict === 'fail').length,

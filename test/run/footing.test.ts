@@ -231,7 +231,9 @@ describe('footing: the runner refuses to judge a cluster that differs from the o
     );
   }
   /** Execs of the agent's probe: attempts made (other execs read facts such as resolv.conf). */
-  const probes = () => server.execs.filter((e) => e.request.command.includes('probe'));
+  /** The agent's execs that make attempts: its sessions (or, on a v4 server, its probes). */
+  const probes = () =>
+    server.execs.filter((e) => e.request.command.includes('session') || e.request.command.includes('probe'));
 
   const endLine = async () => {
     const lines = (await readFile(path.join(reports, 'run-1', 'results.jsonl'), 'utf8'))

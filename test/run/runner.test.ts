@@ -155,16 +155,19 @@ describe('runner against the fake cluster', function () {
       '/apis/networking.k8s.io/v1/namespaces/tenant-acme/networkpolicies/deny-from-other-tenants',
     );
 
-    // One exec per source pod per round (besides the one that reads a pod's resolv.conf).
-    const probes = h.server.execs.filter((e) => e.request.command[2] === 'probe');
-    const execs = probes.map((e) => `${e.request.namespace}/${e.request.pod}`);
-    expect(execs).to.have.length(6);
+    // One agent session per source pod for all three rounds (besides the exec that reads a
+    // pod's resolv.conf), each ended by its input closing: exit 0, no exec left open.
+    const sessions = h.server.execs.filter((e) => e.request.command[2] === 'session');
+    const execs = sessions.map((e) => `${e.request.namespace}/${e.request.pod}`);
+    expect(execs).to.have.length(2);
     expect(new Set(execs)).to.deep.equal(new Set(['tenant-acme/client', 'tenant-globex/client']));
-    expect(probes[0]?.request.command.slice(0, 3)).to.deep.equal([
+    expect(sessions[0]?.request.command.slice(0, 3)).to.deep.equal([
       'node',
       '/agent/bulkhead-agent.mjs',
-      'probe',
+      'session',
     ]);
+    expect(await Promise.all(sessions.map((e) => e.done))).to.deep.equal([0, 0]);
+    expect(h.server.execCounts.open).to.equal(0);
 
     // Everything observed is in results.jsonl, in order, and the run's namespaces are gone.
     const lines = await h.lines();
@@ -179,6 +182,7 @@ describe('runner against the fake cluster', function () {
       'end',
     ]);
     expect(lines.at(-1)).to.deep.include({ exitCode: 0, passed: 2, failed: 0, errors: 0, kept: false });
+    expect(lines.at(-1)).to.deep.include({ execInput: 'stdin', agentSessions: 'persistent' });
     // Every line is a record of the results contract, read back whole.
     const read = await readResultsRecords(h.log);
     expect(read.records.map((r) => r.type)).to.deep.equal(lines.map((l) => l.type));
@@ -201,7 +205,7 @@ describe('runner against the fake cluster', function () {
     const commands = h.server.execs.map((e) => e.request.command);
     expect(commands.filter((c) => c.includes('--batch'))).to.have.length(6);
     expect(h.server.execs.every((e) => e.protocol === 'v4.channel.k8s.io')).to.equal(true);
-    expect((await h.lines()).at(-1)).to.deep.include({ execInput: 'argv' });
+    expect((await h.lines()).at(-1)).to.deep.include({ execInput: 'argv', agentSessions: 'per-round' });
   });
 
   it('takes the policy model prediction for auto expectations, and records predictions', async () => {
@@ -262,19 +266,22 @@ describe('runner against the fake cluster', function () {
     const observation = (await h.lines()).find(
       (l) => l.type === 'observation' && l.attempt === 'globex-to-acme',
     );
-    expect(String(observation?.reason)).to.contain('no result from the agent in tenant-globex/client');
+    expect(String(observation?.reason)).to.match(
+      /^the agent session in tenant-globex\/client (ended mid-batch|ended before its batch was sent): /,
+    );
     expect(String(observation?.reason)).to.contain('executable file not found');
   });
 
   it('keeps the results a killed agent finished before it died', async () => {
-    // The globex client's agent is killed as soon as it has written its first result line.
+    // The globex client's agent session is killed as soon as it has written its first result
+    // line, in every round: nothing is lost, so every round starts a new session.
     h = await harness(['rbac'], ['app'], (r) => {
-      if (r.namespace !== 'tenant-globex') return undefined;
+      if (r.namespace !== 'tenant-globex' || r.command[2] !== 'session') return undefined;
       const child = spawn(
         process.execPath,
         [
           '-e',
-          `process.stdout.write('{"id":"globex-to-acme","outcome":"denied-l7","reason":"r","evidence":{}}\\n'); setInterval(()=>{},1000)`,
+          `process.stdin.once('data', (d) => { const { batch } = JSON.parse(String(d).split('\\n')[0]); process.stdout.write(JSON.stringify({ batch, id: 'globex-to-acme', outcome: 'denied-l7', reason: 'r', evidence: {} }) + '\\n'); }); setInterval(()=>{},1000)`,
         ],
         {
           stdio: 'pipe',

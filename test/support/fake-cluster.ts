@@ -4,7 +4,7 @@
  * local server that answers as the test needs (the app's echo, Envoy's RBAC 403, ...). Only
  * loopback is ever dialled: unrouted names go to a closed loopback port.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -89,11 +89,17 @@ export interface AgentExecOptions {
    * Default: kubelet's ClusterFirst file with the seeded kube-dns ClusterIP.
    */
   readonly resolvConf?: (request: ExecRequest) => string;
-  /** Sees every batch of attempts a probe receives, before it is rerouted. */
+  /** Sees every batch of attempts a probe (or a session) receives, before it is rerouted. */
   readonly onBatch?: (request: ExecRequest, items: readonly Record<string, unknown>[]) => void;
+  /** Sees every agent process started (probe or session), e.g. to kill it at a chosen moment. */
+  readonly onAgent?: (request: ExecRequest, child: ChildProcessWithoutNullStreams) => void;
 }
 
-/** Exec handler: the command `node /agent/bulkhead-agent.mjs probe ...` runs the real bundle locally. */
+/**
+ * Exec handler: the command `node /agent/bulkhead-agent.mjs probe|session ...` runs the real
+ * bundle locally. A probe's batch is rerouted whole when stdin closes; a session's batches line
+ * by line as they arrive.
+ */
 export function agentExec(options: AgentExecOptions): ExecHandler {
   return (request) => {
     const special = options.override?.(request);
@@ -117,11 +123,29 @@ export function agentExec(options: AgentExecOptions): ExecHandler {
     const child = isAgent
       ? spawn(process.execPath, [options.bundlePath, ...args], { stdio: 'pipe' })
       : spawn(program ?? '', [script ?? '', ...args].filter(Boolean), { stdio: 'pipe' });
+    if (isAgent) options.onAgent?.(request, child);
+    if (isAgent && given[0] === 'session')
+      return { process: child, rewriteStdinLine: (line) => rerouteSessionLine(line, request, options) };
     return {
       process: child,
       rewriteStdin: (input) => reroute(input, request, options),
     };
   };
+}
+
+/** A session's batch line `{"batch", "attempts"}` with its attempts rerouted; anything else as it came. */
+function rerouteSessionLine(line: Buffer, request: ExecRequest, options: AgentExecOptions): Buffer {
+  let value: { batch?: unknown; attempts?: unknown };
+  try {
+    value = JSON.parse(line.toString('utf8')) as typeof value;
+  } catch {
+    return line;
+  }
+  if (!Array.isArray(value.attempts)) return line;
+  const attempts = JSON.parse(
+    reroute(Buffer.from(JSON.stringify(value.attempts)), request, options).toString('utf8'),
+  ) as unknown[];
+  return Buffer.from(JSON.stringify({ ...value, attempts }));
 }
 
 /** Points every dialled host of a batch at the local server its route names (or a closed port). */

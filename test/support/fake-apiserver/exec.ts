@@ -22,13 +22,41 @@ export interface ExecRequest {
 }
 
 /**
- * Starts the process an exec runs (spawned with piped stdio). A handler may also rewrite the
- * whole stdin before the process sees it: that is how a test plays the cluster's network
- * (Service names to local servers); stdin is then delivered at once when the client closes it.
+ * Starts the process an exec runs (spawned with piped stdio). A handler may also rewrite stdin
+ * before the process sees it: that is how a test plays the cluster's network (Service names to
+ * local servers). `rewriteStdin` takes the whole input, delivered at once when the client closes
+ * stdin; `rewriteStdinLine` takes each line as it arrives (a session's batches), newline excluded.
  */
 export type ExecHandler = (
   request: ExecRequest,
-) => ChildProcess | { readonly process: ChildProcess; readonly rewriteStdin: (input: Buffer) => Buffer };
+) =>
+  | ChildProcess
+  | { readonly process: ChildProcess; readonly rewriteStdin: (input: Buffer) => Buffer }
+  | { readonly process: ChildProcess; readonly rewriteStdinLine: (line: Buffer) => Buffer };
+
+/**
+ * Limits on execs, as a loaded API server or kubelet imposes them, and the counts that show a
+ * client kept within them. An exec is *opening* from its upgrade request until the WebSocket is
+ * established (`openDelayMs` plays the kubelet starting the process) and *open* from then until
+ * its connection closes. An exec beyond a limit is refused with 429 TooManyRequests.
+ */
+export interface ExecLimits {
+  /** Refuse an exec that would make more than this many opening at once. Default: no limit. */
+  readonly maxOpening?: number;
+  /** Refuse an exec that would make more than this many open at once. Default: no limit. */
+  readonly maxOpen?: number;
+  /** How long each exec stays opening before its upgrade completes. Default 0. */
+  readonly openDelayMs?: number;
+}
+
+export interface ExecCounts {
+  opening: number;
+  open: number;
+  peakOpening: number;
+  peakOpen: number;
+  /** Execs refused by a limit. */
+  refused: number;
+}
 
 export interface ExecSession {
   readonly request: ExecRequest;
@@ -43,15 +71,24 @@ const STDOUT = 1;
 const STDERR = 2;
 const STATUS = 3;
 const CLOSE = 255;
+const NEWLINE = Buffer.from('\n');
 
 export class ExecEndpoint {
   readonly sessions: ExecSession[] = [];
+  readonly counts: ExecCounts = { opening: 0, open: 0, peakOpening: 0, peakOpen: 0, refused: 0 };
   private readonly wss: WebSocketServer;
   private readonly handler: ExecHandler | undefined;
+  private readonly limits: ExecLimits;
   private readonly sockets = new Set<WebSocket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(options: { protocols: readonly string[]; handler: ExecHandler | undefined }) {
+  constructor(options: {
+    protocols: readonly string[];
+    handler: ExecHandler | undefined;
+    limits?: ExecLimits;
+  }) {
     this.handler = options.handler;
+    this.limits = options.limits ?? {};
     const served = options.protocols;
     this.wss = new WebSocketServer({
       noServer: true,
@@ -71,14 +108,45 @@ export class ExecEndpoint {
       reject(400, failure(400, 'BadRequest', 'you must specify at least 1 command'));
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.sockets.add(ws);
-      ws.on('close', () => this.sockets.delete(ws));
-      this.run(ws, request);
-    });
+    const { maxOpening, maxOpen, openDelayMs = 0 } = this.limits;
+    const counts = this.counts;
+    if (
+      (maxOpening !== undefined && counts.opening + 1 > maxOpening) ||
+      (maxOpen !== undefined && counts.open + 1 > maxOpen)
+    ) {
+      counts.refused += 1;
+      reject(429, failure(429, 'TooManyRequests', 'Too many requests, please try again later.'));
+      return;
+    }
+    counts.opening += 1;
+    counts.peakOpening = Math.max(counts.peakOpening, counts.opening);
+    const upgrade = () => {
+      counts.opening -= 1;
+      if (socket.destroyed) return;
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        counts.open += 1;
+        counts.peakOpen = Math.max(counts.peakOpen, counts.open);
+        this.sockets.add(ws);
+        ws.on('close', () => {
+          counts.open -= 1;
+          this.sockets.delete(ws);
+        });
+        this.run(ws, request);
+      });
+    };
+    if (openDelayMs <= 0) {
+      upgrade();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      upgrade();
+    }, openDelayMs);
+    this.timers.add(timer);
   }
 
   closeAll(): void {
+    for (const t of this.timers) clearTimeout(t);
     for (const s of this.sessions) if (s.process.exitCode === null) s.process.kill('SIGKILL');
     for (const ws of this.sockets) ws.terminate();
     this.wss.close();
@@ -95,11 +163,22 @@ export class ExecEndpoint {
       return;
     }
     const started = this.handler(request);
-    const child = 'rewriteStdin' in started ? started.process : started;
+    const child = 'process' in started ? started.process : started;
     const rewrite = 'rewriteStdin' in started ? started.rewriteStdin : undefined;
+    const rewriteLine = 'rewriteStdinLine' in started ? started.rewriteStdinLine : undefined;
     const held: Buffer[] = [];
+    let partial = Buffer.alloc(0);
+    const writeLines = (data: Buffer) => {
+      let rest = Buffer.concat([partial, data]);
+      for (let at = rest.indexOf(10); at >= 0; at = rest.indexOf(10)) {
+        child.stdin?.write(Buffer.concat([rewriteLine?.(rest.subarray(0, at)) ?? Buffer.alloc(0), NEWLINE]));
+        rest = rest.subarray(at + 1);
+      }
+      partial = Buffer.from(rest);
+    };
     const endStdin = () => {
       if (rewrite) child.stdin?.end(rewrite(Buffer.concat(held)));
+      else if (rewriteLine && partial.length > 0) child.stdin?.end(rewriteLine(partial));
       else child.stdin?.end();
     };
     let open = true;
@@ -124,6 +203,7 @@ export class ExecEndpoint {
       const channel = frame[0];
       if (channel === STDIN && request.stdin) {
         if (rewrite) held.push(Buffer.from(frame.subarray(1)));
+        else if (rewriteLine) writeLines(frame.subarray(1));
         else child.stdin?.write(frame.subarray(1));
       } else if (channel === CLOSE && frame[1] === STDIN && ws.protocol === 'v5.channel.k8s.io') endStdin();
     });

@@ -33,7 +33,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 
 import { admitPod, sidecarInjectorWebhooks } from './admission.js';
-import { ExecEndpoint, type ExecHandler } from './exec.js';
+import { ExecEndpoint, type ExecHandler, type ExecLimits } from './exec.js';
 import {
   BUILTIN_TYPES,
   groupList,
@@ -84,6 +84,8 @@ export interface FakeApiServerOptions {
   readonly execProtocols?: readonly string[];
   /** Runs an exec'd command. Default: refuses every exec (tests say what runs). */
   readonly exec?: ExecHandler;
+  /** Limits on execs opening and open at once (refused beyond), counted in `execCounts`. Default: none. */
+  readonly execLimits?: ExecLimits;
   /**
    * When a new pod becomes Ready, in ms after creation; `null` keeps it unready.
    * Default: at once.
@@ -146,6 +148,7 @@ export class FakeApiServer {
     this.execEndpoint = new ExecEndpoint({
       protocols: options.execProtocols ?? ['v5.channel.k8s.io', 'v4.channel.k8s.io'],
       handler: options.exec,
+      ...(options.execLimits ? { limits: options.execLimits } : {}),
     });
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((error: unknown) => {
@@ -241,6 +244,11 @@ export class FakeApiServer {
   /** The exec sessions started so far, to inspect or kill them. */
   get execs() {
     return this.execEndpoint.sessions;
+  }
+
+  /** Execs opening and open now, their peaks, and how many a limit refused. */
+  get execCounts() {
+    return this.execEndpoint.counts;
   }
 
   // --- HTTP --------------------------------------------------------------------------------
