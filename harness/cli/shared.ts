@@ -103,6 +103,7 @@ export interface RunnerOptions {
   readonly stableRounds: number;
   readonly roundInterval: number;
   readonly execConcurrency?: number;
+  readonly barrierTimeout: number;
   readonly agentImage?: string;
   readonly imageRegistry?: string;
   readonly runId?: string;
@@ -127,6 +128,12 @@ export function addRunnerOptions(command: Command): Command {
     .option('--stable-rounds <n>', 'equal outcomes in a row that settle an attempt', count, 3)
     .option('--round-interval <seconds>', 'pause between rounds', seconds, 1)
     .option(
+      '--barrier-timeout <seconds>',
+      'how long the network canary may take to show the policies in force before round 1 (0: off)',
+      seconds,
+      120,
+    )
+    .option(
       '--exec-concurrency <n>',
       'agent sessions (exec WebSockets) that may be opening at once',
       count,
@@ -145,6 +152,7 @@ export function runnerTimings(options: RunnerOptions) {
     settleMs: options.settle * 1000,
     roundIntervalMs: options.roundInterval * 1000,
     stableRounds: options.stableRounds,
+    barrierTimeoutMs: options.barrierTimeout * 1000,
   };
 }
 

@@ -223,7 +223,14 @@ function factsSection(doc: ResultsDocument): string {
 function footingFacts(m: ResultsDocument['method']): string {
   const f = m.footing;
   const c = m.clusterFacts;
+  const b = m.barrier;
   return [
+    b
+      ? fact(
+          'Policy in force before round 1',
+          `network: ${b.network.status}${b.network.ms === undefined ? '' : ` in ${b.network.ms} ms`}: ${b.network.reasoning}; mesh: ${b.mesh.reasoning}; then ${b.settleMs} ms of --settle`,
+        )
+      : '',
     f
       ? fact(
           'Footing checked before any attempt',

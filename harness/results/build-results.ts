@@ -15,6 +15,7 @@ import { attemptTarget } from '../scenario/attempt-target.js';
 import { judgeObservations } from './judge.js';
 import { layerOf } from './layers.js';
 import type {
+  BarrierRecord,
   EndRecord,
   FactsRecord,
   FootingRecord,
@@ -66,6 +67,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
   const end = records.findLast((r): r is EndRecord => r.type === 'end');
   const facts = records.findLast((r): r is FactsRecord => r.type === 'facts');
   const footing = records.findLast((r): r is FootingRecord => r.type === 'footing');
+  const barrier = records.findLast((r): r is BarrierRecord => r.type === 'barrier');
   const policies = records.findLast((r): r is PoliciesRecord => r.type === 'policies');
   const judged = new Map(
     records.filter((r): r is ResultRecord => r.type === 'result').map((r) => [r.attempt, r]),
@@ -223,6 +225,19 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       convergenceRule: convergenceRule(stableRounds),
       ...(footing
         ? { footing: { readBack: { ...footing.readBack }, sidecars: { ...footing.sidecars } } }
+        : {}),
+      ...(barrier
+        ? {
+            barrier: {
+              network: {
+                status: barrier.network.status,
+                reasoning: barrier.network.reasoning,
+                ...(barrier.network.ms === undefined ? {} : { ms: barrier.network.ms }),
+              },
+              mesh: { ...barrier.mesh },
+              settleMs: barrier.settleMs,
+            },
+          }
         : {}),
       ...(facts
         ? {

@@ -8,7 +8,8 @@
  * ran), `facts` (what the run read about the cluster, each value with its source and
  * reasoning: harness/run/cluster-facts.ts), `policies` (the policy objects as the cluster
  * stored them), `footing` (what was read back and checked before any attempt:
- * harness/run/footing.ts), `observation` (one per attempt per round), `result` (one per
+ * harness/run/footing.ts), `barrier` (what the run waited on before round 1 and how long:
+ * harness/run/canary.ts), `observation` (one per attempt per round), `result` (one per
  * attempt, when judged), `end` (last: exit code and totals).
  *
  * Each record carries `v`, the results contract version it was written with (the same number
@@ -120,6 +121,25 @@ const FootingRecordSchema = z.object({
   sidecars: z.object({ pods: z.number().int(), withProxy: z.number().int() }),
 });
 
+/**
+ * What the run waited on before round 1, per layer (harness/run/canary.ts): `passed` with the
+ * time it took, `skipped` (nothing of that layer was applied), `unavailable` (the cluster lacks
+ * what the barrier needs; `--settle` was the only wait), `not-read` (no barrier for that layer).
+ */
+const BarrierRecordSchema = z.object({
+  type: z.literal('barrier'),
+  network: z.object({
+    status: z.enum(['passed', 'skipped', 'unavailable']),
+    reasoning: z.string(),
+    ms: z.number().optional(),
+    rounds: z.number().int().optional(),
+    pods: z.number().int().optional(),
+  }),
+  mesh: z.object({ status: z.enum(['not-read']), reasoning: z.string() }),
+  /** The extra minimum wait after the barrier (`--settle`). */
+  settleMs: z.number(),
+});
+
 const ObservationRecordSchema = z.object({
   type: z.literal('observation'),
   attempt: z.string(),
@@ -192,6 +212,7 @@ export const ResultsRecordSchema = z.discriminatedUnion('type', [
   FactsRecordSchema,
   PoliciesRecordSchema,
   FootingRecordSchema,
+  BarrierRecordSchema,
   ObservationRecordSchema,
   ResultRecordSchema,
   EndRecordSchema,
@@ -204,6 +225,7 @@ export type RunMethod = z.infer<typeof Method>;
 export type FactsRecord = z.infer<typeof FactsRecordSchema>;
 export type PoliciesRecord = z.infer<typeof PoliciesRecordSchema>;
 export type FootingRecord = z.infer<typeof FootingRecordSchema>;
+export type BarrierRecord = z.infer<typeof BarrierRecordSchema>;
 export type ObservationRecord = z.infer<typeof ObservationRecordSchema>;
 export type ResultRecord = z.infer<typeof ResultRecordSchema>;
 export type EndRecord = z.infer<typeof EndRecordSchema>;

@@ -154,6 +154,20 @@ export const ResultsDocumentSchema = z
         .describe(
           'What the run read back and checked before any attempt: objects as applied, sidecars as the scenario says',
         ),
+      barrier: z
+        .object({
+          network: z.object({
+            status: z.enum(['passed', 'skipped', 'unavailable']),
+            reasoning: z.string(),
+            ms: z.number().optional(),
+          }),
+          mesh: z.object({ status: z.enum(['not-read']), reasoning: z.string() }),
+          settleMs: z.number(),
+        })
+        .optional()
+        .describe(
+          'What the run waited on before round 1: the network canary (proof the policies are in force), then --settle',
+        ),
       clusterFacts: z
         .object({
           apiServer: z.object({

@@ -7,6 +7,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 
 import type { Namespace, Scenario, Workload } from '../scenario/types.js';
+import { CANARY_LABEL, CANARY_PORT, canaryNamespace } from './canary-names.js';
 import { runLabels } from './identity.js';
 
 /**
@@ -103,6 +104,52 @@ function namespaceObject(ns: Namespace, labels: Record<string, string>): Kuberne
   };
 }
 
+/**
+ * The network canary's port bypasses the sidecar (Istio's documented pod annotation), so a dial of
+ * it meets Calico alone (harness/run/canary.ts).
+ */
+const POD_ANNOTATIONS = { 'traffic.sidecar.istio.io/excludeOutboundPorts': String(CANARY_PORT) };
+
+/**
+ * The network canary (harness/run/canary.ts): a namespace of its own without injection, the
+ * agent bundle, and one pod without a sidecar serving the canary port.
+ */
+export function renderCanaryFixtures(props: FixtureProps): KubernetesObject[] {
+  const labels = runLabels(props.runId, props.scenario.name);
+  const namespace = canaryNamespace(props.runId);
+  const workload: Workload = {
+    name: 'canary',
+    namespace,
+    labels: { [CANARY_LABEL]: 'true' },
+    ports: [{ port: CANARY_PORT, protocol: 'TCP' }],
+    serviceAccount: 'default',
+    automountToken: false,
+    sidecar: false,
+    probe: false,
+    origin: { file: 'bulkhead', line: 0, column: 0, path: '' },
+  };
+  const command = ['node', AGENT_PATH, 'serve', '--port', String(CANARY_PORT)];
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: namespace, labels: { 'istio-injection': 'disabled', ...labels } },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: AGENT_CONFIGMAP, namespace, labels },
+      data: { [AGENT_FILE]: props.agentBundle },
+    } as KubernetesObject,
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'canary', namespace, labels: podLabels(workload, labels) },
+      spec: podSpec(workload, agentImage(props), command),
+    } as KubernetesObject,
+  ];
+}
+
 function podLabels(w: Workload, labels: Record<string, string>): Record<string, string> {
   return {
     ...w.labels,
@@ -181,7 +228,10 @@ function deployment(w: Workload, labels: Record<string, string>, image: string):
     spec: {
       replicas: 1,
       selector: { matchLabels: { [WORKLOAD_LABEL]: w.name } },
-      template: { metadata: { labels: podLabels(w, labels) }, spec: podSpec(w, image, command) },
+      template: {
+        metadata: { labels: podLabels(w, labels), annotations: POD_ANNOTATIONS },
+        spec: podSpec(w, image, command),
+      },
     },
   } as KubernetesObject;
 }
@@ -209,7 +259,12 @@ function probePod(w: Workload, labels: Record<string, string>, image: string): K
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: w.name, namespace: w.namespace, labels: podLabels(w, labels) },
+    metadata: {
+      name: w.name,
+      namespace: w.namespace,
+      labels: podLabels(w, labels),
+      annotations: POD_ANNOTATIONS,
+    },
     spec: podSpec(w, image, ['node', '-e', 'setInterval(() => {}, 1 << 30)']),
   } as KubernetesObject;
 }

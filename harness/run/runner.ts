@@ -19,7 +19,13 @@ import type { ApiServerEndpoints } from '../policies/options.js';
 import { PolicyModel } from '../model/evaluate.js';
 import type { Prediction } from '../model/types.js';
 import { renderPolicySources } from '../policies/render.js';
-import { ResultsLog, type FootingRecord, type NewRecord, type RunEnvironment } from '../results/records.js';
+import {
+  ResultsLog,
+  type BarrierRecord,
+  type FootingRecord,
+  type NewRecord,
+  type RunEnvironment,
+} from '../results/records.js';
 import {
   expectation,
   formatExpectation,
@@ -28,13 +34,21 @@ import {
   type Expectation,
 } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Manifest, type Scenario } from '../scenario/types.js';
+import { layerOf } from '../model/objects.js';
+import {
+  canaryAddress,
+  canaryPolicies,
+  waitForCanary,
+  type CanaryProbeProps,
+  type CanaryWait,
+} from './canary.js';
 import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import type { SourceBatch, Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
-import { renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
+import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
 import { proxyContainerOf } from './sidecars.js';
@@ -68,6 +82,12 @@ export interface RunSettings {
   /** Attempts the agent runs at once in one pod. @default 64 */
   readonly concurrency?: number;
   /**
+   * How long the network canary may take to flip, before round 1 and before the policies
+   * (harness/run/canary.ts); 0 turns the barrier off (`--settle` is then the only wait).
+   * @default 120000
+   */
+  readonly barrierTimeoutMs?: number;
+  /**
    * Exec sessions that may be opening at once (`--exec-concurrency`), so that many source pods
    * do not open their WebSockets in the same second.
    * @default 32
@@ -83,6 +103,7 @@ export const RUN_DEFAULTS = {
   stableRounds: 3,
   settleMs: 5000,
   roundIntervalMs: 1000,
+  barrierTimeoutMs: 120_000,
 } as const;
 
 export interface RunnerProps extends RunSettings {
@@ -160,6 +181,10 @@ interface RunContext {
   ready: V1Pod[];
   facts?: ClusterFacts;
   appliedPolicies: KubernetesObject[];
+  /** The network canary, once it answers every run pod (harness/run/canary.ts). */
+  canary?: { readonly address: string; readonly deny: KubernetesObject; readonly opened: CanaryWait };
+  /** Why the network barrier does not run, when it does not. */
+  noCanary?: { readonly status: 'skipped' | 'unavailable'; readonly reasoning: string };
   predict: ((attempt: Attempt) => Prediction | undefined) | undefined;
   transport?: Transport;
   /** One agent session per source pod, opened in round 1, closed after the last round. */
@@ -174,7 +199,7 @@ const PHASES: readonly Phase[] = [
   applyFixtures,
   waitReady,
   applyPolicies,
-  settle,
+  barrier,
   rounds,
   judge,
   collectFailureEvidence,
@@ -348,6 +373,7 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
       `the policy model predicts otherwise for ${contradicted} expectation(s); bulkhead plan shows why`,
     );
   }
+  await openCanary(ctx, manifests);
   ctx.appliedPolicies = labelled;
   await applyAll(ctx, labelled);
   // From here on, the policies are the cluster's: results and the bundle hold them as stored.
@@ -360,14 +386,128 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
   ctx.log.append({ type: 'footing', ...footing });
 }
 
-/** The time given to Calico and Istio to program the policies (`--settle`). */
-async function settle(ctx: RunContext): Promise<void> {
-  const ms = ctx.props.settleMs ?? RUN_DEFAULTS.settleMs;
-  if (ms > 0) {
-    ctx.progress.update(`letting ${ctx.appliedPolicies.length} policies take effect (${ms} ms)`);
-    await ctx.clock.sleep(ms, ctx.props.signal);
+/**
+ * Before the policies: the network canary, when the run applies network policy and the cluster
+ * serves Calico's API (harness/run/canary.ts). Every run pod must reach it first.
+ */
+async function openCanary(ctx: RunContext, manifests: readonly Manifest[]): Promise<void> {
+  const { props, progress } = ctx;
+  const timeoutMs = props.barrierTimeoutMs ?? RUN_DEFAULTS.barrierTimeoutMs;
+  if (timeoutMs <= 0) {
+    ctx.noCanary = {
+      status: 'skipped',
+      reasoning: 'turned off (--barrier-timeout 0): --settle is the only wait',
+    };
+    return;
   }
-  ctx.progress.done(`${ctx.appliedPolicies.length} objects`);
+  const network = manifests.filter((m) => layerOf(m) === 'network').length;
+  if (network === 0) {
+    ctx.noCanary = { status: 'skipped', reasoning: 'the run applies no network policy' };
+    return;
+  }
+  if (!(await servesCalicoPolicy(ctx.client))) {
+    ctx.noCanary = {
+      status: 'unavailable',
+      reasoning:
+        'the cluster does not serve projectcalico.org/v3 Tier and GlobalNetworkPolicy (the Calico API server), which the canary needs: --settle is the only wait',
+    };
+    return;
+  }
+  progress.update('canary: deploying');
+  await applyAll(
+    ctx,
+    renderCanaryFixtures({
+      scenario: ctx.scenario,
+      runId: ctx.runId,
+      agentBundle: props.agentBundle,
+      ...(props.agentImage ? { agentImage: props.agentImage } : {}),
+      ...(props.imageRegistry ? { imageRegistry: props.imageRegistry } : {}),
+    }),
+  );
+  const address = await canaryAddress(
+    ctx.client,
+    ctx.runId,
+    props.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
+    props.signal,
+  );
+  const policies = canaryPolicies(ctx.runId, ctx.labels);
+  // An earlier run with this id on the cluster (an upgrade check's phase before) kept its deny:
+  // the canary must answer again before this run's policies.
+  await ctx.client.delete(refOf(policies.deny));
+  await applyAll(ctx, [policies.tier, policies.allow]);
+  const opened = await waitForCanary(canaryProbe(ctx, timeoutMs), address, 'allowed');
+  ctx.canary = { address, deny: policies.deny, opened };
+}
+
+function canaryProbe(ctx: RunContext, timeoutMs: number): CanaryProbeProps {
+  return {
+    kubeConfig: ctx.props.kubeConfig,
+    client: ctx.client,
+    pods: ctx.ready,
+    runId: ctx.runId,
+    clock: ctx.clock,
+    progress: ctx.progress,
+    timeoutMs,
+    ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
+  };
+}
+
+async function servesCalicoPolicy(client: KubeClient): Promise<boolean> {
+  try {
+    await client.collectionPath({ apiVersion: 'projectcalico.org/v3', kind: 'Tier' });
+    await client.collectionPath({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy' });
+    return true;
+  } catch (error) {
+    if (error instanceof Error && /does not serve/.test(error.message)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Round 1 starts when what the run applied is known to be in force: the canary's deny, applied
+ * last, seen by every run pod (harness/run/canary.ts); then `--settle` as an extra minimum wait.
+ */
+async function barrier(ctx: RunContext): Promise<void> {
+  const { props, progress } = ctx;
+  const settleMs = props.settleMs ?? RUN_DEFAULTS.settleMs;
+  let network: BarrierRecord['network'];
+  if (ctx.canary) {
+    await applyAll(ctx, [ctx.canary.deny]);
+    const closed = await waitForCanary(
+      canaryProbe(ctx, props.barrierTimeoutMs ?? RUN_DEFAULTS.barrierTimeoutMs),
+      ctx.canary.address,
+      'refused',
+    );
+    network = {
+      status: 'passed',
+      reasoning:
+        `every one of ${closed.pods} run pods reached the network canary before the policies and saw its deny, applied after them, ` +
+        `${closed.ms} ms after it was applied (${closed.rounds} canary round(s))`,
+      ms: closed.ms,
+      rounds: closed.rounds,
+      pods: closed.pods,
+    };
+  } else {
+    network = ctx.noCanary ?? { status: 'skipped', reasoning: 'the run applies no network policy' };
+  }
+  if (settleMs > 0) {
+    progress.update(`letting ${ctx.appliedPolicies.length} policies take effect (${settleMs} ms)`);
+    await ctx.clock.sleep(settleMs, props.signal);
+  }
+  ctx.log.append({
+    type: 'barrier',
+    network,
+    mesh: {
+      status: 'not-read',
+      reasoning:
+        "istiod's push acknowledgements are not read yet: --settle is the only wait for Istio configuration to reach the sidecars",
+    },
+    settleMs,
+  });
+  progress.done(
+    `${ctx.appliedPolicies.length} objects` +
+      (network.status === 'passed' ? `, network policy in force after ${network.ms ?? 0} ms` : ''),
+  );
 }
 
 /** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */

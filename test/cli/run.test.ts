@@ -7,6 +7,7 @@ import { x as extract } from 'tar';
 
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { runCli, runExisting as runExistingIn } from '../support/cli.js';
+import { canaryDataplane } from '../support/canary.js';
 import { putReadyCluster } from '../support/existing-cluster.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
 import { HEAD, repoRoot } from '../support/scenarios.js';
@@ -40,8 +41,11 @@ describe('cli: bulkhead run --provider existing', function () {
         bundlePath: await agentBundle(),
         unroutedPort: unrouted,
         // The "network" lets acme reach its api; globex's attempt goes to a closed port (refused).
-        route: (source, host) =>
-          source.namespace === 'tenant-acme' && host.startsWith('api.') ? app.port : undefined,
+        // The network canary answers until its deny policy is applied, as Calico would.
+        route: (source, host, port) =>
+          canaryDataplane(server, app.port, (s, h) =>
+            s.namespace === 'tenant-acme' && h.startsWith('api.') ? app.port : undefined,
+          ).route(source, host, port),
       }),
     }).start();
     // Calico (with its API server) and istiod, which run --provider existing checks for first.
@@ -117,8 +121,10 @@ describe('cli: bulkhead run --provider existing', function () {
       ].join('\n'),
     );
     await writeFile(path.join(dir, 'scenario.yaml'), withPolicy);
-    const r = await runExisting('--bundle');
+    // With the network canary on: its own objects are the harness's, not the policies under test.
+    const r = await runExisting('--bundle', '--barrier-timeout', '60');
     expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/canary: 3\/3 pods see it denied/);
     const out = path.join(dir, 'unpacked');
     await mkdir(out);
     await extract({ file: path.join(dir, 'reports', 'r1', 'bulkhead-r1.tar.gz'), cwd: out });
@@ -131,6 +137,7 @@ describe('cli: bulkhead run --provider existing', function () {
     // Read back from the server: its uid is there, its field bookkeeping is not.
     expect(text).to.match(/^\s+uid: \S+$/m);
     expect(text).to.not.contain('managedFields');
+    expect(text).to.not.contain('bulkhead-canary');
   });
 
   it("runs the user's --suite over the results; a failing assertion there exits 1", async () => {

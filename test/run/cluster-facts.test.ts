@@ -134,6 +134,8 @@ async function setup(
       roundIntervalMs: 0,
       stableRounds: 1,
       convergeTimeoutMs: 20_000,
+      // The fake has no dataplane for the network canary (test/run/barrier.test.ts gives it one).
+      barrierTimeoutMs: 0,
       provider: extra.provider ?? 'existing',
       ...(extra.apiServer ? { apiServer: extra.apiServer } : {}),
     });

@@ -176,6 +176,7 @@ describe('runner against the fake cluster', function () {
       'facts',
       'policies',
       'footing',
+      'barrier',
       ...Array<string>(6).fill('observation'),
       'result',
       'result',
@@ -183,6 +184,8 @@ describe('runner against the fake cluster', function () {
     ]);
     expect(lines.at(-1)).to.deep.include({ exitCode: 0, passed: 2, failed: 0, errors: 0, kept: false });
     expect(lines.at(-1)).to.deep.include({ execInput: 'stdin', agentSessions: 'persistent' });
+    // This fake serves no Calico API: the network barrier says so, and --settle was the only wait.
+    expect(lines.find((l) => l.type === 'barrier')?.network).to.deep.include({ status: 'unavailable' });
     // Every line is a record of the results contract, read back whole.
     const read = await readResultsRecords(h.log);
     expect(read.records.map((r) => r.type)).to.deep.equal(lines.map((l) => l.type));

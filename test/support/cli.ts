@@ -24,7 +24,9 @@ export async function runCli(args: readonly string[], cwd = repoRoot): Promise<C
 
 /**
  * `bulkhead run -f scenario.yaml --provider existing --kubeconfig kubeconfig` in `dir`, with no
- * settle time, no pause between rounds and run id `r1`, so tests need no real waits.
+ * settle time, no pause between rounds, no network barrier (the fake cluster has no dataplane
+ * for the canary unless a test gives it one: test/support/canary.ts; a later
+ * `--barrier-timeout` in `extra` turns it back on) and run id `r1`, so tests need no real waits.
  */
 export function runExisting(dir: string, ...extra: string[]): Promise<CliResult> {
   return runCli(
@@ -39,6 +41,8 @@ export function runExisting(dir: string, ...extra: string[]): Promise<CliResult>
       '--settle',
       '0',
       '--round-interval',
+      '0',
+      '--barrier-timeout',
       '0',
       '--run-id',
       'r1',
