@@ -9,6 +9,7 @@ import { arr, obj, str, type Json } from '../policies/objects.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
 import { namespaceOf, type LintContext } from './context.js';
+import { memo, ofKind } from './indexes.js';
 
 export interface LuaPatch {
   readonly m: Manifest;
@@ -46,9 +47,13 @@ function isLua(value: Json): boolean {
   );
 }
 
-export function luaPatches(ctx: LintContext): LuaPatch[] {
+export function luaPatches(ctx: LintContext): readonly LuaPatch[] {
+  return memo(ctx, 'lua/patches', () => readLuaPatches(ctx));
+}
+
+function readLuaPatches(ctx: LintContext): LuaPatch[] {
   const out: LuaPatch[] = [];
-  for (const m of ctx.ofKind('EnvoyFilter', 'networking.istio.io')) {
+  for (const m of ofKind(ctx, 'EnvoyFilter', 'networking.istio.io')) {
     arr(obj(m.object.spec).configPatches).forEach((p, i) => {
       const patch = obj(p);
       const value = obj(obj(patch.patch).value);
@@ -102,15 +107,17 @@ export function headerWrites(code: string): HeaderWrite[] {
 }
 
 /** Headers that Lua filters placed before RBAC set for workloads of `ns` (root namespace filters included). */
-export function identityHeadersSetIn(ctx: LintContext, ns: string): Set<string> {
-  const out = new Set<string>();
-  for (const p of luaPatches(ctx)) {
-    const where = namespaceOf(p.m);
-    if (where !== ns && where !== ctx.rootNamespace) continue;
-    if (p.placement !== 'before') continue;
-    for (const w of headerWrites(p.code)) if (w.method !== 'remove') out.add(w.header);
-  }
-  return out;
+export function identityHeadersSetIn(ctx: LintContext, ns: string): ReadonlySet<string> {
+  return memo(ctx, `lua/identity-headers ${ns}`, () => {
+    const out = new Set<string>();
+    for (const p of luaPatches(ctx)) {
+      const where = namespaceOf(p.m);
+      if (where !== ns && where !== ctx.rootNamespace) continue;
+      if (p.placement !== 'before') continue;
+      for (const w of headerWrites(p.code)) if (w.method !== 'remove') out.add(w.header);
+    }
+    return out;
+  });
 }
 
 /** Names of identity-carrying headers (tenant, identity, user, principal, client cert). */

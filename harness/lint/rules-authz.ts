@@ -13,6 +13,7 @@ import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
 import { arr, obj, str, strings, type Json } from '../policies/objects.js';
 import { namespaceOf, type LintContext } from './context.js';
+import { inNamespace, memo, ofKind, ofKindIn } from './indexes.js';
 import { identityHeadersSetIn } from './lua.js';
 import { at, type Finding, type Rule } from './types.js';
 
@@ -23,8 +24,8 @@ interface Clause<T> {
   readonly action: string;
 }
 
-function policies(ctx: LintContext): Manifest[] {
-  return ctx.ofKind('AuthorizationPolicy', 'security.istio.io');
+function policies(ctx: LintContext): readonly Manifest[] {
+  return ofKind(ctx, 'AuthorizationPolicy', 'security.istio.io');
 }
 
 function actionOf(m: Manifest): string {
@@ -399,12 +400,13 @@ const unknownCondition: Rule = {
 
 /** Whether STRICT mTLS covers the namespace, from the PeerAuthentications being linted. */
 export function strictCovers(ctx: LintContext, ns: string | undefined): boolean {
-  const modeIn = (namespace: string): string | undefined => {
-    const pa = ctx
-      .ofKind('PeerAuthentication', 'security.istio.io')
-      .find((m) => namespaceOf(m) === namespace && obj(m.object.spec).selector === undefined);
-    return pa ? (str(obj(obj(pa.object.spec).mtls).mode) ?? 'UNSET') : undefined;
-  };
+  const modeIn = (namespace: string): string | undefined =>
+    memo(ctx, `authz/mtls-mode ${namespace}`, () => {
+      const pa = ofKindIn(ctx, namespace, 'PeerAuthentication', 'security.istio.io').find(
+        (m) => obj(m.object.spec).selector === undefined,
+      );
+      return pa ? (str(obj(obj(pa.object.spec).mtls).mode) ?? 'UNSET') : undefined;
+    });
   const local = ns === undefined || ns === ctx.rootNamespace ? undefined : modeIn(ns);
   if (local !== undefined && local !== 'UNSET') return local === 'STRICT';
   return modeIn(ctx.rootNamespace) === 'STRICT';
@@ -577,7 +579,9 @@ const selectorNamespaceMismatch: Rule = {
       const ns = namespaceOf(m);
       const key = selectorKey(m);
       if (ns === undefined || ns === ctx.rootNamespace || key === undefined) continue;
-      groups.set(key, [...(groups.get(key) ?? []), m]);
+      const group = groups.get(key);
+      if (group) group.push(m);
+      else groups.set(key, [m]);
     }
     const out: Finding[] = [];
     for (const [key, list] of groups) {
@@ -628,18 +632,25 @@ const auditNeedsPlugin: Rule = {
 
 /** Whether an Istio policy refuses callers from other namespaces to every workload of `ns`. */
 function refusesOtherNamespaces(ctx: LintContext, ns: string): boolean {
-  return policies(ctx).some((m) => {
+  // A mesh-wide allow-nothing (an ALLOW without rules in the root namespace) refuses them everywhere.
+  const meshWide = memo(ctx, 'authz/mesh-wide-allow-nothing', () =>
+    ofKindIn(ctx, ctx.rootNamespace, 'AuthorizationPolicy', 'security.istio.io').some((m) => {
+      const spec = obj(m.object.spec);
+      return spec.selector === undefined && actionOf(m) === 'ALLOW' && arr(spec.rules).length === 0;
+    }),
+  );
+  if (meshWide) return true;
+  if (ns === ctx.rootNamespace) return false;
+  return ofKindIn(ctx, ns, 'AuthorizationPolicy', 'security.istio.io').some((m) => {
     const spec = obj(m.object.spec);
     if (spec.selector !== undefined) return false;
-    const where = namespaceOf(m);
     const action = actionOf(m);
-    const rules = arr(spec.rules).map(obj);
-    if (where === ctx.rootNamespace) return action === 'ALLOW' && rules.length === 0;
-    if (where !== ns) return false;
     if (action === 'ALLOW') return true;
     return (
       action === 'DENY' &&
-      rules.some((r) => arr(r.from).some((f) => strings(obj(obj(f).source).notNamespaces).includes(ns)))
+      arr(spec.rules)
+        .map(obj)
+        .some((r) => arr(r.from).some((f) => strings(obj(obj(f).source).notNamespaces).includes(ns)))
     );
   });
 }
@@ -658,7 +669,7 @@ const tenantWithoutL7Boundary: Rule = {
     for (const ns of [...ctx.tenantNamespaces].sort()) {
       if (ctx.injection(ns) === false || refusesOtherNamespaces(ctx, ns)) continue;
       const anchor =
-        policies(ctx).find((m) => namespaceOf(m) === ns) ?? ctx.manifests.find((m) => namespaceOf(m) === ns);
+        ofKindIn(ctx, ns, 'AuthorizationPolicy', 'security.istio.io')[0] ?? inNamespace(ctx, ns)[0];
       const declared = ctx.scenario?.namespaces.find((n) => n.name === ns);
       const message = `no Istio policy refuses other namespaces' requests to ${ns}: its isolation rests on the network layer alone`;
       const hint = `Add an AuthorizationPolicy in ${ns} with action DENY and from.source.notNamespaces: [${ns}, <shared namespaces>].`;

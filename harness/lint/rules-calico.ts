@@ -16,6 +16,7 @@ import { arr, obj, str, strings } from '../policies/objects.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
 import { isCalico, type LintContext } from './context.js';
+import { memo } from './indexes.js';
 import { at, type Finding, type Rule } from './types.js';
 
 function calicoPolicies(ctx: LintContext): Manifest[] {
@@ -134,16 +135,29 @@ const denyOnly: Rule = {
         const rules = arr(spec[dir]).map(obj);
         if (rules.length === 0) continue;
         if (!rules.every((r) => ['Deny', 'Log'].includes(str(r.action) ?? ''))) continue;
-        const others = calicoPolicies(ctx).filter(
-          (o) =>
-            o !== m &&
-            tierOf(o) === tierOf(m) &&
-            arr(obj(o.object.spec)[dir]).some((r) => ['Allow', 'Pass'].includes(str(obj(r).action) ?? '')),
-        );
+        // Policies of the same tier that allow or pass some traffic in this direction (never m
+        // itself: its rules in this direction are all Deny or Log).
+        const others =
+          memo(ctx, 'calico/tiers-allowing', () => {
+            const count = new Map<string, number>();
+            for (const o of calicoPolicies(ctx)) {
+              for (const d of ['ingress', 'egress'] as const) {
+                if (
+                  !arr(obj(o.object.spec)[d]).some((r) =>
+                    ['Allow', 'Pass'].includes(str(obj(r).action) ?? ''),
+                  )
+                )
+                  continue;
+                const key = `${tierOf(o)}\u0000${d}`;
+                count.set(key, (count.get(key) ?? 0) + 1);
+              }
+            }
+            return count;
+          }).get(`${tierOf(m)}\u0000${dir}`) ?? 0;
         const more =
           tierOf(m) === 'default'
             ? ' Only endpoints some other policy of the default tier (Kubernetes NetworkPolicies included) allows keep working.'
-            : others.length > 0
+            : others > 0
               ? ` Other policies of tier ${tierOf(m)} allow some traffic; everything else is dropped.`
               : '';
         out.push(

@@ -149,10 +149,10 @@ const luaAfterRbac: Rule = {
       const text = JSON.stringify(m.object.spec ?? {});
       for (const match of text.matchAll(/request\.headers\[([^\]]+)\]/g)) {
         const h = (match[1] ?? '').toLowerCase();
-        readers.set(h, [
-          ...(readers.get(h) ?? []),
-          `${namespaceOf(m) ?? ''}/${String(obj(m.object.metadata).name)}`,
-        ]);
+        const reader = `${namespaceOf(m) ?? ''}/${String(obj(m.object.metadata).name)}`;
+        const list = readers.get(h);
+        if (list) list.push(reader);
+        else readers.set(h, [reader]);
       }
     }
     for (const p of luaPatches(ctx)) {

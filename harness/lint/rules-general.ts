@@ -6,6 +6,7 @@ import type { Manifest, Workload } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
 import { arr, isObject, obj, str } from '../policies/objects.js';
 import { isNamespaced, namespaceOf, podTemplate, type LintContext } from './context.js';
+import { inNamespace, memo } from './indexes.js';
 import { at, type Finding, type Rule } from './types.js';
 
 /** `${tenant}`, `{{ .Values.x }}`, `<tenant-name>` as a whole value. */
@@ -115,8 +116,9 @@ const sidecarFree: Rule = {
     'keyed on identity cannot tell it from an attacker (article: "Sidecar-free workloads in mesh environments").',
   check(ctx) {
     const out: Finding[] = [];
+    const namespaces = new Map((ctx.scenario?.namespaces ?? []).map((n) => [n.name, n]));
     for (const w of ctx.scenario?.workloads ?? []) {
-      const ns = ctx.scenario?.namespaces.find((n) => n.name === w.namespace);
+      const ns = namespaces.get(w.namespace);
       if (!ns?.tenant || !ns.injection || w.sidecar) continue;
       out.push(
         workloadFinding(
@@ -169,10 +171,12 @@ const automountToken: Rule = {
       );
     }
     const saDisabled = (ns: string | undefined, name: string) =>
-      ctx.manifests.some(
+      (ns === undefined
+        ? ctx.manifests.filter((m) => namespaceOf(m) === undefined)
+        : inNamespace(ctx, ns)
+      ).some(
         (m) =>
           m.object.kind === 'ServiceAccount' &&
-          namespaceOf(m) === ns &&
           str(obj(m.object.metadata).name) === name &&
           m.object.automountServiceAccountToken === false,
       );
@@ -227,11 +231,21 @@ const selectsNothing: Rule = {
     const scenario = ctx.scenario;
     if (!scenario) return [];
     const out: Finding[] = [];
+    const declared = new Set(scenario.namespaces.map((n) => n.name));
+    const workloadsIn = memo(ctx, 'general/workloads-by-namespace', () => {
+      const byNs = new Map<string, Workload[]>();
+      for (const w of scenario.workloads) {
+        const list = byNs.get(w.namespace);
+        if (list) list.push(w);
+        else byNs.set(w.namespace, [w]);
+      }
+      return byNs;
+    });
     for (const m of ctx.manifests) {
       const ns = namespaceOf(m);
       if (ns === undefined || ns === ctx.rootNamespace || !POLICY_KINDS.includes(String(m.object.kind)))
         continue;
-      if (!scenario.namespaces.some((n) => n.name === ns)) {
+      if (!declared.has(ns)) {
         out.push(
           at(
             this,
@@ -245,8 +259,8 @@ const selectsNothing: Rule = {
       }
       const sel = workloadSelector(m);
       if (!sel || Object.keys(sel.labels).length === 0) continue;
-      const matches = scenario.workloads.some(
-        (w) => w.namespace === ns && Object.entries(sel.labels).every(([k, v]) => w.labels[k] === v),
+      const matches = (workloadsIn.get(ns) ?? []).some((w) =>
+        Object.entries(sel.labels).every(([k, v]) => w.labels[k] === v),
       );
       if (matches) continue;
       out.push(

@@ -9,13 +9,14 @@ import { YES } from '../model/types.js';
 import type { Manifest } from '../scenario/types.js';
 import { arr, obj, str, strings, type Json } from '../policies/objects.js';
 import { isCalico, namespaceOf, type LintContext } from './context.js';
+import { inNamespace, memo, ofKind, ofKindIn } from './indexes.js';
 import { calicoTypes } from './rules-calico.js';
 import { at, type Finding, type Rule, type Severity } from './types.js';
 
-function k8sPolicies(ctx: LintContext, ns?: string): Manifest[] {
-  return ctx
-    .ofKind('NetworkPolicy', 'networking.k8s.io')
-    .filter((m) => ns === undefined || namespaceOf(m) === ns);
+function k8sPolicies(ctx: LintContext, ns?: string): readonly Manifest[] {
+  return ns === undefined
+    ? ofKind(ctx, 'NetworkPolicy', 'networking.k8s.io')
+    : ofKindIn(ctx, ns, 'NetworkPolicy', 'networking.k8s.io');
 }
 
 function selectsAll(selector: unknown): boolean {
@@ -36,8 +37,8 @@ function isolatingPolicy(ctx: LintContext, ns: string, type: 'Ingress' | 'Egress
     k8sPolicies(ctx, ns).find(
       (m) => selectsAll(obj(m.object.spec).podSelector) && k8sTypes(m).includes(type),
     ) ??
-    ctx.manifests.find((m) => {
-      if (!isCalico(m) || m.object.kind !== 'NetworkPolicy' || namespaceOf(m) !== ns) return false;
+    inNamespace(ctx, ns).find((m) => {
+      if (!isCalico(m) || m.object.kind !== 'NetworkPolicy') return false;
       const sel = str(obj(m.object.spec).selector);
       return (
         (sel === undefined || sel.trim() === 'all()' || sel.trim() === '') && calicoTypes(m).includes(type)
@@ -101,11 +102,8 @@ function egressAllowed(
   );
   if (k8s) return true;
   // Calico: any Allow egress rule for the port in a policy of the namespace or a global one.
-  return ctx.manifests.some((m) => {
-    if (!isCalico(m)) return false;
-    if (m.object.kind === 'NetworkPolicy' && namespaceOf(m) !== ns) return false;
-    if (m.object.kind !== 'NetworkPolicy' && m.object.kind !== 'GlobalNetworkPolicy') return false;
-    return arr(obj(m.object.spec).egress)
+  const allows = (m: Manifest) =>
+    arr(obj(m.object.spec).egress)
       .map(obj)
       .some((r) => {
         if (str(r.action) !== 'Allow') return false;
@@ -114,15 +112,23 @@ function egressAllowed(
         const ports = arr(obj(r.destination).ports);
         return ports.length === 0 || ports.some((p) => Number(p) === port);
       });
-  });
+  if (inNamespace(ctx, ns).some((m) => isCalico(m) && m.object.kind === 'NetworkPolicy' && allows(m)))
+    return true;
+  // The global policies answer the same for every namespace: asked once per port and protocol.
+  return memo(ctx, `netpol/global-egress ${protocol} ${port}`, () =>
+    ctx.manifests.some((m) => isCalico(m) && m.object.kind === 'GlobalNetworkPolicy' && allows(m)),
+  );
 }
 
 /** The manifest that best represents a namespace in a finding: its first policy, or one naming it. */
 function anchorFor(ctx: LintContext, ns: string): Manifest | undefined {
-  return (
-    ctx.manifests.find((m) => namespaceOf(m) === ns) ??
-    ctx.manifests.find((m) => JSON.stringify(m.object).includes(`"${ns}"`))
-  );
+  const texts = memo(ctx, 'netpol/object-texts', () => new Map<Manifest, string>());
+  const text = (m: Manifest) => {
+    let t = texts.get(m);
+    if (t === undefined) texts.set(m, (t = JSON.stringify(m.object)));
+    return t;
+  };
+  return inNamespace(ctx, ns)[0] ?? ctx.manifests.find((m) => text(m).includes(`"${ns}"`));
 }
 
 function namespaceFinding(
@@ -189,14 +195,18 @@ const tenantWithoutDefaultDeny: Rule = {
 
 /** Namespaces with egress default deny, each with the policy that makes it so. */
 function egressDenyNamespaces(ctx: LintContext): [string, Manifest][] {
-  const out = new Map<string, Manifest>();
-  for (const m of ctx.manifests) {
-    const ns = namespaceOf(m);
-    if (ns === undefined || out.has(ns)) continue;
-    const policy = isolatingPolicy(ctx, ns, 'Egress');
-    if (policy) out.set(ns, policy);
-  }
-  return [...out].sort(([a], [b]) => a.localeCompare(b));
+  return memo(ctx, 'netpol/egress-deny-namespaces', () => {
+    const out = new Map<string, Manifest>();
+    const seen = new Set<string>();
+    for (const m of ctx.manifests) {
+      const ns = namespaceOf(m);
+      if (ns === undefined || seen.has(ns)) continue;
+      seen.add(ns);
+      const policy = isolatingPolicy(ctx, ns, 'Egress');
+      if (policy) out.set(ns, policy);
+    }
+    return [...out].sort(([a], [b]) => a.localeCompare(b));
+  });
 }
 
 const egressWithoutDns: Rule = {

@@ -86,7 +86,9 @@ const duplicate: Rule = {
     for (const m of ctx.ofKind('PeerAuthentication', 'security.istio.io')) {
       if (obj(m.object.spec).selector !== undefined) continue;
       const ns = namespaceOf(m) ?? '';
-      byNs.set(ns, [...(byNs.get(ns) ?? []), m]);
+      const list = byNs.get(ns);
+      if (list) list.push(m);
+      else byNs.set(ns, [m]);
     }
     const out: Finding[] = [];
     for (const [ns, list] of byNs) {
