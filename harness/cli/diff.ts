@@ -8,6 +8,8 @@ import { Option, type Command } from 'commander';
 
 import { diffJson, diffJUnit, diffResults, diffTable } from '../report/diff.js';
 import { readResultsFile } from './lazy.js';
+import { InputError } from '../errors.js';
+import { fileProblem, inputFileRefusal, MAX_INPUT_BYTES } from '../input-file.js';
 import { CommandExit, EXIT, type CliIo } from './io.js';
 
 const FORMATS = ['table', 'json', 'junit'] as const;
@@ -33,6 +35,12 @@ Examples:
   $ bulkhead diff old.json new.json -o junit > diff.xml`,
     )
     .action(async (oldFile: string, newFile: string, options: { output: (typeof FORMATS)[number] }) => {
+      // Read as every input file is (harness/input-file.ts): a missing file, a folder, a FIFO
+      // (which would block the read) or a file over the size limit is refused before it is opened.
+      for (const f of [oldFile, newFile]) {
+        const why = await inputFileRefusal(path.resolve(io.cwd, f), MAX_INPUT_BYTES);
+        if (why !== undefined) throw new InputError([fileProblem(f, why)]);
+      }
       const [before, after] = await Promise.all(
         [oldFile, newFile].map((f) => readResultsFile(path.resolve(io.cwd, f), f)),
       );

@@ -8,7 +8,8 @@ import path from 'node:path';
 
 import { KubeConfig } from '@kubernetes/client-node';
 
-import { EnvironmentError, UserError } from '../errors.js';
+import { EnvironmentError, InputError, UserError } from '../errors.js';
+import { readInputFileSync } from '../input-file.js';
 import { KubeClient } from '../kube/client.js';
 import { environmentFault, KubeApiError, type FaultOptions } from '../kube/errors.js';
 import { boundExecCredentials } from '../kube/exec-credential.js';
@@ -19,6 +20,7 @@ import { calicoApiProblem, calicoVersion, istioVersion, kubernetesVersion } from
 import type { Cluster } from './provider.js';
 import { unsupportedPair } from './versions.js';
 import { messageOf } from '../values.js';
+import { parseYaml } from '../yaml-source.js';
 
 export interface ExistingProps {
   /** @default $KUBECONFIG or ~/.kube/config */
@@ -52,13 +54,12 @@ export function loadKubeConfig(
     kc.loadFromCluster();
   } else {
     for (const [i, file] of files.entries()) {
+      const text = kubeconfigText(file);
       try {
-        if (i === 0) kc.loadFromFile(file);
-        else {
-          const more = new KubeConfig();
-          more.loadFromFile(file);
-          kc.mergeConfig(more, Boolean(kc.getCurrentContext()));
-        }
+        const into = i === 0 ? kc : new KubeConfig();
+        into.loadFromString(text);
+        into.makePathsAbsolute(path.dirname(file));
+        if (into !== kc) kc.mergeConfig(into, Boolean(kc.getCurrentContext()));
       } catch (error) {
         throw new UserError(`cannot read the kubeconfig: ${file}: ${firstLine(error)}`);
       }
@@ -93,6 +94,44 @@ export function loadKubeConfig(
     ...(files[0] ? { baseDir: path.dirname(files[0]) } : {}),
   });
   return kc;
+}
+
+/**
+ * A kubeconfig's text, read as every input file is (harness/input-file.ts: a regular file of at
+ * most 10 MiB, UTF-8, so a FIFO or a device named by KUBECONFIG cannot hang the read) and checked
+ * to be YAML holding a mapping before client-node reads it: client-node's own errors for an empty
+ * file or a list are TypeErrors, not sentences.
+ */
+function kubeconfigText(file: string): string {
+  const fail = (why: string) => new UserError(`cannot read the kubeconfig: ${file}: ${why}`);
+  let text: string;
+  try {
+    text = readInputFileSync(file, { describe: (why) => why });
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    const [p] = error.problems;
+    throw fail(p ? `${p.line > 0 ? `line ${p.line}: ` : ''}${p.message}` : error.message);
+  }
+  const parsed = parseYaml(text, file);
+  if (!parsed.ok) {
+    const [p] = parsed.problems;
+    throw fail(p ? `line ${p.line}: ${p.message}` : 'not YAML');
+  }
+  const [doc, extra] = parsed.documents.filter((d) => d.value() !== null && d.value() !== undefined);
+  const value = doc?.value();
+  if (!doc || extra || typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw fail(
+      `${doc ? 'it is not' : 'it is empty, not'} a kubeconfig (one YAML mapping with clusters, contexts and users)`,
+    );
+  }
+  for (const key of ['clusters', 'contexts', 'users'] as const) {
+    const list = (value as Record<string, unknown>)[key];
+    if (list !== undefined && list !== null && !Array.isArray(list)) {
+      const at = doc.locate([key]);
+      throw fail(`line ${at.line}: ${key} must be a list`);
+    }
+  }
+  return text;
 }
 
 /** The kubeconfig files to read, in order; empty for "use the pod's service account". */

@@ -4,10 +4,12 @@
  * reported at once, each with file:line:column and the field path; nothing is returned from a
  * scenario with problems.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { InputError, suggest, type Problem } from '../errors.js';
+import { readInputFile, reason } from '../input-file.js';
+import { kubernetesObjects, ManifestBudget, readManifestFile } from '../policies/read-manifests.js';
 import { formatPath, parseYaml, type DocPath, type YamlDocument } from '../yaml-source.js';
 import { expandGenerators } from './generators.js';
 import { issuesToProblems } from './issues.js';
@@ -26,16 +28,12 @@ import type {
 } from './types.js';
 import { sha256 } from '../values.js';
 
-/** Reads and loads a scenario file. Throws {@link InputError} listing every problem. */
+/**
+ * Reads and loads a scenario file. Throws {@link InputError} listing every problem. The file goes
+ * through the shared input reader (harness/input-file.ts).
+ */
 export async function loadScenarioFile(file: string): Promise<Scenario> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new InputError([
-      { file, line: 0, column: 0, path: '', message: `cannot read scenario: ${reason(error)}` },
-    ]);
-  }
+  const text = await readInputFile(file, { describe: (why) => `cannot read scenario: ${why}` });
   return loadScenario(text, file);
 }
 
@@ -79,6 +77,7 @@ class ScenarioBuilder {
   readonly warnings: Problem[] = [];
   private readonly namespaces = new Map<string, Namespace>();
   private readonly workloads = new Map<string, Workload>();
+  private readonly budget = new ManifestBudget();
 
   private readonly doc: YamlDocument;
   private readonly spec: ScenarioDocument;
@@ -445,7 +444,7 @@ class ScenarioBuilder {
           this.problems.push(...parsed.problems);
           continue;
         }
-        const manifests = this.toManifests(parsed.documents);
+        const manifests = kubernetesObjects(parsed.documents, this.doc.file, this.problems, 'policy');
         sources.push({ kind: 'inline', location: this.doc.file, manifests, origin });
       }
     }
@@ -469,34 +468,7 @@ class ScenarioBuilder {
     const manifests: Manifest[] = [];
     for (const file of files) {
       const shown = path.relative(process.cwd(), file) || file;
-      const parsed = parseYaml(await readFile(file, 'utf8'), shown);
-      if (!parsed.ok) {
-        this.problems.push(...parsed.problems);
-        continue;
-      }
-      manifests.push(...this.toManifests(parsed.documents));
-    }
-    return manifests;
-  }
-
-  /** Keeps the documents that are Kubernetes objects; anything else is a problem, empty documents are skipped. */
-  private toManifests(documents: readonly YamlDocument[]): Manifest[] {
-    const manifests: Manifest[] = [];
-    for (const d of documents) {
-      const object = d.value();
-      if (object === null || object === undefined) continue;
-      const start = d.start();
-      if (typeof object !== 'object' || Array.isArray(object)) {
-        this.problems.push(d.problem([], 'a policy document must be a Kubernetes object (a mapping)'));
-        continue;
-      }
-      const o = object as Record<string, unknown>;
-      const missing = ['apiVersion', 'kind'].filter((k) => typeof o[k] !== 'string');
-      if (missing.length > 0) {
-        this.problems.push(d.problem([], `a Kubernetes object needs ${missing.join(' and ')}`));
-        continue;
-      }
-      manifests.push({ object: o, file: d.file, line: start.line, source: d });
+      manifests.push(...(await readManifestFile(file, shown, this.problems, this.budget, 'policy')));
     }
     return manifests;
   }
@@ -512,15 +484,4 @@ function refOf(w: Workload): WorkloadRef {
 
 export function describePort(p: Port): string {
   return `${p.port}/${p.protocol}${p.name ? ` (${p.name})` : ''}`;
-}
-
-function reason(error: unknown): string {
-  if (error && typeof error === 'object' && 'code' in error) {
-    const code = String(error.code);
-    if (code === 'ENOENT') return 'no such file or directory';
-    if (code === 'EACCES') return 'permission denied';
-    if (code === 'EISDIR') return 'is a directory';
-    return code;
-  }
-  return String(error);
 }
