@@ -56,18 +56,32 @@ interface Draft {
 }
 type Common = Pick<Attempt, 'id' | 'expect' | 'timeoutMs' | 'explicitTimeout' | 'origin'>;
 
+/**
+ * The most attempts one scenario may expand to, explicit and generated together. A run makes
+ * every attempt for real (one exec per source pod per round carries them), a plan predicts each
+ * and the reports list each: 20,000 is far past any topology a cluster test needs, and keeps
+ * validate and plan within seconds and a few hundred megabytes. Checked by counting, before any
+ * attempt is built.
+ */
+export const MAX_ATTEMPTS = 20_000;
+
 export function expandGenerators(
   generators: readonly RawGenerator[],
+  explicitAttempts: number,
   ctx: GeneratorContext,
 ): { attempts: Attempt[]; summaries: GeneratorSummary[] } {
   const attempts: Attempt[] = [];
   const summaries: GeneratorSummary[] = [];
-  generators.forEach((gen, i) => {
+  const plans = generators.map((gen, i) => {
     const at: DocPath = ['spec', 'generators', i];
+    const sources = selectSources(gen, ctx, at);
+    return { gen, i, at, sources, count: sources ? countDrafts(gen, sources, ctx) : 0 };
+  });
+  if (tooMany(plans, explicitAttempts, ctx)) return { attempts, summaries };
+  for (const { gen, i, at, sources } of plans) {
     const label = `spec.generators[${i}] (${gen.kind})`;
     const origin = ctx.origin(at, label);
-    const sources = selectSources(gen, ctx, at);
-    if (!sources) return;
+    if (!sources) continue;
     const drafts = draftsFor(gen, sources, ctx);
     const words = [gen.expect ?? DEFAULT_EXPECT[gen.kind]].flat();
     const expect = expectation(words);
@@ -91,8 +105,35 @@ export function expandGenerators(
     for (const d of kept) attempts.push(d.build({ id: d.id, expect, timeoutMs, ...explicit, origin }));
     if (kept.length === 0) ctx.warn(at, `the ${gen.kind} generator produced no attempts for this topology`);
     summaries.push({ kind: gen.kind, origin, count: kept.length });
-  });
+  }
   return { attempts, summaries };
+}
+
+/**
+ * Whether the scenario would expand past {@link MAX_ATTEMPTS}, reported as a problem at its
+ * largest generator. Each exclude removes at most one attempt, so the count less the excludes is
+ * what the scenario expands to at least.
+ */
+function tooMany(
+  plans: readonly { gen: RawGenerator; i: number; at: DocPath; count: number }[],
+  explicitAttempts: number,
+  ctx: GeneratorContext,
+): boolean {
+  const generated = plans.reduce((sum, p) => sum + p.count, 0);
+  const excludes = plans.reduce((sum, p) => sum + new Set(p.gen.exclude).size, 0);
+  const total = explicitAttempts + generated;
+  if (total - excludes <= MAX_ATTEMPTS) return false;
+  const largest = plans.reduce((a, b) => (b.count > a.count ? b : a));
+  const n = (x: number) => x.toLocaleString('en-US');
+  const parts = [
+    ...plans.filter((p) => p.count > 0).map((p) => `${p.gen.kind} ${n(p.count)}`),
+    ...(explicitAttempts > 0 ? [`explicit ${n(explicitAttempts)}`] : []),
+  ];
+  ctx.problem(
+    largest.at,
+    `the scenario would expand to ${excludes > 0 ? `${n(total - excludes)} attempts or more` : `${n(total)} attempts`} (${parts.join(', ')}${excludes > 0 ? `, before ${n(excludes)} excludes` : ''}); bulkhead makes at most ${n(MAX_ATTEMPTS)} per scenario: narrow the generators to fewer sources with 'from', drop generators, leave attempts out with 'exclude', or split the tenants over several scenarios`,
+  );
+  return true;
 }
 
 function selectSources(gen: RawGenerator, ctx: GeneratorContext, at: DocPath): Workload[] | undefined {
@@ -123,6 +164,116 @@ function selectSources(gen: RawGenerator, ctx: GeneratorContext, at: DocPath): W
 
 function tenantIndex(ctx: GeneratorContext): Map<string, string | undefined> {
   return new Map(ctx.namespaces.map((n) => [n.name, n.tenant]));
+}
+
+/** How many attempts a generator makes before its excludes (its sources as the scenario selects them). */
+export function generatedCount(gen: RawGenerator, ctx: GeneratorContext): number {
+  const sources = selectSources(gen, ctx, ['spec', 'generators']);
+  return sources ? countDrafts(gen, sources, ctx) : 0;
+}
+
+/**
+ * How many drafts {@link draftsFor} makes for these sources, before excludes, computed from
+ * per-tenant sums without building any: O(workloads + sources), whatever the product.
+ */
+function countDrafts(gen: RawGenerator, sources: readonly Workload[], ctx: GeneratorContext): number {
+  const tenantOf = tenantIndex(ctx);
+  const tenant = (w: Workload) => tenantOf.get(w.namespace);
+  const targets = ctx.workloads.filter((w) => w.ports.length > 0);
+  const tcp = (w: Workload) => tcpPorts(w).length;
+  /** Sum of f over targets: all of them, the shared ones (no tenant), and per tenant. */
+  const sums = (f: (w: Workload) => number, keep: (w: Workload) => boolean = () => true) => {
+    const byTenant = new Map<string, number>();
+    let all = 0;
+    let shared = 0;
+    for (const t of targets) {
+      if (!keep(t)) continue;
+      const v = f(t);
+      all += v;
+      const owner = tenant(t);
+      if (owner === undefined) shared += v;
+      else byTenant.set(owner, (byTenant.get(owner) ?? 0) + v);
+    }
+    return {
+      all,
+      shared,
+      tenanted: all - shared,
+      of: (owner: string | undefined) => (owner === undefined ? 0 : (byTenant.get(owner) ?? 0)),
+    };
+  };
+  const isTarget = (w: Workload) => w.ports.length > 0;
+  /** Tenant namespaces in all, and per tenant (a tenant may own several namespaces). */
+  const tenantNamespaces = ctx.namespaces.filter((n) => n.tenant);
+  const namespacesOf = new Map<string, number>();
+  for (const n of tenantNamespaces)
+    if (n.tenant) namespacesOf.set(n.tenant, (namespacesOf.get(n.tenant) ?? 0) + 1);
+  const otherTenantNamespaces = (src: Workload) => {
+    const owner = tenant(src);
+    return tenantNamespaces.length - (owner === undefined ? 0 : (namespacesOf.get(owner) ?? 0));
+  };
+  let count = 0;
+  switch (gen.kind) {
+    case 'cross-tenant':
+    case 'intra-tenant': {
+      const ports = sums((w) => w.ports.length);
+      for (const src of sources) {
+        const own = ports.of(tenant(src));
+        count +=
+          gen.kind === 'cross-tenant'
+            ? ports.tenanted - own
+            : own - (isTarget(src) && tenant(src) !== undefined ? src.ports.length : 0);
+      }
+      break;
+    }
+    case 'shared-services': {
+      count = sources.length * sums(tcp).shared;
+      break;
+    }
+    case 'header-spoof': {
+      const ports = sums(tcp);
+      for (const src of sources) {
+        if (!src.sidecar) continue;
+        const self = isTarget(src) ? tcp(src) : 0;
+        const wanted =
+          gen.to === 'shared'
+            ? ports.shared - (isTarget(src) && tenant(src) === undefined ? self : 0)
+            : gen.to === 'same-tenant'
+              ? ports.of(tenant(src)) - (tenant(src) !== undefined ? self : 0)
+              : ports.all - self;
+        count += wanted * otherTenantNamespaces(src);
+      }
+      break;
+    }
+    case 'plaintext': {
+      const ports = sums(tcp, (w) => w.sidecar);
+      for (const src of sources) {
+        if (src.sidecar) continue;
+        count +=
+          gen.to === 'shared' ? ports.shared : gen.to === 'same-tenant' ? ports.of(tenant(src)) : ports.all;
+      }
+      break;
+    }
+    case 'dns-recon': {
+      const a = gen.types.includes('A') ? sums(() => 1) : undefined;
+      const srv = gen.types.includes('SRV') ? sums((w) => w.ports.filter((p) => p.name).length) : undefined;
+      for (const src of sources) {
+        if (a) count += a.tenanted - a.of(tenant(src));
+        if (srv) count += srv.tenanted - srv.of(tenant(src));
+        if (gen.controls) count += 1;
+      }
+      break;
+    }
+    case 'api-token': {
+      for (const src of sources) {
+        for (const request of gen.requests) {
+          const perVictim = request.namespace?.includes('{victimNamespace}') ?? false;
+          count += perVictim ? otherTenantNamespaces(src) : 1;
+        }
+      }
+      break;
+    }
+  }
+  return count;
 }
 
 function draftsFor(gen: RawGenerator, sources: readonly Workload[], ctx: GeneratorContext): Draft[] {

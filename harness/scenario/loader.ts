@@ -28,19 +28,29 @@ import type {
 } from './types.js';
 import { sha256 } from '../values.js';
 
+/** At most this many problems are reported (and located) for one scenario; the rest are counted. */
+const MAX_PROBLEMS = 200;
+
 /**
- * Reads and loads a scenario file. Throws {@link InputError} listing every problem. The file goes
- * through the shared input reader (harness/input-file.ts).
+ * Reads and loads a scenario file, as every command does (validate, plan, lint, run,
+ * upgrade-check). Throws {@link InputError} listing every problem. The file goes through the
+ * shared input reader (harness/input-file.ts); a scenario that expands to no attempts is refused,
+ * since it would pass while testing nothing.
  */
 export async function loadScenarioFile(file: string): Promise<Scenario> {
   const text = await readInputFile(file, { describe: (why) => `cannot read scenario: ${why}` });
-  return loadScenario(text, file);
+  return loadScenario(text, file, { requireAttempts: true });
+}
+
+export interface LoadOptions {
+  /** Refuse a scenario that expands to no attempts. @default false (the text API, for tests and tools) */
+  readonly requireAttempts?: boolean;
 }
 
 /** Loads a scenario from its text; `file` names it in messages and anchors relative policy paths. */
-export async function loadScenario(text: string, file: string): Promise<Scenario> {
+export async function loadScenario(text: string, file: string, options: LoadOptions = {}): Promise<Scenario> {
   const parsed = parseYaml(text, file);
-  if (!parsed.ok) throw new InputError(parsed.problems);
+  if (!parsed.ok) throw inputError(parsed.problems);
   const docs = parsed.documents.filter((d) => d.value() !== null && d.value() !== undefined);
   const [doc, extra] = docs;
   if (!doc)
@@ -64,12 +74,43 @@ export async function loadScenario(text: string, file: string): Promise<Scenario
     ]);
   }
   const result = ScenarioSchema.safeParse(data);
-  if (!result.success) throw new InputError(issuesToProblems(result.error.issues, doc, ScenarioSchema, data));
+  if (!result.success) {
+    const { issues } = result.error;
+    const problems = issuesToProblems(issues.slice(0, MAX_PROBLEMS), doc, ScenarioSchema, data);
+    throw inputError(problems, issues.length - Math.min(issues.length, MAX_PROBLEMS));
+  }
 
   const builder = new ScenarioBuilder(doc, result.data);
   const scenario = await builder.build(sha256(text));
-  if (builder.problems.length > 0) throw new InputError(builder.problems);
+  if (builder.problems.length === 0 && options.requireAttempts && scenario.attempts.length === 0) {
+    builder.problems.push(doc.problem(['spec'], noAttempts(result.data)));
+  }
+  if (builder.problems.length > 0) throw inputError(builder.problems);
   return scenario;
+}
+
+/** Why a scenario expands to no attempts, and what to add. */
+function noAttempts(data: ScenarioDocument): string {
+  const { attempts, generators } = data.spec;
+  const why =
+    attempts.length === 0 && generators.length === 0
+      ? 'it has no attempts and no generators'
+      : generators.length > 0
+        ? `its ${generators.length === 1 ? 'generator produces' : `${generators.length} generators produce`} none for this topology${attempts.length > 0 ? ' and its attempts are all left out' : ''}`
+        : 'it has no attempts';
+  return `the scenario expands to no attempts (${why}), so a run would test nothing; add attempts, or a generator such as { kind: cross-tenant } with tenants that have workloads with ports`;
+}
+
+/** The first {@link MAX_PROBLEMS} problems, and a line counting the rest. */
+function inputError(problems: readonly Problem[], more = 0): InputError {
+  const rest = more + Math.max(0, problems.length - MAX_PROBLEMS);
+  if (rest === 0) return new InputError(problems);
+  const shown = problems.slice(0, MAX_PROBLEMS);
+  const file = shown[0]?.file ?? '';
+  return new InputError([
+    ...shown,
+    { file, line: 0, column: 0, path: '', message: `${rest} more problems not shown; fix these first` },
+  ]);
 }
 
 class ScenarioBuilder {
@@ -77,6 +118,8 @@ class ScenarioBuilder {
   readonly warnings: Problem[] = [];
   private readonly namespaces = new Map<string, Namespace>();
   private readonly workloads = new Map<string, Workload>();
+  /** "Did you mean" costs a comparison with every name: offered for the first few mistakes only. */
+  private suggestions = 20;
   private readonly budget = new ManifestBudget();
 
   private readonly doc: YamlDocument;
@@ -96,7 +139,7 @@ class ScenarioBuilder {
     const explicit = spec.attempts.flatMap(
       (raw, i) => this.resolveAttempt(raw, ['spec', 'attempts', i]) ?? [],
     );
-    const generated = expandGenerators(spec.generators, {
+    const generated = expandGenerators(spec.generators, explicit.length, {
       namespaces: [...this.namespaces.values()],
       workloads: [...this.workloads.values()],
       meshRootNamespace: spec.meshRootNamespace,
@@ -237,7 +280,7 @@ class ScenarioBuilder {
   ): void {
     const ns = this.namespaces.get(w.namespace);
     if (!ns) {
-      const hint = suggest(w.namespace, this.namespaces.keys());
+      const hint = this.suggest(w.namespace, this.namespaces.keys());
       this.problems.push(
         this.doc.problem(
           [...at, 'namespace'],
@@ -255,19 +298,22 @@ class ScenarioBuilder {
       return;
     }
     const ports: Port[] = [];
+    const byNumber = new Map<string, Port>();
+    const byName = new Map<string, Port>();
     w.ports.forEach((p, j) => {
       const port: Port =
         typeof p === 'number'
           ? { port: p, protocol: 'TCP' }
           : { port: p.port, protocol: p.protocol, ...(p.name ? { name: p.name } : {}) };
-      const clash = ports.find(
-        (q) => (q.port === port.port && q.protocol === port.protocol) || (port.name && q.name === port.name),
-      );
+      const clash =
+        byNumber.get(`${port.port}/${port.protocol}`) ?? (port.name ? byName.get(port.name) : undefined);
       if (clash) {
         this.problems.push(this.doc.problem([...at, 'ports', j], `duplicates port ${describePort(clash)}`));
         return;
       }
       ports.push(port);
+      byNumber.set(`${port.port}/${port.protocol}`, port);
+      if (port.name) byName.set(port.name, port);
     });
     this.workloads.set(key, {
       name: w.name,
@@ -283,10 +329,16 @@ class ScenarioBuilder {
     });
   }
 
+  private suggest(word: string, candidates: Iterable<string>): string | undefined {
+    if (this.suggestions <= 0) return undefined;
+    this.suggestions--;
+    return suggest(word, candidates);
+  }
+
   private workload(ref: string, at: DocPath): Workload | undefined {
     const found = this.workloads.get(ref);
     if (!found) {
-      const hint = suggest(ref, this.workloads.keys());
+      const hint = this.suggest(ref, this.workloads.keys());
       this.problems.push(
         this.doc.problem(
           at,

@@ -9,6 +9,9 @@ import { z } from 'zod';
 import { ATTEMPT_KINDS, CATEGORIES, EXPECT_WORDS } from './outcomes.js';
 
 export const API_VERSION = 'bulkhead.dev/v1alpha1';
+
+/** generators.ts MAX_ATTEMPTS, as the schema's descriptions state it (a test holds them equal). */
+const ATTEMPT_CAP = '20,000';
 export const KIND = 'Scenario';
 
 const dnsLabel = z
@@ -357,8 +360,18 @@ export const ScenarioSchema = z
       namespaces: z.array(NamespaceSchema).default([]),
       workloads: z.array(WorkloadSchema).default([]),
       policies: z.array(PolicyRefSchema).default([]),
-      attempts: z.array(AttemptSchema).default([]),
-      generators: z.array(GeneratorSchema).default([]),
+      attempts: z
+        .array(AttemptSchema)
+        .default([])
+        .meta({
+          description: `Attempts written out. Together with the generated ones at most ${ATTEMPT_CAP} per scenario, and at least one.`,
+        }),
+      generators: z
+        .array(GeneratorSchema)
+        .default([])
+        .meta({
+          description: `Attempts implied by the topology. A scenario expands to at most ${ATTEMPT_CAP} attempts, explicit and generated together; past that it is refused (narrow 'from', drop generators, 'exclude', or split the tenants over several scenarios).`,
+        }),
     }),
   })
   .meta({

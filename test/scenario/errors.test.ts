@@ -239,7 +239,10 @@ describe('scenario loader: errors', () => {
         `${missing}: cannot read scenario: no such file or directory`,
       );
       const ok = path.join(dir, 'ok.yaml');
-      await writeFile(ok, `${HEAD}  namespaces: [{ name: a }]\n`);
+      await writeFile(
+        ok,
+        `${HEAD}  tenants: [{ name: a }]\n  attempts: [{ id: d, kind: dns, from: tenant-a/probe, query: { name: x.example, type: A } }]\n`,
+      );
       expect((await loadScenarioFile(ok)).namespaces).to.have.length(1);
     } finally {
       await rm(dir, { recursive: true, force: true });
