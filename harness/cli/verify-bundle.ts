@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 
 import { UserError } from '../errors.js';
+import { inputFileRefusal } from '../input-file.js';
 import { MANIFEST_NAME, verifyBundle } from './lazy.js';
 import { CommandExit, EXIT, type CliIo } from './io.js';
 
@@ -30,6 +31,9 @@ Example:
     .action(async (bundle: string, options: { sha256?: string }) => {
       const file = path.resolve(io.cwd, bundle);
       if (!existsSync(file)) throw new UserError(`${bundle}: no such file`);
+      // A folder, a FIFO or a device is refused before it is opened (a FIFO would block the read).
+      const refusal = await inputFileRefusal(file, Number.MAX_SAFE_INTEGER);
+      if (refusal !== undefined) throw new UserError(`${bundle}: cannot read: ${refusal}`);
       const result = await verifyBundle(file);
       const problems = [...result.problems];
       if (options.sha256 !== undefined && options.sha256.toLowerCase() !== result.sha256) {
