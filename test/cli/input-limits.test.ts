@@ -211,6 +211,10 @@ describe('input limits', function () {
       expect(problems[0]).to.match(
         /^1:\d+ more than 500,000 YAML values \(scalars, lists and mappings\) in one text/,
       );
+      // A caller that knows its texts are larger (results.json) may raise the bound.
+      const values = `[${'1,'.repeat(30)}1]`;
+      expect(parseYaml(values, 'f.yaml', 0, { maxNodes: 20 }).ok).to.equal(false);
+      expect(parseYaml(values, 'f.yaml', 0, { maxNodes: 40 }).ok).to.equal(true);
       const huge = parseYaml(`s: ${'x'.repeat(5_000_000)}\nn: ${'9'.repeat(100_000)}\nf: 1e400\n`, 'f.yaml');
       expect(huge.ok).to.equal(true);
       if (huge.ok) expect(huge.documents[0]?.value()).to.deep.include({ n: Infinity, f: Infinity });
