@@ -3,13 +3,28 @@
  * which cannot carry testcase properties, evidence or the failure/error split (anchors §4.5).
  * Shape per anchors §1.8: one `<testsuites>` root, one flat `<testsuite>` per category, unique
  * (classname, name) with no dots from addresses in classnames, `<failure>` for an expectation
- * that did not hold, `<error>` for a harness fault, `<skipped>` for what was not attempted.
+ * that did not hold, `<error>` for a harness fault, `<skipped>` for what was not attempted and
+ * for an interrupted run's passes that never settled (not judged).
  * Users' own suites (`--suite`) follow as one testsuite per top-level describe.
+ *
+ * A run that did not test everything it meant to (interrupted, attempts not made or not
+ * settled, a fault, or no attempts at all) opens with a `bulkhead.run` suite holding one
+ * `<error>`: CI views (Jenkins, GitLab, GitHub's JUnit reporters) render a testcase's error as a
+ * red, counted test, while they ignore `<properties>`; so the incomplete run cannot read as all
+ * green. The `run.complete` property says the same to tools that do read properties.
  */
 import path from 'node:path';
 
 import { CATEGORIES } from '../scenario/outcomes.js';
-import { attemptTitle, evidenceText, verdictMessage } from '../results/describe.js';
+import {
+  attemptTitle,
+  evidenceText,
+  runVerdict,
+  shownVerdict,
+  tally,
+  tallyText,
+  verdictMessage,
+} from '../results/describe.js';
 import { renderJUnit, type JUnitTestCase, type JUnitTestSuite } from './junit.js';
 import type { AttemptEntry, ResultsDocument } from '../results/results-model.js';
 
@@ -41,6 +56,8 @@ export function runProperties(doc: ResultsDocument): [string, string][] {
     ['environment', doc.scope.environment],
     ['cluster', doc.scope.cluster],
     ['stable-rounds', String(doc.method.stableRounds)],
+    ['run.interrupted', String(doc.run.interrupted)],
+    ['run.complete', String(tally(doc).complete)],
   ];
   return p.filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');
 }
@@ -65,7 +82,15 @@ function shownPath(file: string, relativeTo: string | undefined): string {
   return relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
 }
 
-export function attemptTestCase(a: AttemptEntry, options: RunJUnitOptions = {}): JUnitTestCase {
+/**
+ * One attempt as a testcase. With the run, an interrupted run's pass that never settled is
+ * `<skipped>` (not judged), as the reports count it.
+ */
+export function attemptTestCase(
+  a: AttemptEntry,
+  options: RunJUnitOptions = {},
+  run?: Pick<ResultsDocument['run'], 'interrupted'>,
+): JUnitTestCase {
   const properties: [string, string][] = [
     ['source', `${a.from.namespace}/${a.from.name}`],
     ['destination', a.to ? `${a.to.namespace}/${a.to.name}` : a.target],
@@ -87,22 +112,72 @@ export function attemptTestCase(a: AttemptEntry, options: RunJUnitOptions = {}):
     file: shownPath(a.origin.file, options.relativeTo),
     line: a.origin.line,
     properties,
-    systemOut: evidenceText(a),
+    systemOut: evidenceText(a, run),
   };
-  switch (a.verdict) {
+  const message = verdictMessage(a, run);
+  switch (run ? shownVerdict(a, run) : a.verdict) {
     case 'fail':
       return {
         ...base,
-        failure: { message: verdictMessage(a), type: a.leak ? 'leak' : a.outcome, text: evidenceText(a) },
+        failure: { message, type: a.leak ? 'leak' : a.outcome, text: evidenceText(a, run) },
       };
     case 'error':
-      return { ...base, error: { message: verdictMessage(a), type: 'harness-fault', text: evidenceText(a) } };
+      return { ...base, error: { message, type: 'harness-fault', text: evidenceText(a, run) } };
     case 'skipped':
-      return { ...base, skipped: { message: verdictMessage(a) } };
+    case 'unsettled':
+      return { ...base, skipped: { message } };
     case 'pass':
     default:
       return base;
   }
+}
+
+/**
+ * The `bulkhead.run` suite of a run that did not test everything it meant to: one `<error>`
+ * saying why and with what counts; none for a complete run.
+ */
+export function completenessSuite(
+  doc: ResultsDocument,
+  props: [string, string][],
+  options: RunJUnitOptions = {},
+): JUnitTestSuite[] {
+  const t = tally(doc);
+  if (t.complete) return [];
+  const verdict = runVerdict(doc);
+  const message = t.attempts === 0 ? verdict.words : `${verdict.words} (${tallyText(t, ', ')})`;
+  return [
+    {
+      name: 'bulkhead.run',
+      timestamp: doc.run.startedAt,
+      properties: props,
+      testcases: [
+        {
+          name: `run ${doc.run.id}: every attempt of the scenario made and judged`,
+          classname: 'bulkhead.run.completeness',
+          time: wallSeconds(doc),
+          file: shownPath(doc.method.scenario.file, options.relativeTo),
+          error: {
+            message,
+            type:
+              t.attempts === 0 ? 'no-attempts' : doc.run.interrupted ? 'run-interrupted' : 'run-incomplete',
+            text: [
+              message,
+              `run ${doc.run.id} from ${doc.run.startedAt} to ${doc.run.endedAt}, exit code ${doc.run.exitCode}`,
+              t.attempts === 0
+                ? 'The scenario has no attempts: this run is no evidence of isolation.'
+                : 'Only the attempts this file reports as passed held; the run is no evidence for the others.',
+            ].join('\n'),
+          },
+        },
+      ],
+    },
+  ];
+}
+
+/** The run's wall time, run.startedAt to run.endedAt, in seconds. */
+function wallSeconds(doc: ResultsDocument): number {
+  const ms = Date.parse(doc.run.endedAt) - Date.parse(doc.run.startedAt);
+  return Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0;
 }
 
 function userSuites(
@@ -148,18 +223,22 @@ export function runJUnit(
 ): string {
   const props = runProperties(doc);
   const categories = CATEGORIES.filter((c) => doc.attempts.some((a) => a.category === c));
-  return renderJUnit({
+  const xml = renderJUnit({
     name: `bulkhead run ${doc.method.scenario.name} ${doc.run.id}`,
     suites: [
+      ...completenessSuite(doc, props, options),
       ...categories.map((category) => ({
         name: `bulkhead.${category}`,
         timestamp: doc.run.startedAt,
         properties: props,
         testcases: doc.attempts
           .filter((a) => a.category === category)
-          .map((a) => attemptTestCase(a, options)),
+          .map((a) => attemptTestCase(a, options, doc.run)),
       })),
       ...userSuites(records, doc.run.startedAt, props, options),
     ],
   });
+  // The root's time is the run's wall time: the sum of the testcases' times counts concurrent
+  // attempts once each and exceeds it. renderJUnit sums; the root element is its second line.
+  return xml.replace(/^(<testsuites\b[^>\n]*?) time="[\d.]+"/m, `$1 time="${wallSeconds(doc).toFixed(3)}"`);
 }

@@ -175,10 +175,17 @@ describe('report: the reports of a run against the fake cluster, from its record
     expect(xml).to.match(
       /<testcase name="initech-to-acme: tenant-initech\/client -&gt; tenant-acme\/api:8080" classname="bulkhead\.cross-tenant\.tenant-initech"/,
     );
-    expect(xml).to.match(/<failure message="LEAK: expected denied, observed allowed[^"]*" type="leak">/);
-    expect(xml).to.match(
-      /<error message="could not be judged: the probe failed in round \d+ \(expected denied\)" type="harness-fault">/,
+    // The leak said once, with what the agent saw in the leaking round.
+    expect(xml).to.contain(
+      '<failure message="LEAK: expected denied, observed allowed in round 1 (the server answered 200: the request got through to the app)" type="leak">',
     );
+    expect(xml).to.not.contain('(leak:');
+    // The error's real cause: the deciding observation's reason, not only "the probe failed".
+    expect(xml).to.match(
+      /<error message="could not be judged: the probe failed in round \d+: the agent session in tenant-umbrella\/client [^"]+ \(expected denied\)" type="harness-fault">/,
+    );
+    expect(xml).to.contain('<property name="run.complete" value="true"/>');
+    expect(xml).to.not.contain('bulkhead.run');
     expect(xml).to.contain('<property name="layer" value="l7"/>');
     expect(xml).to.contain('<property name="scenario.sha256" value="' + run.scenario.sha256 + '"/>');
     expect(xml).to.contain('<property name="istio.version" value="1.29.3"/>');
@@ -189,6 +196,9 @@ describe('report: the reports of a run against the fake cluster, from its record
     );
     // The user's suite follows, assertion → failure, an unknown id (a thrown Error) → error.
     expect(xml).to.contain('<testsuite name="suite.payments team" id="2" tests="4" failures="1" errors="1"');
+    // The root's time is the run's wall time, not the sum of the attempts' spans.
+    const wall = (Date.parse(doc.run.endedAt) - Date.parse(doc.run.startedAt)) / 1000;
+    expect(xml).to.match(new RegExp(`^<testsuites [^>]* time="${wall.toFixed(3)}">$`, 'm'));
     // (classname, name) pairs are unique.
     const pairs = [...xml.matchAll(/<testcase name="([^"]*)" classname="([^"]*)"/g)].map(
       (m) => `${m[2]}|${m[1]}`,
