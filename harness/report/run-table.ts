@@ -33,7 +33,7 @@ export function runSummary(document: ResultsDocument, log: string, cwd: string):
   const s = document.summary;
   const where = path.relative(cwd, log) || log;
   return (
-    `\n${s.passed} passed, ${s.failed} failed, ${s.errors} errors` +
+    `\n${s.passed} passed, ${s.failed} failed, ${s.errors} ${s.errors === 1 ? 'error' : 'errors'}` +
     (s.skipped > 0 ? `, ${s.skipped} skipped` : '') +
     (document.run.interrupted ? ' (interrupted)' : '') +
     `\nrun ${document.run.id}: ${where}${document.run.kept ? ' (resources kept)' : ''}\n`
