@@ -80,7 +80,7 @@ const SCENARIO = `${HEAD}  tenants:
 
 describe('package: npm pack, installed into a project', function () {
   this.timeout(300_000);
-  let dir: string;
+  let dir = '';
   let project: string;
   let files: string[];
   const installed = () => path.join(project, 'node_modules', 'bulkhead');
@@ -90,7 +90,10 @@ describe('package: npm pack, installed into a project', function () {
     this.timeout(600_000);
     if (!buildIsCurrent(repoRoot)) {
       const built = await npm(['run', 'build'], repoRoot);
-      expect(built.code, built.stdout + built.stderr).to.equal(0);
+      expect(
+        built.code,
+        `dist/ is older than the sources and npm run build failed:\n${built.stdout}${built.stderr}`,
+      ).to.equal(0);
     }
     dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-pack-'));
     // Scripts ran already: dist/ is current. Packing must not rebuild the tree other tests use.
@@ -119,7 +122,7 @@ describe('package: npm pack, installed into a project', function () {
     expect(install.code, install.stdout + install.stderr).to.equal(0);
   });
   after(async () => {
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('ships the compiled build with its types, the agent bundle and the data files, and no TypeScript sources', () => {
