@@ -11,8 +11,10 @@
  *    `--exec-concurrency`; the fake API server takes 50 ms to open each exec and refuses one
  *    beyond the cap. The harness runs in a process of its own, so its peak RSS is its own.
  *
- * The fake API server and the agents it starts run in a child process (`--role server`). Each
- * case runs `--runs` times (default 5); the figures are medians. The last line is
+ * The fake API server and the agents it starts run in a child process (`--role server`). A floor
+ * (`--role floor`) runs the same rounds with the agents started and fed directly, no exec at all:
+ * what the attempts cost on this machine, so that the harness's own share shows. Each case runs
+ * `--runs` times (default 5); the figures are medians. The last line is
  * `rounds 2+: median X.XX s per round, attempt time Y.YY s, ratio Z.ZZ`.
  */
 import { spawn } from 'node:child_process';
@@ -276,6 +278,81 @@ async function perRoundRounds(
   );
 }
 
+/**
+ * `--role floor`: the same rounds with no harness, API server or WebSocket at all: the agents are
+ * started here as plain processes and fed their batches on stdin, so the round times are what the
+ * attempts themselves cost on this machine (starting 60 Nodes, 1,200 loopback connections).
+ */
+async function floorRun(): Promise<void> {
+  const app = new Worker(APP, { eval: true, workerData: { delayMs: DELAY_MS } });
+  const port = await new Promise<number>((resolve) => app.once('message', resolve));
+  const bundle = await agentBundle();
+  const { batches } = layout(ROUNDS.pods, ROUNDS.attempts);
+  const agents = batches.map(() => {
+    const child = spawn(process.execPath, [bundle, 'session'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const waiting: (() => void)[] = [];
+    let take: (value: Record<string, unknown>) => void = () => undefined;
+    void (async () => {
+      for await (const line of createInterface({ input: child.stdout })) {
+        const value = JSON.parse(line) as Record<string, unknown>;
+        if (value.end === true) waiting.shift()?.();
+        else take(value);
+      }
+    })();
+    return {
+      run: (attempts: readonly unknown[], observe: (o: RoundObservation) => void) =>
+        new Promise<void>((resolve) => {
+          take = (v) => {
+            observe({
+              attempt: String(v.id),
+              outcome: v.outcome as RoundObservation['outcome'],
+              reason: String(v.reason),
+              evidence: {},
+            });
+          };
+          waiting.push(resolve);
+          child.stdin.write(JSON.stringify({ batch: 'b', attempts }) + '\n');
+        }),
+      end: () => child.stdin.end(),
+    };
+  });
+  const timed = await timedRounds(ROUNDS.rounds, batches, (observe) =>
+    Promise.all(
+      agents.map((agent, i) =>
+        agent.run(
+          (batches[i]?.attempts ?? []).map((a) => ({
+            id: a.id,
+            kind: 'http',
+            host: '127.0.0.1',
+            port,
+            timeoutMs: TIMEOUT_MS,
+          })),
+          observe,
+        ),
+      ),
+    ).then(() => undefined),
+  );
+  for (const agent of agents) agent.end();
+  await app.terminate();
+  process.stdout.write(JSON.stringify(timed) + '\n');
+  process.exit(0);
+}
+
+/** Runs `--role <role>` in a child process and returns the JSON line it prints. */
+function child<T>(args: readonly string[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', SELF, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    proc.stdout.setEncoding('utf8').on('data', (s: string) => (text += s));
+    proc.once('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(text) as T);
+      else reject(new Error(`${args.join(' ')} exited with ${String(code)}`));
+    });
+  });
+}
+
 /** `--role fanout`: one fan-out run in this process; prints its rounds and peak RSS. */
 async function fanoutRun(): Promise<void> {
   const kubeConfig = new KubeConfig();
@@ -299,22 +376,7 @@ async function fanoutCase(dir: string): Promise<Timed & { peakRssBytes: number; 
   try {
     const file = path.join(dir, 'kubeconfig');
     await writeFile(file, fake.kubeconfigText);
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', SELF, '--role', 'fanout', '--kubeconfig', file],
-        {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      let text = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (text += s));
-      child.once('exit', (code) => {
-        if (code === 0) resolve(text);
-        else reject(new Error(`the fan-out run exited with ${String(code)}`));
-      });
-    });
-    const result = JSON.parse(out) as Timed & { peakRssBytes: number };
+    const result = await child<Timed & { peakRssBytes: number }>(['--role', 'fanout', '--kubeconfig', file]);
     return { ...result, counts: await fake.ask('counts') };
   } finally {
     await fake.stop();
@@ -343,14 +405,18 @@ async function main(): Promise<void> {
   const server = await startServer(['--pods', String(ROUNDS.pods)]);
   const persistent: Timed[] = [];
   const perRound: Timed[] = [];
+  const floor: Timed[] = [];
   try {
     for (let i = 0; i < runs; i++) {
       const p = await persistentRounds(server.kubeConfig, ROUNDS.rounds, ROUNDS.pods, ROUNDS.attempts);
       const o = await perRoundRounds(server.kubeConfig, ROUNDS.rounds, ROUNDS.pods, ROUNDS.attempts);
+      const f = await child<Timed>(['--role', 'floor']);
       persistent.push(p);
       perRound.push(o);
+      floor.push(f);
       console.log(`  run ${i + 1}: persistent ${p.times.map(sec).join(' / ')} s${missedText(p)}`);
       console.log(`         per-round  ${o.times.map(sec).join(' / ')} s${missedText(o)}`);
+      console.log(`         floor      ${f.times.map(sec).join(' / ')} s${missedText(f)}`);
     }
   } finally {
     await server.stop();
@@ -364,6 +430,8 @@ async function main(): Promise<void> {
   const pLater = later(persistent);
   const o1 = round(perRound, 0);
   const oLater = later(perRound);
+  const f1 = round(floor, 0);
+  const fLater = later(floor);
 
   // 2. Fan-out: the default cap, the fake refusing beyond it, the harness in its own process.
   console.log(
@@ -388,6 +456,10 @@ async function main(): Promise<void> {
   const refused = fan.reduce((n, f) => n + f.counts.refused, 0);
 
   console.log(
+    `floor (the agents fed directly, no exec): round 1 ${sec(f1)} s, rounds 2+ median ${sec(fLater)} s; ` +
+      `the harness adds ${sec(p1 - f1)} s to round 1 and ${sec(pLater - fLater)} s to each later round`,
+  );
+  console.log(
     `per-round (one exec per pod per round): round 1 ${sec(o1)} s, rounds 2+ median ${sec(oLater)} s, ${missed(perRound)} attempts not allowed`,
   );
   console.log(
@@ -407,5 +479,6 @@ async function main(): Promise<void> {
 }
 
 if (values.role === 'server') await serve();
+else if (values.role === 'floor') await floorRun();
 else if (values.role === 'fanout') await fanoutRun();
 else await main();
