@@ -9,6 +9,7 @@ import { Option, type Command } from 'commander';
 
 import { UserError } from '../errors.js';
 import type { Format, FORMATS as REPORT_FORMATS } from '../report/lint.js';
+import type * as LintContextModule from '../lint/context.js';
 import { SEVERITIES, type Severity } from '../lint/types.js';
 import type { RenderOptions } from '../policies/options.js';
 import type { Manifest, Scenario } from '../scenario/types.js';
@@ -30,7 +31,14 @@ interface LintCliOptions {
   readonly serviceCidr?: string[];
   readonly apiServer?: string[];
   readonly apiServerPort: string;
+  readonly tenantLabel?: string[];
+  readonly tenantNamespaces?: string[];
   readonly listRules: boolean;
+}
+
+/** A repeatable option's values, in the order given. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** Findings at or above --fail-on: exit 1, reported as one line, never as a stack trace. */
@@ -53,6 +61,47 @@ function renderOptions(o: LintCliOptions): RenderOptions {
   return { apiServer: { cidrs: o.apiServer, port } };
 }
 
+/** --tenant-label and --tenant-namespaces, checked: one sentence naming the option and the value. */
+function tenancyOptions(
+  o: LintCliOptions,
+  checks: Pick<typeof LintContextModule, 'labelKeyProblem' | 'namespaceNameProblem'>,
+): { tenantLabels?: string[]; tenantNamespaces?: string[] } {
+  const labels = o.tenantLabel ?? [];
+  const lists = o.tenantNamespaces ?? [];
+  if (labels.length === 0 && lists.length === 0) return {};
+  if (o.file !== undefined) {
+    const flag = labels.length > 0 ? '--tenant-label' : '--tenant-namespaces';
+    throw new UserError(`${flag} is for manifests without a scenario: ${o.file} names its tenants itself`);
+  }
+  for (const key of labels) {
+    const problem = checks.labelKeyProblem(key);
+    if (problem !== undefined) {
+      throw new UserError(
+        `--tenant-label: '${key}' is not a label key: ${problem} (e.g. capsule.clastix.io/tenant)`,
+      );
+    }
+  }
+  const namespaces: string[] = [];
+  for (const list of lists) {
+    for (const name of list.split(',').map((n) => n.trim())) {
+      if (name === '') {
+        throw new UserError(
+          `--tenant-namespaces: '${list}' has an empty name; separate names with single commas`,
+        );
+      }
+      const problem = checks.namespaceNameProblem(name);
+      if (problem !== undefined) {
+        throw new UserError(`--tenant-namespaces: '${name}' is not a namespace name: ${problem}`);
+      }
+      namespaces.push(name);
+    }
+  }
+  return {
+    ...(labels.length > 0 ? { tenantLabels: labels } : {}),
+    ...(namespaces.length > 0 ? { tenantNamespaces: namespaces } : {}),
+  };
+}
+
 export function lintCommand(program: Command, io: CliIo): void {
   program
     .command('lint')
@@ -71,6 +120,16 @@ export function lintCommand(program: Command, io: CliIo): void {
       'API server endpoint address(es) for builtin:hard-isolation (default: kind node network 172.18.0.0/16)',
     )
     .option('--api-server-port <port>', 'API server port after DNAT, for builtin:hard-isolation', '6443')
+    .option(
+      '--tenant-label <key>',
+      "without -f: a Namespace label marking tenant namespaces, its value naming the tenant; replaces framework labels, 'tenant' and tenant-* (repeatable)",
+      collect,
+    )
+    .option(
+      '--tenant-namespaces <list>',
+      "without -f: tenant namespaces, their names comma-separated; replaces framework labels, 'tenant' and tenant-* (repeatable)",
+      collect,
+    )
     .option('--list-rules', 'list the rules (id, severity, what each finds) and exit', false)
     .addHelpText(
       'after',
@@ -85,7 +144,10 @@ Examples:
   $ bulkhead lint --list-rules`,
     )
     .action(async (paths: string[], options: LintCliOptions) => {
-      const { failsAt, lintManifests, RULES } = await import('../lint/index.js');
+      const [{ failsAt, lintManifests, RULES }, lintContext] = await Promise.all([
+        import('../lint/index.js'),
+        import('../lint/context.js'),
+      ]);
       if (options.listRules) {
         io.stdout(
           renderTable(
@@ -104,6 +166,7 @@ Examples:
         ]);
       const { formatJson, formatJUnit, formatSarif, formatTable } = lintFormats;
       const render = renderOptions(options);
+      const tenancy = tenancyOptions(options, lintContext);
       let scenario: Scenario | undefined;
       const manifests: Manifest[] = [];
       if (options.file !== undefined) {
@@ -118,6 +181,7 @@ Examples:
       const findings = lintManifests(manifests, {
         ...(scenario ? { scenario } : {}),
         ...(options.serviceCidr ? { serviceCidrs: options.serviceCidr } : {}),
+        ...tenancy,
       }).map((f) => (path.isAbsolute(f.file) ? { ...f, file: path.relative(io.cwd, f.file) || f.file } : f));
       switch (options.output) {
         case 'json':

@@ -672,7 +672,13 @@ const tenantWithoutL7Boundary: Rule = {
         ofKindIn(ctx, ns, 'AuthorizationPolicy', 'security.istio.io')[0] ?? inNamespace(ctx, ns)[0];
       const declared = ctx.scenario?.namespaces.find((n) => n.name === ns);
       const message = `no Istio policy refuses other namespaces' requests to ${ns}: its isolation rests on the network layer alone`;
-      const hint = `Add an AuthorizationPolicy in ${ns} with action DENY and from.source.notNamespaces: [${ns}, <shared namespaces>].`;
+      // The tenant's other namespaces may call it: they go in the exception list too.
+      const tenant = ctx.tenancy(ns)?.tenant;
+      const own = [
+        ns,
+        ...(tenant === undefined ? [] : ctx.namespacesOfTenant(tenant).filter((n) => n !== ns)),
+      ];
+      const hint = `Add an AuthorizationPolicy in ${ns} with action DENY and from.source.notNamespaces: [${own.join(', ')}, <shared namespaces>].`;
       if (declared) {
         const { file, line, column } = declared.origin;
         out.push({

@@ -4,10 +4,54 @@
  */
 import type { Manifest } from '../scenario/types.js';
 import { obj, str } from '../policies/objects.js';
-import { namespaceOf } from './context.js';
+import { namespaceOf, type LintContext } from './context.js';
+import { memo, ofKind } from './indexes.js';
 import { at, type Finding, type Rule } from './types.js';
 
 const WEAK = ['PERMISSIVE', 'DISABLE'];
+
+function modeOf(m: Manifest): string | undefined {
+  return str(obj(obj(m.object.spec).mtls).mode);
+}
+
+/**
+ * The policy Istio uses for each namespace's namespace-wide setting: its oldest PeerAuthentication
+ * without a selector, or with a selector of no matchLabels (policy_applier.go
+ * ComposePeerAuthentication; the later ones are `peerauth/duplicate`), in manifest order.
+ */
+function namespaceWide(ctx: LintContext): ReadonlyMap<string, Manifest> {
+  return memo(ctx, 'peerauth/namespace-wide', () => {
+    const out = new Map<string, Manifest>();
+    for (const m of ofKind(ctx, 'PeerAuthentication', 'security.istio.io')) {
+      const ns = namespaceOf(m);
+      const matchLabels = obj(obj(obj(m.object.spec).selector).matchLabels);
+      if (ns === undefined || Object.keys(matchLabels).length > 0 || out.has(ns)) continue;
+      out.set(ns, m);
+    }
+    return out;
+  });
+}
+
+/**
+ * Namespace-wide PERMISSIVE or DISABLE policies outside the root namespace while the mesh-wide
+ * policy is STRICT, each with that mesh-wide policy. Istio takes the mode of the narrowest scope
+ * that sets one: the namespace's replaces the mesh's for every workload of the namespace that no
+ * workload policy of its own covers (istio/istio pilot/pkg/security/authn/policy_applier.go
+ * ComposePeerAuthentication).
+ */
+function weakeningMeshStrict(ctx: LintContext): ReadonlyMap<Manifest, Manifest> {
+  return memo(ctx, 'peerauth/weakening-mesh-strict', () => {
+    const out = new Map<Manifest, Manifest>();
+    const wide = namespaceWide(ctx);
+    const mesh = wide.get(ctx.rootNamespace);
+    if (!mesh || modeOf(mesh) !== 'STRICT') return out;
+    for (const [ns, m] of wide) {
+      const mode = modeOf(m);
+      if (ns !== ctx.rootNamespace && mode !== undefined && WEAK.includes(mode)) out.set(m, mesh);
+    }
+    return out;
+  });
+}
 
 const rootSelector: Rule = {
   id: 'peerauth/root-selector',
@@ -46,7 +90,8 @@ const weakMode: Rule = {
       if (!meshWide && !ctx.isTenant(ns)) continue;
       const scope = meshWide ? 'the whole mesh' : `tenant namespace ${ns ?? ''}`;
       const mode = str(obj(spec.mtls).mode);
-      if (mode !== undefined && WEAK.includes(mode)) {
+      // Weakening a mesh-wide STRICT is peerauth/weakens-mesh-strict's finding, in any namespace.
+      if (mode !== undefined && WEAK.includes(mode) && !weakeningMeshStrict(ctx).has(m)) {
         out.push(
           at(
             this,
@@ -71,6 +116,35 @@ const weakMode: Rule = {
           );
         }
       }
+    }
+    return out;
+  },
+};
+
+const weakensMeshStrict: Rule = {
+  id: 'peerauth/weakens-mesh-strict',
+  severity: 'error',
+  summary: 'A namespace-wide PERMISSIVE or DISABLE PeerAuthentication that overrides a mesh-wide STRICT',
+  help:
+    'Istio takes the mode of the narrowest policy that sets one: a namespace-wide mode replaces the mesh-wide ' +
+    'STRICT for every workload of its namespace, tenant or not (pilot/pkg/security/authn/policy_applier.go ' +
+    'ComposePeerAuthentication). Those workloads then accept plaintext from peers without identity, and a DENY ' +
+    'on positive principals or namespaces never matches it (facts §A2, §B "Without mTLS").',
+  check(ctx) {
+    const out: Finding[] = [];
+    for (const [m, mesh] of weakeningMeshStrict(ctx)) {
+      const ns = namespaceOf(m) ?? '';
+      const scope = ctx.isTenant(ns) ? `tenant namespace ${ns}` : `namespace ${ns}`;
+      const where = mesh.source.locate(['spec', 'mtls', 'mode']);
+      out.push(
+        at(
+          this,
+          m,
+          ['spec', 'mtls', 'mode'],
+          `mTLS mode ${modeOf(m) ?? ''} for all of ${scope} overrides the mesh-wide STRICT of ${ctx.rootNamespace}/${String(obj(mesh.object.metadata).name)} (${mesh.file}:${where.line}): its workloads accept plaintext peers`,
+          `Remove the mode (the mesh-wide STRICT then applies in ${ns}), or set it to STRICT; give a workload that must take plaintext its own PeerAuthentication with a selector.`,
+        ),
+      );
     }
     return out;
   },
@@ -132,4 +206,10 @@ const portLevelWithoutSelector: Rule = {
   },
 };
 
-export const PEERAUTH_RULES: readonly Rule[] = [rootSelector, weakMode, duplicate, portLevelWithoutSelector];
+export const PEERAUTH_RULES: readonly Rule[] = [
+  rootSelector,
+  weakMode,
+  weakensMeshStrict,
+  duplicate,
+  portLevelWithoutSelector,
+];

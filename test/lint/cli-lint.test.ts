@@ -1,5 +1,5 @@
 /** `bulkhead lint` end to end: inputs, output formats, exit codes. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -179,6 +179,8 @@ spec:
     const help = await runCli(['lint', '--help']);
     expect(help.code).to.equal(0);
     expect(help.stdout).to.match(/Examples:\n\s+\$ bulkhead lint /);
+    expect(help.stdout).to.match(/\n {2}--tenant-label <key> +without -f: /);
+    expect(help.stdout).to.match(/\n {2}--tenant-namespaces <list> +without -f: /);
   });
 
   it('says so when there is nothing to report', async () => {
@@ -191,6 +193,121 @@ spec:
     expect(r).to.deep.equal({ code: 0, stdout: 'no findings in 1 object\n', stderr: '' });
     const json = await runCli(['lint', 'clean.yaml', '-o', 'json'], dir);
     expect(JSON.parse(json.stdout)).to.deep.equal({ findings: [] });
+  });
+
+  it('finds tenant-scoped problems in the namespaces --tenant-label marks (repeatable)', async () => {
+    const sub = path.join(dir, 'labelled');
+    await mkdir(sub, { recursive: true });
+    const ns = (name: string, labels: string) =>
+      `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${name}, labels: { ${labels} } }\n`;
+    await writeFile(
+      path.join(sub, 'namespaces.yaml'),
+      [ns('shop', 'team: shop'), ns('blog', 'org: blog'), ns('platform', 'role: shared')].join('---\n'),
+    );
+    await writeFile(
+      path.join(sub, 'policies.yaml'),
+      ['shop', 'blog', 'platform']
+        .map(
+          (n) =>
+            `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: { name: ingress, namespace: ${n} }\nspec: { podSelector: {}, policyTypes: [Ingress] }\n`,
+        )
+        .join('---\n'),
+    );
+    const tenantsOf = (stdout: string) =>
+      (JSON.parse(stdout) as { findings: JsonFinding[] }).findings
+        .filter((f) => f.rule === 'netpol/tenant-without-default-deny')
+        .map((f) => f.object.name)
+        .sort();
+    // No label says tenant, no name starts with tenant-: nothing tenant-scoped to find.
+    const plain = await runCli(['lint', 'labelled', '-o', 'json'], dir);
+    expect(plain.code).to.equal(0);
+    expect(tenantsOf(plain.stdout)).to.deep.equal([]);
+    const one = await runCli(['lint', 'labelled', '-o', 'json', '--tenant-label', 'team'], dir);
+    expect(one.code).to.equal(1);
+    expect(tenantsOf(one.stdout)).to.deep.equal(['shop']);
+    const two = await runCli(
+      ['lint', 'labelled', '--tenant-label', 'team', '--tenant-label', 'org', '-o', 'json'],
+      dir,
+    );
+    expect(tenantsOf(two.stdout)).to.deep.equal(['blog', 'shop']);
+    const table = await runCli(['lint', 'labelled', '--tenant-label', 'team'], dir);
+    expect(table.stdout).to.match(
+      /^labelled\/policies\.yaml:3:\d+\s+error\s+netpol\/tenant-without-default-deny\s+Namespace shop\n {4}tenant namespace shop has no default deny for Egress/m,
+    );
+    // --tenant-namespaces: comma-separated and repeatable; with --tenant-label, both count.
+    const listed = await runCli(
+      [
+        'lint',
+        'labelled',
+        '-o',
+        'json',
+        '--tenant-namespaces',
+        'platform,blog',
+        '--tenant-namespaces',
+        'shop',
+      ],
+      dir,
+    );
+    expect(tenantsOf(listed.stdout)).to.deep.equal(['blog', 'platform', 'shop']);
+    const mixed = await runCli(
+      ['lint', 'labelled', '-o', 'json', '--tenant-namespaces', 'platform', '--tenant-label', 'org'],
+      dir,
+    );
+    expect(tenantsOf(mixed.stdout)).to.deep.equal(['blog', 'platform']);
+  });
+
+  it('exits 2 with one sentence on a bad --tenant-label or --tenant-namespaces', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['--tenant-label', 'team name'],
+        "--tenant-label: 'team name' is not a label key: its name must be 1 to 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit (e.g. capsule.clastix.io/tenant)",
+      ],
+      [
+        ['--tenant-label', 'Example.com/team'],
+        "--tenant-label: 'Example.com/team' is not a label key: its prefix 'Example.com' is not a DNS subdomain (lower-case letters, digits, '-' and '.') (e.g. capsule.clastix.io/tenant)",
+      ],
+      [
+        ['--tenant-namespaces', 'a,,b'],
+        "--tenant-namespaces: 'a,,b' has an empty name; separate names with single commas",
+      ],
+      [
+        ['--tenant-namespaces', 'a', '--tenant-namespaces', 'Team_B'],
+        "--tenant-namespaces: 'Team_B' is not a namespace name: a namespace name is at most 63 lower-case letters, digits and '-', beginning and ending with a letter or digit",
+      ],
+      [
+        ['-f', SHIPPED, '--tenant-label', 'team'],
+        `--tenant-label is for manifests without a scenario: ${SHIPPED} names its tenants itself`,
+      ],
+      [
+        ['-f', SHIPPED, '--tenant-namespaces', 'a'],
+        `--tenant-namespaces is for manifests without a scenario: ${SHIPPED} names its tenants itself`,
+      ],
+    ];
+    for (const [args, sentence] of cases) {
+      const r = await runCli(['lint', ARTICLE, ...args]);
+      expect(r, args.join(' ')).to.deep.equal({ code: 2, stdout: '', stderr: `error: ${sentence}\n` });
+    }
+  });
+
+  it('reports a namespace-wide PERMISSIVE that overrides the mesh-wide STRICT, with both places', async () => {
+    const sub = path.join(dir, 'mesh');
+    await mkdir(sub, { recursive: true });
+    await writeFile(
+      path.join(sub, 'mesh.yaml'),
+      'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: default, namespace: istio-system }\nspec: { mtls: { mode: STRICT } }\n',
+    );
+    await writeFile(
+      path.join(sub, 'shared.yaml'),
+      'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: default, namespace: shared-services }\nspec:\n  mtls:\n    mode: PERMISSIVE\n',
+    );
+    const r = await runCli(['lint', 'mesh'], dir);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.equal(
+      'mesh/shared.yaml:6:11  error  peerauth/weakens-mesh-strict  PeerAuthentication shared-services/default\n' +
+        '    mTLS mode PERMISSIVE for all of namespace shared-services overrides the mesh-wide STRICT of istio-system/default (mesh/mesh.yaml:4): its workloads accept plaintext peers\n' +
+        '    fix: Remove the mode (the mesh-wide STRICT then applies in shared-services), or set it to STRICT; give a workload that must take plaintext its own PeerAuthentication with a selector.\n' +
+        '\n1 error in 2 objects (1 at or above --fail-on error)\n',
+    );
   });
 
   it('lists its rules', async () => {

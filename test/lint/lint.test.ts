@@ -360,6 +360,15 @@ const CASES: readonly Case[] = [
     ),
   },
   {
+    name: 'a namespace-wide PERMISSIVE outside any tenant under a mesh-wide STRICT',
+    rule: 'peerauth/weakens-mesh-strict',
+    bad: docs(STRICT, PA('shared', '  mtls: { mode: PERMISSIVE }\n')),
+    good: docs(
+      STRICT,
+      PA('shared', '  selector: { matchLabels: { app: a } }\n  mtls: { mode: PERMISSIVE }\n'),
+    ),
+  },
+  {
     name: 'two namespace-wide PeerAuthentications',
     rule: 'peerauth/duplicate',
     bad: docs(PA('tenant-a', '  mtls: { mode: STRICT }\n'), PA('tenant-a', '  mtls: { mode: STRICT }\n')),
