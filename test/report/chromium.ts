@@ -219,7 +219,9 @@ export async function withPage<T>(html: string, use: (page: Page) => Promise<T>)
       child.kill('SIGKILL');
       await exited;
     }
-    await rm(dir, { recursive: true, force: true });
+    // Chromium's helper processes outlive the browser for a moment and may still write into the
+    // profile: retry instead of failing the test on ENOTEMPTY.
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
 
