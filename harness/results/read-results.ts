@@ -2,28 +2,21 @@
  * Reading a `results.json` someone hands bulkhead (`bulkhead diff`, a bundle): checked against
  * the versioned schema, every problem reported with file, line and field, never half-read.
  */
-import { readFile } from 'node:fs/promises';
-
 import { InputError, type Problem } from '../errors.js';
+import { readInputFile } from '../input-file.js';
 import { parseYaml } from '../yaml-source.js';
 import { RESULTS_JSON_VERSION, ResultsDocumentSchema, type ResultsDocument } from './results-model.js';
 
+/** results.json of the largest runs (20,000 attempts with their evidence) fits well within this. */
+const MAX_RESULTS_BYTES = 256 * 2 ** 20;
+
 export async function readResultsFile(file: string, shownAs = file): Promise<ResultsDocument> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError([
-      {
-        file: shownAs,
-        line: 0,
-        column: 0,
-        path: '',
-        message: code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(error)})`,
-      },
-    ]);
-  }
+  // The one input reader: a regular file, within its size, UTF-8 without NUL, before parsing.
+  const text = await readInputFile(file, {
+    shownAs,
+    maxBytes: MAX_RESULTS_BYTES,
+    describe: (why) => (why === 'no such file or directory' ? 'no such file' : `cannot read it (${why})`),
+  });
   return parseResults(text, shownAs);
 }
 
@@ -32,7 +25,8 @@ export function parseResults(text: string, file: string): ResultsDocument {
     throw new InputError(problems);
   };
   // JSON is YAML: the YAML parser gives positions for every field, so problems point at lines.
-  const parsed = parseYaml(text, file);
+  // A 20,000-attempt run is about 2 million values: above the YAML layer's default for hand-written files.
+  const parsed = parseYaml(text, file, 0, { maxNodes: 4_000_000 });
   if (!parsed.ok) return fail(parsed.problems);
   const doc = parsed.documents[0];
   if (!doc || parsed.documents.length !== 1)

@@ -17,12 +17,12 @@
  * without a new version; fields a reader does not know are ignored, never an error.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { z } from 'zod';
 
 import { InputError, type Problem } from '../errors.js';
+import { readInputFile } from '../input-file.js';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { isRecord } from '../values.js';
 import { RESULTS_JSON_VERSION } from './results-model.js';
@@ -270,21 +270,20 @@ export interface ReadRecords {
   readonly torn: boolean;
 }
 
+/** A log of the largest runs (20,000 attempts, several rounds, with evidence) fits within this. */
+const MAX_LOG_BYTES = 1024 * 2 ** 20;
+
 /**
  * The records of a results.jsonl. A torn last line (a crash mid-write) is left out and said;
  * any other line that is not a record of this contract is an error naming its line and field,
  * because a report built over a log it half understood would misstate the run.
  */
 export async function readResultsRecords(file: string, shownAs = file): Promise<ReadRecords> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError([
-      problem(shownAs, 0, code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(error)})`),
-    ]);
-  }
+  const text = await readInputFile(file, {
+    shownAs,
+    maxBytes: MAX_LOG_BYTES,
+    describe: (why) => (why === 'no such file or directory' ? 'no such file' : `cannot read it (${why})`),
+  });
   return parseResultsRecords(text, shownAs);
 }
 

@@ -34,6 +34,7 @@ import { waitFor } from '../kube/wait.js';
 import type { Outcome } from '../scenario/outcomes.js';
 import type { RunClock } from './clock.js';
 import { LineSplitter, parseResultLine } from './agent-output.js';
+import type { OpeningLimit } from './execute.js';
 import { AGENT_CONTAINER, AGENT_PATH } from './fixtures.js';
 import { RUN_LABEL } from './identity.js';
 import {
@@ -129,6 +130,8 @@ export interface CanaryProbeProps {
   readonly intervalMs?: number;
   /** Each dial's own deadline. @default 2000 */
   readonly dialTimeoutMs?: number;
+  /** The run's cap on execs at once (`--exec-concurrency`): a canary round is one exec per pod. */
+  readonly openings?: OpeningLimit;
   readonly signal?: AbortSignal;
 }
 
@@ -237,7 +240,9 @@ async function dialOnce(
     const r = parseResultLine(line);
     if (!('malformed' in r) && r.id === 'canary') seen = { outcome: r.outcome, reason: r.reason ?? '' };
   };
+  let release: (() => void) | undefined;
   try {
+    release = await props.openings?.acquire(props.signal);
     await execInPod(props.kubeConfig, {
       namespace: pod.metadata?.namespace ?? '',
       pod: pod.metadata?.name ?? '',
@@ -258,6 +263,8 @@ async function dialOnce(
   } catch (error) {
     for (const line of splitter.flush()) take(line);
     if (seen.outcome === 'no answer') seen = { outcome: 'no answer', reason: (error as Error).message };
+  } finally {
+    release?.();
   }
   for (const line of splitter.flush()) take(line);
   return seen;

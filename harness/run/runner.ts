@@ -46,7 +46,7 @@ import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
-import type { SourceBatch, Transport } from './execute.js';
+import { OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
 import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { RUN_LABEL, runLabels, runSelector } from './identity.js';
@@ -448,6 +448,7 @@ function canaryProbe(ctx: RunContext, timeoutMs: number): CanaryProbeProps {
     clock: ctx.clock,
     progress: ctx.progress,
     timeoutMs,
+    openings: new OpeningLimit(ctx.props.execConcurrency),
     ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
   };
 }
