@@ -15,7 +15,7 @@ import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { newRunId } from '../run/identity.js';
 import { InterruptScope } from '../run/interrupts.js';
 import { createProgress } from '../run/progress.js';
-import { loadScenarioFile } from '../scenario/loader.js';
+import { loadScenarioFile } from './lazy.js';
 import { CommandExit, type CliIo } from './io.js';
 import {
   addApiServerOption,

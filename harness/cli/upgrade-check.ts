@@ -16,7 +16,7 @@ import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { newRunId } from '../run/identity.js';
 import { InterruptScope } from '../run/interrupts.js';
 import { createProgress } from '../run/progress.js';
-import { loadScenarioFile } from '../scenario/loader.js';
+import { loadScenarioFile } from './lazy.js';
 import type { CheckOutcome, CheckProps } from '../upgrade/check.js';
 import { UPGRADE_METHODS, type UpgradeMethod } from '../upgrade/methods.js';
 import type { PhaseSettings } from '../upgrade/phase.js';
