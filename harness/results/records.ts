@@ -25,6 +25,7 @@ import { InputError, type Problem } from '../errors.js';
 import { readInputFile } from '../input-file.js';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { isRecord } from '../values.js';
+import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
 import { RESULTS_JSON_VERSION } from './results-model.js';
 
 export const RESULTS_LOG = 'results.jsonl';
@@ -90,23 +91,9 @@ const RunRecordSchema = z.object({
 const FactsRecordSchema = z.object({
   type: z.literal('facts'),
   provider: z.string().nullable(),
-  apiServer: z.object({
-    value: z.object({ cidrs: z.array(z.string()), port: z.number() }).nullable(),
-    source: z.string(),
-    reasoning: z.string(),
-  }),
-  dns: z.object({ status: z.string(), reasoning: z.string() }),
-  deadlines: z.object({
-    formula: z.string(),
-    source: z.string(),
-    reasoning: z.string(),
-    scenarioDefaultMs: z.number(),
-    derivedMs: z.number().optional(),
-    connectTimeoutMs: z.number().optional(),
-    retries: z.number().optional(),
-    lengthened: z.number().int(),
-    keptExplicit: z.number().int(),
-  }),
+  apiServer: ApiServerFact,
+  dns: DnsFact,
+  deadlines: DeadlinesFact,
 });
 
 const PoliciesRecordSchema = z.object({

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
+import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
 
 export const RESULTS_JSON_VERSION = 1;
 
@@ -170,23 +171,9 @@ export const ResultsDocumentSchema = z
         ),
       clusterFacts: z
         .object({
-          apiServer: z.object({
-            value: z.object({ cidrs: z.array(z.string()), port: z.number() }).nullable(),
-            source: z.string(),
-            reasoning: z.string(),
-          }),
-          dns: z.looseObject({ status: z.string(), reasoning: z.string() }),
-          deadlines: z.looseObject({
-            formula: z.string(),
-            source: z.string(),
-            reasoning: z.string(),
-            scenarioDefaultMs: z.number(),
-            derivedMs: z.number().optional(),
-            connectTimeoutMs: z.number().optional(),
-            retries: z.number().optional(),
-            lengthened: z.number().int(),
-            keptExplicit: z.number().int(),
-          }),
+          apiServer: ApiServerFact,
+          dns: DnsFact,
+          deadlines: DeadlinesFact,
         })
         .optional()
         .describe('What the run read about the cluster, each fact with its source and reasoning'),

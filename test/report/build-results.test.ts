@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 
 import { buildResults } from '../../harness/results/build-results.js';
-import type { ResultsRecord, RunRecord } from '../../harness/results/records.js';
+import { parseResultsRecords, type ResultsRecord, type RunRecord } from '../../harness/results/records.js';
 import { renderHtmlReport } from '../../harness/report/html.js';
 import { runJUnit } from '../../harness/report/run-junit.js';
 import { HEAD, load } from '../support/scenarios.js';
@@ -155,5 +155,36 @@ describe('report: results.json of a run killed before it judged', () => {
     expect(doc.run.exitCode).to.equal(2);
     // No policies record: the run had not applied any, and the scope does not pretend otherwise.
     expect(doc.scope.policies).to.equal(undefined);
+  });
+});
+
+describe('report: the cluster facts of the facts record', () => {
+  it('keep every field of the deadline reasoning the run recorded (margin, retryOn)', async () => {
+    const scenario = await load(SCENARIO, '/repo/scenarios/s.yaml');
+    const deadlines = {
+      formula: '(1 + retries) x connectTimeout + margin',
+      source: 'MeshConfig',
+      reasoning: 'from the mesh',
+      scenarioDefaultMs: 5000,
+      derivedMs: 40_000,
+      connectTimeoutMs: 10_000,
+      retries: 2,
+      lengthened: 1,
+      keptExplicit: 0,
+      marginMs: 10_000,
+      retryOn: 'connect-failure',
+    };
+    const facts: ResultsRecord = {
+      type: 'facts',
+      provider: 'kind',
+      apiServer: { value: null, source: 'not needed', reasoning: 'no allow-api-server' },
+      dns: { status: 'kubeadm-coredns', reasoning: 'read' },
+      deadlines,
+    };
+    // Written and read back as results.jsonl, the way `bulkhead report` and a run's reports read it.
+    const jsonl = [RUN, facts].map((r) => JSON.stringify({ v: 1, ...r })).join('\n') + '\n';
+    const { records } = parseResultsRecords(jsonl, 'results.jsonl');
+    const doc = buildResults({ records, scenario, version: '0.1.0' });
+    expect(doc.method.clusterFacts?.deadlines).to.deep.equal(deadlines);
   });
 });
