@@ -75,36 +75,24 @@ export function meshed(w: { readonly dataplane?: DataPlane; readonly sidecar: bo
   return dataPlaneOf(w) !== 'none';
 }
 
-/** A namespace's data plane from its fields; undefined (with a message) when they contradict. */
-export function namespaceDataPlane(
+/**
+ * A data plane from `dataplane` and the older boolean (`injection` on a namespace, `sidecar` on a
+ * workload: true is sidecar, false is none), else the fallback; a message when they contradict.
+ */
+export function resolveDataPlane(
   dataplane: DataPlane | undefined,
-  injection: boolean | undefined,
+  older: { readonly field: 'injection' | 'sidecar'; readonly value: boolean | undefined },
   fallback: DataPlane,
 ): { dataplane: DataPlane } | { problem: string } {
-  if (dataplane !== undefined && injection !== undefined && injection !== (dataplane === 'sidecar')) {
+  const { field, value } = older;
+  if (dataplane !== undefined && value !== undefined && value !== (dataplane === 'sidecar')) {
     return {
-      problem: `injection: ${String(injection)} contradicts dataplane: ${dataplane} (injection: true is dataplane: sidecar, false is none); keep one`,
+      problem: `${field}: ${String(value)} contradicts dataplane: ${dataplane} (${field}: true is dataplane: sidecar, false is none); keep one`,
     };
   }
   if (dataplane !== undefined) return { dataplane };
-  if (injection !== undefined) return { dataplane: injection ? 'sidecar' : 'none' };
+  if (value !== undefined) return { dataplane: value ? 'sidecar' : 'none' };
   return { dataplane: fallback };
-}
-
-/** A workload's data plane from its fields and its namespace's. */
-export function workloadDataPlane(
-  dataplane: DataPlane | undefined,
-  sidecar: boolean | undefined,
-  namespace: DataPlane,
-): { dataplane: DataPlane } | { problem: string } {
-  if (dataplane !== undefined && sidecar !== undefined && sidecar !== (dataplane === 'sidecar')) {
-    return {
-      problem: `sidecar: ${String(sidecar)} contradicts dataplane: ${dataplane} (sidecar: true is dataplane: sidecar, false is none); keep one`,
-    };
-  }
-  if (dataplane !== undefined) return { dataplane };
-  if (sidecar !== undefined) return { dataplane: sidecar ? 'sidecar' : 'none' };
-  return { dataplane: namespace };
 }
 
 /** Where an ambient data plane is first declared in a scenario, or undefined when none is. */

@@ -14,9 +14,8 @@ import { formatPath, parseYaml, type DocPath, type YamlDocument } from '../yaml-
 import {
   dataPlaneOf,
   meshed,
-  namespaceDataPlane,
   namespacePlane,
-  workloadDataPlane,
+  resolveDataPlane,
   type DataPlane,
   type Waypoint,
 } from './dataplane.js';
@@ -308,7 +307,7 @@ class ScenarioBuilder {
       );
       return;
     }
-    const plane = workloadDataPlane(w.dataplane, w.sidecar, namespacePlane(ns));
+    const plane = resolveDataPlane(w.dataplane, { field: 'sidecar', value: w.sidecar }, namespacePlane(ns));
     if ('problem' in plane) {
       this.problems.push(
         this.doc.problem([...at, 'dataplane' in w && w.dataplane ? 'dataplane' : 'sidecar'], plane.problem),
@@ -362,7 +361,7 @@ class ScenarioBuilder {
     fallback: DataPlane,
     at: DocPath,
   ): DataPlane {
-    const plane = namespaceDataPlane(n.dataplane, n.injection, fallback);
+    const plane = resolveDataPlane(n.dataplane, { field: 'injection', value: n.injection }, fallback);
     if ('dataplane' in plane) return plane.dataplane;
     this.problems.push(this.doc.problem([...at, 'injection'], plane.problem));
     return n.dataplane ?? fallback;
