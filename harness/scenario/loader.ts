@@ -23,6 +23,7 @@ import { expandGenerators } from './generators.js';
 import { issuesToProblems } from './issues.js';
 import { expectation, OUTCOMES_BY_KIND, type AttemptKind, type Category } from './outcomes.js';
 import { ScenarioSchema, type RawAttempt, type RawWaypoint, type ScenarioDocument } from './schema.js';
+import { resolveSegments } from './segments.js';
 import type {
   Attempt,
   Manifest,
@@ -163,6 +164,17 @@ class ScenarioBuilder {
     });
     const attempts = this.checkIds([...explicit, ...generated.attempts]);
     const policies = await this.loadPolicies();
+    const segments = resolveSegments({
+      doc: this.doc,
+      segments: spec.segments,
+      isolate: spec.isolate,
+      outOfScope: spec.outOfScope,
+      namespaces: this.namespaces,
+      attempts,
+      suggest: (word, candidates) => this.suggest(word, candidates),
+    });
+    this.problems.push(...segments.problems);
+    this.warnings.push(...segments.warnings);
 
     return {
       name: metadata.name,
@@ -178,6 +190,9 @@ class ScenarioBuilder {
       policies,
       attempts,
       generators: generated.summaries,
+      segments: segments.segments,
+      isolate: segments.isolate,
+      outOfScope: segments.outOfScope,
       warnings: this.warnings,
     };
   }

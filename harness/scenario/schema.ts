@@ -8,6 +8,7 @@ import { z } from 'zod';
 
 import { DATA_PLANES, WAYPOINT_FOR } from './dataplane.js';
 import { ATTEMPT_KINDS, CATEGORIES, EXPECT_WORDS } from './outcomes.js';
+import { segmentFields } from './segments.js';
 
 export const API_VERSION = 'bulkhead.dev/v1alpha1';
 
@@ -414,6 +415,7 @@ export const ScenarioSchema = z
         .meta({
           description: `Attempts implied by the topology. A scenario expands to at most ${ATTEMPT_CAP} attempts, explicit and generated together; past that it is refused (narrow 'from', drop generators, 'exclude', or split the tenants over several scenarios).`,
         }),
+      ...segmentFields,
     }),
   })
   .meta({
