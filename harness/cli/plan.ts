@@ -10,6 +10,7 @@ import { Option, type Command } from 'commander';
 import { formatProblem, UserError } from '../errors.js';
 import type { RenderOptions } from '../policies/options.js';
 import { planJson, planJUnit, planTable } from '../report/plan.js';
+import { cidrList } from './cidr-option.js';
 import { EXIT, type CliIo } from './io.js';
 
 const FORMATS = ['table', 'json', 'junit'] as const;
@@ -38,13 +39,15 @@ export function planCommand(program: Command, io: CliIo): void {
     .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
     .option('--ablate', 'for attempts expected denied, show which layers hold them on their own', false)
     .option(
-      '--api-server <cidr...>',
-      'API server endpoint address(es) after DNAT (default: kind node network 172.18.0.0/16)',
+      '--api-server <cidr[,cidr...]>',
+      'API server endpoint address(es) after DNAT (default: kind node network 172.18.0.0/16; repeatable)',
+      cidrList,
     )
     .option('--api-server-port <port>', 'API server port after DNAT', '6443')
     .option(
-      '--pod-cidr <cidr...>',
-      'pod address ranges for workloads without an ip (default: 192.168.0.0/16)',
+      '--pod-cidr <cidr[,cidr...]>',
+      'pod address ranges for workloads without an ip (default: 192.168.0.0/16; repeatable)',
+      cidrList,
     )
     .addHelpText(
       'after',

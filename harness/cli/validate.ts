@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { loadScenarioFile } from './lazy.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
 import { formatExpectation } from '../scenario/outcomes.js';
+import { outOfScopeText, pairAttempts } from '../scenario/segments.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { formatProblem } from '../errors.js';
 import type { CliIo } from './io.js';
@@ -41,7 +42,10 @@ Examples:
         return;
       }
       io.stdout(summary(scenario, options.file));
-      if (options.list) io.stdout('\n' + attemptTable(scenario.attempts));
+      if (options.list) {
+        if (scenario.isolate.length > 0) io.stdout('\n' + isolationTable(scenario));
+        io.stdout('\n' + attemptTable(scenario.attempts));
+      }
     });
 }
 
@@ -70,12 +74,40 @@ function summary(s: Scenario, shownFile: string): string {
           `${s.attempts.length} (${s.attempts.length - generated} explicit, ${generated} from ${s.generators.length} generators)`,
         ],
         ...[...byCategory].map(([category, n]) => [`  ${category}`, String(n)]),
+        ...segmentRows(s),
       ],
     )
       .split('\n')
       .slice(1)
       .map((l) => (l ? `  ${l}` : l))
       .join('\n')
+  );
+}
+
+/** Segments, the isolation they must hold and what is out of scope, as summary rows. */
+function segmentRows(s: Scenario): string[][] {
+  return [
+    ...(s.segments.length > 0
+      ? [['segments', s.segments.map((g) => `${g.name} (${g.namespaces.join(', ')})`).join('; ')]]
+      : []),
+    ...(s.isolate.length > 0 ? [['isolate', s.isolate.map((p) => `${p.from} -> ${p.to}`).join(', ')]] : []),
+    ...(s.outOfScope.length > 0 ? [['out of scope', s.outOfScope.map(outOfScopeText).join('; ')]] : []),
+  ];
+}
+
+/** Each direction of isolation with the attempts that test it. */
+function isolationTable(s: Scenario): string {
+  return renderTable(
+    ['FROM SEGMENT', 'TO SEGMENT', 'ATTEMPTS', 'KINDS'],
+    s.isolate.map((p) => {
+      const attempts = pairAttempts(s.attempts, p, s.segments);
+      return [
+        p.from,
+        p.to,
+        String(attempts.length),
+        [...new Set(attempts.map((a) => a.kind))].join(', ') || 'none: untested',
+      ];
+    }),
   );
 }
 
@@ -108,6 +140,9 @@ export function scenarioJson(s: Scenario): Record<string, unknown> {
       expect: formatExpectation(expect),
       source: origin.generator ?? `${origin.file}:${origin.line}`,
     })),
+    segments: s.segments,
+    isolate: s.isolate,
+    outOfScope: s.outOfScope,
     warnings: s.warnings.map(formatProblem),
   };
 }

@@ -21,6 +21,7 @@ import {
   type RequestContext,
 } from './authorization.js';
 import { compileCalico } from './calico.js';
+import { compileClusterNetworkPolicy } from './clusternetworkpolicy.js';
 import { buildCluster, type Cluster, type Endpoint } from './cluster.js';
 import { DnsLayer } from './dns.js';
 import { NetworkLayer, type Protocol } from './network.js';
@@ -49,7 +50,7 @@ const TCP_BEHIND_SIDECAR =
 export type PolicyObject = Readonly<Record<string, unknown>>;
 
 /** A plain object becomes a manifest located by its position in the list. */
-function located(m: Manifest | PolicyObject, index: number): PolicyManifest {
+export function located(m: Manifest | PolicyObject, index: number): PolicyManifest {
   if (isManifest(m)) return m;
   return { object: m, file: 'policies', line: index + 1 };
 }
@@ -120,7 +121,8 @@ export class PolicyModel {
       this.cluster,
     );
     const k8s = inv.networkPolicies.map((m) => compileNetworkPolicy(m, this.cluster));
-    this.network = new NetworkLayer(this.cluster, [...k8s, ...calico.policies], calico.tiers);
+    const cnp = inv.clusterNetworkPolicies.map((m) => compileClusterNetworkPolicy(m, this.cluster));
+    this.network = new NetworkLayer(this.cluster, [...cnp, ...k8s, ...calico.policies], calico.tiers);
     this.networkProblems = calico.problems;
     this.peerAuth = new PeerAuthenticationLayer(inv.peerAuthentications, input.meshRootNamespace);
     this.authz = new AuthorizationLayer(

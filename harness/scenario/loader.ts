@@ -15,6 +15,7 @@ import { expandGenerators } from './generators.js';
 import { issuesToProblems } from './issues.js';
 import { expectation, OUTCOMES_BY_KIND, type AttemptKind, type Category } from './outcomes.js';
 import { ScenarioSchema, type RawAttempt, type ScenarioDocument } from './schema.js';
+import { resolveSegments } from './segments.js';
 import type {
   Attempt,
   Manifest,
@@ -152,6 +153,17 @@ class ScenarioBuilder {
     });
     const attempts = this.checkIds([...explicit, ...generated.attempts]);
     const policies = await this.loadPolicies();
+    const segments = resolveSegments({
+      doc: this.doc,
+      segments: spec.segments,
+      isolate: spec.isolate,
+      outOfScope: spec.outOfScope,
+      namespaces: this.namespaces,
+      attempts,
+      suggest: (word, candidates) => this.suggest(word, candidates),
+    });
+    this.problems.push(...segments.problems);
+    this.warnings.push(...segments.warnings);
 
     return {
       name: metadata.name,
@@ -167,6 +179,9 @@ class ScenarioBuilder {
       policies,
       attempts,
       generators: generated.summaries,
+      segments: segments.segments,
+      isolate: segments.isolate,
+      outOfScope: segments.outOfScope,
       warnings: this.warnings,
     };
   }

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 
 import { ATTEMPT_KINDS, CATEGORIES, EXPECT_WORDS } from './outcomes.js';
+import { segmentFields } from './segments.js';
 
 export const API_VERSION = 'bulkhead.dev/v1alpha1';
 
@@ -372,6 +373,7 @@ export const ScenarioSchema = z
         .meta({
           description: `Attempts implied by the topology. A scenario expands to at most ${ATTEMPT_CAP} attempts, explicit and generated together; past that it is refused (narrow 'from', drop generators, 'exclude', or split the tenants over several scenarios).`,
         }),
+      ...segmentFields,
     }),
   })
   .meta({

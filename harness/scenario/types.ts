@@ -6,6 +6,7 @@
 import type { YamlDocument } from '../yaml-source.js';
 import type { AttemptKind, Category, Expectation } from './outcomes.js';
 import type { ApiRequest, DnsQuery, HttpRequest } from './schema.js';
+import type { ScenarioSegments } from './segments.js';
 
 /** Where something was declared, for messages that point back at the scenario. */
 export interface Origin {
@@ -132,7 +133,7 @@ export interface GeneratorSummary {
   readonly count: number;
 }
 
-export interface Scenario {
+export interface Scenario extends ScenarioSegments {
   readonly name: string;
   readonly description?: string;
   /** The scenario file as given, and its SHA-256 (reports record what was run). */
