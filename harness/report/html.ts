@@ -109,7 +109,7 @@ const VERDICT_ORDER: Readonly<Record<ShownVerdict, number>> = {
   fail: 0,
   error: 1,
   skipped: 2,
-  unsettled: 3,
+  'not-judged': 3,
   pass: 4,
 };
 
@@ -151,7 +151,7 @@ export function cellItems(attempts: readonly AttemptEntry[], run: Run = { interr
         ? 'not attempted'
         : verdict === 'error'
           ? 'error'
-          : `${OUTCOME_LABEL[a.outcome]}${verdict === 'fail' ? (a.leak ? ' (leak)' : ' (failed)') : verdict === 'unsettled' ? ' (not settled)' : ''}`;
+          : `${OUTCOME_LABEL[a.outcome]}${verdict === 'fail' ? (a.leak ? ' (leak)' : ' (failed)') : verdict === 'not-judged' ? ' (not settled)' : ''}`;
     const key = `${verdict} ${label}`;
     const group = groups.get(key) ?? {
       verdict,
@@ -324,7 +324,7 @@ table.list code { overflow-wrap: anywhere; }
 table.list th { background: #f3f4f6; }
 table.list tr { page-break-inside: avoid; }
 tr.v-fail td.verdict { background: ${CELL_COLOURS.fail}; color: #fff; font-weight: bold; }
-tr.v-error td.verdict, tr.v-skipped td.verdict, tr.v-unsettled td.verdict { background: ${CELL_COLOURS.error}; font-weight: bold; }
+tr.v-error td.verdict, tr.v-skipped td.verdict, tr.v-not-judged td.verdict { background: ${CELL_COLOURS.error}; font-weight: bold; }
 tr.v-pass td.verdict { color: #166534; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-all; background: #f9fafb; border: 1px solid #e5e7eb; padding: 6px; font-size: 11px; margin: 4px 0; }
 .failure { page-break-inside: avoid; border-left: 4px solid ${CELL_COLOURS.fail}; padding-left: 10px; margin-bottom: 12px; }

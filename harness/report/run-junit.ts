@@ -124,7 +124,7 @@ export function attemptTestCase(
     case 'error':
       return { ...base, error: { message, type: 'harness-fault', text: evidenceText(a, run) } };
     case 'skipped':
-    case 'unsettled':
+    case 'not-judged':
       return { ...base, skipped: { message } };
     case 'pass':
     default:

@@ -91,8 +91,14 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
   const attempts = scenario.attempts.map((a): AttemptEntry => {
     const seen = observations.get(a.id) ?? [];
     const result = judged.get(a.id) ?? judgeUnrecorded(a, seen, stableRounds);
+    // A run that stopped early has not judged what it never made, nor a pass that had not
+    // settled yet: one more round could have seen it fail.
     const verdict: ReportVerdict =
-      result.verdict === 'error' && result.rounds === 0 && stoppedEarly ? 'skipped' : result.verdict;
+      result.verdict === 'error' && result.rounds === 0 && stoppedEarly
+        ? 'skipped'
+        : result.verdict === 'pass' && !result.stable && stoppedEarly
+          ? 'not-judged'
+          : result.verdict;
     // The evidence shown is that of the observation the verdict rests on: the leaking round for
     // a leak, otherwise the last one.
     const deciding = result.leak ? seen.find((o) => o.outcome === result.outcome) : seen.at(-1);
@@ -124,7 +130,12 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       rounds: result.rounds,
       stable: result.stable,
       leak: result.leak,
-      reason: verdict === 'skipped' ? 'not attempted: the run was interrupted first' : result.reason,
+      reason:
+        verdict === 'skipped'
+          ? 'not attempted: the run was interrupted first'
+          : verdict === 'not-judged'
+            ? `not judged: the run was interrupted before the outcome settled (${result.reason})`
+            : result.reason,
       ...(first ? { firstObservedAt: first.at } : {}),
       ...(last ? { lastObservedAt: last.at } : {}),
       observations: seen.map((o) => ({
@@ -261,6 +272,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       failed: count('fail'),
       errors: count('error'),
       skipped: count('skipped'),
+      notJudged: count('not-judged'),
       leaks: attempts.filter((a) => a.leak).length,
     },
     attempts,

@@ -16,7 +16,12 @@ export const RESULTS_JSON_VERSION = 1;
 export const OBSERVED_LAYERS = ['l7', 'l4', 'mtls', 'dns', 'api', 'none'] as const;
 export type ObservedLayer = (typeof OBSERVED_LAYERS)[number];
 
-export const REPORT_VERDICTS = ['pass', 'fail', 'error', 'skipped'] as const;
+/**
+ * `not-judged`: an attempt of an interrupted run that was observed but never settled and had not
+ * failed: neither passed nor failed (results.json before 0.2 wrote these as `pass` with
+ * `stable: false`; readers still take that as not judged when the run was interrupted).
+ */
+export const REPORT_VERDICTS = ['pass', 'fail', 'error', 'skipped', 'not-judged'] as const;
 export type ReportVerdict = (typeof REPORT_VERDICTS)[number];
 
 const Ref = z.object({ namespace: z.string(), name: z.string() });
@@ -185,6 +190,11 @@ export const ResultsDocumentSchema = z
       failed: z.number().int(),
       errors: z.number().int(),
       skipped: z.number().int(),
+      notJudged: z
+        .number()
+        .int()
+        .optional()
+        .describe('Attempts of an interrupted run observed but never settled: neither passed nor failed'),
       leaks: z.number().int(),
     }),
     attempts: z.array(AttemptEntry),

@@ -26,24 +26,18 @@ export const SegmentSchema = z
       .string()
       .optional()
       .meta({ description: 'What the segment is, for the auditor: "cardholder data environment".' }),
-    namespaces: z
-      .array(z.string().min(1))
-      .min(1)
-      .meta({
-        description: 'Namespaces of the scenario in this segment; a namespace is in one segment at most.',
-      }),
+    namespaces: z.array(z.string().min(1)).min(1).meta({
+      description: 'Namespaces of the scenario in this segment; a namespace is in one segment at most.',
+    }),
   })
   .meta({ description: 'A named group of the scenario’s namespaces (a network segment).' });
 
 export const IsolationSchema = z
   .strictObject({
     from: segmentName.meta({ description: 'The segment whose workloads must not reach the others.' }),
-    to: z
-      .array(segmentName)
-      .min(1)
-      .meta({
-        description: 'The segments they must not reach. One direction: write the reverse as its own entry.',
-      }),
+    to: z.array(segmentName).min(1).meta({
+      description: 'The segments they must not reach. One direction: write the reverse as its own entry.',
+    }),
   })
   .meta({
     description:
@@ -62,12 +56,9 @@ export const OutOfScopeSchema = z
 
 /** The fields schema.ts spreads into `spec`. */
 export const segmentFields = {
-  segments: z
-    .array(SegmentSchema)
-    .default([])
-    .meta({
-      description: 'Named groups of namespaces, for the report’s segmentation table (PCI DSS 11.4.5).',
-    }),
+  segments: z.array(SegmentSchema).default([]).meta({
+    description: 'Named groups of namespaces, for the report’s segmentation table (PCI DSS 11.4.5).',
+  }),
   isolate: z
     .array(IsolationSchema)
     .default([])

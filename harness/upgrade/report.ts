@@ -231,6 +231,9 @@ export function crossPhaseJUnit(report: CrossPhaseReport): string {
             failure: { message: `must-deny boundary failed in ${p.name}: ${a.reason}`, type: a.outcome },
           };
         if (a.verdict === 'error') return { ...base, error: { message: a.reason, type: 'error' } };
+        // Not attempted, or never settled before the phase was interrupted: neither passed nor failed.
+        if (a.verdict === 'skipped' || a.verdict === 'not-judged')
+          return { ...base, skipped: { message: a.reason } };
         return base;
       }),
   }));

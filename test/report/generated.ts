@@ -265,6 +265,7 @@ function summary(list: readonly AttemptEntry[]): ResultsDocument['summary'] {
     failed: count('fail'),
     errors: count('error'),
     skipped: count('skipped'),
+    notJudged: count('not-judged'),
     leaks: list.filter((a) => a.leak).length,
   };
 }
@@ -312,8 +313,8 @@ export function generatedDocument(list: readonly AttemptEntry[] = attempts()): R
 }
 
 /**
- * The same run interrupted: the first `observedOnce` attempts seen in one round only (passes
- * that never settled), and every attempt from `neverFrom` on not attempted; the failures and the
+ * The same run interrupted: the first `observedOnce` attempts seen in one round only (never
+ * settled: not judged, as build-results.ts writes them), and every attempt from `neverFrom` on not attempted; the failures and the
  * error kept when `failures`, or left out.
  */
 export function interruptedDocument(
@@ -341,11 +342,12 @@ export function interruptedDocument(
     if (i < observedOnce)
       return {
         ...a,
+        verdict: 'not-judged',
         rounds: 1,
         stable: false,
         observations: a.observations.slice(0, 1),
         lastObservedAt: a.firstObservedAt,
-        reason: `did not settle in 1 round(s): observed ${a.outcome}, each satisfying the expectation`,
+        reason: `not judged: the run was interrupted before the outcome settled (did not settle in 1 round(s): observed ${a.outcome}, each satisfying the expectation)`,
       };
     return a;
   });

@@ -14,7 +14,8 @@ import { generatedDocument } from './generated.js';
 
 /** The per-boundary row of an attempt. */
 const row = (html: string, id: string) =>
-  new RegExp(`<tr class="v-\\w+"><td class="verdict">[^<]*</td><td>${id}<br>.*?</tr>`).exec(html)?.[0] ?? '';
+  new RegExp(`<tr class="v-[\\w-]+"><td class="verdict">[^<]*</td><td>${id}<br>.*?</tr>`).exec(html)?.[0] ??
+  '';
 const layerCell = (html: string, id: string) =>
   /<td>([^<]*)<\/td><td>\d+( \(unsettled\))?<\/td>/.exec(row(html, id))?.[1];
 

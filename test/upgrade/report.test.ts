@@ -154,4 +154,33 @@ describe('upgrade: the cross-phase report', function () {
       String(mustDeny.length),
     );
   });
+
+  it('JUnit: a must-deny attempt a phase did not make, or never settled, is skipped with its reason, not passed', () => {
+    const [first, second] = clean.attempts.filter((a) => a.mustDeny);
+    const interrupted: ResultsDocument = {
+      ...clean,
+      run: { ...clean.run, interrupted: true },
+      attempts: clean.attempts.map((a) =>
+        a.id === first?.id
+          ? { ...a, verdict: 'skipped', reason: 'not attempted: the run was interrupted first' }
+          : a.id === second?.id
+            ? {
+                ...a,
+                verdict: 'not-judged',
+                reason: 'not judged: the run was interrupted before the outcome settled',
+              }
+            : a,
+      ),
+    };
+    const junit = crossPhaseJUnit(
+      crossPhaseReport('upgrade-check', [phase('before', interrupted, 2, versions('1.29.3', '1.29.3'))]),
+    );
+    expect(junit).to.contain('<skipped message="not attempted: the run was interrupted first"/>');
+    expect(junit).to.contain(
+      '<skipped message="not judged: the run was interrupted before the outcome settled"/>',
+    );
+    expect(junit).to.match(
+      /<testsuite name="phase\.before" id="0" tests="\d+" failures="0" errors="0" skipped="2"/,
+    );
+  });
 });
