@@ -165,12 +165,22 @@ Examples:
         },
       },
     };
-    const [{ acquireCluster }, { CommandRunner }, { cacheRoot }, { crossPhaseTable }] = await Promise.all([
-      import('../cluster/acquire.js'),
-      import('../cluster/commands.js'),
-      import('../cluster/download.js'),
-      import('../upgrade/report.js'),
-    ]);
+    const [{ acquireCluster, checkHost }, { CommandRunner }, { cacheRoot }, { crossPhaseTable }] =
+      await Promise.all([
+        import('../cluster/acquire.js'),
+        import('../cluster/commands.js'),
+        import('../cluster/download.js'),
+        import('../upgrade/report.js'),
+      ]);
+    const acquireProps = (istio: string) => ({
+      ...provisionProps(options),
+      istio,
+      provider: options.provider,
+      log,
+      cwd: io.cwd,
+      logsDir,
+      signal: interrupts.signal,
+    });
     const common: CheckProps = {
       scenario,
       runId,
@@ -181,16 +191,8 @@ Examples:
       ...(options.istioBaseUrl ? { istioBaseUrl: options.istioBaseUrl } : {}),
       timeoutMs: options.provisionTimeout * 1000,
       lifecycle: {
-        acquire: (istio) =>
-          acquireCluster({
-            ...provisionProps(options),
-            istio,
-            provider: options.provider,
-            log,
-            cwd: io.cwd,
-            logsDir,
-            signal: interrupts.signal,
-          }),
+        checkHost: (istio) => checkHost(acquireProps(istio)),
+        acquire: (istio) => acquireCluster(acquireProps(istio)),
         keep: (exitCode) => {
           const fixtures = options.keep || (options.keepOnFailure && exitCode !== 0);
           return { fixtures, cluster: fixtures || options.keepCluster };

@@ -66,7 +66,9 @@ export function planTable(planned: readonly PlannedAttempt[], ablate: boolean): 
   if (ablate) {
     const ablated = planned.filter((p) => p.ablation);
     const spof = ablated.filter((p) => (p.ablation?.failsWithout.length ?? 0) > 0);
-    out += `ablation: ${ablated.length} denied attempts; ${ablated.length - spof.length} stay denied with any one of ${ABLATABLE_LAYERS.join(', ')} removed, ${spof.length} do not\n`;
+    const weighed = [...new Set(ablated.flatMap((p) => Object.keys(p.ablation?.without ?? {})))];
+    const layers = weighed.length > 0 ? weighed : ABLATABLE_LAYERS.filter((l) => l !== 'cluster-network');
+    out += `ablation: ${ablated.length} denied attempts; ${ablated.length - spof.length} stay denied with any one of ${layers.join(', ')} removed, ${spof.length} do not\n`;
   }
   return out;
 }

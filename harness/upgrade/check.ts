@@ -28,6 +28,11 @@ export const MATRIX_FILES = { json: 'matrix.json', junit: 'matrix.xml' } as cons
 
 /** What the caller decides about the cluster's life: how to get one and whether to keep it. */
 export interface ClusterLifecycle {
+  /**
+   * The checks of this machine a cluster with Istio `istio` needs (Docker, kind, the version
+   * pair), made before anything is downloaded.
+   */
+  readonly checkHost: (istio: string) => Promise<void>;
   /** A cluster with Istio `istio` installed (fresh, or reused when the user asked). */
   readonly acquire: (istio: string) => Promise<Cluster>;
   /** Given the run's final exit code: keep the fixtures, and the cluster. */
@@ -127,8 +132,10 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
   const signal = settings.signal ? { signal: settings.signal } : {};
   const phases: PhaseRun[] = [];
   const notes: string[] = [];
-  // The new istioctl is fetched (and verified) first: a wrong version or mirror must not cost a
-  // cluster and a whole phase before it shows.
+  // This machine's checks first (no Docker engine must not cost a download), then the new
+  // istioctl is fetched (and verified): a wrong version or mirror must not cost a cluster and a
+  // whole phase before it shows.
+  await lifecycle.checkHost(props.from);
   const istioctl = await ensureIstioctl({
     version: props.to,
     cache: props.cache,

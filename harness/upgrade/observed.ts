@@ -58,10 +58,17 @@ function controlPlaneOf(d: KubernetesObject): ControlPlane {
   const containers =
     (d as { spec?: { template?: { spec?: { containers?: V1Container[] } } } }).spec?.template?.spec
       ?.containers ?? [];
-  const image = (containers.find((c) => c.name === 'discovery') ?? containers[0])?.image;
+  const image = discoveryImage(containers);
   const version = image ? imageTag(image) : undefined;
   const revision = d.metadata?.labels?.['istio.io/rev'] ?? (name === 'istiod' ? 'default' : name.slice(7));
   return { name, revision, ...(version ? { version } : {}) };
+}
+
+/** istiod's image: its container is `discovery` (istio-discovery/templates/deployment.yaml @1.29.3). */
+export function discoveryImage(
+  containers: readonly { readonly name?: string; readonly image?: string }[],
+): string | undefined {
+  return (containers.find((c) => c.name === 'discovery') ?? containers[0])?.image;
 }
 
 export function podProxyOf(pod: V1Pod): PodProxy {

@@ -9,6 +9,7 @@ import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import type { StepLog } from '../cluster/commands.js';
 import type { KubeClient, PatchType } from '../kube/client.js';
 import { isPodReady } from '../kube/pods.js';
+import { RolloutWait } from '../kube/rollout.js';
 import { waitFor } from '../kube/wait.js';
 import { runSelector } from '../run/identity.js';
 import type { Scenario } from '../scenario/types.js';
@@ -75,8 +76,9 @@ export interface Restarted {
 
 /**
  * `kubectl rollout restart` for the run's Deployments (a new template annotation) and delete +
- * create for its bare probe pods, then waits until no pod from before is left and every new one
- * is Ready: the next phase must not measure an old sidecar by accident.
+ * create for its bare probe pods, then waits until each Deployment's rollout is complete
+ * ({@link RolloutWait}), no pod from before is left and every new one is Ready: the next phase
+ * must not measure an old sidecar by accident.
  */
 export async function restartWorkloads(props: RestartProps): Promise<Restarted> {
   const { client, log } = props;
@@ -114,6 +116,23 @@ export async function restartWorkloads(props: RestartProps): Promise<Restarted> 
       ...(props.signal ? { signal: props.signal } : {}),
     });
     await client.apply(pod);
+  }
+  // Each Deployment's rollout by the one rule istiod's rollout uses too; a pod from before the
+  // restart is old, whatever its template says.
+  const rollouts = new RolloutWait({
+    client,
+    timeoutMs: props.timeoutMs ?? 300_000,
+    ...(props.signal ? { signal: props.signal } : {}),
+  });
+  for (const d of deployments) {
+    const { name = '', namespace = '' } = d.metadata ?? {};
+    log(`$ kubectl rollout status deployment/${name} -n ${namespace}  # and no pod from before Ready`);
+    await rollouts.until({
+      namespace,
+      name,
+      description: 'restarted onto the new sidecar',
+      isOld: (pod) => oldUids.has(pod.metadata?.uid ?? ''),
+    });
   }
   const wanted = deployments.length + bare.length;
   log(

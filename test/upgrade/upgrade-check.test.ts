@@ -6,6 +6,7 @@
  * the namespace points at (istio-injection first, then istio.io/rev, as Istio decides). The
  * "network" can leak one boundary only while the mesh is mixed (new istiod, old sidecar).
  */
+import dns from 'node:dns';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -149,13 +150,23 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
               ...(existing?.metadata ?? {}),
               name,
               namespace: 'istio-system',
-              labels: { app: 'istiod', ...(revision ? { 'istio.io/rev': revision } : {}) },
+              labels: { app: 'istiod', 'istio.io/rev': revision ?? 'default' },
             },
             spec: {
               replicas: 1,
-              selector: { matchLabels: { app: 'istiod' } },
+              // istio-discovery/templates/deployment.yaml:35-56 @1.30.3: a revision's selector
+              // names it, the default one selects `istio: pilot`.
+              selector: {
+                matchLabels: revision ? { app: 'istiod', 'istio.io/rev': revision } : { istio: 'pilot' },
+              },
               template: {
-                metadata: { labels: { app: 'istiod' } },
+                metadata: {
+                  labels: {
+                    app: 'istiod',
+                    'istio.io/rev': revision ?? 'default',
+                    istio: revision ? 'istiod' : 'pilot',
+                  },
+                },
                 spec: { containers: [{ name: 'discovery', image: `docker.io/istio/pilot:${version}` }] },
               },
             },
@@ -466,6 +477,36 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     expect(process.listenerCount('SIGINT')).to.equal(listeners);
   });
 
+  it('no Docker engine: refused before any download, any name lookup or any kind command', async () => {
+    await writeFile(path.join(stubs.state, 'docker-down'), '');
+    // The default release hosts (no mirror flags): a lookup of any name is recorded and refused
+    // here, so even a regression never reaches the network.
+    const looked: string[] = [];
+    const lookup = dns.lookup;
+    (dns as { lookup: unknown }).lookup = (host: string, ...rest: unknown[]) => {
+      looked.push(host);
+      const callback = rest.at(-1) as (error: Error) => void;
+      callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }));
+    };
+    try {
+      const r = await runCli(
+        ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', '--run-id', 'u1'],
+        dir,
+      );
+      expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(2);
+      expect(r.stderr).to.match(
+        /^error: the Docker engine is not reachable \(Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\. Is the docker daemon running\?\); start Docker or point DOCKER_HOST at it, then retry\n$/m,
+      );
+    } finally {
+      (dns as { lookup: unknown }).lookup = lookup;
+    }
+    expect(looked).to.deep.equal([]);
+    expect((await stubs.calls()).map((c) => c.slice(0, 2).join(' '))).to.deep.equal(['docker info']);
+    expect(releases.requests).to.deep.equal([]);
+    expect(api.requests).to.deep.equal([]);
+    expect(existsSync(path.join(dir, 'cache', 'bulkhead', 'istio'))).to.equal(false);
+  });
+
   it('an istioctl --to that cannot be downloaded is refused before any cluster is made', async () => {
     const mirror = await releaseServer();
     await serveIstioctl(mirror, dir, '1.29.3');
@@ -480,7 +521,11 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
       expect(r.stderr).to.match(
         /^error: cannot download \S+\/istio\/1\.30\.4\/istioctl-1\.30\.4-linux-\w+\.tar\.gz: HTTP 404; check the version and the mirror URL\n$/m,
       );
-      expect((await stubs.calls()).map((c) => c[0])).not.to.include('kind');
+      // This machine was checked first (Docker, then kind's version); no cluster was made.
+      expect((await stubs.calls()).map((c) => c.slice(0, 2).join(' '))).to.deep.equal([
+        'docker info',
+        'kind version',
+      ]);
       expect(api.requests).to.deep.equal([]);
     } finally {
       await mirror.close();
@@ -497,7 +542,7 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     );
     expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(2);
     expect(r.stderr).to.match(
-      /^error: upgrading the control plane to Istio 1\.30\.4 failed: .*deployment istio-system\/istiod Available with Istio 1\.30\.4/m,
+      /^error: upgrading the control plane to Istio 1\.30\.4 failed: .*deployment istio-system\/istiod with Istio 1\.30\.4/m,
     );
     expect(r.stderr).to.match(/^the reports of the phases that ran are in \S+reports\/u1$/m);
     expect(r.stderr).not.to.contain('internal error');
@@ -523,6 +568,10 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
       [
         ['--matrix', '1.28.6,1.29.3,1.30.4'],
         'error: Istio 1.28.6 does not support Kubernetes 1.35.0 (it supports 1.30–1.34)',
+      ],
+      [
+        ['--from', '1.29.3', '--to', '1.30.4', '--calico', 'v3.32.0'],
+        'error: Calico v3.32.0 fails every server-side apply of a tiered policy with NotFound (projectcalico/calico#12841, fixed in v3.32.1); use --calico v3.32.1 or later\n',
       ],
       [
         ['--from', '1.29.3'],
