@@ -169,7 +169,40 @@ export class PolicyModel {
     }
   }
 
+  /**
+   * A closed port (one the target does not serve): whatever reaches the pod is refused by its
+   * kernel. Without sidecars the client sees ECONNREFUSED (an ICMP port unreachable for UDP on a
+   * connected socket). Through a sidecar, an HTTP client gets Envoy's 503 whose reset reason says
+   * `delayed connect error: 111`, which the agent reads as refused; a raw TCP client only sees the
+   * connection closed, which it cannot attribute. Source: reference/istio-calico-facts.md A1
+   * ("A refused connection (RST: the pod exists but the port is closed …) gives … 111", istio/istio#51267)
+   * and O7.
+   */
   private predictConnection(src: Endpoint, attempt: Extract<Attempt, { to: unknown }>): Prediction {
+    const reached = this.reach(src, attempt);
+    if (!attempt.port.closed || reached.outcome !== 'allowed') return reached;
+    const reasons = [...reached.reasons, `nothing listens on ${attempt.port.port}/${attempt.port.protocol}`];
+    const dst = this.cluster.byKey.get(`${attempt.to.namespace}/${attempt.to.name}`);
+    const proxied = attempt.kind !== 'udp' && (src.sidecar || dst?.sidecar === true);
+    if (proxied && attempt.kind === 'tcp') {
+      return unknown('none', [
+        ...reasons,
+        'a sidecar proxies the connection, so a raw TCP client only sees it closed, which the agent cannot attribute (fact O7)',
+      ]);
+    }
+    return {
+      outcome: 'refused',
+      layer: 'none',
+      reasons: [
+        ...reasons,
+        proxied
+          ? "the sidecar's upstream connect is refused (503, delayed connect error: 111)"
+          : `the pod's kernel refuses it (${attempt.kind === 'udp' ? 'ICMP port unreachable' : 'RST'})`,
+      ],
+    };
+  }
+
+  private reach(src: Endpoint, attempt: Extract<Attempt, { to: unknown }>): Prediction {
     const dst = this.cluster.byKey.get(`${attempt.to.namespace}/${attempt.to.name}`);
     if (!dst)
       return unknown('none', [

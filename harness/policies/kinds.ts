@@ -259,6 +259,7 @@ export const POLICY_KINDS: readonly PolicyKind[] = [
       validator: 'crd',
       crd: 'network-policy-api/policy.networking.k8s.io_clusternetworkpolicies.yaml',
     },
+    lint: ['cnp'],
   },
   { group: adminNetworkPolicy, kind: 'AdminNetworkPolicy', namespaced: false, model: 'admin-network-policy' },
   {

@@ -437,13 +437,24 @@ class ScenarioBuilder {
       );
       return undefined;
     }
-    const found = to.ports.find((p) => (typeof want === 'number' ? p.port === want : p.name === want));
+    // A number names a port of this protocol (a UDP attempt to 53 is not the TCP port 53); a name
+    // is unique across protocols, so it names one port whose protocol must fit.
+    const found = to.ports.find((p) =>
+      typeof want === 'number' ? p.port === want && p.protocol === protocol : p.name === want,
+    );
+    if (!found && typeof want === 'number' && !to.probe) {
+      // A port nothing serves: "does a policy open a closed port" is checked by being refused.
+      return { port: want, protocol, closed: true } as const;
+    }
     if (!found) {
       this.problems.push(
         this.doc.problem(
           at,
           `'${target}' serves no port ${String(want)}` +
-            (to.ports.length ? ` (it serves ${to.ports.map(describePort).join(', ')})` : ' (it serves none)'),
+            (to.ports.length
+              ? ` (it serves ${to.ports.map(describePort).join(', ')})`
+              : ' (it serves none)') +
+            (to.probe ? '; a probe has no Service to reach' : '; give a port number to aim at a closed port'),
         ),
       );
       return undefined;
@@ -550,5 +561,5 @@ function refOf(w: Workload): WorkloadRef {
 }
 
 export function describePort(p: Port): string {
-  return `${p.port}/${p.protocol}${p.name ? ` (${p.name})` : ''}`;
+  return `${p.port}/${p.protocol}${p.name ? ` (${p.name})` : ''}${p.closed ? ' (not served)' : ''}`;
 }

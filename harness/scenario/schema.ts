@@ -172,7 +172,8 @@ const attemptCommon = {
 const targetFields = {
   to: workloadRef.meta({ description: 'Target workload, reached by its Service name.' }),
   port: z.union([portNumber, portName]).optional().meta({
-    description: "A port number or name of the target. Default: the target's only port of that protocol.",
+    description:
+      "A port number or name of the target. Default: the target's only port of that protocol. A number the target does not serve aims at a closed port: expect refused, unless a policy drops it first.",
   }),
 };
 

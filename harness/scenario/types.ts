@@ -34,6 +34,11 @@ export interface Port {
   readonly port: number;
   readonly protocol: 'TCP' | 'UDP';
   readonly name?: string;
+  /**
+   * An attempt's port the target does not serve: its Service carries the port (so the ClusterIP
+   * forwards to the pod) but nothing listens there, so what gets through is refused.
+   */
+  readonly closed?: true;
 }
 
 export interface Workload {

@@ -62,7 +62,10 @@ interface TypeState {
 }
 
 export interface FakeIstiodOptions {
-  /** From an object first seen to the push it triggers. @default 0 */
+  /**
+   * From an object first seen to the push it triggers: istiod debounces changes for
+   * PILOT_DEBOUNCE_AFTER, 100 ms by default (`pilot/pkg/features/tuning.go:77-90`). @default 100
+   */
   readonly pushLagMs?: number;
   /** From a push to the proxy's answer. @default 0 */
   readonly ackLagMs?: number;
@@ -136,10 +139,16 @@ export class FakeIstiod {
     this.tick();
   }
 
-  /** Whether the sidecar of pod `namespace/name` runs config pushed after the last Istio object change it got. */
-  enforces(namespace: string, name: string): boolean {
+  /**
+   * Whether every sidecar in `namespace` acknowledged a push made after an Istio object change
+   * (a stand-in dataplane then enforces it), and since when (ms since the epoch).
+   */
+  enforcedIn(namespace: string): number | undefined {
     this.tick();
-    return this.enforcedAt.has(`${name}.${namespace}`);
+    const ids = [...this.proxies.keys()].filter((id) => id.slice(id.lastIndexOf('.') + 1) === namespace);
+    const times = ids.map((id) => this.enforcedAt.get(id));
+    if (ids.length === 0 || times.some((t) => t === undefined)) return undefined;
+    return Math.max(...(times as number[]));
   }
 
   /** The syncz entries istiod answers with: every sidecar (the fake has one istiod). */
@@ -199,7 +208,6 @@ export class FakeIstiod {
       // A pod recreated under the same name is a new connection, with a fresh state.
       if (this.proxies.has(id) && this.uids.get(id) === pod.metadata.uid) continue;
       this.uids.set(id, pod.metadata.uid ?? '');
-      this.enforcedAt.delete(id);
       const types = new Map<string, TypeState>();
       for (const type of ['CDS', 'LDS', 'RDS', 'EDS']) {
         const n = this.nonce(now);
@@ -216,7 +224,7 @@ export class FakeIstiod {
         this.seen.set(key, rv);
         if (!this.options.never)
           this.pending.push({
-            at: now + (this.options.pushLagMs ?? 0),
+            at: now + (this.options.pushLagMs ?? 100),
             namespace: o.metadata.namespace ?? '',
           });
       }
