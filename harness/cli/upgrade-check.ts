@@ -11,7 +11,8 @@ import path from 'node:path';
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { UserError } from '../errors.js';
+import { InputError, UserError } from '../errors.js';
+import { ambientRefusal } from '../scenario/dataplane.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { newRunId } from '../run/identity.js';
 import { InterruptScope } from '../run/interrupts.js';
@@ -135,6 +136,14 @@ Examples:
     if (matrix) check.checkMatrixPlan({ ...plan, versions: matrix });
     else check.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+    // Facts A5.1-A5.3 (ambient-cnp-facts.md): istio-cni and ztunnel upgrade after istiod, with no
+    // canary, resetting every long-lived connection on the node; none of those phases exist here.
+    const ambient = ambientRefusal(
+      scenario,
+      'upgrade-check',
+      'its upgrade phases (istiod, then istio-cni, then ztunnel, which has no canary and resets connections) are not built',
+    );
+    if (ambient) throw new InputError([ambient]);
     const run = runSettings(options, await loadAgentBundle());
     const runId = options.runId ?? newRunId();
     const runDir = path.resolve(io.cwd, options.reports, runId);
