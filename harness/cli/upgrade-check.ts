@@ -90,11 +90,15 @@ export function upgradeCheckCommand(program: Command, io: CliIo): void {
       `
 Phases, each in its own folder of <reports>/<run>/ with results.json, junit.xml, report.html:
   before  the scenario on Istio --from
-  mixed   istiod upgraded to --to (istioctl install of --to; with --method revision, installed
-          as revision <to with dashes> and the namespaces relabelled istio.io/rev=<rev>); the
-          pods are not restarted, so their sidecars are still --from
+  mixed   istiod upgraded to --to. In place: the pods are not restarted, so their sidecars are
+          still --from, served by the new istiod. With --method revision (installed as revision
+          <to with dashes>, the namespaces relabelled istio.io/rev=<rev>): every second workload
+          with a sidecar of each tenant, by name, is restarted onto the new revision, the rest
+          stay, and attempts cross the two control planes
   after   the workloads restarted (rollout restart; bare probe pods recreated), sidecars --to
-The istiod and sidecar versions of each phase are read from the cluster, not assumed. The
+The istiod and sidecar versions of each phase are read from the cluster, not assumed, and which
+istiod serves each sidecar from the istiods' /debug/syncz. A mixed phase that is not mixed, or a
+sidecar that rejected a push (NACK), is a fault: exit 2. The
 comparison is printed as a table and written as upgrade-check.json and upgrade-check.xml (JUnit).
 With --matrix, each version gets a fresh cluster; the outcomes are tabulated side by side
 (matrix.json, matrix.xml).
