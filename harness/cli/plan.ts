@@ -19,6 +19,7 @@ interface PlanCliOptions {
   readonly file: string;
   readonly output: (typeof FORMATS)[number];
   readonly ablate: boolean;
+  readonly staged: boolean;
   readonly apiServer?: string[];
   readonly apiServerPort: string;
   readonly podCidr?: string[];
@@ -38,6 +39,11 @@ export function planCommand(program: Command, io: CliIo): void {
     .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
     .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
     .option('--ablate', 'for attempts expected denied, show which layers hold them on their own', false)
+    .option(
+      '--staged',
+      "predict Calico's staged policies as if enforced, and list the attempts whose outcome that changes",
+      false,
+    )
     .option(
       '--api-server <cidr[,cidr...]>',
       'API server endpoint address(es) after DNAT (default: kind node network 172.18.0.0/16; repeatable)',
@@ -81,7 +87,7 @@ Examples:
           },
         },
         scenario.attempts,
-        { ablate: options.ablate },
+        { ablate: options.ablate, staged: options.staged },
       );
       switch (options.output) {
         case 'json':
