@@ -9,6 +9,8 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
+import { InputError } from '../errors.js';
+import { ambientRefusal } from '../scenario/dataplane.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
 import { resultTable, runSummary } from '../report/run-table.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
@@ -98,6 +100,12 @@ Examples:
     );
   addProvisionOptions(addApiServerOption(command)).action(async (options: RunOptions) => {
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+    const ambient = ambientRefusal(
+      scenario,
+      'run',
+      'deploying ambient workloads (ztunnel, istio-cni, waypoints, capture checks) is not built yet; `validate` and `plan` read them',
+    );
+    if (ambient) throw new InputError([ambient]);
     const settings = runSettings(options, await loadAgentBundle());
     const runId = options.runId ?? newRunId();
     const directory = path.resolve(io.cwd, options.reports, runId);

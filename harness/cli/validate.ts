@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 
 import { loadScenarioFile } from './lazy.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
+import { DATA_PLANES, dataPlaneOf } from '../scenario/dataplane.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { outOfScopeText, pairAttempts } from '../scenario/segments.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
@@ -68,6 +69,7 @@ function summary(s: Scenario, shownFile: string): string {
       [
         ['namespaces', `${s.namespaces.length} (${tenants.size} tenants, ${shared} shared)`],
         ['workloads', `${s.workloads.length} (${probes} probes)`],
+        ['data planes', dataPlaneSummary(s)],
         ['policies', policies.length ? policies.join(', ') : 'none'],
         [
           'attempts',
@@ -81,6 +83,19 @@ function summary(s: Scenario, shownFile: string): string {
       .slice(1)
       .map((l) => (l ? `  ${l}` : l))
       .join('\n')
+  );
+}
+
+/** Workloads per data plane, and the waypoints: `sidecar 4, ambient 6, none 2; waypoints tenant-a/waypoint`. */
+function dataPlaneSummary(s: Scenario): string {
+  const counts = new Map<string, number>();
+  for (const w of s.workloads) counts.set(dataPlaneOf(w), (counts.get(dataPlaneOf(w)) ?? 0) + 1);
+  const planes = DATA_PLANES.filter((p) => counts.has(p)).map((p) => `${p} ${counts.get(p) ?? 0}`);
+  const waypoints = s.namespaces.flatMap((n) =>
+    (n.waypoints ?? []).map((w) => `${n.name}/${w.name} (for ${w.for})`),
+  );
+  return (
+    (planes.join(', ') || 'no workloads') + (waypoints.length ? `; waypoints ${waypoints.join(', ')}` : '')
   );
 }
 

@@ -13,6 +13,8 @@
  */
 import type { Attempt, Manifest, Namespace, Port, Workload } from '../scenario/types.js';
 import { serviceHost } from '../scenario/types.js';
+import { AmbientAuthorization } from './ambient-authz.js';
+import { AmbientPaths } from './ambient.js';
 import { ApiLayer } from './api.js';
 import {
   AuthorizationLayer,
@@ -98,6 +100,7 @@ export class PolicyModel {
   private readonly network: NetworkLayer;
   private readonly peerAuth: PeerAuthenticationLayer;
   private readonly authz: AuthorizationLayer;
+  private readonly ambient: AmbientPaths;
   private readonly dns: DnsLayer;
   private readonly api: ApiLayer;
   private readonly unmodeled: readonly Unmodeled[];
@@ -130,6 +133,23 @@ export class PolicyModel {
       input.meshRootNamespace,
       input.trustDomain,
     );
+    this.ambient = new AmbientPaths({
+      cluster: this.cluster,
+      path: (a, b, port, protocol) => this.path(a, b, port, protocol),
+      ingress: (dst, src, port) => {
+        const problem = this.networkUnmodeled();
+        if (problem) return { verdict: MAYBE, reasons: [problem] };
+        return this.network.evaluate('Ingress', dst, src, dst, port, 'TCP');
+      },
+      peerAuth: this.peerAuth,
+      authz: new AmbientAuthorization(this.authz),
+      context: (attempt, src, dst, principal) => ({
+        ...this.requestContext(src, dst, attempt, false, attemptIsHttp(attempt)),
+        principal,
+      }),
+      reject: inv.rejectInsteadOfDrop,
+      http: attemptIsHttp,
+    });
     this.dns = new DnsLayer(this.cluster);
     this.api = new ApiLayer(inv.rbac);
     this.unmodeled = [
@@ -211,6 +231,8 @@ export class PolicyModel {
     const startup = this.startup(dst);
     if (startup.verdict !== 1) return unknown('network', startup.reasons);
     const protocol: Protocol = attempt.kind === 'udp' ? 'UDP' : 'TCP';
+    // ztunnel captures TCP only (fact AO12): UDP takes the plain path below whatever the data plane.
+    if (protocol === 'TCP' && AmbientPaths.applies(src, dst)) return this.ambient.predict(src, dst, attempt);
     const port = attempt.port.port;
     const path = this.path(src, dst, port, protocol);
     if (path.verdict === MAYBE) return unknown('network', path.reasons);
@@ -226,7 +248,7 @@ export class PolicyModel {
       return {
         outcome: 'allowed',
         layer: 'none',
-        reasons: [...reasons, 'UDP is not intercepted by sidecars'],
+        reasons: [...reasons, 'UDP is not intercepted by sidecars or ztunnel (fact AO12)'],
       };
 
     const host = serviceHost(attempt.to, this.cluster.clusterDomain);
@@ -528,6 +550,11 @@ export class PolicyModel {
     this.startupCache.set(e.index, result);
     return result;
   }
+}
+
+/** Whether Istio's RBAC sees the attempt as an HTTP request: an http attempt on a port not declared TCP. */
+function attemptIsHttp(attempt: Extract<Attempt, { to: unknown }>): boolean {
+  return attempt.kind === 'http' && istioProtocol(attempt.port) !== 'tcp';
 }
 
 function principalOf(e: Endpoint, trustDomain: string): string {

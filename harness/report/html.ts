@@ -403,7 +403,7 @@ function footingFacts(m: ResultsDocument['method']): string {
     b
       ? fact(
           'Policy in force before round 1',
-          `network: ${b.network.status}${b.network.ms === undefined ? '' : ` in ${b.network.ms} ms`}: ${b.network.reasoning}; mesh: ${b.mesh.reasoning}; then ${b.settleMs} ms of --settle`,
+          `network: ${b.network.status}${b.network.ms === undefined ? '' : ` in ${b.network.ms} ms`}: ${b.network.reasoning}; mesh: ${b.mesh.status}${b.mesh.ms === undefined ? '' : ` in ${b.mesh.ms} ms`}: ${b.mesh.reasoning}; then ${b.settleMs} ms of --settle`,
         )
       : '',
     f

@@ -245,7 +245,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
                 reasoning: barrier.network.reasoning,
                 ...(barrier.network.ms === undefined ? {} : { ms: barrier.network.ms }),
               },
-              mesh: { ...barrier.mesh },
+              mesh: structuredClone(barrier.mesh),
               settleMs: barrier.settleMs,
             },
           }

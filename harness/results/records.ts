@@ -25,6 +25,7 @@ import { InputError, type Problem } from '../errors.js';
 import { readInputFile } from '../input-file.js';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { isRecord } from '../values.js';
+import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
 import { RESULTS_JSON_VERSION } from './results-model.js';
 
@@ -108,21 +109,17 @@ const FootingRecordSchema = z.object({
   sidecars: z.object({ pods: z.number().int(), withProxy: z.number().int() }),
 });
 
-/**
- * What the run waited on before round 1, per layer (harness/run/canary.ts): `passed` with the
- * time it took, `skipped` (nothing of that layer was applied), `unavailable` (the cluster lacks
- * what the barrier needs; `--settle` was the only wait), `not-read` (no barrier for that layer).
- */
+/** What the run waited on before round 1, per layer (barrier-schema.ts). */
 const BarrierRecordSchema = z.object({
   type: z.literal('barrier'),
   network: z.object({
-    status: z.enum(['passed', 'skipped', 'unavailable']),
+    status: z.enum(BARRIER_STATUS),
     reasoning: z.string(),
     ms: z.number().optional(),
     rounds: z.number().int().optional(),
     pods: z.number().int().optional(),
   }),
-  mesh: z.object({ status: z.enum(['not-read']), reasoning: z.string() }),
+  mesh: MeshBarrierPart,
   /** The extra minimum wait after the barrier (`--settle`). */
   settleMs: z.number(),
 });

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
+import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
 
 export const RESULTS_JSON_VERSION = 1;
@@ -163,16 +164,16 @@ export const ResultsDocumentSchema = z
       barrier: z
         .object({
           network: z.object({
-            status: z.enum(['passed', 'skipped', 'unavailable']),
+            status: z.enum(BARRIER_STATUS),
             reasoning: z.string(),
             ms: z.number().optional(),
           }),
-          mesh: z.object({ status: z.enum(['not-read']), reasoning: z.string() }),
+          mesh: MeshBarrierPart,
           settleMs: z.number(),
         })
         .optional()
         .describe(
-          'What the run waited on before round 1: the network canary (proof the policies are in force), then --settle',
+          "What the run waited on before round 1: the network canary and istiod's sync status of the sidecars (proof the policies are in force), then --settle",
         ),
       clusterFacts: z
         .object({

@@ -11,6 +11,7 @@ import {
   type Category,
   type ExpectWord,
 } from './outcomes.js';
+import { meshed } from './dataplane.js';
 import type { HttpRequest, RawGenerator } from './schema.js';
 import {
   refText,
@@ -232,7 +233,7 @@ function countDrafts(gen: RawGenerator, sources: readonly Workload[], ctx: Gener
     case 'header-spoof': {
       const ports = sums(tcp);
       for (const src of sources) {
-        if (!src.sidecar) continue;
+        if (!meshed(src)) continue;
         const self = isTarget(src) ? tcp(src) : 0;
         const wanted =
           gen.to === 'shared'
@@ -245,9 +246,9 @@ function countDrafts(gen: RawGenerator, sources: readonly Workload[], ctx: Gener
       break;
     }
     case 'plaintext': {
-      const ports = sums(tcp, (w) => w.sidecar);
+      const ports = sums(tcp, (w) => meshed(w));
       for (const src of sources) {
-        if (src.sidecar) continue;
+        if (meshed(src)) continue;
         count +=
           gen.to === 'shared' ? ports.shared : gen.to === 'same-tenant' ? ports.of(tenant(src)) : ports.all;
       }
@@ -325,7 +326,7 @@ function draftsFor(gen: RawGenerator, sources: readonly Workload[], ctx: Generat
     }
     case 'header-spoof': {
       const victims = ctx.namespaces.filter((n) => n.tenant);
-      for (const src of sources.filter((s) => s.sidecar)) {
+      for (const src of sources.filter((s) => meshed(s))) {
         const wanted = targets.filter((t) =>
           gen.to === 'shared' ? !tenant(t) : gen.to === 'same-tenant' ? tenant(t) === tenant(src) : true,
         );
@@ -353,10 +354,10 @@ function draftsFor(gen: RawGenerator, sources: readonly Workload[], ctx: Generat
       break;
     }
     case 'plaintext': {
-      for (const src of sources.filter((s) => !s.sidecar)) {
+      for (const src of sources.filter((s) => !meshed(s))) {
         const wanted = targets.filter(
           (t) =>
-            t.sidecar &&
+            meshed(t) &&
             (gen.to === 'shared' ? !tenant(t) : gen.to === 'same-tenant' ? tenant(t) === tenant(src) : true),
         );
         for (const dst of wanted) {

@@ -11,10 +11,18 @@ import { InputError, suggest, type Problem } from '../errors.js';
 import { readInputFile, reason } from '../input-file.js';
 import { kubernetesObjects, ManifestBudget, readManifestFile } from '../policies/read-manifests.js';
 import { formatPath, parseYaml, type DocPath, type YamlDocument } from '../yaml-source.js';
+import {
+  dataPlaneOf,
+  meshed,
+  namespacePlane,
+  resolveDataPlane,
+  type DataPlane,
+  type Waypoint,
+} from './dataplane.js';
 import { expandGenerators } from './generators.js';
 import { issuesToProblems } from './issues.js';
 import { expectation, OUTCOMES_BY_KIND, type AttemptKind, type Category } from './outcomes.js';
-import { ScenarioSchema, type RawAttempt, type ScenarioDocument } from './schema.js';
+import { ScenarioSchema, type RawAttempt, type RawWaypoint, type ScenarioDocument } from './schema.js';
 import { resolveSegments } from './segments.js';
 import type {
   Attempt,
@@ -121,6 +129,8 @@ class ScenarioBuilder {
   private readonly workloads = new Map<string, Workload>();
   /** "Did you mean" costs a comparison with every name: offered for the first few mistakes only. */
   private suggestions = 20;
+  /** Where each waypoint was declared, `namespace/name` → path, for problems found later. */
+  private readonly waypointOrigins = new Map<string, DocPath>();
   private readonly budget = new ManifestBudget();
 
   private readonly doc: YamlDocument;
@@ -136,6 +146,7 @@ class ScenarioBuilder {
     this.addTenants();
     this.addNamespaces();
     this.addWorkloads();
+    this.bindWaypoints();
 
     const explicit = spec.attempts.flatMap(
       (raw, i) => this.resolveAttempt(raw, ['spec', 'attempts', i]) ?? [],
@@ -223,11 +234,14 @@ class ScenarioBuilder {
         );
         return;
       }
+      const dataplane = this.namespaceDataPlane(t, 'sidecar', at);
       this.addNamespace(
         {
           name,
           labels: { ...t.labels, tenant: t.name },
-          injection: t.injection,
+          injection: dataplane === 'sidecar',
+          dataplane,
+          waypoints: this.waypoints(t.waypoints, name, dataplane, at),
           tenant: t.name,
           origin: this.origin(at),
         },
@@ -261,11 +275,14 @@ class ScenarioBuilder {
   private addNamespaces(): void {
     this.spec_.namespaces.forEach((n, i) => {
       const at: DocPath = ['spec', 'namespaces', i];
+      const dataplane = this.namespaceDataPlane(n, 'none', at);
       this.addNamespace(
         {
           name: n.name,
           labels: n.tenant && !('tenant' in n.labels) ? { ...n.labels, tenant: n.tenant } : n.labels,
-          injection: n.injection,
+          injection: dataplane === 'sidecar',
+          dataplane,
+          waypoints: this.waypoints(n.waypoints, n.name, dataplane, at),
           ...(n.tenant ? { tenant: n.tenant } : {}),
           origin: this.origin(at),
         },
@@ -287,6 +304,7 @@ class ScenarioBuilder {
       labels?: Record<string, string> | undefined;
       serviceAccount: string;
       sidecar?: boolean | undefined;
+      dataplane?: DataPlane | undefined;
       ports: readonly (number | { port: number; protocol: 'TCP' | 'UDP'; name?: string | undefined })[];
       ip?: string | undefined;
       automountToken: boolean;
@@ -301,6 +319,13 @@ class ScenarioBuilder {
           [...at, 'namespace'],
           `names no namespace of the scenario: '${w.namespace}'` + (hint ? ` (did you mean '${hint}'?)` : ''),
         ),
+      );
+      return;
+    }
+    const plane = resolveDataPlane(w.dataplane, { field: 'sidecar', value: w.sidecar }, namespacePlane(ns));
+    if ('problem' in plane) {
+      this.problems.push(
+        this.doc.problem([...at, 'dataplane' in w && w.dataplane ? 'dataplane' : 'sidecar'], plane.problem),
       );
       return;
     }
@@ -335,13 +360,119 @@ class ScenarioBuilder {
       namespace: w.namespace,
       labels: w.labels ?? { app: w.name },
       serviceAccount: w.serviceAccount,
-      sidecar: w.sidecar ?? ns.injection,
+      sidecar: plane.dataplane === 'sidecar',
+      dataplane: plane.dataplane,
       ports,
       ...(w.ip ? { ip: w.ip } : {}),
       automountToken: w.automountToken,
       probe: ports.length === 0,
       origin: this.origin(at),
     });
+  }
+
+  /** A namespace's data plane from `dataplane` and `injection`; a contradiction is a problem. */
+  private namespaceDataPlane(
+    n: { dataplane?: DataPlane | undefined; injection?: boolean | undefined },
+    fallback: DataPlane,
+    at: DocPath,
+  ): DataPlane {
+    const plane = resolveDataPlane(n.dataplane, { field: 'injection', value: n.injection }, fallback);
+    if ('dataplane' in plane) return plane.dataplane;
+    this.problems.push(this.doc.problem([...at, 'injection'], plane.problem));
+    return n.dataplane ?? fallback;
+  }
+
+  /** A namespace's waypoints: only in an ambient namespace, unique names, one taking all workloads. */
+  private waypoints(
+    raw: readonly RawWaypoint[],
+    namespace: string,
+    dataplane: DataPlane,
+    at: DocPath,
+  ): Waypoint[] {
+    if (raw.length > 0 && dataplane !== 'ambient') {
+      this.problems.push(
+        this.doc.problem(
+          [...at, 'waypoints'],
+          `waypoints need an ambient namespace, and this one's data plane is ${dataplane}; set dataplane: ambient`,
+        ),
+      );
+      return [];
+    }
+    const out: Waypoint[] = [];
+    raw.forEach((w, i) => {
+      const here: DocPath = [...at, 'waypoints', i];
+      if (out.some((o) => o.name === w.name)) {
+        this.problems.push(this.doc.problem([...here, 'name'], `waypoint '${w.name}' is declared twice`));
+        return;
+      }
+      if (w.services === 'all' && out.some((o) => o.services === 'all')) {
+        this.problems.push(
+          this.doc.problem(
+            [...here, 'services'],
+            'a namespace is labelled istio.io/use-waypoint with one name only: a single waypoint may take services: all',
+          ),
+        );
+        return;
+      }
+      out.push({ name: w.name, namespace, for: w.for, services: w.services });
+      this.waypointOrigins.set(`${namespace}/${w.name}`, here);
+    });
+    return out;
+  }
+
+  /**
+   * Gives each ambient workload the waypoint its namespace's `waypoints` assign it: one that names
+   * it, else the namespace-wide one (fact A2.4: Service and pod labels win over the namespace's).
+   */
+  private bindWaypoints(): void {
+    const named = new Map<string, string>();
+    for (const ns of this.namespaces.values()) {
+      for (const wp of ns.waypoints ?? []) {
+        const at = this.waypointOrigins.get(`${ns.name}/${wp.name}`) ?? [];
+        if (this.workloads.has(`${ns.name}/${wp.name}`)) {
+          // istiod deploys the waypoint as a Deployment and Service of the Gateway's name (fact A2.4).
+          this.problems.push(
+            this.doc.problem(
+              [...at, 'name'],
+              `waypoint '${wp.name}' has the name of workload ${ns.name}/${wp.name}; its Deployment and Service would collide`,
+            ),
+          );
+        }
+        if (wp.services === 'all') continue;
+        wp.services.forEach((name, j) => {
+          const key = `${ns.name}/${name}`;
+          const w = this.workloads.get(key);
+          const where: DocPath = [...at, 'services', j];
+          if (!w) {
+            const hint = this.suggest(key, this.workloads.keys());
+            this.problems.push(
+              this.doc.problem(
+                where,
+                `names no workload of namespace ${ns.name}: '${name}'` +
+                  (hint ? ` (did you mean '${hint}'?)` : ''),
+              ),
+            );
+          } else if (w.dataplane !== 'ambient') {
+            this.problems.push(
+              this.doc.problem(
+                where,
+                `workload ${key} is on the ${w.dataplane} data plane; only ambient workloads use a waypoint`,
+              ),
+            );
+          } else if (named.has(key)) {
+            this.problems.push(
+              this.doc.problem(where, `workload ${key} already uses waypoint '${named.get(key) ?? ''}'`),
+            );
+          } else named.set(key, wp.name);
+        });
+      }
+    }
+    for (const [key, w] of this.workloads) {
+      if (dataPlaneOf(w) !== 'ambient') continue;
+      const ns = this.namespaces.get(w.namespace);
+      const waypoint = named.get(key) ?? ns?.waypoints?.find((wp) => wp.services === 'all')?.name;
+      if (waypoint !== undefined) this.workloads.set(key, { ...w, waypoint });
+    }
   }
 
   private suggest(word: string, candidates: Iterable<string>): string | undefined {
@@ -476,7 +607,7 @@ class ScenarioBuilder {
     const b = this.namespaces.get(to.namespace);
     if (!b?.tenant) return 'shared-services';
     if (a?.tenant !== b.tenant) return 'cross-tenant';
-    if (!from.sidecar && to.sidecar) return 'plaintext';
+    if (!meshed(from) && meshed(to)) return 'plaintext';
     return 'intra-tenant';
   }
 

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 
+import { DATA_PLANES, WAYPOINT_FOR } from './dataplane.js';
 import { ATTEMPT_KINDS, CATEGORIES, EXPECT_WORDS } from './outcomes.js';
 import { segmentFields } from './segments.js';
 
@@ -62,10 +63,14 @@ const workloadFields = {
   name: dnsLabel.meta({ description: 'Pod (Deployment) and Service name.' }),
   labels: labels.optional().meta({ description: 'Pod labels. Default: {app: <name>}.' }),
   serviceAccount: dnsSubdomain.default('default').meta({ description: 'Service account the pod runs as.' }),
-  sidecar: z
-    .boolean()
-    .optional()
-    .meta({ description: "Whether the pod gets an Istio sidecar. Default: the namespace's injection." }),
+  sidecar: z.boolean().optional().meta({
+    description:
+      "Whether the pod gets an Istio sidecar: true is dataplane: sidecar, false is dataplane: none. Default: the namespace's data plane.",
+  }),
+  dataplane: z.enum(DATA_PLANES).optional().meta({
+    description:
+      "How the pod joins the mesh: sidecar (injected Envoy), ambient (captured by ztunnel) or none (out of the mesh). Default: the namespace's.",
+  }),
   ports: z
     .array(z.union([portNumber, PortSchema]))
     .default([])
@@ -84,10 +89,43 @@ export const WorkloadSchema = z
   .strictObject({ ...workloadFields, namespace: dnsLabel })
   .meta({ description: 'A pod the scenario deploys; every workload runs the agent.' });
 
+export const WaypointSchema = z
+  .strictObject({
+    name: dnsLabel
+      .default('waypoint')
+      .meta({ description: 'Gateway name; the waypoint runs as this service account.' }),
+    for: z.enum(WAYPOINT_FOR).default('service').meta({
+      description:
+        'Traffic it takes (istio.io/waypoint-for): service (calls to a Service), workload (calls to a pod IP) or all.',
+    }),
+    services: z
+      .union([z.literal('all'), z.array(dnsLabel).min(1)])
+      .default('all')
+      .meta({
+        description:
+          "Which workloads use it: all (the namespace is labelled istio.io/use-waypoint) or a list of this namespace's workload names (their Service and pod are labelled).",
+      }),
+  })
+  .meta({
+    description:
+      'A waypoint proxy (a Gateway of class istio-waypoint) for L7 policy in an ambient namespace.',
+  });
+
+const dataplaneField = z.enum(DATA_PLANES).optional().meta({
+  description: 'Data plane of the namespace: sidecar (injection), ambient (ztunnel capture) or none.',
+});
+const waypointsField = z.array(WaypointSchema).default([]).meta({
+  description: 'Waypoints of an ambient namespace; at most one may take all its workloads.',
+});
+
 export const NamespaceSchema = z.strictObject({
   name: dnsLabel,
   labels: labels.default({}),
-  injection: z.boolean().default(false).meta({ description: 'Istio sidecar injection for the namespace.' }),
+  injection: z.boolean().optional().meta({
+    description: 'Istio sidecar injection: true is dataplane: sidecar, false is none. Default: false.',
+  }),
+  dataplane: dataplaneField,
+  waypoints: waypointsField,
   tenant: dnsLabel
     .optional()
     .meta({ description: 'The tenant owning this namespace. Namespaces without a tenant are shared.' }),
@@ -100,10 +138,14 @@ export const TenantSchema = z
     labels: labels
       .default({})
       .meta({ description: 'Extra namespace labels (`tenant: <name>` is always set).' }),
-    injection: z.boolean().default(true),
+    injection: z.boolean().optional().meta({
+      description: 'Istio sidecar injection: true is dataplane: sidecar, false is none. Default: true.',
+    }),
+    dataplane: dataplaneField,
+    waypoints: waypointsField,
     probes: z.boolean().default(true).meta({
       description:
-        'Add two client-only workloads: `probe` (sidecar as the namespace) and `probe-nosidecar` (no sidecar).',
+        "Add two client-only workloads: `probe` (the namespace's data plane) and `probe-nosidecar` (out of the mesh).",
     }),
     workloads: z.array(z.strictObject(workloadFields)).default([]),
   })
@@ -396,6 +438,7 @@ export type RawAttempt = z.output<typeof AttemptSchema>;
 export type RawGenerator = z.output<typeof GeneratorSchema>;
 export type RawWorkload = z.output<typeof WorkloadSchema>;
 export type RawPort = z.output<typeof PortSchema>;
+export type RawWaypoint = z.output<typeof WaypointSchema>;
 export type HttpRequest = z.output<typeof HttpRequestSchema>;
 export type ApiRequest = z.output<typeof ApiRequestSchema>;
 export type DnsQuery = z.output<typeof DnsQuerySchema>;

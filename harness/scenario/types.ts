@@ -4,6 +4,7 @@
  * (model, fixtures, runner, reports) takes this, never the raw YAML.
  */
 import type { YamlDocument } from '../yaml-source.js';
+import type { DataPlane, Waypoint } from './dataplane.js';
 import type { AttemptKind, Category, Expectation } from './outcomes.js';
 import type { ApiRequest, DnsQuery, HttpRequest } from './schema.js';
 import type { ScenarioSegments } from './segments.js';
@@ -23,8 +24,16 @@ export interface Namespace {
   readonly name: string;
   /** Labels as applied to the Namespace object (tenants get `tenant: <name>`). */
   readonly labels: Readonly<Record<string, string>>;
-  /** Istio sidecar injection (`istio-injection=enabled`). */
+  /** Istio sidecar injection (`istio-injection=enabled`): `dataplane === 'sidecar'`. */
   readonly injection: boolean;
+  /**
+   * How its workloads join the mesh unless they say otherwise (harness/scenario/dataplane.ts).
+   * The loader always sets it; read it with `namespacePlane()`, which derives it from
+   * `injection` for objects built by hand.
+   */
+  readonly dataplane?: DataPlane;
+  /** Waypoints of an ambient namespace (none elsewhere). */
+  readonly waypoints?: readonly Waypoint[];
   /** The owning tenant; undefined for a shared namespace. */
   readonly tenant?: string;
   readonly origin: Origin;
@@ -46,7 +55,15 @@ export interface Workload {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly serviceAccount: string;
+  /** An injected sidecar: `dataplane === 'sidecar'`. */
   readonly sidecar: boolean;
+  /** Set by the loader; read it with `dataPlaneOf()`, which derives it from `sidecar` when absent. */
+  readonly dataplane?: DataPlane;
+  /**
+   * The waypoint (name, in the workload's namespace) its Service and pod are enrolled with, for an
+   * ambient workload; undefined when it uses none.
+   */
+  readonly waypoint?: string;
   readonly ports: readonly Port[];
   readonly ip?: string;
   readonly automountToken: boolean;

@@ -45,7 +45,9 @@ describe('scenario loader: errors', () => {
 
   it('lists the known fields when nothing is close', async () => {
     const [p] = await problemsOf(`${HEAD}  namespaces:\n    - name: a\n      zzzzzz: true\n`);
-    expect(p?.message).to.equal("unknown field 'zzzzzz' (known fields: name, labels, injection, tenant)");
+    expect(p?.message).to.equal(
+      "unknown field 'zzzzzz' (known fields: name, labels, injection, dataplane, waypoints, tenant)",
+    );
   });
 
   it('finds unknown fields inside the right attempt kind', async () => {

@@ -62,7 +62,10 @@ interface TypeState {
 }
 
 export interface FakeIstiodOptions {
-  /** From an object first seen to the push it triggers. @default 0 */
+  /**
+   * From an object first seen to the push it triggers: istiod debounces changes for
+   * PILOT_DEBOUNCE_AFTER, 100 ms by default (`pilot/pkg/features/tuning.go:77-90`). @default 100
+   */
   readonly pushLagMs?: number;
   /** From a push to the proxy's answer. @default 0 */
   readonly ackLagMs?: number;
@@ -74,6 +77,13 @@ export interface FakeIstiodOptions {
   readonly rootNamespace?: string;
   /** Write only the legacy nonce fields, as istiod < 1.23 does. */
   readonly legacy?: boolean;
+  /**
+   * Whether the istiod pod asked (the exec's namespace and pod) serves a proxy; each istiod lists
+   * only its own proxies. @default every istiod serves every proxy (one control plane)
+   */
+  readonly serves?: (istiod: { namespace: string; pod: string }, proxyId: string) => boolean;
+  /** The proxy's `istio_version`. @default 1.29.3 */
+  readonly istioVersion?: (proxyId: string) => string;
 }
 
 export class FakeIstiod {
@@ -82,6 +92,8 @@ export class FakeIstiod {
   private readonly server: FakeApiServer;
   private readonly options: FakeIstiodOptions;
   private readonly proxies = new Map<string, Map<string, TypeState>>();
+  /** The pod uid each proxy id last connected from. */
+  private readonly uids = new Map<string, string>();
   /** Object key → resourceVersion last seen. */
   private readonly seen = new Map<string, string>();
   private readonly pending: { at: number; namespace: string }[] = [];
@@ -107,16 +119,36 @@ export class FakeIstiod {
     if (request.command.join(' ') !== 'pilot-discovery request GET /debug/syncz') return undefined;
     this.reads.push(request);
     this.tick();
-    const text = JSON.stringify(this.syncz());
+    const serves = this.options.serves;
+    const text = JSON.stringify(this.syncz().filter((e) => !serves || serves(request, String(e.proxy))));
     return spawn(process.execPath, ['-e', 'process.stdout.write(process.argv[1] + "\\n")', text], {
       stdio: 'pipe',
     });
   };
 
-  /** Whether the sidecar of pod `namespace/name` runs config pushed after the last Istio object change it got. */
-  enforces(namespace: string, name: string): boolean {
+  /**
+   * An LDS push to every sidecar now (or to one namespace's), as istiod makes to proxies that
+   * (re)connect to it, answered like any other (acked, or NACKed when `nack` says so).
+   */
+  push(namespace?: string): void {
     this.tick();
-    return this.enforcedAt.has(`${name}.${namespace}`);
+    this.pending.push({
+      at: Date.now(),
+      namespace: namespace ?? this.options.rootNamespace ?? 'istio-system',
+    });
+    this.tick();
+  }
+
+  /**
+   * Whether every sidecar in `namespace` acknowledged a push made after an Istio object change
+   * (a stand-in dataplane then enforces it), and since when (ms since the epoch).
+   */
+  enforcedIn(namespace: string): number | undefined {
+    this.tick();
+    const ids = [...this.proxies.keys()].filter((id) => id.slice(id.lastIndexOf('.') + 1) === namespace);
+    const times = ids.map((id) => this.enforcedAt.get(id));
+    if (ids.length === 0 || times.some((t) => t === undefined)) return undefined;
+    return Math.max(...(times as number[]));
   }
 
   /** The syncz entries istiod answers with: every sidecar (the fake has one istiod). */
@@ -148,7 +180,7 @@ export class FakeIstiod {
         cluster_id: 'Kubernetes',
         proxy,
         proxy_type: 'sidecar',
-        istio_version: '1.29.3',
+        istio_version: this.options.istioVersion?.(proxy) ?? '1.29.3',
         ...legacy,
         ...(this.options.legacy ? {} : { resources }),
         // A field bulkhead does not read, as newer istiods add them.
@@ -173,7 +205,9 @@ export class FakeIstiod {
       ];
       if (!containers.some((c) => c.name === 'istio-proxy')) continue;
       const id = `${pod.metadata.name}.${pod.metadata.namespace ?? ''}`;
-      if (this.proxies.has(id)) continue;
+      // A pod recreated under the same name is a new connection, with a fresh state.
+      if (this.proxies.has(id) && this.uids.get(id) === pod.metadata.uid) continue;
+      this.uids.set(id, pod.metadata.uid ?? '');
       const types = new Map<string, TypeState>();
       for (const type of ['CDS', 'LDS', 'RDS', 'EDS']) {
         const n = this.nonce(now);
@@ -190,7 +224,7 @@ export class FakeIstiod {
         this.seen.set(key, rv);
         if (!this.options.never)
           this.pending.push({
-            at: now + (this.options.pushLagMs ?? 0),
+            at: now + (this.options.pushLagMs ?? 100),
             namespace: o.metadata.namespace ?? '',
           });
       }
