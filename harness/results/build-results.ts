@@ -12,6 +12,7 @@ import type { Finding } from '../lint/types.js';
 import { formatExpectation, isMustDeny, type Outcome } from '../scenario/outcomes.js';
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
+import { outOfScopeText } from '../scenario/segments.js';
 import { judgeObservations } from './judge.js';
 import { layerOf } from './layers.js';
 import type {
@@ -185,6 +186,8 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
     .filter((w) => w.ports.length > 0)
     .map((w) => ({ namespace: w.namespace, name: w.name, ports: w.ports.map((p) => p.port) }));
   const method = run.method;
+  // The run record's copy, so the log alone says it; a log written before it had one: the scenario's.
+  const declared = run.scope ?? scenarioScope(scenario);
 
   return {
     v: RESULTS_JSON_VERSION,
@@ -200,6 +203,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       trigger: env.trigger ?? 'manual',
       ...(env.change ? { change: env.change } : {}),
       ...(env.operator ? { operator: env.operator } : {}),
+      ...(env.tester ? { tester: { ...env.tester } } : {}),
     },
     scope: {
       provider: env.provider ?? 'existing',
@@ -214,7 +218,11 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
         ...(n.tenant ? { tenant: n.tenant } : {}),
       })),
       services,
-      outOfScope: [...(env.outOfScope ?? [])],
+      outOfScope: [...(env.outOfScope ?? []), ...declared.outOfScope.map(outOfScopeText)],
+      ...(declared.segments.length > 0
+        ? { segments: declared.segments.map((s) => ({ ...s, namespaces: [...s.namespaces] })) }
+        : {}),
+      ...(declared.isolate.length > 0 ? { isolate: declared.isolate.map((p) => ({ ...p })) } : {}),
       ...(policies ? { policies: policies.applied.map(objectName) } : {}),
     },
     versions: {
@@ -321,6 +329,24 @@ function judgeUnrecorded(
     reason: expect.auto
       ? 'the expectation is auto and the run stopped before recording its prediction'
       : judgement.reason,
+  };
+}
+
+/** What the scenario declares about segmentation, as the run record holds it. */
+export function scenarioScope(
+  scenario: Pick<Scenario, 'segments' | 'isolate' | 'outOfScope'>,
+): NonNullable<RunRecord['scope']> {
+  return {
+    segments: scenario.segments.map((s) => ({
+      name: s.name,
+      ...(s.description === undefined ? {} : { description: s.description }),
+      namespaces: [...s.namespaces],
+    })),
+    isolate: scenario.isolate.map((p) => ({ from: p.from, to: p.to })),
+    outOfScope: scenario.outOfScope.map((o) => ({
+      name: o.name,
+      ...(o.reason === undefined ? {} : { reason: o.reason }),
+    })),
   };
 }
 

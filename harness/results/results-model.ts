@@ -26,6 +26,29 @@ export type ReportVerdict = (typeof REPORT_VERDICTS)[number];
 
 const Ref = z.object({ namespace: z.string(), name: z.string() });
 
+/**
+ * What the cluster is, as the operator declared it (`--environment`); kind and k3s clusters are
+ * replicas. `unknown`: not declared, and the report says exactly that.
+ */
+export const ENVIRONMENTS = ['production', 'staging', 'replica', 'unknown'] as const;
+export type EnvironmentKind = (typeof ENVIRONMENTS)[number];
+
+export const Segment = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  namespaces: z.array(z.string()),
+});
+export const IsolationPair = z
+  .object({ from: z.string(), to: z.string() })
+  .describe('One direction: no workload of segment `from` may reach one of segment `to`');
+export const Tester = z
+  .object({
+    name: z.string().optional(),
+    organisation: z.string().optional(),
+    independence: z.string().optional(),
+  })
+  .describe('Who tested, as given on the command line; bulkhead does not verify it');
+
 const ObservationEntry = z
   .object({
     round: z.number().int().min(1),
@@ -116,10 +139,11 @@ export const ResultsDocumentSchema = z
       trigger: z.string().describe('scheduled, change, pre-upgrade, manual, ...'),
       change: z.string().optional().describe('A change or ticket reference'),
       operator: z.string().optional().describe('Who or what ran it (CI identity)'),
+      tester: Tester.optional(),
     }),
     scope: z.object({
       provider: z.string(),
-      environment: z.enum(['production', 'replica', 'unknown']),
+      environment: z.enum(ENVIRONMENTS),
       cluster: z.string().describe('API server address'),
       context: z.string().optional(),
       clusterName: z.string().optional(),
@@ -129,7 +153,15 @@ export const ResultsDocumentSchema = z
       services: z.array(
         z.object({ namespace: z.string(), name: z.string(), ports: z.array(z.number().int()) }),
       ),
-      outOfScope: z.array(z.string()),
+      outOfScope: z.array(z.string()).describe('Systems deliberately not tested: `name: reason`'),
+      segments: z
+        .array(Segment)
+        .optional()
+        .describe("The scenario's segments: named groups of its namespaces"),
+      isolate: z
+        .array(IsolationPair)
+        .optional()
+        .describe('Which segment must not reach which, one direction per entry'),
       policies: z
         .array(z.string())
         .optional()

@@ -19,6 +19,7 @@ import type { ApiServerEndpoints } from '../policies/options.js';
 import { PolicyModel } from '../model/evaluate.js';
 import type { Prediction } from '../model/types.js';
 import { renderPolicySources } from '../policies/render.js';
+import { scenarioScope } from '../results/build-results.js';
 import {
   ResultsLog,
   type BarrierRecord,
@@ -246,6 +247,9 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       roundIntervalMs: props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs,
       readyTimeoutMs: props.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
     },
+    ...(scenario.segments.length + scenario.isolate.length + scenario.outOfScope.length > 0
+      ? { scope: scenarioScope(scenario) }
+      : {}),
   });
 
   const pending = await preflight(props, client, log, clock);

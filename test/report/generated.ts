@@ -395,3 +395,43 @@ export function oneNamespaceDocument(): ResultsDocument {
     attempts,
   });
 }
+
+/**
+ * The run with segments declared: acme is the cardholder data environment, the other tenants
+ * corporate, the shared namespace a segment of its own. corp → cde crosses globex's leak into
+ * acme (FAILED), cde → corp holds, and nothing goes from shared to cde (NOT TESTED). A tester
+ * and an out-of-scope system are stated.
+ */
+export function segmentedDocument(): ResultsDocument {
+  const doc = generatedDocument();
+  return ResultsDocumentSchema.parse({
+    ...doc,
+    run: {
+      ...doc.run,
+      id: 'generated-segments',
+      tester: {
+        name: 'Dana Auditor',
+        organisation: 'Example QSA Ltd',
+        independence: 'external assessor; no role in operating the cluster',
+      },
+    },
+    scope: {
+      ...doc.scope,
+      outOfScope: ['payments database (managed, outside the cluster): covered by the provider report'],
+      segments: [
+        { name: 'cde', description: 'cardholder data environment', namespaces: ['tenant-acme'] },
+        {
+          name: 'corp',
+          description: 'corporate tenants',
+          namespaces: ['tenant-globex', 'tenant-initech', 'tenant-umbrella'],
+        },
+        { name: 'shared', namespaces: [SHARED_NAMESPACE] },
+      ],
+      isolate: [
+        { from: 'corp', to: 'cde' },
+        { from: 'cde', to: 'corp' },
+        { from: 'shared', to: 'cde' },
+      ],
+    },
+  });
+}
