@@ -63,6 +63,12 @@ export function planTable(planned: readonly PlannedAttempt[], ablate: boolean): 
   out +=
     `\n${planned.length} attempts: ${count((p) => p.agrees === true)} agree, ` +
     `${count((p) => p.agrees === false)} disagree, ${count((p) => p.agrees === null)} unknown\n`;
+  const changing = planned.filter((p) => p.wouldChange);
+  if (changing.length > 0) {
+    out += `\nstaged policies, as if enforced, change ${changing.length} attempt${changing.length === 1 ? '' : 's'}:\n`;
+    for (const p of changing)
+      out += `  ${p.attempt.id}: ${p.wouldChange?.current.outcome ?? ''} -> ${p.predicted.outcome}\n`;
+  }
   if (ablate) {
     const ablated = planned.filter((p) => p.ablation);
     const spof = ablated.filter((p) => (p.ablation?.failsWithout.length ?? 0) > 0);
@@ -89,6 +95,7 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
         predicted: p.predicted,
         agrees: p.agrees,
         ...(p.ablation ? { ablation: p.ablation } : {}),
+        ...(p.wouldChange ? { wouldChange: { current: p.wouldChange.current } } : {}),
       };
     }),
     summary: {
@@ -96,6 +103,9 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
       agree: planned.filter((p) => p.agrees === true).length,
       disagree: planned.filter((p) => p.agrees === false).length,
       unknown: planned.filter((p) => p.agrees === null).length,
+      ...(planned.some((p) => p.wouldChange)
+        ? { wouldChange: planned.filter((p) => p.wouldChange).length }
+        : {}),
     },
   };
 }
