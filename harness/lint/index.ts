@@ -6,6 +6,7 @@
 import type { Manifest } from '../scenario/types.js';
 import { validateManifest } from '../policies/schema-validate.js';
 import { LintContext, type LintOptions } from './context.js';
+import { AMBIENT_RULES } from './rules-ambient.js';
 import { AUTHZ_RULES } from './rules-authz.js';
 import { CALICO_RULES } from './rules-calico.js';
 import { CNP_RULES } from './rules-cnp.js';
@@ -76,6 +77,7 @@ export const RULES: readonly Rule[] = [
   ...NETPOL_RULES,
   ...ENVOYFILTER_RULES,
   ...GENERAL_RULES,
+  ...AMBIENT_RULES,
 ];
 
 /** Every finding of every rule, ordered by file, line, column, then severity (worst first). */
