@@ -40,7 +40,20 @@ export interface RenderOptions {
   readonly istiodNamespace?: string;
   /** Calico tier that holds the cross-tenant deny. Default: {@link DEFAULT_TIER}. */
   readonly tier?: { readonly name: string; readonly order: number };
+  /**
+   * Where `builtin: hard-isolation` puts its cross-tenant deny: `calico`, a GlobalNetworkPolicy per
+   * tenant in {@link tier}; `cnp`, a ClusterNetworkPolicy per tenant in the Admin tier (Calico
+   * ≥ 3.32.1). Overrides the scenario's `clusterPolicy`. Default: the scenario's, else `calico`.
+   */
+  readonly clusterPolicy?: ClusterPolicyForm;
 }
+
+/** The forms of hard-isolation's cross-tenant deny. */
+export const CLUSTER_POLICY_FORMS = ['calico', 'cnp'] as const;
+export type ClusterPolicyForm = (typeof CLUSTER_POLICY_FORMS)[number];
+
+/** First priority of hard-isolation's ClusterNetworkPolicies: one per tenant, each its own. */
+export const CNP_FIRST_PRIORITY = 100;
 
 /**
  * kind puts its nodes on the docker network `kind`; docker hands it the first free /16 after the

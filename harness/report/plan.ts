@@ -24,6 +24,12 @@ function target(a: Attempt): { to: string | null; port: number | null } {
   }
 }
 
+/** The cluster objects (`cluster:Kind/namespace/name`, policies/cluster-policies.ts) reasons name. */
+export function foreignObjects(reasons: readonly string[]): string[] {
+  const found = reasons.flatMap((r) => [...r.matchAll(/cluster:[A-Za-z]+\/[^\s\]():,]+/g)].map((m) => m[0]));
+  return [...new Set(found)];
+}
+
 function agreeText(p: PlannedAttempt): string {
   if (p.agrees === null) return '?';
   if (p.attempt.expect.auto) return 'auto';
@@ -63,6 +69,12 @@ export function planTable(planned: readonly PlannedAttempt[], ablate: boolean): 
   out +=
     `\n${planned.length} attempts: ${count((p) => p.agrees === true)} agree, ` +
     `${count((p) => p.agrees === false)} disagree, ${count((p) => p.agrees === null)} unknown\n`;
+  const changing = planned.filter((p) => p.wouldChange);
+  if (changing.length > 0) {
+    out += `\nstaged policies, as if enforced, change ${changing.length} attempt${changing.length === 1 ? '' : 's'}:\n`;
+    for (const p of changing)
+      out += `  ${p.attempt.id}: ${p.wouldChange?.current.outcome ?? ''} -> ${p.predicted.outcome}\n`;
+  }
   if (ablate) {
     const ablated = planned.filter((p) => p.ablation);
     const spof = ablated.filter((p) => (p.ablation?.failsWithout.length ?? 0) > 0);
@@ -89,6 +101,10 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
         predicted: p.predicted,
         agrees: p.agrees,
         ...(p.ablation ? { ablation: p.ablation } : {}),
+        ...(p.wouldChange ? { wouldChange: { current: p.wouldChange.current } } : {}),
+        ...(foreignObjects(p.predicted.reasons).length > 0
+          ? { decidedByCluster: foreignObjects(p.predicted.reasons) }
+          : {}),
       };
     }),
     summary: {
@@ -96,6 +112,9 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
       agree: planned.filter((p) => p.agrees === true).length,
       disagree: planned.filter((p) => p.agrees === false).length,
       unknown: planned.filter((p) => p.agrees === null).length,
+      ...(planned.some((p) => p.wouldChange)
+        ? { wouldChange: planned.filter((p) => p.wouldChange).length }
+        : {}),
     },
   };
 }

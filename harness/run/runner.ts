@@ -55,7 +55,7 @@ import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
-import { OpeningLimit, type SourceBatch, type Transport } from './execute.js';
+import { DEFAULT_AGENT_CONCURRENCY, OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
 import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { RUN_LABEL, runLabels, runSelector } from './identity.js';
@@ -643,6 +643,11 @@ async function collectFailureEvidence(ctx: RunContext): Promise<void> {
               observations: ctx.convergence.observations(r.attempt.id),
               pods: ctx.pods,
               policies: ctx.appliedPolicies,
+              agent: {
+                mode: ctx.sessions?.mode ?? 'persistent',
+                concurrency: ctx.props.concurrency ?? DEFAULT_AGENT_CONCURRENCY,
+                ...(ctx.facts ? { deadlines: ctx.facts.deadlines } : {}),
+              },
             }),
           },
     ),

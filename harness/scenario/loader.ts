@@ -641,7 +641,12 @@ class ScenarioBuilder {
       const at: DocPath = ['spec', 'policies', i];
       const origin = this.origin(at);
       if (ref.builtin !== undefined) {
-        sources.push({ kind: 'builtin', name: ref.builtin, origin });
+        sources.push({
+          kind: 'builtin',
+          name: ref.builtin,
+          ...(ref.clusterPolicy === undefined ? {} : { clusterPolicy: ref.clusterPolicy }),
+          origin,
+        });
       } else if (ref.file !== undefined) {
         const location = path.resolve(base, ref.file);
         const manifests = await this.readManifests(location, [...at, 'file']);

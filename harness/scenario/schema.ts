@@ -163,9 +163,17 @@ export const PolicyRefSchema = z
       .optional()
       .meta({ description: 'A manifest file or folder, relative to the scenario file; multi-document.' }),
     inline: z.string().optional().meta({ description: 'Multi-document YAML.' }),
+    clusterPolicy: z.enum(['calico', 'cnp']).optional().meta({
+      description:
+        'With builtin: hard-isolation, where its cross-tenant deny goes: a Calico tier (calico, the default) or a ClusterNetworkPolicy in the Admin tier (cnp, Calico >= 3.32.1).',
+    }),
   })
   .refine((p) => [p.builtin, p.file, p.inline].filter((v) => v !== undefined).length === 1, {
     message: 'a policy entry needs exactly one of builtin, file, inline',
+  })
+  .refine((p) => p.clusterPolicy === undefined || p.builtin === 'hard-isolation', {
+    message: 'clusterPolicy applies to builtin: hard-isolation only',
+    path: ['clusterPolicy'],
   });
 
 const workloadRef = z

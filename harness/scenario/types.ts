@@ -140,7 +140,13 @@ export interface Manifest {
 }
 
 export type PolicySource =
-  | { readonly kind: 'builtin'; readonly name: 'hard-isolation' | 'article'; readonly origin: Origin }
+  | {
+      readonly kind: 'builtin';
+      readonly name: 'hard-isolation' | 'article';
+      /** hard-isolation's cross-tenant deny: in a Calico tier (default) or a ClusterNetworkPolicy. */
+      readonly clusterPolicy?: 'calico' | 'cnp';
+      readonly origin: Origin;
+    }
   | {
       readonly kind: 'file' | 'inline';
       /** For files: the path as resolved; for inline: the scenario file. */
