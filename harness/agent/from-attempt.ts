@@ -5,6 +5,7 @@
  */
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { serviceHost } from '../scenario/types.js';
+import { dataPlaneOf } from '../scenario/dataplane.js';
 import type { BatchItem } from './batch.js';
 
 /**
@@ -30,6 +31,7 @@ export function toBatchItem(
         host: serviceHost(attempt.to, scenario.clusterDomain),
         port: attempt.port.port,
         sidecar: source?.sidecar ?? false,
+        ...(source && dataPlaneOf(source) === 'ambient' ? { ambient: true as const } : {}),
       };
       if (attempt.kind === 'http') {
         const { method, path, headers, body } = attempt.http;
