@@ -10,7 +10,8 @@ import type { Labels } from './labels.js';
 import { isObj } from './read.js';
 import type { ClusterFacts, PolicyManifest } from './types.js';
 
-export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver';
+/** `outside`: a node, the metadata service or an address outside the cluster (harness/model/external.ts). */
+export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver' | 'outside';
 
 export interface Endpoint {
   readonly index: number;
@@ -74,6 +75,7 @@ export function buildCluster(
   input: ClusterInput,
   manifests: readonly PolicyManifest[],
   facts: ClusterFacts,
+  outside: readonly Omit<Endpoint, 'index' | 'calicoLabels'>[] = [],
 ): Cluster {
   const nsLabels = new Map<string, Record<string, string>>();
   // As the fixtures create them (harness/run/fixtures.ts): injection is a namespace label.
@@ -183,6 +185,7 @@ export function buildCluster(
     role: 'apiserver',
     service: { namespace: 'default', name: 'kubernetes' },
   });
+  for (const e of outside) add(e);
   return {
     endpoints,
     namespaces,

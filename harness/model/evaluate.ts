@@ -11,7 +11,15 @@
  * deny is `denied-l7` (403 on HTTP, a closed connection on TCP). Everything is compiled once;
  * per-attempt work is table lookups, and connection-level verdicts are cached.
  */
-import type { Attempt, Manifest, Namespace, Port, Workload } from '../scenario/types.js';
+import type {
+  AddressedAttempt,
+  Attempt,
+  Manifest,
+  Namespace,
+  Port,
+  TargetedAttempt,
+  Workload,
+} from '../scenario/types.js';
 import { serviceHost } from '../scenario/types.js';
 import { ApiLayer } from './api.js';
 import {
@@ -23,6 +31,7 @@ import {
 import { compileCalico } from './calico.js';
 import { buildCluster, type Cluster, type Endpoint } from './cluster.js';
 import { DnsLayer } from './dns.js';
+import { outsideEndpoints, predictOutside } from './external.js';
 import { NetworkLayer, type Protocol } from './network.js';
 import { compileNetworkPolicy } from './networkpolicy.js';
 import { inventory, layerOf, type Unmodeled } from './objects.js';
@@ -72,6 +81,11 @@ export interface ModelInput {
   readonly manifests: readonly (Manifest | PolicyObject)[];
   /** Defaults: {@link DEFAULT_CLUSTER_FACTS}. */
   readonly facts?: Partial<ClusterFacts>;
+  /**
+   * The attempts to be predicted, when some dial an address rather than a Service: each node,
+   * metadata or outside address they name becomes an endpoint of the network layer. Default: none.
+   */
+  readonly attempts?: readonly Attempt[];
 }
 
 export interface ModelOptions {
@@ -113,7 +127,12 @@ export class PolicyModel {
     });
     const facts: ClusterFacts = { ...DEFAULT_CLUSTER_FACTS, ...input.facts };
     const clusterDomain = input.clusterDomain ?? 'cluster.local';
-    this.cluster = buildCluster({ ...input, clusterDomain }, manifests, facts);
+    this.cluster = buildCluster(
+      { ...input, clusterDomain },
+      manifests,
+      facts,
+      outsideEndpoints(input.attempts ?? [], facts),
+    );
     const inv = inventory(manifests, input.meshRootNamespace, clusterDomain);
     const calico = compileCalico(
       { policies: inv.calicoPolicies, tiers: inv.calicoTiers, networkSets: inv.calicoNetworkSets },
@@ -163,11 +182,46 @@ export class PolicyModel {
       case 'tcp':
       case 'udp':
       default:
-        return this.predictConnection(src, attempt);
+        return 'target' in attempt
+          ? this.predictAddressed(src, attempt)
+          : this.predictConnection(src, attempt);
     }
   }
 
-  private predictConnection(src: Endpoint, attempt: Extract<Attempt, { to: unknown }>): Prediction {
+  private predictAddressed(src: Endpoint, attempt: AddressedAttempt): Prediction {
+    const t = attempt.target;
+    if (t.kind !== 'pod-ip') {
+      const network = this.networkUnmodeled();
+      if (network) return unknown('network', [network]);
+      return predictOutside(
+        {
+          byKey: this.cluster.byKey,
+          path: (a, b, port, protocol) => this.path(a, b, port, protocol),
+          dropOutcome: (a, via) => this.dropOutcome(a, via),
+        },
+        src,
+        attempt,
+      );
+    }
+    // By pod IP: the same packets as through the Service (Calico enforces after DNAT, fact A3),
+    // but no Service for the client sidecar to route by, so it passes the traffic through as
+    // plaintext (fact O5) and the destination sees a client without a certificate.
+    const p = this.predictConnection(src, viaService(attempt, t.workload), { plaintext: true });
+    const note = src.sidecar
+      ? `by pod IP: no Service and no DNS; the sidecar of ${src.key} passes it through as plaintext (fact O5)`
+      : 'by pod IP: no Service and no DNS';
+    return { ...p, reasons: [note, ...p.reasons] };
+  }
+
+  /**
+   * @param via.plaintext the client's sidecar, if any, does not originate mTLS (a pod-IP target);
+   *   the client is then a plaintext peer to the destination.
+   */
+  private predictConnection(
+    src: Endpoint,
+    attempt: TargetedAttempt,
+    via: { readonly plaintext?: boolean } = {},
+  ): Prediction {
     const dst = this.cluster.byKey.get(`${attempt.to.namespace}/${attempt.to.name}`);
     if (!dst)
       return unknown('none', [
@@ -210,21 +264,22 @@ export class PolicyModel {
     const mtls = this.peerAuth.modeFor(dst, port);
     if (mtls.mode === undefined) return unknown('mtls', [...reasons, ...mtls.reasons]);
     reasons.push(...mtls.reasons);
-    if (!src.sidecar && mtls.mode === 'STRICT') {
+    const originatesMtls = src.sidecar && !via.plaintext;
+    if (!originatesMtls && mtls.mode === 'STRICT') {
       return {
         outcome: 'reset',
         layer: 'mtls',
         reasons: [
           ...reasons,
-          `${src.key} has no sidecar: its plaintext is refused by STRICT mTLS (connection reset)`,
+          `${src.key} ${src.sidecar ? 'sends plaintext' : 'has no sidecar'}: its plaintext is refused by STRICT mTLS (connection reset)`,
         ],
       };
     }
-    const mutual = src.sidecar && mtls.mode !== 'DISABLE';
+    const mutual = originatesMtls && mtls.mode !== 'DISABLE';
     reasons.push(
       mutual
         ? `mTLS: the peer principal is ${principalOf(src, this.cluster.trustDomain)}`
-        : `plaintext (${src.sidecar ? 'DISABLE' : 'no client sidecar'}): the peer has no principal`,
+        : `plaintext (${originatesMtls ? 'DISABLE' : src.sidecar ? 'passed through by the client sidecar' : 'no client sidecar'}): the peer has no principal`,
     );
     const serverSide = this.unmodeled.filter((u) => u.scope === 'server' && u.applies(dst, host));
     const opaque = serverSide.find((u) => u.rewritesHeaders === undefined);
@@ -355,7 +410,7 @@ export class PolicyModel {
   private requestContext(
     src: Endpoint,
     dst: Endpoint,
-    attempt: Extract<Attempt, { to: unknown }>,
+    attempt: TargetedAttempt,
     mutual: boolean,
     http: boolean,
   ): RequestContext {
@@ -492,6 +547,24 @@ export class PolicyModel {
     }
     this.startupCache.set(e.index, result);
     return result;
+  }
+}
+
+/** The same attempt addressed to the workload's Service: what the network and the server see alike. */
+function viaService(a: AddressedAttempt, to: TargetedAttempt['to']): TargetedAttempt {
+  switch (a.kind) {
+    case 'http': {
+      const { target: _target, ...rest } = a;
+      return { ...rest, to };
+    }
+    case 'tcp': {
+      const { target: _target, ...rest } = a;
+      return { ...rest, to };
+    }
+    case 'udp': {
+      const { target: _target, ...rest } = a;
+      return { ...rest, to };
+    }
   }
 }
 

@@ -26,8 +26,10 @@ export function planAttempts(
   attempts: readonly Attempt[],
   options: PlanOptions = {},
 ): PlannedAttempt[] {
-  const model = new PolicyModel(input);
-  const ablator = options.ablate ? new Ablator(input) : undefined;
+  // The attempts that dial addresses make endpoints of their own (harness/model/external.ts).
+  const withAttempts = input.attempts ? input : { ...input, attempts };
+  const model = new PolicyModel(withAttempts);
+  const ablator = options.ablate ? new Ablator(withAttempts) : undefined;
   return attempts.map((attempt) => {
     const predicted = model.predict(attempt);
     const agrees =

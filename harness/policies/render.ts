@@ -43,7 +43,9 @@ export function renderBuiltin(
  */
 export function renderPolicySources(scenario: Scenario, options: RenderOptions = {}): Manifest[] {
   const builtins = scenario.policies.flatMap((s) =>
-    s.kind === 'builtin' ? renderBuiltin(s.name, scenario, options) : [],
+    s.kind === 'builtin'
+      ? renderBuiltin(s.name, scenario, s.allowEgress ? { ...options, allowEgress: s.allowEgress } : options)
+      : [],
   );
   const files = scenario.policies.flatMap((s) => (s.kind === 'builtin' ? [] : s.manifests));
   return [...builtins, ...files];

@@ -6,7 +6,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 
-import { toBatchItem } from '../agent/from-attempt.js';
+import { toBatchItem, type RunAddresses } from '../agent/from-attempt.js';
 import type { KubeClient } from '../kube/client.js';
 import { eventsFor, podLogs, readPod } from '../kube/pods.js';
 import type { Attempt, Scenario } from '../scenario/types.js';
@@ -40,6 +40,8 @@ const LOG_LINES = 40;
 export async function collectEvidence(props: {
   client: KubeClient;
   scenario: Scenario;
+  /** The run's pod and node addresses, so the reproduce command dials what the run dialled. */
+  addresses?: RunAddresses;
   attempt: Attempt;
   observations: readonly Observation[];
   pods: ReadonlyMap<string, string>;
@@ -61,7 +63,10 @@ export async function collectEvidence(props: {
       (p) =>
         `${p.kind ?? ''} ${p.metadata?.namespace ? `${p.metadata.namespace}/` : ''}${p.metadata?.name ?? ''}`,
     );
-  const item = toBatchItem(attempt, props.scenario);
+  const item = toBatchItem(
+    attempt,
+    props.addresses ? { ...props.scenario, addresses: props.addresses } : props.scenario,
+  );
   const reproduce =
     `kubectl exec -n ${attempt.from.namespace} ${sourcePod ?? `<pod of ${attempt.from.name}>`} -c ${AGENT_CONTAINER} -i -- ` +
     `${probeCommand(1).join(' ')} <<<'${JSON.stringify([item]).replaceAll("'", "'\\''")}'`;

@@ -9,6 +9,7 @@
  */
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 
+import type { RunAddresses } from '../agent/from-attempt.js';
 import { KubeClient } from '../kube/client.js';
 import { describeRef, refOf, type ObjectRef } from '../kube/objects.js';
 import { isPodReady } from '../kube/pods.js';
@@ -45,6 +46,7 @@ import {
 import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
+import { checkAddresses, readRunAddresses } from './addresses.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
@@ -179,6 +181,8 @@ interface RunContext {
   /** `namespace/workload` → the Ready pod that stands for it. */
   pods: Map<string, string>;
   ready: V1Pod[];
+  /** Pod IPs and node addresses, for attempts that dial no Service name (harness/run/addresses.ts). */
+  addresses?: RunAddresses;
   facts?: ClusterFacts;
   appliedPolicies: KubernetesObject[];
   /** The network canary, once it answers every run pod (harness/run/canary.ts). */
@@ -347,6 +351,8 @@ async function waitReady(ctx: RunContext): Promise<void> {
   await checkSidecars(ctx.client, ctx.scenario, ready);
   ctx.pods = pods;
   ctx.ready = ready;
+  ctx.addresses = readRunAddresses(pods, ready);
+  checkAddresses(ctx.scenario.attempts, ctx.addresses);
   progress.done(`${pods.size} pods, sidecars where the scenario says`);
 }
 
@@ -523,7 +529,7 @@ async function rounds(ctx: RunContext): Promise<void> {
   // One agent per source pod for all the rounds (per round where the server speaks only v4).
   const sessions = new AgentSessions({
     kubeConfig: props.kubeConfig,
-    scenario,
+    scenario: ctx.addresses ? { ...scenario, addresses: ctx.addresses } : scenario,
     transport,
     ...(props.concurrency ? { concurrency: props.concurrency } : {}),
     ...(props.execConcurrency ? { execConcurrency: props.execConcurrency } : {}),
@@ -586,6 +592,7 @@ async function collectFailureEvidence(ctx: RunContext): Promise<void> {
             evidence: await collectEvidence({
               client: ctx.client,
               scenario: ctx.scenario,
+              ...(ctx.addresses ? { addresses: ctx.addresses } : {}),
               attempt: r.attempt,
               observations: ctx.convergence.observations(r.attempt.id),
               pods: ctx.pods,
@@ -707,6 +714,7 @@ function modelPredictions(
       clusterDomain: scenario.clusterDomain,
       manifests,
       facts,
+      attempts: scenario.attempts,
     });
     const cache = new Map<string, Prediction | undefined>();
     return (attempt) => {

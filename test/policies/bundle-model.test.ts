@@ -22,6 +22,7 @@ function modelInput(s: Scenario): ModelInput {
     trustDomain: s.trustDomain,
     clusterDomain: s.clusterDomain,
     manifests: renderPolicySources(s),
+    attempts: s.attempts,
   };
 }
 
