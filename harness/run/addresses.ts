@@ -9,7 +9,8 @@ import type { V1Pod } from '@kubernetes/client-node';
 
 import { addressOf, type RunAddresses } from '../agent/from-attempt.js';
 import { EnvironmentError } from '../errors.js';
-import { addressTargetText } from '../scenario/address-target.js';
+import type { ClusterFacts } from '../model/types.js';
+import { PUBLIC_ADDRESS, addressTargetText } from '../scenario/address-target.js';
 import type { Attempt } from '../scenario/types.js';
 
 /**
@@ -30,6 +31,22 @@ export function readRunAddresses(
     if (podIP && hostIP) out.set(workload, { podIP, hostIP });
   }
   return { pods: out, ...(internet === undefined ? {} : { internet }) };
+}
+
+/**
+ * What the policy model should assume at run time: the nodes at the addresses the pods report,
+ * and the internet at the address the run dials.
+ */
+export function addressFacts(addresses: RunAddresses): Partial<ClusterFacts> {
+  const hosts = [...new Set([...addresses.pods.values()].map((p) => p.hostIP))];
+  return {
+    ...(hosts.length > 0 ? { nodes: { cidrs: hosts.map(hostCidr) } } : {}),
+    internet: { cidrs: [hostCidr(addresses.internet ?? PUBLIC_ADDRESS)] },
+  };
+}
+
+function hostCidr(address: string): string {
+  return `${address}/${address.includes(':') ? 128 : 32}`;
 }
 
 /** Refuses to start rounds when an attempt's address was not read: it could only end as `error`. */

@@ -46,7 +46,7 @@ import {
 import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
-import { checkAddresses, readRunAddresses } from './addresses.js';
+import { addressFacts, checkAddresses, readRunAddresses } from './addresses.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
@@ -99,6 +99,12 @@ export interface RunSettings {
   readonly apiServer?: ApiServerEndpoints;
 }
 
+/** What a run dials for `internet` attempts: the provider's stand-in (harness/cluster/internet.ts). */
+export interface InternetProps {
+  /** @default PUBLIC_ADDRESS (harness/scenario/address-target.ts) */
+  readonly internet?: string;
+}
+
 export const RUN_DEFAULTS = {
   readyTimeoutMs: 300_000,
   convergeTimeoutMs: 180_000,
@@ -108,7 +114,7 @@ export const RUN_DEFAULTS = {
   barrierTimeoutMs: 120_000,
 } as const;
 
-export interface RunnerProps extends RunSettings {
+export interface RunnerProps extends RunSettings, InternetProps {
   readonly scenario: Scenario;
   readonly kubeConfig: KubeConfig;
   /** The run folder: results.jsonl is written here (and the reports, by whoever writes them). */
@@ -351,7 +357,7 @@ async function waitReady(ctx: RunContext): Promise<void> {
   await checkSidecars(ctx.client, ctx.scenario, ready);
   ctx.pods = pods;
   ctx.ready = ready;
-  ctx.addresses = readRunAddresses(pods, ready);
+  ctx.addresses = readRunAddresses(pods, ready, ctx.props.internet);
   checkAddresses(ctx.scenario.attempts, ctx.addresses);
   progress.done(`${pods.size} pods, sidecars where the scenario says`);
 }
@@ -369,7 +375,8 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
   ctx.facts = facts;
   const manifests = renderPolicySources(scenario, facts.renderOptions);
   const labelled = manifests.map((m) => withLabels(m.object, ctx.labels));
-  ctx.predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, facts.modelFacts));
+  const modelFacts = { ...facts.modelFacts, ...(ctx.addresses ? addressFacts(ctx.addresses) : {}) };
+  ctx.predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, modelFacts));
   const contradicted = scenario.attempts.filter((a) => {
     const p = ctx.predict?.(a)?.outcome;
     return !a.expect.auto && p !== undefined && p !== 'unknown' && !satisfies(a.expect, p);
