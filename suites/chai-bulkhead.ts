@@ -55,7 +55,7 @@ function entryOf(value: unknown): AttemptEntry {
       `expected an attempt result (run.attempt(id)), got ${value === undefined ? 'undefined (no such attempt?)' : typeof value}`,
     );
   }
-  if (value.verdict === 'error' || value.verdict === 'skipped') {
+  if (value.verdict === 'error' || value.verdict === 'skipped' || value.verdict === 'not-judged') {
     throw new HarnessFault(`${value.id}: ${verdictMessage(value)}`);
   }
   return value;

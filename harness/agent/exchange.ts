@@ -3,8 +3,10 @@
  * either an answer (status, headers, the first bytes of the body) or a failure with the phase
  * it stopped in. Deciding what it means is the caller's job.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
+
+import { http as httpModule, https as httpsModule } from './builtins.js';
 
 import { Clock, errorFacts } from './clock.js';
 import type { Phase } from './result.js';
@@ -62,7 +64,7 @@ export function exchange(req: ExchangeRequest): Promise<Answer | Failure> {
 
     // agent: false: a fresh connection per attempt, closed after it; nothing is pooled or reused.
     const options = { ...req.options, agent: false as const };
-    const request = req.tls ? https.request(options) : http.request(options);
+    const request = req.tls ? httpsModule().request(options) : httpModule.request(options);
     const timer = setTimeout(() => {
       fail({ message: `deadline of ${req.timeoutMs} ms reached` }, true);
     }, req.clock.remaining(req.timeoutMs));

@@ -9,8 +9,9 @@
  * qualified (`<name>.<ns>.svc.<clusterDomain>`), so the search list is not needed.
  */
 import { Resolver } from 'node:dns/promises';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+
+import { fs } from './builtins.js';
 
 export interface Resolved {
   readonly address: string;
@@ -72,7 +73,7 @@ function readHosts(file: string): Map<string, Resolved> {
   const names = new Map<string, Resolved>([['localhost', { address: '127.0.0.1', family: 4 }]]);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = fs.readFileSync(file, 'utf8');
   } catch {
     return names;
   }

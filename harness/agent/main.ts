@@ -3,8 +3,8 @@
  * fixture pod runs. Node built-ins only: it runs on a stock Node image with nothing installed.
  */
 import { Readable } from 'node:stream';
-import { parseArgs } from 'node:util';
 
+import { util } from './builtins.js';
 import { parseConcurrency, parsePorts, probeInput, serveUntilSignal, UsageError } from './commands.js';
 import { runSession } from './session.js';
 
@@ -23,7 +23,7 @@ const log = (text: string): void => {
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'serve') {
-    const { values } = parseArgs({
+    const { values } = util.parseArgs({
       args: [...rest],
       options: {
         port: { type: 'string', multiple: true, default: ['8080'] },
@@ -42,7 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command === 'probe') {
-    const { values } = parseArgs({
+    const { values } = util.parseArgs({
       args: [...rest],
       options: {
         concurrency: { type: 'string' },
@@ -64,7 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.exit(code);
   }
   if (command === 'session') {
-    const { values } = parseArgs({ args: [...rest], options: { concurrency: { type: 'string' } } });
+    const { values } = util.parseArgs({ args: [...rest], options: { concurrency: { type: 'string' } } });
     await runSession(process.stdin, {
       ...optionalConcurrency(values.concurrency),
       write: (line) => process.stdout.write(line),

@@ -4,9 +4,10 @@
  * comes from the Downward API environment.
  */
 import dgram from 'node:dgram';
-import http from 'node:http';
+import type * as http from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 
+import { http as httpModule } from './builtins.js';
 import { ECHO_MARK, type EchoView } from './echo.js';
 
 /** Readiness is a path of its own, so a kubelet probe never looks like an attempt. */
@@ -72,7 +73,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   try {
     const tcp: number[] = [];
     for (const port of options.tcpPorts) {
-      const server = http.createServer((req, res) => {
+      const server = httpModule.createServer((req, res) => {
         answer(req, res, options.identity);
       });
       servers.push(server);

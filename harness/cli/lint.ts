@@ -13,6 +13,7 @@ import type * as LintContextModule from '../lint/context.js';
 import { SEVERITIES, type Severity } from '../lint/types.js';
 import type { RenderOptions } from '../policies/options.js';
 import type { Manifest, Scenario } from '../scenario/types.js';
+import { cidrList } from './cidr-option.js';
 import { EXIT, type CliIo } from './io.js';
 import { renderTable } from '../report/table.js';
 import { VERSION } from '../version.js';
@@ -48,12 +49,8 @@ class LintFailed extends UserError {
   override readonly exitCode: number = EXIT.failed;
 }
 
-const CIDR = /^[0-9a-fA-F.:]+\/\d{1,3}$/;
-
 function renderOptions(o: LintCliOptions): RenderOptions {
   if (!o.apiServer) return {};
-  const bad = o.apiServer.find((c) => !CIDR.test(c));
-  if (bad !== undefined) throw new UserError(`--api-server: '${bad}' is not a CIDR (e.g. 172.18.0.2/32)`);
   const port = Number(o.apiServerPort);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new UserError(`--api-server-port: '${o.apiServerPort}' is not a port number`);
@@ -114,10 +111,15 @@ export function lintCommand(program: Command, io: CliIo): void {
         .choices(SEVERITIES)
         .default('error'),
     )
-    .option('--service-cidr <cidr...>', 'Service ClusterIP ranges (default: 10.96.0.0/12, kubeadm and kind)')
     .option(
-      '--api-server <cidr...>',
-      'API server endpoint address(es) for builtin:hard-isolation (default: kind node network 172.18.0.0/16)',
+      '--service-cidr <cidr[,cidr...]>',
+      'Service ClusterIP ranges (default: 10.96.0.0/12, kubeadm and kind; repeatable)',
+      cidrList,
+    )
+    .option(
+      '--api-server <cidr[,cidr...]>',
+      'API server endpoint address(es) for builtin:hard-isolation (default: kind node network 172.18.0.0/16; repeatable)',
+      cidrList,
     )
     .option('--api-server-port <port>', 'API server port after DNAT, for builtin:hard-isolation', '6443')
     .option(

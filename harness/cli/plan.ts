@@ -8,8 +8,9 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { formatProblem, UserError } from '../errors.js';
-import type { RenderOptions } from '../policies/options.js';
+import { CLUSTER_POLICY_FORMS, type ClusterPolicyForm, type RenderOptions } from '../policies/options.js';
 import { planJson, planJUnit, planTable } from '../report/plan.js';
+import { cidrList } from './cidr-option.js';
 import { EXIT, type CliIo } from './io.js';
 
 const FORMATS = ['table', 'json', 'junit'] as const;
@@ -18,6 +19,8 @@ interface PlanCliOptions {
   readonly file: string;
   readonly output: (typeof FORMATS)[number];
   readonly ablate: boolean;
+  readonly staged: boolean;
+  readonly clusterPolicy?: ClusterPolicyForm;
   readonly apiServer?: string[];
   readonly apiServerPort: string;
   readonly podCidr?: string[];
@@ -37,14 +40,27 @@ export function planCommand(program: Command, io: CliIo): void {
     .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
     .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
     .option('--ablate', 'for attempts expected denied, show which layers hold them on their own', false)
+    .addOption(
+      new Option(
+        '--cluster-policy <form>',
+        "where builtin:hard-isolation puts its cross-tenant deny: a Calico tier or a ClusterNetworkPolicy (overrides the scenario's clusterPolicy)",
+      ).choices(CLUSTER_POLICY_FORMS),
+    )
     .option(
-      '--api-server <cidr...>',
-      'API server endpoint address(es) after DNAT (default: kind node network 172.18.0.0/16)',
+      '--staged',
+      "predict Calico's staged policies as if enforced, and list the attempts whose outcome that changes",
+      false,
+    )
+    .option(
+      '--api-server <cidr[,cidr...]>',
+      'API server endpoint address(es) after DNAT (default: kind node network 172.18.0.0/16; repeatable)',
+      cidrList,
     )
     .option('--api-server-port <port>', 'API server port after DNAT', '6443')
     .option(
-      '--pod-cidr <cidr...>',
-      'pod address ranges for workloads without an ip (default: 192.168.0.0/16)',
+      '--pod-cidr <cidr[,cidr...]>',
+      'pod address ranges for workloads without an ip (default: 192.168.0.0/16; repeatable)',
+      cidrList,
     )
     .addHelpText(
       'after',
@@ -66,7 +82,10 @@ Examples:
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       for (const w of scenario.warnings) io.stderr(`warning: ${formatProblem(w)}\n`);
       const apiServer = apiServerOf(options);
-      const render: RenderOptions = apiServer ? { apiServer } : {};
+      const render: RenderOptions = {
+        ...(apiServer ? { apiServer } : {}),
+        ...(options.clusterPolicy ? { clusterPolicy: options.clusterPolicy } : {}),
+      };
       const manifests = renderPolicySources(scenario, render);
       const planned = planAttempts(
         {
@@ -78,7 +97,7 @@ Examples:
           },
         },
         scenario.attempts,
-        { ablate: options.ablate },
+        { ablate: options.ablate, staged: options.staged },
       );
       switch (options.output) {
         case 'json':

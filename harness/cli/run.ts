@@ -9,6 +9,8 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
+import { InputError } from '../errors.js';
+import { ambientRefusal } from '../scenario/dataplane.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
 import { resultTable, runSummary } from '../report/run-table.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
@@ -26,8 +28,19 @@ import {
   type RunnerOptions,
 } from './shared.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
+import {
+  addEvidenceOptions,
+  addTesterOptions,
+  anchorBundle,
+  environmentOption,
+  environmentWarning,
+  evidenceSettings,
+  testerOf,
+  type EvidenceOptions,
+  type TesterOptions,
+} from './evidence.js';
 
-interface RunOptions extends ProvisionOptions, RunnerOptions {
+interface RunOptions extends ProvisionOptions, RunnerOptions, EvidenceOptions, TesterOptions {
   readonly file: string;
   readonly provider: ProviderName;
   readonly kubeconfig?: string;
@@ -39,7 +52,7 @@ interface RunOptions extends ProvisionOptions, RunnerOptions {
   readonly suite?: readonly string[];
   readonly bundle: boolean;
   readonly trigger?: string;
-  readonly environment?: 'production' | 'replica';
+  readonly environment?: 'production' | 'staging' | 'replica';
   readonly apiServer?: ApiServerEndpoints;
 }
 
@@ -68,12 +81,7 @@ export function runCommand(program: Command, io: CliIo): void {
     .option('--suite <spec...>', 'your own mocha spec files, run over the results after the built-in suites')
     .option('--bundle', 'also write the evidence bundle (.tar.gz with a SHA-256 manifest)', false)
     .option('--trigger <text>', 'why this run happened, for the report (default: manual, or the CI job)')
-    .addOption(
-      new Option(
-        '--environment <kind>',
-        'what the cluster is, for the auditor (default: replica for kind/k3s)',
-      ).choices(['production', 'replica']),
-    )
+    .addOption(environmentOption())
     .addHelpText(
       'after',
       `
@@ -86,6 +94,11 @@ With kind (the default) the cluster is created from pinned, verified artifacts, 
 printed as the shell command that reproduces it (and saved as provision.log in the run folder),
 its logs are exported into the run folder, and it is deleted at the end unless kept or reused.
 
+With --bundle the bundle's SHA-256 is printed and written outside the run folder (--anchor, default
+<reports>/bulkhead-<run>.tar.gz.sha256) and to $GITHUB_STEP_SUMMARY when set; --sign-key also writes a
+detached signature that openssl dgst -sha256 -verify checks. --tester, --organisation and
+--independence are recorded in the report as given; bulkhead does not verify them.
+
 Exit codes: 0 every expectation held; 1 an isolation expectation failed; 2 bad input or a fault.
 
 Examples:
@@ -96,54 +109,77 @@ Examples:
   $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --keep-on-failure --reports out/
   $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --api-server 10.0.0.5/32,10.0.0.6/32:6443`,
     );
-  addProvisionOptions(addApiServerOption(command)).action(async (options: RunOptions) => {
-    const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
-    const settings = runSettings(options, await loadAgentBundle());
-    const runId = options.runId ?? newRunId();
-    const directory = path.resolve(io.cwd, options.reports, runId);
-    // Installed before the cluster is acquired, so Ctrl-C during `kind create` still deletes it.
-    using interrupts = new InterruptScope({
-      onInterrupt: (signal) => {
-        io.stderr(
-          `\n${signal}: stopping, cleaning up and writing the results so far (again to quit at once)\n`,
-        );
-      },
-    });
-    const { RunSession } = await import('../run/session.js');
-    await using session = await RunSession.open({
-      scenario,
-      settings,
-      runId,
-      directory,
-      progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
-      provision: {
-        ...(options.provider === 'existing' ? {} : provisionProps(options)),
-        provider: options.provider,
-        ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
-        ...(options.context ? { context: options.context } : {}),
-      },
-      echo: (line) => {
-        io.stderr(`${line}\n`);
-      },
-      keepObjects: options.keep ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
-      keepCluster:
-        options.keep || options.keepCluster ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
-      environment: {
-        provider: options.provider,
-        ...(options.environment ? { environment: options.environment } : {}),
-        trigger: options.trigger ?? ciTrigger(),
-        versions: { images: { agent: resolveAgentImage(settings) } },
-      },
-      suites: options.suite ?? [],
-      cwd: io.cwd,
-      bundle: options.bundle,
-      signal: interrupts.signal,
-    });
-    const { reports, exitCode, log } = await session.run();
-    io.stdout(resultTable(reports.document.attempts));
-    io.stdout(runSummary(reports.document, log, io.cwd));
-    io.stdout(`reports: ${reports.files.map((f) => path.relative(io.cwd, f) || f).join(', ')}\n`);
-    if (!reports.suitesPassed) io.stdout('the conformance suites had failures: see junit.xml\n');
-    if (exitCode !== 0) throw new CommandExit(exitCode);
-  });
+  addTesterOptions(addEvidenceOptions(addProvisionOptions(addApiServerOption(command)))).action(
+    async (options: RunOptions) => {
+      const evidence = await evidenceSettings(options, io.cwd);
+      const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+      const ambient = ambientRefusal(
+        scenario,
+        'run',
+        'deploying ambient workloads (ztunnel, istio-cni, waypoints, capture checks) is not built yet; `validate` and `plan` read them',
+      );
+      if (ambient) throw new InputError([ambient]);
+      const tester = testerOf(options);
+      const settings = runSettings(options, await loadAgentBundle());
+      const runId = options.runId ?? newRunId();
+      const directory = path.resolve(io.cwd, options.reports, runId);
+      // Installed before the cluster is acquired, so Ctrl-C during `kind create` still deletes it.
+      using interrupts = new InterruptScope({
+        onInterrupt: (signal) => {
+          io.stderr(
+            `\n${signal}: stopping, cleaning up and writing the results so far (again to quit at once)\n`,
+          );
+        },
+      });
+      const { RunSession } = await import('../run/session.js');
+      await using session = await RunSession.open({
+        scenario,
+        settings,
+        runId,
+        directory,
+        progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
+        provision: {
+          ...(options.provider === 'existing' ? {} : provisionProps(options)),
+          provider: options.provider,
+          ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+          ...(options.context ? { context: options.context } : {}),
+        },
+        echo: (line) => {
+          io.stderr(`${line}\n`);
+        },
+        keepObjects: options.keep ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
+        keepCluster:
+          options.keep || options.keepCluster ? 'always' : options.keepOnFailure ? 'on-failure' : 'never',
+        environment: {
+          provider: options.provider,
+          ...(options.environment ? { environment: options.environment } : {}),
+          ...(tester ? { tester } : {}),
+          trigger: options.trigger ?? ciTrigger(),
+          versions: { images: { agent: resolveAgentImage(settings) } },
+        },
+        suites: options.suite ?? [],
+        cwd: io.cwd,
+        bundle: options.bundle,
+        signal: interrupts.signal,
+      });
+      // Said once the cluster is there: a run that cannot start has no report to warn about.
+      const undeclared = environmentWarning(options.provider, options.environment);
+      if (undeclared) io.stderr(undeclared);
+      const { reports, exitCode, log } = await session.run();
+      io.stdout(resultTable(reports.document.attempts));
+      io.stdout(runSummary(reports.document, log, io.cwd));
+      io.stdout(`reports: ${reports.files.map((f) => path.relative(io.cwd, f) || f).join(', ')}\n`);
+      if (reports.bundle)
+        await anchorBundle({
+          bundle: reports.bundle,
+          runId,
+          runDirectory: directory,
+          ...(options.anchor ? { anchor: options.anchor } : {}),
+          ...evidence,
+          io,
+        });
+      if (!reports.suitesPassed) io.stdout('the conformance suites had failures: see junit.xml\n');
+      if (exitCode !== 0) throw new CommandExit(exitCode);
+    },
+  );
 }

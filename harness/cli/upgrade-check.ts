@@ -11,7 +11,8 @@ import path from 'node:path';
 
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { UserError } from '../errors.js';
+import { InputError, UserError } from '../errors.js';
+import { ambientRefusal } from '../scenario/dataplane.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { newRunId } from '../run/identity.js';
 import { InterruptScope } from '../run/interrupts.js';
@@ -89,11 +90,15 @@ export function upgradeCheckCommand(program: Command, io: CliIo): void {
       `
 Phases, each in its own folder of <reports>/<run>/ with results.json, junit.xml, report.html:
   before  the scenario on Istio --from
-  mixed   istiod upgraded to --to (istioctl install of --to; with --method revision, installed
-          as revision <to with dashes> and the namespaces relabelled istio.io/rev=<rev>); the
-          pods are not restarted, so their sidecars are still --from
+  mixed   istiod upgraded to --to. In place: the pods are not restarted, so their sidecars are
+          still --from, served by the new istiod. With --method revision (installed as revision
+          <to with dashes>, the namespaces relabelled istio.io/rev=<rev>): every second workload
+          with a sidecar of each tenant, by name, is restarted onto the new revision, the rest
+          stay, and attempts cross the two control planes
   after   the workloads restarted (rollout restart; bare probe pods recreated), sidecars --to
-The istiod and sidecar versions of each phase are read from the cluster, not assumed. The
+The istiod and sidecar versions of each phase are read from the cluster, not assumed, and which
+istiod serves each sidecar from the istiods' /debug/syncz. A mixed phase that is not mixed, or a
+sidecar that rejected a push (NACK), is a fault: exit 2. The
 comparison is printed as a table and written as upgrade-check.json and upgrade-check.xml (JUnit).
 With --matrix, each version gets a fresh cluster; the outcomes are tabulated side by side
 (matrix.json, matrix.xml).
@@ -131,6 +136,14 @@ Examples:
     if (matrix) check.checkMatrixPlan({ ...plan, versions: matrix });
     else check.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
+    // Facts A5.1-A5.3 (ambient-cnp-facts.md): istio-cni and ztunnel upgrade after istiod, with no
+    // canary, resetting every long-lived connection on the node; none of those phases exist here.
+    const ambient = ambientRefusal(
+      scenario,
+      'upgrade-check',
+      'its upgrade phases (istiod, then istio-cni, then ztunnel, which has no canary and resets connections) are not built',
+    );
+    if (ambient) throw new InputError([ambient]);
     const run = runSettings(options, await loadAgentBundle());
     const runId = options.runId ?? newRunId();
     const runDir = path.resolve(io.cwd, options.reports, runId);
@@ -165,12 +178,22 @@ Examples:
         },
       },
     };
-    const [{ acquireCluster }, { CommandRunner }, { cacheRoot }, { crossPhaseTable }] = await Promise.all([
-      import('../cluster/acquire.js'),
-      import('../cluster/commands.js'),
-      import('../cluster/download.js'),
-      import('../upgrade/report.js'),
-    ]);
+    const [{ acquireCluster, checkHost }, { CommandRunner }, { cacheRoot }, { crossPhaseTable }] =
+      await Promise.all([
+        import('../cluster/acquire.js'),
+        import('../cluster/commands.js'),
+        import('../cluster/download.js'),
+        import('../upgrade/report.js'),
+      ]);
+    const acquireProps = (istio: string) => ({
+      ...provisionProps(options),
+      istio,
+      provider: options.provider,
+      log,
+      cwd: io.cwd,
+      logsDir,
+      signal: interrupts.signal,
+    });
     const common: CheckProps = {
       scenario,
       runId,
@@ -181,16 +204,8 @@ Examples:
       ...(options.istioBaseUrl ? { istioBaseUrl: options.istioBaseUrl } : {}),
       timeoutMs: options.provisionTimeout * 1000,
       lifecycle: {
-        acquire: (istio) =>
-          acquireCluster({
-            ...provisionProps(options),
-            istio,
-            provider: options.provider,
-            log,
-            cwd: io.cwd,
-            logsDir,
-            signal: interrupts.signal,
-          }),
+        checkHost: (istio) => checkHost(acquireProps(istio)),
+        acquire: (istio) => acquireCluster(acquireProps(istio)),
         keep: (exitCode) => {
           const fixtures = options.keep || (options.keepOnFailure && exitCode !== 0);
           return { fixtures, cluster: fixtures || options.keepCluster };

@@ -4,7 +4,9 @@ import { Option, type Command } from 'commander';
 
 import { loadScenarioFile } from './lazy.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
+import { DATA_PLANES, dataPlaneOf } from '../scenario/dataplane.js';
 import { formatExpectation } from '../scenario/outcomes.js';
+import { outOfScopeText, pairAttempts } from '../scenario/segments.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { formatProblem } from '../errors.js';
 import type { CliIo } from './io.js';
@@ -41,7 +43,10 @@ Examples:
         return;
       }
       io.stdout(summary(scenario, options.file));
-      if (options.list) io.stdout('\n' + attemptTable(scenario.attempts));
+      if (options.list) {
+        if (scenario.isolate.length > 0) io.stdout('\n' + isolationTable(scenario));
+        io.stdout('\n' + attemptTable(scenario.attempts));
+      }
     });
 }
 
@@ -64,18 +69,60 @@ function summary(s: Scenario, shownFile: string): string {
       [
         ['namespaces', `${s.namespaces.length} (${tenants.size} tenants, ${shared} shared)`],
         ['workloads', `${s.workloads.length} (${probes} probes)`],
+        ['data planes', dataPlaneSummary(s)],
         ['policies', policies.length ? policies.join(', ') : 'none'],
         [
           'attempts',
           `${s.attempts.length} (${s.attempts.length - generated} explicit, ${generated} from ${s.generators.length} generators)`,
         ],
         ...[...byCategory].map(([category, n]) => [`  ${category}`, String(n)]),
+        ...segmentRows(s),
       ],
     )
       .split('\n')
       .slice(1)
       .map((l) => (l ? `  ${l}` : l))
       .join('\n')
+  );
+}
+
+/** Workloads per data plane, and the waypoints: `sidecar 4, ambient 6, none 2; waypoints tenant-a/waypoint`. */
+function dataPlaneSummary(s: Scenario): string {
+  const counts = new Map<string, number>();
+  for (const w of s.workloads) counts.set(dataPlaneOf(w), (counts.get(dataPlaneOf(w)) ?? 0) + 1);
+  const planes = DATA_PLANES.filter((p) => counts.has(p)).map((p) => `${p} ${counts.get(p) ?? 0}`);
+  const waypoints = s.namespaces.flatMap((n) =>
+    (n.waypoints ?? []).map((w) => `${n.name}/${w.name} (for ${w.for})`),
+  );
+  return (
+    (planes.join(', ') || 'no workloads') + (waypoints.length ? `; waypoints ${waypoints.join(', ')}` : '')
+  );
+}
+
+/** Segments, the isolation they must hold and what is out of scope, as summary rows. */
+function segmentRows(s: Scenario): string[][] {
+  return [
+    ...(s.segments.length > 0
+      ? [['segments', s.segments.map((g) => `${g.name} (${g.namespaces.join(', ')})`).join('; ')]]
+      : []),
+    ...(s.isolate.length > 0 ? [['isolate', s.isolate.map((p) => `${p.from} -> ${p.to}`).join(', ')]] : []),
+    ...(s.outOfScope.length > 0 ? [['out of scope', s.outOfScope.map(outOfScopeText).join('; ')]] : []),
+  ];
+}
+
+/** Each direction of isolation with the attempts that test it. */
+function isolationTable(s: Scenario): string {
+  return renderTable(
+    ['FROM SEGMENT', 'TO SEGMENT', 'ATTEMPTS', 'KINDS'],
+    s.isolate.map((p) => {
+      const attempts = pairAttempts(s.attempts, p, s.segments);
+      return [
+        p.from,
+        p.to,
+        String(attempts.length),
+        [...new Set(attempts.map((a) => a.kind))].join(', ') || 'none: untested',
+      ];
+    }),
   );
 }
 
@@ -108,6 +155,9 @@ export function scenarioJson(s: Scenario): Record<string, unknown> {
       expect: formatExpectation(expect),
       source: origin.generator ?? `${origin.file}:${origin.line}`,
     })),
+    segments: s.segments,
+    isolate: s.isolate,
+    outOfScope: s.outOfScope,
     warnings: s.warnings.map(formatProblem),
   };
 }

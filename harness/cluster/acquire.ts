@@ -5,8 +5,8 @@
 import { CommandRunner, type StepLog } from './commands.js';
 import { cacheRoot } from './download.js';
 import { checkExisting, ClusterNotReady, connectExisting } from './existing.js';
-import { provisionK3s } from './k3s.js';
-import { DEFAULT_CLUSTER_NAME, provisionKind } from './kind.js';
+import { checkK3sHost, provisionK3s } from './k3s.js';
+import { checkKindHost, DEFAULT_CLUSTER_NAME, provisionKind } from './kind.js';
 import type { Cluster, ProviderName } from './provider.js';
 import { DEFAULT_CALICO, DEFAULT_ISTIO, DEFAULT_KUBERNETES } from './versions.js';
 
@@ -70,32 +70,52 @@ export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
     }
     return cluster;
   }
+  const common = provisionCommon(props);
+  if (props.provider === 'k3s') return provisionK3s(common);
+  return provisionKind({
+    ...common,
+    ...kindHost(props),
+    name: props.name ?? DEFAULT_CLUSTER_NAME,
+    logsDir: props.logsDir,
+    reuse: props.reuse ?? false,
+  });
+}
+
+function provisionCommon(props: AcquireProps) {
   const env = props.env ?? process.env;
-  const runner = new CommandRunner({ log: props.log, env });
-  const versions = {
-    kubernetes: props.kubernetes ?? DEFAULT_KUBERNETES,
-    calico: props.calico ?? DEFAULT_CALICO,
-    istio: props.istio ?? DEFAULT_ISTIO,
-  };
-  const common = {
-    runner,
-    versions,
+  return {
+    runner: new CommandRunner({ log: props.log, env }),
+    versions: {
+      kubernetes: props.kubernetes ?? DEFAULT_KUBERNETES,
+      calico: props.calico ?? DEFAULT_CALICO,
+      istio: props.istio ?? DEFAULT_ISTIO,
+    },
     cache: cacheRoot(env),
     ...(props.istioBaseUrl ? { istioBaseUrl: props.istioBaseUrl } : {}),
     ...(props.calicoBaseUrl ? { calicoBaseUrl: props.calicoBaseUrl } : {}),
     ...(props.timeoutMs ? { timeoutMs: props.timeoutMs } : {}),
     ...(props.signal ? { signal: props.signal } : {}),
   };
-  if (props.provider === 'k3s') return provisionK3s(common);
-  return provisionKind({
-    ...common,
-    name: props.name ?? DEFAULT_CLUSTER_NAME,
-    logsDir: props.logsDir,
-    reuse: props.reuse ?? false,
+}
+
+function kindHost(props: AcquireProps) {
+  return {
     ...(props.kindBaseUrl ? { kindBaseUrl: props.kindBaseUrl } : {}),
     ...(props.workers === undefined ? {} : { workers: props.workers }),
     ...(props.apiServerPort ? { apiServerPort: props.apiServerPort } : {}),
     ...(props.inotifyDir ? { inotifyDir: props.inotifyDir } : {}),
     ...(props.internetImage ? { internet: { image: props.internetImage } } : {}),
-  });
+  };
+}
+
+/**
+ * The provider's checks of this machine alone (versions, Docker, kind), for a caller that must
+ * download something before it acquires (upgrade-check's second istioctl): they refuse first,
+ * and nothing is resolved or dialled outside this machine until they pass. `existing` has none.
+ */
+export async function checkHost(props: AcquireProps): Promise<void> {
+  if (props.provider === 'existing') return;
+  const common = provisionCommon(props);
+  if (props.provider === 'k3s') await checkK3sHost(common);
+  else await checkKindHost({ ...common, ...kindHost(props) });
 }

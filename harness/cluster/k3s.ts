@@ -71,12 +71,18 @@ export async function checkContainerRuntime(): Promise<void> {
   }
 }
 
-export async function provisionK3s(props: K3sProps): Promise<Cluster> {
-  const { runner } = props;
-  const signal = props.signal ? { signal: props.signal } : {};
+/** The checks of this machine k3s needs, before any download: the version pair, then the runtime. */
+export async function checkK3sHost(props: Pick<K3sProps, 'versions'>): Promise<string> {
   checkVersionPlan(props.versions);
   const image = k3sImageFor(props.versions.kubernetes);
   await checkContainerRuntime();
+  return image;
+}
+
+export async function provisionK3s(props: K3sProps): Promise<Cluster> {
+  const { runner } = props;
+  const signal = props.signal ? { signal: props.signal } : {};
+  const image = await checkK3sHost(props);
   const istioctl = await ensureIstioctl({
     version: props.versions.istio,
     cache: props.cache,

@@ -19,10 +19,10 @@ import { detectVersions, kubernetesVersion } from './detect.js';
 import { startInternet, stopInternet } from './internet.js';
 import { installIstio } from './istio.js';
 import { ensureIstioctl } from './istioctl.js';
-import { resolveKind } from './kind-binary.js';
+import { resolveKind, type KindBinary } from './kind-binary.js';
 import { checkDocker, checkInotify, checkPortFree } from './preflight.js';
 import type { Cluster, Environment, ReleaseProps } from './provider.js';
-import { checkVersionPlan, nodeImageFor, type VersionPlan } from './versions.js';
+import { checkVersionPlan, nodeImageFor, type NodeImage, type VersionPlan } from './versions.js';
 
 /** The label kind puts on its node containers. */
 export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
@@ -125,24 +125,40 @@ export async function deleteKindCluster(
   await runner.run(kind, ['delete', 'cluster', '--name', name], { timeoutMs: 300_000 });
 }
 
+export type KindHostProps = Pick<
+  KindProps,
+  'runner' | 'versions' | 'cache' | 'workers' | 'apiServerPort' | 'kindBaseUrl' | 'inotifyDir' | 'signal'
+>;
+
+/**
+ * The checks of this machine a kind cluster needs, cheapest first: the version pair (no
+ * command), the Docker engine (a local socket), kind itself (on PATH, or its release fetched
+ * only once Docker answered), the inotify limits and the API server port. Nothing here creates
+ * anything; a caller that downloads more (istioctl for an upgrade) runs this first.
+ */
+export async function checkKindHost(props: KindHostProps): Promise<{ image: NodeImage; kind: KindBinary }> {
+  checkVersionPlan(props.versions);
+  const image = nodeImageFor(props.versions.kubernetes);
+  await checkDocker(props.runner);
+  const kind = await resolveKind({
+    runner: props.runner,
+    image,
+    cache: props.cache,
+    ...(props.kindBaseUrl ? { baseUrl: props.kindBaseUrl } : {}),
+    ...(props.signal ? { signal: props.signal } : {}),
+  });
+  // kind's "too many open files" issue comes with several nodes; one node does not need the limits.
+  if ((props.workers ?? 2) > 0) await checkInotify(props.inotifyDir);
+  if (props.apiServerPort) await checkPortFree(props.apiServerPort);
+  return { image, kind };
+}
+
 export async function provisionKind(props: KindProps): Promise<Cluster> {
   const { runner } = props;
   const name = props.name ?? DEFAULT_CLUSTER_NAME;
   const signal = props.signal ? { signal: props.signal } : {};
   // Everything that can refuse does so before anything is created.
-  checkVersionPlan(props.versions);
-  const image = nodeImageFor(props.versions.kubernetes);
-  await checkDocker(runner);
-  const kind = await resolveKind({
-    runner,
-    image,
-    cache: props.cache,
-    ...(props.kindBaseUrl ? { baseUrl: props.kindBaseUrl } : {}),
-    ...signal,
-  });
-  // kind's "too many open files" issue comes with several nodes; one node does not need the limits.
-  if ((props.workers ?? 2) > 0) await checkInotify(props.inotifyDir);
-  if (props.apiServerPort) await checkPortFree(props.apiServerPort);
+  const { image, kind } = await checkKindHost(props);
   const istioctl = await ensureIstioctl({
     version: props.versions.istio,
     cache: props.cache,

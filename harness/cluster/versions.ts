@@ -57,7 +57,8 @@ export const CALICO_KUBERNETES: Readonly<Record<string, readonly [string, string
  * NotFound (projectcalico/calico#12841, fixed by #12905 / cherry-pick #12906, first in v3.32.1).
  */
 export const BROKEN_CALICO: Readonly<Record<string, string>> = {
-  'v3.32.0': 'cannot create policies by server-side apply (projectcalico/calico#12841); use v3.32.1 or later',
+  'v3.32.0':
+    'fails every server-side apply of a tiered policy with NotFound (projectcalico/calico#12841, fixed in v3.32.1); use --calico v3.32.1 or later',
 };
 
 /** Why a Calico release cannot run bulkhead, when it is one of {@link BROKEN_CALICO}. */
@@ -67,7 +68,11 @@ export function brokenCalico(version: string): string | undefined {
 
 export const DEFAULT_KUBERNETES = '1.35.0';
 export const DEFAULT_CALICO = 'v3.31.2';
-export const DEFAULT_ISTIO = '1.29.3';
+/**
+ * A supported Istio: 1.29 reached end of life on 2026-08-31 (endoflife.date products/istio.md).
+ * 1.30.3 is the newest 1.30 tag whose source bulkhead's Istio facts were checked against.
+ */
+export const DEFAULT_ISTIO = '1.30.3';
 
 export interface VersionPlan {
   readonly kubernetes: string;

@@ -8,6 +8,7 @@ import { validateManifest } from '../policies/schema-validate.js';
 import { LintContext, type LintOptions } from './context.js';
 import { AUTHZ_RULES } from './rules-authz.js';
 import { CALICO_RULES } from './rules-calico.js';
+import { CNP_RULES } from './rules-cnp.js';
 import { ENVOYFILTER_RULES } from './rules-envoyfilter.js';
 import { GENERAL_RULES } from './rules-general.js';
 import { NETPOL_RULES } from './rules-netpol.js';
@@ -71,6 +72,7 @@ export const RULES: readonly Rule[] = [
   ...AUTHZ_RULES,
   ...PEERAUTH_RULES,
   ...CALICO_RULES,
+  ...CNP_RULES,
   ...NETPOL_RULES,
   ...ENVOYFILTER_RULES,
   ...GENERAL_RULES,

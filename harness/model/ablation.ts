@@ -2,18 +2,20 @@
  * Ablation: which layers hold a denied attempt on their own. The article claims the layers "fail
  * safely when any single layer is misconfigured"; here each attempt expected to be denied is
  * predicted again with each layer's policies removed (does it still hold without it?) and with
- * only one layer's policies kept (does that layer hold it alone?).
+ * only one layer's policies kept (does that layer hold it alone?). ClusterNetworkPolicy counts as
+ * a layer of its own (`cluster-network`), weighed only when the policies hold some.
  */
 import { GRANTED_OUTCOMES, isMustDeny } from '../scenario/outcomes.js';
 import type { Attempt } from '../scenario/types.js';
-import { PolicyModel, type ModelInput } from './evaluate.js';
+import { located, PolicyModel, type ModelInput } from './evaluate.js';
+import { layerOf } from './objects.js';
 import { ABLATABLE_LAYERS, type AblatableLayer, type PredictedOutcome, type Prediction } from './types.js';
 
 export interface Ablation {
-  /** The outcome with that layer's policies removed. */
-  readonly without: Readonly<Record<AblatableLayer, PredictedOutcome>>;
-  /** The outcome with only that layer's policies kept. */
-  readonly alone: Readonly<Record<AblatableLayer, PredictedOutcome>>;
+  /** The outcome with that layer's policies removed, for each layer weighed. */
+  readonly without: Readonly<Partial<Record<AblatableLayer, PredictedOutcome>>>;
+  /** The outcome with only that layer's policies kept, for each layer weighed. */
+  readonly alone: Readonly<Partial<Record<AblatableLayer, PredictedOutcome>>>;
   /** Layers that deny the attempt with the other two removed. */
   readonly holdsAlone: readonly AblatableLayer[];
   /** Layers whose removal lets the attempt through (or makes it unpredictable): single points of failure. */
@@ -30,32 +32,36 @@ export function expectedDenied(attempt: Attempt, predicted: Prediction): boolean
   return isMustDeny(attempt.expect) || (attempt.expect.auto && holds(predicted.outcome));
 }
 
+/** The layers ablation weighs for these policies: always network, mTLS and authorization. */
+export function ablatedLayers(input: ModelInput): readonly AblatableLayer[] {
+  const present = new Set(input.manifests.map((m, i) => layerOf(located(m, i))));
+  return ABLATABLE_LAYERS.filter((l) => l !== 'cluster-network' || present.has(l));
+}
+
 export class Ablator {
+  readonly layers: readonly AblatableLayer[];
   private readonly without: ReadonlyMap<AblatableLayer, PolicyModel>;
   private readonly alone: ReadonlyMap<AblatableLayer, PolicyModel>;
 
   constructor(input: ModelInput) {
-    this.without = new Map(ABLATABLE_LAYERS.map((l) => [l, new PolicyModel(input, { without: [l] })]));
+    const layers = ablatedLayers(input);
+    this.layers = layers;
+    this.without = new Map(layers.map((l) => [l, new PolicyModel(input, { without: [l] })]));
     this.alone = new Map(
-      ABLATABLE_LAYERS.map((l) => [
-        l,
-        new PolicyModel(input, { without: ABLATABLE_LAYERS.filter((o) => o !== l) }),
-      ]),
+      layers.map((l) => [l, new PolicyModel(input, { without: ABLATABLE_LAYERS.filter((o) => o !== l) })]),
     );
   }
 
   ablate(attempt: Attempt): Ablation {
     const run = (models: ReadonlyMap<AblatableLayer, PolicyModel>) =>
-      Object.fromEntries(
-        ABLATABLE_LAYERS.map((l) => [l, (models.get(l) as PolicyModel).predict(attempt).outcome]),
-      ) as Record<AblatableLayer, PredictedOutcome>;
+      new Map(this.layers.map((l) => [l, (models.get(l) as PolicyModel).predict(attempt).outcome]));
     const without = run(this.without);
     const alone = run(this.alone);
     return {
-      without,
-      alone,
-      holdsAlone: ABLATABLE_LAYERS.filter((l) => holds(alone[l])),
-      failsWithout: ABLATABLE_LAYERS.filter((l) => !holds(without[l])),
+      without: Object.fromEntries(without),
+      alone: Object.fromEntries(alone),
+      holdsAlone: this.layers.filter((l) => holds(alone.get(l) ?? 'unknown')),
+      failsWithout: this.layers.filter((l) => !holds(without.get(l) ?? 'unknown')),
     };
   }
 }

@@ -68,20 +68,63 @@ export interface AuthzDecision {
 type Action = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
 type Condition = (ctx: RequestContext) => Tri;
 
-interface CompiledRule {
-  readonly conditions: readonly { readonly test: Condition; readonly httpOnly: boolean }[];
+/**
+ * One attribute test. `httpOnly` is what a sidecar's TCP filter cannot see; `ztunnelL7` what ztunnel
+ * cannot (ambient-cnp-facts.md A4.2: a wider set, e.g. remoteIpBlocks and most `when` keys).
+ */
+export interface Field {
+  readonly test: Condition;
+  readonly httpOnly: boolean;
+  readonly ztunnelL7: boolean;
+  /** The field as written (`methods`, `when request.headers[x]`), for status messages. */
+  readonly attribute: string;
 }
 
-interface CompiledAuthorizationPolicy {
+/** A condition of the sidecar's reading: a test, and whether only HTTP can evaluate it. */
+interface RuleCondition {
+  readonly test: Condition;
+  readonly httpOnly: boolean;
+}
+
+export interface CompiledRule {
+  readonly conditions: readonly RuleCondition[];
+  /**
+   * The rule as clauses (its `from`, its `to`, each `when`), each a list of alternatives, each
+   * the fields it ANDs: the shape ztunnel evaluates (harness/model/ambient-authz.ts).
+   */
+  readonly clauses: readonly (readonly (readonly Field[])[])[];
+}
+
+/** A `targetRefs` entry: what a waypoint or gateway policy attaches to. */
+export interface TargetRef {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+}
+
+export interface CompiledAuthorizationPolicy {
   readonly title: string;
   readonly where: string;
   readonly namespace: string;
   readonly action: Action;
   readonly selector: LabelMatcher;
   readonly targetRefs: boolean;
+  /** The targets of a `targetRef(s)` policy; empty for a selector one. */
+  readonly targets: readonly TargetRef[];
   readonly rules: readonly CompiledRule[];
   readonly problem?: string;
 }
+
+export type { Action };
+
+/** istio@1.30.3 pilot/pkg/serviceregistry/ambient/authorization.go:608-614 (ambient-cnp-facts.md A4.2). */
+const ZTUNNEL_WHEN_KEYS = [
+  'source.ip',
+  'source.namespace',
+  'source.principal',
+  'destination.ip',
+  'destination.port',
+];
 
 const WHEN_KEYS_TCP = [
   'source.ip',
@@ -120,6 +163,11 @@ export class AuthorizationLayer {
     return found;
   }
 
+  /** Every policy, compiled, in apply order (for the ambient enforcers). */
+  get compiled(): readonly CompiledAuthorizationPolicy[] {
+    return this.policies;
+  }
+
   /** The verdict of the server sidecar's RBAC filters for one request. */
   evaluate(server: Endpoint, ctx: RequestContext): AuthzDecision {
     const all = this.policiesFor(server);
@@ -130,19 +178,38 @@ export class AuthorizationLayer {
         `AuthorizationPolicy ${p.title} (${p.where}) uses targetRefs, which attach to gateways and waypoints, not to the sidecar of ${server.key}`,
       );
     }
-    const policies = all.filter((p) => !p.targetRefs);
+    return this.decide(
+      server.key,
+      all.filter((p) => !p.targetRefs),
+      ctx,
+      matchPolicy,
+      reasons,
+    );
+  }
+
+  /**
+   * CUSTOM, DENY, then ALLOW over the given policies, as an Envoy RBAC filter (a sidecar's or a
+   * waypoint's) or ztunnel applies them; `match` says how one policy matches there.
+   */
+  decide(
+    subject: string,
+    policies: readonly CompiledAuthorizationPolicy[],
+    ctx: RequestContext,
+    match: (p: CompiledAuthorizationPolicy, ctx: RequestContext) => Tri = matchPolicy,
+    reasons: string[] = [],
+  ): AuthzDecision {
     const broken = policies.find((p) => p.problem !== undefined);
     if (broken) {
       return {
         verdict: MAYBE,
         reasons: [
           ...reasons,
-          `AuthorizationPolicy ${label(broken)} applies to ${server.key} but is not understood: ${broken.problem ?? ''}`,
+          `AuthorizationPolicy ${label(broken)} applies to ${subject} but is not understood: ${broken.problem ?? ''}`,
         ],
       };
     }
     const matching = (action: Action) =>
-      policies.filter((p) => p.action === action).map((p) => ({ p, m: matchPolicy(p, ctx) }));
+      policies.filter((p) => p.action === action).map((p) => ({ p, m: match(p, ctx) }));
     const transport = ctx.http ? 'request' : 'connection';
 
     for (const { p, m } of matching('AUDIT')) {
@@ -151,7 +218,7 @@ export class AuthorizationLayer {
     // CUSTOM first: when it matches, an external authorizer decides, which the model cannot see;
     // the prediction still holds when the rest would deny anyway.
     const custom = matching('CUSTOM').find((c) => c.m !== NO);
-    const rest = this.denyThenAllow(server, policies, matching, transport);
+    const rest = this.denyThenAllow(subject, policies, matching, transport);
     if (custom && rest.verdict !== NO) {
       return {
         verdict: MAYBE,
@@ -166,7 +233,7 @@ export class AuthorizationLayer {
 
   /** DENY, then ALLOW. A DENY that may match leaves the verdict unknown unless ALLOW denies anyway. */
   private denyThenAllow(
-    server: Endpoint,
+    subject: string,
     policies: readonly CompiledAuthorizationPolicy[],
     matching: (action: Action) => { p: CompiledAuthorizationPolicy; m: Tri }[],
     transport: string,
@@ -183,8 +250,8 @@ export class AuthorizationLayer {
         verdict: YES,
         reasons: [
           policies.length === 0
-            ? `no AuthorizationPolicy applies to ${server.key}`
-            : `no ALLOW policy applies to ${server.key}: allowed`,
+            ? `no AuthorizationPolicy applies to ${subject}`
+            : `no ALLOW policy applies to ${subject}: allowed`,
         ],
       };
     } else {
@@ -197,7 +264,7 @@ export class AuthorizationLayer {
           : {
               verdict: NO,
               reasons: [
-                `ALLOW policies apply to ${server.key} (${allows.map((a) => label(a.p)).join(', ')}) and none matches the ${transport}`,
+                `ALLOW policies apply to ${subject} (${allows.map((a) => label(a.p)).join(', ')}) and none matches the ${transport}`,
               ],
             };
     }
@@ -214,7 +281,7 @@ export class AuthorizationLayer {
   }
 }
 
-function label(p: CompiledAuthorizationPolicy): string {
+export function label(p: CompiledAuthorizationPolicy): string {
   return `${p.title} (${p.where})`;
 }
 
@@ -269,7 +336,7 @@ function compile(m: Manifest, trustDomain: string): CompiledAuthorizationPolicy 
       throw new NotUnderstood('provider is only for CUSTOM (Istio rejects it)');
     }
     const rules = (rawRules ?? []).map((r, i) => compileRule(r, `spec.rules[${i}]`, trustDomain));
-    return { ...base, selector, targetRefs: hasTarget, rules };
+    return { ...base, selector, targetRefs: hasTarget, targets: targetsOf(spec), rules };
   } catch (error) {
     if (!(error instanceof NotUnderstood)) throw error;
     let selector: LabelMatcher = () => true;
@@ -278,14 +345,35 @@ function compile(m: Manifest, trustDomain: string): CompiledAuthorizationPolicy 
     } catch {
       // The selector itself is broken: the policy may apply to any workload in scope.
     }
-    return { ...base, selector, targetRefs: false, rules: [], problem: error.message };
+    return { ...base, selector, targetRefs: false, targets: [], rules: [], problem: error.message };
   }
+}
+
+/** `targetRef` and `targetRefs` entries; a missing group is the core group. */
+function targetsOf(spec: Obj): TargetRef[] {
+  const raw = [
+    ...(spec.targetRef === undefined || spec.targetRef === null ? [] : [spec.targetRef]),
+    ...list(spec.targetRefs, 'spec.targetRefs'),
+  ];
+  return raw.map((t, i) => {
+    const o = obj(t, `spec.targetRefs[${i}]`);
+    onlyKeys(o, ['group', 'kind', 'name', 'namespace'], `spec.targetRefs[${i}]`);
+    // Istio's validation: "targetRef namespace must not be set" (ambient-cnp-facts.md A4.4).
+    if (o.namespace !== undefined)
+      throw new NotUnderstood(`spec.targetRefs[${i}].namespace must not be set (Istio rejects it)`);
+    const kind = str(o.kind, `spec.targetRefs[${i}].kind`);
+    const name = str(o.name, `spec.targetRefs[${i}].name`);
+    if (kind === undefined || name === undefined)
+      throw new NotUnderstood(`spec.targetRefs[${i}] needs kind and name`);
+    return { group: str(o.group, `spec.targetRefs[${i}].group`) ?? '', kind, name };
+  });
 }
 
 function compileRule(raw: unknown, at: string, trustDomain: string): CompiledRule {
   const r = obj(raw, at);
   onlyKeys(r, ['from', 'to', 'when'], at);
-  const conditions: { test: Condition; httpOnly: boolean }[] = [];
+  const conditions: RuleCondition[] = [];
+  const clauses: (readonly Field[])[][] = [];
   const from = list(r.from, `${at}.from`);
   if (from.length > 0) {
     const sources = from.map((f, i) => {
@@ -298,6 +386,7 @@ function compileRule(raw: unknown, at: string, trustDomain: string): CompiledRul
       return compileSource(source, `${at}.from[${i}].source`, trustDomain);
     });
     pushAnyOf(conditions, sources);
+    clauses.push(sources);
   }
   const to = list(r.to, `${at}.to`);
   if (to.length > 0) {
@@ -311,20 +400,21 @@ function compileRule(raw: unknown, at: string, trustDomain: string): CompiledRul
       return compileOperation(operation, `${at}.to[${i}].operation`);
     });
     pushAnyOf(conditions, operations);
+    clauses.push(operations);
   }
   list(r.when, `${at}.when`).forEach((w, i) => {
-    conditions.push(compileWhen(obj(w, `${at}.when[${i}]`), `${at}.when[${i}]`, trustDomain));
+    const field = compileWhen(obj(w, `${at}.when[${i}]`), `${at}.when[${i}]`, trustDomain);
+    conditions.push(field);
+    clauses.push([[field]]);
   });
-  return { conditions };
+  return { conditions, clauses };
 }
-
-type Field = { test: Condition; httpOnly: boolean };
 
 /**
  * `from`/`to` lists are ORs of ANDs of fields. On a TCP port an HTTP-only field anywhere in
  * them drops the rule from an ALLOW policy; in other policies that field alone is ignored.
  */
-function pushAnyOf(out: Field[], alternatives: readonly (readonly Field[])[]): void {
+function pushAnyOf(out: RuleCondition[], alternatives: readonly (readonly Field[])[]): void {
   const anyHttpOnly = alternatives.some((a) => a.some((f) => f.httpOnly));
   if (!anyHttpOnly) {
     out.push({
@@ -386,12 +476,21 @@ function pair(
   notValues: readonly string[] | undefined,
   make: (v: readonly string[]) => Condition,
   httpOnly: boolean,
+  attribute: string,
+  ztunnelL7: boolean = httpOnly,
 ): void {
-  if (values && values.length > 0) out.push({ test: make(values), httpOnly });
+  if (values && values.length > 0) out.push({ test: make(values), httpOnly, ztunnelL7, attribute });
   if (notValues && notValues.length > 0) {
     const inner = make(notValues);
-    out.push({ test: (ctx) => triNot(inner(ctx)), httpOnly });
+    out.push({ test: (ctx) => triNot(inner(ctx)), httpOnly, ztunnelL7, attribute: notName(attribute) });
   }
+}
+
+/** `methods` → `notMethods`; `when k` stays as it is. */
+function notName(attribute: string): string {
+  return attribute.startsWith('when ')
+    ? attribute
+    : `not${attribute[0]?.toUpperCase() ?? ''}${attribute.slice(1)}`;
 }
 
 function opt(o: Obj, key: string, at: string): readonly string[] | undefined {
@@ -440,6 +539,7 @@ function compileSource(s: Obj, at: string, trustDomain: string): Field[] {
     opt(s, 'notPrincipals', at),
     (v) => bool(principalMatcher(v, trustDomain)),
     false,
+    'principals',
   );
   pair(
     fields,
@@ -447,6 +547,7 @@ function compileSource(s: Obj, at: string, trustDomain: string): Field[] {
     opt(s, 'notNamespaces', at),
     (v) => bool(namespaceMatcher(v)),
     false,
+    'namespaces',
   );
   pair(
     fields,
@@ -454,28 +555,53 @@ function compileSource(s: Obj, at: string, trustDomain: string): Field[] {
     opt(s, 'notServiceAccounts', at),
     (v) => bool(serviceAccountMatcher(v, at)),
     false,
+    'serviceAccounts',
   );
   // Without a JWT (no RequestAuthentication validated one) there is no request principal.
-  pair(fields, opt(s, 'requestPrincipals', at), opt(s, 'notRequestPrincipals', at), () => () => NO, true);
+  pair(
+    fields,
+    opt(s, 'requestPrincipals', at),
+    opt(s, 'notRequestPrincipals', at),
+    () => () => NO,
+    true,
+    'requestPrincipals',
+  );
   const ips = (v: readonly string[]): Condition => {
     const m = blockMatcher(v, at);
     return (ctx) => m(ctx.sourceAddresses);
   };
-  pair(fields, opt(s, 'ipBlocks', at), opt(s, 'notIpBlocks', at), ips, false);
-  pair(fields, opt(s, 'remoteIpBlocks', at), opt(s, 'notRemoteIpBlocks', at), ips, false);
+  pair(fields, opt(s, 'ipBlocks', at), opt(s, 'notIpBlocks', at), ips, false, 'ipBlocks');
+  // ztunnel treats remoteIpBlocks as L7 (ambient-cnp-facts.md A4.2).
+  pair(
+    fields,
+    opt(s, 'remoteIpBlocks', at),
+    opt(s, 'notRemoteIpBlocks', at),
+    ips,
+    false,
+    'remoteIpBlocks',
+    true,
+  );
   return fields;
 }
 
 function compileOperation(o: Obj, at: string): Field[] {
   onlyKeys(o, ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'], at);
   const fields: Field[] = [];
-  pair(fields, opt(o, 'hosts', at), opt(o, 'notHosts', at), (v) => (ctx) => hostMatch(v, ctx.hosts), true);
+  pair(
+    fields,
+    opt(o, 'hosts', at),
+    opt(o, 'notHosts', at),
+    (v) => (ctx) => hostMatch(v, ctx.hosts),
+    true,
+    'hosts',
+  );
   pair(
     fields,
     opt(o, 'ports', at),
     opt(o, 'notPorts', at),
     (v) => (ctx) => (v.includes(String(ctx.port)) ? YES : NO),
     false,
+    'ports',
   );
   pair(
     fields,
@@ -483,6 +609,7 @@ function compileOperation(o: Obj, at: string): Field[] {
     opt(o, 'notMethods', at),
     (v) => (ctx) => (v.some((x) => stringMatch(x, ctx.method)) ? YES : NO),
     true,
+    'methods',
   );
   pair(
     fields,
@@ -493,6 +620,7 @@ function compileOperation(o: Obj, at: string): Field[] {
       return (ctx) => (matchers.some((mm) => mm(ctx.path)) ? YES : NO);
     },
     true,
+    'paths',
   );
   return fields;
 }
@@ -569,7 +697,9 @@ function compileWhen(w: Obj, at: string, trustDomain: string): Field {
     throw new NotUnderstood(`${at}: values or notValues is required (Istio rejects it)`);
   const fields: Field[] = [];
   const { make, httpOnly } = whenMatcher(key, at, trustDomain);
-  pair(fields, values, notValues, make, httpOnly);
+  // The `when` keys ztunnel evaluates: l4WhenAttributes (ambient-cnp-facts.md A4.2).
+  const ztunnelL7 = !ZTUNNEL_WHEN_KEYS.includes(key);
+  pair(fields, values, notValues, make, httpOnly, `when ${key}`, ztunnelL7);
   return {
     test: (ctx) => {
       let m: Tri = YES;
@@ -577,6 +707,8 @@ function compileWhen(w: Obj, at: string, trustDomain: string): Field {
       return m;
     },
     httpOnly,
+    ztunnelL7,
+    attribute: `when ${key}`,
   };
 }
 

@@ -59,6 +59,27 @@ export const DEFAULT_TIER: CompiledTier = {
   where: '',
 };
 
+/**
+ * The static tiers of Calico ≥ 3.32, which always exist (a ValidatingAdmissionPolicy blocks their
+ * deletion): `kube-admin` (order 1000) holds ClusterNetworkPolicies of tier Admin, `kube-baseline`
+ * (order 10,000,000) those of tier Baseline; both end with Pass. Calico policies may be placed in
+ * them too. Source: calico@v3.32.1 api/pkg/apis/projectcalico/v3/tier.go:37-50,
+ * libcalico-go/lib/names/policy.go:31-40 (reference/ambient-cnp-facts.md B3.2).
+ */
+export const KUBE_ADMIN_TIER: CompiledTier = {
+  name: 'kube-admin',
+  order: 1000,
+  defaultAction: 'Pass',
+  where: '',
+};
+export const KUBE_BASELINE_TIER: CompiledTier = {
+  name: 'kube-baseline',
+  order: 10_000_000,
+  defaultAction: 'Pass',
+  where: '',
+};
+const STATIC_TIERS = [DEFAULT_TIER, KUBE_ADMIN_TIER, KUBE_BASELINE_TIER];
+
 /** Linux's default ephemeral port range (net.ipv4.ip_local_port_range), for `source.ports`. */
 const EPHEMERAL: readonly [number, number] = [32768, 60999];
 
@@ -82,24 +103,24 @@ export interface CalicoCompiled {
 }
 
 export function compileCalico(input: CalicoInput, cluster: Cluster): CalicoCompiled {
-  const tiers = new Map<string, CompiledTier>([['default', DEFAULT_TIER]]);
+  const tiers = new Map<string, CompiledTier>(STATIC_TIERS.map((t) => [t.name, t]));
   const tierProblems = new Map<string, string>();
   for (const m of input.tiers) {
     const { name } = objectName(m.object);
     try {
       const spec = obj(m.object.spec, 'spec');
       onlyKeys(spec, ['order', 'defaultAction'], 'spec');
-      const action = str(spec.defaultAction, 'spec.defaultAction') ?? 'Deny';
+      const fixed = STATIC_TIERS.find((t) => t.name === name);
+      const action = str(spec.defaultAction, 'spec.defaultAction') ?? fixed?.defaultAction ?? 'Deny';
       if (action !== 'Deny' && action !== 'Pass')
         throw new NotUnderstood(`spec.defaultAction '${action}' is not Deny or Pass`);
-      tiers.set(name, {
-        name,
-        order:
-          num(spec.order, 'spec.order') ??
-          (name === 'default' ? DEFAULT_TIER.order : Number.POSITIVE_INFINITY),
-        defaultAction: action,
-        where: where(m),
-      });
+      const order = num(spec.order, 'spec.order') ?? fixed?.order ?? Number.POSITIVE_INFINITY;
+      // Calico's validator pins the CNP tiers' order and default action (validator.go:1766-1798).
+      if (fixed && fixed !== DEFAULT_TIER && (order !== fixed.order || action !== fixed.defaultAction))
+        throw new NotUnderstood(
+          `the static tier ${name} must keep order ${fixed.order} and defaultAction ${fixed.defaultAction} (Calico rejects it)`,
+        );
+      tiers.set(name, { name, order, defaultAction: action, where: where(m) });
     } catch (error) {
       if (!(error instanceof NotUnderstood)) throw error;
       tierProblems.set(name, `Tier ${name} (${where(m)}) is not understood: ${error.message}`);

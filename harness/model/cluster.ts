@@ -4,6 +4,13 @@
  * the API server behind the `kubernetes` Service). Endpoints are numbered so the layers can
  * keep per-endpoint match tables instead of evaluating selectors per attempt.
  */
+import {
+  dataPlaneOf,
+  KUBELET_PROBE_ADDRESS,
+  HBONE_PORT,
+  type DataPlane,
+  type Waypoint,
+} from '../scenario/dataplane.js';
 import type { Port, Scenario, Workload } from '../scenario/types.js';
 import { parseCidr, type AddressRange } from './cidr.js';
 import type { Labels } from './labels.js';
@@ -11,7 +18,7 @@ import { isObj } from './read.js';
 import type { ClusterFacts, PolicyManifest } from './types.js';
 
 /** `outside`: a node, the metadata service or an address outside the cluster (harness/model/external.ts). */
-export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver' | 'outside';
+export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver' | 'waypoint' | 'kubelet' | 'outside';
 
 export interface Endpoint {
   readonly index: number;
@@ -25,6 +32,8 @@ export interface Endpoint {
   readonly calicoLabels: Labels;
   readonly serviceAccount: string | undefined;
   readonly sidecar: boolean;
+  /** How it joins the mesh (harness/scenario/dataplane.ts); `none` for the cluster's own parts. */
+  readonly dataplane: DataPlane;
   readonly ports: readonly Port[];
   /** One exact address when known, otherwise the ranges it may come from. */
   readonly addresses: readonly AddressRange[];
@@ -50,6 +59,13 @@ export interface Cluster {
   readonly dns: Endpoint;
   readonly istiod: Endpoint;
   readonly apiServer: Endpoint;
+  /**
+   * Where kubelet probes come from as an ambient pod's policy sees them: 169.254.7.127, SNATed in
+   * the pod (ambient-cnp-facts.md A4.9). No pod selector matches it.
+   */
+  readonly kubelet: Endpoint;
+  /** The waypoints of ambient namespaces by `namespace/name`, each with its pod. */
+  readonly waypoints: ReadonlyMap<string, { readonly waypoint: Waypoint; readonly endpoint: Endpoint }>;
   /** Service account labels by `namespace/name` (from ServiceAccount manifests), for Calico. */
   readonly serviceAccountLabels: ReadonlyMap<string, Labels>;
   readonly meshRootNamespace: string;
@@ -59,7 +75,10 @@ export interface Cluster {
 }
 
 export interface ClusterInput {
-  readonly namespaces: readonly Pick<Scenario['namespaces'][number], 'name' | 'labels' | 'injection'>[];
+  readonly namespaces: readonly Pick<
+    Scenario['namespaces'][number],
+    'name' | 'labels' | 'injection' | 'dataplane' | 'waypoints'
+  >[];
   readonly workloads: readonly Workload[];
   readonly meshRootNamespace: string;
   readonly trustDomain: string;
@@ -80,7 +99,15 @@ export function buildCluster(
   const nsLabels = new Map<string, Record<string, string>>();
   // As the fixtures create them (harness/run/fixtures.ts): injection is a namespace label.
   for (const n of input.namespaces) {
-    nsLabels.set(n.name, { ...n.labels, ...(n.injection ? { 'istio-injection': 'enabled' } : {}) });
+    // As the fixtures create them (harness/run/fixtures.ts): the data plane is a namespace label
+    // (istio-injection, or istio.io/dataplane-mode and istio.io/use-waypoint: facts A2.1, A2.4).
+    const wide = n.waypoints?.find((w) => w.services === 'all');
+    nsLabels.set(n.name, {
+      ...n.labels,
+      ...(n.injection ? { 'istio-injection': 'enabled' } : {}),
+      ...(n.dataplane === 'ambient' ? { 'istio.io/dataplane-mode': 'ambient' } : {}),
+      ...(wide ? { 'istio.io/use-waypoint': wide.name } : {}),
+    });
   }
   for (const name of ['kube-system', 'default', facts.istiodNamespace, input.meshRootNamespace]) {
     if (!nsLabels.has(name)) nsLabels.set(name, {});
@@ -106,6 +133,12 @@ export function buildCluster(
   }
 
   const podRanges = ranges(facts.podCidrs);
+  const planes = new Map<string, NamespacePlane>(
+    input.namespaces.map((n) => [
+      n.name,
+      { dataplane: n.dataplane, wide: n.waypoints?.find((w) => w.services === 'all')?.name },
+    ]),
+  );
   const endpoints: Endpoint[] = [];
   const add = (e: Omit<Endpoint, 'index' | 'calicoLabels'>): Endpoint => {
     const ns = e.namespace === undefined ? undefined : namespaces.get(e.namespace);
@@ -130,9 +163,10 @@ export function buildCluster(
       key: `${w.namespace}/${w.name}`,
       name: w.name,
       namespace: w.namespace,
-      labels: podLabels(w),
+      labels: podLabels(w, planes.get(w.namespace)),
       serviceAccount: w.serviceAccount,
       sidecar: w.sidecar,
+      dataplane: dataPlaneOf(w),
       ports: w.ports,
       addresses: exact ? [exact] : podRanges,
       addressText: w.ip ?? `an address in ${facts.podCidrs.join(', ')} (no ip declared)`,
@@ -148,6 +182,7 @@ export function buildCluster(
     labels: facts.dns.labels,
     serviceAccount: 'coredns',
     sidecar: false,
+    dataplane: 'none',
     ports: facts.dns.ports,
     addresses: podRanges,
     addressText: `an address in ${facts.podCidrs.join(', ')}`,
@@ -161,6 +196,7 @@ export function buildCluster(
     labels: { app: 'istiod', istio: 'pilot' },
     serviceAccount: 'istiod',
     sidecar: false,
+    dataplane: 'none',
     ports: [
       { port: 15010, protocol: 'TCP', name: 'grpc-xds' },
       { port: 15012, protocol: 'TCP', name: 'tls-xds' },
@@ -179,16 +215,61 @@ export function buildCluster(
     labels: {},
     serviceAccount: undefined,
     sidecar: false,
+    dataplane: 'none',
     ports: [{ port: facts.apiServer.port, protocol: 'TCP' }],
     addresses: ranges(facts.apiServer.cidrs),
     addressText: `${facts.apiServer.cidrs.join(', ')} port ${facts.apiServer.port} (after the kubernetes Service's DNAT)`,
     role: 'apiserver',
     service: { namespace: 'default', name: 'kubernetes' },
   });
+  const kubelet = add({
+    key: `kubelet probes (${KUBELET_PROBE_ADDRESS})`,
+    name: 'kubelet',
+    namespace: undefined,
+    labels: {},
+    serviceAccount: undefined,
+    sidecar: false,
+    dataplane: 'none',
+    ports: [],
+    addresses: ranges([`${KUBELET_PROBE_ADDRESS}/32`]),
+    addressText: KUBELET_PROBE_ADDRESS,
+    role: 'kubelet',
+    service: { namespace: 'default', name: 'kubelet' },
+  });
+  const waypoints = new Map<string, { waypoint: Waypoint; endpoint: Endpoint }>();
+  for (const n of input.namespaces) {
+    for (const waypoint of n.waypoints ?? []) {
+      // The waypoint's pod, as istiod deploys it (waypoint.yaml:62-71,90; fact A2.4).
+      const endpoint = add({
+        key: `waypoint ${n.name}/${waypoint.name}`,
+        name: waypoint.name,
+        namespace: n.name,
+        labels: {
+          'gateway.networking.k8s.io/gateway-name': waypoint.name,
+          'istio.io/dataplane-mode': 'none',
+          'sidecar.istio.io/inject': 'false',
+        },
+        serviceAccount: waypoint.name,
+        sidecar: false,
+        dataplane: 'none',
+        ports: [
+          { port: HBONE_PORT, protocol: 'TCP', name: 'mesh' },
+          { port: 15021, protocol: 'TCP', name: 'status-port' },
+        ],
+        addresses: podRanges,
+        addressText: `an address in ${facts.podCidrs.join(', ')}`,
+        role: 'waypoint',
+        service: { namespace: n.name, name: waypoint.name },
+      });
+      waypoints.set(`${n.name}/${waypoint.name}`, { waypoint, endpoint });
+    }
+  }
   for (const e of outside) add(e);
   return {
     endpoints,
     namespaces,
+    kubelet,
+    waypoints,
     byKey: new Map(endpoints.map((e) => [e.key, e])),
     dns,
     istiod,
@@ -205,11 +286,12 @@ export function buildCluster(
  * A workload's pod labels on the cluster: the scenario's, the ones the fixtures add (workload
  * name, the explicit injection choice), and the ones Istio's injector adds to meshed pods.
  */
-function podLabels(w: Workload): Labels {
+function podLabels(w: Workload, namespace: NamespacePlane | undefined): Labels {
   return {
     ...w.labels,
     'bulkhead.dev/workload': w.name,
     'sidecar.istio.io/inject': w.sidecar ? 'true' : 'false',
+    ...ambientLabels(w, namespace),
     ...(w.sidecar
       ? {
           'security.istio.io/tlsMode': 'istio',
@@ -218,4 +300,26 @@ function podLabels(w: Workload): Labels {
         }
       : {}),
   };
+}
+
+/**
+ * The labels that put a pod on its data plane where its namespace's does not (fact A2.1): ambient
+ * in another namespace, `none` out of an ambient one; and its own waypoint (fact A2.4).
+ */
+function ambientLabels(w: Workload, namespace: NamespacePlane | undefined): Labels {
+  const plane = dataPlaneOf(w);
+  const ambientNs = namespace?.dataplane === 'ambient';
+  return {
+    ...(plane === 'ambient' && !ambientNs ? { 'istio.io/dataplane-mode': 'ambient' } : {}),
+    ...(plane !== 'ambient' && ambientNs ? { 'istio.io/dataplane-mode': 'none' } : {}),
+    ...(w.waypoint !== undefined && w.waypoint !== namespace?.wide
+      ? { 'istio.io/use-waypoint': w.waypoint }
+      : {}),
+  };
+}
+
+/** What a pod's labels depend on of its namespace: its data plane and namespace-wide waypoint. */
+interface NamespacePlane {
+  readonly dataplane: DataPlane | undefined;
+  readonly wide: string | undefined;
 }

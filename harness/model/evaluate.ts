@@ -21,6 +21,8 @@ import type {
   Workload,
 } from '../scenario/types.js';
 import { serviceHost } from '../scenario/types.js';
+import { AmbientAuthorization } from './ambient-authz.js';
+import { AmbientPaths } from './ambient.js';
 import { ApiLayer } from './api.js';
 import {
   AuthorizationLayer,
@@ -29,6 +31,7 @@ import {
   type RequestContext,
 } from './authorization.js';
 import { compileCalico } from './calico.js';
+import { compileClusterNetworkPolicy } from './clusternetworkpolicy.js';
 import { buildCluster, type Cluster, type Endpoint } from './cluster.js';
 import { DnsLayer } from './dns.js';
 import { outsideEndpoints, predictOutside } from './external.js';
@@ -58,7 +61,7 @@ const TCP_BEHIND_SIDECAR =
 export type PolicyObject = Readonly<Record<string, unknown>>;
 
 /** A plain object becomes a manifest located by its position in the list. */
-function located(m: Manifest | PolicyObject, index: number): PolicyManifest {
+export function located(m: Manifest | PolicyObject, index: number): PolicyManifest {
   if (isManifest(m)) return m;
   return { object: m, file: 'policies', line: index + 1 };
 }
@@ -111,6 +114,7 @@ export class PolicyModel {
   private readonly network: NetworkLayer;
   private readonly peerAuth: PeerAuthenticationLayer;
   private readonly authz: AuthorizationLayer;
+  private readonly ambient: AmbientPaths;
   private readonly dns: DnsLayer;
   private readonly api: ApiLayer;
   private readonly unmodeled: readonly Unmodeled[];
@@ -139,7 +143,8 @@ export class PolicyModel {
       this.cluster,
     );
     const k8s = inv.networkPolicies.map((m) => compileNetworkPolicy(m, this.cluster));
-    this.network = new NetworkLayer(this.cluster, [...k8s, ...calico.policies], calico.tiers);
+    const cnp = inv.clusterNetworkPolicies.map((m) => compileClusterNetworkPolicy(m, this.cluster));
+    this.network = new NetworkLayer(this.cluster, [...cnp, ...k8s, ...calico.policies], calico.tiers);
     this.networkProblems = calico.problems;
     this.peerAuth = new PeerAuthenticationLayer(inv.peerAuthentications, input.meshRootNamespace);
     this.authz = new AuthorizationLayer(
@@ -147,6 +152,23 @@ export class PolicyModel {
       input.meshRootNamespace,
       input.trustDomain,
     );
+    this.ambient = new AmbientPaths({
+      cluster: this.cluster,
+      path: (a, b, port, protocol) => this.path(a, b, port, protocol),
+      ingress: (dst, src, port) => {
+        const problem = this.networkUnmodeled();
+        if (problem) return { verdict: MAYBE, reasons: [problem] };
+        return this.network.evaluate('Ingress', dst, src, dst, port, 'TCP');
+      },
+      peerAuth: this.peerAuth,
+      authz: new AmbientAuthorization(this.authz),
+      context: (attempt, src, dst, principal) => ({
+        ...this.requestContext(src, dst, attempt, false, attemptIsHttp(attempt)),
+        principal,
+      }),
+      reject: inv.rejectInsteadOfDrop,
+      http: attemptIsHttp,
+    });
     this.dns = new DnsLayer(this.cluster);
     this.api = new ApiLayer(inv.rbac);
     this.unmodeled = [
@@ -214,14 +236,43 @@ export class PolicyModel {
   }
 
   /**
+   * A closed port (one the target does not serve): whatever reaches the pod is refused by its
+   * kernel. Without sidecars the client sees ECONNREFUSED (an ICMP port unreachable for UDP on a
+   * connected socket). Through a sidecar, an HTTP client gets Envoy's 503 whose reset reason says
+   * `delayed connect error: 111`, which the agent reads as refused; a raw TCP client only sees the
+   * connection closed, which it cannot attribute. Source: reference/istio-calico-facts.md A1
+   * ("A refused connection (RST: the pod exists but the port is closed …) gives … 111", istio/istio#51267)
+   * and O7.
+   */
+  private predictConnection(src: Endpoint, attempt: TargetedAttempt, via: Via = {}): Prediction {
+    const reached = this.reach(src, attempt, via);
+    if (!attempt.port.closed || reached.outcome !== 'allowed') return reached;
+    const reasons = [...reached.reasons, `nothing listens on ${attempt.port.port}/${attempt.port.protocol}`];
+    const dst = this.cluster.byKey.get(`${attempt.to.namespace}/${attempt.to.name}`);
+    const proxied = attempt.kind !== 'udp' && (src.sidecar || dst?.sidecar === true);
+    if (proxied && attempt.kind === 'tcp') {
+      return unknown('none', [
+        ...reasons,
+        'a sidecar proxies the connection, so a raw TCP client only sees it closed, which the agent cannot attribute (fact O7)',
+      ]);
+    }
+    return {
+      outcome: 'refused',
+      layer: 'none',
+      reasons: [
+        ...reasons,
+        proxied
+          ? "the sidecar's upstream connect is refused (503, delayed connect error: 111)"
+          : `the pod's kernel refuses it (${attempt.kind === 'udp' ? 'ICMP port unreachable' : 'RST'})`,
+      ],
+    };
+  }
+
+  /**
    * @param via.plaintext the client's sidecar, if any, does not originate mTLS (a pod-IP target);
    *   the client is then a plaintext peer to the destination.
    */
-  private predictConnection(
-    src: Endpoint,
-    attempt: TargetedAttempt,
-    via: { readonly plaintext?: boolean } = {},
-  ): Prediction {
+  private reach(src: Endpoint, attempt: TargetedAttempt, via: Via): Prediction {
     const dst = this.cluster.byKey.get(`${attempt.to.namespace}/${attempt.to.name}`);
     if (!dst)
       return unknown('none', [
@@ -230,6 +281,8 @@ export class PolicyModel {
     const startup = this.startup(dst);
     if (startup.verdict !== 1) return unknown('network', startup.reasons);
     const protocol: Protocol = attempt.kind === 'udp' ? 'UDP' : 'TCP';
+    // ztunnel captures TCP only (fact AO12): UDP takes the plain path below whatever the data plane.
+    if (protocol === 'TCP' && AmbientPaths.applies(src, dst)) return this.ambient.predict(src, dst, attempt);
     const port = attempt.port.port;
     const path = this.path(src, dst, port, protocol);
     if (path.verdict === MAYBE) return unknown('network', path.reasons);
@@ -245,7 +298,7 @@ export class PolicyModel {
       return {
         outcome: 'allowed',
         layer: 'none',
-        reasons: [...reasons, 'UDP is not intercepted by sidecars'],
+        reasons: [...reasons, 'UDP is not intercepted by sidecars or ztunnel (fact AO12)'],
       };
 
     const host = serviceHost(attempt.to, this.cluster.clusterDomain);
@@ -410,7 +463,7 @@ export class PolicyModel {
   private requestContext(
     src: Endpoint,
     dst: Endpoint,
-    attempt: TargetedAttempt,
+    attempt: Extract<Attempt, { to: unknown }>,
     mutual: boolean,
     http: boolean,
   ): RequestContext {
@@ -548,6 +601,16 @@ export class PolicyModel {
     this.startupCache.set(e.index, result);
     return result;
   }
+}
+
+/** Whether Istio's RBAC sees the attempt as an HTTP request: an http attempt on a port not declared TCP. */
+function attemptIsHttp(attempt: Extract<Attempt, { to: unknown }>): boolean {
+  return attempt.kind === 'http' && istioProtocol(attempt.port) !== 'tcp';
+}
+
+/** How a connection leaves its client: by pod IP, a client sidecar passes it through as plaintext. */
+interface Via {
+  readonly plaintext?: boolean;
 }
 
 /** The same attempt addressed to the workload's Service: what the network and the server see alike. */

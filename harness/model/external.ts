@@ -55,6 +55,7 @@ function endpoint(key: string, name: string, addresses: readonly AddressRange[],
     labels: {},
     serviceAccount: undefined,
     sidecar: false,
+    dataplane: 'none',
     ports: [],
     addresses,
     addressText: text,
@@ -129,6 +130,16 @@ export function predictOutside(ctx: OutsideContext, src: Endpoint, attempt: Addr
   const path = ctx.path(src, dst, port, protocol);
   const reasons = [`${src.key} to ${shown} (${dst.addressText})`, ...path.reasons];
   if (path.verdict === 2) return { outcome: 'unknown', layer: 'network', reasons };
+  if (src.dataplane === 'ambient' && protocol === 'TCP') {
+    return {
+      outcome: 'unknown',
+      layer: path.verdict === 0 ? 'network' : 'none',
+      reasons: [
+        ...reasons,
+        `${src.key} is in the ambient mesh: ztunnel takes its outbound connections, and what a probe sees of one to a destination outside the mesh is not in the reference facts`,
+      ],
+    };
+  }
   const intercepted = src.sidecar && protocol === 'TCP';
   if (intercepted) {
     return {

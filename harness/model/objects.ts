@@ -45,6 +45,7 @@ export interface Inventory {
   readonly calicoPolicies: Manifest[];
   readonly calicoTiers: Manifest[];
   readonly calicoNetworkSets: Manifest[];
+  readonly clusterNetworkPolicies: Manifest[];
   readonly peerAuthentications: Manifest[];
   readonly authorizationPolicies: Manifest[];
   readonly rbac: Manifest[];
@@ -70,6 +71,7 @@ export function inventory(
     calicoPolicies: [],
     calicoTiers: [],
     calicoNetworkSets: [],
+    clusterNetworkPolicies: [],
     peerAuthentications: [],
     authorizationPolicies: [],
     rbac: [],
@@ -101,6 +103,9 @@ export function inventory(
         break;
       case 'calico-network-set':
         inv.calicoNetworkSets.push(m);
+        break;
+      case 'cluster-network-policy':
+        inv.clusterNetworkPolicies.push(m);
         break;
       case 'felix-configuration': {
         const action = [spec.iptablesFilterDenyAction, spec.nftablesFilterDenyAction]

@@ -44,8 +44,11 @@ export interface Prediction {
   readonly reasons: readonly string[];
 }
 
-/** The layers whose policies `--ablate` removes in turn. */
-export const ABLATABLE_LAYERS = ['network', 'mtls', 'authorization'] as const;
+/**
+ * The layers whose policies `--ablate` removes in turn. `cluster-network` (ClusterNetworkPolicy)
+ * takes part only where such policies exist (ablation.ts).
+ */
+export const ABLATABLE_LAYERS = ['cluster-network', 'network', 'mtls', 'authorization'] as const;
 export type AblatableLayer = (typeof ABLATABLE_LAYERS)[number];
 
 /**

@@ -4,14 +4,17 @@
  * article claim it implements in the `bulkhead.dev/implements` annotation; the comment above it
  * says why it is written the way it is (facts in docs/behaviour.md).
  *
- * Layers per cross-tenant boundary: the Calico tier (L3/L4, evaluated first), the tenant's
- * Kubernetes default-deny (L3/L4), and the tenant's Istio DENY (L7, verified mTLS identity).
+ * Layers per cross-tenant boundary: the Calico tier (L3/L4, evaluated first) or, with
+ * `clusterPolicy: cnp`, a ClusterNetworkPolicy in the Admin tier (Calico's kube-admin, also before
+ * the default tier: reference/ambient-cnp-facts.md B2.1, B3.2), the tenant's Kubernetes
+ * default-deny (L3/L4), and the tenant's Istio DENY (L7, verified mTLS identity).
  */
 import type { Namespace, Scenario, Workload } from '../scenario/types.js';
 import { principal } from '../scenario/types.js';
 import type { BundleDocument } from './documents.js';
 import { toYamlText } from './documents.js';
 import {
+  CNP_FIRST_PRIORITY,
   DEFAULT_TIER,
   IDENTITY_HEADER,
   KIND_API_SERVER,
@@ -34,6 +37,7 @@ interface Context {
   readonly dns: NonNullable<RenderOptions['dns']>;
   readonly tier: NonNullable<RenderOptions['tier']>;
   readonly allowEgress: NonNullable<RenderOptions['allowEgress']>;
+  readonly clusterPolicy: NonNullable<RenderOptions['clusterPolicy']>;
 }
 
 /** The bundle as YAML text, for the scenario's tenants and shared namespaces. */
@@ -48,9 +52,10 @@ export function renderHardIsolationText(scenario: Scenario, options: RenderOptio
     dns: options.dns ?? KUBEADM_DNS,
     tier: options.tier ?? DEFAULT_TIER,
     allowEgress: options.allowEgress ?? [],
+    clusterPolicy: options.clusterPolicy ?? 'calico',
   };
   const docs: BundleDocument[] = [
-    ...calicoTier(ctx),
+    ...(ctx.clusterPolicy === 'cnp' ? clusterNetworkPolicies(ctx) : calicoTier(ctx)),
     meshStrictMtls(ctx),
     ...ctx.tenants.flatMap((ns) => tenantDocuments(ctx, ns)),
     ...ctx.shared.flatMap((ns) => sharedDocuments(ctx, ns)),
@@ -148,6 +153,45 @@ function calicoTier(ctx: Context): BundleDocument[] {
     };
   });
   return [tier, ...policies];
+}
+
+/**
+ * The same cross-tenant deny as ClusterNetworkPolicies of the Admin tier, one per tenant with a
+ * priority of its own (the API leaves ties to the implementation, B2.4). Nothing after the Deny:
+ * kube-admin ends with Pass, so the rest goes on to the default tier like the Calico form's Pass.
+ */
+function clusterNetworkPolicies(ctx: Context): BundleDocument[] {
+  return ctx.tenants.map((ns, i): BundleDocument => {
+    const tenant = ns.tenant ?? ns.name;
+    // Exists + NotIn: the tenants' namespaces but this one's; shared namespaces have no tenant label.
+    const others = {
+      matchExpressions: [
+        { key: TENANT_LABEL, operator: 'Exists' },
+        { key: TENANT_LABEL, operator: 'NotIn', values: [tenant] },
+      ],
+    };
+    return {
+      comment:
+        `Cross-tenant deny for tenant ${tenant} in the Admin tier (Calico kube-admin, order 1000), which\n` +
+        'runs before the NetworkPolicies and ends with Pass: what it does not deny goes on to them.',
+      object: {
+        apiVersion: 'policy.networking.k8s.io/v1alpha2',
+        kind: 'ClusterNetworkPolicy',
+        metadata: meta(
+          `${ctx.tier.name}-${tenant}`,
+          undefined,
+          'Blocking Cross-Tenant Traffic Explicitly: explicit deny between tenant namespaces',
+        ),
+        spec: {
+          tier: 'Admin',
+          priority: CNP_FIRST_PRIORITY + i,
+          subject: { namespaces: { matchLabels: { [TENANT_LABEL]: tenant } } },
+          ingress: [{ name: 'deny-other-tenants', action: 'Deny', from: [{ namespaces: others }] }],
+          egress: [{ name: 'deny-other-tenants', action: 'Deny', to: [{ namespaces: others }] }],
+        },
+      },
+    };
+  });
 }
 
 // ---------------------------------------------------------------- Istio, mesh-wide

@@ -17,13 +17,18 @@
 /** Who defines the API group. */
 export type Engine = 'kubernetes' | 'calico' | 'istio' | 'gateway-api';
 
-/** The layers `--ablate` removes one at a time: the model's ABLATABLE_LAYERS. */
-export type PolicyLayer = 'network' | 'mtls' | 'authorization';
+/**
+ * The layers `--ablate` removes one at a time: the model's ABLATABLE_LAYERS. `cluster-network` is
+ * ClusterNetworkPolicy (Calico's kube-admin and kube-baseline tiers): network policy, but
+ * written by the platform for the whole cluster, so ablation weighs it on its own.
+ */
+export type PolicyLayer = 'cluster-network' | 'network' | 'mtls' | 'authorization';
 
 /**
  * What the model does with an object (model/objects.ts, `inventory`):
  * - compiled into a layer: `network-policy` (model/networkpolicy.ts); `calico-policy`,
- *   `calico-tier`, `calico-network-set` (model/calico.ts); `peer-authentication`
+ *   `calico-tier`, `calico-network-set` (model/calico.ts); `cluster-network-policy`
+ *   (model/clusternetworkpolicy.ts); `peer-authentication`
  *   (model/peerauthentication.ts); `authorization-policy` (model/authorization.ts);
  *   `request-authentication` (only matters for requests that carry a token); `rbac`
  *   (model/api.ts, what a pod's token may do);
@@ -40,6 +45,7 @@ export type ModelReading =
   | 'calico-policy'
   | 'calico-tier'
   | 'calico-network-set'
+  | 'cluster-network-policy'
   | 'peer-authentication'
   | 'authorization-policy'
   | 'request-authentication'
@@ -72,7 +78,9 @@ export type KindSchema =
    */
   | { readonly validator: 'kubernetes' | 'istio'; readonly apiVersions?: readonly string[] }
   /** Calico's CRD (harness/policies/schemas/calico/), for both Calico apiVersions. */
-  | { readonly validator: 'calico'; readonly crd: string };
+  | { readonly validator: 'calico'; readonly crd: string }
+  /** Another CRD shipped under harness/policies/schemas/ (path relative to it), for the group's apiVersions. */
+  | { readonly validator: 'crd'; readonly crd: string };
 
 /** The field lists of known-fields.ts: spec fields outside them are reported (kubectl rejects them). */
 export type KnownFields = 'NetworkPolicy' | 'AuthorizationPolicy' | 'PeerAuthentication';
@@ -122,6 +130,8 @@ export const API_GROUPS = {
   networking: kubernetes('networking.k8s.io/v1'),
   /** model/api.ts reads every kind of the group (and keeps roles and bindings). */
   rbac: kubernetes('rbac.authorization.k8s.io/v1', { model: 'rbac' }),
+  /** ClusterNetworkPolicy (network-policy-api v0.2.0), which replaced the v1alpha1 kinds. */
+  clusterNetworkPolicy: kubernetes('policy.networking.k8s.io/v1alpha2'),
   /** AdminNetworkPolicy and BaselineAdminNetworkPolicy. */
   adminNetworkPolicy: kubernetes('policy.networking.k8s.io/v1alpha1', { model: 'admin-network-policy' }),
   /** projectcalico.org/v3 (the API server) and crd.projectcalico.org/v1 (its storage), same kinds. */
@@ -170,6 +180,7 @@ const {
   admission,
   networking,
   rbac,
+  clusterNetworkPolicy,
   adminNetworkPolicy,
   calico,
   istioSecurity,
@@ -238,6 +249,18 @@ export const POLICY_KINDS: readonly PolicyKind[] = [
   },
   { group: rbac, kind: 'ClusterRole', namespaced: false, model: 'rbac', schema: K8S },
   { group: rbac, kind: 'ClusterRoleBinding', namespaced: false, model: 'rbac', schema: K8S },
+  {
+    group: clusterNetworkPolicy,
+    kind: 'ClusterNetworkPolicy',
+    namespaced: false,
+    model: 'cluster-network-policy',
+    layer: 'cluster-network',
+    schema: {
+      validator: 'crd',
+      crd: 'network-policy-api/policy.networking.k8s.io_clusternetworkpolicies.yaml',
+    },
+    lint: ['cnp'],
+  },
   { group: adminNetworkPolicy, kind: 'AdminNetworkPolicy', namespaced: false, model: 'admin-network-policy' },
   {
     group: adminNetworkPolicy,
@@ -421,7 +444,7 @@ export function readingOf(apiVersion: string, kind: string): KindReading {
 export function schemaOf(apiVersion: string, kind: string): KindSchema | undefined {
   const row = policyKind(apiVersion, kind);
   const schema = row?.schema;
-  if (!row || !schema || schema.validator === 'calico') return schema;
+  if (!row || !schema || schema.validator === 'calico' || schema.validator === 'crd') return schema;
   return (schema.apiVersions ?? row.group.apiVersions).includes(apiVersion) ? schema : undefined;
 }
 

@@ -46,7 +46,20 @@ export interface RenderOptions {
    * (none: every port). Default: none, so nodes, the metadata service and the internet stay denied.
    */
   readonly allowEgress?: readonly { readonly cidr: string; readonly ports?: readonly number[] }[];
+  /**
+   * Where `builtin: hard-isolation` puts its cross-tenant deny: `calico`, a GlobalNetworkPolicy per
+   * tenant in {@link tier}; `cnp`, a ClusterNetworkPolicy per tenant in the Admin tier (Calico
+   * ≥ 3.32.1). Overrides the scenario's `clusterPolicy`. Default: the scenario's, else `calico`.
+   */
+  readonly clusterPolicy?: ClusterPolicyForm;
 }
+
+/** The forms of hard-isolation's cross-tenant deny. */
+export const CLUSTER_POLICY_FORMS = ['calico', 'cnp'] as const;
+export type ClusterPolicyForm = (typeof CLUSTER_POLICY_FORMS)[number];
+
+/** First priority of hard-isolation's ClusterNetworkPolicies: one per tenant, each its own. */
+export const CNP_FIRST_PRIORITY = 100;
 
 /**
  * kind puts its nodes on the docker network `kind`; docker hands it the first free /16 after the

@@ -44,7 +44,11 @@ export function renderBuiltin(
 export function renderPolicySources(scenario: Scenario, options: RenderOptions = {}): Manifest[] {
   const builtins = scenario.policies.flatMap((s) =>
     s.kind === 'builtin'
-      ? renderBuiltin(s.name, scenario, s.allowEgress ? { ...options, allowEgress: s.allowEgress } : options)
+      ? renderBuiltin(s.name, scenario, {
+          ...(s.clusterPolicy === undefined ? {} : { clusterPolicy: s.clusterPolicy }),
+          ...(s.allowEgress === undefined ? {} : { allowEgress: s.allowEgress }),
+          ...options,
+        })
       : [],
   );
   const files = scenario.policies.flatMap((s) => (s.kind === 'builtin' ? [] : s.manifests));

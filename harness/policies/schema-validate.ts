@@ -17,7 +17,7 @@ import * as coreV1 from 'kubernetes-models/v1';
 import type { Problem } from '../errors.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
-import { validateCalico } from './calico-schema.js';
+import { validateCalico, validateCrd } from './calico-schema.js';
 import { POLICY_KINDS, schemaOf } from './kinds.js';
 import { unknownFields } from './known-fields.js';
 import { describeRef, obj, refOf, str, type ObjectRef } from './objects.js';
@@ -42,7 +42,7 @@ const MODULES: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
 const MODELS = new Map<string, ModelClass>(
   POLICY_KINDS.flatMap((row) => {
     const schema = row.schema;
-    if (schema === undefined || schema.validator === 'calico') return [];
+    if (schema === undefined || schema.validator === 'calico' || schema.validator === 'crd') return [];
     return (schema.apiVersions ?? row.group.apiVersions).flatMap((apiVersion) => {
       const Model = MODULES[apiVersion]?.[row.kind];
       return typeof Model === 'function' ? [[`${apiVersion}/${row.kind}`, Model as ModelClass] as const] : [];
@@ -56,10 +56,13 @@ export type SchemaResult =
   /** No schema is known for this apiVersion/kind: nothing was checked. */
   | { readonly status: 'unknown-kind'; readonly object: ObjectRef };
 
-/** Which validator covers an apiVersion/kind: 'kubernetes-models', 'istio', 'calico' or undefined. */
-export function schemaFor(apiVersion: string, kind: string): 'kubernetes' | 'istio' | 'calico' | undefined {
+/** Which validator covers an apiVersion/kind: 'kubernetes-models', 'istio', 'calico', 'crd' or undefined. */
+export function schemaFor(
+  apiVersion: string,
+  kind: string,
+): 'kubernetes' | 'istio' | 'calico' | 'crd' | undefined {
   const schema = schemaOf(apiVersion, kind);
-  if (schema?.validator === 'calico') return 'calico';
+  if (schema?.validator === 'calico' || schema?.validator === 'crd') return schema.validator;
   return schema && MODELS.has(`${apiVersion}/${kind}`) ? schema.validator : undefined;
 }
 
@@ -75,6 +78,8 @@ export function validateManifest(m: Manifest): SchemaResult {
   const schema = schemaOf(object.apiVersion, object.kind);
   if (schema?.validator === 'calico') {
     errors = validateCalico(object.kind, m.object);
+  } else if (schema?.validator === 'crd') {
+    errors = validateCrd(object.kind, m.object);
   } else {
     const Model = schema && MODELS.get(`${object.apiVersion}/${object.kind}`);
     if (Model) errors = modelErrors(Model, m.object);

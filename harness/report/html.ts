@@ -22,6 +22,7 @@ import {
   type ShownVerdict,
 } from '../results/describe.js';
 import type { AttemptEntry, ResultsDocument } from '../results/results-model.js';
+import { outOfScopeStatement, segmentationSection, segmentCss, testerSection } from './segments.js';
 import type { Outcome } from '../scenario/outcomes.js';
 
 /**
@@ -109,7 +110,7 @@ const VERDICT_ORDER: Readonly<Record<ShownVerdict, number>> = {
   fail: 0,
   error: 1,
   skipped: 2,
-  unsettled: 3,
+  'not-judged': 3,
   pass: 4,
 };
 
@@ -151,7 +152,7 @@ export function cellItems(attempts: readonly AttemptEntry[], run: Run = { interr
         ? 'not attempted'
         : verdict === 'error'
           ? 'error'
-          : `${OUTCOME_LABEL[a.outcome]}${verdict === 'fail' ? (a.leak ? ' (leak)' : ' (failed)') : verdict === 'unsettled' ? ' (not settled)' : ''}`;
+          : `${OUTCOME_LABEL[a.outcome]}${verdict === 'fail' ? (a.leak ? ' (leak)' : ' (failed)') : verdict === 'not-judged' ? ' (not settled)' : ''}`;
     const key = `${verdict} ${label}`;
     const group = groups.get(key) ?? {
       verdict,
@@ -363,7 +364,7 @@ table.list code { overflow-wrap: anywhere; }
 table.list th { background: #f3f4f6; }
 table.list tr { page-break-inside: avoid; }
 tr.v-fail td.verdict { background: ${CELL_COLOURS.fail}; color: #fff; font-weight: bold; }
-tr.v-error td.verdict, tr.v-skipped td.verdict, tr.v-unsettled td.verdict { background: ${CELL_COLOURS.error}; font-weight: bold; }
+tr.v-error td.verdict, tr.v-skipped td.verdict, tr.v-not-judged td.verdict { background: ${CELL_COLOURS.error}; font-weight: bold; }
 tr.v-pass td.verdict { color: #166534; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-all; background: #f9fafb; border: 1px solid #e5e7eb; padding: 6px; font-size: 11px; margin: 4px 0; }
 .failure { page-break-inside: avoid; border-left: 4px solid ${CELL_COLOURS.fail}; padding-left: 10px; margin-bottom: 12px; }
@@ -390,6 +391,7 @@ table.matrix td div.s-none { font-weight: normal; }
 .legend span.sw { display: inline-block; width: 14px; height: 14px; vertical-align: middle; margin-right: 6px; border: 1px solid #9ca3af; }
 .legend div { margin: 2px 0; }
 ${(Object.keys(CELL_COLOURS) as CellState[]).map((s) => `.s-${s} { background: ${CELL_COLOURS[s]}; }`).join('\n')}
+${segmentCss(CELL_COLOURS)}
 `;
 
 function fact(label: string, value: string | number | undefined): string {
@@ -401,13 +403,21 @@ function durationText(doc: ResultsDocument): string {
   return Number.isFinite(ms) && ms >= 0 ? `${(ms / 1000).toFixed(1)} s` : '';
 }
 
-/** The environment in words that cannot be misread: never a phrase like "cluster kind". */
+/**
+ * The environment in words that cannot be misread: never a phrase like "cluster kind" (a
+ * reader takes it for a kind cluster). `unknown` is what the operator did not declare.
+ */
 export function environmentText(environment: ResultsDocument['scope']['environment']): string {
-  return environment === 'production'
-    ? 'production cluster'
-    : environment === 'replica'
-      ? 'replica cluster (not production)'
-      : 'environment not stated (production or replica?)';
+  switch (environment) {
+    case 'production':
+      return 'production cluster';
+    case 'staging':
+      return 'staging cluster (not production)';
+    case 'replica':
+      return 'replica cluster (not production)';
+    case 'unknown':
+      return 'environment not declared (production, staging or replica: run with --environment)';
+  }
 }
 
 function headerSection(doc: ResultsDocument): string {
@@ -427,7 +437,7 @@ function factsSection(doc: ResultsDocument): string {
     .join('');
   return `<h2>Scope, time, versions and method</h2>
 <div class="facts">
-<dl>${fact('Provider', doc.scope.provider)}${fact('Environment', doc.scope.environment === 'unknown' ? 'not stated (production or replica?)' : doc.scope.environment)}${fact('Cluster (API server)', doc.scope.cluster)}${fact('Context', doc.scope.context)}${fact('Cluster name', doc.scope.clusterName)}${fact('Cluster UID (kube-system)', doc.scope.clusterUid)}${fact('Tenants', doc.scope.tenants.join(', '))}${fact('Namespaces in scope', doc.scope.namespaces.map((n) => n.name).join(', '))}${fact('Services in scope', doc.scope.services.length)}${fact('Out of scope', doc.scope.outOfScope.join(', ') || 'nothing declared')}${doc.scope.policies ? fact(`Segmentation controls in scope (${doc.scope.policies.length})`, doc.scope.policies.join(', ') || 'none') : ''}</dl>
+<dl>${fact('Provider', doc.scope.provider)}${fact('Environment', environmentText(doc.scope.environment))}${fact('Cluster (API server)', doc.scope.cluster)}${fact('Context', doc.scope.context)}${fact('Cluster name', doc.scope.clusterName)}${fact('Cluster UID (kube-system)', doc.scope.clusterUid)}${fact('Tenants', doc.scope.tenants.join(', '))}${fact('Namespaces in scope', doc.scope.namespaces.map((n) => n.name).join(', '))}${fact('Services in scope', doc.scope.services.length)}${fact('Out of scope', outOfScopeStatement(doc))}${doc.scope.policies ? fact(`Segmentation controls in scope (${doc.scope.policies.length})`, doc.scope.policies.join(', ') || 'none') : ''}</dl>
 <dl>${fact('Run id', doc.run.id)}${fact('Started', doc.run.startedAt)}${fact('Ended', doc.run.endedAt)}${fact('Duration', durationText(doc))}${fact('Trigger', doc.run.trigger)}${fact('Change / ticket', doc.run.change)}${fact('Run by', doc.run.operator)}${fact('Exit code', doc.run.exitCode)}${fact('bulkhead', `${v.bulkhead}${v.gitCommit ? ` (commit ${v.gitCommit})` : ''}`)}${fact('Kubernetes', v.kubernetes ?? 'not recorded')}${fact('Calico', v.calico ?? 'not recorded')}${fact('Istio', v.istio ?? 'not recorded')}${fact('Node.js (harness)', v.node)}${images}</dl>
 <dl>${fact('Scenario', `${m.scenario.name} (${m.scenario.file})`)}${fact('Scenario SHA-256', m.scenario.sha256)}${fact('Attempts', doc.summary.attempts)}${fact('Attempt deadline (default)', `${m.defaultAttemptTimeoutMs} ms`)}${fact('Stable rounds', m.stableRounds)}${m.convergeTimeoutMs === undefined ? '' : fact('Convergence deadline', `${m.convergeTimeoutMs} ms`)}${m.settleMs === undefined ? '' : fact('Settle time before round 1', `${m.settleMs} ms`)}${m.roundIntervalMs === undefined ? '' : fact('Pause between rounds', `${m.roundIntervalMs} ms`)}${fact('Convergence rule', m.convergenceRule)}${footingFacts(m)}</dl>
 </div>`;
@@ -442,7 +452,7 @@ function footingFacts(m: ResultsDocument['method']): string {
     b
       ? fact(
           'Policy in force before round 1',
-          `network: ${b.network.status}${b.network.ms === undefined ? '' : ` in ${b.network.ms} ms`}: ${b.network.reasoning}; mesh: ${b.mesh.reasoning}; then ${b.settleMs} ms of --settle`,
+          `network: ${b.network.status}${b.network.ms === undefined ? '' : ` in ${b.network.ms} ms`}: ${b.network.reasoning}; mesh: ${b.mesh.status}${b.mesh.ms === undefined ? '' : ` in ${b.mesh.ms} ms`}: ${b.mesh.reasoning}; then ${b.settleMs} ms of --settle`,
         )
       : '',
     f
@@ -705,14 +715,16 @@ export function renderHtmlReport(props: HtmlReportProps): string {
 </head>
 <body>
 ${headerSection(doc)}
+${segmentationSection(doc, h)}
 ${factsSection(doc)}
+${testerSection(doc, h)}
 ${matrixSection(doc)}
 ${failuresSection(doc)}
 ${resultsSection(doc)}
 ${lintSection(doc)}
 ${ablationSection(doc)}
 ${integritySection(props.files)}
-<p class="muted">Written by bulkhead ${h(doc.versions.bulkhead)} from results.json v${doc.v}. The tool records what it observed; the independence and qualification of whoever ran it are for the process around it to record.</p>
+<p class="muted">Written by bulkhead ${h(doc.versions.bulkhead)} from results.json v${doc.v}. The tool records what it observed; it does not vouch for who ran it.</p>
 </body>
 </html>
 `;

@@ -64,10 +64,18 @@ export function planTable(planned: readonly PlannedAttempt[], ablate: boolean): 
   out +=
     `\n${planned.length} attempts: ${count((p) => p.agrees === true)} agree, ` +
     `${count((p) => p.agrees === false)} disagree, ${count((p) => p.agrees === null)} unknown\n`;
+  const changing = planned.filter((p) => p.wouldChange);
+  if (changing.length > 0) {
+    out += `\nstaged policies, as if enforced, change ${changing.length} attempt${changing.length === 1 ? '' : 's'}:\n`;
+    for (const p of changing)
+      out += `  ${p.attempt.id}: ${p.wouldChange?.current.outcome ?? ''} -> ${p.predicted.outcome}\n`;
+  }
   if (ablate) {
     const ablated = planned.filter((p) => p.ablation);
     const spof = ablated.filter((p) => (p.ablation?.failsWithout.length ?? 0) > 0);
-    out += `ablation: ${ablated.length} denied attempts; ${ablated.length - spof.length} stay denied with any one of ${ABLATABLE_LAYERS.join(', ')} removed, ${spof.length} do not\n`;
+    const weighed = [...new Set(ablated.flatMap((p) => Object.keys(p.ablation?.without ?? {})))];
+    const layers = weighed.length > 0 ? weighed : ABLATABLE_LAYERS.filter((l) => l !== 'cluster-network');
+    out += `ablation: ${ablated.length} denied attempts; ${ablated.length - spof.length} stay denied with any one of ${layers.join(', ')} removed, ${spof.length} do not\n`;
   }
   return out;
 }
@@ -88,6 +96,7 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
         predicted: p.predicted,
         agrees: p.agrees,
         ...(p.ablation ? { ablation: p.ablation } : {}),
+        ...(p.wouldChange ? { wouldChange: { current: p.wouldChange.current } } : {}),
       };
     }),
     summary: {
@@ -95,6 +104,9 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
       agree: planned.filter((p) => p.agrees === true).length,
       disagree: planned.filter((p) => p.agrees === false).length,
       unknown: planned.filter((p) => p.agrees === null).length,
+      ...(planned.some((p) => p.wouldChange)
+        ? { wouldChange: planned.filter((p) => p.wouldChange).length }
+        : {}),
     },
   };
 }

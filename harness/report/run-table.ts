@@ -8,14 +8,20 @@ import path from 'node:path';
 import type { AttemptEntry, ReportVerdict, ResultsDocument } from '../results/results-model.js';
 import { renderTable } from './table.js';
 
-const ORDER: Readonly<Record<ReportVerdict, number>> = { fail: 0, error: 1, skipped: 2, pass: 3 };
+const ORDER: Readonly<Record<ReportVerdict, number>> = {
+  fail: 0,
+  error: 1,
+  skipped: 2,
+  'not-judged': 3,
+  pass: 4,
+};
 
 export function resultTable(attempts: readonly AttemptEntry[]): string {
   const sorted = [...attempts].sort((a, b) => ORDER[a.verdict] - ORDER[b.verdict]);
   return renderTable(
     ['RESULT', 'ATTEMPT', 'EXPECT', 'OBSERVED', 'ROUNDS', 'WHY'],
     sorted.map((a) => [
-      a.verdict.toUpperCase(),
+      a.verdict === 'not-judged' ? 'NOT JUDGED' : a.verdict.toUpperCase(),
       a.id,
       a.expect,
       a.outcome,
@@ -35,6 +41,7 @@ export function runSummary(document: ResultsDocument, log: string, cwd: string):
   return (
     `\n${s.passed} passed, ${s.failed} failed, ${s.errors} ${s.errors === 1 ? 'error' : 'errors'}` +
     (s.skipped > 0 ? `, ${s.skipped} skipped` : '') +
+    ((s.notJudged ?? 0) > 0 ? `, ${s.notJudged ?? 0} not judged (never settled)` : '') +
     (document.run.interrupted ? ' (interrupted)' : '') +
     `\nrun ${document.run.id}: ${where}${document.run.kept ? ' (resources kept)' : ''}\n`
   );

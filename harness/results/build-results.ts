@@ -12,6 +12,7 @@ import type { Finding } from '../lint/types.js';
 import { formatExpectation, isMustDeny, type Outcome } from '../scenario/outcomes.js';
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
+import { outOfScopeText } from '../scenario/segments.js';
 import { inTransit } from './in-transit.js';
 import { judgeObservations } from './judge.js';
 import { layerOf } from './layers.js';
@@ -102,8 +103,14 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
   const attempts = scenario.attempts.map((a): AttemptEntry => {
     const seen = observations.get(a.id) ?? [];
     const result = judged.get(a.id) ?? judgeUnrecorded(a, seen, stableRounds);
+    // A run that stopped early has not judged what it never made, nor a pass that had not
+    // settled yet: one more round could have seen it fail.
     const verdict: ReportVerdict =
-      result.verdict === 'error' && result.rounds === 0 && stoppedEarly ? 'skipped' : result.verdict;
+      result.verdict === 'error' && result.rounds === 0 && stoppedEarly
+        ? 'skipped'
+        : result.verdict === 'pass' && !result.stable && stoppedEarly
+          ? 'not-judged'
+          : result.verdict;
     // The evidence shown is that of the observation the verdict rests on: the leaking round for
     // a leak, otherwise the last one.
     const deciding = result.leak ? seen.find((o) => o.outcome === result.outcome) : seen.at(-1);
@@ -135,7 +142,12 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       rounds: result.rounds,
       stable: result.stable,
       leak: result.leak,
-      reason: verdict === 'skipped' ? 'not attempted: the run was interrupted first' : result.reason,
+      reason:
+        verdict === 'skipped'
+          ? 'not attempted: the run was interrupted first'
+          : verdict === 'not-judged'
+            ? `not judged: the run was interrupted before the outcome settled (${result.reason})`
+            : result.reason,
       ...(first ? { firstObservedAt: first.at } : {}),
       ...(last ? { lastObservedAt: last.at } : {}),
       observations: seen.map((o) => ({
@@ -186,6 +198,8 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
     .filter((w) => w.ports.length > 0)
     .map((w) => ({ namespace: w.namespace, name: w.name, ports: w.ports.map((p) => p.port) }));
   const method = run.method;
+  // The run record's copy, so the log alone says it; a log written before it had one: the scenario's.
+  const declared = run.scope ?? scenarioScope(scenario);
 
   return {
     v: RESULTS_JSON_VERSION,
@@ -201,6 +215,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       trigger: env.trigger ?? 'manual',
       ...(env.change ? { change: env.change } : {}),
       ...(env.operator ? { operator: env.operator } : {}),
+      ...(env.tester ? { tester: { ...env.tester } } : {}),
     },
     scope: {
       provider: env.provider ?? 'existing',
@@ -215,7 +230,11 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
         ...(n.tenant ? { tenant: n.tenant } : {}),
       })),
       services,
-      outOfScope: [...(env.outOfScope ?? [])],
+      outOfScope: [...(env.outOfScope ?? []), ...declared.outOfScope.map(outOfScopeText)],
+      ...(declared.segments.length > 0
+        ? { segments: declared.segments.map((s) => ({ ...s, namespaces: [...s.namespaces] })) }
+        : {}),
+      ...(declared.isolate.length > 0 ? { isolate: declared.isolate.map((p) => ({ ...p })) } : {}),
       ...(policies ? { policies: policies.applied.map(objectName) } : {}),
     },
     versions: {
@@ -246,7 +265,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
                 reasoning: barrier.network.reasoning,
                 ...(barrier.network.ms === undefined ? {} : { ms: barrier.network.ms }),
               },
-              mesh: { ...barrier.mesh },
+              mesh: structuredClone(barrier.mesh),
               settleMs: barrier.settleMs,
             },
           }
@@ -273,6 +292,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       failed: count('fail'),
       errors: count('error'),
       skipped: count('skipped'),
+      notJudged: count('not-judged'),
       leaks: attempts.filter((a) => a.leak).length,
     },
     attempts,
@@ -321,6 +341,24 @@ function judgeUnrecorded(
     reason: expect.auto
       ? 'the expectation is auto and the run stopped before recording its prediction'
       : judgement.reason,
+  };
+}
+
+/** What the scenario declares about segmentation, as the run record holds it. */
+export function scenarioScope(
+  scenario: Pick<Scenario, 'segments' | 'isolate' | 'outOfScope'>,
+): NonNullable<RunRecord['scope']> {
+  return {
+    segments: scenario.segments.map((s) => ({
+      name: s.name,
+      ...(s.description === undefined ? {} : { description: s.description }),
+      namespaces: [...s.namespaces],
+    })),
+    isolate: scenario.isolate.map((p) => ({ from: p.from, to: p.to })),
+    outOfScope: scenario.outOfScope.map((o) => ({
+      name: o.name,
+      ...(o.reason === undefined ? {} : { reason: o.reason }),
+    })),
   };
 }
 

@@ -7,18 +7,19 @@ import { LAYER_NAMES } from './layers.js';
 import type { AttemptEntry, ReportVerdict, ResultsDocument } from './results-model.js';
 
 /**
- * An attempt's verdict as the reports count it. `unsettled`: a pass of an interrupted run that
- * never settled (its outcome was not the same in enough consecutive rounds before the run
- * stopped): not judged, neither passed nor failed. A failure stays a failure: what was seen did
- * not meet the expectation, and a leak is final whatever follows.
+ * An attempt's verdict as the reports count it. `not-judged`: an attempt of an interrupted run
+ * that never settled (its outcome was not the same in enough consecutive rounds before the run
+ * stopped): neither passed nor failed. results.json says so itself; a document written before it
+ * did (a `pass` with `stable: false` of an interrupted run) is read the same way. A failure stays
+ * a failure: what was seen did not meet the expectation, and a leak is final whatever follows.
  */
-export type ShownVerdict = ReportVerdict | 'unsettled';
+export type ShownVerdict = ReportVerdict;
 
 export function shownVerdict(
   a: Pick<AttemptEntry, 'verdict' | 'stable'>,
   run: Pick<ResultsDocument['run'], 'interrupted'>,
 ): ShownVerdict {
-  return run.interrupted && a.verdict === 'pass' && !a.stable ? 'unsettled' : a.verdict;
+  return run.interrupted && a.verdict === 'pass' && !a.stable ? 'not-judged' : a.verdict;
 }
 
 /** `1 error`, `2 errors`. */
@@ -33,8 +34,8 @@ export interface Tally {
   readonly failed: number;
   readonly errors: number;
   readonly notAttempted: number;
-  /** Passes of an interrupted run that never settled: not judged. */
-  readonly unsettled: number;
+  /** Attempts of an interrupted run that never settled: not judged. */
+  readonly notJudged: number;
   readonly leaks: number;
   /** Why the run did not test everything it meant to, in words: attempts not made or not settled, an interruption, a fault. */
   readonly incomplete: readonly string[];
@@ -50,14 +51,14 @@ export function tally(doc: Pick<ResultsDocument, 'attempts' | 'run'>): Tally {
     failed: count('fail'),
     errors: count('error'),
     notAttempted: count('skipped'),
-    unsettled: count('unsettled'),
+    notJudged: count('not-judged'),
     leaks: doc.attempts.filter((a) => a.leak).length,
   };
   const incomplete = [
     ...(t.notAttempted > 0 ? [`${t.notAttempted} not attempted`] : []),
     ...(doc.run.interrupted ? ['the run was interrupted'] : []),
-    ...(t.unsettled > 0
-      ? [`${t.unsettled} observed but never settled (not judged, not counted as passed)`]
+    ...(t.notJudged > 0
+      ? [`${t.notJudged} observed but never settled (not judged, not counted as passed)`]
       : []),
     ...(doc.run.fault ? [`a fault stopped it: ${doc.run.fault}`] : []),
   ];
@@ -71,7 +72,7 @@ export function tallyText(t: Tally, separator = ' · '): string {
     `${t.failed} failed`,
     plural(t.errors, 'error'),
     `${t.notAttempted} not attempted`,
-    ...(t.unsettled > 0 ? [`${t.unsettled} not judged (never settled)`] : []),
+    ...(t.notJudged > 0 ? [`${t.notJudged} not judged (never settled)`] : []),
   ].join(separator);
 }
 
@@ -181,7 +182,7 @@ export function verdictMessage(a: AttemptEntry, run?: Pick<ResultsDocument['run'
       const why = decidingObservation(a)?.reason;
       return `could not be judged: ${a.reason}${why ? `: ${why}` : ''} (expected ${a.expect})`;
     }
-    case 'unsettled':
+    case 'not-judged':
       return `not judged: the run was interrupted before the outcome settled (expected ${a.expect}, observed ${a.outcome}${layer} in ${plural(a.rounds, 'round')})`;
     case 'skipped':
       return a.reason;
@@ -265,12 +266,12 @@ export function podFields(pod: Readonly<Record<string, unknown>>): [string, stri
 
 /** The verdict as one word, `not judged` for a pass of an interrupted run that never settled. */
 export function verdictWord(v: ShownVerdict): string {
-  return v === 'unsettled' ? 'not judged' : v === 'skipped' ? 'not attempted' : v;
+  return v === 'not-judged' ? 'not judged' : v === 'skipped' ? 'not attempted' : v;
 }
 
 /**
  * The transcript a person reads to check a verdict without rerunning anything. With the run, the
- * verdict is the one the reports count (an interrupted run's unsettled pass is not judged).
+ * verdict is the one the reports count (an interrupted run's unsettled attempt is not judged).
  */
 export function evidenceText(a: AttemptEntry, run?: Pick<ResultsDocument['run'], 'interrupted'>): string {
   const why = decidingObservation(a)?.reason;

@@ -77,6 +77,12 @@ export function inTransit(
     'to' in attempt ? attempt.to : attempt.target.kind === 'pod-ip' ? attempt.target.workload : undefined;
   if (!dst) return undefined;
   const destination = find(dst.namespace, dst.name);
+  if (source?.dataplane === 'ambient' || destination?.dataplane === 'ambient')
+    return {
+      status: 'no-proof',
+      reason:
+        'ambient: the app gets no trustworthy x-forwarded-client-cert (a waypoint sanitizes it; ambient-cnp-facts A3.3), so the evidence cannot show the hop was mutual TLS',
+    };
   if (!source?.sidecar || !destination?.sidecar)
     return {
       status: 'not-meshed',

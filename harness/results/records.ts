@@ -25,8 +25,9 @@ import { InputError, type Problem } from '../errors.js';
 import { readInputFile } from '../input-file.js';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { isRecord } from '../values.js';
+import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
-import { RESULTS_JSON_VERSION } from './results-model.js';
+import { ENVIRONMENTS, IsolationPair, RESULTS_JSON_VERSION, Segment, Tester } from './results-model.js';
 
 export const RESULTS_LOG = 'results.jsonl';
 
@@ -46,8 +47,10 @@ const Versions = z.object({
 /** Where the run ran and why: what the run cannot read from the cluster by itself. */
 const Environment = z.object({
   provider: z.string().optional(),
-  /** A kind or k3s cluster is a replica; `--provider existing` may be production. */
-  environment: z.enum(['production', 'replica', 'unknown']).optional(),
+  /** A kind or k3s cluster is a replica; `--provider existing` says with `--environment`, else unknown. */
+  environment: z.enum(ENVIRONMENTS).optional(),
+  /** Who tested, as the operator said it (`--tester`, `--organisation`, `--independence`); not verified. */
+  tester: Tester.optional(),
   trigger: z.string().optional(),
   change: z.string().optional(),
   operator: z.string().optional(),
@@ -73,6 +76,13 @@ const Method = z.object({
   readyTimeoutMs: z.number().optional(),
 });
 
+/** The scenario's segments, isolation pairs and out-of-scope systems (harness/scenario/segments.ts). */
+const ScopeSchema = z.object({
+  segments: z.array(Segment),
+  isolate: z.array(IsolationPair),
+  outOfScope: z.array(z.object({ name: z.string(), reason: z.string().optional() })),
+});
+
 const RunRecordSchema = z.object({
   type: z.literal('run'),
   runId: z.string().min(1),
@@ -86,6 +96,8 @@ const RunRecordSchema = z.object({
   attempts: z.number().int().min(0),
   environment: Environment.optional(),
   method: Method.optional(),
+  /** What the scenario declares about segmentation, so the reports need only the log to say it. */
+  scope: ScopeSchema.optional(),
 });
 
 const FactsRecordSchema = z.object({
@@ -108,21 +120,17 @@ const FootingRecordSchema = z.object({
   sidecars: z.object({ pods: z.number().int(), withProxy: z.number().int() }),
 });
 
-/**
- * What the run waited on before round 1, per layer (harness/run/canary.ts): `passed` with the
- * time it took, `skipped` (nothing of that layer was applied), `unavailable` (the cluster lacks
- * what the barrier needs; `--settle` was the only wait), `not-read` (no barrier for that layer).
- */
+/** What the run waited on before round 1, per layer (barrier-schema.ts). */
 const BarrierRecordSchema = z.object({
   type: z.literal('barrier'),
   network: z.object({
-    status: z.enum(['passed', 'skipped', 'unavailable']),
+    status: z.enum(BARRIER_STATUS),
     reasoning: z.string(),
     ms: z.number().optional(),
     rounds: z.number().int().optional(),
     pods: z.number().int().optional(),
   }),
-  mesh: z.object({ status: z.enum(['not-read']), reasoning: z.string() }),
+  mesh: MeshBarrierPart,
   /** The extra minimum wait after the barrier (`--settle`). */
   settleMs: z.number(),
 });

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
+import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
 
 export const RESULTS_JSON_VERSION = 1;
@@ -15,10 +16,38 @@ export const RESULTS_JSON_VERSION = 1;
 export const OBSERVED_LAYERS = ['l7', 'l4', 'mtls', 'dns', 'api', 'none'] as const;
 export type ObservedLayer = (typeof OBSERVED_LAYERS)[number];
 
-export const REPORT_VERDICTS = ['pass', 'fail', 'error', 'skipped'] as const;
+/**
+ * `not-judged`: an attempt of an interrupted run that was observed but never settled and had not
+ * failed: neither passed nor failed (results.json before 0.2 wrote these as `pass` with
+ * `stable: false`; readers still take that as not judged when the run was interrupted).
+ */
+export const REPORT_VERDICTS = ['pass', 'fail', 'error', 'skipped', 'not-judged'] as const;
 export type ReportVerdict = (typeof REPORT_VERDICTS)[number];
 
 const Ref = z.object({ namespace: z.string(), name: z.string() });
+
+/**
+ * What the cluster is, as the operator declared it (`--environment`); kind and k3s clusters are
+ * replicas. `unknown`: not declared, and the report says exactly that.
+ */
+export const ENVIRONMENTS = ['production', 'staging', 'replica', 'unknown'] as const;
+export type EnvironmentKind = (typeof ENVIRONMENTS)[number];
+
+export const Segment = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  namespaces: z.array(z.string()),
+});
+export const IsolationPair = z
+  .object({ from: z.string(), to: z.string() })
+  .describe('One direction: no workload of segment `from` may reach one of segment `to`');
+export const Tester = z
+  .object({
+    name: z.string().optional(),
+    organisation: z.string().optional(),
+    independence: z.string().optional(),
+  })
+  .describe('Who tested, as given on the command line; bulkhead does not verify it');
 
 const ObservationEntry = z
   .object({
@@ -120,10 +149,11 @@ export const ResultsDocumentSchema = z
       trigger: z.string().describe('scheduled, change, pre-upgrade, manual, ...'),
       change: z.string().optional().describe('A change or ticket reference'),
       operator: z.string().optional().describe('Who or what ran it (CI identity)'),
+      tester: Tester.optional(),
     }),
     scope: z.object({
       provider: z.string(),
-      environment: z.enum(['production', 'replica', 'unknown']),
+      environment: z.enum(ENVIRONMENTS),
       cluster: z.string().describe('API server address'),
       context: z.string().optional(),
       clusterName: z.string().optional(),
@@ -133,7 +163,15 @@ export const ResultsDocumentSchema = z
       services: z.array(
         z.object({ namespace: z.string(), name: z.string(), ports: z.array(z.number().int()) }),
       ),
-      outOfScope: z.array(z.string()),
+      outOfScope: z.array(z.string()).describe('Systems deliberately not tested: `name: reason`'),
+      segments: z
+        .array(Segment)
+        .optional()
+        .describe("The scenario's segments: named groups of its namespaces"),
+      isolate: z
+        .array(IsolationPair)
+        .optional()
+        .describe('Which segment must not reach which, one direction per entry'),
       policies: z
         .array(z.string())
         .optional()
@@ -168,16 +206,16 @@ export const ResultsDocumentSchema = z
       barrier: z
         .object({
           network: z.object({
-            status: z.enum(['passed', 'skipped', 'unavailable']),
+            status: z.enum(BARRIER_STATUS),
             reasoning: z.string(),
             ms: z.number().optional(),
           }),
-          mesh: z.object({ status: z.enum(['not-read']), reasoning: z.string() }),
+          mesh: MeshBarrierPart,
           settleMs: z.number(),
         })
         .optional()
         .describe(
-          'What the run waited on before round 1: the network canary (proof the policies are in force), then --settle',
+          "What the run waited on before round 1: the network canary and istiod's sync status of the sidecars (proof the policies are in force), then --settle",
         ),
       clusterFacts: z
         .object({
@@ -194,6 +232,11 @@ export const ResultsDocumentSchema = z
       failed: z.number().int(),
       errors: z.number().int(),
       skipped: z.number().int(),
+      notJudged: z
+        .number()
+        .int()
+        .optional()
+        .describe('Attempts of an interrupted run observed but never settled: neither passed nor failed'),
       leaks: z.number().int(),
     }),
     attempts: z.array(AttemptEntry),

@@ -6,7 +6,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 
-import type { Namespace, Scenario, Workload } from '../scenario/types.js';
+import type { Namespace, Port, Scenario, Workload } from '../scenario/types.js';
 import { CANARY_LABEL, CANARY_PORT, canaryNamespace } from './canary-names.js';
 import { runLabels } from './identity.js';
 
@@ -87,7 +87,7 @@ export function renderFixtures(props: FixtureProps): KubernetesObject[] {
     if (w.probe) {
       objects.push(probePod(w, labels, image));
     } else {
-      objects.push(deployment(w, labels, image), service(w, labels));
+      objects.push(deployment(w, labels, image), service(w, labels, closedPorts(scenario, w)));
     }
   }
   return objects;
@@ -236,20 +236,41 @@ function deployment(w: Workload, labels: Record<string, string>, image: string):
   } as KubernetesObject;
 }
 
-function service(w: Workload, labels: Record<string, string>): KubernetesObject {
+/** The ports attempts aim at that the workload does not serve, once each. */
+function closedPorts(scenario: Scenario, w: Workload): Port[] {
+  const out = new Map<string, Port>();
+  for (const a of scenario.attempts) {
+    if ('to' in a && a.port.closed && a.to.namespace === w.namespace && a.to.name === w.name)
+      out.set(`${a.port.port}/${a.port.protocol}`, a.port);
+  }
+  return [...out.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
+}
+
+function service(w: Workload, labels: Record<string, string>, closed: readonly Port[]): KubernetesObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: w.name, namespace: w.namespace, labels },
     spec: {
       selector: { [WORKLOAD_LABEL]: w.name },
-      ports: w.ports.map((p) => ({
-        // Istio picks the protocol from the port name: the agent speaks HTTP on every TCP port.
-        name: p.name ?? `${p.protocol === 'TCP' ? 'http' : 'udp'}-${p.port}`,
-        port: p.port,
-        targetPort: p.port,
-        protocol: p.protocol,
-      })),
+      ports: [
+        ...w.ports.map((p) => ({
+          // Istio picks the protocol from the port name: the agent speaks HTTP on every TCP port.
+          name: p.name ?? `${p.protocol === 'TCP' ? 'http' : 'udp'}-${p.port}`,
+          port: p.port,
+          targetPort: p.port,
+          protocol: p.protocol,
+        })),
+        // A closed port is on the Service too, so the ClusterIP forwards it to the pod, where
+        // nothing listens and the kernel refuses it. Its name has no protocol prefix Istio reads
+        // (`x-`), so Istio sniffs it like any undeclared port.
+        ...closed.map((p) => ({
+          name: `x-${p.protocol.toLowerCase()}-${p.port}`,
+          port: p.port,
+          targetPort: p.port,
+          protocol: p.protocol,
+        })),
+      ],
     },
   } as KubernetesObject;
 }

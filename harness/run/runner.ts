@@ -20,6 +20,7 @@ import type { ApiServerEndpoints } from '../policies/options.js';
 import { PolicyModel } from '../model/evaluate.js';
 import type { Prediction } from '../model/types.js';
 import { renderPolicySources } from '../policies/render.js';
+import { scenarioScope } from '../results/build-results.js';
 import {
   ResultsLog,
   type BarrierRecord,
@@ -39,10 +40,18 @@ import { layerOf } from '../model/objects.js';
 import {
   canaryAddress,
   canaryPolicies,
+  CanaryTimeout,
   waitForCanary,
   type CanaryProbeProps,
   type CanaryWait,
 } from './canary.js';
+import {
+  MeshSyncTimeout,
+  prepareMeshBarrier,
+  waitForMeshSync,
+  type MeshBarrierProps,
+  type MeshBaseline,
+} from './mesh-barrier.js';
 import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
@@ -195,6 +204,10 @@ interface RunContext {
   canary?: { readonly address: string; readonly deny: KubernetesObject; readonly opened: CanaryWait };
   /** Why the network barrier does not run, when it does not. */
   noCanary?: { readonly status: 'skipped' | 'unavailable'; readonly reasoning: string };
+  /** The mesh barrier: what istiod had sent the sidecars before the policies, and when the last apply returned. */
+  mesh?: { readonly baseline: MeshBaseline; readonly t1: number };
+  /** Why the mesh barrier does not run, when it does not. */
+  noMesh?: BarrierRecord['mesh'];
   predict: ((attempt: Attempt) => Prediction | undefined) | undefined;
   transport?: Transport;
   /** One agent session per source pod, opened in round 1, closed after the last round. */
@@ -244,6 +257,9 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       roundIntervalMs: props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs,
       readyTimeoutMs: props.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
     },
+    ...(scenario.segments.length + scenario.isolate.length + scenario.outOfScope.length > 0
+      ? { scope: scenarioScope(scenario) }
+      : {}),
   });
 
   const pending = await preflight(props, client, log, clock);
@@ -387,8 +403,12 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
     );
   }
   await openCanary(ctx, manifests);
+  const mesh = await prepareMeshBarrier(meshProps(ctx, labelled));
   ctx.appliedPolicies = labelled;
   await applyAll(ctx, labelled);
+  // istiod's sentTime is wall-clock time, whatever clock the run is given.
+  if ('baseline' in mesh) ctx.mesh = { baseline: mesh.baseline, t1: Date.now() };
+  else ctx.noMesh = mesh.skip;
   // From here on, the policies are the cluster's: results and the bundle hold them as stored.
   ctx.appliedPolicies = await readBack(ctx.client, labelled, 'policies');
   ctx.log.append({ type: 'policies', applied: ctx.appliedPolicies.map((o) => ({ ...o })) });
@@ -477,51 +497,84 @@ async function servesCalicoPolicy(client: KubeClient): Promise<boolean> {
   }
 }
 
+function meshProps(ctx: RunContext, objects: readonly KubernetesObject[]): MeshBarrierProps {
+  return {
+    kubeConfig: ctx.props.kubeConfig,
+    client: ctx.client,
+    pods: ctx.ready,
+    objects,
+    rootNamespace: ctx.scenario.meshRootNamespace,
+    clock: ctx.clock,
+    progress: ctx.progress,
+    timeoutMs: ctx.props.barrierTimeoutMs ?? RUN_DEFAULTS.barrierTimeoutMs,
+    ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
+  };
+}
+
 /**
- * Round 1 starts when what the run applied is known to be in force: the canary's deny, applied
- * last, seen by every run pod (harness/run/canary.ts); then `--settle` as an extra minimum wait.
+ * Round 1 starts when what the run applied is known to be in force, both barriers at once: the
+ * canary's deny, applied last, seen by every run pod (harness/run/canary.ts), and every run
+ * sidecar's acknowledgement of istiod's push (harness/run/mesh-barrier.ts); then `--settle` as
+ * an extra minimum wait. A barrier that times out is recorded, and stops the run.
  */
 async function barrier(ctx: RunContext): Promise<void> {
   const { props, progress } = ctx;
   const settleMs = props.settleMs ?? RUN_DEFAULTS.settleMs;
-  let network: BarrierRecord['network'];
-  if (ctx.canary) {
-    await applyAll(ctx, [ctx.canary.deny]);
-    const closed = await waitForCanary(
-      canaryProbe(ctx, props.barrierTimeoutMs ?? RUN_DEFAULTS.barrierTimeoutMs),
-      ctx.canary.address,
-      'refused',
-    );
-    network = {
-      status: 'passed',
-      reasoning:
-        `every one of ${closed.pods} run pods reached the network canary before the policies and saw its deny, applied after them, ` +
-        `${closed.ms} ms after it was applied (${closed.rounds} canary round(s))`,
-      ms: closed.ms,
-      rounds: closed.rounds,
-      pods: closed.pods,
-    };
-  } else {
-    network = ctx.noCanary ?? { status: 'skipped', reasoning: 'the run applies no network policy' };
-  }
+  const canary = ctx.canary;
+  const mesh = ctx.mesh;
+  const [networkPart, meshPart] = await Promise.allSettled([
+    canary
+      ? (async (): Promise<BarrierRecord['network']> => {
+          await applyAll(ctx, [canary.deny]);
+          const closed = await waitForCanary(
+            canaryProbe(ctx, props.barrierTimeoutMs ?? RUN_DEFAULTS.barrierTimeoutMs),
+            canary.address,
+            'refused',
+          );
+          return {
+            status: 'passed',
+            reasoning:
+              `every one of ${closed.pods} run pods reached the network canary before the policies and saw its deny, applied after them, ` +
+              `${closed.ms} ms after it was applied (${closed.rounds} canary round(s))`,
+            ms: closed.ms,
+            rounds: closed.rounds,
+            pods: closed.pods,
+          };
+        })()
+      : Promise.resolve<BarrierRecord['network']>(
+          ctx.noCanary ?? { status: 'skipped', reasoning: 'the run applies no network policy' },
+        ),
+    mesh
+      ? waitForMeshSync(meshProps(ctx, ctx.appliedPolicies), mesh.baseline, mesh.t1).then((w) => w.part)
+      : Promise.resolve<BarrierRecord['mesh']>(
+          ctx.noMesh ?? { status: 'skipped', reasoning: 'the run applies no Istio configuration' },
+        ),
+  ]);
+  if (props.signal?.aborted) throw new Interrupted();
+  const network = settledPart<BarrierRecord['network']>(networkPart, (e) =>
+    e instanceof CanaryTimeout ? { status: 'timed-out', reasoning: e.message } : undefined,
+  );
+  const meshRecord = settledPart(meshPart, (e) => (e instanceof MeshSyncTimeout ? e.part : undefined));
+  if (network && meshRecord) ctx.log.append({ type: 'barrier', network, mesh: meshRecord, settleMs });
+  for (const part of [networkPart, meshPart]) if (part.status === 'rejected') throw part.reason;
+  if (!network || !meshRecord) throw new Error('a barrier ended without a result');
   if (settleMs > 0) {
     progress.update(`letting ${ctx.appliedPolicies.length} policies take effect (${settleMs} ms)`);
     await ctx.clock.sleep(settleMs, props.signal);
   }
-  ctx.log.append({
-    type: 'barrier',
-    network,
-    mesh: {
-      status: 'not-read',
-      reasoning:
-        "istiod's push acknowledgements are not read yet: --settle is the only wait for Istio configuration to reach the sidecars",
-    },
-    settleMs,
-  });
-  progress.done(
-    `${ctx.appliedPolicies.length} objects` +
-      (network.status === 'passed' ? `, network policy in force after ${network.ms ?? 0} ms` : ''),
-  );
+  const inForce = [
+    network.status === 'passed' ? `network policy in force after ${network.ms ?? 0} ms` : '',
+    meshRecord.status === 'passed' ? `sidecars in sync after ${meshRecord.ms ?? 0} ms` : '',
+  ].filter(Boolean);
+  progress.done([`${ctx.appliedPolicies.length} objects`, ...inForce].join(', '));
+}
+
+/** A barrier's record part: its result, or what its timeout says (undefined for any other failure). */
+function settledPart<T>(
+  part: PromiseSettledResult<T>,
+  timedOut: (error: unknown) => T | undefined,
+): T | undefined {
+  return part.status === 'fulfilled' ? part.value : timedOut(part.reason);
 }
 
 /** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */

@@ -18,6 +18,7 @@ import {
   type Category,
   type ExpectWord,
 } from './outcomes.js';
+import { meshed } from './dataplane.js';
 import type { HttpRequest, RawGenerator } from './schema.js';
 import {
   refText,
@@ -246,7 +247,7 @@ function countDrafts(gen: RawGenerator, sources: readonly Workload[], ctx: Gener
     case 'header-spoof': {
       const ports = sums(tcp);
       for (const src of sources) {
-        if (!src.sidecar) continue;
+        if (!meshed(src)) continue;
         const self = isTarget(src) ? tcp(src) : 0;
         const wanted =
           gen.to === 'shared'
@@ -259,9 +260,9 @@ function countDrafts(gen: RawGenerator, sources: readonly Workload[], ctx: Gener
       break;
     }
     case 'plaintext': {
-      const ports = sums(tcp, (w) => w.sidecar);
+      const ports = sums(tcp, (w) => meshed(w));
       for (const src of sources) {
-        if (src.sidecar) continue;
+        if (meshed(src)) continue;
         count +=
           gen.to === 'shared' ? ports.shared : gen.to === 'same-tenant' ? ports.of(tenant(src)) : ports.all;
       }
@@ -349,7 +350,7 @@ function draftsFor(gen: RawGenerator, sources: readonly Workload[], ctx: Generat
     }
     case 'header-spoof': {
       const victims = ctx.namespaces.filter((n) => n.tenant);
-      for (const src of sources.filter((s) => s.sidecar)) {
+      for (const src of sources.filter((s) => meshed(s))) {
         const wanted = targets.filter((t) =>
           gen.to === 'shared' ? !tenant(t) : gen.to === 'same-tenant' ? tenant(t) === tenant(src) : true,
         );
@@ -377,10 +378,10 @@ function draftsFor(gen: RawGenerator, sources: readonly Workload[], ctx: Generat
       break;
     }
     case 'plaintext': {
-      for (const src of sources.filter((s) => !s.sidecar)) {
+      for (const src of sources.filter((s) => !meshed(s))) {
         const wanted = targets.filter(
           (t) =>
-            t.sidecar &&
+            meshed(t) &&
             (gen.to === 'shared' ? !tenant(t) : gen.to === 'same-tenant' ? tenant(t) === tenant(src) : true),
         );
         for (const dst of wanted) {

@@ -11,11 +11,26 @@ import { InputError, suggest, type Problem } from '../errors.js';
 import { readInputFile, reason } from '../input-file.js';
 import { kubernetesObjects, ManifestBudget, readManifestFile } from '../policies/read-manifests.js';
 import { formatPath, parseYaml, type DocPath, type YamlDocument } from '../yaml-source.js';
+import {
+  dataPlaneOf,
+  meshed,
+  namespacePlane,
+  resolveDataPlane,
+  type DataPlane,
+  type Waypoint,
+} from './dataplane.js';
 import { expandGenerators } from './generators.js';
 import { issuesToProblems } from './issues.js';
 import { expectation, OUTCOMES_BY_KIND, type AttemptKind, type Category } from './outcomes.js';
 import { addressCategory, addressTargetText } from './address-target.js';
-import { ScenarioSchema, type AddressTo, type RawAttempt, type ScenarioDocument } from './schema.js';
+import {
+  ScenarioSchema,
+  type AddressTo,
+  type RawAttempt,
+  type RawWaypoint,
+  type ScenarioDocument,
+} from './schema.js';
+import { resolveSegments } from './segments.js';
 import type {
   AddressTarget,
   Attempt,
@@ -122,6 +137,8 @@ class ScenarioBuilder {
   private readonly workloads = new Map<string, Workload>();
   /** "Did you mean" costs a comparison with every name: offered for the first few mistakes only. */
   private suggestions = 20;
+  /** Where each waypoint was declared, `namespace/name` → path, for problems found later. */
+  private readonly waypointOrigins = new Map<string, DocPath>();
   private readonly budget = new ManifestBudget();
 
   private readonly doc: YamlDocument;
@@ -137,6 +154,7 @@ class ScenarioBuilder {
     this.addTenants();
     this.addNamespaces();
     this.addWorkloads();
+    this.bindWaypoints();
 
     const explicit = spec.attempts.flatMap(
       (raw, i) => this.resolveAttempt(raw, ['spec', 'attempts', i]) ?? [],
@@ -155,6 +173,17 @@ class ScenarioBuilder {
     });
     const attempts = this.checkIds([...explicit, ...generated.attempts]);
     const policies = await this.loadPolicies();
+    const segments = resolveSegments({
+      doc: this.doc,
+      segments: spec.segments,
+      isolate: spec.isolate,
+      outOfScope: spec.outOfScope,
+      namespaces: this.namespaces,
+      attempts,
+      suggest: (word, candidates) => this.suggest(word, candidates),
+    });
+    this.problems.push(...segments.problems);
+    this.warnings.push(...segments.warnings);
 
     return {
       name: metadata.name,
@@ -170,6 +199,9 @@ class ScenarioBuilder {
       policies,
       attempts,
       generators: generated.summaries,
+      segments: segments.segments,
+      isolate: segments.isolate,
+      outOfScope: segments.outOfScope,
       warnings: this.warnings,
     };
   }
@@ -211,11 +243,14 @@ class ScenarioBuilder {
         );
         return;
       }
+      const dataplane = this.namespaceDataPlane(t, 'sidecar', at);
       this.addNamespace(
         {
           name,
           labels: { ...t.labels, tenant: t.name },
-          injection: t.injection,
+          injection: dataplane === 'sidecar',
+          dataplane,
+          waypoints: this.waypoints(t.waypoints, name, dataplane, at),
           tenant: t.name,
           origin: this.origin(at),
         },
@@ -249,11 +284,14 @@ class ScenarioBuilder {
   private addNamespaces(): void {
     this.spec_.namespaces.forEach((n, i) => {
       const at: DocPath = ['spec', 'namespaces', i];
+      const dataplane = this.namespaceDataPlane(n, 'none', at);
       this.addNamespace(
         {
           name: n.name,
           labels: n.tenant && !('tenant' in n.labels) ? { ...n.labels, tenant: n.tenant } : n.labels,
-          injection: n.injection,
+          injection: dataplane === 'sidecar',
+          dataplane,
+          waypoints: this.waypoints(n.waypoints, n.name, dataplane, at),
           ...(n.tenant ? { tenant: n.tenant } : {}),
           origin: this.origin(at),
         },
@@ -275,6 +313,7 @@ class ScenarioBuilder {
       labels?: Record<string, string> | undefined;
       serviceAccount: string;
       sidecar?: boolean | undefined;
+      dataplane?: DataPlane | undefined;
       ports: readonly (number | { port: number; protocol: 'TCP' | 'UDP'; name?: string | undefined })[];
       ip?: string | undefined;
       automountToken: boolean;
@@ -289,6 +328,13 @@ class ScenarioBuilder {
           [...at, 'namespace'],
           `names no namespace of the scenario: '${w.namespace}'` + (hint ? ` (did you mean '${hint}'?)` : ''),
         ),
+      );
+      return;
+    }
+    const plane = resolveDataPlane(w.dataplane, { field: 'sidecar', value: w.sidecar }, namespacePlane(ns));
+    if ('problem' in plane) {
+      this.problems.push(
+        this.doc.problem([...at, 'dataplane' in w && w.dataplane ? 'dataplane' : 'sidecar'], plane.problem),
       );
       return;
     }
@@ -323,13 +369,119 @@ class ScenarioBuilder {
       namespace: w.namespace,
       labels: w.labels ?? { app: w.name },
       serviceAccount: w.serviceAccount,
-      sidecar: w.sidecar ?? ns.injection,
+      sidecar: plane.dataplane === 'sidecar',
+      dataplane: plane.dataplane,
       ports,
       ...(w.ip ? { ip: w.ip } : {}),
       automountToken: w.automountToken,
       probe: ports.length === 0,
       origin: this.origin(at),
     });
+  }
+
+  /** A namespace's data plane from `dataplane` and `injection`; a contradiction is a problem. */
+  private namespaceDataPlane(
+    n: { dataplane?: DataPlane | undefined; injection?: boolean | undefined },
+    fallback: DataPlane,
+    at: DocPath,
+  ): DataPlane {
+    const plane = resolveDataPlane(n.dataplane, { field: 'injection', value: n.injection }, fallback);
+    if ('dataplane' in plane) return plane.dataplane;
+    this.problems.push(this.doc.problem([...at, 'injection'], plane.problem));
+    return n.dataplane ?? fallback;
+  }
+
+  /** A namespace's waypoints: only in an ambient namespace, unique names, one taking all workloads. */
+  private waypoints(
+    raw: readonly RawWaypoint[],
+    namespace: string,
+    dataplane: DataPlane,
+    at: DocPath,
+  ): Waypoint[] {
+    if (raw.length > 0 && dataplane !== 'ambient') {
+      this.problems.push(
+        this.doc.problem(
+          [...at, 'waypoints'],
+          `waypoints need an ambient namespace, and this one's data plane is ${dataplane}; set dataplane: ambient`,
+        ),
+      );
+      return [];
+    }
+    const out: Waypoint[] = [];
+    raw.forEach((w, i) => {
+      const here: DocPath = [...at, 'waypoints', i];
+      if (out.some((o) => o.name === w.name)) {
+        this.problems.push(this.doc.problem([...here, 'name'], `waypoint '${w.name}' is declared twice`));
+        return;
+      }
+      if (w.services === 'all' && out.some((o) => o.services === 'all')) {
+        this.problems.push(
+          this.doc.problem(
+            [...here, 'services'],
+            'a namespace is labelled istio.io/use-waypoint with one name only: a single waypoint may take services: all',
+          ),
+        );
+        return;
+      }
+      out.push({ name: w.name, namespace, for: w.for, services: w.services });
+      this.waypointOrigins.set(`${namespace}/${w.name}`, here);
+    });
+    return out;
+  }
+
+  /**
+   * Gives each ambient workload the waypoint its namespace's `waypoints` assign it: one that names
+   * it, else the namespace-wide one (fact A2.4: Service and pod labels win over the namespace's).
+   */
+  private bindWaypoints(): void {
+    const named = new Map<string, string>();
+    for (const ns of this.namespaces.values()) {
+      for (const wp of ns.waypoints ?? []) {
+        const at = this.waypointOrigins.get(`${ns.name}/${wp.name}`) ?? [];
+        if (this.workloads.has(`${ns.name}/${wp.name}`)) {
+          // istiod deploys the waypoint as a Deployment and Service of the Gateway's name (fact A2.4).
+          this.problems.push(
+            this.doc.problem(
+              [...at, 'name'],
+              `waypoint '${wp.name}' has the name of workload ${ns.name}/${wp.name}; its Deployment and Service would collide`,
+            ),
+          );
+        }
+        if (wp.services === 'all') continue;
+        wp.services.forEach((name, j) => {
+          const key = `${ns.name}/${name}`;
+          const w = this.workloads.get(key);
+          const where: DocPath = [...at, 'services', j];
+          if (!w) {
+            const hint = this.suggest(key, this.workloads.keys());
+            this.problems.push(
+              this.doc.problem(
+                where,
+                `names no workload of namespace ${ns.name}: '${name}'` +
+                  (hint ? ` (did you mean '${hint}'?)` : ''),
+              ),
+            );
+          } else if (w.dataplane !== 'ambient') {
+            this.problems.push(
+              this.doc.problem(
+                where,
+                `workload ${key} is on the ${w.dataplane} data plane; only ambient workloads use a waypoint`,
+              ),
+            );
+          } else if (named.has(key)) {
+            this.problems.push(
+              this.doc.problem(where, `workload ${key} already uses waypoint '${named.get(key) ?? ''}'`),
+            );
+          } else named.set(key, wp.name);
+        });
+      }
+    }
+    for (const [key, w] of this.workloads) {
+      if (dataPlaneOf(w) !== 'ambient') continue;
+      const ns = this.namespaces.get(w.namespace);
+      const waypoint = named.get(key) ?? ns?.waypoints?.find((wp) => wp.services === 'all')?.name;
+      if (waypoint !== undefined) this.workloads.set(key, { ...w, waypoint });
+    }
   }
 
   private suggest(word: string, candidates: Iterable<string>): string | undefined {
@@ -476,13 +628,24 @@ class ScenarioBuilder {
       );
       return undefined;
     }
-    const found = to.ports.find((p) => (typeof want === 'number' ? p.port === want : p.name === want));
+    // A number names a port of this protocol (a UDP attempt to 53 is not the TCP port 53); a name
+    // is unique across protocols, so it names one port whose protocol must fit.
+    const found = to.ports.find((p) =>
+      typeof want === 'number' ? p.port === want && p.protocol === protocol : p.name === want,
+    );
+    if (!found && typeof want === 'number' && !to.probe) {
+      // A port nothing serves: "does a policy open a closed port" is checked by being refused.
+      return { port: want, protocol, closed: true } as const;
+    }
     if (!found) {
       this.problems.push(
         this.doc.problem(
           at,
           `'${target}' serves no port ${String(want)}` +
-            (to.ports.length ? ` (it serves ${to.ports.map(describePort).join(', ')})` : ' (it serves none)'),
+            (to.ports.length
+              ? ` (it serves ${to.ports.map(describePort).join(', ')})`
+              : ' (it serves none)') +
+            (to.probe ? '; a probe has no Service to reach' : '; give a port number to aim at a closed port'),
         ),
       );
       return undefined;
@@ -504,7 +667,7 @@ class ScenarioBuilder {
     const b = this.namespaces.get(to.namespace);
     if (!b?.tenant) return 'shared-services';
     if (a?.tenant !== b.tenant) return 'cross-tenant';
-    if (!from.sidecar && to.sidecar) return 'plaintext';
+    if (!meshed(from) && meshed(to)) return 'plaintext';
     return 'intra-tenant';
   }
 
@@ -538,8 +701,13 @@ class ScenarioBuilder {
       const at: DocPath = ['spec', 'policies', i];
       const origin = this.origin(at);
       if (ref.builtin !== undefined) {
-        const allowEgress = ref.allowEgress ? { allowEgress: ref.allowEgress } : {};
-        sources.push({ kind: 'builtin', name: ref.builtin, ...allowEgress, origin });
+        sources.push({
+          kind: 'builtin',
+          name: ref.builtin,
+          ...(ref.clusterPolicy === undefined ? {} : { clusterPolicy: ref.clusterPolicy }),
+          ...(ref.allowEgress === undefined ? {} : { allowEgress: ref.allowEgress }),
+          origin,
+        });
       } else if (ref.file !== undefined) {
         const location = path.resolve(base, ref.file);
         const manifests = await this.readManifests(location, [...at, 'file']);
@@ -594,5 +762,5 @@ function refOf(w: Workload): WorkloadRef {
 }
 
 export function describePort(p: Port): string {
-  return `${p.port}/${p.protocol}${p.name ? ` (${p.name})` : ''}`;
+  return `${p.port}/${p.protocol}${p.name ? ` (${p.name})` : ''}${p.closed ? ' (not served)' : ''}`;
 }

@@ -6,7 +6,9 @@
  */
 import { z } from 'zod';
 
+import { DATA_PLANES, WAYPOINT_FOR } from './dataplane.js';
 import { ATTEMPT_KINDS, CATEGORIES, EXPECT_WORDS } from './outcomes.js';
+import { segmentFields } from './segments.js';
 
 export const API_VERSION = 'bulkhead.dev/v1alpha1';
 
@@ -63,10 +65,14 @@ const workloadFields = {
   name: dnsLabel.meta({ description: 'Pod (Deployment) and Service name.' }),
   labels: labels.optional().meta({ description: 'Pod labels. Default: {app: <name>}.' }),
   serviceAccount: dnsSubdomain.default('default').meta({ description: 'Service account the pod runs as.' }),
-  sidecar: z
-    .boolean()
-    .optional()
-    .meta({ description: "Whether the pod gets an Istio sidecar. Default: the namespace's injection." }),
+  sidecar: z.boolean().optional().meta({
+    description:
+      "Whether the pod gets an Istio sidecar: true is dataplane: sidecar, false is dataplane: none. Default: the namespace's data plane.",
+  }),
+  dataplane: z.enum(DATA_PLANES).optional().meta({
+    description:
+      "How the pod joins the mesh: sidecar (injected Envoy), ambient (captured by ztunnel) or none (out of the mesh). Default: the namespace's.",
+  }),
   ports: z
     .array(z.union([portNumber, PortSchema]))
     .default([])
@@ -82,10 +88,43 @@ export const WorkloadSchema = z
   .strictObject({ ...workloadFields, namespace: dnsLabel })
   .meta({ description: 'A pod the scenario deploys; every workload runs the agent.' });
 
+export const WaypointSchema = z
+  .strictObject({
+    name: dnsLabel
+      .default('waypoint')
+      .meta({ description: 'Gateway name; the waypoint runs as this service account.' }),
+    for: z.enum(WAYPOINT_FOR).default('service').meta({
+      description:
+        'Traffic it takes (istio.io/waypoint-for): service (calls to a Service), workload (calls to a pod IP) or all.',
+    }),
+    services: z
+      .union([z.literal('all'), z.array(dnsLabel).min(1)])
+      .default('all')
+      .meta({
+        description:
+          "Which workloads use it: all (the namespace is labelled istio.io/use-waypoint) or a list of this namespace's workload names (their Service and pod are labelled).",
+      }),
+  })
+  .meta({
+    description:
+      'A waypoint proxy (a Gateway of class istio-waypoint) for L7 policy in an ambient namespace.',
+  });
+
+const dataplaneField = z.enum(DATA_PLANES).optional().meta({
+  description: 'Data plane of the namespace: sidecar (injection), ambient (ztunnel capture) or none.',
+});
+const waypointsField = z.array(WaypointSchema).default([]).meta({
+  description: 'Waypoints of an ambient namespace; at most one may take all its workloads.',
+});
+
 export const NamespaceSchema = z.strictObject({
   name: dnsLabel,
   labels: labels.default({}),
-  injection: z.boolean().default(false).meta({ description: 'Istio sidecar injection for the namespace.' }),
+  injection: z.boolean().optional().meta({
+    description: 'Istio sidecar injection: true is dataplane: sidecar, false is none. Default: false.',
+  }),
+  dataplane: dataplaneField,
+  waypoints: waypointsField,
   tenant: dnsLabel
     .optional()
     .meta({ description: 'The tenant owning this namespace. Namespaces without a tenant are shared.' }),
@@ -98,10 +137,14 @@ export const TenantSchema = z
     labels: labels
       .default({})
       .meta({ description: 'Extra namespace labels (`tenant: <name>` is always set).' }),
-    injection: z.boolean().default(true),
+    injection: z.boolean().optional().meta({
+      description: 'Istio sidecar injection: true is dataplane: sidecar, false is none. Default: true.',
+    }),
+    dataplane: dataplaneField,
+    waypoints: waypointsField,
     probes: z.boolean().default(true).meta({
       description:
-        'Add two client-only workloads: `probe` (sidecar as the namespace) and `probe-nosidecar` (no sidecar).',
+        "Add two client-only workloads: `probe` (the namespace's data plane) and `probe-nosidecar` (out of the mesh).",
     }),
     workloads: z.array(z.strictObject(workloadFields)).default([]),
   })
@@ -135,6 +178,10 @@ export const PolicyRefSchema = z
       .optional()
       .meta({ description: 'A manifest file or folder, relative to the scenario file; multi-document.' }),
     inline: z.string().optional().meta({ description: 'Multi-document YAML.' }),
+    clusterPolicy: z.enum(['calico', 'cnp']).optional().meta({
+      description:
+        'With builtin: hard-isolation, where its cross-tenant deny goes: a Calico tier (calico, the default) or a ClusterNetworkPolicy in the Admin tier (cnp, Calico >= 3.32.1).',
+    }),
   })
   .refine((p) => [p.builtin, p.file, p.inline].filter((v) => v !== undefined).length === 1, {
     message: 'a policy entry needs exactly one of builtin, file, inline',
@@ -142,6 +189,10 @@ export const PolicyRefSchema = z
   .refine((p) => p.allowEgress === undefined || p.builtin === 'hard-isolation', {
     message: 'allowEgress belongs to builtin: hard-isolation',
     path: ['allowEgress'],
+  })
+  .refine((p) => p.clusterPolicy === undefined || p.builtin === 'hard-isolation', {
+    message: 'clusterPolicy applies to builtin: hard-isolation only',
+    path: ['clusterPolicy'],
   });
 
 const workloadRef = z
@@ -211,7 +262,7 @@ const targetFields = {
   }),
   port: z.union([portNumber, portName]).optional().meta({
     description:
-      "A port number or name of the target. Default: the target's only port of that protocol. A number for an address, the node or the internet.",
+      "A port number or name of the target. Default: the target's only port of that protocol. A number the target does not serve aims at a closed port: expect refused, unless a policy drops it first. A number for an address, the node or the internet.",
   }),
 };
 
@@ -483,6 +534,7 @@ export const ScenarioSchema = z
         .meta({
           description: `Attempts implied by the topology. A scenario expands to at most ${ATTEMPT_CAP} attempts, explicit and generated together; past that it is refused (narrow 'from', drop generators, 'exclude', or split the tenants over several scenarios).`,
         }),
+      ...segmentFields,
     }),
   })
   .meta({
@@ -497,6 +549,7 @@ export type AddressTo = z.output<typeof AddressToSchema>;
 export type RawGenerator = z.output<typeof GeneratorSchema>;
 export type RawWorkload = z.output<typeof WorkloadSchema>;
 export type RawPort = z.output<typeof PortSchema>;
+export type RawWaypoint = z.output<typeof WaypointSchema>;
 export type HttpRequest = z.output<typeof HttpRequestSchema>;
 export type ApiRequest = z.output<typeof ApiRequestSchema>;
 export type DnsQuery = z.output<typeof DnsQuerySchema>;

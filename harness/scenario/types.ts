@@ -4,8 +4,10 @@
  * (model, fixtures, runner, reports) takes this, never the raw YAML.
  */
 import type { YamlDocument } from '../yaml-source.js';
+import type { DataPlane, Waypoint } from './dataplane.js';
 import type { AttemptKind, Category, Expectation } from './outcomes.js';
 import type { ApiRequest, DnsQuery, HttpRequest } from './schema.js';
+import type { ScenarioSegments } from './segments.js';
 
 /** Where something was declared, for messages that point back at the scenario. */
 export interface Origin {
@@ -22,8 +24,16 @@ export interface Namespace {
   readonly name: string;
   /** Labels as applied to the Namespace object (tenants get `tenant: <name>`). */
   readonly labels: Readonly<Record<string, string>>;
-  /** Istio sidecar injection (`istio-injection=enabled`). */
+  /** Istio sidecar injection (`istio-injection=enabled`): `dataplane === 'sidecar'`. */
   readonly injection: boolean;
+  /**
+   * How its workloads join the mesh unless they say otherwise (harness/scenario/dataplane.ts).
+   * The loader always sets it; read it with `namespacePlane()`, which derives it from
+   * `injection` for objects built by hand.
+   */
+  readonly dataplane?: DataPlane;
+  /** Waypoints of an ambient namespace (none elsewhere). */
+  readonly waypoints?: readonly Waypoint[];
   /** The owning tenant; undefined for a shared namespace. */
   readonly tenant?: string;
   readonly origin: Origin;
@@ -33,6 +43,11 @@ export interface Port {
   readonly port: number;
   readonly protocol: 'TCP' | 'UDP';
   readonly name?: string;
+  /**
+   * An attempt's port the target does not serve: its Service carries the port (so the ClusterIP
+   * forwards to the pod) but nothing listens there, so what gets through is refused.
+   */
+  readonly closed?: true;
 }
 
 export interface Workload {
@@ -40,7 +55,15 @@ export interface Workload {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly serviceAccount: string;
+  /** An injected sidecar: `dataplane === 'sidecar'`. */
   readonly sidecar: boolean;
+  /** Set by the loader; read it with `dataPlaneOf()`, which derives it from `sidecar` when absent. */
+  readonly dataplane?: DataPlane;
+  /**
+   * The waypoint (name, in the workload's namespace) its Service and pod are enrolled with, for an
+   * ambient workload; undefined when it uses none.
+   */
+  readonly waypoint?: string;
   readonly ports: readonly Port[];
   readonly ip?: string;
   readonly automountToken: boolean;
@@ -177,6 +200,8 @@ export type PolicySource =
       readonly name: 'hard-isolation' | 'article';
       /** Destinations outside the cluster the bundle lets tenants reach (hard-isolation only). */
       readonly allowEgress?: readonly { readonly cidr: string; readonly ports?: readonly number[] }[];
+      /** hard-isolation's cross-tenant deny: in a Calico tier (default) or a ClusterNetworkPolicy. */
+      readonly clusterPolicy?: 'calico' | 'cnp';
       readonly origin: Origin;
     }
   | {
@@ -193,7 +218,7 @@ export interface GeneratorSummary {
   readonly count: number;
 }
 
-export interface Scenario {
+export interface Scenario extends ScenarioSegments {
   readonly name: string;
   readonly description?: string;
   /** The scenario file as given, and its SHA-256 (reports record what was run). */

@@ -1,12 +1,15 @@
 /**
  * The upgrade check: the scenario on Istio `from` (before), the control plane upgraded to `to`
- * with the sidecars left at `from` (mixed: where upgrade regressions hide), the workloads
- * restarted onto `to` (after). The matrix: the scenario on a fresh cluster per Istio version.
+ * with the sidecars left at `from` (mixed: where upgrade regressions hide; for a revision
+ * upgrade, half of each tenant moved to the new revision, claims.ts checks it was), the
+ * workloads restarted onto `to` (after). The matrix: the scenario on a fresh cluster per Istio version.
  * Every phase's version pair is checked before the phase starts, and the whole plan before any
  * command runs. Each phase reports like a run; the cross-phase report compares them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+
+import type { KubernetesObject } from '@kubernetes/client-node';
 
 import type { CommandRunner } from '../cluster/commands.js';
 import { ensureIstioctl } from '../cluster/istioctl.js';
@@ -21,13 +24,19 @@ import { removeRunObjects } from './cleanup.js';
 import { revisionName, upgradeControlPlane, type UpgradeMethod } from './control-plane.js';
 import { runPhase, type PhaseRun, type PhaseSettings } from './phase.js';
 import { crossPhaseJson, crossPhaseJUnit, crossPhaseReport, type CrossPhaseReport } from './report.js';
-import { relabelForRevision, restartWorkloads } from './workloads.js';
+import { verifyMixed, type PhaseClaim } from './claims.js';
+import { canaryHalf, relabelForRevision, restartWorkloads } from './workloads.js';
 
 export const REPORT_FILES = { json: 'upgrade-check.json', junit: 'upgrade-check.xml' } as const;
 export const MATRIX_FILES = { json: 'matrix.json', junit: 'matrix.xml' } as const;
 
 /** What the caller decides about the cluster's life: how to get one and whether to keep it. */
 export interface ClusterLifecycle {
+  /**
+   * The checks of this machine a cluster with Istio `istio` needs (Docker, kind, the version
+   * pair), made before anything is downloaded.
+   */
+  readonly checkHost: (istio: string) => Promise<void>;
   /** A cluster with Istio `istio` installed (fresh, or reused when the user asked). */
   readonly acquire: (istio: string) => Promise<Cluster>;
   /** Given the run's final exit code: keep the fixtures, and the cluster. */
@@ -127,8 +136,10 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
   const signal = settings.signal ? { signal: settings.signal } : {};
   const phases: PhaseRun[] = [];
   const notes: string[] = [];
-  // The new istioctl is fetched (and verified) first: a wrong version or mirror must not cost a
-  // cluster and a whole phase before it shows.
+  // This machine's checks first (no Docker engine must not cost a download), then the new
+  // istioctl is fetched (and verified): a wrong version or mirror must not cost a cluster and a
+  // whole phase before it shows.
+  await lifecycle.checkHost(props.from);
   const istioctl = await ensureIstioctl({
     version: props.to,
     cache: props.cache,
@@ -138,11 +149,37 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
   });
   const cluster = await lifecycle.acquire(props.from);
   const client = new KubeClient({ kubeConfig: cluster.kubeConfig });
-  const phase = async (name: string, title: string) => {
-    const run = await runPhase({ cluster, scenario, runId, runDir: props.runDir, name, title, settings });
+  const phase = async (name: string, title: string, claim?: (run: PhaseRun) => PhaseClaim) => {
+    const measured = await runPhase({
+      cluster,
+      scenario,
+      runId,
+      runDir: props.runDir,
+      name,
+      title,
+      settings,
+    });
+    const run = claim ? { ...measured, claim: claim(measured) } : measured;
     phases.push(run);
     return run;
   };
+  const fixtures = () =>
+    renderFixtures({
+      scenario,
+      runId,
+      agentBundle: settings.run.agentBundle,
+      ...(settings.run.agentImage ? { agentImage: settings.run.agentImage } : {}),
+      ...(settings.run.imageRegistry ? { imageRegistry: settings.run.imageRegistry } : {}),
+    });
+  const restart = (objects: readonly KubernetesObject[]) =>
+    restartWorkloads({
+      client,
+      runId,
+      fixtures: objects,
+      log,
+      timeoutMs: settings.run.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
+      ...signal,
+    });
   let interrupted = false;
   const state = { released: false };
   const done = async (): Promise<CheckOutcome> => {
@@ -174,7 +211,11 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
           timeoutMs,
           ...signal,
         });
-        if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
+        if (props.method === 'revision') {
+          await relabelForRevision(client, scenario, revision, log);
+          // The mixed state of a canary: half of each tenant moved to the new revision.
+          await restart(canaryHalf(scenario, fixtures()));
+        }
       });
       if (upgraded === INTERRUPTED) {
         settings.progress.fail('interrupted');
@@ -182,12 +223,24 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
         return await done();
       }
       settings.progress.done();
-      const mixed = await phase('mixed', `control plane ${props.to}, sidecars ${props.from}`);
-      if (mixed.versions.pods.some((p) => p.proxy === props.to)) {
+      const mixed = await phase(
+        'mixed',
+        props.method === 'revision'
+          ? `every second workload of each tenant on revision ${revision} (${props.to}), the rest on ${props.from}`
+          : `control plane ${props.to}, sidecars ${props.from}`,
+        (run) =>
+          verifyMixed({
+            method: props.method,
+            from: props.from,
+            to: props.to,
+            observed: run.versions,
+            document: run.document,
+          }),
+      );
+      if (mixed.claim && !mixed.claim.verified)
         notes.push(
-          `the mixed phase saw sidecars at ${props.to} already: a pod was recreated during the upgrade, so that pod was not measured with its old sidecar`,
+          `the mixed phase is not mixed: ${mixed.claim.detail}; its results do not describe the mixed state`,
         );
-      }
       interrupted = mixed.result.interrupted;
       if (!interrupted) {
         checkPhase(props.to, cluster, 'after');
@@ -196,20 +249,7 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
           // The mixed phase applied its fixtures again (istio-injection=enabled): point the
           // namespaces at the revision once more before any pod is created.
           if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
-          return restartWorkloads({
-            client,
-            runId,
-            fixtures: renderFixtures({
-              scenario,
-              runId,
-              agentBundle: settings.run.agentBundle,
-              ...(settings.run.agentImage ? { agentImage: settings.run.agentImage } : {}),
-              ...(settings.run.imageRegistry ? { imageRegistry: settings.run.imageRegistry } : {}),
-            }),
-            log,
-            timeoutMs: settings.run.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
-            ...signal,
-          });
+          return restart(fixtures());
         });
         if (restarted === INTERRUPTED) {
           settings.progress.fail('interrupted');

@@ -12,9 +12,10 @@ import { imageTag } from '../cluster/detect.js';
 import { istioInstallArgs } from '../cluster/istio.js';
 import type { Istioctl } from '../cluster/istioctl.js';
 import type { KubeClient } from '../kube/client.js';
+import { RolloutWait } from '../kube/rollout.js';
 import { waitFor } from '../kube/wait.js';
 import type { UpgradeMethod } from './methods.js';
-import { ISTIO_NAMESPACE } from './observed.js';
+import { discoveryImage, ISTIO_NAMESPACE } from './observed.js';
 
 export { UPGRADE_METHODS, type UpgradeMethod } from './methods.js';
 
@@ -46,7 +47,9 @@ export function upgradeArgs(
 
 /**
  * Installs the new control plane and waits until its istiod Deployment runs the new image and
- * is Available. Returns the Deployment's name.
+ * its rollout is complete ({@link RolloutWait}: observed, every replica updated and available,
+ * and no istiod pod of another version still Ready; `Available` alone is already True from
+ * the old ReplicaSet during an in-place rollout). Returns the Deployment's name.
  */
 export async function upgradeControlPlane(props: ControlPlaneUpgradeProps): Promise<string> {
   const timeoutMs = props.timeoutMs ?? 600_000;
@@ -64,31 +67,38 @@ export async function upgradeControlPlane(props: ControlPlaneUpgradeProps): Prom
   );
   const name = props.method === 'revision' ? `istiod-${revisionName(version)}` : 'istiod';
   props.runner.log(
-    `$ kubectl rollout status deployment/${name} -n ${ISTIO_NAMESPACE} --timeout=${String(Math.round(timeoutMs / 1000))}s  # and its image is ${version}`,
+    `$ kubectl rollout status deployment/${name} -n ${ISTIO_NAMESPACE} --timeout=${String(Math.round(timeoutMs / 1000))}s  # and its image is ${version}, no istiod pod of another version Ready`,
   );
+  const deadline = Date.now() + timeoutMs;
+  // The template first: until istioctl wrote the new image, the old rollout looks complete.
   await waitFor<KubernetesObject>(props.client, {
     selection: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ISTIO_NAMESPACE },
-    until: (ds) => ds.some((d) => d.metadata?.name === name && runsVersion(d, version) && available(d)),
+    until: (ds) => ds.some((d) => d.metadata?.name === name && runsVersion(d, version)),
     timeoutMs,
-    description: `deployment ${ISTIO_NAMESPACE}/${name} Available with Istio ${version}`,
+    description: `deployment ${ISTIO_NAMESPACE}/${name} with Istio ${version}`,
     ...signal,
+  });
+  await new RolloutWait({
+    client: props.client,
+    timeoutMs: Math.max(1, deadline - Date.now()),
+    ...signal,
+  }).until({
+    namespace: ISTIO_NAMESPACE,
+    name,
+    description: `Istio ${version}`,
+    isOld: (pod) => {
+      const image = discoveryImage(pod.spec?.containers ?? []);
+      return image === undefined || imageTag(image) !== version;
+    },
   });
   return name;
 }
 
 interface DeploymentShape {
   spec?: { template?: { spec?: { containers?: { name?: string; image?: string }[] } } };
-  status?: { conditions?: { type?: string; status?: string }[] };
 }
 
 function runsVersion(d: KubernetesObject, version: string): boolean {
-  const containers = (d as DeploymentShape).spec?.template?.spec?.containers ?? [];
-  const image = (containers.find((c) => c.name === 'discovery') ?? containers[0])?.image;
+  const image = discoveryImage((d as DeploymentShape).spec?.template?.spec?.containers ?? []);
   return image !== undefined && imageTag(image) === version;
-}
-
-function available(d: KubernetesObject): boolean {
-  return ((d as DeploymentShape).status?.conditions ?? []).some(
-    (c) => c.type === 'Available' && c.status === 'True',
-  );
 }

@@ -2,14 +2,17 @@
  * The Istio versions a phase really ran with, read from the cluster rather than assumed from
  * the flags: each istiod Deployment's image (one per revision), and each of the run's pods'
  * sidecar (the istio-proxy container's image, or the revision in the injector's status
- * annotation). The mixed phase is only the mixed phase if these say so.
+ * annotation), and which istiod serves each sidecar with the pushes it rejected, as the istiods
+ * list them (served.ts). The mixed phase is only the mixed phase if these say so (claims.ts).
  */
-import type { KubernetesObject, V1Container, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Container, V1Pod } from '@kubernetes/client-node';
 
 import { imageTag } from '../cluster/detect.js';
 import type { KubeClient } from '../kube/client.js';
+import { WORKLOAD_LABEL } from '../run/fixtures.js';
 import { runSelector } from '../run/identity.js';
 import { proxyContainerOf } from '../run/sidecars.js';
+import { observeServing, type ConfigRejection, type ServedBy } from './served.js';
 
 export const ISTIO_NAMESPACE = 'istio-system';
 /** The injector's record of what it added to a pod (JSON with the revision). */
@@ -32,24 +35,50 @@ export interface PodProxy {
   readonly proxy: string;
   /** The injector's revision, when it recorded one. */
   readonly revision?: string;
+  /** The scenario's workload the pod runs (its `bulkhead.dev/workload` label). */
+  readonly workload?: string;
+  /** The istiod the sidecar is connected to, as that istiod lists it; absent when none lists it. */
+  readonly servedBy?: ServedBy;
 }
 
 export interface ObservedVersions {
   readonly controlPlanes: readonly ControlPlane[];
   readonly pods: readonly PodProxy[];
+  /** Pushes the run's sidecars rejected (NACKs), each a fault of the phase. */
+  readonly rejections: readonly ConfigRejection[];
+  /** Why the istiods could not be asked which proxies they serve. */
+  readonly servingError?: string;
 }
 
-export async function observeVersions(client: KubeClient, runId: string): Promise<ObservedVersions> {
-  const [deployments, pods] = await Promise.all([
+export interface ObserveProps {
+  readonly client: KubeClient;
+  readonly kubeConfig: KubeConfig;
+  readonly runId: string;
+  readonly signal?: AbortSignal;
+}
+
+export async function observeVersions(props: ObserveProps): Promise<ObservedVersions> {
+  const { client } = props;
+  const [deployments, pods, serving] = await Promise.all([
     client.list({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ISTIO_NAMESPACE }),
-    client.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', labelSelector: runSelector(runId) }),
+    client.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', labelSelector: runSelector(props.runId) }),
+    observeServing(client, props.kubeConfig, props.signal ? { signal: props.signal } : {}),
   ]);
+  const run = new Set(pods.items.map((p) => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`));
   return {
     controlPlanes: deployments.items
       .filter((d) => /^istiod(-|$)/.test(d.metadata?.name ?? ''))
       .map(controlPlaneOf)
       .sort((a, b) => a.name.localeCompare(b.name)),
-    pods: pods.items.map(podProxyOf).sort((a, b) => a.pod.localeCompare(b.pod)),
+    pods: pods.items
+      .map((p) => {
+        const proxy = podProxyOf(p);
+        const by = serving.servedBy.get(proxy.pod);
+        return by ? { ...proxy, servedBy: by } : proxy;
+      })
+      .sort((a, b) => a.pod.localeCompare(b.pod)),
+    rejections: serving.rejections.filter((r) => run.has(r.pod)),
+    ...(serving.error ? { servingError: serving.error } : {}),
   };
 }
 
@@ -58,20 +87,29 @@ function controlPlaneOf(d: KubernetesObject): ControlPlane {
   const containers =
     (d as { spec?: { template?: { spec?: { containers?: V1Container[] } } } }).spec?.template?.spec
       ?.containers ?? [];
-  const image = (containers.find((c) => c.name === 'discovery') ?? containers[0])?.image;
+  const image = discoveryImage(containers);
   const version = image ? imageTag(image) : undefined;
   const revision = d.metadata?.labels?.['istio.io/rev'] ?? (name === 'istiod' ? 'default' : name.slice(7));
   return { name, revision, ...(version ? { version } : {}) };
 }
 
+/** istiod's image: its container is `discovery` (istio-discovery/templates/deployment.yaml @1.29.3). */
+export function discoveryImage(
+  containers: readonly { readonly name?: string; readonly image?: string }[],
+): string | undefined {
+  return (containers.find((c) => c.name === 'discovery') ?? containers[0])?.image;
+}
+
 export function podProxyOf(pod: V1Pod): PodProxy {
   const image = proxyContainerOf(pod)?.image;
   const revision = sidecarRevision(pod.metadata?.annotations?.[SIDECAR_STATUS_ANNOTATION]);
+  const workload = pod.metadata?.labels?.[WORKLOAD_LABEL];
   return {
     pod: `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`,
     uid: pod.metadata?.uid ?? '',
     proxy: image ? (imageTag(image) ?? 'unknown') : 'none',
     ...(revision ? { revision } : {}),
+    ...(workload ? { workload } : {}),
   };
 }
 

@@ -2,7 +2,8 @@
  * One phase of an upgrade check (or one version of a matrix): the scenario run like `bulkhead
  * run` does, on a cluster that already holds the run's fixtures from the phase before (the same
  * run id, so nothing is recreated), its reports written into `<run folder>/<phase>/`, and the
- * Istio versions the phase really ran with read from the cluster. The fixtures are kept: the next
+ * Istio versions the phase really ran with read from the cluster, with the istiod serving each
+ * sidecar and the pushes the sidecars rejected, as the istiods list them. The fixtures are kept: the next
  * phase measures the very same pods.
  */
 import path from 'node:path';
@@ -61,7 +62,12 @@ export async function runPhase(props: PhaseProps): Promise<PhaseRun> {
     environment: { ...settings.environment, phase: props.name },
     // The Istio each phase really ran with, read from the cluster once the phase is over.
     reportEnvironment: async () => {
-      versions = await observeVersions(new KubeClient({ kubeConfig: props.cluster.kubeConfig }), runId);
+      versions = await observeVersions({
+        client: new KubeClient({ kubeConfig: props.cluster.kubeConfig }),
+        kubeConfig: props.cluster.kubeConfig,
+        runId,
+        ...(settings.signal ? { signal: settings.signal } : {}),
+      });
       const env = settings.environment;
       return {
         versions: {

@@ -9,6 +9,7 @@ import { renderTable } from '../report/table.js';
 import { diffResults, type ResultsDiff } from '../report/diff.js';
 import { renderJUnit, type JUnitTestCase } from '../report/junit.js';
 import type { ResultsDocument } from '../results/results-model.js';
+import type { PhaseClaim } from './claims.js';
 import { controlPlaneText, proxiesText, type ObservedVersions } from './observed.js';
 
 export interface PhaseOutcome {
@@ -22,6 +23,18 @@ export interface PhaseOutcome {
   readonly versions: ObservedVersions;
   /** The phase's own exit code (0, 1, 2). */
   readonly exitCode: number;
+  /** What the phase claims to be (the mixed state), as verified against the istiods. */
+  readonly claim?: PhaseClaim;
+}
+
+/** Something that makes a phase's measurement untrustworthy: a claim that does not hold, or a NACK. */
+export interface PhaseFault {
+  readonly phase: string;
+  readonly kind: 'claim' | 'config-rejected';
+  readonly message: string;
+  /** For a rejection: the xDS type the proxy rejected. */
+  readonly type?: string;
+  readonly pod?: string;
 }
 
 export interface PhaseDiff extends ResultsDiff {
@@ -41,9 +54,11 @@ export interface CrossPhaseReport {
   readonly phases: readonly PhaseOutcome[];
   readonly diffs: readonly PhaseDiff[];
   readonly mustDenyFailures: readonly MustDenyFailure[];
+  /** Per phase: a claim that did not hold, each push a sidecar rejected. */
+  readonly faults: readonly PhaseFault[];
   /** Attempt ids whose outcome, verdict or leak differs between any two phases. */
   readonly changed: readonly string[];
-  /** 1 a must-deny boundary failed or regressed (or any expectation failed); 2 a phase could not judge; else 0. */
+  /** 1 a must-deny boundary failed or regressed (or any expectation failed); 2 a phase could not judge or has a fault; else 0. */
   readonly exitCode: number;
 }
 
@@ -77,16 +92,40 @@ export function crossPhaseReport(
     );
     return seen.size > 1;
   });
+  const faults = phases.flatMap((p) => phaseFaults(p));
   const regressions = diffs.some((d) => d.regressions > 0);
   const exitCode =
     mustDenyFailures.length > 0 || regressions
       ? 1
-      : phases.some((p) => p.exitCode === 2)
+      : phases.some((p) => p.exitCode === 2) || faults.length > 0
         ? 2
         : phases.some((p) => p.exitCode === 1)
           ? 1
           : 0;
-  return { kind, phases, diffs, mustDenyFailures, changed, exitCode };
+  return { kind, phases, diffs, mustDenyFailures, faults, changed, exitCode };
+}
+
+function phaseFaults(p: PhaseOutcome): PhaseFault[] {
+  const claim: PhaseFault[] =
+    p.claim && !p.claim.verified
+      ? [
+          {
+            phase: p.name,
+            kind: 'claim',
+            message: `the ${p.name} phase is not ${p.claim.claim}: ${p.claim.detail}`,
+          },
+        ]
+      : [];
+  return [
+    ...claim,
+    ...p.versions.rejections.map((r): PhaseFault => ({
+      phase: p.name,
+      kind: 'config-rejected',
+      type: r.type,
+      pod: r.pod,
+      message: `the sidecar of ${r.pod} rejected the ${r.type} push of istiod ${r.istiod} (revision ${r.revision}): ${r.message}`,
+    })),
+  ];
 }
 
 function cell(doc: ResultsDocument, id: string): string {
@@ -150,7 +189,12 @@ export function crossPhaseTable(report: CrossPhaseReport, all = false): string {
       : `${String(report.mustDenyFailures.length)} must-deny failure${report.mustDenyFailures.length === 1 ? '' : 's'}: ` +
         report.mustDenyFailures.map((f) => `${f.id} in ${f.phase} (${f.outcome})`).join(', ') +
         '\n';
-  return `${phases}${attempts}\n${String(report.changed.length)} attempt${report.changed.length === 1 ? '' : 's'} changed across phases; ${failures}`;
+  const claims = report.phases
+    .filter((p) => p.claim?.verified)
+    .map((p) => `${p.name}: ${p.claim?.claim ?? ''} verified: ${p.claim?.detail ?? ''}\n`)
+    .join('');
+  const faults = report.faults.map((f) => `FAULT ${f.message}\n`).join('');
+  return `${phases}${attempts}\n${claims}${faults}${String(report.changed.length)} attempt${report.changed.length === 1 ? '' : 's'} changed across phases; ${failures}`;
 }
 
 export function crossPhaseJson(report: CrossPhaseReport): string {
@@ -170,9 +214,11 @@ export function crossPhaseJson(report: CrossPhaseReport): string {
           exitCode: p.exitCode,
           summary: p.document.summary,
           observed: p.versions,
+          ...(p.claim ? { claim: p.claim } : {}),
         })),
         changed: report.changed,
         mustDenyFailures: report.mustDenyFailures,
+        faults: report.faults,
         diffs: report.diffs,
         attempts: ids.map((id) => ({
           id,
@@ -201,8 +247,33 @@ export function crossPhaseJson(report: CrossPhaseReport): string {
   );
 }
 
+/** The phase's claim (passing when verified) and each of its faults, as JUnit errors: nothing was judged there. */
+function phaseFaultCases(report: CrossPhaseReport, p: PhaseOutcome): JUnitTestCase[] {
+  const faults = report.faults.filter((f) => f.phase === p.name);
+  const claim: JUnitTestCase[] = p.claim
+    ? [
+        {
+          name: `${p.name} is ${p.claim.claim}`,
+          classname: `phase.${p.name}.claim`,
+          systemOut: p.claim.detail,
+          ...(p.claim.verified ? {} : { error: { message: p.claim.detail, type: 'claim' } }),
+        },
+      ]
+    : [];
+  return [
+    ...claim,
+    ...faults
+      .filter((f) => f.kind === 'config-rejected')
+      .map((f): JUnitTestCase => ({
+        name: `${f.pod ?? ''} rejected ${f.type ?? ''} [${p.name}]`,
+        classname: `phase.${p.name}.config`,
+        error: { message: f.message, type: f.type ?? 'config-rejected' },
+      })),
+  ];
+}
+
 /**
- * JUnit: per phase, one test case per must-deny attempt (failing where the boundary failed);
+ * JUnit: per phase, the phase's claim and config rejections, then one test case per must-deny attempt (failing where the boundary failed);
  * per pair of phases, one test case per change (failing for a must-deny regression).
  */
 export function crossPhaseJUnit(report: CrossPhaseReport): string {
@@ -214,25 +285,31 @@ export function crossPhaseJUnit(report: CrossPhaseReport): string {
       ['sidecars', proxiesText(p.versions)],
       ['folder', p.folder],
     ] as [string, string][],
-    testcases: p.document.attempts
-      .filter((a) => a.mustDeny)
-      .map((a): JUnitTestCase => {
-        const base: JUnitTestCase = {
-          name: `${a.id} [${p.name}]`,
-          classname: `phase.${p.name}.${a.category}`,
-          properties: [
-            ['outcome', a.outcome],
-            ['verdict', a.verdict],
-          ],
-        };
-        if (a.verdict === 'fail')
-          return {
-            ...base,
-            failure: { message: `must-deny boundary failed in ${p.name}: ${a.reason}`, type: a.outcome },
+    testcases: [
+      ...phaseFaultCases(report, p),
+      ...p.document.attempts
+        .filter((a) => a.mustDeny)
+        .map((a): JUnitTestCase => {
+          const base: JUnitTestCase = {
+            name: `${a.id} [${p.name}]`,
+            classname: `phase.${p.name}.${a.category}`,
+            properties: [
+              ['outcome', a.outcome],
+              ['verdict', a.verdict],
+            ],
           };
-        if (a.verdict === 'error') return { ...base, error: { message: a.reason, type: 'error' } };
-        return base;
-      }),
+          if (a.verdict === 'fail')
+            return {
+              ...base,
+              failure: { message: `must-deny boundary failed in ${p.name}: ${a.reason}`, type: a.outcome },
+            };
+          if (a.verdict === 'error') return { ...base, error: { message: a.reason, type: 'error' } };
+          // Not attempted, or never settled before the phase was interrupted: neither passed nor failed.
+          if (a.verdict === 'skipped' || a.verdict === 'not-judged')
+            return { ...base, skipped: { message: a.reason } };
+          return base;
+        }),
+    ],
   }));
   const diffSuites = report.diffs.map((d) => ({
     name: `diff.${d.fromPhase}-${d.toPhase}`,

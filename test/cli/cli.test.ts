@@ -81,6 +81,26 @@ describe('cli', () => {
     expect(r.stdout).to.match(/^acme-frontend-cannot-delete-orders\s+http\s+.*denied-l7$/m);
   });
 
+  it('validate --list shows segments, each direction of isolation with its attempts, and what is out of scope', async () => {
+    const r = await runCli(['validate', '-f', fixture('segments.yaml'), '--list']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.match(
+      /^ {2}segments +cde \(tenant-payments\); corp \(tenant-acme, tenant-globex\); shared \(shared-services\)$/m,
+    );
+    expect(r.stdout).to.match(/^ {2}isolate +corp -> cde, cde -> corp$/m);
+    expect(r.stdout).to.match(
+      /^ {2}out of scope +payments database \(managed, outside the cluster\): tested by/m,
+    );
+    expect(r.stdout).to.match(/^FROM SEGMENT\s+TO SEGMENT\s+ATTEMPTS\s+KINDS$/m);
+    expect(r.stdout).to.match(/^corp\s+cde\s+4\s+http$/m);
+    expect(r.stdout).to.match(/^cde\s+corp\s+4\s+http$/m);
+    const json = await runCli(['validate', '-f', fixture('segments.yaml'), '-o', 'json']);
+    expect((JSON.parse(json.stdout) as { isolate: unknown }).isolate).to.deep.equal([
+      { from: 'corp', to: 'cde' },
+      { from: 'cde', to: 'corp' },
+    ]);
+  });
+
   it('validate -o json gives the expanded attempts as data', async () => {
     const r = await runCli(['validate', '-f', fixture('all-fields.yaml'), '-o', 'json']);
     expect(r.code).to.equal(0);

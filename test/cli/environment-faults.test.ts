@@ -365,8 +365,9 @@ describe('cli: environment faults are one sentence, exit 2, in bounded time', fu
       { cwd: dir, env: { ...process.env, BULKHEAD_CONNECT_TIMEOUT: '1.5' } },
     );
     await expectFault(r, /^error: .*credential.* within 1\.5 s/);
-    // The whole process, tsx start-up included, ends soon after the deadline: the plugin does not hold it.
-    expect(r.ms).to.be.below(10_000);
+    // The whole process ends long before the plugin would (it sleeps 600 s): the plugin does not
+    // hold it. The bound leaves room for tsx start-up on a loaded runner; a held process is 600 s.
+    expect(r.ms).to.be.below(25_000);
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
     const until = Date.now() + 2000;
     while (alive(pid) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));

@@ -101,12 +101,15 @@ describe('cli: bulkhead report', function () {
     expect(doc.run.interrupted).to.equal(true);
     expect(doc.run.fault).to.match(/stopped without an end record/);
     expect(doc.attempts.map((a) => `${a.id}:${a.verdict}:${a.rounds}`)).to.deep.equal([
-      'globex-to-acme:pass:1',
-      'acme-to-acme:pass:1',
+      'globex-to-acme:not-judged:1',
+      'acme-to-acme:not-judged:1',
     ]);
+    // Seen once each before the kill: not settled, so neither passed nor failed.
     expect(doc.attempts[0]?.reason).to.equal(
-      'did not settle in 1 round(s): observed refused, each satisfying the expectation',
+      'not judged: the run was interrupted before the outcome settled (did not settle in 1 round(s): observed refused, each satisfying the expectation)',
     );
+    expect(doc.summary).to.deep.include({ passed: 0, notJudged: 2 });
+    expect(r.stdout).to.contain('0 passed, 0 failed, 0 errors, 2 not judged (never settled) (interrupted)');
     expect(r.stdout).to.contain('(interrupted)');
   });
 

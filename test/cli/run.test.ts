@@ -106,6 +106,97 @@ describe('cli: bulkhead run --provider existing', function () {
     expect(verified.code, verified.stdout + verified.stderr).to.equal(0);
   });
 
+  it('records the declared environment and the tester as given; warns when an existing cluster is not declared', async () => {
+    const undeclared = await runExisting();
+    expect(undeclared.code, undeclared.stderr).to.equal(0);
+    expect(undeclared.stderr).to.contain(
+      'warning: --provider existing without --environment: the report will say "environment not declared"; declare what the cluster is with --environment production|staging|replica\n',
+    );
+    const html = await readFile(path.join(dir, 'reports', 'r1', 'report.html'), 'utf8');
+    expect(html).to.contain(
+      '<dt>Environment</dt><dd>environment not declared (production, staging or replica: run with --environment)</dd>',
+    );
+    const declared = await runExisting(
+      '--run-id',
+      'r2',
+      '--environment',
+      'staging',
+      '--tester',
+      'Dana Auditor',
+      '--organisation',
+      'Example QSA Ltd',
+      '--independence',
+      'external assessor',
+    );
+    expect(declared.code, declared.stderr).to.equal(0);
+    expect(declared.stderr).to.not.contain('--environment');
+    const results = JSON.parse(await readFile(path.join(dir, 'reports', 'r2', 'results.json'), 'utf8')) as {
+      scope: { environment: string };
+      run: { tester?: unknown };
+    };
+    expect(results.scope.environment).to.equal('staging');
+    expect(results.run.tester).to.deep.equal({
+      name: 'Dana Auditor',
+      organisation: 'Example QSA Ltd',
+      independence: 'external assessor',
+    });
+    const report = await readFile(path.join(dir, 'reports', 'r2', 'report.html'), 'utf8');
+    expect(report).to.contain('<dt>Tester</dt><dd>Dana Auditor</dd>');
+    expect(report).to.contain('does not vouch for them');
+  });
+
+  it("with --bundle prints the bundle's SHA-256, writes it outside the run folder and to the job summary, and signs it with --sign-key", async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    await writeFile(path.join(dir, 'key.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+    await writeFile(path.join(dir, 'pub.pem'), publicKey.export({ format: 'pem', type: 'spki' }) as string);
+    const summary = path.join(dir, 'step-summary.md');
+    await writeFile(summary, '# earlier steps\n');
+    const saved = process.env.GITHUB_STEP_SUMMARY;
+    process.env.GITHUB_STEP_SUMMARY = summary;
+    let r;
+    try {
+      r = await runExisting('--environment', 'replica', '--bundle', '--sign-key', 'key.pem');
+    } finally {
+      if (saved === undefined) delete process.env.GITHUB_STEP_SUMMARY;
+      else process.env.GITHUB_STEP_SUMMARY = saved;
+    }
+    expect(r.code, r.stderr).to.equal(0);
+    const bundle = path.join('reports', 'r1', 'bulkhead-r1.tar.gz');
+    const sha = /^bundle SHA-256 ([0-9a-f]{64}) {2}reports\/r1\/bulkhead-r1\.tar\.gz$/m.exec(r.stdout)?.[1];
+    expect(sha, r.stdout).to.be.a('string');
+    expect(r.stdout).to.contain('  recorded outside the run folder in reports/bulkhead-r1.tar.gz.sha256;');
+    // sha256sum -c form, relative to the folder it is in.
+    expect(await readFile(path.join(dir, 'reports', 'bulkhead-r1.tar.gz.sha256'), 'utf8')).to.equal(
+      `${sha}  r1/bulkhead-r1.tar.gz\n`,
+    );
+    expect(await readFile(summary, 'utf8')).to.equal(
+      `# earlier steps\n### bulkhead evidence bundle, run r1\n\n- bundle: \`bulkhead-r1.tar.gz\`\n- SHA-256: \`${sha}\`\n- signature: \`bulkhead-r1.tar.gz.sig\` (detached, SHA-256)\n\n`,
+    );
+    expect(r.stdout).to.contain(
+      `  signed: ${bundle}.sig (openssl dgst -sha256 -verify pub.pem -signature ${bundle}.sig ${bundle})`,
+    );
+    const proven = await runCli(
+      ['verify-bundle', bundle, '--sha256', sha ?? '', '--verify-key', 'pub.pem'],
+      dir,
+    );
+    expect(proven.code, proven.stdout + proven.stderr).to.equal(0);
+    expect(proven.stdout).to.contain(
+      'OK: proven untampered: the archive has the SHA-256 recorded outside it',
+    );
+    expect(proven.stdout).to.contain('OK: proven untampered: the signature verifies');
+  });
+
+  it('refuses --sign-key without --bundle and an unreadable key before it touches the cluster (exit 2)', async () => {
+    const without = await runExisting('--sign-key', 'key.pem');
+    expect(without.code).to.equal(2);
+    expect(without.stderr).to.contain('--sign-key concerns the evidence bundle: add --bundle');
+    const missing = await runExisting('--bundle', '--sign-key', 'nokey.pem');
+    expect(missing.code).to.equal(2);
+    expect(missing.stderr).to.contain('nokey.pem');
+    expect(server.requests.length, 'requests to the API server').to.equal(0);
+  });
+
   it('puts the policies into the bundle as the cluster stored them, run labels included', async () => {
     const withPolicy = SCENARIO.replace(
       '  attempts:\n',

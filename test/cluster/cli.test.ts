@@ -57,13 +57,13 @@ describe('cli: bulkhead up / down / run --provider kind (stubs on PATH, local re
     stubs = await writeStubs(dir, kindKubeconfig(api));
     mirrors = [
       '--istio-base-url',
-      await serveIstioctl(releases, dir, '1.29.3'),
+      await serveIstioctl(releases, dir, '1.30.3'),
       '--calico-base-url',
       serveCalico(releases, 'v3.31.2'),
       '--provision-timeout',
       '5',
     ];
-    stopControllers = simulateControllers(api, stubs, { calico: 'v3.31.2', istio: '1.29.3' });
+    stopControllers = simulateControllers(api, stubs, { calico: 'v3.31.2', istio: '1.30.3' });
     await writeFile(path.join(dir, 'scenario.yaml'), SCENARIO);
     // The CLI runs in-process: the stubs come first on this process's PATH, the cache is ours.
     process.env.PATH = stubs.env.PATH;
@@ -89,7 +89,7 @@ describe('cli: bulkhead up / down / run --provider kind (stubs on PATH, local re
     expect(up.code, up.stderr).to.equal(0);
     expect(up.stdout).to.match(/^kubernetes\s+v1\.35\.0$/m);
     expect(up.stdout).to.match(/^calico\s+v3\.31\.2$/m);
-    expect(up.stdout).to.match(/^istio\s+1\.29\.3$/m);
+    expect(up.stdout).to.match(/^istio\s+1\.30\.3$/m);
     expect(up.stdout).to.match(/^node image\s+kindest\/node:v1\.35\.0@sha256:452d707d[0-9a-f]{56}$/m);
     expect(up.stdout).to.contain("cluster 'bulkhead' is up (context kind-bulkhead;");
     expect(up.stderr).to.match(
@@ -150,7 +150,7 @@ describe('cli: bulkhead up / down / run --provider kind (stubs on PATH, local re
     expect(first.environment?.versions).to.deep.include({
       kubernetes: 'v1.35.0',
       calico: 'v3.31.2',
-      istio: '1.29.3',
+      istio: '1.30.3',
       kind: 'v0.31.0',
     });
     expect(first.environment?.artifacts, 'the pinned artifacts, each with its SHA-256').to.be.an('object')

@@ -348,12 +348,17 @@ export function simulateControllers(
         server.put({
           apiVersion: 'apps/v1',
           kind: 'Deployment',
-          metadata: { name: 'istiod', namespace: 'istio-system' },
+          metadata: {
+            name: 'istiod',
+            namespace: 'istio-system',
+            labels: { app: 'istiod', 'istio.io/rev': 'default' },
+          },
+          // istio-discovery/templates/deployment.yaml:35-56 @1.30.3, without a revision.
           spec: {
             replicas: 1,
-            selector: { matchLabels: { app: 'istiod' } },
+            selector: { matchLabels: { istio: 'pilot' } },
             template: {
-              metadata: { labels: { app: 'istiod' } },
+              metadata: { labels: { app: 'istiod', 'istio.io/rev': 'default', istio: 'pilot' } },
               spec: { containers: [{ name: 'discovery', image: `docker.io/istio/pilot:${versions.istio}` }] },
             },
           },

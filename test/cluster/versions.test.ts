@@ -43,6 +43,8 @@ describe('cluster: pinned versions and supported pairs', () => {
       refusal({ kubernetes: DEFAULT_KUBERNETES, calico: DEFAULT_CALICO, istio: DEFAULT_ISTIO }),
     ).to.equal('');
     expect(nodeImageFor(DEFAULT_KUBERNETES).kubernetes).to.equal(DEFAULT_KUBERNETES);
+    // Istio 1.29 reached end of life on 2026-08-31: the default is a 1.30 patch.
+    expect(minorOf(DEFAULT_ISTIO)).to.equal('1.30');
   });
 
   it('refuses Istio/Kubernetes and Calico/Kubernetes pairs outside the support tables', () => {
@@ -62,9 +64,9 @@ describe('cluster: pinned versions and supported pairs', () => {
     );
   });
 
-  it('refuses Calico v3.32.0, whose API server cannot create policies by server-side apply', () => {
+  it('refuses Calico v3.32.0, whose API server fails server-side apply of tiered policies with NotFound', () => {
     const why =
-      'cannot create policies by server-side apply (projectcalico/calico#12841); use v3.32.1 or later';
+      'fails every server-side apply of a tiered policy with NotFound (projectcalico/calico#12841, fixed in v3.32.1); use --calico v3.32.1 or later';
     expect(refusal({ kubernetes: '1.35.0', calico: 'v3.32.0', istio: '1.29.3' })).to.equal(
       `Calico v3.32.0 ${why}`,
     );

@@ -335,7 +335,9 @@ describe('kube layer against the fake API server', function () {
             pod,
             container: 'agent',
             command: ['x'],
-            timeoutMs: 400,
+            // Long enough for the script's node to start and write on a loaded runner; the
+            // interval keeps it running well past the deadline.
+            timeoutMs: 4000,
           }).catch((e: unknown) => e);
           expect(error).to.be.instanceOf(ExecError);
           expect((error as ExecError).failure).to.equal('timeout');

@@ -158,6 +158,19 @@ spec:
     expect(k3s.code).to.equal(1);
     const found = (JSON.parse(k3s.stdout) as { findings: JsonFinding[] }).findings.map((f) => f.rule);
     expect(found).to.include('netpol/egress-to-service-ip');
+    // The option takes one value: the path after it is still a path (a variadic option took it
+    // for a CIDR and left nothing to lint), and a comma list gives several ranges.
+    const before = await runCli(
+      ['lint', '--service-cidr', '10.0.0.0/16,10.43.0.0/16', 'nested', '-o', 'json'],
+      dir,
+    );
+    expect(before.code, before.stderr).to.equal(1);
+    expect((JSON.parse(before.stdout) as { findings: JsonFinding[] }).findings.map((f) => f.rule)).to.include(
+      'netpol/egress-to-service-ip',
+    );
+    const notCidr = await runCli(['lint', 'nested', '--service-cidr', '10.43.0.1'], dir);
+    expect(notCidr.code).to.equal(2);
+    expect(notCidr.stderr).to.contain("not a CIDR with a prefix length: '10.43.0.1'");
   });
 
   it('lints builtin:hard-isolation with the API server option, and shows help with examples', async () => {
@@ -175,7 +188,8 @@ spec:
     expect(r.stdout).to.contain('netpol/egress-to-service-ip');
     const bad = await runCli(['lint', '-f', SHIPPED, '--api-server', 'kind-control-plane']);
     expect(bad.code).to.equal(2);
-    expect(bad.stderr).to.contain("--api-server: 'kind-control-plane' is not a CIDR");
+    expect(bad.stderr).to.contain("--api-server <cidr[,cidr...]>' argument 'kind-control-plane' is invalid");
+    expect(bad.stderr).to.contain('not a CIDR with a prefix length');
     const help = await runCli(['lint', '--help']);
     expect(help.code).to.equal(0);
     expect(help.stdout).to.match(/Examples:\n\s+\$ bulkhead lint /);

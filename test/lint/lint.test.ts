@@ -178,6 +178,13 @@ const GOOD_LUA = `function envoy_on_request(h)
   local uris = ssl:uriSanPeerCertificate()
   if uris[1] ~= nil then h:headers():replace("x-tenant-identity", uris[1]) end
 end`;
+const CNP = (name: string, spec: string) =>
+  `apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: { name: ${name} }\nspec:\n${spec}`;
+const CNP_DENY = (tier: string, priority: number, action = 'Deny', peer = '{ namespaces: {} }') =>
+  `  tier: ${tier}\n  priority: ${priority}\n  subject: { namespaces: { matchLabels: { tenant: a } } }\n  egress:\n    - { action: ${action}, to: [${peer}] }\n`;
+const TIER = (name: string, order: number) =>
+  `apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: { name: ${name} }\nspec: { order: ${order} }\n`;
+const NS_A = 'apiVersion: v1\nkind: Namespace\nmetadata: { name: tenant-a, labels: { tenant: a } }\n';
 const DEFAULT_DENY = NP('tenant-a', '  podSelector: {}\n  policyTypes: [Ingress, Egress]\n', 'deny');
 const DNS = NP(
   'tenant-a',
@@ -534,6 +541,58 @@ const CASES: readonly Case[] = [
       'apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: default, namespace: tenant-a }\nautomountServiceAccountToken: false\n',
       'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: d, namespace: tenant-a }\nspec:\n  selector: { matchLabels: { app: d } }\n  template:\n    metadata: { labels: { app: d } }\n    spec: { containers: [{ name: c, image: i }] }\n',
     ),
+  },
+  {
+    name: 'a user tier ordered before kube-admin whose Allow overrides the Admin tier',
+    rule: 'cnp/tier-before-admin',
+    bad: docs(
+      TIER('early', 500),
+      GNP('  tier: early\n  selector: all()\n  ingress: [{ action: Allow }]\n', 'early.allow'),
+      CNP('tenants', CNP_DENY('Admin', 10)),
+    ),
+    good: docs(
+      TIER('early', 5000),
+      GNP('  tier: early\n  selector: all()\n  ingress: [{ action: Allow }]\n', 'early.allow'),
+      CNP('tenants', CNP_DENY('Admin', 10)),
+    ),
+  },
+  {
+    name: 'a Baseline Pass, which nothing after it decides',
+    rule: 'cnp/pass-without-lower-tier',
+    bad: CNP('baseline', CNP_DENY('Baseline', 10, 'Pass')),
+    good: CNP('baseline', CNP_DENY('Baseline', 10, 'Deny')),
+  },
+  {
+    name: 'an Admin Pass with no NetworkPolicy or Baseline rule to decide',
+    rule: 'cnp/pass-without-lower-tier',
+    bad: CNP('admin', CNP_DENY('Admin', 10, 'Pass')),
+    good: docs(CNP('admin', CNP_DENY('Admin', 10, 'Pass')), DEFAULT_DENY),
+  },
+  {
+    name: 'Baseline rules for a namespace whose NetworkPolicy decides',
+    rule: 'cnp/baseline-shadowed',
+    bad: docs(
+      NS_A,
+      CNP('baseline', CNP_DENY('Baseline', 10)),
+      NP('tenant-a', '  podSelector: {}\n  policyTypes: [Egress]\n'),
+    ),
+    good: docs(
+      NS_A,
+      CNP('baseline', CNP_DENY('Baseline', 10)),
+      NP('tenant-a', '  podSelector: {}\n  policyTypes: [Ingress]\n'),
+    ),
+  },
+  {
+    name: 'a nodes peer, which Calico turns into deny-all',
+    rule: 'cnp/unsupported-peer',
+    bad: CNP('nodes', CNP_DENY('Admin', 10, 'Deny', '{ nodes: { matchLabels: { role: db } } }')),
+    good: CNP('nodes', CNP_DENY('Admin', 10, 'Deny', '{ networks: [172.18.0.0/16] }')),
+  },
+  {
+    name: 'two Admin policies with the same priority',
+    rule: 'cnp/priority-tie',
+    bad: docs(CNP('one', CNP_DENY('Admin', 10)), CNP('two', CNP_DENY('Admin', 10))),
+    good: docs(CNP('one', CNP_DENY('Admin', 10)), CNP('two', CNP_DENY('Admin', 11))),
   },
   {
     name: 'a schema violation',

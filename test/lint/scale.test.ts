@@ -75,14 +75,20 @@ describe('lint at scale', function () {
   this.timeout(60_000);
 
   it('lints 8,000 manifests in seconds, with the findings 1,000 of them give, per tenant', () => {
-    const small = lintManifests(manifests(125));
+    const smallManifests = manifests(125);
+    const smallStarted = performance.now();
+    const small = lintManifests(smallManifests);
+    const smallMs = performance.now() - smallStarted;
     const big = manifests(1_000);
     expect(big).to.have.length(8_000);
     const started = performance.now();
     const findings = lintManifests(big);
     const ms = performance.now() - started;
-    // Scanning every manifest per namespace took about 7 s here; the indexes take well under one.
-    expect(ms).to.be.below(5_000);
+    // Eight times the manifests, about eight times the time: scanning every manifest per
+    // namespace grew with the square (7 s here against well under one with the indexes). Measured
+    // against the small run in the same process, so a loaded runner slows both alike; the small
+    // run also pays the warm-up, which only loosens the bound. Quadratic growth would be 64×.
+    expect(ms).to.be.below(smallMs * 8 * 3 + 500);
     // The same findings per tenant at either size: nothing was lost to the indexes.
     const perTenant = (fs: readonly { rule: string; file: string }[]) => {
       const rules = new Map<string, string[]>();

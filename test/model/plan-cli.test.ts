@@ -187,6 +187,13 @@ spec:
     expect(outcome(elsewhere)).to.equal('denied-l4');
     const bad = await runCli(['plan', '-f', file, '--api-server-port', 'x']);
     expect(bad.code).to.equal(2);
+    // An address without its prefix length, or a host name, is refused before any prediction
+    // (unchecked, 'kind-control-plane' matched no address and every API attempt read as denied).
+    for (const flag of ['--api-server', '--pod-cidr']) {
+      const notCidr = await runCli(['plan', '-f', file, flag, 'kind-control-plane']);
+      expect(notCidr.code, flag).to.equal(2);
+      expect(notCidr.stderr, flag).to.contain("not a CIDR with a prefix length: 'kind-control-plane'");
+    }
   });
 
   it('plans the shipped scenario with its built-in bundle without a disagreement', async () => {

@@ -138,6 +138,7 @@ describe('package: npm pack, installed into a project', function () {
       'harness/policies/data/article-manifests.yaml',
       'harness/results/schemas/results.v1.schema.json',
       'scenarios/hard-isolation.yaml',
+      'LICENSE',
     ])
       expect(files).to.include(f);
     expect(files.some((f) => f.startsWith('harness/policies/schemas/calico/'))).to.equal(true);

@@ -8,20 +8,23 @@ import { expect } from 'chai';
 
 import { PolicyModel, type ModelInput } from '../../harness/model/evaluate.js';
 import { ABLATABLE_LAYERS } from '../../harness/model/types.js';
+import type { RenderOptions } from '../../harness/policies/options.js';
 import { renderPolicySources } from '../../harness/policies/render.js';
+import { validateManifest } from '../../harness/policies/schema-validate.js';
 import { loadScenarioFile } from '../../harness/scenario/loader.js';
 import { satisfies } from '../../harness/scenario/outcomes.js';
 import { refText, type Scenario } from '../../harness/scenario/types.js';
-import { repoRoot } from '../support/scenarios.js';
+import { HEAD, load, problemsOf, repoRoot } from '../support/scenarios.js';
+import { formatProblem } from '../../harness/errors.js';
 
-function modelInput(s: Scenario): ModelInput {
+function modelInput(s: Scenario, options: RenderOptions = {}): ModelInput {
   return {
     namespaces: s.namespaces,
     workloads: s.workloads,
     meshRootNamespace: s.meshRootNamespace,
     trustDomain: s.trustDomain,
     clusterDomain: s.clusterDomain,
-    manifests: renderPolicySources(s),
+    manifests: renderPolicySources(s, options),
     attempts: s.attempts,
   };
 }
@@ -78,5 +81,51 @@ describe('policies: builtin:hard-isolation in the policy model', () => {
         `without ${layer}`,
       ).to.deep.equal([]);
     }
+  });
+
+  it('puts the cross-tenant deny in ClusterNetworkPolicies with clusterPolicy cnp: schema-valid, same predictions', () => {
+    const cnp = modelInput(scenario, { clusterPolicy: 'cnp' });
+    const kinds = renderPolicySources(scenario, { clusterPolicy: 'cnp' }).map((m) => String(m.object.kind));
+    expect(kinds.filter((k) => k === 'ClusterNetworkPolicy')).to.have.length(
+      scenario.namespaces.filter((n) => n.tenant !== undefined).length,
+    );
+    expect(kinds).to.not.include('Tier');
+    expect(kinds).to.not.include('GlobalNetworkPolicy');
+    const invalid = renderPolicySources(scenario, { clusterPolicy: 'cnp' })
+      .map((m) => ({ m, r: validateManifest(m) }))
+      .filter(({ r }) => r.status !== 'valid')
+      .map(({ m, r }) => `${String(m.object.kind)} ${m.line}: ${r.status}`);
+    expect(invalid).to.deep.equal([]);
+    const calico = new PolicyModel(input);
+    const viaCnp = new PolicyModel(cnp);
+    const differ = scenario.attempts
+      .filter((a) => calico.predict(a).outcome !== viaCnp.predict(a).outcome)
+      .map((a) => `${a.id}: ${calico.predict(a).outcome} / ${viaCnp.predict(a).outcome}`);
+    expect(differ).to.deep.equal([]);
+    // The cross-tenant deny now comes from the Admin tier.
+    const cross = scenario.attempts.find((a) => a.category === 'cross-tenant' && a.kind === 'http');
+    if (!cross) throw new Error('no cross-tenant attempt');
+    const without = new PolicyModel(cnp, { without: ['network', 'authorization'] }).predict(cross);
+    expect(without.reasons.join('\n')).to.contain("'deny-other-tenants' (Deny) denies traffic");
+  });
+
+  it("takes the form from the scenario's clusterPolicy, for builtin: hard-isolation only", async () => {
+    const topology =
+      '  tenants:\n    - { name: a, workloads: [{ name: web, ports: [8080] }] }\n    - { name: b }\n';
+    const s = await load(
+      `${HEAD}${topology}  policies:\n    - { builtin: hard-isolation, clusterPolicy: cnp }\n`,
+    );
+    const kinds = renderPolicySources(s).map((m) => String(m.object.kind));
+    expect(kinds.filter((k) => k === 'ClusterNetworkPolicy')).to.have.length(2);
+    // The command line's choice wins over the scenario's.
+    expect(renderPolicySources(s, { clusterPolicy: 'calico' }).map((m) => String(m.object.kind))).to.include(
+      'Tier',
+    );
+    const problems = await problemsOf(
+      `${HEAD}${topology}  policies:\n    - { inline: '', clusterPolicy: cnp }\n`,
+    );
+    expect(problems.map(formatProblem).join('\n')).to.contain(
+      'clusterPolicy applies to builtin: hard-isolation only',
+    );
   });
 });

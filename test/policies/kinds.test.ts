@@ -44,7 +44,7 @@ function apiVersionOf(group: ApiGroup): string {
 /** The apiVersion a row's samples are written in: one its schema covers, if it names one. */
 function sampleApiVersion(row: PolicyKind): string {
   const schema = row.schema;
-  return schema?.validator !== 'calico' && schema?.apiVersions?.[0]
+  return schema?.validator !== 'calico' && schema?.validator !== 'crd' && schema?.apiVersions?.[0]
     ? schema.apiVersions[0]
     : apiVersionOf(row.group);
 }
@@ -76,6 +76,7 @@ const LANDS_IN: Readonly<Record<ModelReading, keyof Inventory | 'nothing'>> = {
   'calico-policy': 'calicoPolicies',
   'calico-tier': 'calicoTiers',
   'calico-network-set': 'calicoNetworkSets',
+  'cluster-network-policy': 'clusterNetworkPolicies',
   'peer-authentication': 'peerAuthentications',
   'authorization-policy': 'authorizationPolicies',
   'request-authentication': 'requestAuthentications',
@@ -126,6 +127,15 @@ const DENYING: Readonly<Record<string, { attempt: string; spec: Record<string, u
     attempt: 'meshed',
     spec: { namespaceSelector: "projectcalico.org/name == 'tenant-b'", types: ['Ingress'] },
   },
+  'policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicy': {
+    attempt: 'meshed',
+    spec: {
+      tier: 'Admin',
+      priority: 10,
+      subject: { namespaces: { matchLabels: { 'kubernetes.io/metadata.name': 'tenant-b' } } },
+      ingress: [{ action: 'Deny', from: [{ namespaces: {} }] }],
+    },
+  },
   'security.istio.io/v1 PeerAuthentication': { attempt: 'plain', spec: { mtls: { mode: 'STRICT' } } },
   'security.istio.io/v1 AuthorizationPolicy': { attempt: 'meshed', spec: {} },
 };
@@ -133,9 +143,13 @@ const DENYING: Readonly<Record<string, { attempt: string; spec: Record<string, u
 const DECIDING: readonly ModelReading[] = [
   'network-policy',
   'calico-policy',
+  'cluster-network-policy',
   'peer-authentication',
   'authorization-policy',
 ];
+
+/** The layer a prediction names for an ablatable layer: ClusterNetworkPolicy is enforced in the network. */
+const predictedLayer = (layer: string) => (layer === 'cluster-network' ? 'network' : layer);
 
 describe('policies: the table of policy kinds', () => {
   let scenario: Scenario;
@@ -216,7 +230,7 @@ describe('policies: the table of policy kinds', () => {
       if (!attempt) throw new Error(`no attempt ${denying.attempt}`);
       const input = { ...scenario, manifests: [sample(row, { spec: denying.spec })] };
       const full = new PolicyModel(input).predict(attempt);
-      expect(full.layer, key).to.equal(row.layer);
+      expect(full.layer, key).to.equal(predictedLayer(row.layer));
       expect(full.outcome, key).to.not.equal('allowed');
       expect(new PolicyModel(input, { without: [row.layer] }).predict(attempt).outcome, key).to.equal(
         'allowed',
@@ -252,7 +266,7 @@ describe('policies: the table of policy kinds', () => {
       }
       expect(status, label(row)).to.not.equal('unknown-kind');
       const versions =
-        row.schema.validator === 'calico'
+        row.schema.validator === 'calico' || row.schema.validator === 'crd'
           ? row.group.apiVersions
           : (row.schema.apiVersions ?? row.group.apiVersions);
       for (const v of versions)

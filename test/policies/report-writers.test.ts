@@ -47,6 +47,20 @@ describe('report: JUnit writer', () => {
     );
   });
 
+  it("takes the root's time from the caller when given, the suites' times still their own", () => {
+    const timed = renderJUnit({
+      name: 'r',
+      time: 60,
+      suites: [{ name: 's', testcases: [{ name: 'a', classname: 'c', time: 90 }] }],
+    });
+    expect(timed).to.contain(
+      '<testsuites name="r" tests="1" failures="0" errors="0" skipped="0" time="60.000">',
+    );
+    expect(timed).to.contain(
+      '<testsuite name="s" id="0" tests="1" failures="0" errors="0" skipped="0" time="90.000">',
+    );
+  });
+
   it('writes failure, error, skipped, properties and system-out, escaped', () => {
     expect(xml).to.contain(
       '<failure message="expected denied, observed allowed" type="leak">HTTP 200 &lt;echo&gt; &amp; &quot;quotes&quot;</failure>',

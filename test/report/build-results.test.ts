@@ -100,8 +100,11 @@ describe('report: results.json of an interrupted run', () => {
       version: '0.1.0',
       environment: { versions: { istio: '1.30.0' } },
     });
-    expect(doc.attempts.map((a) => `${a.id}:${a.verdict}`)).to.deep.equal(['seen:pass', 'never:skipped']);
-    expect(doc.summary).to.deep.include({ passed: 1, skipped: 1, errors: 0 });
+    expect(doc.attempts.map((a) => `${a.id}:${a.verdict}`)).to.deep.equal([
+      'seen:not-judged',
+      'never:skipped',
+    ]);
+    expect(doc.summary).to.deep.include({ passed: 0, notJudged: 1, skipped: 1, errors: 0 });
     expect(doc.run).to.deep.include({
       startedAt: '2026-11-24T12:00:00.000Z',
       endedAt: '2026-11-24T12:00:09.000Z',
@@ -138,20 +141,25 @@ describe('report: results.json of a run killed before it judged', () => {
     expect(seen?.reason).to.equal('leak: expected denied, observed allowed in round 2');
     // The leaking round's evidence, not the last one's.
     expect(seen?.evidence).to.deep.equal({ errorCode: 'none', phase: 'connect' });
-    expect(never).to.deep.include({ verdict: 'pass', outcome: 'allowed', stable: false });
+    // Seen once as expected, then the run died: not settled, so neither passed nor failed.
+    expect(never).to.deep.include({ verdict: 'not-judged', outcome: 'allowed', stable: false });
+    expect(never?.reason).to.match(/^not judged: the run was interrupted before the outcome settled \(/);
     expect(doc.run).to.deep.include({ interrupted: true, exitCode: 1, endedAt: '2026-11-24T12:00:06.000Z' });
     expect(doc.run.fault).to.match(/stopped without an end record/);
-    expect(doc.summary).to.deep.include({ failed: 1, passed: 1, leaks: 1 });
+    expect(doc.summary).to.deep.include({ failed: 1, passed: 0, notJudged: 1, leaks: 1 });
   });
 
-  it('exits 2 when nothing failed, and what was never seen is skipped, not passed', async () => {
+  it('exits 2 when nothing failed; what was never seen is skipped and what never settled not judged, neither passed', async () => {
     const scenario = await load(SCENARIO, '/repo/scenarios/s.yaml');
     const doc = buildResults({
       records: [RUN, observation('seen', 1, 'denied-l4')],
       scenario,
       version: '0.1.0',
     });
-    expect(doc.attempts.map((a) => `${a.id}:${a.verdict}`)).to.deep.equal(['seen:pass', 'never:skipped']);
+    expect(doc.attempts.map((a) => `${a.id}:${a.verdict}`)).to.deep.equal([
+      'seen:not-judged',
+      'never:skipped',
+    ]);
     expect(doc.run.exitCode).to.equal(2);
     // No policies record: the run had not applied any, and the scope does not pretend otherwise.
     expect(doc.scope.policies).to.equal(undefined);

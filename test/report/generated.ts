@@ -265,6 +265,7 @@ function summary(list: readonly AttemptEntry[]): ResultsDocument['summary'] {
     failed: count('fail'),
     errors: count('error'),
     skipped: count('skipped'),
+    notJudged: count('not-judged'),
     leaks: list.filter((a) => a.leak).length,
   };
 }
@@ -312,8 +313,8 @@ export function generatedDocument(list: readonly AttemptEntry[] = attempts()): R
 }
 
 /**
- * The same run interrupted: the first `observedOnce` attempts seen in one round only (passes
- * that never settled), and every attempt from `neverFrom` on not attempted; the failures and the
+ * The same run interrupted: the first `observedOnce` attempts seen in one round only (never
+ * settled: not judged, as build-results.ts writes them), and every attempt from `neverFrom` on not attempted; the failures and the
  * error kept when `failures`, or left out.
  */
 export function interruptedDocument(
@@ -341,11 +342,12 @@ export function interruptedDocument(
     if (i < observedOnce)
       return {
         ...a,
+        verdict: 'not-judged',
         rounds: 1,
         stable: false,
         observations: a.observations.slice(0, 1),
         lastObservedAt: a.firstObservedAt,
-        reason: `did not settle in 1 round(s): observed ${a.outcome}, each satisfying the expectation`,
+        reason: `not judged: the run was interrupted before the outcome settled (did not settle in 1 round(s): observed ${a.outcome}, each satisfying the expectation)`,
       };
     return a;
   });
@@ -391,5 +393,45 @@ export function oneNamespaceDocument(): ResultsDocument {
       })),
     },
     attempts,
+  });
+}
+
+/**
+ * The run with segments declared: acme is the cardholder data environment, the other tenants
+ * corporate, the shared namespace a segment of its own. corp → cde crosses globex's leak into
+ * acme (FAILED), cde → corp holds, and nothing goes from shared to cde (NOT TESTED). A tester
+ * and an out-of-scope system are stated.
+ */
+export function segmentedDocument(): ResultsDocument {
+  const doc = generatedDocument();
+  return ResultsDocumentSchema.parse({
+    ...doc,
+    run: {
+      ...doc.run,
+      id: 'generated-segments',
+      tester: {
+        name: 'Dana Auditor',
+        organisation: 'Example QSA Ltd',
+        independence: 'external assessor; no role in operating the cluster',
+      },
+    },
+    scope: {
+      ...doc.scope,
+      outOfScope: ['payments database (managed, outside the cluster): covered by the provider report'],
+      segments: [
+        { name: 'cde', description: 'cardholder data environment', namespaces: ['tenant-acme'] },
+        {
+          name: 'corp',
+          description: 'corporate tenants',
+          namespaces: ['tenant-globex', 'tenant-initech', 'tenant-umbrella'],
+        },
+        { name: 'shared', namespaces: [SHARED_NAMESPACE] },
+      ],
+      isolate: [
+        { from: 'corp', to: 'cde' },
+        { from: 'cde', to: 'corp' },
+        { from: 'shared', to: 'cde' },
+      ],
+    },
   });
 }

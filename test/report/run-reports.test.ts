@@ -108,6 +108,7 @@ describe('report: the reports of a run against the fake cluster, from its record
       failed: 1,
       errors: 1,
       skipped: 0,
+      notJudged: 0,
       leaks: 1,
     });
     expect(back.method.scenario.sha256).to.equal(run.scenario.sha256);

@@ -51,12 +51,12 @@ describe('report: honest totals for an interrupted run and a run with no attempt
   it('HTML: an interrupted run is INCOMPLETE with its counts, and its unsettled passes are not counted as passed', () => {
     const doc = interruptedDocument();
     const skipped = doc.attempts.filter((a) => a.verdict === 'skipped').length;
-    const unsettled = doc.attempts.filter((a) => a.verdict === 'pass' && !a.stable).length;
+    const unsettled = doc.attempts.filter((a) => a.verdict === 'not-judged').length;
     const passed = doc.attempts.length - skipped - unsettled;
     expect(skipped).to.be.greaterThan(0);
     expect(unsettled).to.be.greaterThan(0);
-    // results.json counts the unsettled ones as passed; the report does not.
-    expect(doc.summary.passed).to.equal(passed + unsettled);
+    // results.json counts them as a verdict of their own, neither passed nor failed.
+    expect(doc.summary).to.deep.include({ passed, failed: 0, notJudged: unsettled, skipped });
     const b = banner(renderHtmlReport({ document: doc }));
     expect(b.kind).to.equal('incomplete');
     expect(b.words).to.equal(
@@ -68,7 +68,7 @@ describe('report: honest totals for an interrupted run and a run with no attempt
     const html = renderHtmlReport({ document: doc });
     expect(html).to.not.match(/PASS:/);
     // The per-boundary rows say it too, and the matrix cells are amber, never green, for them.
-    expect(html.match(/<tr class="v-unsettled"><td class="verdict">NOT JUDGED</g)).to.have.length(unsettled);
+    expect(html.match(/<tr class="v-not-judged"><td class="verdict">NOT JUDGED</g)).to.have.length(unsettled);
     expect(html.match(/<tr class="v-skipped"><td class="verdict">NOT ATTEMPTED</g)).to.have.length(skipped);
     expect(html).to.match(/data-state="error"[^>]*><span class="item">1 allowed \(not settled\)/);
   });
@@ -96,7 +96,7 @@ describe('report: honest totals for an interrupted run and a run with no attempt
     const doc = interruptedDocument();
     const xml = runJUnit(doc, [], { relativeTo: '/' });
     const skipped = doc.attempts.filter((a) => a.verdict === 'skipped');
-    const unsettled = doc.attempts.filter((a) => a.verdict === 'pass' && !a.stable);
+    const unsettled = doc.attempts.filter((a) => a.verdict === 'not-judged');
     expect(xml).to.contain(
       '<testsuite name="bulkhead.run" id="0" tests="1" failures="0" errors="1" skipped="0"',
     );
@@ -124,6 +124,21 @@ describe('report: honest totals for an interrupted run and a run with no attempt
     );
     const verdict = await xsdValidate(xml, XSD);
     if (verdict) expect(verdict.ok, verdict.output).to.be.true;
+  });
+
+  it('a results.json written before not-judged existed (a pass of an interrupted run that never settled) reads as not judged', () => {
+    const doc = interruptedDocument();
+    const legacy = doc.attempts.map((a) =>
+      a.verdict === 'not-judged' ? { ...a, verdict: 'pass' as const } : a,
+    );
+    const old = { ...doc, attempts: legacy, summary: { ...doc.summary, notJudged: undefined } };
+    const unsettled = doc.summary.notJudged ?? 0;
+    expect(unsettled).to.be.greaterThan(0);
+    expect(banner(renderHtmlReport({ document: old })).counts).to.contain(
+      `${unsettled} not judged (never settled)`,
+    );
+    const root = /^<testsuites [^>]*>$/m.exec(runJUnit(old))?.[0] ?? '';
+    expect(root).to.contain(`skipped="${doc.summary.skipped + unsettled}"`);
   });
 
   it('JUnit: a run with no attempts is one error, not an empty green run', async () => {

@@ -14,7 +14,8 @@ import { generatedDocument } from './generated.js';
 
 /** The per-boundary row of an attempt. */
 const row = (html: string, id: string) =>
-  new RegExp(`<tr class="v-\\w+"><td class="verdict">[^<]*</td><td>${id}<br>.*?</tr>`).exec(html)?.[0] ?? '';
+  new RegExp(`<tr class="v-[\\w-]+"><td class="verdict">[^<]*</td><td>${id}<br>.*?</tr>`).exec(html)?.[0] ??
+  '';
 const layerCell = (html: string, id: string) =>
   /<td>([^<]*)<\/td><td>\d+( \(unsettled\))?<\/td>/.exec(row(html, id))?.[1];
 
@@ -96,14 +97,24 @@ describe('report: the words of report.html and junit.xml', () => {
     expect(xml).to.not.match(/pod: \{/);
   });
 
-  it('never says "cluster kind" for an environment nobody stated', () => {
+  it('never says "cluster kind" for an environment nobody declared, and names each declared one', () => {
     const unknown = renderHtmlReport({
       document: { ...doc, scope: { ...doc.scope, environment: 'unknown' } },
     });
-    expect(unknown).to.contain('environment not stated (production or replica?)');
-    expect(unknown).to.contain('<dt>Environment</dt><dd>not stated (production or replica?)</dd>');
-    expect(unknown).to.not.contain('cluster kind');
-    expect(html).to.contain('replica cluster (not production)');
+    const words = 'environment not declared (production, staging or replica: run with --environment)';
+    expect(unknown).to.contain(
+      `<div class="muted">run generated-4x16 · ${doc.run.startedAt} to ${doc.run.endedAt} · ${words}</div>`,
+    );
+    expect(unknown).to.contain(`<dt>Environment</dt><dd>${words}</dd>`);
+    expect(unknown).to.not.match(/cluster kind|kind not|not stated/);
+    expect(html).to.contain('<dt>Environment</dt><dd>replica cluster (not production)</dd>');
+    for (const [kind, text] of [
+      ['production', 'production cluster'],
+      ['staging', 'staging cluster (not production)'],
+    ] as const)
+      expect(
+        renderHtmlReport({ document: { ...doc, scope: { ...doc.scope, environment: kind } } }),
+      ).to.contain(`<dt>Environment</dt><dd>${text}</dd>`);
   });
 
   it('puts every attempt in a table: the matrices count those with a destination, the coverage tables the DNS and API ones', () => {

@@ -139,7 +139,10 @@ describe('propagation barrier: the network canary', function () {
     expect(barrier?.network.status).to.equal('passed');
     expect(barrier?.network.ms).to.be.at.least(1400);
     expect(barrier?.network.pods).to.equal(3);
-    expect(barrier?.mesh.status).to.equal('not-read');
+    expect(barrier?.mesh).to.deep.equal({
+      status: 'skipped',
+      reasoning: 'the run applies no Istio configuration',
+    });
     // Every attempt was made after the stand-in dataplane enforced the tenant policy.
     const enforced = s.enforcedAt();
     expect(enforced).to.be.a('number');
@@ -182,6 +185,7 @@ describe('propagation barrier: the network canary', function () {
     expect(r.stderr).to.not.contain('internal error');
     const records = await s.records();
     expect(observationTimes(records)).to.deep.equal([]);
+    expect(barrierOf(records)?.network.status).to.equal('timed-out');
     expect(records.at(-1)).to.deep.include({ type: 'end', exitCode: 2 });
     // The canary was cleaned up with everything else the run made.
     expect(s.server.list('projectcalico.org/v3', 'GlobalNetworkPolicy')).to.deep.equal([]);

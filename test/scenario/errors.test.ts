@@ -45,7 +45,9 @@ describe('scenario loader: errors', () => {
 
   it('lists the known fields when nothing is close', async () => {
     const [p] = await problemsOf(`${HEAD}  namespaces:\n    - name: a\n      zzzzzz: true\n`);
-    expect(p?.message).to.equal("unknown field 'zzzzzz' (known fields: name, labels, injection, tenant)");
+    expect(p?.message).to.equal(
+      "unknown field 'zzzzzz' (known fields: name, labels, injection, dataplane, waypoints, tenant)",
+    );
   });
 
   it('finds unknown fields inside the right attempt kind', async () => {
@@ -122,17 +124,19 @@ describe('scenario loader: errors', () => {
     );
   });
 
-  it('reports a port the target does not serve, and an ambiguous default port', async () => {
+  it('reports a port name the target does not serve, a probe target, and an ambiguous default port', async () => {
     const out = await messages(
       `${TWO_TENANTS}  attempts:\n` +
-        '    - { id: a, kind: http, from: tenant-globex/probe, to: tenant-acme/api, port: 81 }\n' +
+        '    - { id: a, kind: http, from: tenant-globex/probe, to: tenant-acme/api, port: metrics }\n' +
         '    - { id: b, kind: http, from: tenant-globex/probe, to: tenant-acme/api }\n' +
-        '    - { id: c, kind: udp, from: tenant-globex/probe, to: tenant-acme/api, port: http }\n',
+        '    - { id: c, kind: udp, from: tenant-globex/probe, to: tenant-acme/api, port: http }\n' +
+        '    - { id: d, kind: http, from: tenant-globex/probe, to: tenant-acme/probe, port: 80 }\n',
     );
     expect(out).to.deep.equal([
-      "/virtual/scenario.yaml:12:82: spec.attempts[0].port: 'tenant-acme/api' serves no port 81 (it serves 8080/TCP (http), 9090/TCP (admin))",
+      "/virtual/scenario.yaml:12:82: spec.attempts[0].port: 'tenant-acme/api' serves no port metrics (it serves 8080/TCP (http), 9090/TCP (admin)); give a port number to aim at a closed port",
       "/virtual/scenario.yaml:13:59: spec.attempts[1].to: 'tenant-acme/api' serves several TCP ports (8080/TCP (http), 9090/TCP (admin)); say which with 'port'",
       "/virtual/scenario.yaml:14:81: spec.attempts[2].port: port 8080/TCP (http) of 'tenant-acme/api' is TCP; a udp attempt needs UDP",
+      "/virtual/scenario.yaml:15:84: spec.attempts[3].port: 'tenant-acme/probe' serves no port 80 (it serves none); a probe has no Service to reach",
     ]);
   });
 

@@ -43,7 +43,12 @@ describe('scenario JSON Schema', () => {
 
   it('documents fields for editors', () => {
     const text = JSON.stringify(scenarioJsonSchema());
-    expect(text).to.contain("Whether the pod gets an Istio sidecar. Default: the namespace's injection.");
+    expect(text).to.contain(
+      "Whether the pod gets an Istio sidecar: true is dataplane: sidecar, false is dataplane: none. Default: the namespace's data plane.",
+    );
+    expect(text).to.contain(
+      'How the pod joins the mesh: sidecar (injected Envoy), ambient (captured by ztunnel)',
+    );
     expect(text).to.contain('Unique and stable across runs');
   });
 });

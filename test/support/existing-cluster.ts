@@ -37,7 +37,7 @@ export function putCalicoApiServer(server: FakeApiServer): void {
   server.put(crd('projectcalico.org', 'v3', 'GlobalNetworkPolicy', 'globalnetworkpolicies'));
 }
 
-/** The istiod Deployment in istio-system, running `version`. */
+/** The istiod Deployment in istio-system, running `version`, labelled as the istio-discovery chart labels it. */
 export function putIstiod(server: FakeApiServer, version = '1.29.3'): void {
   server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
   server.put({
@@ -45,9 +45,16 @@ export function putIstiod(server: FakeApiServer, version = '1.29.3'): void {
     kind: 'Deployment',
     metadata: { name: 'istiod', namespace: 'istio-system' },
     spec: {
-      selector: { matchLabels: { app: 'istiod' } },
+      selector: { matchLabels: { app: 'istiod', 'istio.io/rev': 'default' } },
       template: {
-        metadata: { labels: { app: 'istiod' } },
+        metadata: {
+          labels: {
+            app: 'istiod',
+            'istio.io/rev': 'default',
+            istio: 'pilot',
+            'sidecar.istio.io/inject': 'false',
+          },
+        },
         spec: { containers: [{ name: 'discovery', image: `docker.io/istio/pilot:${version}` }] },
       },
     },

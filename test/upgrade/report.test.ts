@@ -9,6 +9,7 @@ import { expect } from 'chai';
 
 import { buildResults } from '../../harness/results/build-results.js';
 import type { AttemptEntry, ResultsDocument } from '../../harness/results/results-model.js';
+import { verifyMixed } from '../../harness/upgrade/claims.js';
 import type { ObservedVersions } from '../../harness/upgrade/observed.js';
 import {
   crossPhaseJson,
@@ -28,6 +29,7 @@ const versions = (istiod: string, proxy: string): ObservedVersions => ({
     { pod: 'tenant-acme/client-1', uid: 'u1', proxy },
     { pod: 'tenant-acme/probe-nosidecar', uid: 'u2', proxy: 'none' },
   ],
+  rejections: [],
 });
 
 function phase(
@@ -153,5 +155,148 @@ describe('upgrade: the cross-phase report', function () {
     expect(junit.match(/<testsuite name="phase\.before" id="0" tests="(\d+)"/)?.[1]).to.equal(
       String(mustDeny.length),
     );
+  });
+
+  it('JUnit: a must-deny attempt a phase did not make, or never settled, is skipped with its reason, not passed', () => {
+    const [first, second] = clean.attempts.filter((a) => a.mustDeny);
+    const interrupted: ResultsDocument = {
+      ...clean,
+      run: { ...clean.run, interrupted: true },
+      attempts: clean.attempts.map((a) =>
+        a.id === first?.id
+          ? { ...a, verdict: 'skipped', reason: 'not attempted: the run was interrupted first' }
+          : a.id === second?.id
+            ? {
+                ...a,
+                verdict: 'not-judged',
+                reason: 'not judged: the run was interrupted before the outcome settled',
+              }
+            : a,
+      ),
+    };
+    const junit = crossPhaseJUnit(
+      crossPhaseReport('upgrade-check', [phase('before', interrupted, 2, versions('1.29.3', '1.29.3'))]),
+    );
+    expect(junit).to.contain('<skipped message="not attempted: the run was interrupted first"/>');
+    expect(junit).to.contain(
+      '<skipped message="not judged: the run was interrupted before the outcome settled"/>',
+    );
+    expect(junit).to.match(
+      /<testsuite name="phase\.before" id="0" tests="\d+" failures="0" errors="0" skipped="2"/,
+    );
+  });
+
+  describe('phase claims: a phase is called mixed only when the istiods say so', () => {
+    const served = (version: string, revision = 'default') => ({
+      istiod: `istio-system/istiod-${revision}-1`,
+      revision,
+      version,
+    });
+    const pods = (...specs: [string, string, string, ReturnType<typeof served> | undefined][]) =>
+      specs.map(([pod, workload, proxy, by]) => ({
+        pod,
+        uid: pod,
+        proxy,
+        workload,
+        ...(by ? { servedBy: by } : {}),
+      }));
+    const observedWith = (p: ObservedVersions['pods'], servingError?: string): ObservedVersions => ({
+      controlPlanes: [],
+      pods: p,
+      rejections: [],
+      ...(servingError ? { servingError } : {}),
+    });
+
+    it('in place: every old sidecar served by the new istiod; one recreated pod, or an unread istiod, is not mixed', () => {
+      const doc = clean;
+      const ok = verifyMixed({
+        method: 'in-place',
+        from: '1.29.3',
+        to: '1.30.4',
+        document: doc,
+        observed: observedWith(
+          pods(['tenant-acme/a', 'a', '1.29.3', served('1.30.4')], ['tenant-acme/n', 'n', 'none', undefined]),
+        ),
+      });
+      expect(ok).to.deep.equal({
+        claim: 'mixed',
+        verified: true,
+        detail: '1 sidecars at 1.29.3, each served by istiod 1.30.4',
+      });
+      const recreated = verifyMixed({
+        method: 'in-place',
+        from: '1.29.3',
+        to: '1.30.4',
+        document: doc,
+        observed: observedWith(
+          pods(
+            ['tenant-acme/a', 'a', '1.29.3', served('1.30.4')],
+            ['tenant-acme/b', 'b', '1.30.4', served('1.30.4')],
+          ),
+        ),
+      });
+      expect(recreated.verified).to.equal(false);
+      expect(recreated.detail).to.equal(
+        'not every sidecar is 1.29.3 served by istiod 1.30.4: tenant-acme/b is 1.30.4 served by 1.30.4 (default)',
+      );
+      const unread = verifyMixed({
+        method: 'in-place',
+        from: '1.29.3',
+        to: '1.30.4',
+        document: doc,
+        observed: observedWith(pods(['tenant-acme/a', 'a', '1.29.3', undefined]), 'exec refused'),
+      });
+      expect(unread).to.deep.include({
+        verified: false,
+        detail: 'the istiods could not be asked which proxies they serve (exec refused)',
+      });
+    });
+
+    it("revision: sidecars still all on the old istiod (the default revision's Service) is not mixed, and exits 2", () => {
+      const attempt = clean.attempts.find((a) => a.to && a.kind === 'http');
+      if (!attempt?.to) throw new Error('an http attempt');
+      const { from, to } = attempt;
+      const stayed = observedWith(
+        pods(
+          [`${from.namespace}/x`, from.name, '1.29.3', served('1.29.3')],
+          [`${to.namespace}/y`, to.name, '1.30.4', served('1.29.3')],
+        ),
+      );
+      const claim = verifyMixed({
+        method: 'revision',
+        from: '1.29.3',
+        to: '1.30.4',
+        document: clean,
+        observed: stayed,
+      });
+      expect(claim).to.deep.include({
+        verified: false,
+        detail: 'the sidecars are not on both control planes (2 served by 1.29.3 (default))',
+      });
+      const report = crossPhaseReport('upgrade-check', [{ ...phase('mixed', clean, 0, stayed), claim }]);
+      expect(report.exitCode).to.equal(2);
+      expect(report.faults.map((f) => f.message)).to.deep.equal([
+        'the mixed phase is not mixed: the sidecars are not on both control planes (2 served by 1.29.3 (default))',
+      ]);
+      expect(crossPhaseJUnit(report)).to.match(
+        /<testcase name="mixed is mixed"[^>]*>[\s\S]*?<error message="the sidecars are not on both/,
+      );
+      // Moved: the source on the new revision, the destination on the old one.
+      const moved = observedWith(
+        pods(
+          [`${from.namespace}/x`, from.name, '1.30.4', served('1.30.4', '1-30-4')],
+          [`${to.namespace}/y`, to.name, '1.29.3', served('1.29.3')],
+        ),
+      );
+      const mixed = verifyMixed({
+        method: 'revision',
+        from: '1.29.3',
+        to: '1.30.4',
+        document: clean,
+        observed: moved,
+      });
+      expect(mixed.verified).to.equal(true);
+      expect(mixed.crossRevision).to.include(attempt.id);
+    });
   });
 });

@@ -6,6 +6,7 @@
  * the namespace points at (istio-injection first, then istio.io/rev, as Istio decides). The
  * "network" can leak one boundary only while the mesh is mixed (new istiod, old sidecar).
  */
+import dns from 'node:dns';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { expect } from 'chai';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import type { ExecRequest } from '../support/fake-apiserver/exec.js';
 import { runCli } from '../support/cli.js';
+import { FakeIstiod } from '../support/istiod.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
 import { HEAD } from '../support/scenarios.js';
 import {
@@ -77,6 +79,9 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
   let mirrors: string[];
   /** When true, globex reaches acme's api from a sidecar older than istiod (the mixed-state bug). */
   let leakWhenMixed: boolean;
+  /** When true, a 1.29.3 sidecar rejects (NACKs) every LDS push of istiod 1.30.4. */
+  let nackWhenMixed: boolean;
+  let istiod: FakeIstiod;
   /** Every tenant pod creation the API server admitted, and every exec a probe made. */
   let created: { at: number; name: string }[];
   let execs: Exec[];
@@ -123,6 +128,16 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     };
   };
 
+  /** A proxy id's pod: the revision that injected its sidecar and the sidecar's version. */
+  const sidecarOf = (proxyId: string): { revision: string; version?: string } => {
+    const dot = proxyId.lastIndexOf('.');
+    const pod = api.get('v1', 'Pod', proxyId.slice(dot + 1), proxyId.slice(0, dot)) as PodShape | undefined;
+    const status = pod?.metadata?.annotations?.['sidecar.istio.io/status'];
+    const revision = status ? (JSON.parse(status) as { revision?: string }).revision : undefined;
+    const image = pod?.spec?.initContainers?.find((c) => c.name === 'istio-proxy')?.image;
+    return { revision: revision ?? 'default', ...(image ? { version: tagOf(image) } : {}) };
+  };
+
   const proxyOf = (request: ExecRequest): { version?: string; uid: string } => {
     const pod = api.get('v1', 'Pod', request.namespace, request.pod) as PodShape | undefined;
     const proxy = pod?.spec?.initContainers?.find((c) => c.name === 'istio-proxy');
@@ -149,17 +164,29 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
               ...(existing?.metadata ?? {}),
               name,
               namespace: 'istio-system',
-              labels: { app: 'istiod', ...(revision ? { 'istio.io/rev': revision } : {}) },
+              labels: { app: 'istiod', 'istio.io/rev': revision ?? 'default' },
             },
             spec: {
               replicas: 1,
-              selector: { matchLabels: { app: 'istiod' } },
+              // istio-discovery/templates/deployment.yaml:35-56 @1.30.3: a revision's selector
+              // names it, the default one selects `istio: pilot`.
+              selector: {
+                matchLabels: revision ? { app: 'istiod', 'istio.io/rev': revision } : { istio: 'pilot' },
+              },
               template: {
-                metadata: { labels: { app: 'istiod' } },
+                metadata: {
+                  labels: {
+                    app: 'istiod',
+                    'istio.io/rev': revision ?? 'default',
+                    istio: revision ? 'istiod' : 'pilot',
+                  },
+                },
                 spec: { containers: [{ name: 'discovery', image: `docker.io/istio/pilot:${version}` }] },
               },
             },
           });
+          // The proxies that (re)connect get the new istiod's full configuration.
+          istiod.push();
         }
       })();
     }, 10);
@@ -173,26 +200,42 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     created = [];
     execs = [];
     leakWhenMixed = false;
+    nackWhenMixed = false;
     app = await scriptedServer(['app']);
     const unrouted = await closedPort();
+    const late: { istiod?: FakeIstiod } = {};
+    const agent = agentExec({
+      bundlePath: await agentBundle(),
+      unroutedPort: unrouted,
+      route: (source, host) => {
+        const proxy = proxyOf(source);
+        execs.push({ at: Date.now(), uid: proxy.uid });
+        if (source.namespace === 'tenant-acme' && host.startsWith('api.')) return app.port;
+        const mixed = proxy.version !== undefined && proxy.version !== tagOf(istiodImage('istiod'));
+        if (leakWhenMixed && mixed && host.startsWith('api.tenant-acme')) return app.port;
+        return undefined;
+      },
+    });
     api = await new FakeApiServer({
       kubernetesVersion: 'v1.35.0',
       // This test's injector follows istiod's version and revision itself.
       admit: inject,
       sidecarInjector: false,
-      exec: agentExec({
-        bundlePath: await agentBundle(),
-        unroutedPort: unrouted,
-        route: (source, host) => {
-          const proxy = proxyOf(source);
-          execs.push({ at: Date.now(), uid: proxy.uid });
-          if (source.namespace === 'tenant-acme' && host.startsWith('api.')) return app.port;
-          const mixed = proxy.version !== undefined && proxy.version !== tagOf(istiodImage('istiod'));
-          if (leakWhenMixed && mixed && host.startsWith('api.tenant-acme')) return app.port;
-          return undefined;
-        },
-      }),
+      // istiod's syncz from the istiod pods, everything else by the agent.
+      exec: (request) => late.istiod?.exec(request) ?? agent(request),
     }).start();
+    istiod = late.istiod = new FakeIstiod(api, {
+      // Each istiod lists the sidecars its revision injected.
+      serves: (at, proxyId) => {
+        const pod = api.get('v1', 'Pod', at.namespace, at.pod);
+        return (pod?.metadata.labels?.['istio.io/rev'] ?? 'default') === sidecarOf(proxyId).revision;
+      },
+      istioVersion: (proxyId) => sidecarOf(proxyId).version ?? '',
+      nack: (proxyId) =>
+        nackWhenMixed && sidecarOf(proxyId).version === '1.29.3' && tagOf(istiodImage('istiod')) === '1.30.4'
+          ? "Error adding/updating listener(s) virtualInbound: Didn't find a registered implementation for type URL"
+          : undefined,
+    });
     putNodes(api, 'bulkhead', 0);
     releases = await releaseServer();
     stubs = await writeStubs(dir, kindKubeconfig(api));
@@ -228,6 +271,7 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     }
     stopControllers();
     stopUpgrades();
+    istiod.stop();
     await api.stop();
     await app.close();
     await releases.close();
@@ -257,9 +301,19 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
       exitCode: number;
       observed: {
         controlPlanes: { name: string; revision: string; version?: string }[];
-        pods: { pod: string; uid: string; proxy: string; revision?: string }[];
+        pods: {
+          pod: string;
+          uid: string;
+          proxy: string;
+          revision?: string;
+          workload?: string;
+          servedBy?: { istiod: string; revision: string; version?: string };
+        }[];
+        rejections: { pod: string; type: string; revision: string; message: string }[];
       };
+      claim?: { claim: string; verified: boolean; detail: string; crossRevision?: string[] };
     }[];
+    faults: { phase: string; kind: string; type?: string; pod?: string; message: string }[];
     diffs: {
       fromPhase: string;
       toPhase: string;
@@ -324,6 +378,25 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     expect(s.phases[1]?.observed.pods.map((p) => p.uid)).to.have.members(
       s.phases[0]?.observed.pods.map((p) => p.uid) ?? [],
     );
+    // Which istiod served each sidecar, as the istiods listed them: the mixed phase is verified
+    // mixed (old sidecars, new istiod), and says so.
+    const served = (i: number) => [
+      ...new Set(
+        s.phases[i]?.observed.pods
+          .filter((p) => p.proxy !== 'none')
+          .map((p) => `${p.proxy} by ${p.servedBy?.version ?? 'nobody'} (${p.servedBy?.revision ?? ''})`),
+      ),
+    ];
+    expect(served(0)).to.deep.equal(['1.29.3 by 1.29.3 (default)']);
+    expect(served(1)).to.deep.equal(['1.29.3 by 1.30.4 (default)']);
+    expect(served(2)).to.deep.equal(['1.30.4 by 1.30.4 (default)']);
+    expect(s.phases.map((p) => p.claim)).to.deep.equal([
+      undefined,
+      { claim: 'mixed', verified: true, detail: '4 sidecars at 1.29.3, each served by istiod 1.30.4' },
+      undefined,
+    ]);
+    expect(s.faults).to.deep.equal([]);
+    expect(r.stdout).to.contain('mixed: mixed verified: 4 sidecars at 1.29.3, each served by istiod 1.30.4');
 
     // The leak of the mixed phase: a must-deny failure, a regression in the diff, on stdout.
     expect(s.mustDenyFailures.map((f) => [f.phase, f.id, f.outcome])).to.deep.equal([
@@ -403,11 +476,57 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
           .map((p) => `${p.proxy} ${p.revision ?? ''}`),
       ),
     ];
-    expect(sidecars(1)).to.deep.equal(['1.29.3 default']);
+    // Every second workload of each tenant moved: acme's client (acme: api, client), none of
+    // globex's one. The mixed phase has sidecars on both control planes, and acme-to-acme goes
+    // from the new one to the old one.
+    expect(sidecars(1)).to.have.members(['1.29.3 default', '1.30.4 1-30-4']);
+    const mixedPods = (s.phases[1]?.observed.pods ?? [])
+      .filter((p) => p.proxy !== 'none')
+      .map((p) => `${p.pod.split('/')[0] ?? ''}/${p.workload ?? ''} ${p.servedBy?.revision ?? 'nobody'}`)
+      .sort();
+    expect(mixedPods).to.deep.equal([
+      'tenant-acme/api default',
+      'tenant-acme/client 1-30-4',
+      'tenant-acme/probe default',
+      'tenant-globex/client default',
+    ]);
+    expect(s.phases[1]?.claim).to.deep.include({
+      claim: 'mixed',
+      verified: true,
+      crossRevision: ['acme-to-acme'],
+    });
+    expect(s.phases[1]?.claim?.detail).to.equal(
+      'sidecars on both control planes (3 served by 1.29.3 (default), 1 served by 1.30.4 (1-30-4)); 1 cross-revision attempt',
+    );
     expect(sidecars(2)).to.deep.equal(['1.30.4 1-30-4']);
     expect(s.mustDenyFailures).to.deep.equal([]);
     expect(r.stdout).to.contain('no outcome changed across the 3 phases');
     expect(r.stdout).to.contain('every must-deny boundary held in every phase');
+  });
+
+  it("a sidecar that rejects the new istiod's push is a fault of the mixed phase, with the rejected type; exit 2", async () => {
+    nackWhenMixed = true;
+    stopUpgrades = simulateUpgrades(['1.29.3', '1.30.4']);
+    const r = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...mirrors],
+      dir,
+    );
+    expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(2);
+    const s = await summary();
+    expect(s.phases.map((p) => p.observed.rejections.length)).to.deep.equal([0, 4, 0]);
+    expect(s.faults.map((f) => [f.phase, f.kind, f.type, f.pod])).to.deep.equal(
+      (s.phases[1]?.observed.pods ?? [])
+        .filter((p) => p.proxy !== 'none')
+        .map((p) => ['mixed', 'config-rejected', 'LDS', p.pod]),
+    );
+    expect(s.faults[0]?.message).to.match(
+      /^the sidecar of tenant-acme\/\S+ rejected the LDS push of istiod istio-system\/istiod-\S+ \(revision default\): Error adding\/updating listener/,
+    );
+    expect(r.stdout).to.match(/^FAULT the sidecar of tenant-acme\/\S+ rejected the LDS push/m);
+    const junit = await readFile(path.join(dir, 'reports', 'u1', 'upgrade-check.xml'), 'utf8');
+    expect(junit).to.match(
+      /<testcase name="tenant-acme\/\S+ rejected LDS \[mixed\]"[^>]*>\s*<error message="the sidecar of/,
+    );
   });
 
   it('--matrix runs each version on a fresh cluster and tabulates the outcomes side by side', async () => {
@@ -466,6 +585,36 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     expect(process.listenerCount('SIGINT')).to.equal(listeners);
   });
 
+  it('no Docker engine: refused before any download, any name lookup or any kind command', async () => {
+    await writeFile(path.join(stubs.state, 'docker-down'), '');
+    // The default release hosts (no mirror flags): a lookup of any name is recorded and refused
+    // here, so even a regression never reaches the network.
+    const looked: string[] = [];
+    const lookup = dns.lookup;
+    (dns as { lookup: unknown }).lookup = (host: string, ...rest: unknown[]) => {
+      looked.push(host);
+      const callback = rest.at(-1) as (error: Error) => void;
+      callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }));
+    };
+    try {
+      const r = await runCli(
+        ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', '--run-id', 'u1'],
+        dir,
+      );
+      expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(2);
+      expect(r.stderr).to.match(
+        /^error: the Docker engine is not reachable \(Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock\. Is the docker daemon running\?\); start Docker or point DOCKER_HOST at it, then retry\n$/m,
+      );
+    } finally {
+      (dns as { lookup: unknown }).lookup = lookup;
+    }
+    expect(looked).to.deep.equal([]);
+    expect((await stubs.calls()).map((c) => c.slice(0, 2).join(' '))).to.deep.equal(['docker info']);
+    expect(releases.requests).to.deep.equal([]);
+    expect(api.requests).to.deep.equal([]);
+    expect(existsSync(path.join(dir, 'cache', 'bulkhead', 'istio'))).to.equal(false);
+  });
+
   it('an istioctl --to that cannot be downloaded is refused before any cluster is made', async () => {
     const mirror = await releaseServer();
     await serveIstioctl(mirror, dir, '1.29.3');
@@ -480,7 +629,11 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
       expect(r.stderr).to.match(
         /^error: cannot download \S+\/istio\/1\.30\.4\/istioctl-1\.30\.4-linux-\w+\.tar\.gz: HTTP 404; check the version and the mirror URL\n$/m,
       );
-      expect((await stubs.calls()).map((c) => c[0])).not.to.include('kind');
+      // This machine was checked first (Docker, then kind's version); no cluster was made.
+      expect((await stubs.calls()).map((c) => c.slice(0, 2).join(' '))).to.deep.equal([
+        'docker info',
+        'kind version',
+      ]);
       expect(api.requests).to.deep.equal([]);
     } finally {
       await mirror.close();
@@ -497,7 +650,7 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     );
     expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(2);
     expect(r.stderr).to.match(
-      /^error: upgrading the control plane to Istio 1\.30\.4 failed: .*deployment istio-system\/istiod Available with Istio 1\.30\.4/m,
+      /^error: upgrading the control plane to Istio 1\.30\.4 failed: .*deployment istio-system\/istiod with Istio 1\.30\.4/m,
     );
     expect(r.stderr).to.match(/^the reports of the phases that ran are in \S+reports\/u1$/m);
     expect(r.stderr).not.to.contain('internal error');
@@ -523,6 +676,10 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
       [
         ['--matrix', '1.28.6,1.29.3,1.30.4'],
         'error: Istio 1.28.6 does not support Kubernetes 1.35.0 (it supports 1.30–1.34)',
+      ],
+      [
+        ['--from', '1.29.3', '--to', '1.30.4', '--calico', 'v3.32.0'],
+        'error: Calico v3.32.0 fails every server-side apply of a tiered policy with NotFound (projectcalico/calico#12841, fixed in v3.32.1); use --calico v3.32.1 or later\n',
       ],
       [
         ['--from', '1.29.3'],

@@ -11,6 +11,8 @@
  * - strategic-merge patches are treated as JSON merge patches;
  * - deletion is immediate (no finalizers, no Terminating phase); deleting a namespace deletes
  *   what it contains;
+ * - a Deployment's `metadata.generation` starts at 1 and grows with each change of its spec, as
+ *   the API server's strategy does; the controller's status then reports it as observed;
  * - a tiny deployment controller creates each Deployment's pods directly (no ReplicaSets), and
  *   pods become Ready on a schedule the test controls. A changed pod template (a rollout
  *   restart's `kubectl.kubernetes.io/restartedAt` annotation, a new image) replaces the pods
@@ -57,6 +59,7 @@ interface Metadata {
   creationTimestamp?: string;
   generateName?: string;
   managedFields?: unknown[];
+  generation?: number;
   ownerReferences?: { kind: string; name: string; uid: string }[];
   [key: string]: unknown;
 }
@@ -133,6 +136,8 @@ export class FakeApiServer {
   private readonly watchers = new Set<(e: WatchEvent) => void>();
   private readonly logs = new Map<string, string>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Deployments the controller leaves alone (`namespace/name`): the test writes their status. */
+  private readonly paused = new Set<string>();
   private readonly options: FakeApiServerOptions;
   private readonly execEndpoint: ExecEndpoint;
   private readonly server: Server;
@@ -213,6 +218,19 @@ export class FakeApiServer {
     const obj = structuredClone(object) as Obj;
     const existing = this.objects.get(keyOf(type, obj.metadata.namespace, obj.metadata.name));
     return existing ? this.update(type, obj) : this.create(type, obj);
+  }
+
+  /**
+   * Stops the deployment controller for one Deployment: its pods and status stay as the test
+   * puts them (a rollout caught half way). `resume` hands it back to the controller.
+   */
+  pauseDeployment(namespace: string, name: string): void {
+    this.paused.add(`${namespace}/${name}`);
+  }
+
+  resumeDeployment(namespace: string, name: string): void {
+    this.paused.delete(`${namespace}/${name}`);
+    this.reconcileDeployment(namespace, name);
   }
 
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): Obj | undefined {
@@ -695,6 +713,7 @@ export class FakeApiServer {
         uid: randomUuid(),
         resourceVersion: String(this.rv),
         creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        ...(type.kind === 'Deployment' ? { generation: 1 } : {}),
       },
     } as Obj;
     if (type.kind === 'Namespace') {
@@ -721,6 +740,13 @@ export class FakeApiServer {
         uid: existing.metadata.uid,
         creationTimestamp: existing.metadata.creationTimestamp,
         resourceVersion: String(this.rv),
+        ...(type.kind === 'Deployment'
+          ? {
+              generation:
+                (existing.metadata.generation ?? 1) +
+                (JSON.stringify(input.spec) === JSON.stringify(existing.spec) ? 0 : 1),
+            }
+          : {}),
       },
     } as Obj;
     if (type.kind === 'Namespace')
@@ -939,7 +965,7 @@ export class FakeApiServer {
 
   private reconcileDeployment(namespace: string, name: string): void {
     const deployment = this.get('apps/v1', 'Deployment', namespace, name);
-    if (!deployment) return;
+    if (!deployment || this.paused.has(`${namespace}/${name}`)) return;
     const spec = (deployment.spec ?? {}) as {
       replicas?: number;
       template?: {
@@ -986,7 +1012,7 @@ export class FakeApiServer {
     pods = this.ownedPods(deployment);
     const ready = pods.filter(isReady).length;
     const statusNow = {
-      observedGeneration: 1,
+      observedGeneration: deployment.metadata.generation ?? 1,
       replicas: pods.length,
       readyReplicas: ready,
       availableReplicas: ready,
