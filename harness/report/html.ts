@@ -616,7 +616,7 @@ ${failureFacts(a, doc.run)}</div>`,
 }
 
 /** The per-boundary table's column widths (percent): fixed, so a long token wraps in its own column. */
-const RESULT_COLUMNS = [6, 13, 9, 11, 6, 10, 8, 8, 6, 9, 14] as const;
+const RESULT_COLUMNS = [6, 13, 9, 11, 6, 10, 8, 6, 9, 8, 14] as const;
 
 /** The "encrypted in transit" cell: mTLS proven (with the identity), no proof (flagged), or not meshed. */
 function transitCell(a: AttemptEntry): string {
@@ -651,12 +651,12 @@ function resultsSection(doc: ResultsDocument): string {
     .map((a) => {
       const verdict = shownVerdict(a, doc.run);
       const why = decidingObservation(a)?.reason;
-      return `<tr class="v-${verdict}"><td class="verdict">${h(verdictWord(verdict).toUpperCase())}</td><td>${h(a.id)}<br><small>${h(a.category)} · ${h(a.kind)}</small></td><td>${h(a.from.namespace)}/${h(a.from.name)}</td><td>${h(a.target)}</td><td>${h(a.expect)}</td><td>${h(a.outcome)}${a.leak ? ' <b>(leak)</b>' : ''}${why && verdict !== 'pass' ? `<br><small>${h(why)}</small>` : ''}</td><td>${h(layerText(a))}</td><td>${transitCell(a)}</td><td>${a.rounds}${a.stable ? '' : ' (unsettled)'}</td><td><small>${isoTime(a.firstObservedAt)}<br>${isoTime(a.lastObservedAt)}</small></td><td><small>${evidenceLines(a.evidence).slice(0, 4).map(h).join('<br>')}</small></td></tr>`;
+      return `<tr class="v-${verdict}"><td class="verdict">${h(verdictWord(verdict).toUpperCase())}</td><td>${h(a.id)}<br><small>${h(a.category)} · ${h(a.kind)}</small></td><td>${h(a.from.namespace)}/${h(a.from.name)}</td><td>${h(a.target)}</td><td>${h(a.expect)}</td><td>${h(a.outcome)}${a.leak ? ' <b>(leak)</b>' : ''}${why && verdict !== 'pass' ? `<br><small>${h(why)}</small>` : ''}</td><td>${h(layerText(a))}</td><td>${a.rounds}${a.stable ? '' : ' (unsettled)'}</td><td><small>${isoTime(a.firstObservedAt)}<br>${isoTime(a.lastObservedAt)}</small></td><td>${transitCell(a)}</td><td><small>${evidenceLines(a.evidence).slice(0, 4).map(h).join('<br>')}</small></td></tr>`;
     })
     .join('\n');
   return `<h2>Per-boundary results (${doc.attempts.length})</h2>
 ${transitSummary(doc)}
-${doc.attempts.length === 0 ? '<p><b>No attempts: nothing was tested.</b> The scenario declares no attempt, so this run is no evidence of isolation.</p>' : ''}<table class="list fixed"><colgroup>${RESULT_COLUMNS.map((w) => `<col style="width:${w}%">`).join('')}</colgroup><thead><tr><th>Result</th><th>Attempt</th><th>From</th><th>To</th><th>Expected</th><th>Observed</th><th>Layer</th><th>Encrypted in transit</th><th>Rounds</th><th>First / last observed</th><th>Evidence</th></tr></thead><tbody>
+${doc.attempts.length === 0 ? '<p><b>No attempts: nothing was tested.</b> The scenario declares no attempt, so this run is no evidence of isolation.</p>' : ''}<table class="list fixed"><colgroup>${RESULT_COLUMNS.map((w) => `<col style="width:${w}%">`).join('')}</colgroup><thead><tr><th>Result</th><th>Attempt</th><th>From</th><th>To</th><th>Expected</th><th>Observed</th><th>Layer</th><th>Rounds</th><th>First / last observed</th><th>Encrypted in transit</th><th>Evidence</th></tr></thead><tbody>
 ${rows}
 </tbody></table>`;
 }
