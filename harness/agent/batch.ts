@@ -50,6 +50,11 @@ interface TargetBase extends ItemBase {
    * Default false.
    */
   readonly sidecar: boolean;
+  /**
+   * The probing pod is captured by ztunnel (ambient): its connect is always local, and refusals
+   * are told by what follows it (harness/agent/classify-ambient.ts). Absent otherwise.
+   */
+  readonly ambient?: true;
 }
 
 export interface HttpItem extends TargetBase {
@@ -172,14 +177,23 @@ function readItem(raw: unknown, index: number): BatchItem | InvalidItem {
   }
 }
 
-function target(raw: Record<string, unknown>): { host: string; port: number; sidecar: boolean } {
+function target(raw: Record<string, unknown>): {
+  host: string;
+  port: number;
+  sidecar: boolean;
+  ambient?: true;
+} {
   const host = optionalString(raw, 'host');
   if (!host) throw new ItemProblem('host: required (a Service name or an address)');
   const port = optionalInt(raw, 'port', 1, 65535);
   if (port === undefined) throw new ItemProblem('port: required (1-65535)');
   if (raw.sidecar !== undefined && typeof raw.sidecar !== 'boolean')
     throw new ItemProblem('sidecar: must be true or false');
-  return { host, port, sidecar: raw.sidecar === true };
+  if (raw.ambient !== undefined && typeof raw.ambient !== 'boolean')
+    throw new ItemProblem('ambient: must be true or false');
+  if (raw.ambient === true && raw.sidecar === true)
+    throw new ItemProblem('ambient and sidecar: a pod with a sidecar is never captured by ztunnel');
+  return { host, port, sidecar: raw.sidecar === true, ...(raw.ambient === true ? { ambient: true } : {}) };
 }
 
 function httpSpec(raw: unknown): HttpSpec {

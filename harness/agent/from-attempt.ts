@@ -8,6 +8,7 @@
 import { PUBLIC_ADDRESS } from '../scenario/address-target.js';
 import type { AddressedAttempt, Attempt, Scenario } from '../scenario/types.js';
 import { refText, serviceHost } from '../scenario/types.js';
+import { dataPlaneOf } from '../scenario/dataplane.js';
 import type { BatchItem } from './batch.js';
 
 /** Addresses a run reads from the cluster for attempts that do not dial a Service name. */
@@ -72,6 +73,7 @@ export function toBatchItem(
             : serviceHost(attempt.to, scenario.clusterDomain),
         port: attempt.port.port,
         sidecar: source?.sidecar ?? false,
+        ...(source && dataPlaneOf(source) === 'ambient' ? { ambient: true as const } : {}),
       };
       if (attempt.kind === 'http') {
         const { method, path, headers, body } = attempt.http;

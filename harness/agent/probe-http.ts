@@ -5,6 +5,7 @@
  */
 import type { HttpItem } from './batch.js';
 import { classifyFailure, classifyHttpAnswer } from './classify.js';
+import { classifyAmbientAnswer, classifyAmbientFailure } from './classify-ambient.js';
 import { Clock } from './clock.js';
 import { readEcho } from './echo.js';
 import { exchange } from './exchange.js';
@@ -51,7 +52,9 @@ export async function probeHttp(item: HttpItem, lookupHost: HostLookup): Promise
     return {
       id: item.id,
       kind: 'http',
-      ...classifyFailure({ ...result, timeoutMs: item.timeoutMs }),
+      ...(item.ambient
+        ? classifyAmbientFailure({ ...result, timeoutMs: item.timeoutMs }, timing.elapsedMs)
+        : classifyFailure({ ...result, timeoutMs: item.timeoutMs })),
       evidence: { ...timing, ...errorEvidence(result) },
     };
   }
@@ -60,7 +63,7 @@ export async function probeHttp(item: HttpItem, lookupHost: HostLookup): Promise
   return {
     id: item.id,
     kind: 'http',
-    ...classifyHttpAnswer({
+    ...(item.ambient ? classifyAmbientAnswer : classifyHttpAnswer)({
       status: result.status,
       headers: result.headers,
       body: text,

@@ -7,6 +7,7 @@ import net from 'node:net';
 
 import type { StreamItem } from './batch.js';
 import { classifyClosedWithoutData, classifyFailure, classifyHttpAnswer } from './classify.js';
+import { classifyAmbientAnswer, classifyAmbientClosed, classifyAmbientFailure } from './classify-ambient.js';
 import { Clock, errorFacts } from './clock.js';
 import { readEcho } from './echo.js';
 import { parseHttpResponse } from './http-text.js';
@@ -69,7 +70,7 @@ function exchange(item: StreamItem, resolved: Resolved, clock: Clock, target: st
       const http = parseHttpResponse(bytes);
       const echo = http ? readEcho(http.body) : undefined;
       const verdict: Verdict = http
-        ? classifyHttpAnswer({ ...http, ...(echo ? { echo } : {}) })
+        ? (item.ambient ? classifyAmbientAnswer : classifyHttpAnswer)({ ...http, ...(echo ? { echo } : {}) })
         : {
             outcome: 'allowed',
             reason: `the server answered with ${bytes.length} bytes: the connection got through`,
@@ -118,11 +119,14 @@ function exchange(item: StreamItem, resolved: Resolved, clock: Clock, target: st
         answered();
         return;
       }
-      settle(classifyClosedWithoutData(item.sidecar), {
-        ...base(),
-        bodyBytes: 0,
-        errorMessage: 'closed (FIN) with no data',
-      });
+      settle(
+        item.ambient ? classifyAmbientClosed(clock.elapsed()) : classifyClosedWithoutData(item.sidecar),
+        {
+          ...base(),
+          bodyBytes: 0,
+          errorMessage: 'closed (FIN) with no data',
+        },
+      );
     });
     socket.on('error', (error) => {
       const facts = errorFacts(error);
@@ -130,7 +134,8 @@ function exchange(item: StreamItem, resolved: Resolved, clock: Clock, target: st
         answered(`then ${facts.code ?? facts.message}`);
         return;
       }
-      settle(classifyFailure({ phase, deadline: false, timeoutMs: item.timeoutMs, ...facts }), {
+      const failure = { phase, deadline: false, timeoutMs: item.timeoutMs, ...facts };
+      settle(item.ambient ? classifyAmbientFailure(failure, clock.elapsed()) : classifyFailure(failure), {
         ...base(),
         ...errorEvidence(facts),
       });

@@ -1,6 +1,6 @@
 /**
- * `bulkhead agent serve|probe`: the in-pod agent run from a checkout, for debugging from a laptop
- * and for tests. It runs the same code as the bundle the pods run.
+ * `bulkhead agent serve|probe|session`: the in-pod agent run from a checkout, for debugging from a
+ * laptop and for tests. It runs the same code as the bundle the pods run.
  */
 import type { Command } from 'commander';
 
@@ -39,7 +39,8 @@ The same program every fixture pod runs, for debugging from a laptop.
 
 Examples:
   $ bulkhead agent serve --port 8080
-  $ bulkhead agent probe < batch.json`,
+  $ bulkhead agent probe < batch.json
+  $ bulkhead agent session < batches.jsonl`,
     );
   agent
     .command('serve')
@@ -102,6 +103,38 @@ Example:
         io.stderr,
       );
       if (code !== EXIT.ok) throw new UserError('no attempts were run');
+    });
+  agent
+    .command('session')
+    .description(
+      'the probe kept running: read batch after batch on stdin, one JSON line each, until stdin ends (what a run keeps open in every source pod)',
+    )
+    .option(
+      '-c, --concurrency <n>',
+      `attempts in flight at once within a batch (default ${DEFAULT_CONCURRENCY})`,
+    )
+    .addHelpText(
+      'after',
+      `
+Each input line is {"batch": ID, "attempts": [...]}; each result line carries its batch, and an
+end line {"batch": ID, "end": true, ...} closes every batch, also one that could not be read.
+
+Example:
+  $ echo '{"batch":"1","attempts":[{"id":"a","kind":"http","host":"127.0.0.1","port":8080,"timeoutMs":2000}]}' | bulkhead agent session`,
+    )
+    .action(async (options: { readonly concurrency?: string }) => {
+      const { parseConcurrency } = await import('../agent/commands.js');
+      const { runSession } = await import('../agent/session.js');
+      let concurrency: number | undefined;
+      try {
+        concurrency = parseConcurrency(options.concurrency);
+      } catch (error) {
+        throw new UserError((error as Error).message);
+      }
+      await runSession(process.stdin, {
+        write: io.stdout,
+        ...(concurrency === undefined ? {} : { concurrency }),
+      });
     });
   for (const sub of agent.commands)
     sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -9,7 +9,10 @@ import { Option, type Command } from 'commander';
 
 import { formatProblem, UserError } from '../errors.js';
 import { CLUSTER_POLICY_FORMS, type ClusterPolicyForm, type RenderOptions } from '../policies/options.js';
-import { planJson, planJUnit, planTable } from '../report/plan.js';
+import type { PlannedAttempt } from '../model/plan.js';
+import type { PolicyManifest } from '../model/types.js';
+import { foreignObjects, planJson, planJUnit, planTable } from '../report/plan.js';
+import type { Scenario } from '../scenario/types.js';
 import { cidrList } from './cidr-option.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -21,6 +24,9 @@ interface PlanCliOptions {
   readonly ablate: boolean;
   readonly staged: boolean;
   readonly clusterPolicy?: ClusterPolicyForm;
+  readonly fromCluster: boolean;
+  readonly kubeconfig?: string;
+  readonly context?: string;
   readonly apiServer?: string[];
   readonly apiServerPort: string;
   readonly podCidr?: string[];
@@ -46,6 +52,13 @@ export function planCommand(program: Command, io: CliIo): void {
         "where builtin:hard-isolation puts its cross-tenant deny: a Calico tier or a ClusterNetworkPolicy (overrides the scenario's clusterPolicy)",
       ).choices(CLUSTER_POLICY_FORMS),
     )
+    .option(
+      '--from-cluster',
+      "read the cluster's own policies (NetworkPolicy, Calico, ClusterNetworkPolicy, Istio) read-only and predict with them",
+      false,
+    )
+    .option('--kubeconfig <file>', 'with --from-cluster: the kubeconfig (default: as kubectl finds it)')
+    .option('--context <name>', 'with --from-cluster: kubeconfig context (default: the current one)')
     .option(
       '--staged',
       "predict Calico's staged policies as if enforced, and list the attempts whose outcome that changes",
@@ -87,18 +100,31 @@ Examples:
         ...(options.clusterPolicy ? { clusterPolicy: options.clusterPolicy } : {}),
       };
       const manifests = renderPolicySources(scenario, render);
-      const planned = planAttempts(
-        {
-          ...scenario,
-          manifests,
-          facts: {
-            ...(apiServer ? { apiServer } : {}),
-            ...(options.podCidr ? { podCidrs: options.podCidr } : {}),
-          },
+      const foreign = options.fromCluster ? await clusterPolicies(scenario, options, io.cwd) : undefined;
+      const input = {
+        ...scenario,
+        manifests,
+        facts: {
+          ...(apiServer ? { apiServer } : {}),
+          ...(options.podCidr ? { podCidrs: options.podCidr } : {}),
         },
+      };
+      const planOptions = { ablate: options.ablate, staged: options.staged };
+      // The cluster's objects were there first: they go before the scenario's.
+      const planned = planAttempts(
+        foreign ? { ...input, manifests: [...foreign.manifests, ...manifests] } : input,
         scenario.attempts,
-        { ablate: options.ablate, staged: options.staged },
+        planOptions,
       );
+      if (foreign) {
+        io.stderr(
+          `from the cluster: ${foreign.manifests.length} policy object${foreign.manifests.length === 1 ? '' : 's'}` +
+            (foreign.absent.length ? ` (not served: ${foreign.absent.join(', ')})` : '') +
+            '\n',
+        );
+        const own = planAttempts(input, scenario.attempts, { staged: options.staged });
+        for (const line of flippedBy(own, planned)) io.stderr(`warning: ${line}\n`);
+      }
       switch (options.output) {
         case 'json':
           io.stdout(JSON.stringify(planJson(scenario, planned), null, 2) + '\n');
@@ -117,6 +143,44 @@ Examples:
         );
       }
     });
+}
+
+/** The cluster's policy objects that can touch the scenario's namespaces, read-only. */
+async function clusterPolicies(
+  scenario: Scenario,
+  options: PlanCliOptions,
+  cwd: string,
+): Promise<{ manifests: readonly PolicyManifest[]; absent: readonly string[] }> {
+  const [{ loadKubeConfig }, { KubeClient }, { readClusterPolicies }] = await Promise.all([
+    import('../cluster/existing.js'),
+    import('../kube/index.js'),
+    import('../policies/cluster-policies.js'),
+  ]);
+  const kubeConfig = loadKubeConfig({
+    cwd,
+    ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
+  return readClusterPolicies({
+    client: new KubeClient({ kubeConfig }),
+    namespaces: scenario.namespaces.map((n) => n.name),
+    meshRootNamespace: scenario.meshRootNamespace,
+  });
+}
+
+/**
+ * Attempts whose expectation the cluster's own policies flip: they agreed with the scenario's
+ * policies alone and do not with the cluster's added, naming the cluster objects that decided.
+ */
+function flippedBy(own: readonly PlannedAttempt[], withCluster: readonly PlannedAttempt[]): string[] {
+  return withCluster.flatMap((p, i) => {
+    const before = own[i];
+    if (!before || before.agrees !== true || p.agrees !== false) return [];
+    const by = foreignObjects(p.predicted.reasons);
+    return [
+      `the cluster's ${by.join(', ') || 'policies'} flip${by.length === 1 ? 's' : ''} ${p.attempt.id}: ${before.predicted.outcome} with the scenario's policies alone, ${p.predicted.outcome} with the cluster's`,
+    ];
+  });
 }
 
 function apiServerOf(o: PlanCliOptions): RenderOptions['apiServer'] {

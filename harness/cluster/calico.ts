@@ -16,6 +16,7 @@ import { UserError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { waitFor } from '../kube/wait.js';
 import type { StepLog } from './commands.js';
+import { calicoHasClusterNetworkPolicy } from './versions.js';
 import { sha256 } from '../values.js';
 
 export const CALICO_MANIFESTS = 'https://raw.githubusercontent.com/projectcalico/calico';
@@ -56,7 +57,11 @@ export async function installCalico(props: CalicoProps): Promise<CalicoInstall> 
     const objects = parseManifests(text, url);
     props.log(`$ kubectl apply --server-side --force-conflicts --field-manager=bulkhead -f ${url}`);
     await props.client.applyAll(objects);
-    if (file === 'operator-crds.yaml') await waitCrdsEstablished(props, objects);
+    if (file === 'operator-crds.yaml') {
+      if (calicoHasClusterNetworkPolicy(props.version))
+        checkClusterNetworkPolicyCrd(props.version, objects, url);
+      await waitCrdsEstablished(props, objects);
+    }
   }
   const resources = calicoResources(
     props.podSubnet ?? CALICO_POD_SUBNET,
@@ -166,6 +171,36 @@ async function waitCrdsEstablished(props: CalicoProps, crds: readonly Kubernetes
     description: `${String(names.size)} Calico CRDs Established`,
     ...(props.signal ? { signal: props.signal } : {}),
   });
+}
+
+/** The ClusterNetworkPolicy CRD, as Calico 3.32's operator CRDs carry it (network-policy-api v0.2.0). */
+export const CNP_CRD = {
+  name: 'clusternetworkpolicies.policy.networking.k8s.io',
+  bundleVersion: 'v0.2.0',
+  channel: 'standard',
+} as const;
+
+/**
+ * From Calico 3.32 the operator's CRDs include ClusterNetworkPolicy's (calico@v3.32.1
+ * manifests/operator-crds.yaml, standard channel, bundle v0.2.0: reference/ambient-cnp-facts.md
+ * B5.4), so it is installed with them and never on its own (a second copy, or the experimental
+ * channel over it, would switch channels). Here: it is among them, in the channel the model and
+ * the schema checks assume; the Established wait that follows covers it like every other CRD.
+ */
+export function checkClusterNetworkPolicyCrd(
+  version: string,
+  objects: readonly KubernetesObject[],
+  url: string,
+): void {
+  const crd = objects.find((o) => o.kind === 'CustomResourceDefinition' && o.metadata?.name === CNP_CRD.name);
+  const annotations = crd?.metadata?.annotations ?? {};
+  const bundle = annotations['policy.networking.k8s.io/bundle-version'];
+  const channel = annotations['policy.networking.k8s.io/channel'];
+  if (!crd || bundle !== CNP_CRD.bundleVersion || channel !== CNP_CRD.channel) {
+    throw new UserError(
+      `Calico ${version}'s ${url} ${crd ? `carries ${CNP_CRD.name} at bundle ${bundle ?? '?'}, channel ${channel ?? '?'}` : `lacks ${CNP_CRD.name}`}; bulkhead expects bundle ${CNP_CRD.bundleVersion}, channel ${CNP_CRD.channel}, as Calico 3.32 ships it`,
+    );
+  }
 }
 
 /** Calico's components are ready when tigerastatus calico and apiserver say Available. */

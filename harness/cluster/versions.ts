@@ -61,6 +61,16 @@ export const BROKEN_CALICO: Readonly<Record<string, string>> = {
     'fails every server-side apply of a tiered policy with NotFound (projectcalico/calico#12841, fixed in v3.32.1); use --calico v3.32.1 or later',
 };
 
+/**
+ * ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2) is enforced from Calico v3.32.0, whose
+ * operator CRDs also install its CRD; v3.32.0 is refused above, so v3.32.1 is the first release a
+ * run can use it on (reference/ambient-cnp-facts.md B4.1, B4.3, B5.4).
+ */
+export function calicoHasClusterNetworkPolicy(version: string): boolean {
+  const [major = 0, minor = 0] = version.trim().replace(/^v/, '').split('.').map(Number);
+  return major > 3 || (major === 3 && minor >= 32);
+}
+
 /** Why a Calico release cannot run bulkhead, when it is one of {@link BROKEN_CALICO}. */
 export function brokenCalico(version: string): string | undefined {
   return BROKEN_CALICO[`v${version.trim().replace(/^v/, '')}`];

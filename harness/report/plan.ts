@@ -25,6 +25,12 @@ function target(a: Attempt): { to: string | null; port: number | null } {
   }
 }
 
+/** The cluster objects (`cluster:Kind/namespace/name`, policies/cluster-policies.ts) reasons name. */
+export function foreignObjects(reasons: readonly string[]): string[] {
+  const found = reasons.flatMap((r) => [...r.matchAll(/cluster:[A-Za-z]+\/[^\s\]():,]+/g)].map((m) => m[0]));
+  return [...new Set(found)];
+}
+
 function agreeText(p: PlannedAttempt): string {
   if (p.agrees === null) return '?';
   if (p.attempt.expect.auto) return 'auto';
@@ -97,6 +103,9 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
         agrees: p.agrees,
         ...(p.ablation ? { ablation: p.ablation } : {}),
         ...(p.wouldChange ? { wouldChange: { current: p.wouldChange.current } } : {}),
+        ...(foreignObjects(p.predicted.reasons).length > 0
+          ? { decidedByCluster: foreignObjects(p.predicted.reasons) }
+          : {}),
       };
     }),
     summary: {

@@ -13,6 +13,7 @@ import type { Attempt, Scenario } from '../scenario/types.js';
 import type { Observation } from './convergence.js';
 import { AGENT_CONTAINER } from './fixtures.js';
 import { probeCommand } from './execute.js';
+import { sessionCommand } from './sessions.js';
 import { messageOf } from '../values.js';
 
 export interface PodEvidence {
@@ -37,6 +38,18 @@ export interface AttemptEvidence {
 const PROXY = 'istio-proxy';
 const LOG_LINES = 40;
 
+/**
+ * How the run's agent got its batches, so that the reproduction runs the same command: a session
+ * fed one batch line (`persistent`), or a probe with the batch as an argument (`per-round`, API
+ * servers without v5 exec), with the run's concurrency and the deadline the agent was given.
+ */
+export interface AgentRun {
+  readonly mode: 'persistent' | 'per-round';
+  readonly concurrency: number;
+  /** Attempt id → the deadline the agent got, where the run lengthened it. */
+  readonly deadlines?: ReadonlyMap<string, number>;
+}
+
 export async function collectEvidence(props: {
   client: KubeClient;
   scenario: Scenario;
@@ -46,6 +59,8 @@ export async function collectEvidence(props: {
   observations: readonly Observation[];
   pods: ReadonlyMap<string, string>;
   policies: readonly KubernetesObject[];
+  /** @default a session, at concurrency 1, with the attempt's own deadline */
+  agent?: AgentRun;
 }): Promise<AttemptEvidence> {
   const { attempt, pods, client } = props;
   const sourceKey = `${attempt.from.namespace}/${attempt.from.name}`;
@@ -63,13 +78,18 @@ export async function collectEvidence(props: {
       (p) =>
         `${p.kind ?? ''} ${p.metadata?.namespace ? `${p.metadata.namespace}/` : ''}${p.metadata?.name ?? ''}`,
     );
+  const agent = props.agent ?? { mode: 'persistent', concurrency: 1 };
   const item = toBatchItem(
     attempt,
     props.addresses ? { ...props.scenario, addresses: props.addresses } : props.scenario,
+    agent.deadlines?.get(attempt.id) ?? attempt.timeoutMs,
   );
+  const exec = `kubectl exec -n ${attempt.from.namespace} ${sourcePod ?? `<pod of ${attempt.from.name}>`} -c ${AGENT_CONTAINER}`;
+  const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
   const reproduce =
-    `kubectl exec -n ${attempt.from.namespace} ${sourcePod ?? `<pod of ${attempt.from.name}>`} -c ${AGENT_CONTAINER} -i -- ` +
-    `${probeCommand(1).join(' ')} <<<'${JSON.stringify([item]).replaceAll("'", "'\\''")}'`;
+    agent.mode === 'persistent'
+      ? `${exec} -i -- ${sessionCommand(agent.concurrency).join(' ')} <<<${quoted(JSON.stringify({ batch: 'reproduce', attempts: [item] }))}`
+      : `${exec} -- ${probeCommand(agent.concurrency).join(' ')} --batch ${Buffer.from(JSON.stringify([item])).toString('base64')}`;
   return {
     observations: props.observations,
     ...(sourcePod ? { source: await podEvidence(client, attempt.from.namespace, sourcePod) } : {}),

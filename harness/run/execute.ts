@@ -104,6 +104,9 @@ export class OpeningLimit {
   }
 }
 
+/** Attempts an agent runs at once in one pod, unless the run says otherwise (`RunSettings.concurrency`). */
+export const DEFAULT_AGENT_CONCURRENCY = 64;
+
 /** The command a runner (or a person) runs in a source pod. */
 export function probeCommand(concurrency: number): string[] {
   return ['node', AGENT_PATH, 'probe', '--concurrency', String(concurrency)];
@@ -152,7 +155,7 @@ export function argvChunks(items: readonly unknown[], limit = ARGV_CHUNK_BYTES):
 }
 
 export async function runRound(props: RoundProps): Promise<void> {
-  const concurrency = props.concurrency ?? 64;
+  const concurrency = props.concurrency ?? DEFAULT_AGENT_CONCURRENCY;
   const slack = props.execSlackMs ?? 20_000;
   const transport = props.transport ?? { mode: 'stdin' };
   const openings = props.openings ?? new OpeningLimit();

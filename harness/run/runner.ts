@@ -57,7 +57,7 @@ import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluste
 import { Convergence, type Judgement } from './convergence.js';
 import { addressFacts, checkAddresses, readRunAddresses } from './addresses.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
-import { OpeningLimit, type SourceBatch, type Transport } from './execute.js';
+import { DEFAULT_AGENT_CONCURRENCY, OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
 import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { RUN_LABEL, runLabels, runSelector } from './identity.js';
@@ -657,6 +657,11 @@ async function collectFailureEvidence(ctx: RunContext): Promise<void> {
               observations: ctx.convergence.observations(r.attempt.id),
               pods: ctx.pods,
               policies: ctx.appliedPolicies,
+              agent: {
+                mode: ctx.sessions?.mode ?? 'persistent',
+                concurrency: ctx.props.concurrency ?? DEFAULT_AGENT_CONCURRENCY,
+                ...(ctx.facts ? { deadlines: ctx.facts.deadlines } : {}),
+              },
             }),
           },
     ),

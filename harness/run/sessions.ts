@@ -23,6 +23,7 @@ import { messageOf } from '../values.js';
 import { LineSplitter, parseSessionLine, type BatchEndLine } from './agent-output.js';
 import {
   batchDeadlineMs,
+  DEFAULT_AGENT_CONCURRENCY,
   OpeningLimit,
   runRound,
   type RoundObservation,
@@ -116,7 +117,7 @@ export class AgentSessions {
     this.props = props;
     this.openings = new OpeningLimit(props.execConcurrency);
     this.transport = props.transport ?? { mode: 'stdin' };
-    this.concurrency = props.concurrency ?? 64;
+    this.concurrency = props.concurrency ?? DEFAULT_AGENT_CONCURRENCY;
     this.slack = props.execSlackMs ?? 20_000;
   }
 

@@ -48,6 +48,23 @@ describe('agent: scenario attempts as batch items', function () {
     });
   });
 
+  it('marks items from ambient sources, read back unchanged, and leaves out-of-mesh ones unmarked', async function () {
+    const { load, HEAD } = await import('../support/scenarios.js');
+    const ambient = await load(
+      `${HEAD}  tenants:\n    - { name: a, dataplane: ambient, workloads: [{ name: api, ports: [8080] }] }\n  generators: [{ kind: intra-tenant }]\n`,
+    );
+    const items = ambient.attempts.map((a) => toBatchItem(a, ambient));
+    const byId = new Map(items.map((i) => [i.id, i]));
+    expect(byId.get('intra-tenant:tenant-a/probe->tenant-a/api:8080')).to.include({
+      ambient: true,
+      sidecar: false,
+    });
+    expect(byId.get('intra-tenant:tenant-a/probe-nosidecar->tenant-a/api:8080')).to.not.have.property(
+      'ambient',
+    );
+    expect(parseBatch(JSON.stringify(items)).entries).to.deep.equal(items);
+  });
+
   it('marks items from sidecar-free probes, so a closed connection can count as Istio TCP RBAC', function () {
     const plaintext = scenario.attempts.filter((a) => a.category === 'plaintext');
     expect(plaintext).not.to.be.empty;

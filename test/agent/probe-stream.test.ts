@@ -3,6 +3,7 @@
  * finished ones, attempts overlap up to the bound, and bad input is reported, never run.
  */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -120,5 +121,35 @@ describe('agent probe: running a batch', function () {
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(/is not JSON/);
     expect(bad.stderr).not.to.match(/\n\s+at /);
+  });
+
+  it('runs a session the same way as `bulkhead agent session` from a checkout', async function () {
+    this.timeout(20_000);
+    const lines = [
+      { batch: 'one', attempts: [fast('first')] },
+      'not a batch',
+      { batch: 'two', attempts: [fast('second')] },
+    ].map((l) => (typeof l === 'string' ? l : JSON.stringify(l)));
+    const child = spawn(process.execPath, [CLI, 'agent', 'session', '--concurrency', '2'], { stdio: 'pipe' });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stdin.end(lines.join('\n') + '\n');
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).to.equal(0);
+    const values = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(values.filter((v) => !v.end).map((v) => [v.batch, v.id, v.outcome])).to.deep.equal([
+      ['one', 'first', 'allowed'],
+      ['two', 'second', 'allowed'],
+    ]);
+    const ends = values.filter((v) => v.end);
+    expect(ends.map((v) => [v.batch, v.attempts])).to.deep.equal([
+      ['one', 1],
+      [null, 0],
+      ['two', 1],
+    ]);
+    expect(ends[1]?.problem).to.be.a('string');
   });
 });

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { readResultsRecords, type BarrierRecord, type ResultsRecord } from '../../harness/results/records.js';
+import { canaryTierName } from '../../harness/run/canary.js';
+import { RUN_LABEL } from '../../harness/run/identity.js';
 import { canaryDataplane, type CanaryDataplane } from '../support/canary.js';
 import { runExisting } from '../support/cli.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
@@ -193,6 +195,29 @@ describe('propagation barrier: the network canary', function () {
     expect(s.server.list('v1', 'Namespace').map((n) => n.metadata.name)).to.not.include.members([
       'tenant-acme',
     ]);
+  });
+
+  it("re-opens a canary that an earlier phase with the same run id left denied (upgrade-check's second phase)", async () => {
+    s = await setup({ lagMs: 0 });
+    // What the first phase of an upgrade check keeps on the cluster: the canary tier and its deny.
+    const tier = canaryTierName('r1');
+    s.server.put({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: `${tier}.deny`, labels: { [RUN_LABEL]: 'r1' } },
+      spec: {
+        tier,
+        order: 100,
+        selector: `${RUN_LABEL} == 'r1'`,
+        types: ['Egress'],
+        egress: [{ action: 'Deny' }],
+      },
+    });
+    const r = await runExisting(s.dir, '--context', 'fake', '--barrier-timeout', '10');
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    // The canary answered every pod again before the policies, then flipped on this phase's deny.
+    expect(r.stderr).to.match(/canary: 3\/3 pods reach it[\s\S]*canary: 3\/3 pods see it denied/);
+    expect(barrierOf(await s.records())?.network.status).to.equal('passed');
   });
 
   it('says why it did not run when the run applies no network policy', async () => {

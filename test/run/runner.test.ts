@@ -211,6 +211,30 @@ describe('runner against the fake cluster', function () {
     expect((await h.lines()).at(-1)).to.deep.include({ execInput: 'argv', agentSessions: 'per-round' });
   });
 
+  it('reproduces a failure the way the run made it: on v4 exec, a probe with the batch as an argument', async () => {
+    h = await harness(['app'], ['app'], undefined, ['v4.channel.k8s.io']);
+    const result = await h.run();
+    const cross = result.results.find((r) => r.attempt.id === 'globex-to-acme');
+    expect(cross?.judgement).to.deep.include({ verdict: 'fail', leak: true });
+    const reproduce = cross?.evidence?.reproduce ?? '';
+    const match =
+      /^kubectl exec -n tenant-globex client -c agent -- node \/agent\/bulkhead-agent\.mjs probe --concurrency 64 --batch (\S+)$/.exec(
+        reproduce,
+      );
+    expect(match, reproduce).to.not.equal(null);
+    const items = JSON.parse(Buffer.from(match?.[1] ?? '', 'base64').toString('utf8')) as { id: string }[];
+    expect(items.map((i) => i.id)).to.deep.equal(['globex-to-acme']);
+    // The same item the agent was given in the run (its first batch from that pod).
+    const sent =
+      h.server.execs.find(
+        (e) => e.request.namespace === 'tenant-globex' && e.request.command.includes('--batch'),
+      )?.request.command ?? [];
+    const given = JSON.parse(
+      Buffer.from(sent[sent.indexOf('--batch') + 1] ?? '', 'base64').toString('utf8'),
+    ) as Record<string, unknown>[];
+    expect(Object.keys(items[0] ?? {}).sort()).to.deep.equal(Object.keys(given[0] ?? {}).sort());
+  });
+
   it('takes the policy model prediction for auto expectations, and records predictions', async () => {
     // The NetworkPolicy admits only tenant-acme's own pods: the model predicts the drop (denied-l4);
     // this test's network answers with Envoy's RBAC 403 instead, so the auto attempt fails.
@@ -248,8 +272,9 @@ describe('runner against the fake cluster', function () {
     expect(cross?.evidence?.source?.pod).to.equal('tenant-globex/client');
     expect(cross?.evidence?.destination?.pod).to.match(/^tenant-acme\/api-/);
     expect(cross?.evidence?.policies).to.deep.equal(['NetworkPolicy tenant-acme/deny-from-other-tenants']);
+    // The command repeats what ran: a session fed one batch line, at the run's concurrency.
     expect(cross?.evidence?.reproduce).to.match(
-      /^kubectl exec -n tenant-globex client -c agent -i -- node \/agent\/bulkhead-agent\.mjs probe --concurrency 1 <<<'\[\{"id":"globex-to-acme"/,
+      /^kubectl exec -n tenant-globex client -c agent -i -- node \/agent\/bulkhead-agent\.mjs session --concurrency 64 <<<'\{"batch":"reproduce","attempts":\[\{"id":"globex-to-acme"/,
     );
     const result2 = (await h.lines()).find((l) => l.type === 'result' && l.attempt === 'globex-to-acme');
     expect(result2).to.deep.include({ verdict: 'fail', leak: true });
