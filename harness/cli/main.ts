@@ -24,6 +24,7 @@ import { verifyBundleCommand } from './verify-bundle.js';
 import { upCommand } from './up.js';
 import { downCommand } from './down.js';
 import { upgradeCheckCommand } from './upgrade-check.js';
+import { matrixReportCommand } from './matrix.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -55,6 +56,7 @@ Example:
   upCommand(program, io);
   downCommand(program, io);
   upgradeCheckCommand(program, io);
+  matrixReportCommand(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
-import { InputError } from '../errors.js';
+import { InputError, UserError } from '../errors.js';
 import { ambientRefusal } from '../scenario/dataplane.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
 import { resultTable, runSummary } from '../report/run-table.js';
@@ -19,6 +19,7 @@ import { InterruptScope } from '../run/interrupts.js';
 import { createProgress } from '../run/progress.js';
 import { loadScenarioFile } from './lazy.js';
 import { CommandExit, type CliIo } from './io.js';
+import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } from './matrix.js';
 import {
   addApiServerOption,
   addRunnerOptions,
@@ -54,6 +55,8 @@ interface RunOptions extends ProvisionOptions, RunnerOptions, EvidenceOptions, T
   readonly trigger?: string;
   readonly environment?: 'production' | 'staging' | 'replica';
   readonly apiServer?: ApiServerEndpoints;
+  readonly istioMatrix?: string;
+  readonly matrixFormat?: MatrixFormatChoice;
 }
 
 export function runCommand(program: Command, io: CliIo): void {
@@ -82,6 +85,11 @@ export function runCommand(program: Command, io: CliIo): void {
     .option('--bundle', 'also write the evidence bundle (.tar.gz with a SHA-256 manifest)', false)
     .option('--trigger <text>', 'why this run happened, for the report (default: manual, or the CI job)')
     .addOption(environmentOption())
+    .option(
+      '--istio-matrix <versions>',
+      'print a CI job matrix of one run per Istio version (1.29.6,1.30.3) instead of running',
+    )
+    .addOption(matrixFormatOption('the CI system the --istio-matrix is for').default('github'))
     .addHelpText(
       'after',
       `
@@ -99,10 +107,16 @@ With --bundle the bundle's SHA-256 is printed and written outside the run folder
 detached signature that openssl dgst -sha256 -verify checks. --tester, --organisation and
 --independence are recorded in the report as given; bulkhead does not verify them.
 
+With --istio-matrix nothing runs: every version is checked against --kubernetes and --calico and
+the job matrix is printed (GitHub: strategy.matrix JSON; GitLab: parallel:matrix YAML), one cell
+per version with its id istio-<version>. Each job then runs with --istio <version> --run-id <cell>
+and uploads <reports>/<cell>/; bulkhead matrix-report merges the folders.
+
 Exit codes: 0 every expectation held; 1 an isolation expectation failed; 2 bad input or a fault.
 
 Examples:
   $ bulkhead run -f scenarios/hard-isolation.yaml
+  $ bulkhead run -f scenarios/hard-isolation.yaml --istio-matrix 1.29.6,1.30.3 --matrix-format gitlab
   $ bulkhead run -f scenarios/hard-isolation.yaml --istio 1.29.3 --kubernetes 1.35.0 --keep-on-failure
   $ bulkhead run -f scenarios/hard-isolation.yaml --reuse            # after \`bulkhead up\`
   $ bulkhead run -f scenarios/hard-isolation.yaml --provider existing --context kind-bulkhead
@@ -111,6 +125,27 @@ Examples:
     );
   addTesterOptions(addEvidenceOptions(addProvisionOptions(addApiServerOption(command)))).action(
     async (options: RunOptions) => {
+      if (options.istioMatrix !== undefined) {
+        if (command.getOptionValueSource('istio') === 'cli')
+          throw new UserError('--istio-matrix names the Istio version of each cell; drop --istio');
+        const cells = await parseSpec(options.istioMatrix, '--istio-matrix');
+        if (cells.some((c) => c.kind !== 'run'))
+          throw new UserError(
+            '--istio-matrix takes Istio versions (1.29.6,1.30.3); from:to pairs are upgrade cells of upgrade-check --matrix',
+          );
+        await printMatrix(
+          {
+            cells,
+            format: options.matrixFormat ?? 'github',
+            kubernetes: options.kubernetes,
+            calico: options.calico,
+          },
+          io,
+        );
+        return;
+      }
+      if (command.getOptionValueSource('matrixFormat') === 'cli')
+        throw new UserError('--matrix-format chooses how --istio-matrix is printed; give --istio-matrix too');
       const evidence = await evidenceSettings(options, io.cwd);
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       const ambient = ambientRefusal(

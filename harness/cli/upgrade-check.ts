@@ -22,6 +22,7 @@ import type { CheckOutcome, CheckProps } from '../upgrade/check.js';
 import { UPGRADE_METHODS, type UpgradeMethod } from '../upgrade/methods.js';
 import type { PhaseSettings } from '../upgrade/phase.js';
 import { CommandExit, type CliIo } from './io.js';
+import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } from './matrix.js';
 import { addRunnerOptions, loadAgentBundle, runSettings, type RunnerOptions } from './shared.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
@@ -31,6 +32,7 @@ interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
   readonly to?: string;
   readonly method: UpgradeMethod;
   readonly matrix?: string[];
+  readonly matrixFormat?: MatrixFormatChoice;
   readonly provider: 'kind' | 'k3s';
   readonly reports: string;
   readonly keep: boolean;
@@ -70,6 +72,11 @@ export function upgradeCheckCommand(program: Command, io: CliIo): void {
         versionList,
       )
       .addOption(
+        matrixFormatOption(
+          'print a CI job matrix of one upgrade-check per --matrix from:to pair (1.29.6:1.30.3,1.30.3:1.30.4) instead of running',
+        ),
+      )
+      .addOption(
         new Option(
           '--provider <name>',
           'where the clusters come from (upgrades need a cluster bulkhead owns)',
@@ -103,6 +110,12 @@ comparison is printed as a table and written as upgrade-check.json and upgrade-c
 With --matrix, each version gets a fresh cluster; the outcomes are tabulated side by side
 (matrix.json, matrix.xml).
 
+With --matrix-format github|gitlab, --matrix lists from:to pairs and nothing runs: every pair is
+checked as --from/--to would be and the job matrix is printed (GitHub: strategy.matrix JSON;
+GitLab: parallel:matrix YAML), one cell per pair with its id upgrade-<from>-to-<to>. Each job runs
+--from <from> --to <to> --run-id <cell> and uploads <reports>/<cell>/; bulkhead matrix-report
+merges the folders.
+
 Every phase's Istio/Kubernetes pair is checked before anything runs.
 
 Exit codes: 0 every expectation held in every phase; 1 a must-deny boundary failed or regressed in
@@ -111,7 +124,8 @@ any phase (or another expectation failed); 2 bad input or a fault.
 Examples:
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --from 1.29.3 --to 1.30.4
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --from 1.29.3 --to 1.30.4 --method revision
-  $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --kubernetes 1.34.0 --matrix 1.28.6,1.29.3,1.30.4`,
+  $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --kubernetes 1.34.0 --matrix 1.28.6,1.29.3,1.30.4
+  $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --matrix 1.29.6:1.30.3,1.30.3:1.30.4 --matrix-format github`,
     );
   addProvisionOptions(command);
   // The Istio versions are --from/--to (or --matrix): the shared --istio is refused, and unlisted.
@@ -120,6 +134,28 @@ Examples:
     const matrix = options.matrix;
     if (command.getOptionValueSource('istio') === 'cli')
       throw new UserError('upgrade-check takes --from and --to (or --matrix), not --istio');
+    if (options.matrixFormat !== undefined) {
+      if (!matrix)
+        throw new UserError(
+          '--matrix-format prints the cells of --matrix (from:to pairs); give --matrix too',
+        );
+      if (options.from || options.to)
+        throw new UserError('--matrix-format prints one cell per --matrix from:to pair; drop --from/--to');
+      const cells = await parseSpec(matrix.join(','), '--matrix');
+      if (cells.some((c) => c.kind !== 'upgrade'))
+        throw new UserError(
+          '--matrix with --matrix-format takes from:to pairs (1.29.6:1.30.3); run --istio-matrix prints one run per version',
+        );
+      await printMatrix(
+        { cells, format: options.matrixFormat, kubernetes: options.kubernetes, calico: options.calico },
+        io,
+      );
+      return;
+    }
+    if (matrix?.some((v) => v.includes(':')))
+      throw new UserError(
+        '--matrix from:to pairs are cells of a CI job matrix: add --matrix-format github|gitlab to print it',
+      );
     if (matrix && (options.from || options.to))
       throw new UserError(
         '--matrix runs each version on its own cluster; give either --matrix or --from/--to',

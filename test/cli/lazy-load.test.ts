@@ -38,6 +38,8 @@ const CASES: readonly (readonly string[])[] = [
   ['schema'],
   ['plan', '-f', SCENARIO],
   ['lint', '-f', SCENARIO],
+  ['run', '-f', SCENARIO, '--istio-matrix', '1.29.6,1.30.3', '--matrix-format', 'gitlab'],
+  ['matrix-report', 'docs/samples'],
 ];
 
 /** Writes, at exit, each resolved module URL with the URL of the module that imported it. */
