@@ -132,6 +132,17 @@ spec:
       from: tenant-initech/batch
       to: tenant-acme/api
       expect: denied
+  # Each tenant is a segment of its own; the report opens with a row per direction declared here.
+  segments:
+    - { name: acme, description: cardholder data environment, namespaces: [tenant-acme] }
+    - { name: globex, namespaces: [tenant-globex] }
+    - { name: initech, namespaces: [tenant-initech] }
+  isolate:
+    - { from: globex, to: [acme] }
+    - { from: initech, to: [acme] }
+    - { from: acme, to: [globex] }
+  outOfScope:
+    - { name: the cluster's nodes and control plane, reason: managed by the provider }
 `;
 
 /** Istio's AuthorizationPolicy as a CRD that keeps what it is given, as the cluster tests serve it. */
@@ -349,6 +360,8 @@ export async function makeSamples(out: string): Promise<number> {
         keepObjects: 'never',
         environment: {
           provider: 'existing',
+          environment: 'staging',
+          tester: { name: 'A. Tester', organisation: 'Example Assessors Ltd', independence: 'external' },
           trigger: 'npm run samples',
           clusterName: 'fake-apiserver',
           versions: { images: { agent: agentImage({}) } },

@@ -68,7 +68,7 @@ export function segmentRowResult(row: SegmentRow): string {
   if (row.failed > 0)
     return `FAILED: ${row.failed} of ${row.attempts} did not hold${row.leaks > 0 ? ` (${row.leaks} reached the segment)` : ''}`;
   if (row.notJudged > 0) return `INCOMPLETE: ${row.notJudged} of ${row.attempts} not judged`;
-  return `VERIFIED: all ${row.attempts} held`;
+  return row.attempts === 1 ? 'VERIFIED: the one attempt held' : `VERIFIED: all ${row.attempts} held`;
 }
 
 type Escape = (text: string) => string;
