@@ -159,7 +159,8 @@ async function readUpgradeCheck(file: string, shownAs: string): Promise<Omit<Cel
 async function readCell(dir: string, shownAs: string): Promise<CellResult> {
   const id = path.basename(path.resolve(dir));
   const upgrade = path.join(dir, 'upgrade-check.json');
-  if ((await inputFileRefusal(upgrade, MAX_UPGRADE_JSON_BYTES)) === undefined)
+  // Any upgrade-check.json there is the cell's (and refused as it is when it cannot be read).
+  if ((await inputFileRefusal(upgrade, MAX_UPGRADE_JSON_BYTES)) !== 'no such file or directory')
     return {
       id,
       dir: shownAs,

@@ -258,6 +258,14 @@ describe('cli: version matrices spread over CI jobs', function () {
       const none = await runCli(['matrix-report', empty], dir);
       expect(none.code).to.equal(2);
       expect(none.stderr).to.contain(`error: ${path.join(empty, 'results.json')}: no such file`);
+      // An upgrade-check.json that cannot be read is the error, not a fall-back to results.json.
+      await mkdir(path.join(dir, a, 'upgrade-check.json'));
+      const folder = await runCli(['matrix-report', a], dir);
+      expect(folder.code).to.equal(2);
+      expect(folder.stderr).to.contain(
+        `error: ${path.join(a, 'upgrade-check.json')}: cannot read: it is a folder`,
+      );
+      await rm(path.join(dir, a, 'upgrade-check.json'), { recursive: true });
       const stray = await runCli(['matrix-report', a, '--expect', '1.30.3'], dir);
       expect(stray.code).to.equal(2);
       expect(stray.stderr).to.contain('cell istio-1.29.6 is not in the expected matrix (istio-1.30.3)');

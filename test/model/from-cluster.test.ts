@@ -13,23 +13,10 @@ import { expect } from 'chai';
 import { KubeClient } from '../../harness/kube/index.js';
 import { readClusterPolicies } from '../../harness/policies/cluster-policies.js';
 import { runCli } from '../support/cli.js';
+import { crd } from '../support/existing-cluster.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { HEAD } from '../support/scenarios.js';
 import { http, indent, TOPOLOGY } from './support.js';
-
-function crd(group: string, kind: string, plural: string, scope: 'Cluster' | 'Namespaced', version = 'v1') {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${group}` },
-    spec: {
-      group,
-      names: { kind, plural },
-      scope,
-      versions: [{ name: version, served: true, storage: true }],
-    },
-  };
-}
 
 const ATTEMPTS =
   http('b-a', 'tenant-b/web', 'tenant-a/web', 'expect: allowed') +
@@ -67,15 +54,7 @@ describe('plan --from-cluster', () => {
   });
 
   it('predicts with a foreign ClusterNetworkPolicy and NetworkPolicy, names them, and warns of the flip', async () => {
-    api.put(
-      crd(
-        'policy.networking.k8s.io',
-        'ClusterNetworkPolicy',
-        'clusternetworkpolicies',
-        'Cluster',
-        'v1alpha2',
-      ),
-    );
+    api.put(crd('policy.networking.k8s.io', 'v1alpha2', 'ClusterNetworkPolicy', 'clusternetworkpolicies'));
     api.put({
       apiVersion: 'policy.networking.k8s.io/v1alpha2',
       kind: 'ClusterNetworkPolicy',

@@ -6,7 +6,14 @@
  */
 import type { FakeApiServer } from './fake-apiserver/server.js';
 
-function crd(group: string, version: string, kind: string, plural: string): Record<string, unknown> {
+/** A CRD the fake API server serves `kind` of, in `group/version`. */
+export function crd(
+  group: string,
+  version: string,
+  kind: string,
+  plural: string,
+  scope: 'Cluster' | 'Namespaced' = 'Cluster',
+): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -14,7 +21,7 @@ function crd(group: string, version: string, kind: string, plural: string): Reco
     spec: {
       group,
       names: { kind, plural },
-      scope: 'Cluster',
+      scope,
       versions: [{ name: version, served: true, storage: true }],
     },
   };
