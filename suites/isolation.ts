@@ -20,6 +20,10 @@ export const CATEGORY_TITLES: Readonly<Record<Category, string>> = {
   'dns-recon': 'DNS reconnaissance',
   'api-token': 'Kubernetes API with the pod token',
   'shared-services': 'shared services',
+  node: 'the node and its kubelet',
+  metadata: 'the cloud metadata service',
+  egress: 'egress outside the cluster',
+  'pod-ip': 'other tenants by pod IP',
 };
 
 /** The describe/it pair of the mocha interface in use. */

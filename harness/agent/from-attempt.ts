@@ -1,12 +1,49 @@
 /**
  * From a scenario attempt to the agent's batch item: what the runner sends to a source pod.
- * Targets are dialled by Service name (`<name>.<ns>.svc.<clusterDomain>`), never by pod IP, so
- * that mTLS applies as it does for real clients (docs/behaviour.md O5). Not part of the agent bundle.
+ * Workload targets are dialled by Service name (`<name>.<ns>.svc.<clusterDomain>`), so that mTLS
+ * applies as it does for real clients (docs/behaviour.md O5); only an attempt that names a pod IP,
+ * the node or an address dials an address, read at run time into {@link RunAddresses}. Not part
+ * of the agent bundle.
  */
-import type { Attempt, Scenario } from '../scenario/types.js';
-import { serviceHost } from '../scenario/types.js';
+import { PUBLIC_ADDRESS } from '../scenario/address-target.js';
+import type { AddressedAttempt, Attempt, Scenario } from '../scenario/types.js';
+import { refText, serviceHost } from '../scenario/types.js';
 import { dataPlaneOf } from '../scenario/dataplane.js';
 import type { BatchItem } from './batch.js';
+
+/** Addresses a run reads from the cluster for attempts that do not dial a Service name. */
+export interface RunAddresses {
+  /** `namespace/workload` → the IP of the pod that stands for it and its node's address (hostIP). */
+  readonly pods: ReadonlyMap<string, { readonly podIP: string; readonly hostIP: string }>;
+  /** What an `internet` attempt dials. @default PUBLIC_ADDRESS */
+  readonly internet?: string;
+}
+
+/** What {@link toBatchItem} reads of the scenario, with the run's addresses once it has read them. */
+export type AttemptScenario = Pick<Scenario, 'clusterDomain' | 'workloads'> & {
+  readonly addresses?: RunAddresses;
+};
+
+/**
+ * The address an attempt dials, or undefined when the run has not read it (no addresses, or a
+ * workload without a pod).
+ */
+export function addressOf(
+  attempt: AddressedAttempt,
+  addresses: RunAddresses | undefined,
+): string | undefined {
+  const t = attempt.target;
+  switch (t.kind) {
+    case 'address':
+      return t.address;
+    case 'internet':
+      return addresses?.internet ?? PUBLIC_ADDRESS;
+    case 'node':
+      return addresses?.pods.get(refText(attempt.from))?.hostIP;
+    case 'pod-ip':
+      return addresses?.pods.get(refText(t.workload))?.podIP;
+  }
+}
 
 /**
  * @param timeoutMs the deadline the agent gets; default the attempt's own. A run lengthens it for
@@ -15,7 +52,7 @@ import type { BatchItem } from './batch.js';
  */
 export function toBatchItem(
   attempt: Attempt,
-  scenario: Pick<Scenario, 'clusterDomain' | 'workloads'>,
+  scenario: AttemptScenario,
   timeoutMs: number = attempt.timeoutMs,
 ): BatchItem {
   const base = { id: attempt.id, timeoutMs };
@@ -28,7 +65,12 @@ export function toBatchItem(
       );
       const target = {
         ...base,
-        host: serviceHost(attempt.to, scenario.clusterDomain),
+        // An address the run did not read leaves the host empty: the agent answers `error`
+        // ("host: required"), never a deny.
+        host:
+          'target' in attempt
+            ? (addressOf(attempt, scenario.addresses) ?? '')
+            : serviceHost(attempt.to, scenario.clusterDomain),
         port: attempt.port.port,
         sidecar: source?.sidecar ?? false,
         ...(source && dataPlaneOf(source) === 'ambient' ? { ambient: true as const } : {}),

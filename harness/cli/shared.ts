@@ -121,7 +121,7 @@ export function addRunnerOptions(command: Command): Command {
     )
     .option(
       '--settle <seconds>',
-      'time given to Calico and Istio to program policies before round 1',
+      'an extra minimum wait before round 1, after the propagation barriers',
       seconds,
       5,
     )
@@ -129,7 +129,7 @@ export function addRunnerOptions(command: Command): Command {
     .option('--round-interval <seconds>', 'pause between rounds', seconds, 1)
     .option(
       '--barrier-timeout <seconds>',
-      'how long the network canary may take to show the policies in force before round 1 (0: off)',
+      "how long the network canary and istiod's sync status of the sidecars may take to show the policies in force before round 1 (0: both off)",
       seconds,
       120,
     )

@@ -36,6 +36,8 @@ export interface AcquireProps {
   readonly reuse?: boolean;
   readonly apiServerPort?: number;
   readonly inotifyDir?: string;
+  /** The image of the internet stand-in on kind (harness/cluster/internet.ts). @default none started */
+  readonly internetImage?: string;
   // existing
   readonly kubeconfig?: string;
   readonly context?: string;
@@ -102,6 +104,7 @@ function kindHost(props: AcquireProps) {
     ...(props.workers === undefined ? {} : { workers: props.workers }),
     ...(props.apiServerPort ? { apiServerPort: props.apiServerPort } : {}),
     ...(props.inotifyDir ? { inotifyDir: props.inotifyDir } : {}),
+    ...(props.internetImage ? { internet: { image: props.internetImage } } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ import { KubeClient } from '../kube/client.js';
 import { CALICO_POD_SUBNET, installCalico } from './calico.js';
 import type { CommandRunner } from './commands.js';
 import { detectVersions, kubernetesVersion } from './detect.js';
+import { startInternet, stopInternet } from './internet.js';
 import { installIstio } from './istio.js';
 import { ensureIstioctl } from './istioctl.js';
 import { resolveKind, type KindBinary } from './kind-binary.js';
@@ -70,6 +71,11 @@ export interface KindProps {
   readonly kindBaseUrl?: string;
   /** @default /proc/sys/fs/inotify */
   readonly inotifyDir?: string;
+  /**
+   * Start bulkhead's stand-in for the internet on kind's network (harness/cluster/internet.ts),
+   * running this image. @default none started
+   */
+  readonly internet?: { readonly image: string };
   /** For each install's wait. @default 600000 */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
@@ -224,7 +230,10 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
   kubeConfig.loadFromFile(kubeconfigPath);
   kubeConfig.setCurrentContext(`kind-${name}`);
   const client = new KubeClient({ kubeConfig });
+  let internet: string | undefined;
   const release = async (r: ReleaseProps) => {
+    // The stand-in is bulkhead's own: it goes unless the cluster is kept.
+    if (internet && !r.keep) await stopInternet(runner, name);
     if (r.keep || reused) {
       runner.log(`# kind cluster '${name}' kept; \`bulkhead down --name ${name}\` deletes it`);
     } else {
@@ -268,6 +277,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
       `$ kubectl --context kind-${name} version -o json  # with the Calico Installation's status and istiod's image: the versions recorded`,
     );
     const versions = await detectVersions(client);
+    if (props.internet) internet = await startInternet(runner, name, props.internet.image);
     const environment: Environment = {
       provider: 'kind',
       cluster: name,
@@ -278,7 +288,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
       artifacts,
       reused,
     };
-    return { kubeConfig, kubeconfigPath, environment, release };
+    return { kubeConfig, kubeconfigPath, environment, release, ...(internet ? { internet } : {}) };
   } catch (error) {
     // A cluster this call created and could not finish is not left behind.
     if (!reused) await release({ keep: false, logsDir: props.logsDir }).catch(() => undefined);

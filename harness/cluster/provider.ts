@@ -37,6 +37,11 @@ export interface Cluster {
   /** The kubeconfig as a file (istioctl reads it), when there is one. */
   readonly kubeconfigPath?: string;
   readonly environment: Environment;
+  /**
+   * The address of bulkhead's stand-in for the internet, when the provider started one (kind:
+   * harness/cluster/internet.ts); `internet` attempts dial it.
+   */
+  readonly internet?: string;
   /** Deletes what bulkhead created unless kept; a cluster it did not create is always kept. */
   release(props: ReleaseProps): Promise<void>;
 }

@@ -17,7 +17,8 @@ import type { Labels } from './labels.js';
 import { isObj } from './read.js';
 import type { ClusterFacts, PolicyManifest } from './types.js';
 
-export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver' | 'waypoint' | 'kubelet';
+/** `outside`: a node, the metadata service or an address outside the cluster (harness/model/external.ts). */
+export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver' | 'waypoint' | 'kubelet' | 'outside';
 
 export interface Endpoint {
   readonly index: number;
@@ -93,6 +94,7 @@ export function buildCluster(
   input: ClusterInput,
   manifests: readonly PolicyManifest[],
   facts: ClusterFacts,
+  outside: readonly Omit<Endpoint, 'index' | 'calicoLabels'>[] = [],
 ): Cluster {
   const nsLabels = new Map<string, Record<string, string>>();
   // As the fixtures create them (harness/run/fixtures.ts): injection is a namespace label.
@@ -262,6 +264,7 @@ export function buildCluster(
       waypoints.set(`${n.name}/${waypoint.name}`, { waypoint, endpoint });
     }
   }
+  for (const e of outside) add(e);
   return {
     endpoints,
     namespaces,

@@ -11,7 +11,15 @@
  * deny is `denied-l7` (403 on HTTP, a closed connection on TCP). Everything is compiled once;
  * per-attempt work is table lookups, and connection-level verdicts are cached.
  */
-import type { Attempt, Manifest, Namespace, Port, Workload } from '../scenario/types.js';
+import type {
+  AddressedAttempt,
+  Attempt,
+  Manifest,
+  Namespace,
+  Port,
+  TargetedAttempt,
+  Workload,
+} from '../scenario/types.js';
 import { serviceHost } from '../scenario/types.js';
 import { AmbientAuthorization } from './ambient-authz.js';
 import { AmbientPaths } from './ambient.js';
@@ -26,6 +34,7 @@ import { compileCalico } from './calico.js';
 import { compileClusterNetworkPolicy } from './clusternetworkpolicy.js';
 import { buildCluster, type Cluster, type Endpoint } from './cluster.js';
 import { DnsLayer } from './dns.js';
+import { outsideEndpoints, predictOutside } from './external.js';
 import { NetworkLayer, type Protocol } from './network.js';
 import { compileNetworkPolicy } from './networkpolicy.js';
 import { inventory, layerOf, type Unmodeled } from './objects.js';
@@ -75,6 +84,11 @@ export interface ModelInput {
   readonly manifests: readonly (Manifest | PolicyObject)[];
   /** Defaults: {@link DEFAULT_CLUSTER_FACTS}. */
   readonly facts?: Partial<ClusterFacts>;
+  /**
+   * The attempts to be predicted, when some dial an address rather than a Service: each node,
+   * metadata or outside address they name becomes an endpoint of the network layer. Default: none.
+   */
+  readonly attempts?: readonly Attempt[];
 }
 
 export interface ModelOptions {
@@ -117,7 +131,12 @@ export class PolicyModel {
     });
     const facts: ClusterFacts = { ...DEFAULT_CLUSTER_FACTS, ...input.facts };
     const clusterDomain = input.clusterDomain ?? 'cluster.local';
-    this.cluster = buildCluster({ ...input, clusterDomain }, manifests, facts);
+    this.cluster = buildCluster(
+      { ...input, clusterDomain },
+      manifests,
+      facts,
+      outsideEndpoints(input.attempts ?? [], facts),
+    );
     const inv = inventory(manifests, input.meshRootNamespace, clusterDomain);
     const calico = compileCalico(
       { policies: inv.calicoPolicies, tiers: inv.calicoTiers, networkSets: inv.calicoNetworkSets },
@@ -185,8 +204,35 @@ export class PolicyModel {
       case 'tcp':
       case 'udp':
       default:
-        return this.predictConnection(src, attempt);
+        return 'target' in attempt
+          ? this.predictAddressed(src, attempt)
+          : this.predictConnection(src, attempt);
     }
+  }
+
+  private predictAddressed(src: Endpoint, attempt: AddressedAttempt): Prediction {
+    const t = attempt.target;
+    if (t.kind !== 'pod-ip') {
+      const network = this.networkUnmodeled();
+      if (network) return unknown('network', [network]);
+      return predictOutside(
+        {
+          byKey: this.cluster.byKey,
+          path: (a, b, port, protocol) => this.path(a, b, port, protocol),
+          dropOutcome: (a, via) => this.dropOutcome(a, via),
+        },
+        src,
+        attempt,
+      );
+    }
+    // By pod IP: the same packets as through the Service (Calico enforces after DNAT, fact A3),
+    // but no Service for the client sidecar to route by, so it passes the traffic through as
+    // plaintext (fact O5) and the destination sees a client without a certificate.
+    const p = this.predictConnection(src, viaService(attempt, t.workload), { plaintext: true });
+    const note = src.sidecar
+      ? `by pod IP: no Service and no DNS; the sidecar of ${src.key} passes it through as plaintext (fact O5)`
+      : 'by pod IP: no Service and no DNS';
+    return { ...p, reasons: [note, ...p.reasons] };
   }
 
   /**
@@ -198,8 +244,8 @@ export class PolicyModel {
    * ("A refused connection (RST: the pod exists but the port is closed …) gives … 111", istio/istio#51267)
    * and O7.
    */
-  private predictConnection(src: Endpoint, attempt: Extract<Attempt, { to: unknown }>): Prediction {
-    const reached = this.reach(src, attempt);
+  private predictConnection(src: Endpoint, attempt: TargetedAttempt, via: Via = {}): Prediction {
+    const reached = this.reach(src, attempt, via);
     if (!attempt.port.closed || reached.outcome !== 'allowed') return reached;
     const reasons = [...reached.reasons, `nothing listens on ${attempt.port.port}/${attempt.port.protocol}`];
     const dst = this.cluster.byKey.get(`${attempt.to.namespace}/${attempt.to.name}`);
@@ -222,7 +268,11 @@ export class PolicyModel {
     };
   }
 
-  private reach(src: Endpoint, attempt: Extract<Attempt, { to: unknown }>): Prediction {
+  /**
+   * @param via.plaintext the client's sidecar, if any, does not originate mTLS (a pod-IP target);
+   *   the client is then a plaintext peer to the destination.
+   */
+  private reach(src: Endpoint, attempt: TargetedAttempt, via: Via): Prediction {
     const dst = this.cluster.byKey.get(`${attempt.to.namespace}/${attempt.to.name}`);
     if (!dst)
       return unknown('none', [
@@ -267,21 +317,22 @@ export class PolicyModel {
     const mtls = this.peerAuth.modeFor(dst, port);
     if (mtls.mode === undefined) return unknown('mtls', [...reasons, ...mtls.reasons]);
     reasons.push(...mtls.reasons);
-    if (!src.sidecar && mtls.mode === 'STRICT') {
+    const originatesMtls = src.sidecar && !via.plaintext;
+    if (!originatesMtls && mtls.mode === 'STRICT') {
       return {
         outcome: 'reset',
         layer: 'mtls',
         reasons: [
           ...reasons,
-          `${src.key} has no sidecar: its plaintext is refused by STRICT mTLS (connection reset)`,
+          `${src.key} ${src.sidecar ? 'sends plaintext' : 'has no sidecar'}: its plaintext is refused by STRICT mTLS (connection reset)`,
         ],
       };
     }
-    const mutual = src.sidecar && mtls.mode !== 'DISABLE';
+    const mutual = originatesMtls && mtls.mode !== 'DISABLE';
     reasons.push(
       mutual
         ? `mTLS: the peer principal is ${principalOf(src, this.cluster.trustDomain)}`
-        : `plaintext (${src.sidecar ? 'DISABLE' : 'no client sidecar'}): the peer has no principal`,
+        : `plaintext (${originatesMtls ? 'DISABLE' : src.sidecar ? 'passed through by the client sidecar' : 'no client sidecar'}): the peer has no principal`,
     );
     const serverSide = this.unmodeled.filter((u) => u.scope === 'server' && u.applies(dst, host));
     const opaque = serverSide.find((u) => u.rewritesHeaders === undefined);
@@ -555,6 +606,29 @@ export class PolicyModel {
 /** Whether Istio's RBAC sees the attempt as an HTTP request: an http attempt on a port not declared TCP. */
 function attemptIsHttp(attempt: Extract<Attempt, { to: unknown }>): boolean {
   return attempt.kind === 'http' && istioProtocol(attempt.port) !== 'tcp';
+}
+
+/** How a connection leaves its client: by pod IP, a client sidecar passes it through as plaintext. */
+interface Via {
+  readonly plaintext?: boolean;
+}
+
+/** The same attempt addressed to the workload's Service: what the network and the server see alike. */
+function viaService(a: AddressedAttempt, to: TargetedAttempt['to']): TargetedAttempt {
+  switch (a.kind) {
+    case 'http': {
+      const { target: _target, ...rest } = a;
+      return { ...rest, to };
+    }
+    case 'tcp': {
+      const { target: _target, ...rest } = a;
+      return { ...rest, to };
+    }
+    case 'udp': {
+      const { target: _target, ...rest } = a;
+      return { ...rest, to };
+    }
+  }
 }
 
 function principalOf(e: Endpoint, trustDomain: string): string {

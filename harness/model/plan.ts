@@ -38,9 +38,11 @@ export function planAttempts(
   attempts: readonly Attempt[],
   options: PlanOptions = {},
 ): PlannedAttempt[] {
-  const effective = options.staged ? stagedInput(input) : input;
+  // The attempts that dial addresses make endpoints of their own (harness/model/external.ts).
+  const withAttempts = input.attempts ? input : { ...input, attempts };
+  const effective = options.staged ? stagedInput(withAttempts) : withAttempts;
   const model = new PolicyModel(effective);
-  const today = options.staged ? new PolicyModel(input) : undefined;
+  const today = options.staged ? new PolicyModel(withAttempts) : undefined;
   const ablator = options.ablate ? new Ablator(effective) : undefined;
   return attempts.map((attempt) => {
     const predicted = model.predict(attempt);

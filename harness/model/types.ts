@@ -2,6 +2,7 @@
  * The vocabulary of the policy model: three-valued matching, predictions, layers, and the
  * cluster facts the scenario does not state (address ranges, where istiod and CoreDNS run).
  */
+import { PUBLIC_ADDRESS } from '../scenario/address-target.js';
 import type { Outcome } from '../scenario/outcomes.js';
 import type { Manifest } from '../scenario/types.js';
 
@@ -69,6 +70,16 @@ export interface ClusterFacts {
   /** Namespace istiod runs in. Default: istio-system. */
   readonly istiodNamespace: string;
   /**
+   * Where the nodes' addresses lie, for attempts to the node a pod runs on (harness/model/external.ts).
+   * Default: 172.18.0.0/16, the docker network kind puts its nodes on.
+   */
+  readonly nodes: { readonly cidrs: readonly string[] };
+  /**
+   * The address an `internet` attempt dials. Default: the public address bulkhead uses where it
+   * provides no stand-in of its own (harness/scenario/address-target.ts PUBLIC_ADDRESS).
+   */
+  readonly internet: { readonly cidrs: readonly string[] };
+  /**
    * The DNS pods in kube-system as policy sees a query (after the kube-dns Service's DNAT): their
    * labels and own ports. Default: kubeadm's CoreDNS, `k8s-app: kube-dns` on 53/UDP and 53/TCP.
    */
@@ -86,6 +97,8 @@ export const DEFAULT_CLUSTER_FACTS: ClusterFacts = {
   podCidrs: ['192.168.0.0/16'],
   apiServer: { cidrs: ['172.18.0.0/16'], port: 6443 },
   istiodNamespace: 'istio-system',
+  nodes: { cidrs: ['172.18.0.0/16'] },
+  internet: { cidrs: [`${PUBLIC_ADDRESS}/32`] },
   dns: {
     labels: { 'k8s-app': 'kube-dns' },
     ports: [

@@ -36,6 +36,7 @@ interface Context {
   readonly apiServer: NonNullable<RenderOptions['apiServer']>;
   readonly dns: NonNullable<RenderOptions['dns']>;
   readonly tier: NonNullable<RenderOptions['tier']>;
+  readonly allowEgress: NonNullable<RenderOptions['allowEgress']>;
   readonly clusterPolicy: NonNullable<RenderOptions['clusterPolicy']>;
 }
 
@@ -50,6 +51,7 @@ export function renderHardIsolationText(scenario: Scenario, options: RenderOptio
     apiServer: options.apiServer ?? KIND_API_SERVER,
     dns: options.dns ?? KUBEADM_DNS,
     tier: options.tier ?? DEFAULT_TIER,
+    allowEgress: options.allowEgress ?? [],
     clusterPolicy: options.clusterPolicy ?? 'calico',
   };
   const docs: BundleDocument[] = [
@@ -302,6 +304,38 @@ function allowApiServer(ctx: Context, ns: string): BundleDocument {
   };
 }
 
+/**
+ * The destinations outside the cluster the scenario allows (`allowEgress`), by ipBlock. Nothing
+ * else outside the pod network is allowed: the default deny keeps the nodes (kubelet, SSH,
+ * NodePorts), the metadata service and the internet out of reach, since Calico applies a pod's
+ * egress policy to its own host too (harness/model/external.ts).
+ */
+function allowNamedEgress(ctx: Context, ns: string): BundleDocument | undefined {
+  if (ctx.allowEgress.length === 0) return undefined;
+  return {
+    comment: 'Egress outside the cluster, to the destinations the scenario names (allowEgress) only.',
+    object: {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: meta('allow-named-egress', ns, 'Egress to named destinations outside the cluster'),
+      spec: {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: ctx.allowEgress.map((a) => ({
+          to: [
+            {
+              ipBlock: {
+                cidr: a.cidr.includes('/') ? a.cidr : `${a.cidr}/${a.cidr.includes(':') ? 128 : 32}`,
+              },
+            },
+          ],
+          ...(a.ports ? { ports: a.ports.map((port) => ({ protocol: 'TCP', port })) } : {}),
+        })),
+      },
+    },
+  };
+}
+
 function allowSameNamespace(ns: string): BundleDocument {
   return {
     comment: 'Pods of the same namespace talk to each other; other namespaces stay denied.',
@@ -380,7 +414,12 @@ function networkPolicies(ctx: Context, ns: Namespace): BundleDocument[] {
     ns.injection ? allowIstiod(ctx, ns.name) : undefined,
   ];
   if (ns.tenant !== undefined) {
-    docs.push(allowApiServer(ctx, ns.name), allowSameNamespace(ns.name), allowToShared(ctx, ns.name));
+    docs.push(
+      allowApiServer(ctx, ns.name),
+      allowSameNamespace(ns.name),
+      allowToShared(ctx, ns.name),
+      allowNamedEgress(ctx, ns.name),
+    );
   } else {
     docs.push(allowSameNamespace(ns.name), allowFromTenants(ctx, ns.name));
   }

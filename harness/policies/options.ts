@@ -41,6 +41,12 @@ export interface RenderOptions {
   /** Calico tier that holds the cross-tenant deny. Default: {@link DEFAULT_TIER}. */
   readonly tier?: { readonly name: string; readonly order: number };
   /**
+   * Destinations outside the cluster every tenant may reach (the scenario's
+   * `builtin: hard-isolation` `allowEgress`), each an address or CIDR with the TCP ports allowed
+   * (none: every port). Default: none, so nodes, the metadata service and the internet stay denied.
+   */
+  readonly allowEgress?: readonly { readonly cidr: string; readonly ports?: readonly number[] }[];
+  /**
    * Where `builtin: hard-isolation` puts its cross-tenant deny: `calico`, a GlobalNetworkPolicy per
    * tenant in {@link tier}; `cnp`, a ClusterNetworkPolicy per tenant in the Admin tier (Calico
    * ≥ 3.32.1). Overrides the scenario's `clusterPolicy`. Default: the scenario's, else `calico`.

@@ -46,6 +46,7 @@ export function renderPolicySources(scenario: Scenario, options: RenderOptions =
     s.kind === 'builtin'
       ? renderBuiltin(s.name, scenario, {
           ...(s.clusterPolicy === undefined ? {} : { clusterPolicy: s.clusterPolicy }),
+          ...(s.allowEgress === undefined ? {} : { allowEgress: s.allowEgress }),
           ...options,
         })
       : [],

@@ -230,7 +230,7 @@ export function reachabilityMatrix(doc: ResultsDocument): Matrix {
 
 /** One table of the report's matrices: a caption, row and column headers, and its cells. */
 export interface Grid {
-  readonly kind: 'reachability' | 'dns' | 'api';
+  readonly kind: 'reachability' | 'dns' | 'api' | 'escape';
   readonly caption: string;
   readonly corner: string;
   readonly rowHeaderWidth: number;
@@ -275,6 +275,44 @@ export function reachabilityMatrices(doc: ResultsDocument): Grid[] {
   });
 }
 
+/** The categories of attempts beyond the Services, in the order the escape matrix shows them. */
+const ESCAPE_COLUMNS = [
+  ['node', 'the node (kubelet, SSH)'],
+  ['metadata', 'cloud metadata service'],
+  ['egress', 'outside the cluster'],
+  ['pod-ip', 'other tenants by pod IP'],
+] as const;
+
+/**
+ * Attempts beyond the Services: source tenant (rows) × target kind (columns: the node, the
+ * metadata service, outside addresses, other tenants' pods by IP), by observed outcome.
+ */
+export function escapeMatrix(doc: ResultsDocument): Grid[] {
+  const kinds = new Set<string>(ESCAPE_COLUMNS.map(([c]) => c));
+  const attempts = doc.attempts.filter((a) => kinds.has(a.category));
+  if (attempts.length === 0) return [];
+  const { rows, rowKey } = sourceRows(doc, attempts);
+  const columns = ESCAPE_COLUMNS.filter(([c]) => attempts.some((a) => a.category === c));
+  return [
+    {
+      kind: 'escape',
+      caption: 'beyond the Services, by source tenant',
+      corner: 'from \\ to',
+      rowHeaderWidth: MATRIX_LAYOUT.rowHeaderWidth,
+      rows: rows.map((r) => ({ label: r.key, title: r.namespaces.join(', ') })),
+      columns: columns.map(([c, title]) => ({ label: c, title })),
+      cells: rows.map((r) =>
+        columns.map(([c]) =>
+          cellOf(
+            attempts.filter((a) => a.category === c && rowKey(a.from.namespace) === r.key),
+            doc.run,
+          ),
+        ),
+      ),
+    },
+  ];
+}
+
 /**
  * The attempts without a destination workload, which no reachability matrix can hold: one table
  * for DNS queries and one for API requests, each query or request (rows) × source tenant.
@@ -312,6 +350,7 @@ html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 body { font: 13px/1.45 "DejaVu Sans", "Liberation Sans", Arial, sans-serif; color: #111827; margin: 24px; }
 @media print { body { margin: 0; } }
 h1 { font-size: 22px; margin: 0 0 4px; }
+.flag { color: #b91c1c; }
 h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 2px solid #d1d5db; padding-bottom: 3px; page-break-after: avoid; }
 h3 { font-size: 14px; margin: 14px 0 4px; overflow-wrap: anywhere; }
 .banner { padding: 10px 14px; font-weight: bold; font-size: 15px; margin: 10px 0; border-radius: 4px; color: #fff; }
@@ -482,7 +521,8 @@ function legend(): string {
 function matrixSection(doc: ResultsDocument): string {
   const matrices = reachabilityMatrices(doc);
   const coverage = coverageTables(doc);
-  if (matrices.length === 0 && coverage.length === 0) return '';
+  const escape = escapeMatrix(doc);
+  if (matrices.length === 0 && coverage.length === 0 && escape.length === 0) return '';
   const reach =
     matrices.length === 0
       ? ''
@@ -499,8 +539,17 @@ ${matrices.map((g) => gridTable(g, doc.run)).join('\n')}
 <div class="matrices">
 ${coverage.map((g) => gridTable(g, doc.run)).join('\n')}
 </div>`;
+  const beyond =
+    escape.length === 0
+      ? ''
+      : `<h2>Beyond the Services: nodes, metadata, egress, pod IPs</h2>
+<p class="muted">Each source tenant's attempts (rows) to the node its pods run on, the cloud's metadata service, addresses outside the cluster and other tenants' pods by IP (columns), by observed outcome, coloured by verdict.</p>
+<div class="matrices">
+${escape.map((g) => gridTable(g, doc.run)).join('\n')}
+</div>`;
   return `${reach}
 ${cover}
+${beyond}
 ${legend()}`;
 }
 
@@ -567,7 +616,32 @@ ${failureFacts(a, doc.run)}</div>`,
 }
 
 /** The per-boundary table's column widths (percent): fixed, so a long token wraps in its own column. */
-const RESULT_COLUMNS = [6, 13, 9, 11, 6, 10, 8, 6, 10, 21] as const;
+const RESULT_COLUMNS = [6, 13, 9, 11, 6, 10, 8, 6, 9, 8, 14] as const;
+
+/** The "encrypted in transit" cell: mTLS proven (with the identity), no proof (flagged), or not meshed. */
+function transitCell(a: AttemptEntry): string {
+  const t = a.transit;
+  if (!t) return '';
+  if (t.status === 'mtls') return `mTLS<br><small>${h(t.identity ?? '')}</small>`;
+  if (t.status === 'no-proof') return `<b class="flag">NO PROOF</b><br><small>${h(t.reason)}</small>`;
+  return `not meshed<br><small>${h(t.reason)}</small>`;
+}
+
+/** One line on the allowed meshed attempts: how many the evidence proves mutual TLS for, and which not. */
+function transitSummary(doc: ResultsDocument): string {
+  const meshed = doc.attempts.filter((a) => a.transit && a.transit.status !== 'not-meshed');
+  if (meshed.length === 0) return '';
+  const flagged = meshed.filter((a) => a.transit?.status === 'no-proof');
+  const proven = meshed.length - flagged.length;
+  return `<p class="transit">Encrypted in transit: ${proven} of ${meshed.length} allowed attempts between meshed workloads show mutual TLS (the app received an x-forwarded-client-cert naming the caller's SPIFFE identity)${
+    flagged.length === 0
+      ? '.'
+      : `; <b class="flag">${flagged.length} show no such proof</b>: ${flagged
+          .slice(0, 10)
+          .map((a) => h(a.id))
+          .join(', ')}${flagged.length > 10 ? ` and ${flagged.length - 10} more` : ''}.`
+  }</p>`;
+}
 
 /** An ISO time that may wrap after its date. */
 const isoTime = (t: string | undefined) => h(t ?? '').replace('T', 'T<wbr>');
@@ -577,11 +651,12 @@ function resultsSection(doc: ResultsDocument): string {
     .map((a) => {
       const verdict = shownVerdict(a, doc.run);
       const why = decidingObservation(a)?.reason;
-      return `<tr class="v-${verdict}"><td class="verdict">${h(verdictWord(verdict).toUpperCase())}</td><td>${h(a.id)}<br><small>${h(a.category)} · ${h(a.kind)}</small></td><td>${h(a.from.namespace)}/${h(a.from.name)}</td><td>${h(a.target)}</td><td>${h(a.expect)}</td><td>${h(a.outcome)}${a.leak ? ' <b>(leak)</b>' : ''}${why && verdict !== 'pass' ? `<br><small>${h(why)}</small>` : ''}</td><td>${h(layerText(a))}</td><td>${a.rounds}${a.stable ? '' : ' (unsettled)'}</td><td><small>${isoTime(a.firstObservedAt)}<br>${isoTime(a.lastObservedAt)}</small></td><td><small>${evidenceLines(a.evidence).slice(0, 4).map(h).join('<br>')}</small></td></tr>`;
+      return `<tr class="v-${verdict}"><td class="verdict">${h(verdictWord(verdict).toUpperCase())}</td><td>${h(a.id)}<br><small>${h(a.category)} · ${h(a.kind)}</small></td><td>${h(a.from.namespace)}/${h(a.from.name)}</td><td>${h(a.target)}</td><td>${h(a.expect)}</td><td>${h(a.outcome)}${a.leak ? ' <b>(leak)</b>' : ''}${why && verdict !== 'pass' ? `<br><small>${h(why)}</small>` : ''}</td><td>${h(layerText(a))}</td><td>${a.rounds}${a.stable ? '' : ' (unsettled)'}</td><td><small>${isoTime(a.firstObservedAt)}<br>${isoTime(a.lastObservedAt)}</small></td><td>${transitCell(a)}</td><td><small>${evidenceLines(a.evidence).slice(0, 4).map(h).join('<br>')}</small></td></tr>`;
     })
     .join('\n');
   return `<h2>Per-boundary results (${doc.attempts.length})</h2>
-${doc.attempts.length === 0 ? '<p><b>No attempts: nothing was tested.</b> The scenario declares no attempt, so this run is no evidence of isolation.</p>' : ''}<table class="list fixed"><colgroup>${RESULT_COLUMNS.map((w) => `<col style="width:${w}%">`).join('')}</colgroup><thead><tr><th>Result</th><th>Attempt</th><th>From</th><th>To</th><th>Expected</th><th>Observed</th><th>Layer</th><th>Rounds</th><th>First / last observed</th><th>Evidence</th></tr></thead><tbody>
+${transitSummary(doc)}
+${doc.attempts.length === 0 ? '<p><b>No attempts: nothing was tested.</b> The scenario declares no attempt, so this run is no evidence of isolation.</p>' : ''}<table class="list fixed"><colgroup>${RESULT_COLUMNS.map((w) => `<col style="width:${w}%">`).join('')}</colgroup><thead><tr><th>Result</th><th>Attempt</th><th>From</th><th>To</th><th>Expected</th><th>Observed</th><th>Layer</th><th>Rounds</th><th>First / last observed</th><th>Encrypted in transit</th><th>Evidence</th></tr></thead><tbody>
 ${rows}
 </tbody></table>`;
 }

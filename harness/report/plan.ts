@@ -4,6 +4,7 @@
  */
 import type { PlannedAttempt } from '../model/plan.js';
 import { ABLATABLE_LAYERS } from '../model/types.js';
+import { addressTargetText } from '../scenario/address-target.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
@@ -20,7 +21,7 @@ function target(a: Attempt): { to: string | null; port: number | null } {
     case 'http':
     case 'tcp':
     case 'udp':
-      return { to: refText(a.to), port: a.port.port };
+      return { to: 'target' in a ? addressTargetText(a.target) : refText(a.to), port: a.port.port };
   }
 }
 

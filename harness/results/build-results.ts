@@ -13,6 +13,7 @@ import { formatExpectation, isMustDeny, type Outcome } from '../scenario/outcome
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
 import { outOfScopeText } from '../scenario/segments.js';
+import { inTransit } from './in-transit.js';
 import { judgeObservations } from './judge.js';
 import { layerOf } from './layers.js';
 import type {
@@ -59,6 +60,16 @@ export function convergenceRule(stableRounds: number): string {
     `applied is a failure (a leak), whatever later rounds show. An attempt that did not settle passes only ` +
     `if every round satisfied its expectation. A probe error never satisfies an expectation.`
   );
+}
+
+function transitOf(
+  a: Attempt,
+  scenario: Scenario,
+  outcome: Outcome,
+  evidence: Readonly<Record<string, unknown>> | undefined,
+): { transit?: NonNullable<AttemptEntry['transit']> } {
+  const t = inTransit(a, scenario, outcome, evidence);
+  return t ? { transit: { ...t } } : {};
 }
 
 export function buildResults(props: BuildResultsProps): ResultsDocument {
@@ -146,6 +157,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
         ...(o.reason ? { reason: o.reason } : {}),
       })),
       ...(deciding?.evidence ? { evidence: { ...deciding.evidence } } : {}),
+      ...transitOf(a, scenario, result.outcome, deciding?.evidence),
       ...(result.diagnostics
         ? {
             diagnostics: {

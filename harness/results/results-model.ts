@@ -95,6 +95,16 @@ const AttemptEntry = z.object({
     })
     .optional()
     .describe('Collected for failed and errored attempts: pods, events, proxy logs, policies, a command'),
+  transit: z
+    .object({
+      status: z.enum(['mtls', 'no-proof', 'not-meshed']),
+      identity: z.string().optional(),
+      reason: z.string(),
+    })
+    .optional()
+    .describe(
+      'For allowed attempts to a workload: whether the evidence proves the hop was mutual TLS (the x-forwarded-client-cert the app received names the caller), is missing that proof while both ends are meshed, or was not meshed',
+    ),
   prediction: z
     .object({
       outcome: z.string(),

@@ -6,7 +6,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 
-import { toBatchItem } from '../agent/from-attempt.js';
+import { toBatchItem, type RunAddresses } from '../agent/from-attempt.js';
 import type { KubeClient } from '../kube/client.js';
 import { eventsFor, podLogs, readPod } from '../kube/pods.js';
 import type { Attempt, Scenario } from '../scenario/types.js';
@@ -53,6 +53,8 @@ export interface AgentRun {
 export async function collectEvidence(props: {
   client: KubeClient;
   scenario: Scenario;
+  /** The run's pod and node addresses, so the reproduce command dials what the run dialled. */
+  addresses?: RunAddresses;
   attempt: Attempt;
   observations: readonly Observation[];
   pods: ReadonlyMap<string, string>;
@@ -77,7 +79,11 @@ export async function collectEvidence(props: {
         `${p.kind ?? ''} ${p.metadata?.namespace ? `${p.metadata.namespace}/` : ''}${p.metadata?.name ?? ''}`,
     );
   const agent = props.agent ?? { mode: 'persistent', concurrency: 1 };
-  const item = toBatchItem(attempt, props.scenario, agent.deadlines?.get(attempt.id) ?? attempt.timeoutMs);
+  const item = toBatchItem(
+    attempt,
+    props.addresses ? { ...props.scenario, addresses: props.addresses } : props.scenario,
+    agent.deadlines?.get(attempt.id) ?? attempt.timeoutMs,
+  );
   const exec = `kubectl exec -n ${attempt.from.namespace} ${sourcePod ?? `<pod of ${attempt.from.name}>`} -c ${AGENT_CONTAINER}`;
   const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
   const reproduce =

@@ -8,10 +8,10 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { toBatchItem } from '../agent/from-attempt.js';
+import { toBatchItem, type AttemptScenario } from '../agent/from-attempt.js';
 import { ExecError, execInPod } from '../kube/exec.js';
 import type { Outcome } from '../scenario/outcomes.js';
-import type { Attempt, Scenario } from '../scenario/types.js';
+import type { Attempt } from '../scenario/types.js';
 import { LineSplitter, parseResultLine } from './agent-output.js';
 import { AGENT_CONTAINER, AGENT_PATH } from './fixtures.js';
 import { messageOf } from '../values.js';
@@ -33,7 +33,7 @@ export interface SourceBatch {
 
 export interface RoundProps {
   readonly kubeConfig: KubeConfig;
-  readonly scenario: Pick<Scenario, 'clusterDomain' | 'workloads'>;
+  readonly scenario: AttemptScenario;
   readonly batches: readonly SourceBatch[];
   /** Receives each observation the moment it is known. */
   readonly observe: (o: RoundObservation) => void;

@@ -9,6 +9,7 @@
  */
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 
+import type { RunAddresses } from '../agent/from-attempt.js';
 import { KubeClient } from '../kube/client.js';
 import { describeRef, refOf, type ObjectRef } from '../kube/objects.js';
 import { isPodReady } from '../kube/pods.js';
@@ -54,6 +55,7 @@ import {
 import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
+import { addressFacts, checkAddresses, readRunAddresses } from './addresses.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { DEFAULT_AGENT_CONCURRENCY, OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
@@ -106,6 +108,12 @@ export interface RunSettings {
   readonly apiServer?: ApiServerEndpoints;
 }
 
+/** What a run dials for `internet` attempts: the provider's stand-in (harness/cluster/internet.ts). */
+export interface InternetProps {
+  /** @default PUBLIC_ADDRESS (harness/scenario/address-target.ts) */
+  readonly internet?: string;
+}
+
 export const RUN_DEFAULTS = {
   readyTimeoutMs: 300_000,
   convergeTimeoutMs: 180_000,
@@ -115,7 +123,7 @@ export const RUN_DEFAULTS = {
   barrierTimeoutMs: 120_000,
 } as const;
 
-export interface RunnerProps extends RunSettings {
+export interface RunnerProps extends RunSettings, InternetProps {
   readonly scenario: Scenario;
   readonly kubeConfig: KubeConfig;
   /** The run folder: results.jsonl is written here (and the reports, by whoever writes them). */
@@ -188,6 +196,8 @@ interface RunContext {
   /** `namespace/workload` → the Ready pod that stands for it. */
   pods: Map<string, string>;
   ready: V1Pod[];
+  /** Pod IPs and node addresses, for attempts that dial no Service name (harness/run/addresses.ts). */
+  addresses?: RunAddresses;
   facts?: ClusterFacts;
   appliedPolicies: KubernetesObject[];
   /** The network canary, once it answers every run pod (harness/run/canary.ts). */
@@ -363,6 +373,8 @@ async function waitReady(ctx: RunContext): Promise<void> {
   await checkSidecars(ctx.client, ctx.scenario, ready);
   ctx.pods = pods;
   ctx.ready = ready;
+  ctx.addresses = readRunAddresses(pods, ready, ctx.props.internet);
+  checkAddresses(ctx.scenario.attempts, ctx.addresses);
   progress.done(`${pods.size} pods, sidecars where the scenario says`);
 }
 
@@ -379,7 +391,8 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
   ctx.facts = facts;
   const manifests = renderPolicySources(scenario, facts.renderOptions);
   const labelled = manifests.map((m) => withLabels(m.object, ctx.labels));
-  ctx.predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, facts.modelFacts));
+  const modelFacts = { ...facts.modelFacts, ...(ctx.addresses ? addressFacts(ctx.addresses) : {}) };
+  ctx.predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, modelFacts));
   const contradicted = scenario.attempts.filter((a) => {
     const p = ctx.predict?.(a)?.outcome;
     return !a.expect.auto && p !== undefined && p !== 'unknown' && !satisfies(a.expect, p);
@@ -576,7 +589,7 @@ async function rounds(ctx: RunContext): Promise<void> {
   // One agent per source pod for all the rounds (per round where the server speaks only v4).
   const sessions = new AgentSessions({
     kubeConfig: props.kubeConfig,
-    scenario,
+    scenario: ctx.addresses ? { ...scenario, addresses: ctx.addresses } : scenario,
     transport,
     ...(props.concurrency ? { concurrency: props.concurrency } : {}),
     ...(props.execConcurrency ? { execConcurrency: props.execConcurrency } : {}),
@@ -639,6 +652,7 @@ async function collectFailureEvidence(ctx: RunContext): Promise<void> {
             evidence: await collectEvidence({
               client: ctx.client,
               scenario: ctx.scenario,
+              ...(ctx.addresses ? { addresses: ctx.addresses } : {}),
               attempt: r.attempt,
               observations: ctx.convergence.observations(r.attempt.id),
               pods: ctx.pods,
@@ -765,6 +779,7 @@ function modelPredictions(
       clusterDomain: scenario.clusterDomain,
       manifests,
       facts,
+      attempts: scenario.attempts,
     });
     const cache = new Map<string, Prediction | undefined>();
     return (attempt) => {

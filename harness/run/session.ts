@@ -19,6 +19,7 @@ import type { Scenario } from '../scenario/types.js';
 import { checkSuiteFiles } from '../../suites/run-suites.js';
 import { bulkheadCommit, VERSION } from '../version.js';
 import type { RunClock } from './clock.js';
+import { agentImage } from './fixtures.js';
 import type { Progress } from './progress.js';
 import { reportRun, type ReportedRun } from './report-run.js';
 import { runScenario, type RunResult, type RunSettings } from './runner.js';
@@ -75,6 +76,7 @@ export async function runAndReport(props: RunAndReportProps): Promise<RunOutcome
     keep: props.keepObjects ?? 'never',
     environment: recordedEnvironment(props.cluster.environment, props.environment ?? {}),
     provider: props.cluster.environment.provider,
+    ...(props.cluster.internet ? { internet: props.cluster.internet } : {}),
     ...(props.signal ? { signal: props.signal } : {}),
     ...(props.clock ? { clock: props.clock } : {}),
   });
@@ -170,6 +172,8 @@ export class RunSession implements AsyncDisposable {
           if (provisioned) props.echo?.(line);
         },
         logsDir: path.join(props.directory, 'cluster-logs'),
+        // On kind, a stand-in for the internet runs the agent's image (harness/cluster/internet.ts).
+        ...(props.provision.provider === 'kind' ? { internetImage: agentImage(props.settings) } : {}),
         ...(props.signal ? { signal: props.signal } : {}),
       });
       return new RunSession(props, cluster, lines);

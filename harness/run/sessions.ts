@@ -16,9 +16,9 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { toBatchItem } from '../agent/from-attempt.js';
+import { toBatchItem, type AttemptScenario } from '../agent/from-attempt.js';
 import { ExecError, openExecStream, type ExecStream, type ExecStreamEnd } from '../kube/exec.js';
-import type { Attempt, Scenario } from '../scenario/types.js';
+import type { Attempt } from '../scenario/types.js';
 import { messageOf } from '../values.js';
 import { LineSplitter, parseSessionLine, type BatchEndLine } from './agent-output.js';
 import {
@@ -34,7 +34,7 @@ import { AGENT_CONTAINER, AGENT_PATH } from './fixtures.js';
 
 export interface AgentSessionsProps {
   readonly kubeConfig: KubeConfig;
-  readonly scenario: Pick<Scenario, 'clusterDomain' | 'workloads'>;
+  readonly scenario: AttemptScenario;
   /**
    * Attempts the agent runs at once in one pod.
    * @default 64

@@ -1,7 +1,9 @@
 /**
  * What an attempt dials or asks, as the one text every table and report shows:
- * `tenant-acme/api:8080`, `A api.tenant-acme.svc.cluster.local`, `get apps/deployments -n tenant-acme`.
+ * `tenant-acme/api:8080`, `node:10250`, `169.254.169.254:80`, `A api.tenant-acme.svc.cluster.local`,
+ * `get apps/deployments -n tenant-acme`.
  */
+import { addressTargetText } from './address-target.js';
 import { refText, type Attempt } from './types.js';
 
 export function attemptTarget(a: Attempt): string {
@@ -15,6 +17,6 @@ export function attemptTarget(a: Attempt): string {
     case 'http':
     case 'tcp':
     case 'udp':
-      return `${refText(a.to)}:${a.port.port}`;
+      return `${'target' in a ? addressTargetText(a.target) : refText(a.to)}:${a.port.port}`;
   }
 }

@@ -5,6 +5,13 @@
  */
 import type { DocPath } from '../yaml-source.js';
 import {
+  escapeCount,
+  escapeDrafts,
+  isEscapeGenerator,
+  type EgressAllowance,
+  type EscapeContext,
+} from './generators-escape.js';
+import {
   expectation,
   OUTCOMES_BY_KIND,
   type AttemptKind,
@@ -30,6 +37,8 @@ export interface GeneratorContext {
   readonly trustDomain: string;
   readonly clusterDomain: string;
   readonly defaultTimeoutMs: number;
+  /** What the built-in bundle lets tenants reach outside the cluster (its `allowEgress`). @default [] */
+  readonly allowEgress?: readonly EgressAllowance[];
   origin(path: DocPath, generator?: string): Origin;
   problem(path: DocPath, message: string): void;
   warn(path: DocPath, message: string): void;
@@ -44,6 +53,10 @@ export const DEFAULT_EXPECT: Readonly<Record<RawGenerator['kind'], ExpectWord>> 
   plaintext: 'reset',
   'dns-recon': 'resolved',
   'api-token': 'api-forbidden',
+  node: 'denied',
+  metadata: 'denied',
+  egress: 'denied',
+  'pod-ip': 'denied',
 };
 
 /** A name no Service has, asked for as a control next to the recon queries. */
@@ -178,6 +191,7 @@ export function generatedCount(gen: RawGenerator, ctx: GeneratorContext): number
  * per-tenant sums without building any: O(workloads + sources), whatever the product.
  */
 function countDrafts(gen: RawGenerator, sources: readonly Workload[], ctx: GeneratorContext): number {
+  if (isEscapeGenerator(gen)) return escapeCount(gen, sources, escapeContext(ctx));
   const tenantOf = tenantIndex(ctx);
   const tenant = (w: Workload) => tenantOf.get(w.namespace);
   const targets = ctx.workloads.filter((w) => w.ports.length > 0);
@@ -277,7 +291,17 @@ function countDrafts(gen: RawGenerator, sources: readonly Workload[], ctx: Gener
   return count;
 }
 
+function escapeContext(ctx: GeneratorContext): EscapeContext {
+  const tenantOf = tenantIndex(ctx);
+  return {
+    workloads: ctx.workloads,
+    tenantOf: (w) => tenantOf.get(w.namespace),
+    allowEgress: ctx.allowEgress ?? [],
+  };
+}
+
 function draftsFor(gen: RawGenerator, sources: readonly Workload[], ctx: GeneratorContext): Draft[] {
+  if (isEscapeGenerator(gen)) return escapeDrafts(gen, sources, escapeContext(ctx));
   const tenantOf = tenantIndex(ctx);
   const tenant = (w: Workload) => tenantOf.get(w.namespace);
   const targets = ctx.workloads.filter((w) => w.ports.length > 0);
@@ -444,7 +468,8 @@ function connection(
     category,
     build: (c) => {
       const base = { ...c, category, from: ref(src), to: ref(dst), port };
-      return kind === 'http' ? { ...base, kind, http } : { ...base, kind };
+      if (kind === 'http') return { ...base, kind, http };
+      return kind === 'tcp' ? { ...base, kind } : { ...base, kind };
     },
   };
 }

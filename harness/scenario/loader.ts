@@ -22,9 +22,17 @@ import {
 import { expandGenerators } from './generators.js';
 import { issuesToProblems } from './issues.js';
 import { expectation, OUTCOMES_BY_KIND, type AttemptKind, type Category } from './outcomes.js';
-import { ScenarioSchema, type RawAttempt, type RawWaypoint, type ScenarioDocument } from './schema.js';
+import { addressCategory, addressTargetText } from './address-target.js';
+import {
+  ScenarioSchema,
+  type AddressTo,
+  type RawAttempt,
+  type RawWaypoint,
+  type ScenarioDocument,
+} from './schema.js';
 import { resolveSegments } from './segments.js';
 import type {
+  AddressTarget,
   Attempt,
   Manifest,
   Namespace,
@@ -158,6 +166,7 @@ class ScenarioBuilder {
       trustDomain: spec.trustDomain,
       clusterDomain: spec.clusterDomain,
       defaultTimeoutMs: spec.defaults.timeoutMs,
+      allowEgress: spec.policies.flatMap((p) => p.allowEgress ?? []),
       origin: (p, generator) => this.origin(p, generator),
       problem: (p, message) => this.problems.push(this.doc.problem(p, message)),
       warn: (p, message) => this.warnings.push(this.doc.problem(p, message)),
@@ -535,6 +544,7 @@ class ScenarioBuilder {
       case 'http':
       case 'tcp':
       case 'udp': {
+        if (typeof raw.to !== 'string') return this.resolveAddressed(raw, raw.to, from, common, at);
         const to = this.workload(raw.to, [...at, 'to']);
         if (!from || !to) return undefined;
         const port = this.resolvePort(raw.kind, to, raw.port, [
@@ -545,10 +555,60 @@ class ScenarioBuilder {
         const category = raw.category ?? this.inferCategory(from, to);
         const base = { ...common, category, from: refOf(from), to: refOf(to), port };
         if (raw.kind === 'http') return { ...base, kind: 'http', http: raw.http };
-        const send = raw.kind === 'tcp' ? raw.tcp.send : raw.udp.send;
-        return { ...base, kind: raw.kind, ...(send === undefined ? {} : { send }) };
+        const send = sendOf(raw);
+        const payload = send === undefined ? {} : { send };
+        return raw.kind === 'tcp'
+          ? { ...base, kind: 'tcp', ...payload }
+          : { ...base, kind: 'udp', ...payload };
       }
     }
+  }
+
+  /** An attempt to a destination that is not a Service name: an address, a pod IP, the node, the internet. */
+  private resolveAddressed(
+    raw: Extract<RawAttempt, { kind: 'http' | 'tcp' | 'udp' }>,
+    to: AddressTo,
+    from: Workload | undefined,
+    common: Pick<Attempt, 'id' | 'expect' | 'timeoutMs' | 'explicitTimeout' | 'description' | 'origin'>,
+    at: DocPath,
+  ): Attempt | undefined {
+    let target: AddressTarget;
+    let port: Port | undefined;
+    if ('podIp' in to) {
+      const workload = this.workload(to.podIp, [...at, 'to', 'podIp']);
+      if (!workload) return undefined;
+      target = { kind: 'pod-ip', workload: refOf(workload) };
+      port = this.resolvePort(raw.kind, workload, raw.port, [...at, raw.port === undefined ? 'to' : 'port']);
+    } else {
+      target =
+        'address' in to
+          ? { kind: 'address', address: to.address }
+          : 'node' in to
+            ? { kind: 'node' }
+            : { kind: 'internet' };
+      if (typeof raw.port !== 'number') {
+        this.problems.push(
+          this.doc.problem(
+            [...at, raw.port === undefined ? 'to' : 'port'],
+            `an attempt to ${addressTargetText(target)} needs a port number${raw.port === undefined ? '' : ` (a port name such as '${raw.port}' names a workload's port)`}`,
+          ),
+        );
+        return undefined;
+      }
+      port = { port: raw.port, protocol: raw.kind === 'udp' ? 'UDP' : 'TCP' };
+    }
+    if (!from || !port) return undefined;
+    const base = {
+      ...common,
+      category: raw.category ?? addressCategory(target),
+      from: refOf(from),
+      target,
+      port,
+    };
+    if (raw.kind === 'http') return { ...base, kind: 'http', http: raw.http };
+    const send = sendOf(raw);
+    const payload = send === undefined ? {} : { send };
+    return raw.kind === 'tcp' ? { ...base, kind: 'tcp', ...payload } : { ...base, kind: 'udp', ...payload };
   }
 
   private resolvePort(kind: AttemptKind, to: Workload, want: number | string | undefined, at: DocPath) {
@@ -645,6 +705,7 @@ class ScenarioBuilder {
           kind: 'builtin',
           name: ref.builtin,
           ...(ref.clusterPolicy === undefined ? {} : { clusterPolicy: ref.clusterPolicy }),
+          ...(ref.allowEgress === undefined ? {} : { allowEgress: ref.allowEgress }),
           origin,
         });
       } else if (ref.file !== undefined) {
@@ -686,6 +747,10 @@ class ScenarioBuilder {
     }
     return manifests;
   }
+}
+
+function sendOf(raw: Extract<RawAttempt, { kind: 'tcp' | 'udp' }>): string | undefined {
+  return raw.kind === 'tcp' ? raw.tcp.send : raw.udp.send;
 }
 
 function fits(kind: AttemptKind, word: string): boolean {

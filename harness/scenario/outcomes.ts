@@ -98,5 +98,9 @@ export const CATEGORIES = [
   'dns-recon',
   'api-token',
   'shared-services',
+  'node',
+  'metadata',
+  'egress',
+  'pod-ip',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];

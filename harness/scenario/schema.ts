@@ -49,6 +49,8 @@ const portName = z
     'must be an IANA service name: lower-case letters, digits and "-"',
   );
 
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+
 export const PortSchema = z
   .strictObject({
     port: portNumber,
@@ -75,10 +77,7 @@ const workloadFields = {
     .array(z.union([portNumber, PortSchema]))
     .default([])
     .meta({ description: 'Ports served; a bare number means TCP. None: a client-only workload (a probe).' }),
-  ip: z
-    .union([z.ipv4(), z.ipv6()])
-    .optional()
-    .meta({ description: 'Pod address, used only offline to evaluate ipBlock rules.' }),
+  ip: ipAddress.optional().meta({ description: 'Pod address, used only offline to evaluate ipBlock rules.' }),
   automountToken: z
     .boolean()
     .default(true)
@@ -151,12 +150,28 @@ export const TenantSchema = z
   })
   .meta({ description: 'Shorthand for a tenant namespace with its workloads.' });
 
+/** A destination outside the cluster a built-in bundle lets tenants reach. */
+export const EgressAllowanceSchema = z
+  .strictObject({
+    cidr: z.union([z.cidrv4(), z.cidrv6(), ipAddress]).meta({ description: 'An address or CIDR.' }),
+    ports: z
+      .array(portNumber)
+      .min(1)
+      .optional()
+      .meta({ description: 'TCP ports allowed there. Default: every port.' }),
+  })
+  .meta({ description: 'An egress destination outside the cluster that tenants may reach.' });
+
 export const PolicyRefSchema = z
   .strictObject({
     builtin: z
       .enum(['hard-isolation', 'article'])
       .optional()
       .meta({ description: 'A built-in bundle rendered for every tenant of the scenario.' }),
+    allowEgress: z.array(EgressAllowanceSchema).optional().meta({
+      description:
+        'With builtin hard-isolation: destinations outside the cluster every tenant may reach (a NetworkPolicy per tenant namespace). Nodes, the metadata service and every other outside address stay denied.',
+    }),
     file: z
       .string()
       .min(1)
@@ -170,6 +185,10 @@ export const PolicyRefSchema = z
   })
   .refine((p) => [p.builtin, p.file, p.inline].filter((v) => v !== undefined).length === 1, {
     message: 'a policy entry needs exactly one of builtin, file, inline',
+  })
+  .refine((p) => p.allowEgress === undefined || p.builtin === 'hard-isolation', {
+    message: 'allowEgress belongs to builtin: hard-isolation',
+    path: ['allowEgress'],
   })
   .refine((p) => p.clusterPolicy === undefined || p.builtin === 'hard-isolation', {
     message: 'clusterPolicy applies to builtin: hard-isolation only',
@@ -219,11 +238,31 @@ const attemptCommon = {
   description: z.string().optional(),
 };
 
+/** Destinations that are not Service names (harness/scenario/address-target.ts). */
+export const AddressToSchema = z.union([
+  z
+    .strictObject({ address: ipAddress })
+    .meta({ description: 'A literal address, e.g. outside the cluster (egress) or 169.254.169.254.' }),
+  z.strictObject({ podIp: workloadRef }).meta({
+    description: "The workload's pod IP, read at run time: no Service, no DNS, no Service-level mesh config.",
+  }),
+  z
+    .strictObject({ node: z.literal('own') })
+    .meta({ description: "The node the source pod runs on (the pod's status.hostIP), read at run time." }),
+  z.strictObject({ internet: z.literal(true) }).meta({
+    description:
+      "bulkhead's stand-in for the internet: its target container on kind's network, else a public address.",
+  }),
+]);
+
 const targetFields = {
-  to: workloadRef.meta({ description: 'Target workload, reached by its Service name.' }),
+  to: z.union([workloadRef, AddressToSchema]).meta({
+    description:
+      'Target workload, reached by its Service name; or an address, a pod IP, the own node, or the internet.',
+  }),
   port: z.union([portNumber, portName]).optional().meta({
     description:
-      "A port number or name of the target. Default: the target's only port of that protocol. A number the target does not serve aims at a closed port: expect refused, unless a policy drops it first.",
+      "A port number or name of the target. Default: the target's only port of that protocol. A number the target does not serve aims at a closed port: expect refused, unless a policy drops it first. A number for an address, the node or the internet.",
   }),
 };
 
@@ -281,6 +320,76 @@ const generatorCommon = {
 const templated = {
   description: 'May use {source}, {sourceNamespace}, {victim}, {victimNamespace}, {trustDomain}.',
 };
+
+const escapeSource = sourceSelector.default('probes').meta({
+  description:
+    'Sources: probes, all, or a list. A source with a sidecar sends through Envoy, whose passthrough hides what refused it (fact O7): probe from pods without one to observe the network.',
+});
+
+export const EscapeGeneratorSchemas = [
+  z
+    .strictObject({
+      ...generatorCommon,
+      from: escapeSource,
+      kind: z.literal('node'),
+      ports: z
+        .array(portNumber)
+        .min(1)
+        .default([10250, 22])
+        .meta({ description: 'Ports on the node: the kubelet (10250) and SSH (22) by default.' }),
+    })
+    .meta({
+      description:
+        'Each source to the node it runs on (its hostIP, read at run time), over TCP. Default expect: denied.',
+    }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      from: escapeSource,
+      kind: z.literal('metadata'),
+      ipv6: z.boolean().default(false).meta({
+        description:
+          'Also fd00:ec2::254, the IPv6 form on AWS Nitro; set it where the cluster is dual-stack.',
+      }),
+      http: HttpRequestSchema.default({ method: 'GET', path: '/latest/meta-data/', headers: {} }),
+    })
+    .meta({
+      description:
+        "Each source to the cloud's instance metadata service, 169.254.169.254:80. Default expect: denied.",
+    }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      from: escapeSource,
+      kind: z.literal('egress'),
+      to: z
+        .array(z.union([z.cidrv4(), z.cidrv6(), ipAddress]))
+        .min(1)
+        .optional()
+        .meta({
+          description:
+            "Addresses or CIDRs outside the cluster (a CIDR is dialled at its first host address). Default: bulkhead's stand-in for the internet.",
+        }),
+      port: portNumber.default(80),
+      as: z.enum(['http', 'tcp']).default('http'),
+      http: HttpRequestSchema.prefault({}),
+    })
+    .meta({
+      description:
+        "Each source to addresses outside the cluster. Default expect: denied, or allowed where the built-in bundle's allowEgress names the destination and port.",
+    }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      kind: z.literal('pod-ip'),
+      as: z.enum(['http', 'tcp']).default('http'),
+      http: HttpRequestSchema.prefault({}),
+    })
+    .meta({
+      description:
+        "Each source to every TCP port of every other tenant's workloads by pod IP (read at run time), bypassing DNS and the Service. Default expect: denied.",
+    }),
+] as const;
 
 export const GeneratorSchema = z.discriminatedUnion('kind', [
   z
@@ -376,6 +485,7 @@ export const GeneratorSchema = z.discriminatedUnion('kind', [
     .meta({
       description: "Each source uses its pod's token against the API server. Default expect: api-forbidden.",
     }),
+  ...EscapeGeneratorSchemas,
 ]);
 
 export const ScenarioSchema = z
@@ -435,6 +545,7 @@ export const ScenarioSchema = z
 export type ScenarioInput = z.input<typeof ScenarioSchema>;
 export type ScenarioDocument = z.output<typeof ScenarioSchema>;
 export type RawAttempt = z.output<typeof AttemptSchema>;
+export type AddressTo = z.output<typeof AddressToSchema>;
 export type RawGenerator = z.output<typeof GeneratorSchema>;
 export type RawWorkload = z.output<typeof WorkloadSchema>;
 export type RawPort = z.output<typeof PortSchema>;

@@ -127,8 +127,63 @@ export interface ApiAttempt extends AttemptBase {
   readonly request: ApiRequest;
 }
 
-export type Attempt = HttpAttempt | TcpAttempt | UdpAttempt | DnsAttempt | ApiAttempt;
+/**
+ * A destination that is not a Service name (harness/scenario/address-target.ts): a node, a pod's
+ * own IP, a literal address outside the cluster, or bulkhead's stand-in for the internet. All but
+ * `address` are read at run time.
+ */
+export type AddressTarget =
+  /** The node the source pod runs on, by its address (the pod's `status.hostIP`). */
+  | { readonly kind: 'node' }
+  /** The IP of the workload's pod (`status.podIP`): no Service, no DNS, no Service-level mesh config. */
+  | { readonly kind: 'pod-ip'; readonly workload: WorkloadRef }
+  /** A literal address; `cidr` is the range the scenario named, when it named one. */
+  | { readonly kind: 'address'; readonly address: string; readonly cidr?: string }
+  /** The address that answers for "the internet": a target container on kind, else {@link PUBLIC_ADDRESS}. */
+  | { readonly kind: 'internet' };
+
+interface AddressedBase extends AttemptBase {
+  readonly target: AddressTarget;
+  readonly port: Port;
+}
+
+/** An HTTP attempt to an {@link AddressTarget}; the Host header is the address and port. */
+export interface AddressedHttpAttempt extends AddressedBase {
+  readonly kind: 'http';
+  readonly http: HttpRequest;
+}
+
+export interface AddressedTcpAttempt extends AddressedBase {
+  readonly kind: 'tcp';
+  readonly send?: string;
+}
+
+export interface AddressedUdpAttempt extends AddressedBase {
+  readonly kind: 'udp';
+  readonly send?: string;
+}
+
+export type AddressedAttempt = AddressedHttpAttempt | AddressedTcpAttempt | AddressedUdpAttempt;
+
+export type Attempt =
+  | HttpAttempt
+  | TcpAttempt
+  | UdpAttempt
+  | DnsAttempt
+  | ApiAttempt
+  | AddressedHttpAttempt
+  | AddressedTcpAttempt
+  | AddressedUdpAttempt;
+/** An attempt to a workload by its Service name. */
 export type TargetedAttempt = HttpAttempt | TcpAttempt | UdpAttempt;
+
+export function isAddressed(a: Attempt): a is AddressedAttempt {
+  return 'target' in a;
+}
+
+export function isTargeted(a: Attempt): a is TargetedAttempt {
+  return 'to' in a;
+}
 
 /** One Kubernetes object read from a policy source, with a way back to its text. */
 export interface Manifest {
@@ -143,6 +198,8 @@ export type PolicySource =
   | {
       readonly kind: 'builtin';
       readonly name: 'hard-isolation' | 'article';
+      /** Destinations outside the cluster the bundle lets tenants reach (hard-isolation only). */
+      readonly allowEgress?: readonly { readonly cidr: string; readonly ports?: readonly number[] }[];
       /** hard-isolation's cross-tenant deny: in a Calico tier (default) or a ClusterNetworkPolicy. */
       readonly clusterPolicy?: 'calico' | 'cnp';
       readonly origin: Origin;

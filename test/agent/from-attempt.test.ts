@@ -1,9 +1,9 @@
-/** Scenario attempts become batch items the agent accepts, dialling Service names. */
+/** Scenario attempts become batch items the agent accepts, dialling Service names or read addresses. */
 import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
 
 import { isInvalid, parseBatch } from '../../harness/agent/batch.js';
-import { toBatchItem } from '../../harness/agent/from-attempt.js';
+import { toBatchItem, type RunAddresses } from '../../harness/agent/from-attempt.js';
 import { loadScenarioFile } from '../../harness/scenario/loader.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 
@@ -16,8 +16,19 @@ describe('agent: scenario attempts as batch items', function () {
     scenario = await loadScenarioFile(SCENARIO);
   });
 
+  /** As a run reads them from the pods: every workload on one node, pods on 10.244.0.x. */
+  const addresses = (): RunAddresses => ({
+    pods: new Map(
+      scenario.workloads.map((w, i) => [
+        `${w.namespace}/${w.name}`,
+        { podIP: `10.244.0.${i + 2}`, hostIP: '172.18.0.2' },
+      ]),
+    ),
+  });
+
   it('turns every attempt of the shipped scenario into an item the agent reads back unchanged', function () {
-    const items = scenario.attempts.map((a) => toBatchItem(a, scenario));
+    const withAddresses = { ...scenario, addresses: addresses() };
+    const items = scenario.attempts.map((a) => toBatchItem(a, withAddresses));
     const batch = parseBatch(JSON.stringify(items));
     expect(batch.entries.filter(isInvalid)).to.deep.equal([]);
     expect(batch.entries).to.deep.equal(items);
@@ -71,5 +82,41 @@ describe('agent: scenario attempts as batch items', function () {
       kind: 'api',
       request: api?.kind === 'api' ? api.request : undefined,
     });
+  });
+
+  it('dials the node, a pod and the metadata service by the addresses the run read', function () {
+    const withAddresses = { ...scenario, addresses: addresses() };
+    const host = (id: string) => {
+      const a = scenario.attempts.find((x) => x.id === id);
+      expect(a, id).to.exist;
+      return toBatchItem(a!, withAddresses);
+    };
+    expect(host('node:tenant-acme/probe-nosidecar->node:10250')).to.include({
+      kind: 'tcp',
+      host: '172.18.0.2',
+      port: 10250,
+    });
+    const index = scenario.workloads.findIndex(
+      (w) => w.namespace === 'tenant-globex' && w.name === 'api-gateway',
+    );
+    expect(host('pod-ip:tenant-acme/probe->tenant-globex/api-gateway:8080')).to.include({
+      host: `10.244.0.${index + 2}`,
+      port: 8080,
+      sidecar: true,
+    });
+    expect(host('metadata:tenant-acme/probe-nosidecar->169.254.169.254:80')).to.deep.include({
+      host: '169.254.169.254',
+      port: 80,
+      http: { method: 'GET', path: '/latest/meta-data/', headers: {} },
+    });
+    expect(host('egress:tenant-acme/probe-nosidecar->internet:80')).to.include({ host: '1.1.1.1' });
+  });
+
+  it('leaves the host empty when the run has not read the address, which the agent answers as error', function () {
+    const a = scenario.attempts.find((x) => x.id === 'node:tenant-acme/probe-nosidecar->node:22');
+    const item = toBatchItem(a!, scenario);
+    expect(item).to.include({ host: '' });
+    const [entry] = parseBatch(JSON.stringify([item])).entries;
+    expect(entry && isInvalid(entry)).to.equal(true);
   });
 });

@@ -67,7 +67,7 @@ describe('cli', () => {
     expect(r.code).to.equal(0);
     expect(r.stdout).to.contain("scenarios/hard-isolation.yaml: scenario 'hard-isolation' is valid");
     expect(r.stdout).to.match(/namespaces\s+4 \(3 tenants, 1 shared\)/);
-    expect(r.stdout).to.match(/attempts\s+\d+ \(9 explicit, \d+ from 7 generators\)/);
+    expect(r.stdout).to.match(/attempts\s+\d+ \(9 explicit, \d+ from 11 generators\)/);
     expect(r.stderr).to.equal('');
   });
 

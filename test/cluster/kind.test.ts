@@ -175,6 +175,53 @@ describe('cluster: kind provider (stub kind/docker/istioctl, local releases, fak
     expect(existsSync(path.join(props.logsDir, 'bulkhead-control-plane', 'kubelet.log'))).to.equal(true);
   });
 
+  it('starts the internet stand-in on the kind network when asked, and removes it with the cluster', async () => {
+    const cluster = await provisionKind({
+      ...props,
+      internet: { image: 'registry.test/node:24@sha256:abc' },
+    });
+    expect(cluster.internet).to.equal('172.18.0.9');
+    const calls = await stubs.calls();
+    const run = calls.find((c) => c[0] === 'docker' && c[1] === 'run') ?? [];
+    expect(run.slice(0, 10)).to.deep.equal([
+      'docker',
+      'run',
+      '-d',
+      '--name',
+      'bulkhead-bulkhead-internet',
+      '--network',
+      'kind',
+      '--label',
+      'dev.bulkhead.internet=bulkhead',
+      'registry.test/node:24@sha256:abc',
+    ]);
+    expect(run.slice(10, 12)).to.deep.equal(['node', '-e']);
+    expect(run[12]).to.contain('.listen(80)');
+    // Started once Istio is in, replacing a stale one of the same name first.
+    expect((await tools()).slice(-4)).to.deep.equal([
+      'istioctl install -y',
+      'docker rm -f',
+      'docker run -d',
+      'docker inspect --format',
+    ]);
+    expect(
+      log.some((l) => l.startsWith('$ docker run -d --name bulkhead-bulkhead-internet --network kind')),
+    ).to.equal(true);
+    await cluster.release({ keep: false, logsDir: props.logsDir });
+    expect((await tools()).slice(-3)).to.deep.equal([
+      'docker rm -f',
+      'kind export logs',
+      'kind delete cluster',
+    ]);
+    expect(await readdir(path.join(stubs.state, 'containers'))).to.deep.equal([]);
+  });
+
+  it('without the internet stand-in asked for, starts no container', async () => {
+    const cluster = await provisionKind(props);
+    expect(cluster.internet).to.equal(undefined);
+    expect((await stubs.calls()).some((c) => c[0] === 'docker' && c[1] === 'run')).to.equal(false);
+  });
+
   it('refuses an unsupported Istio/Kubernetes pair before running any command or download', async () => {
     let error: unknown;
     try {

@@ -58,7 +58,11 @@ case "$1 $2" in
 esac
 `;
 
-/** docker: `info` answers unless $STUB_STATE/docker-down exists; `ps` lists kind node containers. */
+/**
+ * docker: `info` answers unless $STUB_STATE/docker-down exists; `ps` lists kind node containers;
+ * `run -d` starts a container (its name in $STUB_STATE/containers), `inspect` gives its address
+ * on the kind network, `rm -f` removes it.
+ */
 const DOCKER = `#!/bin/bash
 ${RECORD}
 case "$1" in
@@ -70,6 +74,12 @@ case "$1" in
   ps)
     label="$(flag --filter "$@")"; name="\${label#label=io.x-k8s.kind.cluster=}"
     if [ -f "$S/clusters/$name" ]; then printf '%s-control-plane\\t%s\\n' "$name" "$(cat "$S/clusters/$name")"; fi ;;
+  run)
+    mkdir -p "$S/containers"; name="$(flag --name "$@")"; touch "$S/containers/$name"; echo 0123456789ab ;;
+  inspect)
+    if [ -f "$S/containers/\${@: -1}" ]; then echo 172.18.0.9; else echo "Error: No such object: \${@: -1}" >&2; exit 1; fi ;;
+  rm)
+    rm -f "$S/containers/\${@: -1}" ;;
   *) echo "docker: '$1' is not a docker command." >&2; exit 1 ;;
 esac
 `;

@@ -25,6 +25,7 @@ function modelInput(s: Scenario, options: RenderOptions = {}): ModelInput {
     trustDomain: s.trustDomain,
     clusterDomain: s.clusterDomain,
     manifests: renderPolicySources(s, options),
+    attempts: s.attempts,
   };
 }
 

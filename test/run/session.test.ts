@@ -52,7 +52,9 @@ describe('run session', function () {
         bundlePath: await agentBundle(),
         unroutedPort: await closedPort(),
         route: (source, host) =>
-          source.namespace === 'tenant-acme' && host.startsWith('api.') ? app.port : undefined,
+          source.namespace === 'tenant-acme' && (host.startsWith('api.') || host === '127.0.0.3')
+            ? app.port
+            : undefined,
       }),
     }).start();
     scenario = await load(SCENARIO, path.join(dir, 'scenario.yaml'));
@@ -87,6 +89,31 @@ describe('run session', function () {
     provision: { provider: 'kind' },
     acquire,
     ...extra,
+  });
+
+  it("on kind, starts the internet stand-in with the agent's image and dials it for internet attempts", async () => {
+    const asked: AcquireProps[] = [];
+    const withInternet = await load(
+      `${SCENARIO}    - { id: to-internet, kind: http, from: tenant-acme/client, to: { internet: true }, port: 80, expect: allowed }\n`,
+      path.join(dir, 'scenario.yaml'),
+    );
+    {
+      await using session = await RunSession.open(
+        props({
+          scenario: withInternet,
+          acquire: async (p) => {
+            asked.push(p);
+            return { ...(await acquire(p)), internet: '127.0.0.3' };
+          },
+        }),
+      );
+      await session.run();
+    }
+    expect(asked[0]?.internetImage).to.match(/^docker\.io\/library\/node:24-alpine@sha256:[0-9a-f]{64}$/);
+    const { records } = await readResultsRecords(path.join(dir, 'reports', 'r1', 'results.jsonl'));
+    const seen = records.find((r) => r.type === 'observation' && r.attempt === 'to-internet');
+    // Only the stand-in's address (127.0.0.3 here) leads to the app in the test's network.
+    expect(seen?.type === 'observation' && seen.outcome).to.equal('allowed');
   });
 
   it('releases the cluster once at scope exit, after the reports, and saves the provisioning log', async () => {

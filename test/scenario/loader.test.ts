@@ -79,6 +79,7 @@ describe('scenario loader: every field of v1alpha1', () => {
 
   it('reads an http attempt with every field', () => {
     const a = attempt(s, 'http-full', 'http');
+    if (!('to' in a)) throw new Error('a Service attempt');
     expect(a.from).to.deep.equal({ namespace: 'blue-ns', name: 'probe' });
     expect(a.to).to.deep.equal({ namespace: 'green', name: 'api' });
     expect(a.port).to.deep.equal({ port: 9090, protocol: 'TCP', name: 'http' });
@@ -228,6 +229,10 @@ describe('scenario loader: the shipped hard-isolation scenario', () => {
       'dns-recon',
       'api-token',
       'shared-services',
+      'node',
+      'metadata',
+      'egress',
+      'pod-ip',
     ]);
     expect(new Set(s.attempts.map((a) => a.id)).size).to.equal(s.attempts.length);
   });

@@ -1140,6 +1140,9 @@ function withPodReadiness(pod: Obj, ready: boolean): Obj {
     status: {
       phase: 'Running',
       podIP: `10.244.0.${(Number(pod.metadata.resourceVersion) % 250) + 2}`,
+      // The node's address as the kubelet reports it: loopback, so that a test's network can map
+      // attempts to the node onto a local server (tests dial nothing else).
+      hostIP: '127.0.0.2',
       conditions: [
         { type: 'PodScheduled', status: 'True' },
         { type: 'Initialized', status: 'True' },

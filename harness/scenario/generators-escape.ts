@@ -1,0 +1,200 @@
+/**
+ * Generators for escape attempts beyond tenant-to-tenant: a tenant's pods to the node they run
+ * on, to the cloud's metadata service, to addresses outside the cluster, and to other tenants'
+ * pods by IP. Ids are built from names and addresses as written, so they are stable across runs
+ * even though the node and pod addresses are only read at run time.
+ */
+import { dialAddress } from '../address.js';
+import { METADATA_IPV4, METADATA_IPV6 } from './address-target.js';
+import type { ExpectWord } from './outcomes.js';
+import { expectation } from './outcomes.js';
+import type { HttpRequest, RawGenerator } from './schema.js';
+import { refText, type AddressTarget, type Attempt, type Port, type Workload } from './types.js';
+
+export type EscapeGenerator = Extract<RawGenerator, { kind: 'node' | 'metadata' | 'egress' | 'pod-ip' }>;
+export type EscapeKind = EscapeGenerator['kind'];
+
+export const ESCAPE_KINDS: readonly EscapeKind[] = ['node', 'metadata', 'egress', 'pod-ip'];
+
+export function isEscapeGenerator(g: RawGenerator): g is EscapeGenerator {
+  return (ESCAPE_KINDS as readonly string[]).includes(g.kind);
+}
+
+/** What the scenario's built-in bundle lets tenants reach outside the cluster (`allowEgress`). */
+export interface EgressAllowance {
+  readonly cidr: string;
+  readonly ports?: readonly number[];
+}
+
+export interface EscapeContext {
+  readonly workloads: readonly Workload[];
+  readonly tenantOf: (w: Workload) => string | undefined;
+  readonly allowEgress: readonly EgressAllowance[];
+}
+
+type Common = Pick<Attempt, 'id' | 'expect' | 'timeoutMs' | 'explicitTimeout' | 'origin'>;
+
+export interface EscapeDraft {
+  readonly id: string;
+  readonly kind: 'http' | 'tcp';
+  readonly category: 'node' | 'metadata' | 'egress' | 'pod-ip';
+  readonly build: (common: Common) => Attempt;
+}
+
+/** The destinations an egress generator dials: its `to` entries, or the internet stand-in. */
+function egressTargets(
+  gen: Extract<EscapeGenerator, { kind: 'egress' }>,
+): { name: string; target: AddressTarget }[] {
+  if (!gen.to) return [{ name: 'internet', target: { kind: 'internet' } }];
+  return gen.to.map((text) => {
+    const address = dialAddress(text) ?? text;
+    const cidr = text.includes('/') ? { cidr: text } : {};
+    return { name: text, target: { kind: 'address', address, ...cidr } };
+  });
+}
+
+/** How many attempts {@link escapeDrafts} makes, without building them. */
+export function escapeCount(gen: EscapeGenerator, sources: readonly Workload[], ctx: EscapeContext): number {
+  switch (gen.kind) {
+    case 'node':
+      return sources.length * gen.ports.length;
+    case 'metadata':
+      return sources.length * (gen.ipv6 ? 2 : 1);
+    case 'egress':
+      return sources.length * (gen.to?.length ?? 1);
+    case 'pod-ip': {
+      let count = 0;
+      for (const src of sources) {
+        for (const dst of otherTenants(src, ctx)) count += tcpPorts(dst).length;
+      }
+      return count;
+    }
+  }
+}
+
+function otherTenants(src: Workload, ctx: EscapeContext): Workload[] {
+  const own = ctx.tenantOf(src);
+  return ctx.workloads.filter(
+    (w) => w.ports.length > 0 && ctx.tenantOf(w) !== undefined && ctx.tenantOf(w) !== own,
+  );
+}
+
+function tcpPorts(w: Workload): Port[] {
+  return w.ports.filter((p) => p.protocol === 'TCP');
+}
+
+export function escapeDrafts(
+  gen: EscapeGenerator,
+  sources: readonly Workload[],
+  ctx: EscapeContext,
+): EscapeDraft[] {
+  const drafts: EscapeDraft[] = [];
+  switch (gen.kind) {
+    case 'node':
+      for (const src of sources) {
+        for (const port of gen.ports) {
+          drafts.push(
+            draft(`node:${refText(src)}->node:${port}`, 'node', src, { kind: 'node' }, port, 'tcp'),
+          );
+        }
+      }
+      break;
+    case 'metadata':
+      for (const src of sources) {
+        for (const address of gen.ipv6 ? [METADATA_IPV4, METADATA_IPV6] : [METADATA_IPV4]) {
+          const shown = address.includes(':') ? `[${address}]` : address;
+          drafts.push(
+            draft(
+              `metadata:${refText(src)}->${shown}:80`,
+              'metadata',
+              src,
+              { kind: 'address', address },
+              80,
+              'http',
+              gen.http,
+            ),
+          );
+        }
+      }
+      break;
+    case 'egress':
+      for (const src of sources) {
+        for (const { name, target } of egressTargets(gen)) {
+          const d = draft(
+            `egress:${refText(src)}->${name}:${gen.port}`,
+            'egress',
+            src,
+            target,
+            gen.port,
+            gen.as,
+            gen.http,
+          );
+          drafts.push(
+            allowedBy(ctx.allowEgress, name, gen.port) && gen.expect === undefined
+              ? withExpect(d, ['allowed'])
+              : d,
+          );
+        }
+      }
+      break;
+    case 'pod-ip':
+      for (const src of sources) {
+        for (const dst of otherTenants(src, ctx)) {
+          for (const port of tcpPorts(dst)) {
+            const target: AddressTarget = {
+              kind: 'pod-ip',
+              workload: { namespace: dst.namespace, name: dst.name },
+            };
+            drafts.push(
+              draft(
+                `pod-ip:${refText(src)}->${refText(dst)}:${port.port}`,
+                'pod-ip',
+                src,
+                target,
+                port,
+                gen.as,
+                gen.http,
+              ),
+            );
+          }
+        }
+      }
+      break;
+  }
+  return drafts;
+}
+
+/** Whether the bundle's allowEgress names this destination (as written) and lets the port through. */
+export function allowedBy(
+  allowances: readonly EgressAllowance[],
+  destination: string,
+  port: number,
+): boolean {
+  return allowances.some((a) => a.cidr === destination && (a.ports === undefined || a.ports.includes(port)));
+}
+
+function withExpect(d: EscapeDraft, words: ExpectWord[]): EscapeDraft {
+  return { ...d, build: (c) => ({ ...d.build(c), expect: expectation(words) }) };
+}
+
+function draft(
+  id: string,
+  category: EscapeDraft['category'],
+  src: Workload,
+  target: AddressTarget,
+  port: number | Port,
+  kind: 'http' | 'tcp',
+  http: HttpRequest = { method: 'GET', path: '/', headers: {} },
+): EscapeDraft {
+  const p: Port = typeof port === 'number' ? { port, protocol: 'TCP' } : port;
+  const from = { namespace: src.namespace, name: src.name };
+  return {
+    id,
+    kind,
+    category,
+    build: (c) =>
+      kind === 'http'
+        ? { ...c, kind, category, from, target, port: p, http }
+        : { ...c, kind, category, from, target, port: p },
+  };
+}
