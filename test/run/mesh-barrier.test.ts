@@ -193,7 +193,9 @@ describe("propagation barrier: istiod's sync status of the sidecars", function (
 
   it("says so when istiod's sync status cannot be read, and goes on with --settle", async () => {
     s = await setup({}, { unreadable: true });
-    const r = await runExisting(s.dir, '--context', 'fake', '--barrier-timeout', '60');
+    // --settle is then the only wait: without it round 1 could start before the stand-in
+    // dataplane enforces the policy (about 100 ms after the apply) and see a real leak.
+    const r = await runExisting(s.dir, '--context', 'fake', '--barrier-timeout', '60', '--settle', '2');
     expect(r.code, r.stdout + r.stderr).to.equal(0);
     const mesh = barrierOf(await s.records())?.mesh;
     expect(mesh?.status).to.equal('unavailable');
