@@ -51,6 +51,17 @@ function authorizationPolicies(ctx: LintContext): Manifest[] {
   );
 }
 
+/** The AuthorizationPolicies whose own namespace is ambient, with that namespace and their spec. */
+function policiesInAmbientNamespaces(
+  ctx: LintContext,
+  ambient: Set<string>,
+): { m: Manifest; ns: string; spec: Record<string, unknown> }[] {
+  return authorizationPolicies(ctx).flatMap((m) => {
+    const ns = namespaceOf(m);
+    return ns !== undefined && ambient.has(ns) ? [{ m, ns, spec: obj(m.object.spec) }] : [];
+  });
+}
+
 const httpAtZtunnel: Rule = {
   id: 'ambient/http-at-ztunnel',
   severity: 'error',
@@ -92,10 +103,7 @@ const l7WithoutWaypoint: Rule = {
   check(ctx) {
     const { namespaces, waypoints } = ambientView(ctx);
     const out: Finding[] = [];
-    for (const m of authorizationPolicies(ctx)) {
-      const ns = namespaceOf(m);
-      if (ns === undefined || !namespaces.has(ns)) continue;
-      const spec = obj(m.object.spec);
+    for (const { m, ns, spec } of policiesInAmbientNamespaces(ctx, namespaces)) {
       const refs = [...(spec.targetRef ? [spec.targetRef] : []), ...arr(spec.targetRefs)].map(obj);
       refs.forEach((ref, i) => {
         const kind = str(ref.kind);
@@ -135,10 +143,7 @@ const waypointBypass: Rule = {
   check(ctx) {
     const { namespaces, waypoints } = ambientView(ctx);
     const out: Finding[] = [];
-    for (const m of authorizationPolicies(ctx)) {
-      const ns = namespaceOf(m);
-      if (ns === undefined || !namespaces.has(ns)) continue;
-      const spec = obj(m.object.spec);
+    for (const { m, ns, spec } of policiesInAmbientNamespaces(ctx, namespaces)) {
       if (!spec.targetRef && arr(spec.targetRefs).length === 0) continue;
       const names = [...(waypoints.get(ns) ?? [])];
       const closed = names.some((wp) =>
