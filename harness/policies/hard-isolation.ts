@@ -8,6 +8,10 @@
  * `clusterPolicy: cnp`, a ClusterNetworkPolicy in the Admin tier (Calico's kube-admin, also before
  * the default tier: reference/ambient-cnp-facts.md B2.1, B3.2), the tenant's Kubernetes
  * default-deny (L3/L4), and the tenant's Istio DENY (L7, verified mTLS identity).
+ *
+ * Namespaces on the ambient data plane get each layer's ambient form (HBONE and probe allowances,
+ * L4-only policies at ztunnel, L7 at waypoints by targetRefs: hard-isolation-ambient.ts); sidecar
+ * namespaces get the same objects whatever the rest of the scenario runs.
  */
 import type { Namespace, Scenario, Workload } from '../scenario/types.js';
 import { principal } from '../scenario/types.js';
