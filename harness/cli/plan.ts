@@ -10,9 +10,10 @@ import { Option, type Command } from 'commander';
 import { formatProblem, UserError } from '../errors.js';
 import { CLUSTER_POLICY_FORMS, type ClusterPolicyForm, type RenderOptions } from '../policies/options.js';
 import type { PlannedAttempt } from '../model/plan.js';
-import type { PolicyManifest } from '../model/types.js';
-import { foreignObjects, planJson, planJUnit, planTable } from '../report/plan.js';
-import type { Scenario } from '../scenario/types.js';
+import type { ClusterPolicies } from '../policies/cluster-policies.js';
+import { clusterFlips, flipText } from '../model/cluster-flips.js';
+import { planJson, planJUnit, planTable } from '../report/plan.js';
+import type { Attempt, Scenario } from '../scenario/types.js';
 import { cidrList } from './cidr-option.js';
 import { EXIT, type CliIo } from './io.js';
 
@@ -122,8 +123,15 @@ Examples:
             (foreign.absent.length ? ` (not served: ${foreign.absent.join(', ')})` : '') +
             '\n',
         );
+        for (const kind of foreign.unreadable)
+          io.stderr(`warning: cannot list ${kind}: the predictions do not account for such objects\n`);
         const own = planAttempts(input, scenario.attempts, { staged: options.staged });
-        for (const line of flippedBy(own, planned)) io.stderr(`warning: ${line}\n`);
+        const predicted = (list: readonly PlannedAttempt[]) => {
+          const byId = new Map(list.map((p) => [p.attempt.id, p.predicted]));
+          return (a: Attempt) => byId.get(a.id);
+        };
+        for (const flip of clusterFlips(scenario.attempts, predicted(own), predicted(planned)))
+          io.stderr(`warning: ${flipText(flip)}\n`);
       }
       switch (options.output) {
         case 'json':
@@ -150,7 +158,7 @@ async function clusterPolicies(
   scenario: Scenario,
   options: PlanCliOptions,
   cwd: string,
-): Promise<{ manifests: readonly PolicyManifest[]; absent: readonly string[] }> {
+): Promise<ClusterPolicies> {
   const [{ loadKubeConfig }, { KubeClient }, { readClusterPolicies }] = await Promise.all([
     import('../cluster/existing.js'),
     import('../kube/index.js'),
@@ -165,21 +173,6 @@ async function clusterPolicies(
     client: new KubeClient({ kubeConfig }),
     namespaces: scenario.namespaces.map((n) => n.name),
     meshRootNamespace: scenario.meshRootNamespace,
-  });
-}
-
-/**
- * Attempts whose expectation the cluster's own policies flip: they agreed with the scenario's
- * policies alone and do not with the cluster's added, naming the cluster objects that decided.
- */
-function flippedBy(own: readonly PlannedAttempt[], withCluster: readonly PlannedAttempt[]): string[] {
-  return withCluster.flatMap((p, i) => {
-    const before = own[i];
-    if (!before || before.agrees !== true || p.agrees !== false) return [];
-    const by = foreignObjects(p.predicted.reasons);
-    return [
-      `the cluster's ${by.join(', ') || 'policies'} flip${by.length === 1 ? 's' : ''} ${p.attempt.id}: ${before.predicted.outcome} with the scenario's policies alone, ${p.predicted.outcome} with the cluster's`,
-    ];
   });
 }
 
