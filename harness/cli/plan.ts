@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { formatProblem, UserError } from '../errors.js';
-import { CLUSTER_POLICY_FORMS, type ClusterPolicyForm, type RenderOptions } from '../policies/options.js';
+import type { ClusterPolicyForm, RenderOptions } from '../policies/options.js';
 import type { PlannedAttempt } from '../model/plan.js';
 import type { ClusterPolicies } from '../policies/cluster-policies.js';
 import { clusterFlips, flipText } from '../model/cluster-flips.js';
@@ -16,6 +16,7 @@ import { planJson, planJUnit, planTable } from '../report/plan.js';
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { cidrList } from './cidr-option.js';
 import { EXIT, type CliIo } from './io.js';
+import { checkClusterPolicyOption, clusterPolicyOption } from './shared.js';
 
 const FORMATS = ['table', 'json', 'junit'] as const;
 
@@ -47,12 +48,7 @@ export function planCommand(program: Command, io: CliIo): void {
     .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
     .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
     .option('--ablate', 'for attempts expected denied, show which layers hold them on their own', false)
-    .addOption(
-      new Option(
-        '--cluster-policy <form>',
-        "where builtin:hard-isolation puts its cross-tenant deny: a Calico tier or a ClusterNetworkPolicy (overrides the scenario's clusterPolicy)",
-      ).choices(CLUSTER_POLICY_FORMS),
-    )
+    .addOption(clusterPolicyOption())
     .option(
       '--from-cluster',
       "read the cluster's own policies (NetworkPolicy, Calico, ClusterNetworkPolicy, Istio) read-only and predict with them",
@@ -95,6 +91,7 @@ Examples:
       ]);
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       for (const w of scenario.warnings) io.stderr(`warning: ${formatProblem(w)}\n`);
+      checkClusterPolicyOption(scenario, options.clusterPolicy);
       const apiServer = apiServerOf(options);
       const render: RenderOptions = {
         ...(apiServer ? { apiServer } : {}),

@@ -23,7 +23,9 @@ import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } f
 import {
   addApiServerOption,
   addRunnerOptions,
+  checkClusterPolicyOption,
   ciTrigger,
+  clusterPolicyOption,
   loadAgentBundle,
   runSettings,
   type RunnerOptions,
@@ -85,6 +87,7 @@ export function runCommand(program: Command, io: CliIo): void {
     .option('--bundle', 'also write the evidence bundle (.tar.gz with a SHA-256 manifest)', false)
     .option('--trigger <text>', 'why this run happened, for the report (default: manual, or the CI job)')
     .addOption(environmentOption())
+    .addOption(clusterPolicyOption())
     .option(
       '--istio-matrix <versions>',
       'print a CI job matrix of one run per Istio version (1.29.6,1.30.3) instead of running',
@@ -154,6 +157,7 @@ Examples:
         'deploying ambient workloads (ztunnel, istio-cni, waypoints, capture checks) is not built yet; `validate` and `plan` read them',
       );
       if (ambient) throw new InputError([ambient]);
+      checkClusterPolicyOption(scenario, options.clusterPolicy);
       const tester = testerOf(options);
       const settings = runSettings(options, await loadAgentBundle());
       const runId = options.runId ?? newRunId();

@@ -16,7 +16,7 @@ import { isPodReady } from '../kube/pods.js';
 import { waitFor } from '../kube/wait.js';
 import type { ProviderName } from '../cluster/provider.js';
 import type { ClusterFacts as ModelFacts } from '../model/types.js';
-import type { ApiServerEndpoints } from '../policies/options.js';
+import type { ApiServerEndpoints, ClusterPolicyForm } from '../policies/options.js';
 import { PolicyModel } from '../model/evaluate.js';
 import type { PolicyManifest, Prediction } from '../model/types.js';
 import { clusterFlips, flipText } from '../model/cluster-flips.js';
@@ -109,6 +109,11 @@ export interface RunSettings {
   readonly execConcurrency?: number;
   /** The API server as policy sees it (`--api-server`); default: read from the cluster. */
   readonly apiServer?: ApiServerEndpoints;
+  /**
+   * Where `builtin: hard-isolation` puts its cross-tenant deny (`--cluster-policy`), over the
+   * scenario's `clusterPolicy`. @default the scenario's, else `calico`
+   */
+  readonly clusterPolicy?: ClusterPolicyForm;
 }
 
 /** What a run dials for `internet` attempts: the provider's stand-in (harness/cluster/internet.ts). */
@@ -392,7 +397,10 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
   });
   ctx.log.append({ type: 'facts', ...facts.record });
   ctx.facts = facts;
-  const manifests = renderPolicySources(scenario, facts.renderOptions);
+  const manifests = renderPolicySources(scenario, {
+    ...facts.renderOptions,
+    ...(props.clusterPolicy ? { clusterPolicy: props.clusterPolicy } : {}),
+  });
   const labelled = manifests.map((m) => withLabels(m.object, ctx.labels));
   await openCanary(ctx, manifests);
   const mesh = await prepareMeshBarrier(meshProps(ctx, labelled));
