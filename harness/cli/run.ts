@@ -24,7 +24,9 @@ import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } f
 import {
   addApiServerOption,
   addRunnerOptions,
+  checkClusterPolicyOption,
   ciTrigger,
+  clusterPolicyOption,
   loadAgentBundle,
   runSettings,
   type RunnerOptions,
@@ -86,6 +88,7 @@ export function runCommand(program: Command, io: CliIo): void {
     .option('--bundle', 'also write the evidence bundle (.tar.gz with a SHA-256 manifest)', false)
     .option('--trigger <text>', 'why this run happened, for the report (default: manual, or the CI job)')
     .addOption(environmentOption())
+    .addOption(clusterPolicyOption())
     .option(
       '--istio-matrix <versions>',
       'print a CI job matrix of one run per Istio version (1.29.6,1.30.3) instead of running',
@@ -156,6 +159,7 @@ Examples:
       );
       if (ambient) throw new InputError([ambient]);
       const dataplane = runDataplane(scenario, options.dataplane);
+      checkClusterPolicyOption(scenario, options.clusterPolicy);
       const tester = testerOf(options);
       const settings = runSettings(options, await loadAgentBundle());
       const runId = options.runId ?? newRunId();
