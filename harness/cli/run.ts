@@ -10,7 +10,8 @@ import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
 import { InputError, UserError } from '../errors.js';
-import { ambientRefusal } from '../scenario/dataplane.js';
+import { ambientRefusal, firstAmbient } from '../scenario/dataplane.js';
+import type { Scenario } from '../scenario/types.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
 import { resultTable, runSummary } from '../report/run-table.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
@@ -157,6 +158,7 @@ Examples:
         'deploying ambient workloads (ztunnel, istio-cni, waypoints, capture checks) is not built yet; `validate` and `plan` read them',
       );
       if (ambient) throw new InputError([ambient]);
+      const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
       const { checkClusterNetworkPolicyCalico } = await import('../cluster/cnp-gate.js');
       const cnpGate = {
@@ -188,6 +190,7 @@ Examples:
         provision: {
           ...(options.provider === 'existing' ? {} : provisionProps(options)),
           provider: options.provider,
+          dataplane,
           ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
           ...(options.context ? { context: options.context } : {}),
         },
@@ -233,4 +236,29 @@ Examples:
       if (exitCode !== 0) throw new CommandExit(exitCode);
     },
   );
+}
+
+/**
+ * The data plane a run provisions (kind) or requires (existing): `--dataplane` when given, else
+ * ambient when the scenario has an ambient namespace or workload. `--dataplane sidecar` with such a
+ * scenario is a contradiction, refused with where the scenario says ambient.
+ */
+export function runDataplane(
+  scenario: Scenario,
+  given: 'sidecar' | 'ambient' | undefined,
+): 'sidecar' | 'ambient' {
+  const ambient = firstAmbient(scenario);
+  if (given === 'sidecar' && ambient) {
+    const { file, line, column, path: at } = ambient.origin;
+    throw new InputError([
+      {
+        file,
+        line,
+        column,
+        path: at,
+        message: `--dataplane sidecar contradicts ${ambient.what}, which is on the ambient data plane; drop --dataplane or pass --dataplane ambient`,
+      },
+    ]);
+  }
+  return given ?? (ambient ? 'ambient' : 'sidecar');
 }
