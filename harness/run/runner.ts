@@ -540,6 +540,7 @@ function canaryProbe(ctx: RunContext, timeoutMs: number): CanaryProbeProps {
     clock: ctx.clock,
     progress: ctx.progress,
     timeoutMs,
+    sessions: sessionsOf(ctx),
     openings: new OpeningLimit(ctx.props.execConcurrency),
     ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
   };
@@ -636,17 +637,16 @@ function settledPart<T>(
   return part.status === 'fulfilled' ? part.value : timedOut(part.reason);
 }
 
-/** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */
-async function rounds(ctx: RunContext): Promise<void> {
-  const { props, progress, convergence, clock, scenario } = ctx;
-  progress.phase('execute');
-  const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, ctx.predict) }));
-  const deadline = clock.now() + (props.convergeTimeoutMs ?? RUN_DEFAULTS.convergeTimeoutMs);
-  const interval = props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs;
+/**
+ * The run's agent sessions, one per pod for the barrier and all the rounds (per round where the
+ * server speaks only v4), opened by the first dial that needs one.
+ */
+function sessionsOf(ctx: RunContext): AgentSessions {
+  if (ctx.sessions) return ctx.sessions;
+  const { props, scenario } = ctx;
   const transport: Transport = { mode: 'stdin' };
   ctx.transport = transport;
-  // One agent per source pod for all the rounds (per round where the server speaks only v4).
-  const sessions = new AgentSessions({
+  ctx.sessions = new AgentSessions({
     kubeConfig: props.kubeConfig,
     scenario: ctx.addresses ? { ...scenario, addresses: ctx.addresses } : scenario,
     transport,
@@ -654,8 +654,22 @@ async function rounds(ctx: RunContext): Promise<void> {
     ...(props.execConcurrency ? { execConcurrency: props.execConcurrency } : {}),
     ...(props.signal ? { signal: props.signal } : {}),
   });
-  ctx.sessions = sessions;
+  return ctx.sessions;
+}
+
+/** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */
+async function rounds(ctx: RunContext): Promise<void> {
+  const { props, progress, convergence, clock, scenario } = ctx;
+  progress.phase('execute');
+  const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, ctx.predict) }));
+  const deadline = clock.now() + (props.convergeTimeoutMs ?? RUN_DEFAULTS.convergeTimeoutMs);
+  const interval = props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs;
+  const sessions = sessionsOf(ctx);
   try {
+    // Pods that only dialled the canary (the echo pods of destinations) need their session no more.
+    await sessions.retain(
+      new Set(batchesFor(scenario.attempts, ctx.pods).map((b) => `${b.namespace}/${b.pod}`)),
+    );
     for (let round = 1; ; round++) {
       if (props.signal?.aborted) throw new Interrupted();
       const todo = new Set(convergence.unsettled(tracked));
