@@ -160,7 +160,7 @@ Examples:
       if (ambient) throw new InputError([ambient]);
       const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
-      const { checkClusterNetworkPolicyCalico } = await import('../cluster/cnp-gate.js');
+      const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
       const cnpGate = {
         scenario,
         ...(options.clusterPolicy ? { clusterPolicy: options.clusterPolicy } : {}),

@@ -2,7 +2,7 @@
  * A scenario whose policies include a ClusterNetworkPolicy (its own manifests, or
  * `builtin: hard-isolation` in its `cnp` form) cannot be run on a Calico older than v3.32.1:
  * before v3.32.0 Calico does not enforce the kind at all, and v3.32.0 is refused for another bug
- * (versions.ts, reference/ambient-cnp-facts.md B4.1, B4.3). The check is cheap and runs before
+ * (harness/cluster/versions.ts, reference/ambient-cnp-facts.md B4.1, B4.3). The check is cheap and runs before
  * any download or cluster object: on kind and k3s against the Calico the run would install
  * (`--calico`), on an existing cluster against the Calico it reports.
  */
@@ -10,7 +10,7 @@ import { UserError } from '../errors.js';
 import type { ClusterPolicyForm } from '../policies/options.js';
 import { renderPolicySources } from '../policies/render.js';
 import type { Scenario } from '../scenario/types.js';
-import { calicoBeforeClusterNetworkPolicy, CNP_MIN_CALICO } from './versions.js';
+import { calicoBeforeClusterNetworkPolicy, CNP_MIN_CALICO } from '../cluster/versions.js';
 
 const CNP_API_GROUP = 'policy.networking.k8s.io/';
 
