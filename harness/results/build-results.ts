@@ -27,6 +27,7 @@ import type {
   ResultsRecord,
   RunEnvironment,
   RunRecord,
+  TransitionRecord,
 } from './records.js';
 import {
   RESULTS_JSON_VERSION,
@@ -81,6 +82,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
   const footing = records.findLast((r): r is FootingRecord => r.type === 'footing');
   const barrier = records.findLast((r): r is BarrierRecord => r.type === 'barrier');
   const policies = records.findLast((r): r is PoliciesRecord => r.type === 'policies');
+  const transition = records.findLast((r): r is TransitionRecord => r.type === 'transition');
   const judged = new Map(
     records.filter((r): r is ResultRecord => r.type === 'result').map((r) => [r.attempt, r]),
   );
@@ -296,6 +298,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       leaks: attempts.filter((a) => a.leak).length,
     },
     attempts,
+    ...(transition ? { transition: transitionPart(transition) } : {}),
     ...(props.lint
       ? {
           lint: props.lint.map((f) => ({
@@ -342,6 +345,12 @@ function judgeUnrecorded(
       ? 'the expectation is auto and the run stopped before recording its prediction'
       : judgement.reason,
   };
+}
+
+/** The transition record as results.json holds it: the record without its type. */
+function transitionPart(record: TransitionRecord): NonNullable<ResultsDocument['transition']> {
+  const { type: _type, ...part } = structuredClone(record);
+  return part;
 }
 
 /** What the scenario declares about segmentation, as the run record holds it. */
