@@ -10,6 +10,7 @@ import { DATA_PLANES } from '../scenario/dataplane.js';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
+import { TransitionPart } from './transition-schema.js';
 import { ClusterFlip, WouldChange } from './flip-schema.js';
 
 export const RESULTS_JSON_VERSION = 1;
@@ -286,6 +287,7 @@ export const ResultsDocumentSchema = z
       leaks: z.number().int(),
     }),
     attempts: z.array(AttemptEntry),
+    transition: TransitionPart.optional(),
     lint: z.array(Finding).optional(),
     ablation: z.array(AblationRow).optional(),
   })
