@@ -23,6 +23,7 @@ import {
 } from '../results/describe.js';
 import type { AttemptEntry, ResultsDocument } from '../results/results-model.js';
 import { outOfScopeStatement, segmentationSection, segmentCss, testerSection } from './segments.js';
+import { transitionCss, transitionSection } from './transition-html.js';
 import type { Outcome } from '../scenario/outcomes.js';
 
 /**
@@ -392,6 +393,7 @@ table.matrix td div.s-none { font-weight: normal; }
 .legend div { margin: 2px 0; }
 ${(Object.keys(CELL_COLOURS) as CellState[]).map((s) => `.s-${s} { background: ${CELL_COLOURS[s]}; }`).join('\n')}
 ${segmentCss(CELL_COLOURS)}
+${transitionCss(CELL_COLOURS)}
 `;
 
 function fact(label: string, value: string | number | undefined): string {
@@ -656,9 +658,15 @@ function transitSummary(doc: ResultsDocument): string {
 /** An ISO time that may wrap after its date. */
 const isoTime = (t: string | undefined) => h(t ?? '').replace('T', 'T<wbr>');
 
-/** What the prediction says beyond the observation: the cluster's own objects it rests on. */
+/** What the prediction says beyond the observation: the cluster's own objects it rests on, what staged policies would change. */
 function attemptNotes(a: AttemptEntry): string[] {
-  return a.prediction?.decidedBy ? [`predicted by the cluster's ${a.prediction.decidedBy.join(', ')}`] : [];
+  const p = a.prediction;
+  return [
+    ...(p?.decidedBy ? [`predicted by the cluster's ${p.decidedBy.join(', ')}`] : []),
+    ...(p?.wouldChange
+      ? [`would change: ${p.outcome} -> ${p.wouldChange.outcome} if Calico's staged policies were enforced`]
+      : []),
+  ];
 }
 
 function resultsSection(doc: ResultsDocument): string {
@@ -733,6 +741,7 @@ ${headerSection(doc)}
 ${segmentationSection(doc, h)}
 ${factsSection(doc)}
 ${testerSection(doc, h)}
+${transitionSection(doc, h)}
 ${matrixSection(doc)}
 ${failuresSection(doc)}
 ${resultsSection(doc)}

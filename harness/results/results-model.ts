@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
-import { ClusterFlip } from './flip-schema.js';
+import { TransitionPart } from './transition-schema.js';
+import { ClusterFlip, WouldChange } from './flip-schema.js';
 
 export const RESULTS_JSON_VERSION = 1;
 
@@ -118,6 +119,9 @@ const AttemptEntry = z.object({
         .describe(
           "The cluster's own policy objects (not the run's) the prediction rests on: `cluster:Kind/namespace/name`",
         ),
+      wouldChange: WouldChange.optional().describe(
+        "The prediction with Calico's staged policies (the cluster's or the run's) enforced, where it differs from today's: a note, never a verdict",
+      ),
     })
     .optional(),
   origin: z.object({ file: z.string(), line: z.number().int() }),
@@ -265,6 +269,7 @@ export const ResultsDocumentSchema = z
       leaks: z.number().int(),
     }),
     attempts: z.array(AttemptEntry),
+    transition: TransitionPart.optional(),
     lint: z.array(Finding).optional(),
     ablation: z.array(AblationRow).optional(),
   })

@@ -20,6 +20,7 @@ import type { ApiServerEndpoints, ClusterPolicyForm } from '../policies/options.
 import { PolicyModel } from '../model/evaluate.js';
 import type { PolicyManifest, Prediction } from '../model/types.js';
 import { clusterFlips, flipText } from '../model/cluster-flips.js';
+import { enforceStaged, hasStaged } from '../model/staged.js';
 import { foreignObjects } from '../policies/cluster-location.js';
 import { readClusterPolicies } from '../policies/cluster-policies.js';
 import { renderPolicySources } from '../policies/render.js';
@@ -159,6 +160,8 @@ export interface RunnerProps extends RunSettings, InternetProps {
   readonly provider?: ProviderName;
   /** @default the system clock */
   readonly clock?: RunClock;
+  /** Records written right after the `run` record (an upgrade-check phase: the transition into it). @default none */
+  readonly prelude?: readonly NewRecord[];
 }
 
 export interface AttemptResult {
@@ -166,6 +169,8 @@ export interface AttemptResult {
   readonly expect: Expectation;
   /** What the policy model predicted from the applied manifests, when it could. */
   readonly prediction?: Prediction;
+  /** The prediction with Calico's staged policies enforced, where it differs: a note, never a verdict. */
+  readonly wouldChange?: Prediction;
   readonly judgement: Judgement;
   readonly evidence?: AttemptEvidence;
 }
@@ -218,6 +223,8 @@ interface RunContext {
   /** Why the mesh barrier does not run, when it does not. */
   noMesh?: BarrierRecord['mesh'];
   predict: ((attempt: Attempt) => Prediction | undefined) | undefined;
+  /** Attempt id → the prediction with Calico's staged policies enforced, where it differs. */
+  wouldChange?: ReadonlyMap<string, Prediction>;
   transport?: Transport;
   /** One agent session per source pod, opened in round 1, closed after the last round. */
   sessions?: AgentSessions;
@@ -271,6 +278,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       : {}),
   });
 
+  for (const record of props.prelude ?? []) log.append(record);
   const pending = await preflight(props, client, log, clock);
   const ctx: RunContext = {
     props,
@@ -477,6 +485,23 @@ async function predictWithCluster(
       : alone;
   ctx.predict = props.predict ?? withCluster;
   const flips = alone && withCluster ? clusterFlips(scenario.attempts, alone, withCluster) : [];
+  // Calico's staged policies (the cluster's or the run's own) enforce nothing: predicted as if
+  // they were, each attempt whose outcome that changes gets a note, never a verdict.
+  const all = [...foreign.manifests, ...manifests];
+  const staged = hasStaged(all)
+    ? facts.predictions(modelPredictions(scenario, enforceStaged(all), modelFacts))
+    : undefined;
+  ctx.wouldChange = new Map(
+    scenario.attempts.flatMap((a) => {
+      const now = withCluster?.(a);
+      const then = staged?.(a);
+      return now && then && then.outcome !== now.outcome ? [[a.id, then] as const] : [];
+    }),
+  );
+  if (ctx.wouldChange.size > 0)
+    progress.update(
+      `staged policies, as if enforced, would change ${ctx.wouldChange.size} attempt(s); a note, not a verdict`,
+    );
   ctx.log.append({
     type: 'cluster-policies',
     objects: foreign.manifests.map((m) => m.file),
@@ -560,6 +585,7 @@ function canaryProbe(ctx: RunContext, timeoutMs: number): CanaryProbeProps {
     clock: ctx.clock,
     progress: ctx.progress,
     timeoutMs,
+    sessions: sessionsOf(ctx),
     openings: new OpeningLimit(ctx.props.execConcurrency),
     ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
   };
@@ -656,17 +682,16 @@ function settledPart<T>(
   return part.status === 'fulfilled' ? part.value : timedOut(part.reason);
 }
 
-/** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */
-async function rounds(ctx: RunContext): Promise<void> {
-  const { props, progress, convergence, clock, scenario } = ctx;
-  progress.phase('execute');
-  const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, ctx.predict) }));
-  const deadline = clock.now() + (props.convergeTimeoutMs ?? RUN_DEFAULTS.convergeTimeoutMs);
-  const interval = props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs;
+/**
+ * The run's agent sessions, one per pod for the barrier and all the rounds (per round where the
+ * server speaks only v4), opened by the first dial that needs one.
+ */
+function sessionsOf(ctx: RunContext): AgentSessions {
+  if (ctx.sessions) return ctx.sessions;
+  const { props, scenario } = ctx;
   const transport: Transport = { mode: 'stdin' };
   ctx.transport = transport;
-  // One agent per source pod for all the rounds (per round where the server speaks only v4).
-  const sessions = new AgentSessions({
+  ctx.sessions = new AgentSessions({
     kubeConfig: props.kubeConfig,
     scenario: ctx.addresses ? { ...scenario, addresses: ctx.addresses } : scenario,
     transport,
@@ -674,8 +699,22 @@ async function rounds(ctx: RunContext): Promise<void> {
     ...(props.execConcurrency ? { execConcurrency: props.execConcurrency } : {}),
     ...(props.signal ? { signal: props.signal } : {}),
   });
-  ctx.sessions = sessions;
+  return ctx.sessions;
+}
+
+/** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */
+async function rounds(ctx: RunContext): Promise<void> {
+  const { props, progress, convergence, clock, scenario } = ctx;
+  progress.phase('execute');
+  const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, ctx.predict) }));
+  const deadline = clock.now() + (props.convergeTimeoutMs ?? RUN_DEFAULTS.convergeTimeoutMs);
+  const interval = props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs;
+  const sessions = sessionsOf(ctx);
   try {
+    // Pods that only dialled the canary (the echo pods of destinations) need their session no more.
+    await sessions.retain(
+      new Set(batchesFor(scenario.attempts, ctx.pods).map((b) => `${b.namespace}/${b.pod}`)),
+    );
     for (let round = 1; ; round++) {
       if (props.signal?.aborted) throw new Interrupted();
       const todo = new Set(convergence.unsettled(tracked));
@@ -775,6 +814,9 @@ function resultRecord(r: AttemptResult): NewRecord {
             agrees: r.prediction.outcome === 'unknown' ? null : satisfies(r.expect, r.prediction.outcome),
             ...(foreignObjects(r.prediction.reasons).length > 0
               ? { decidedBy: foreignObjects(r.prediction.reasons) }
+              : {}),
+            ...(r.wouldChange
+              ? { wouldChange: { outcome: r.wouldChange.outcome, reasons: [...r.wouldChange.reasons] } }
               : {}),
           },
         }
@@ -894,7 +936,14 @@ function judgeAll(ctx: RunContext): AttemptResult[] {
           reason: 'the expectation is auto and no prediction was available',
         }
       : ctx.convergence.judge(attempt.id, expect);
-    return { attempt, expect, judgement, ...(prediction ? { prediction } : {}) };
+    const wouldChange = ctx.wouldChange?.get(attempt.id);
+    return {
+      attempt,
+      expect,
+      judgement,
+      ...(prediction ? { prediction } : {}),
+      ...(wouldChange ? { wouldChange } : {}),
+    };
   });
 }
 

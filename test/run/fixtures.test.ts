@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 
 import { agentImage, DEFAULT_AGENT_IMAGE, renderFixtures } from '../../harness/run/fixtures.js';
 import type { Scenario } from '../../harness/scenario/types.js';
-import { missingRequired, pruneUnknown, type JsonSchema } from '../support/fake-apiserver/schemas.js';
+import { missingRequired, pruneUnknown } from '../support/fake-apiserver/schemas.js';
 import { GATEWAY_SCHEMA } from '../support/gateway-api.js';
 import { HEAD, load } from '../support/scenarios.js';
 import { matchSnapshot } from '../support/snapshot.js';
