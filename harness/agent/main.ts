@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 
 import { util } from './builtins.js';
 import { parseConcurrency, parsePorts, probeInput, serveUntilSignal, UsageError } from './commands.js';
+import { coalescedOutput } from './output.js';
 import { runSession } from './session.js';
 
 const USAGE = `usage:
@@ -52,12 +53,14 @@ async function main(argv: readonly string[]): Promise<number> {
     });
     // API servers that only speak v4.channel.k8s.io cannot close an exec's stdin without closing
     // the whole stream, so the runner passes the batch as an argument there.
+    const out = coalescedOutput((text) => process.stdout.write(text));
     const code = await probeInput(
       values.batch === undefined ? process.stdin : Readable.from([Buffer.from(values.batch, 'base64')]),
       { stats: values.stats, ...optionalConcurrency(values.concurrency) },
-      (line) => process.stdout.write(line),
+      out.write,
       log,
     );
+    out.flush();
     // Every result is written (writes to pipes and files are synchronous on Linux). A name
     // lookup that outlived its attempt's deadline cannot be cancelled and would hold the
     // process open until the resolver gives up; nothing is left to wait for.
@@ -65,10 +68,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (command === 'session') {
     const { values } = util.parseArgs({ args: [...rest], options: { concurrency: { type: 'string' } } });
-    await runSession(process.stdin, {
-      ...optionalConcurrency(values.concurrency),
-      write: (line) => process.stdout.write(line),
-    });
+    const out = coalescedOutput((text) => process.stdout.write(text));
+    await runSession(process.stdin, { ...optionalConcurrency(values.concurrency), write: out.write });
+    out.flush();
     // As for probe: a lookup that outlived its attempt must not hold the process open.
     process.exit(0);
   }

@@ -8,13 +8,15 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 
 import { formatProblem, UserError } from '../errors.js';
-import { CLUSTER_POLICY_FORMS, type ClusterPolicyForm, type RenderOptions } from '../policies/options.js';
+import type { ClusterPolicyForm, RenderOptions } from '../policies/options.js';
 import type { PlannedAttempt } from '../model/plan.js';
-import type { PolicyManifest } from '../model/types.js';
-import { foreignObjects, planJson, planJUnit, planTable } from '../report/plan.js';
-import type { Scenario } from '../scenario/types.js';
+import type { ClusterPolicies } from '../policies/cluster-policies.js';
+import { clusterFlips, flipText } from '../model/cluster-flips.js';
+import { planJson, planJUnit, planTable } from '../report/plan.js';
+import type { Attempt, Scenario } from '../scenario/types.js';
 import { cidrList } from './cidr-option.js';
 import { EXIT, type CliIo } from './io.js';
+import { checkClusterPolicyOption, clusterPolicyOption } from './shared.js';
 
 const FORMATS = ['table', 'json', 'junit'] as const;
 
@@ -46,12 +48,7 @@ export function planCommand(program: Command, io: CliIo): void {
     .requiredOption('-f, --file <scenario.yaml>', 'the scenario file')
     .addOption(new Option('-o, --output <format>', 'output format').choices(FORMATS).default('table'))
     .option('--ablate', 'for attempts expected denied, show which layers hold them on their own', false)
-    .addOption(
-      new Option(
-        '--cluster-policy <form>',
-        "where builtin:hard-isolation puts its cross-tenant deny: a Calico tier or a ClusterNetworkPolicy (overrides the scenario's clusterPolicy)",
-      ).choices(CLUSTER_POLICY_FORMS),
-    )
+    .addOption(clusterPolicyOption())
     .option(
       '--from-cluster',
       "read the cluster's own policies (NetworkPolicy, Calico, ClusterNetworkPolicy, Istio) read-only and predict with them",
@@ -94,6 +91,7 @@ Examples:
       ]);
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       for (const w of scenario.warnings) io.stderr(`warning: ${formatProblem(w)}\n`);
+      checkClusterPolicyOption(scenario, options.clusterPolicy);
       const apiServer = apiServerOf(options);
       const render: RenderOptions = {
         ...(apiServer ? { apiServer } : {}),
@@ -122,8 +120,15 @@ Examples:
             (foreign.absent.length ? ` (not served: ${foreign.absent.join(', ')})` : '') +
             '\n',
         );
+        for (const kind of foreign.unreadable)
+          io.stderr(`warning: cannot list ${kind}: the predictions do not account for such objects\n`);
         const own = planAttempts(input, scenario.attempts, { staged: options.staged });
-        for (const line of flippedBy(own, planned)) io.stderr(`warning: ${line}\n`);
+        const predicted = (list: readonly PlannedAttempt[]) => {
+          const byId = new Map(list.map((p) => [p.attempt.id, p.predicted]));
+          return (a: Attempt) => byId.get(a.id);
+        };
+        for (const flip of clusterFlips(scenario.attempts, predicted(own), predicted(planned)))
+          io.stderr(`warning: ${flipText(flip)}\n`);
       }
       switch (options.output) {
         case 'json':
@@ -150,7 +155,7 @@ async function clusterPolicies(
   scenario: Scenario,
   options: PlanCliOptions,
   cwd: string,
-): Promise<{ manifests: readonly PolicyManifest[]; absent: readonly string[] }> {
+): Promise<ClusterPolicies> {
   const [{ loadKubeConfig }, { KubeClient }, { readClusterPolicies }] = await Promise.all([
     import('../cluster/existing.js'),
     import('../kube/index.js'),
@@ -165,21 +170,6 @@ async function clusterPolicies(
     client: new KubeClient({ kubeConfig }),
     namespaces: scenario.namespaces.map((n) => n.name),
     meshRootNamespace: scenario.meshRootNamespace,
-  });
-}
-
-/**
- * Attempts whose expectation the cluster's own policies flip: they agreed with the scenario's
- * policies alone and do not with the cluster's added, naming the cluster objects that decided.
- */
-function flippedBy(own: readonly PlannedAttempt[], withCluster: readonly PlannedAttempt[]): string[] {
-  return withCluster.flatMap((p, i) => {
-    const before = own[i];
-    if (!before || before.agrees !== true || p.agrees !== false) return [];
-    const by = foreignObjects(p.predicted.reasons);
-    return [
-      `the cluster's ${by.join(', ') || 'policies'} flip${by.length === 1 ? 's' : ''} ${p.attempt.id}: ${before.predicted.outcome} with the scenario's policies alone, ${p.predicted.outcome} with the cluster's`,
-    ];
   });
 }
 

@@ -10,7 +10,8 @@ import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
 import { InputError, UserError } from '../errors.js';
-import { ambientRefusal } from '../scenario/dataplane.js';
+import { ambientRefusal, firstAmbient } from '../scenario/dataplane.js';
+import type { Scenario } from '../scenario/types.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
 import { resultTable, runSummary } from '../report/run-table.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
@@ -23,7 +24,9 @@ import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } f
 import {
   addApiServerOption,
   addRunnerOptions,
+  checkClusterPolicyOption,
   ciTrigger,
+  clusterPolicyOption,
   loadAgentBundle,
   runSettings,
   type RunnerOptions,
@@ -85,6 +88,7 @@ export function runCommand(program: Command, io: CliIo): void {
     .option('--bundle', 'also write the evidence bundle (.tar.gz with a SHA-256 manifest)', false)
     .option('--trigger <text>', 'why this run happened, for the report (default: manual, or the CI job)')
     .addOption(environmentOption())
+    .addOption(clusterPolicyOption())
     .option(
       '--istio-matrix <versions>',
       'print a CI job matrix of one run per Istio version (1.29.6,1.30.3) instead of running',
@@ -154,6 +158,8 @@ Examples:
         'deploying ambient workloads (ztunnel, istio-cni, waypoints, capture checks) is not built yet; `validate` and `plan` read them',
       );
       if (ambient) throw new InputError([ambient]);
+      const dataplane = runDataplane(scenario, options.dataplane);
+      checkClusterPolicyOption(scenario, options.clusterPolicy);
       const tester = testerOf(options);
       const settings = runSettings(options, await loadAgentBundle());
       const runId = options.runId ?? newRunId();
@@ -176,6 +182,7 @@ Examples:
         provision: {
           ...(options.provider === 'existing' ? {} : provisionProps(options)),
           provider: options.provider,
+          dataplane,
           ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
           ...(options.context ? { context: options.context } : {}),
         },
@@ -217,4 +224,29 @@ Examples:
       if (exitCode !== 0) throw new CommandExit(exitCode);
     },
   );
+}
+
+/**
+ * The data plane a run provisions (kind) or requires (existing): `--dataplane` when given, else
+ * ambient when the scenario has an ambient namespace or workload. `--dataplane sidecar` with such a
+ * scenario is a contradiction, refused with where the scenario says ambient.
+ */
+export function runDataplane(
+  scenario: Scenario,
+  given: 'sidecar' | 'ambient' | undefined,
+): 'sidecar' | 'ambient' {
+  const ambient = firstAmbient(scenario);
+  if (given === 'sidecar' && ambient) {
+    const { file, line, column, path: at } = ambient.origin;
+    throw new InputError([
+      {
+        file,
+        line,
+        column,
+        path: at,
+        message: `--dataplane sidecar contradicts ${ambient.what}, which is on the ambient data plane; drop --dataplane or pass --dataplane ambient`,
+      },
+    ]);
+  }
+  return given ?? (ambient ? 'ambient' : 'sidecar');
 }

@@ -2,12 +2,17 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
 import { UserError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
-import type { ApiServerEndpoints } from '../policies/options.js';
+import {
+  CLUSTER_POLICY_FORMS,
+  type ApiServerEndpoints,
+  type ClusterPolicyForm,
+} from '../policies/options.js';
+import type { Scenario } from '../scenario/types.js';
 import type { DEFAULT_EXEC_CONCURRENCY as EXEC_CONCURRENCY } from '../run/execute.js';
 import type { RunSettings } from '../run/runner.js';
 import { messageOf } from '../values.js';
@@ -66,6 +71,29 @@ export function addApiServerOption(command: Command): Command {
   );
 }
 
+/** `--cluster-policy calico|cnp` (plan, run): where builtin:hard-isolation puts its cross-tenant deny. */
+export function clusterPolicyOption(): Option {
+  return new Option(
+    '--cluster-policy <form>',
+    "where builtin:hard-isolation puts its cross-tenant deny: a Calico tier or a ClusterNetworkPolicy (overrides the scenario's clusterPolicy)",
+  ).choices(CLUSTER_POLICY_FORMS);
+}
+
+/**
+ * `--cluster-policy` on a scenario without `builtin: hard-isolation` would change nothing, so it
+ * is refused rather than let the user believe the form was tested.
+ */
+export function checkClusterPolicyOption(
+  scenario: Pick<Scenario, 'file' | 'policies'>,
+  form: ClusterPolicyForm | undefined,
+): void {
+  if (form === undefined) return;
+  if (scenario.policies.some((p) => p.kind === 'builtin' && p.name === 'hard-isolation')) return;
+  throw new UserError(
+    `--cluster-policy ${form}: ${scenario.file} does not use builtin: hard-isolation, the only policy source it chooses the form of`,
+  );
+}
+
 /** The agent bundle `npm ci` built; built now if it is missing (a checkout without `npm ci`). */
 export async function loadAgentBundle(): Promise<string> {
   if (!existsSync(AGENT_BUNDLE)) {
@@ -107,6 +135,8 @@ export interface RunnerOptions {
   readonly agentImage?: string;
   readonly imageRegistry?: string;
   readonly runId?: string;
+  /** `--cluster-policy` (run only). */
+  readonly clusterPolicy?: ClusterPolicyForm;
 }
 
 /** Adds the runner's options (timeouts, convergence, images, run id) to a command. */
@@ -175,5 +205,6 @@ export function runSettings(
     ...(options.execConcurrency ? { execConcurrency: options.execConcurrency } : {}),
     ...imageChoice(options),
     ...(options.apiServer ? { apiServer: options.apiServer } : {}),
+    ...(options.clusterPolicy ? { clusterPolicy: options.clusterPolicy } : {}),
   };
 }

@@ -37,6 +37,9 @@ export interface ProvisionOptions {
   readonly istioBaseUrl?: string;
   readonly calicoBaseUrl?: string;
   readonly kindBaseUrl?: string;
+  readonly gatewayApiBaseUrl?: string;
+  /** Unset on `run`: the scenario decides (ambient when it has ambient namespaces or workloads). */
+  readonly dataplane?: 'sidecar' | 'ambient';
   readonly provisionTimeout: number;
 }
 
@@ -60,6 +63,12 @@ export function addProvisionOptions(command: Command): Command {
     )
     .option('--calico <version>', 'Calico release tag', DEFAULT_CALICO)
     .option('--istio <version>', 'Istio release (istioctl is downloaded, verified and cached)', DEFAULT_ISTIO)
+    .addOption(
+      new Option(
+        '--dataplane <plane>',
+        'the Istio data plane to install or require: sidecar, or ambient (istio-cni, ztunnel, Gateway API CRDs; Calico not on eBPF). run: default ambient when the scenario has ambient workloads',
+      ).choices(['sidecar', 'ambient']),
+    )
     .option(
       '--api-server-port <port>',
       'host port for the API server (default: kind picks one)',
@@ -67,6 +76,10 @@ export function addProvisionOptions(command: Command): Command {
     )
     .option('--istio-base-url <url>', 'mirror of https://github.com/istio/istio/releases/download')
     .option('--calico-base-url <url>', 'mirror of https://raw.githubusercontent.com/projectcalico/calico')
+    .option(
+      '--gateway-api-base-url <url>',
+      'mirror of https://raw.githubusercontent.com/kubernetes-sigs/gateway-api (ambient; files are checked against pinned SHA-256)',
+    )
     .option(
       '--kind-base-url <url>',
       'mirror of https://github.com/kubernetes-sigs/kind/releases/download (used when kind is missing or too old)',
@@ -92,6 +105,8 @@ export function provisionProps(options: ProvisionOptions): Partial<AcquireProps>
     ...(options.istioBaseUrl ? { istioBaseUrl: options.istioBaseUrl } : {}),
     ...(options.calicoBaseUrl ? { calicoBaseUrl: options.calicoBaseUrl } : {}),
     ...(options.kindBaseUrl ? { kindBaseUrl: options.kindBaseUrl } : {}),
+    ...(options.gatewayApiBaseUrl ? { gatewayApiBaseUrl: options.gatewayApiBaseUrl } : {}),
+    ...(options.dataplane ? { dataplane: options.dataplane } : {}),
   };
 }
 
@@ -148,6 +163,7 @@ versions are not a supported pair.
 Examples:
   $ bulkhead up
   $ bulkhead up --kubernetes 1.34.0 --istio 1.28.2 --workers 1
+  $ bulkhead up --dataplane ambient --istio 1.30.3      # istio-cni, ztunnel, Gateway API v1.5.1 CRDs
   $ bulkhead run -f scenarios/hard-isolation.yaml --reuse   # then, as often as needed
   $ bulkhead down
   $ bulkhead up --provider existing --context staging   # versions, support, permissions`,
@@ -164,7 +180,9 @@ Examples:
           ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
           ...(options.context ? { context: options.context } : {}),
         });
-        const problems = await checkExisting(cluster, log);
+        const problems = await checkExisting(cluster, log, {
+          ...(options.dataplane ? { dataplane: options.dataplane } : {}),
+        });
         io.stdout(renderTable(['WHAT', 'VERSION'], environmentRows(cluster.environment)));
         if (problems.length > 0) {
           throw new ClusterNotReady(

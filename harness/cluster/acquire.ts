@@ -2,11 +2,13 @@
  * One entry point for `run` and `up`: the named provider yields a cluster. The same code path
  * whether a nightly job creates a fresh kind cluster or a local loop reuses one.
  */
+import { UserError } from '../errors.js';
 import { CommandRunner, type StepLog } from './commands.js';
 import { cacheRoot } from './download.js';
 import { checkExisting, ClusterNotReady, connectExisting } from './existing.js';
 import { checkK3sHost, provisionK3s } from './k3s.js';
 import { checkKindHost, DEFAULT_CLUSTER_NAME, provisionKind } from './kind.js';
+import type { InstallDataplane } from './istio.js';
 import type { Cluster, ProviderName } from './provider.js';
 import { DEFAULT_CALICO, DEFAULT_ISTIO, DEFAULT_KUBERNETES } from './versions.js';
 
@@ -28,6 +30,13 @@ export interface AcquireProps {
   readonly istioBaseUrl?: string;
   readonly calicoBaseUrl?: string;
   readonly kindBaseUrl?: string;
+  /**
+   * The data plane the run needs: `ambient` installs (kind) or checks (existing) istio-cni,
+   * ztunnel and the Gateway API CRDs, and refuses Calico on eBPF. @default 'sidecar'
+   */
+  readonly dataplane?: InstallDataplane;
+  /** Mirror of https://raw.githubusercontent.com/kubernetes-sigs/gateway-api (kind, ambient). */
+  readonly gatewayApiBaseUrl?: string;
   readonly timeoutMs?: number;
   // kind
   /** @default 'bulkhead' */
@@ -61,7 +70,10 @@ export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
       ...(props.context ? { context: props.context } : {}),
       ...signal,
     });
-    const problems = await checkExisting(cluster, props.log, signal);
+    const problems = await checkExisting(cluster, props.log, {
+      ...signal,
+      ...(props.dataplane ? { dataplane: props.dataplane } : {}),
+    });
     if (problems.length > 0) {
       throw new ClusterNotReady(
         problems,
@@ -71,10 +83,14 @@ export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
     return cluster;
   }
   const common = provisionCommon(props);
-  if (props.provider === 'k3s') return provisionK3s(common);
+  if (props.provider === 'k3s') {
+    refuseK3sAmbient(props);
+    return provisionK3s(common);
+  }
   return provisionKind({
     ...common,
     ...kindHost(props),
+    ...(props.gatewayApiBaseUrl ? { gatewayApiBaseUrl: props.gatewayApiBaseUrl } : {}),
     name: props.name ?? DEFAULT_CLUSTER_NAME,
     logsDir: props.logsDir,
     reuse: props.reuse ?? false,
@@ -98,8 +114,17 @@ function provisionCommon(props: AcquireProps) {
   };
 }
 
+/** The k3s provider installs Istio for sidecars only; ambient provisioning is built for kind. */
+function refuseK3sAmbient(props: AcquireProps): void {
+  if (props.dataplane === 'ambient')
+    throw new UserError(
+      'the k3s provider does not provision the ambient data plane (istio-cni, ztunnel, Gateway API CRDs); use --provider kind, or --provider existing on a cluster that has it',
+    );
+}
+
 function kindHost(props: AcquireProps) {
   return {
+    ...(props.dataplane ? { dataplane: props.dataplane } : {}),
     ...(props.kindBaseUrl ? { kindBaseUrl: props.kindBaseUrl } : {}),
     ...(props.workers === undefined ? {} : { workers: props.workers }),
     ...(props.apiServerPort ? { apiServerPort: props.apiServerPort } : {}),
@@ -116,6 +141,8 @@ function kindHost(props: AcquireProps) {
 export async function checkHost(props: AcquireProps): Promise<void> {
   if (props.provider === 'existing') return;
   const common = provisionCommon(props);
-  if (props.provider === 'k3s') await checkK3sHost(common);
-  else await checkKindHost({ ...common, ...kindHost(props) });
+  if (props.provider === 'k3s') {
+    refuseK3sAmbient(props);
+    await checkK3sHost(common);
+  } else await checkKindHost({ ...common, ...kindHost(props) });
 }

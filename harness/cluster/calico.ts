@@ -16,6 +16,7 @@ import { UserError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { waitFor } from '../kube/wait.js';
 import type { StepLog } from './commands.js';
+import { readOptional } from './detect.js';
 import { calicoHasClusterNetworkPolicy } from './versions.js';
 import { sha256 } from '../values.js';
 
@@ -34,6 +35,11 @@ export interface CalicoProps {
   readonly podSubnet?: string;
   /** Let pods forward IP (k3s' custom-CNI guidance asks for it). @default false */
   readonly containerIPForwarding?: boolean;
+  /**
+   * Set the Installation's `linuxDataplane` explicitly (for ambient: `Iptables`, since Calico
+   * policy is not enforced on ambient traffic under eBPF). @default the operator's default
+   */
+  readonly linuxDataplane?: 'Iptables';
   /** Where `<version>/manifests/<file>` are fetched from. @default raw.githubusercontent.com */
   readonly baseUrl?: string;
   /** @default 600000 */
@@ -66,6 +72,7 @@ export async function installCalico(props: CalicoProps): Promise<CalicoInstall> 
   const resources = calicoResources(
     props.podSubnet ?? CALICO_POD_SUBNET,
     props.containerIPForwarding ?? false,
+    props.linuxDataplane,
   );
   props.log(
     `$ kubectl apply --server-side --field-manager=bulkhead -f - <<EOF\n${resources.map((r) => JSON.stringify(r)).join('\n---\n')}\nEOF`,
@@ -76,7 +83,11 @@ export async function installCalico(props: CalicoProps): Promise<CalicoInstall> 
 }
 
 /** The Installation (IP pool = pod subnet) and the Calico API server. */
-export function calicoResources(podSubnet: string, containerIPForwarding = false): KubernetesObject[] {
+export function calicoResources(
+  podSubnet: string,
+  containerIPForwarding = false,
+  linuxDataplane?: 'Iptables',
+): KubernetesObject[] {
   return [
     {
       apiVersion: 'operator.tigera.io/v1',
@@ -84,6 +95,7 @@ export function calicoResources(podSubnet: string, containerIPForwarding = false
       metadata: { name: 'default' },
       spec: {
         calicoNetwork: {
+          ...(linuxDataplane ? { linuxDataplane } : {}),
           ...(containerIPForwarding ? { containerIPForwarding: 'Enabled' } : {}),
           ipPools: [
             {
@@ -239,4 +251,37 @@ async function waitCalicoAvailable(props: CalicoProps): Promise<void> {
       `${String(nodes.filter((n) => conditionTrue(n, 'Ready')).length)}/${String(nodes.length)} nodes Ready`,
     ...(props.signal ? { signal: props.signal } : {}),
   });
+}
+
+/**
+ * Why Calico's dataplane rules ambient out, or undefined when it does not: the eBPF dataplane,
+ * under which Calico policy is not enforced on ambient traffic ("The BPF dataplane's bpf_redirect
+ * bypasses the socket layer that Istio ambient (ztunnel) redirection relies on", calico master
+ * commit dfce636523, e2e/config/kind/bpf.yaml:21; ../shared/reference/ambient-cnp-facts.md A1.8(c)).
+ * Read-only: the operator's Installation `default` (`spec.calicoNetwork.linuxDataplane: BPF`) and
+ * the FelixConfiguration `default` (`spec.bpfEnabled: true`, through Calico's API server, else its
+ * CRD). Objects or kinds that are not there say nothing; any other failure is thrown.
+ */
+export async function calicoEbpfProblem(client: KubeClient): Promise<string | undefined> {
+  const installation = (await readOptional(client, {
+    apiVersion: 'operator.tigera.io/v1',
+    kind: 'Installation',
+    name: 'default',
+  })) as { spec?: { calicoNetwork?: { linuxDataplane?: string } } } | undefined;
+  const found: string[] = [];
+  if (installation?.spec?.calicoNetwork?.linuxDataplane === 'BPF')
+    found.push('Installation default has spec.calicoNetwork.linuxDataplane: BPF');
+  for (const apiVersion of ['projectcalico.org/v3', 'crd.projectcalico.org/v1']) {
+    const felix = (await readOptional(client, {
+      apiVersion,
+      kind: 'FelixConfiguration',
+      name: 'default',
+    })) as { spec?: { bpfEnabled?: boolean } } | undefined;
+    if (!felix) continue;
+    if (felix.spec?.bpfEnabled === true)
+      found.push(`FelixConfiguration default (${apiVersion}) has spec.bpfEnabled: true`);
+    break;
+  }
+  if (found.length === 0) return undefined;
+  return `Calico runs the eBPF dataplane (${found.join('; ')}), and under eBPF Calico policy is not enforced on ambient traffic (its bpf_redirect bypasses the socket layer ztunnel's redirection relies on); run ambient scenarios on a Calico with linuxDataplane Iptables or Nftables`;
 }

@@ -63,7 +63,10 @@ export async function detectVersions(client: KubeClient): Promise<ClusterVersion
  * Reads an object whose kind may not even be served: undefined when the object or its kind is
  * not there (404). A refusal or no answer is not "not there" and is thrown.
  */
-async function readOptional(client: KubeClient, ref: ObjectRef): Promise<KubernetesObject | undefined> {
+export async function readOptional(
+  client: KubeClient,
+  ref: ObjectRef,
+): Promise<KubernetesObject | undefined> {
   try {
     return await client.read(ref);
   } catch (error) {

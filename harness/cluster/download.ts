@@ -51,6 +51,34 @@ export async function downloadVerified(props: DownloadProps): Promise<VerifiedDo
   return { bytes, sha256: digest };
 }
 
+export interface PinnedDownloadProps {
+  readonly url: string;
+  /** The SHA-256 bulkhead pins for it (lower-case hex), where no checksum file is published. */
+  readonly sha256: string;
+  readonly log: StepLog;
+  /** Names the flag that moves the download to a mirror, for the refusal. */
+  readonly mirrorFlag: string;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Fetches an artifact whose checksum bulkhead pins itself (no published checksum file to fetch);
+ * refuses it (UserError) when its bytes hash otherwise.
+ */
+export async function downloadPinned(props: PinnedDownloadProps): Promise<VerifiedDownload> {
+  const name = path.posix.basename(new URL(props.url).pathname);
+  props.log(`$ curl -fsSLo ${name} ${props.url}`);
+  const bytes = await fetchBytes(props.url, props.signal);
+  props.log(`$ sha256sum ${name}  # must be ${props.sha256}`);
+  const digest = sha256(bytes);
+  if (digest !== props.sha256) {
+    throw new UserError(
+      `${name} from ${props.url} has SHA-256 ${digest} but bulkhead pins ${props.sha256}; nothing was cached, retry or check the mirror (${props.mirrorFlag})`,
+    );
+  }
+  return { bytes, sha256: digest };
+}
+
 /** The first 64-hex-digit word of a checksum file. */
 export function parseChecksum(text: string): string | undefined {
   return /\b([0-9a-f]{64})\b/i.exec(text)?.[1]?.toLowerCase();

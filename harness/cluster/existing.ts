@@ -14,11 +14,15 @@ import { KubeClient } from '../kube/client.js';
 import { environmentFault, KubeApiError, type FaultOptions } from '../kube/errors.js';
 import { boundExecCredentials } from '../kube/exec-credential.js';
 import { connectTimeoutMs } from '../kube/request.js';
+import { daemonSetRolledOut } from '../kube/rollout.js';
 import { describePermission, missingPermissions } from './access.js';
 import type { StepLog } from './commands.js';
-import { calicoApiProblem, calicoVersion, istioVersion, kubernetesVersion } from './detect.js';
+import { calicoEbpfProblem } from './calico.js';
+import { calicoApiProblem, calicoVersion, istioVersion, kubernetesVersion, readOptional } from './detect.js';
+import { GATEWAY_CRD } from './gateway-api.js';
+import { AMBIENT_DAEMONSETS, hasAmbientDataPlane } from './istio.js';
 import type { Cluster } from './provider.js';
-import { unsupportedPair } from './versions.js';
+import { ambientUnsupported, AMBIENT_ISTIO_GATEWAY_API, unsupportedPair } from './versions.js';
 import { messageOf } from '../values.js';
 import { parseYaml } from '../yaml-source.js';
 
@@ -213,6 +217,58 @@ export async function connectExisting(props: ExistingProps): Promise<Cluster> {
 }
 
 /**
+ * Calico's bundled ambient Istio (tech preview) runs istiod, istio-cni and ztunnel in
+ * `calico-system`, which is then the mesh root namespace (../shared/reference/ambient-cnp-facts.md
+ * A1.9, A1.10: tigera/operator@v1.42.4 `pkg/render/istio/istio.go:64,107`), and behaves as Istio 1.29
+ * (A1.11). bulkhead reads istiod (its mesh config, its sync state, its version) in istio-system
+ * only, so on the bundle it would judge with defaults it never read: it refuses instead.
+ */
+export const CALICO_BUNDLE_REFUSAL =
+  "this cluster runs Calico's bundled ambient Istio (ztunnel and istio-cni in calico-system, its mesh root namespace), and bulkhead reads istiod's mesh config, sync state and version in istio-system only, so it refuses to judge ambient traffic here rather than assume them; use upstream Istio installed with istioctl --set profile=ambient, or --provider kind";
+
+/**
+ * What the ambient data plane needs on a cluster bulkhead did not provision, each missing piece
+ * one sentence with its fix (read-only): Calico not on eBPF (facts A1.8), istio-cni and ztunnel
+ * rolled out in istio-system (A1.1), and the Gateway API CRDs waypoints are made of (A1.3).
+ */
+export async function ambientProblems(client: KubeClient, calico: boolean): Promise<string[]> {
+  const problems: string[] = [];
+  if (calico) {
+    const ebpf = await calicoEbpfProblem(client);
+    if (ebpf) problems.push(ebpf);
+  }
+  const { items } = await client.list({
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    namespace: 'istio-system',
+  });
+  const states = AMBIENT_DAEMONSETS.map((n) => ({
+    name: n,
+    state: daemonSetRolledOut(items.find((d) => d.metadata?.name === n)),
+  })).filter((d) => !d.state.complete);
+  if (states.length > 0) {
+    problems.push(
+      `the ambient data plane is not running in istio-system (${states.map((d) => `daemonset ${d.name}: ${d.state.state}`).join('; ')}); install Istio with the ambient profile (istioctl install --set profile=ambient) and wait for both to roll out`,
+    );
+  }
+  const crd = await readOptional(client, {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    name: GATEWAY_CRD,
+  });
+  if (!crd) {
+    problems.push(
+      `the Gateway API CRDs are not installed (no CRD ${GATEWAY_CRD}), and waypoints are Gateways; install the standard channel of the release your Istio is built against (${Object.entries(
+        AMBIENT_ISTIO_GATEWAY_API,
+      )
+        .map(([istio, api]) => `${api} for Istio ${istio}`)
+        .join(', ')})`,
+    );
+  }
+  return problems;
+}
+
+/**
  * What {@link checkExisting} found standing between a cluster and a trustworthy run, each
  * problem one sentence with its fix. Nothing was changed on the cluster.
  */
@@ -235,7 +291,11 @@ export class ClusterNotReady extends EnvironmentError {
 export async function checkExisting(
   cluster: Cluster,
   log?: StepLog,
-  options: { readonly signal?: AbortSignal } = {},
+  options: {
+    readonly signal?: AbortSignal;
+    /** The run needs the ambient data plane: {@link ambientProblems} are checked too. */
+    readonly dataplane?: 'sidecar' | 'ambient';
+  } = {},
 ): Promise<string[]> {
   const env = cluster.environment;
   const client = new KubeClient({
@@ -252,10 +312,19 @@ export async function checkExisting(
       const api = await calicoApiProblem(client);
       if (api) problems.push(api);
     }
-    if (!env.istio) {
+    const bundled = options.dataplane === 'ambient' && (await hasAmbientDataPlane(client, 'calico-system'));
+    if (bundled) {
+      problems.push(CALICO_BUNDLE_REFUSAL);
+    } else if (!env.istio) {
       problems.push(
         'no istiod found in istio-system; install Istio, or run on a fresh cluster with --provider kind',
       );
+    }
+    if (options.dataplane === 'ambient' && !bundled) {
+      log?.(
+        `$ kubectl --context ${env.cluster} get installation,felixconfiguration default; kubectl get daemonsets -n istio-system; kubectl get crd ${GATEWAY_CRD}`,
+      );
+      problems.push(...(await ambientProblems(client, env.calico !== undefined)));
     }
     if (env.kubernetes) {
       for (const [product, version] of [
@@ -267,6 +336,9 @@ export async function checkExisting(
           problems.push(`${why}; upgrade ${product} before trusting isolation results on this cluster`);
       }
     }
+    const ambientWhy =
+      options.dataplane === 'ambient' && env.istio && !bundled ? ambientUnsupported(env.istio) : undefined;
+    if (ambientWhy) problems.push(`${ambientWhy}; upgrade Istio before running ambient scenarios here`);
     log?.(
       `$ kubectl --context ${env.cluster} auth can-i …  # one SelfSubjectAccessReview per permission a run needs`,
     );

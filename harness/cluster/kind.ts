@@ -13,16 +13,23 @@ import { stringify } from 'yaml';
 
 import { UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
-import { CALICO_POD_SUBNET, installCalico } from './calico.js';
+import { CALICO_POD_SUBNET, calicoEbpfProblem, installCalico } from './calico.js';
 import type { CommandRunner } from './commands.js';
 import { detectVersions, kubernetesVersion } from './detect.js';
 import { startInternet, stopInternet } from './internet.js';
-import { installIstio } from './istio.js';
+import { fetchGatewayApi, gatewayApiFor, installGatewayApi, type GatewayApiBundle } from './gateway-api.js';
+import { hasAmbientDataPlane, installIstio, waitAmbientDataPlane, type InstallDataplane } from './istio.js';
 import { ensureIstioctl } from './istioctl.js';
 import { resolveKind, type KindBinary } from './kind-binary.js';
 import { checkDocker, checkInotify, checkPortFree } from './preflight.js';
 import type { Cluster, Environment, ReleaseProps } from './provider.js';
-import { checkVersionPlan, nodeImageFor, type NodeImage, type VersionPlan } from './versions.js';
+import {
+  checkDataplanePlan,
+  checkVersionPlan,
+  nodeImageFor,
+  type NodeImage,
+  type VersionPlan,
+} from './versions.js';
 
 /** The label kind puts on its node containers. */
 export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
@@ -67,6 +74,15 @@ export interface KindProps {
   readonly apiServerPort?: number;
   readonly istioBaseUrl?: string;
   readonly calicoBaseUrl?: string;
+  /**
+   * The data plane Istio is installed for: `ambient` adds istio-cni, ztunnel and the Gateway API
+   * CRDs (harness/cluster/istio.ts, gateway-api.ts), and keeps Calico off eBPF. @default 'sidecar'
+   */
+  readonly dataplane?: InstallDataplane;
+  /** Mirror of https://raw.githubusercontent.com/kubernetes-sigs/gateway-api (ambient). */
+  readonly gatewayApiBaseUrl?: string;
+  /** The Gateway API files and their SHA-256 (ambient). @default the release pinned for the Istio minor */
+  readonly gatewayApi?: GatewayApiBundle;
   /** Mirror of kind's releases, used when kind is missing or too old. @default GitHub releases */
   readonly kindBaseUrl?: string;
   /** @default /proc/sys/fs/inotify */
@@ -127,7 +143,15 @@ export async function deleteKindCluster(
 
 export type KindHostProps = Pick<
   KindProps,
-  'runner' | 'versions' | 'cache' | 'workers' | 'apiServerPort' | 'kindBaseUrl' | 'inotifyDir' | 'signal'
+  | 'runner'
+  | 'versions'
+  | 'cache'
+  | 'workers'
+  | 'apiServerPort'
+  | 'kindBaseUrl'
+  | 'inotifyDir'
+  | 'signal'
+  | 'dataplane'
 >;
 
 /**
@@ -137,7 +161,7 @@ export type KindHostProps = Pick<
  * anything; a caller that downloads more (istioctl for an upgrade) runs this first.
  */
 export async function checkKindHost(props: KindHostProps): Promise<{ image: NodeImage; kind: KindBinary }> {
-  checkVersionPlan(props.versions);
+  checkDataplanePlan(props.versions, props.dataplane ?? 'sidecar');
   const image = nodeImageFor(props.versions.kubernetes);
   await checkDocker(props.runner);
   const kind = await resolveKind({
@@ -166,6 +190,17 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
     ...(props.istioBaseUrl ? { baseUrl: props.istioBaseUrl } : {}),
     ...signal,
   });
+  const ambient = props.dataplane === 'ambient';
+  // Downloaded and checked before the cluster exists: a mirror that serves other bytes refuses here.
+  const gatewayApi = ambient
+    ? await fetchGatewayApi({
+        bundle: props.gatewayApi ?? gatewayApiFor(props.versions.istio),
+        cache: props.cache,
+        log: runner.log,
+        ...(props.gatewayApiBaseUrl ? { baseUrl: props.gatewayApiBaseUrl } : {}),
+        ...signal,
+      })
+    : undefined;
 
   const state = await kindClusterState(runner, name, kind.path);
   if (state.state !== 'absent' && !props.reuse) {
@@ -255,6 +290,7 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
         version: props.versions.calico,
         cache: props.cache,
         log: runner.log,
+        ...(ambient ? { linuxDataplane: 'Iptables' as const } : {}),
         ...(props.calicoBaseUrl ? { baseUrl: props.calicoBaseUrl } : {}),
         ...(props.timeoutMs ? { timeoutMs: props.timeoutMs } : {}),
         ...signal,
@@ -262,16 +298,39 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
       for (const [file, sha] of Object.entries(calico.manifests))
         artifacts[`calico-${calico.version}/${file}`] = sha;
     }
-    if (found.istio !== props.versions.istio) {
+    if (ambient) {
+      // The Installation bulkhead rendered, or the one a reused cluster already had.
+      runner.log(
+        `$ kubectl get installation default -o jsonpath='{.spec.calicoNetwork.linuxDataplane}'  # and felixconfiguration default bpfEnabled: not eBPF`,
+      );
+      const ebpf = await calicoEbpfProblem(client);
+      if (ebpf) throw new UserError(ebpf);
+    }
+    const istioMissing =
+      found.istio !== props.versions.istio || (ambient && !(await hasAmbientDataPlane(client)));
+    if (istioMissing) {
       await installIstio({
         client,
         runner,
         istioctl,
         kubeconfigPath,
         context: `kind-${name}`,
+        ...(props.dataplane ? { dataplane: props.dataplane } : {}),
         ...(props.timeoutMs ? { timeoutMs: props.timeoutMs } : {}),
         ...signal,
       });
+    }
+    if (ambient && !istioMissing) {
+      await waitAmbientDataPlane({
+        client,
+        log: runner.log,
+        timeoutMs: props.timeoutMs ?? 600_000,
+        ...signal,
+      });
+    }
+    if (gatewayApi) {
+      await installGatewayApi({ client, manifests: gatewayApi, log: runner.log, ...signal });
+      Object.assign(artifacts, gatewayApi.artifacts);
     }
     runner.log(
       `$ kubectl --context kind-${name} version -o json  # with the Calico Installation's status and istiod's image: the versions recorded`,

@@ -153,6 +153,38 @@ export function checkVersionPlan(plan: VersionPlan): void {
 }
 
 /**
+ * The Istio minors bulkhead provisions the ambient data plane for, each with the Gateway API
+ * release it is built against (../shared/reference/ambient-cnp-facts.md A1.4: 1.29 against
+ * gateway-api v1.4.1, 1.30 against v1.5.1), whose CRDs waypoints need. Other minors are outside
+ * the facts bulkhead's ambient behaviour rests on, and refused.
+ */
+export const AMBIENT_ISTIO_GATEWAY_API: Readonly<Record<string, string>> = {
+  '1.29': 'v1.4.1',
+  '1.30': 'v1.5.1',
+};
+
+/**
+ * Why an Istio release cannot run the ambient data plane for bulkhead, or undefined. The Kubernetes
+ * side needs nothing more than {@link ISTIO_KUBERNETES}: its floors (1.31 for Istio 1.29, 1.32 for
+ * 1.30) are at or above istioctl's own `MinK8SVersion` (1.30 and 1.32, facts A1.2). The Calico side
+ * has no version floor in the facts for upstream Istio's ambient mode; what rules a Calico out is
+ * its dataplane (eBPF, facts A1.8), which is checked on the cluster (harness/cluster/calico.ts).
+ */
+export function ambientUnsupported(istio: string): string | undefined {
+  const minor = minorOf(istio);
+  if (AMBIENT_ISTIO_GATEWAY_API[minor]) return undefined;
+  return `Istio ${istio} is not a release bulkhead runs the ambient data plane on (it does for ${Object.keys(AMBIENT_ISTIO_GATEWAY_API).join(' and ')}, the releases its ambient facts were checked against)`;
+}
+
+/** {@link checkVersionPlan}, and for the ambient data plane, {@link ambientUnsupported}. */
+export function checkDataplanePlan(plan: VersionPlan, dataplane: 'sidecar' | 'ambient'): void {
+  checkVersionPlan(plan);
+  if (dataplane !== 'ambient') return;
+  const why = ambientUnsupported(plan.istio);
+  if (why) throw new UserError(`${why}; use --istio with one of those for --dataplane ambient`);
+}
+
+/**
  * Whether a release supports a Kubernetes version: undefined when it does, else why not (for a
  * cluster found as it is, where the fix is an upgrade rather than another flag).
  */

@@ -163,3 +163,80 @@ export class RolloutWait {
     }
   }
 }
+
+interface DaemonSetShape {
+  metadata?: { name?: string; generation?: number };
+  status?: {
+    observedGeneration?: number;
+    desiredNumberScheduled?: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
+  };
+}
+
+/**
+ * A DaemonSet's rollout by `kubectl rollout status`'s rule for daemon sets (same file,
+ * `DaemonSetStatusViewer`): the controller has observed the spec (`observedGeneration ≥
+ * generation`), every scheduled pod is updated (`updatedNumberScheduled ≥ desiredNumberScheduled`)
+ * and available (`numberAvailable ≥ desiredNumberScheduled`). One difference: a DaemonSet that
+ * schedules no pod at all is not complete here, since a node agent on no node serves nobody.
+ */
+export function daemonSetRolledOut(daemonSet: KubernetesObject | undefined): RolloutState {
+  if (!daemonSet) return { complete: false, state: 'the DaemonSet does not exist' };
+  const d = daemonSet as DaemonSetShape;
+  const generation = d.metadata?.generation ?? 0;
+  const status = d.status ?? {};
+  const observed = status.observedGeneration ?? 0;
+  if (observed < generation)
+    return {
+      complete: false,
+      state: `spec update not observed yet (generation ${String(generation)}, observed ${String(observed)})`,
+    };
+  const desired = status.desiredNumberScheduled ?? 0;
+  const updated = status.updatedNumberScheduled ?? 0;
+  const available = status.numberAvailable ?? 0;
+  if (desired === 0) return { complete: false, state: 'no node scheduled yet' };
+  if (updated < desired)
+    return { complete: false, state: `${String(updated)} of ${String(desired)} pods updated` };
+  if (available < desired)
+    return { complete: false, state: `${String(available)} of ${String(desired)} updated pods available` };
+  return { complete: true, state: 'rolled out' };
+}
+
+export interface DaemonSetsWaitProps {
+  readonly client: KubeClient;
+  readonly namespace: string;
+  readonly names: readonly string[];
+  readonly timeoutMs: number;
+  /** Gets a line each time what is awaited changes (`ztunnel: 1 of 3 pods updated`). */
+  readonly progress?: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** Waits until every named DaemonSet of the namespace has rolled out ({@link daemonSetRolledOut}). */
+export async function waitDaemonSetsRolledOut(props: DaemonSetsWaitProps): Promise<void> {
+  const states = new Map<string, string>();
+  const describe = (ds: readonly KubernetesObject[]) =>
+    props.names
+      .map((n) => `${n}: ${daemonSetRolledOut(ds.find((d) => d.metadata?.name === n)).state}`)
+      .join(', ');
+  await waitFor(props.client, {
+    selection: { apiVersion: 'apps/v1', kind: 'DaemonSet', namespace: props.namespace },
+    until: (ds) => {
+      let complete = true;
+      for (const name of props.names) {
+        const state = daemonSetRolledOut(ds.find((d) => d.metadata?.name === name));
+        complete &&= state.complete;
+        if (states.get(name) !== state.state) {
+          states.set(name, state.state);
+          props.progress?.(`# daemonset ${props.namespace}/${name}: ${state.state}`);
+        }
+      }
+      return complete;
+    },
+    timeoutMs: props.timeoutMs,
+    description: `daemonsets ${props.names.map((n) => `${props.namespace}/${n}`).join(', ')} rolled out`,
+    describeState: describe,
+    ...(props.signal ? { signal: props.signal } : {}),
+  });
+}

@@ -5,7 +5,13 @@
  */
 import { ztunnelStatus } from '../model/ambient-authz.js';
 import { AuthorizationLayer } from '../model/authorization.js';
-import { HBONE_PORT, KUBELET_PROBE_ADDRESS, namespacePlane, WAYPOINT_CLASS } from '../scenario/dataplane.js';
+import {
+  dataPlaneOf,
+  HBONE_PORT,
+  KUBELET_PROBE_ADDRESS,
+  namespacePlane,
+  WAYPOINT_CLASS,
+} from '../scenario/dataplane.js';
 import type { Manifest } from '../scenario/types.js';
 import { arr, obj, str, strings } from '../policies/objects.js';
 import { namespaceOf, type LintContext } from './context.js';
@@ -192,6 +198,61 @@ function networkPolicies(ctx: LintContext, ambient: Set<string>): Manifest[] {
   );
 }
 
+/** True when the NetworkPolicy selects every pod of its namespace (`podSelector: {}`). */
+function selectsAll(m: Manifest): boolean {
+  const sel = obj(obj(m.object.spec).podSelector);
+  return Object.keys(obj(sel.matchLabels)).length === 0 && arr(sel.matchExpressions).length === 0;
+}
+
+/**
+ * The ingress-restricting policies of ambient namespaces that do not admit what `admits` looks
+ * for. NetworkPolicies add up: one that selects every pod of the namespace and admits it covers
+ * the others, so they are not reported.
+ */
+function notAdmitting(
+  ctx: LintContext,
+  admits: (rules: Record<string, unknown>[]) => boolean,
+  skipEmpty: boolean,
+): Manifest[] {
+  const { namespaces } = ambientView(ctx);
+  const policies = networkPolicies(ctx, namespaces);
+  const covered = new Set(
+    policies.filter((m) => selectsAll(m) && admits(ingressRules(m) ?? [])).map((m) => namespaceOf(m) ?? ''),
+  );
+  return policies.filter((m) => {
+    const rules = ingressRules(m);
+    if (!rules || (skipEmpty && rules.length === 0)) return false;
+    return !admits(rules) && !covered.has(namespaceOf(m) ?? '');
+  });
+}
+
+function admitsHbone(rules: Record<string, unknown>[]): boolean {
+  return rules.some((r) => {
+    const ports = arr(r.ports).map(obj);
+    return (
+      ports.length === 0 ||
+      ports.some(
+        (p) =>
+          Number(p.port) === HBONE_PORT ||
+          (p.endPort !== undefined && Number(p.port) <= HBONE_PORT && Number(p.endPort) >= HBONE_PORT),
+      )
+    );
+  });
+}
+
+function admitsProbes(rules: Record<string, unknown>[]): boolean {
+  return rules.some((r) => {
+    const from = arr(r.from).map(obj);
+    return (
+      from.length === 0 ||
+      from.some((f) => {
+        const cidr = str(obj(f.ipBlock).cidr);
+        return cidr === `${KUBELET_PROBE_ADDRESS}/32` || cidr === '0.0.0.0/0' || cidr === '169.254.0.0/16';
+      })
+    );
+  });
+}
+
 const netpolHbone: Rule = {
   id: 'ambient/netpol-blocks-hbone',
   severity: 'warning',
@@ -199,25 +260,11 @@ const netpolHbone: Rule = {
   help:
     'Between ambient pods (upstream Istio) network policy sees TCP 15008, not the app port; a policy that lists only ' +
     "app ports drops mesh traffic, which the client sees as a reset after ztunnel's 10 s connect timeout " +
-    '(ambient-cnp-facts.md A1.14, A4.9, AO5).',
+    '(ambient-cnp-facts.md A1.14, A4.9, AO5). Not reported when a policy selecting every pod of the namespace ' +
+    'admits 15008.',
   check(ctx) {
-    const { namespaces } = ambientView(ctx);
     const out: Finding[] = [];
-    for (const m of networkPolicies(ctx, namespaces)) {
-      const rules = ingressRules(m);
-      if (!rules || rules.length === 0) continue;
-      const open = rules.some((r) => {
-        const ports = arr(r.ports).map(obj);
-        return (
-          ports.length === 0 ||
-          ports.some(
-            (p) =>
-              Number(p.port) === HBONE_PORT ||
-              (p.endPort !== undefined && Number(p.port) <= HBONE_PORT && Number(p.endPort) >= HBONE_PORT),
-          )
-        );
-      });
-      if (open) continue;
+    for (const m of notAdmitting(ctx, admitsHbone, true)) {
       out.push(
         at(
           this,
@@ -239,26 +286,19 @@ const netpolProbe: Rule = {
   help:
     'In ambient pods kubelet probes are SNATed to 169.254.7.127; a pod with an ingress policy needs ' +
     'ipBlock 169.254.7.127/32 or its probes may fail, depending on the CNI; whether Calico exempts it is unverified ' +
-    '(ambient-cnp-facts.md A4.9).',
+    '(ambient-cnp-facts.md A4.9). Not reported when a policy selecting every pod of the namespace admits it, nor, with a scenario, for a namespace where no ambient workload serves TCP (no readiness probe).',
   check(ctx) {
-    const { namespaces } = ambientView(ctx);
     const out: Finding[] = [];
-    for (const m of networkPolicies(ctx, namespaces)) {
-      const rules = ingressRules(m);
-      if (!rules) continue;
-      const admits = rules.some((r) => {
-        const from = arr(r.from).map(obj);
-        return (
-          from.length === 0 ||
-          from.some((f) => {
-            const cidr = str(obj(f.ipBlock).cidr);
-            return (
-              cidr === `${KUBELET_PROBE_ADDRESS}/32` || cidr === '0.0.0.0/0' || cidr === '169.254.0.0/16'
-            );
-          })
-        );
-      });
-      if (admits) continue;
+    // With a scenario, a namespace none of whose ambient workloads serves TCP gets no probes.
+    const probed = ctx.scenario
+      ? new Set(
+          ctx.scenario.workloads
+            .filter((w) => dataPlaneOf(w) === 'ambient' && w.ports.some((p) => p.protocol === 'TCP'))
+            .map((w) => w.namespace),
+        )
+      : undefined;
+    for (const m of notAdmitting(ctx, admitsProbes, false)) {
+      if (probed && !probed.has(namespaceOf(m) ?? '')) continue;
       out.push(
         at(
           this,

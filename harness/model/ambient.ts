@@ -25,6 +25,7 @@ import {
   HBONE_PORT,
   KUBELET_PROBE_ADDRESS,
   takesServiceTraffic,
+  takesWorkloadTraffic,
   type Waypoint,
 } from '../scenario/dataplane.js';
 import type { Attempt } from '../scenario/types.js';
@@ -41,6 +42,9 @@ export interface PathVerdict {
 }
 
 type Connection = Extract<Attempt, { to: unknown }>;
+
+/** How a client addressed its destination: by Service name or by pod IP. */
+export type Addressing = 'service' | 'pod';
 
 export interface AmbientProps {
   readonly cluster: Cluster;
@@ -78,22 +82,42 @@ export class AmbientPaths {
     return src.dataplane === 'ambient' || dst.dataplane === 'ambient';
   }
 
-  predict(src: Endpoint, dst: Endpoint, attempt: Connection): Prediction {
+  /**
+   * @param addressing how the client addressed the destination: its Service (default) or its pod
+   *   IP, which decides the waypoint on the path (fact A2.4: original addressing).
+   */
+  predict(
+    src: Endpoint,
+    dst: Endpoint,
+    attempt: Connection,
+    addressing: Addressing = 'service',
+  ): Prediction {
     const ready = this.readiness(dst);
     if (ready) return unknown('network', [ready]);
-    if (src.dataplane === 'sidecar' || dst.dataplane === 'sidecar') return this.mixed(src, dst, attempt);
-    if (src.dataplane === 'none') return this.fromOutside(src, dst, attempt);
+    if (src.dataplane === 'sidecar' || dst.dataplane === 'sidecar')
+      return this.mixed(src, dst, attempt, addressing);
+    if (src.dataplane === 'none') return this.fromOutside(src, dst, attempt, addressing);
     if (dst.dataplane === 'none') return this.toOutside(src, dst, attempt);
-    const waypoint = this.waypointOf(dst);
-    return waypoint ? this.viaWaypoint(src, dst, waypoint, attempt) : this.direct(src, dst, attempt);
+    const waypoint = this.waypointOf(dst, addressing);
+    if (waypoint) return this.viaWaypoint(src, dst, waypoint, attempt);
+    const p = this.direct(src, dst, attempt);
+    const skipped = this.waypointOf(dst, 'service');
+    if (addressing === 'pod' && skipped) {
+      const note = `by pod IP: the call skips ${skipped.key}, which takes traffic to the Service only, and meets the destination ztunnel alone (fact AO8)`;
+      return { ...p, reasons: [note, ...p.reasons] };
+    }
+    return p;
   }
 
-  /** The waypoint a call to the destination's Service goes through (A2.4: original addressing). */
-  private waypointOf(dst: Endpoint): Endpoint | undefined {
+  /** The waypoint a call to the destination goes through, by its addressing (A2.4). */
+  private waypointOf(dst: Endpoint, addressing: Addressing): Endpoint | undefined {
     const name = dst.workload?.waypoint;
     if (name === undefined || dst.namespace === undefined) return undefined;
     const w = this.p.cluster.waypoints.get(`${dst.namespace}/${name}`);
-    return w && takesServiceTraffic(w.waypoint) ? w.endpoint : undefined;
+    if (!w) return undefined;
+    return (addressing === 'service' ? takesServiceTraffic(w.waypoint) : takesWorkloadTraffic(w.waypoint))
+      ? w.endpoint
+      : undefined;
   }
 
   /**
@@ -197,7 +221,12 @@ export class AmbientPaths {
   }
 
   /** An out-of-mesh client: plain TCP on the app port, straight to the pod; waypoints bypassed (AO8). */
-  private fromOutside(src: Endpoint, dst: Endpoint, attempt: Connection): Prediction {
+  private fromOutside(
+    src: Endpoint,
+    dst: Endpoint,
+    attempt: Connection,
+    addressing: Addressing,
+  ): Prediction {
     const net = this.p.path(src, dst, attempt.port.port, 'TCP');
     const plain = `${src.key} is out of the mesh: plain TCP to ${dst.key} on ${attempt.port.port}, as network policy sees it (fact A1.14)`;
     if (net.verdict === MAYBE) return unknown('network', [plain, ...net.reasons]);
@@ -209,7 +238,7 @@ export class AmbientPaths {
       };
     }
     const reasons = [plain, ...net.reasons];
-    const wp = this.waypointOf(dst);
+    const wp = this.waypointOf(dst, addressing);
     if (wp) {
       reasons.push(
         `the client is not captured, so it bypasses ${wp.key}: its L7 policies are not evaluated (fact AO8)`,
@@ -252,7 +281,7 @@ export class AmbientPaths {
   }
 
   /** Sidecar on one end, ambient on the other: definite only when the network drops every way. */
-  private mixed(src: Endpoint, dst: Endpoint, attempt: Connection): Prediction {
+  private mixed(src: Endpoint, dst: Endpoint, attempt: Connection, addressing: Addressing): Prediction {
     if (src.dataplane === 'none' || dst.dataplane === 'none') {
       // One end is out of the mesh, the other has a sidecar: not an ambient path at all.
       return unknown('none', [`${src.key} → ${dst.key}: no ambient end`]);
@@ -261,7 +290,7 @@ export class AmbientPaths {
       [src, dst, attempt.port.port],
       [src, dst, HBONE_PORT],
     ];
-    const wp = dst.dataplane === 'ambient' ? this.waypointOf(dst) : undefined;
+    const wp = dst.dataplane === 'ambient' ? this.waypointOf(dst, addressing) : undefined;
     if (wp) ways.push([src, wp, HBONE_PORT]);
     const verdicts = ways.map(([a, b, port]) => ({ port, to: b, v: this.p.path(a, b, port, 'TCP') }));
     const head = `${src.key} (${src.dataplane}) → ${dst.key} (${dst.dataplane}): ${AMBIENT_SIDECAR}`;

@@ -241,7 +241,10 @@ export class PolicyModel {
     // By pod IP: the same packets as through the Service (Calico enforces after DNAT, fact A3),
     // but no Service for the client sidecar to route by, so it passes the traffic through as
     // plaintext (fact O5) and the destination sees a client without a certificate.
-    const p = this.predictConnection(src, viaService(attempt, t.workload), { plaintext: true });
+    const p = this.predictConnection(src, viaService(attempt, t.workload), {
+      plaintext: true,
+      podIp: true,
+    });
     const note = src.sidecar
       ? `by pod IP: no Service and no DNS; the sidecar of ${src.key} passes it through as plaintext (fact O5)`
       : 'by pod IP: no Service and no DNS';
@@ -295,7 +298,7 @@ export class PolicyModel {
     if (startup.verdict !== 1) return unknown('network', startup.reasons);
     const protocol: Protocol = attempt.kind === 'udp' ? 'UDP' : 'TCP';
     // ztunnel captures TCP only (fact AO12): UDP takes the plain path below whatever the data plane.
-    if (protocol === 'TCP' && AmbientPaths.applies(src, dst)) return this.ambient.predict(src, dst, attempt);
+    if (protocol === 'TCP' && AmbientPaths.applies(src, dst)) return this.ambient.predict(src, dst, attempt, via.podIp ? 'pod' : 'service');
     const port = attempt.port.port;
     const path = this.path(src, dst, port, protocol);
     if (path.verdict === MAYBE) return unknown('network', path.reasons);
@@ -624,6 +627,8 @@ function attemptIsHttp(attempt: Extract<Attempt, { to: unknown }>): boolean {
 /** How a connection leaves its client: by pod IP, a client sidecar passes it through as plaintext. */
 interface Via {
   readonly plaintext?: boolean;
+  /** Addressed to the pod IP, not the Service: a service waypoint is not on the path (fact AO8). */
+  readonly podIp?: boolean;
 }
 
 /** The same attempt addressed to the workload's Service: what the network and the server see alike. */

@@ -7,15 +7,19 @@
  * `cluster:<kind>/<namespace>/<name>` so predictions name it.
  *
  * An API group the cluster does not serve (no Calico, no CNP CRD, no Istio) is not an error: its
- * kinds are simply absent, and the answer says which groups were not there.
+ * kinds are simply absent, and the answer says which groups were not there. A kind the
+ * credentials may not list (403) is said as unreadable, not taken as empty.
  *
  * Calico's API server also lists the Kubernetes NetworkPolicies and the ClusterNetworkPolicies it
  * converted, as `knp.default.<name>` and `kcnp.<tier>.<name>` (calico@v3.32.1
  * libcalico-go/lib/backend/model/policy.go:145-154, libcalico-go/lib/backend/k8s/client_test.go:3548):
  * those are skipped, having been read in their own kinds.
  */
-import { isNotFound, type KubeClient } from '../kube/index.js';
+import { isNotFound, KubeApiError, type KubeClient } from '../kube/index.js';
 import type { PolicyManifest } from '../model/types.js';
+import { clusterLocation } from './cluster-location.js';
+
+export { clusterLocation, foreignObjects } from './cluster-location.js';
 
 interface Listed {
   readonly apiVersion: string;
@@ -48,28 +52,25 @@ export interface ClusterPolicies {
   readonly manifests: readonly PolicyManifest[];
   /** `apiVersion kind` of each kind the cluster does not serve. */
   readonly absent: readonly string[];
+  /**
+   * `apiVersion kind: why` of each kind the credentials may not list (403): the cluster may hold
+   * such objects, and predictions cannot account for them.
+   */
+  readonly unreadable: readonly string[];
 }
 
 export interface ReadClusterPoliciesProps {
   readonly client: KubeClient;
   readonly namespaces: readonly string[];
   readonly meshRootNamespace: string;
-  /** Objects carrying these labels are skipped (what a run itself applied). */
+  /** Objects carrying all these labels are skipped (what a run itself applied: run/identity.ts). */
   readonly skipLabels?: Readonly<Record<string, string>>;
-}
-
-/** Where a cluster object is reported: `cluster:Kind/namespace/name`. */
-export function clusterLocation(o: {
-  kind?: string;
-  metadata?: { name?: string; namespace?: string };
-}): string {
-  const md = o.metadata ?? {};
-  return `cluster:${o.kind ?? '?'}/${md.namespace ? `${md.namespace}/` : ''}${md.name ?? '?'}`;
 }
 
 export async function readClusterPolicies(props: ReadClusterPoliciesProps): Promise<ClusterPolicies> {
   const manifests: PolicyManifest[] = [];
   const absent: string[] = [];
+  const unreadable: string[] = [];
   const scenarioNamespaces = [...new Set(props.namespaces)].sort();
   const meshNamespaces = [...new Set([props.meshRootNamespace, ...props.namespaces])].sort();
   for (const k of CLUSTER_POLICY_KINDS) {
@@ -95,9 +96,11 @@ export async function readClusterPolicies(props: ReadClusterPoliciesProps): Prom
       }
     } catch (error) {
       // The group (a CRD) is not installed: nothing of that kind can act.
-      if (!isNotFound(error)) throw error;
-      absent.push(`${k.apiVersion} ${k.kind}`);
+      if (isNotFound(error)) absent.push(`${k.apiVersion} ${k.kind}`);
+      else if (error instanceof KubeApiError && error.code === 403)
+        unreadable.push(`${k.apiVersion} ${k.kind}: ${error.detail}`);
+      else throw error;
     }
   }
-  return { manifests, absent };
+  return { manifests, absent, unreadable };
 }

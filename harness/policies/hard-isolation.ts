@@ -8,11 +8,37 @@
  * `clusterPolicy: cnp`, a ClusterNetworkPolicy in the Admin tier (Calico's kube-admin, also before
  * the default tier: reference/ambient-cnp-facts.md B2.1, B3.2), the tenant's Kubernetes
  * default-deny (L3/L4), and the tenant's Istio DENY (L7, verified mTLS identity).
+ *
+ * Namespaces on the ambient data plane get each layer's ambient form (HBONE and probe allowances,
+ * L4-only policies at ztunnel, L7 at waypoints by targetRefs: hard-isolation-ambient.ts); sidecar
+ * namespaces get the same objects whatever the rest of the scenario runs.
  */
 import type { Namespace, Scenario, Workload } from '../scenario/types.js';
 import { principal } from '../scenario/types.js';
 import type { BundleDocument } from './documents.js';
 import { toYamlText } from './documents.js';
+import {
+  find,
+  HARD_ISOLATION,
+  meta,
+  nsSelector,
+  portsOf,
+  workloadsIn,
+  type Context,
+  type Obj,
+} from './hard-isolation-common.js';
+import {
+  allowHboneFromTenants,
+  allowHboneToShared,
+  allowIstiodForWaypoints,
+  allowKubeletProbes,
+  allowViaWaypoints,
+  attachmentFor,
+  denyCrossTenantAtWaypoints,
+  gatewayRefs,
+  isAmbient,
+  type Attachment,
+} from './hard-isolation-ambient.js';
 import {
   CNP_FIRST_PRIORITY,
   DEFAULT_TIER,
@@ -23,22 +49,7 @@ import {
   type RenderOptions,
 } from './options.js';
 
-export const HARD_ISOLATION = 'hard-isolation';
-
-type Obj = Record<string, unknown>;
-
-interface Context {
-  readonly scenario: Scenario;
-  readonly tenants: readonly Namespace[];
-  readonly shared: readonly Namespace[];
-  readonly root: string;
-  readonly istiod: string;
-  readonly apiServer: NonNullable<RenderOptions['apiServer']>;
-  readonly dns: NonNullable<RenderOptions['dns']>;
-  readonly tier: NonNullable<RenderOptions['tier']>;
-  readonly allowEgress: NonNullable<RenderOptions['allowEgress']>;
-  readonly clusterPolicy: NonNullable<RenderOptions['clusterPolicy']>;
-}
+export { HARD_ISOLATION };
 
 /** The bundle as YAML text, for the scenario's tenants and shared namespaces. */
 export function renderHardIsolationText(scenario: Scenario, options: RenderOptions = {}): string {
@@ -70,38 +81,12 @@ export function renderHardIsolationText(scenario: Scenario, options: RenderOptio
   );
 }
 
-function meta(
-  name: string,
-  namespace: string | undefined,
-  implementsClaim: string,
-  annotations: Readonly<Record<string, string>> = {},
-): Obj {
-  return {
-    name,
-    ...(namespace === undefined ? {} : { namespace }),
-    labels: { 'app.kubernetes.io/managed-by': 'bulkhead', 'bulkhead.dev/bundle': HARD_ISOLATION },
-    annotations: { 'bulkhead.dev/implements': implementsClaim, ...annotations },
-  };
-}
-
 /**
  * Declares what the identity header filter does, for tools that do not run Envoy (the policy
  * model): before RBAC, the header holds the verified peer principal (`<td>/ns/<ns>/sa/<sa>`) and
  * nothing else; without a peer certificate it is absent.
  */
 export const IDENTITY_HEADER_ANNOTATION = 'bulkhead.dev/sets-identity-header';
-
-function workloadsIn(ctx: Context, ns: string): Workload[] {
-  return ctx.scenario.workloads.filter((w) => w.namespace === ns);
-}
-
-function find(ctx: Context, ns: string, name: string): Workload | undefined {
-  return ctx.scenario.workloads.find((w) => w.namespace === ns && w.name === name);
-}
-
-function nsSelector(name: string): Obj {
-  return { matchLabels: { 'kubernetes.io/metadata.name': name } };
-}
 
 // ---------------------------------------------------------------- Calico
 
@@ -226,9 +211,11 @@ function defaultDeny(ns: string): BundleDocument {
  * After the kube-dns Service's DNAT a query is addressed to a DNS pod and its own port, so the rule
  * names those (the cluster's, when the run read them; kubeadm's CoreDNS by default).
  */
-function allowDns(ctx: Context, ns: string): BundleDocument {
+function allowDns(ctx: Context, ns: string, ambient = false): BundleDocument {
   return {
-    comment: 'Cluster DNS: the app resolves peers, the sidecar resolves istiod.',
+    comment: ambient
+      ? "Cluster DNS: ztunnel's DNS proxy answers what it knows and forwards the rest from inside the pod."
+      : 'Cluster DNS: the app resolves peers, the sidecar resolves istiod.',
     object: {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
@@ -353,10 +340,6 @@ function allowSameNamespace(ns: string): BundleDocument {
   };
 }
 
-function portsOf(w: Workload): Obj[] {
-  return w.ports.map((p) => ({ protocol: p.protocol, port: p.port }));
-}
-
 function allowToShared(ctx: Context, ns: string): BundleDocument | undefined {
   const targets = ctx.shared.flatMap((s) => workloadsIn(ctx, s.name).filter((w) => w.ports.length > 0));
   if (targets.length === 0) return undefined;
@@ -408,20 +391,23 @@ function allowFromTenants(ctx: Context, ns: string): BundleDocument | undefined 
 }
 
 function networkPolicies(ctx: Context, ns: Namespace): BundleDocument[] {
+  const ambient = isAmbient(ns);
   const docs: (BundleDocument | undefined)[] = [
     defaultDeny(ns.name),
-    allowDns(ctx, ns.name),
-    ns.injection ? allowIstiod(ctx, ns.name) : undefined,
+    allowDns(ctx, ns.name, ambient),
+    ns.injection ? allowIstiod(ctx, ns.name) : ambient ? allowIstiodForWaypoints(ctx, ns) : undefined,
+    ambient ? allowKubeletProbes(ctx, ns) : undefined,
   ];
   if (ns.tenant !== undefined) {
     docs.push(
       allowApiServer(ctx, ns.name),
       allowSameNamespace(ns.name),
       allowToShared(ctx, ns.name),
+      allowHboneToShared(ctx, ns),
       allowNamedEgress(ctx, ns.name),
     );
   } else {
-    docs.push(allowSameNamespace(ns.name), allowFromTenants(ctx, ns.name));
+    docs.push(allowSameNamespace(ns.name), allowFromTenants(ctx, ns.name), allowHboneFromTenants(ctx, ns));
   }
   return docs.filter((d): d is BundleDocument => d !== undefined);
 }
@@ -432,9 +418,11 @@ function tenantDocuments(ctx: Context, ns: Namespace): BundleDocument[] {
   const docs: (BundleDocument | undefined)[] = [
     ...networkPolicies(ctx, ns),
     namespaceStrictMtls(ns.name),
-    denyCrossTenant(ctx, ns.name),
+    denyCrossTenant(ctx, ns),
+    denyCrossTenantAtWaypoints(ctx, ns),
     apiGatewayPolicy(ctx, ns.name),
     auditPayments(ctx, ns.name),
+    ...allowViaWaypoints(ctx, ns),
   ];
   return docs.filter((d): d is BundleDocument => d !== undefined);
 }
@@ -451,11 +439,15 @@ function namespaceStrictMtls(ns: string): BundleDocument {
   };
 }
 
-function denyCrossTenant(ctx: Context, ns: string): BundleDocument {
+function denyCrossTenant(ctx: Context, namespace: Namespace): BundleDocument {
+  const ns = namespace.name;
   return {
     comment:
       'DENY with a negative match (Istio best practice): anything not from this namespace or a shared one,\n' +
-      'including peers without an mTLS identity.',
+      'including peers without an mTLS identity.' +
+      (isAmbient(namespace)
+        ? '\nIn ambient mode ztunnel enforces it (no selector: scope NAMESPACE), on L4 fields only.'
+        : ''),
     object: {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
@@ -493,15 +485,28 @@ function apiGatewayPolicy(ctx: Context, ns: string): BundleDocument | undefined 
   }
   // An ALLOW policy without rules would deny everything: leave it out when no caller exists.
   if (rules.length === 0) return undefined;
+  const attach = attachmentFor(ctx, gateway);
+  // ztunnel drops an ALLOW rule with HTTP fields (fact A4.3): without a waypoint, callers only.
+  const l4 = attach.at === 'ztunnel';
   return {
     comment:
       'Least privilege on the api-gateway: named callers (principals without spiffe://), methods, paths.\n' +
-      "Every other caller, the tenant's own probes included, gets 403.",
+      "Every other caller, the tenant's own probes included, gets 403." +
+      (attach.at === 'waypoint'
+        ? `\nAmbient: attached to its Service, so waypoint '${attach.waypoint.name}' enforces it with the caller's identity.`
+        : l4
+          ? '\nAmbient without a waypoint: ztunnel enforces it and sees no HTTP, so only the callers are\n' +
+            'checked here (methods and paths need a waypoint); other callers are reset, not 403.'
+          : ''),
     object: {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
       metadata: meta('api-gateway-policy', ns, 'Writing Tenant-Scoped AuthorizationPolicies'),
-      spec: { selector: { matchLabels: { ...gateway.labels } }, action: 'ALLOW', rules },
+      spec: {
+        ...attach.spec,
+        action: 'ALLOW',
+        rules: l4 ? rules.map((r) => ({ from: r.from })) : rules,
+      },
     },
   };
 }
@@ -509,10 +514,16 @@ function apiGatewayPolicy(ctx: Context, ns: string): BundleDocument | undefined 
 function auditPayments(ctx: Context, ns: string): BundleDocument | undefined {
   const payment = find(ctx, ns, 'payment-service');
   if (!payment) return undefined;
+  const attach = attachmentFor(ctx, payment);
+  // ztunnel does not support AUDIT (fact A4.1): in ambient it needs the waypoint.
+  if (attach.at === 'ztunnel') return undefined;
   return {
     comment:
       'AUDIT marks matching requests for audit and never allows or denies; an audit plugin records them\n' +
-      '(access logs are configured separately).',
+      '(access logs are configured separately).' +
+      (attach.at === 'waypoint'
+        ? `\nAmbient: waypoint '${attach.waypoint.name}' audits (ztunnel has no AUDIT).`
+        : ''),
     object: {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
@@ -522,7 +533,7 @@ function auditPayments(ctx: Context, ns: string): BundleDocument | undefined {
         'Combining Namespace, Service Account, and Path-Based Rules: audit',
       ),
       spec: {
-        selector: { matchLabels: { ...payment.labels } },
+        ...attach.spec,
         action: 'AUDIT',
         rules: [{ to: [{ operation: { paths: ['/transactions/*'] } }] }],
       },
@@ -536,11 +547,16 @@ function sharedDocuments(ctx: Context, ns: Namespace): BundleDocument[] {
   const docs: (BundleDocument | undefined)[] = [
     ...networkPolicies(ctx, ns),
     ns.injection ? identityHeaderFilter(ns.name) : undefined,
-    ns.injection ? denyImpersonation(ctx, ns.name) : undefined,
+    ns.injection ? denyImpersonation(ctx, ns) : undefined,
+    // Ambient: no EnvoyFilter on waypoints (fact A4.8); the header check runs at the waypoints.
+    !ns.injection && isAmbient(ns) && (ns.waypoints ?? []).length > 0
+      ? denyImpersonation(ctx, ns)
+      : undefined,
     ...workloadsIn(ctx, ns.name)
       // Ingestion rules are per tenant; with no tenant there is nothing to admit (and a DENY needs rules).
-      .filter((w) => w.name === 'log-collector' && ns.injection && ctx.tenants.length > 0)
-      .flatMap((w) => [logIngestion(ctx, w), denyForeignIngest(ctx, w)]),
+      .filter((w) => w.name === 'log-collector' && ctx.tenants.length > 0)
+      .flatMap((w) => ingestionPolicies(ctx, ns, w)),
+    ...(isAmbient(ns) ? allowViaWaypoints(ctx, ns) : []),
   ];
   return docs.filter((d): d is BundleDocument => d !== undefined);
 }
@@ -619,23 +635,29 @@ function httpPorts(ctx: Context, ns: string): string[] {
   return [...ports];
 }
 
-function denyImpersonation(ctx: Context, ns: string): BundleDocument {
+function denyImpersonation(ctx: Context, namespace: Namespace): BundleDocument {
+  const ns = namespace.name;
   const td = ctx.scenario.trustDomain;
+  const atWaypoints = !namespace.injection;
   const others = [ns];
   const ports = httpPorts(ctx, ns);
   // Header conditions are HTTP-only; in a DENY rule on a TCP port Istio drops them and denies
   // more. Naming the ports keeps the rule on the services' own ports.
   const to = ports.length > 0 ? [{ operation: { ports } }] : undefined;
   return {
-    comment:
-      'A tenant claiming a shared-service identity in the identity header is refused here, even if the\n' +
-      "header filter were missing. The article's version of this rule could never match (notNamespaces\n" +
-      'and a principal in that same namespace).',
+    comment: atWaypoints
+      ? 'A tenant claiming a shared-service identity in the identity header is refused, at the\n' +
+        "namespace's waypoints: headers are HTTP, which ztunnel never sees. Ambient has no header filter,\n" +
+        'so the header is never trusted; the ingestion policies authorize by mTLS namespace instead.'
+      : 'A tenant claiming a shared-service identity in the identity header is refused here, even if the\n' +
+        "header filter were missing. The article's version of this rule could never match (notNamespaces\n" +
+        'and a principal in that same namespace).',
     object: {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
       metadata: meta('deny-shared-service-impersonation', ns, 'Preventing Tenant Impersonation'),
       spec: {
+        ...(atWaypoints ? { targetRefs: gatewayRefs(namespace) } : {}),
         action: 'DENY',
         rules: [
           {
@@ -649,17 +671,48 @@ function denyImpersonation(ctx: Context, ns: string): BundleDocument {
   };
 }
 
-function logIngestion(ctx: Context, w: Workload): BundleDocument {
+/**
+ * The log collector's per-tenant ingestion: behind a sidecar (the header filter sets the verified
+ * identity), at its waypoint in ambient (the mTLS namespace alone: no header is verified there,
+ * fact A4.8), or at ztunnel without a waypoint (which tenants may connect; paths need a waypoint).
+ */
+function ingestionPolicies(ctx: Context, ns: Namespace, w: Workload): BundleDocument[] {
+  if (ns.injection)
+    return [logIngestion(ctx, w, { at: 'selector', spec: selectorOf(w) }), denyForeignIngest(ctx, w)];
+  const attach = attachmentFor(ctx, w);
+  if (attach.at === 'selector') return [];
+  if (attach.at === 'ztunnel') return [logIngestion(ctx, w, attach)];
+  return [logIngestion(ctx, w, attach), denyForeignIngestAtWaypoint(ctx, w, attach)];
+}
+
+function selectorOf(w: Workload): Obj {
+  return { selector: { matchLabels: { ...w.labels } } };
+}
+
+function logIngestion(ctx: Context, w: Workload, attach: Attachment): BundleDocument {
   const td = ctx.scenario.trustDomain;
   const rules = ctx.tenants.map((t) => ({
     from: [{ source: { namespaces: [t.name] } }],
-    to: [{ operation: { methods: ['POST'], paths: [`/ingest/${t.name}/*`] } }],
-    when: [{ key: `request.headers[${IDENTITY_HEADER}]`, values: [`${td}/ns/${t.name}/sa/*`] }],
+    ...(attach.at === 'ztunnel'
+      ? {}
+      : { to: [{ operation: { methods: ['POST'], paths: [`/ingest/${t.name}/*`] } }] }),
+    ...(attach.at === 'selector'
+      ? { when: [{ key: `request.headers[${IDENTITY_HEADER}]`, values: [`${td}/ns/${t.name}/sa/*`] }] }
+      : {}),
   }));
-  return {
-    comment:
+  const comments = {
+    selector:
       'Each tenant writes its own path only: its mTLS namespace, and the tenant identity the header\n' +
       'filter took from its certificate (not a tenant id the client sends, which proves nothing).',
+    waypoint:
+      "Each tenant writes its own path only, checked at the waypoint against the caller's mTLS namespace\n" +
+      '(ambient has no header filter: EnvoyFilter is not supported on waypoints, so no header is trusted).',
+    ztunnel:
+      'Ambient without a waypoint: ztunnel sees no HTTP, so this admits the tenant namespaces only;\n' +
+      'per-tenant paths need a waypoint.',
+  };
+  return {
+    comment: comments[attach.at],
     object: {
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
@@ -668,7 +721,7 @@ function logIngestion(ctx: Context, w: Workload): BundleDocument {
         w.namespace,
         'Combining Namespace, Service Account, and Path-Based Rules',
       ),
-      spec: { selector: { matchLabels: { ...w.labels } }, action: 'ALLOW', rules },
+      spec: { ...attach.spec, action: 'ALLOW', rules },
     },
   };
 }
@@ -689,6 +742,26 @@ function denyForeignIngest(ctx: Context, w: Workload): BundleDocument {
       kind: 'AuthorizationPolicy',
       metadata: meta('deny-foreign-ingest', w.namespace, 'Request Principals as Tenant Context'),
       spec: { selector: { matchLabels: { ...w.labels } }, action: 'DENY', rules },
+    },
+  };
+}
+
+/** The same per-tenant paths at the waypoint, by the caller's mTLS namespace (fact A4.8). */
+function denyForeignIngestAtWaypoint(ctx: Context, w: Workload, attach: Attachment): BundleDocument {
+  const ports = w.ports.filter((p) => p.protocol === 'TCP').map((p) => String(p.port));
+  const rules = ctx.tenants.map((t) => ({
+    from: [{ source: { notNamespaces: [t.name] } }],
+    to: [{ operation: { paths: [`/ingest/${t.name}/*`], ...(ports.length > 0 ? { ports } : {}) } }],
+  }));
+  return {
+    comment:
+      "A tenant's log path refuses callers of any other namespace, by the mTLS identity the waypoint\n" +
+      'verified: forged headers do not help.',
+    object: {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: meta('deny-foreign-ingest', w.namespace, 'Request Principals as Tenant Context'),
+      spec: { ...attach.spec, action: 'DENY', rules },
     },
   };
 }

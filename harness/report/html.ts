@@ -448,7 +448,14 @@ function footingFacts(m: ResultsDocument['method']): string {
   const f = m.footing;
   const c = m.clusterFacts;
   const b = m.barrier;
+  const cp = m.clusterPolicies;
   return [
+    cp
+      ? fact(
+          "The cluster's own policies",
+          `${cp.objects.length} policy object${cp.objects.length === 1 ? '' : 's'} the run did not apply, read before round 1 and predicted with${cp.objects.length > 0 ? ` (${cp.objects.join(', ')})` : ''}${cp.absent.length > 0 ? `; not served: ${cp.absent.join(', ')}` : ''}${cp.unreadable.length > 0 ? `; could not be listed, so not accounted for: ${cp.unreadable.join('; ')}` : ''}; ${cp.flips.length === 0 ? 'they flip no prediction' : `they flip ${cp.flips.length} prediction${cp.flips.length === 1 ? '' : 's'}: ${cp.flips.map((f) => `${f.attempt} (expected ${f.expect}: ${f.alone} with the run's policies alone, ${f.predicted} with ${f.decidedBy.join(', ') || "the cluster's"}${f.reasons.length > 0 ? `; ${f.reasons.join('; ')}` : ''})`).join('; ')}`}. ${cp.judging}`,
+        )
+      : '',
     b
       ? fact(
           'Policy in force before round 1',
@@ -571,6 +578,9 @@ function failureFacts(a: AttemptEntry, run: Run): string {
     ...(a.prediction
       ? [['Model predicted', `${a.prediction.outcome} (layer ${a.prediction.layer})`] as [string, string]]
       : []),
+    ...(a.prediction?.decidedBy
+      ? [["Decided by the cluster's own policies", a.prediction.decidedBy.join(', ')] as [string, string]]
+      : []),
   ];
   const evidence = evidencePairs(a.evidence);
   if (evidence.length > 0) {
@@ -646,12 +656,17 @@ function transitSummary(doc: ResultsDocument): string {
 /** An ISO time that may wrap after its date. */
 const isoTime = (t: string | undefined) => h(t ?? '').replace('T', 'T<wbr>');
 
+/** What the prediction says beyond the observation: the cluster's own objects it rests on. */
+function attemptNotes(a: AttemptEntry): string[] {
+  return a.prediction?.decidedBy ? [`predicted by the cluster's ${a.prediction.decidedBy.join(', ')}`] : [];
+}
+
 function resultsSection(doc: ResultsDocument): string {
   const rows = failuresFirst(doc.attempts, doc.run)
     .map((a) => {
       const verdict = shownVerdict(a, doc.run);
       const why = decidingObservation(a)?.reason;
-      return `<tr class="v-${verdict}"><td class="verdict">${h(verdictWord(verdict).toUpperCase())}</td><td>${h(a.id)}<br><small>${h(a.category)} · ${h(a.kind)}</small></td><td>${h(a.from.namespace)}/${h(a.from.name)}</td><td>${h(a.target)}</td><td>${h(a.expect)}</td><td>${h(a.outcome)}${a.leak ? ' <b>(leak)</b>' : ''}${why && verdict !== 'pass' ? `<br><small>${h(why)}</small>` : ''}</td><td>${h(layerText(a))}</td><td>${a.rounds}${a.stable ? '' : ' (unsettled)'}</td><td><small>${isoTime(a.firstObservedAt)}<br>${isoTime(a.lastObservedAt)}</small></td><td>${transitCell(a)}</td><td><small>${evidenceLines(a.evidence).slice(0, 4).map(h).join('<br>')}</small></td></tr>`;
+      return `<tr class="v-${verdict}"><td class="verdict">${h(verdictWord(verdict).toUpperCase())}</td><td>${h(a.id)}<br><small>${h(a.category)} · ${h(a.kind)}</small></td><td>${h(a.from.namespace)}/${h(a.from.name)}</td><td>${h(a.target)}</td><td>${h(a.expect)}</td><td>${h(a.outcome)}${a.leak ? ' <b>(leak)</b>' : ''}${why && verdict !== 'pass' ? `<br><small>${h(why)}</small>` : ''}</td><td>${h(layerText(a))}</td><td>${a.rounds}${a.stable ? '' : ' (unsettled)'}</td><td><small>${isoTime(a.firstObservedAt)}<br>${isoTime(a.lastObservedAt)}</small></td><td>${transitCell(a)}</td><td><small>${[...evidenceLines(a.evidence).slice(0, 4), ...attemptNotes(a)].map(h).join('<br>')}</small></td></tr>`;
     })
     .join('\n');
   return `<h2>Per-boundary results (${doc.attempts.length})</h2>

@@ -4,6 +4,7 @@
  */
 import type { PlannedAttempt } from '../model/plan.js';
 import { ABLATABLE_LAYERS } from '../model/types.js';
+import { foreignObjects } from '../policies/cluster-location.js';
 import { addressTargetText } from '../scenario/address-target.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
 import { formatExpectation } from '../scenario/outcomes.js';
@@ -23,12 +24,6 @@ function target(a: Attempt): { to: string | null; port: number | null } {
     case 'udp':
       return { to: 'target' in a ? addressTargetText(a.target) : refText(a.to), port: a.port.port };
   }
-}
-
-/** The cluster objects (`cluster:Kind/namespace/name`, policies/cluster-policies.ts) reasons name. */
-export function foreignObjects(reasons: readonly string[]): string[] {
-  const found = reasons.flatMap((r) => [...r.matchAll(/cluster:[A-Za-z]+\/[^\s\]():,]+/g)].map((m) => m[0]));
-  return [...new Set(found)];
 }
 
 function agreeText(p: PlannedAttempt): string {

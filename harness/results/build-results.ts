@@ -13,11 +13,14 @@ import { formatExpectation, isMustDeny, type Outcome } from '../scenario/outcome
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
 import { outOfScopeText } from '../scenario/segments.js';
+import { foreignObjects } from '../policies/cluster-location.js';
 import { inTransit } from './in-transit.js';
 import { judgeObservations } from './judge.js';
 import { layerOf } from './layers.js';
+import { FLIP_JUDGING } from '../model/cluster-flips.js';
 import type {
   BarrierRecord,
+  ClusterPoliciesRecord,
   EndRecord,
   FactsRecord,
   FootingRecord,
@@ -81,6 +84,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
   const footing = records.findLast((r): r is FootingRecord => r.type === 'footing');
   const barrier = records.findLast((r): r is BarrierRecord => r.type === 'barrier');
   const policies = records.findLast((r): r is PoliciesRecord => r.type === 'policies');
+  const foreign = records.findLast((r): r is ClusterPoliciesRecord => r.type === 'cluster-policies');
   const judged = new Map(
     records.filter((r): r is ResultRecord => r.type === 'result').map((r) => [r.attempt, r]),
   );
@@ -121,6 +125,9 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
           layer: planned.predicted.layer,
           reasons: [...planned.predicted.reasons],
           agrees: planned.agrees,
+          ...(foreignObjects(planned.predicted.reasons).length > 0
+            ? { decidedBy: foreignObjects(planned.predicted.reasons) }
+            : {}),
         }
       : result.prediction;
     const first = seen[0];
@@ -170,7 +177,15 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
             },
           }
         : {}),
-      ...(prediction ? { prediction: { ...prediction, reasons: [...prediction.reasons] } } : {}),
+      ...(prediction
+        ? {
+            prediction: {
+              ...prediction,
+              reasons: [...prediction.reasons],
+              ...(prediction.decidedBy ? { decidedBy: [...prediction.decidedBy] } : {}),
+            },
+          }
+        : {}),
       origin: { file: a.origin.file, line: a.origin.line },
     };
   });
@@ -267,6 +282,21 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
               },
               mesh: structuredClone(barrier.mesh),
               settleMs: barrier.settleMs,
+            },
+          }
+        : {}),
+      ...(foreign
+        ? {
+            clusterPolicies: {
+              objects: [...foreign.objects],
+              absent: [...foreign.absent],
+              unreadable: [...foreign.unreadable],
+              flips: foreign.flips.map((f) => ({
+                ...f,
+                decidedBy: [...f.decidedBy],
+                reasons: [...f.reasons],
+              })),
+              judging: FLIP_JUDGING,
             },
           }
         : {}),

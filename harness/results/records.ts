@@ -7,7 +7,8 @@
  * Records, in the order a run writes them: `run` (first: run id, scenario, where and how it
  * ran), `facts` (what the run read about the cluster, each value with its source and
  * reasoning: harness/run/cluster-facts.ts), `policies` (the policy objects as the cluster
- * stored them), `footing` (what was read back and checked before any attempt:
+ * stored them), `cluster-policies` (the policy objects the cluster held that the run did not
+ * apply, and each prediction they flip), `footing` (what was read back and checked before any attempt:
  * harness/run/footing.ts), `barrier` (what the run waited on before round 1 and how long:
  * harness/run/canary.ts), `observation` (one per attempt per round), `result` (one per
  * attempt, when judged), `end` (last: exit code and totals).
@@ -27,6 +28,7 @@ import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { isRecord } from '../values.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
+import { ClusterFlip } from './flip-schema.js';
 import { ENVIRONMENTS, IsolationPair, RESULTS_JSON_VERSION, Segment, Tester } from './results-model.js';
 
 export const RESULTS_LOG = 'results.jsonl';
@@ -114,6 +116,21 @@ const PoliciesRecordSchema = z.object({
   applied: z.array(z.record(z.string(), z.unknown())),
 });
 
+/**
+ * The policy objects the cluster held that the run did not apply (harness/policies/cluster-policies.ts),
+ * read after the run's own were applied and before round 1, and what they change in the predictions.
+ */
+const ClusterPoliciesRecordSchema = z.object({
+  type: z.literal('cluster-policies'),
+  /** Each object read, `cluster:Kind/namespace/name`. */
+  objects: z.array(z.string()),
+  /** `apiVersion kind` of the kinds the cluster does not serve. */
+  absent: z.array(z.string()),
+  /** `apiVersion kind: why` of the kinds the run's credentials may not list. */
+  unreadable: z.array(z.string()),
+  flips: z.array(ClusterFlip),
+});
+
 const FootingRecordSchema = z.object({
   type: z.literal('footing'),
   readBack: z.object({ fixtures: z.number().int(), policies: z.number().int() }),
@@ -173,6 +190,8 @@ const ResultRecordSchema = z.object({
       layer: z.string(),
       reasons: z.array(z.string()),
       agrees: z.boolean().nullable(),
+      /** The cluster's own objects (not the run's) the reasons name: `cluster:Kind/namespace/name`. */
+      decidedBy: z.array(z.string()).optional(),
     })
     .optional(),
   /** Collected for failed and errored attempts: the pods, events, proxy logs, policies, a command. */
@@ -206,6 +225,7 @@ export const ResultsRecordSchema = z.discriminatedUnion('type', [
   RunRecordSchema,
   FactsRecordSchema,
   PoliciesRecordSchema,
+  ClusterPoliciesRecordSchema,
   FootingRecordSchema,
   BarrierRecordSchema,
   ObservationRecordSchema,
@@ -219,6 +239,7 @@ export type RunEnvironment = z.infer<typeof Environment>;
 export type RunMethod = z.infer<typeof Method>;
 export type FactsRecord = z.infer<typeof FactsRecordSchema>;
 export type PoliciesRecord = z.infer<typeof PoliciesRecordSchema>;
+export type ClusterPoliciesRecord = z.infer<typeof ClusterPoliciesRecordSchema>;
 export type FootingRecord = z.infer<typeof FootingRecordSchema>;
 export type BarrierRecord = z.infer<typeof BarrierRecordSchema>;
 export type ObservationRecord = z.infer<typeof ObservationRecordSchema>;

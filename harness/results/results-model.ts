@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
+import { ClusterFlip } from './flip-schema.js';
 
 export const RESULTS_JSON_VERSION = 1;
 
@@ -111,6 +112,12 @@ const AttemptEntry = z.object({
       layer: z.string(),
       reasons: z.array(z.string()),
       agrees: z.boolean().nullable(),
+      decidedBy: z
+        .array(z.string())
+        .optional()
+        .describe(
+          "The cluster's own policy objects (not the run's) the prediction rests on: `cluster:Kind/namespace/name`",
+        ),
     })
     .optional(),
   origin: z.object({ file: z.string(), line: z.number().int() }),
@@ -216,6 +223,24 @@ export const ResultsDocumentSchema = z
         .optional()
         .describe(
           "What the run waited on before round 1: the network canary and istiod's sync status of the sidecars (proof the policies are in force), then --settle",
+        ),
+      clusterPolicies: z
+        .object({
+          objects: z.array(z.string()).describe('Each object read: `cluster:Kind/namespace/name`'),
+          absent: z.array(z.string()).describe('`apiVersion kind` of the kinds the cluster does not serve'),
+          unreadable: z
+            .array(z.string())
+            .describe("`apiVersion kind: why` of the kinds the run's credentials may not list"),
+          flips: z
+            .array(ClusterFlip)
+            .describe(
+              'Each attempt whose prediction those objects flip, said before round 1: which objects, tier, priority and rule',
+            ),
+          judging: z.string().describe('How a flip is judged'),
+        })
+        .optional()
+        .describe(
+          "The policy objects the cluster held that the run did not apply (NetworkPolicy, Calico, ClusterNetworkPolicy, Istio), read after the run's own were applied and before round 1, and predicted with them",
         ),
       clusterFacts: z
         .object({

@@ -45,6 +45,7 @@ import {
   canaryTierName,
 } from './canary-names.js';
 import type { Progress } from './progress.js';
+import type { AgentSessions } from './sessions.js';
 
 export {
   CANARY_LABEL,
@@ -130,7 +131,13 @@ export interface CanaryProbeProps {
   readonly intervalMs?: number;
   /** Each dial's own deadline. @default 2000 */
   readonly dialTimeoutMs?: number;
-  /** The run's cap on execs at once (`--exec-concurrency`): a canary round is one exec per pod. */
+  /**
+   * The run's agent sessions: each dial goes on the pod's session, opened by the first dial and
+   * kept for the rounds, instead of an exec and a Node start per pod per canary round. Without
+   * them, or where the server speaks only v4 exec, a dial is an exec of its own.
+   */
+  readonly sessions?: Pick<AgentSessions, 'probe'>;
+  /** The run's cap on execs at once (`--exec-concurrency`), for dials made as execs. */
   readonly openings?: OpeningLimit;
   readonly signal?: AbortSignal;
 }
@@ -226,14 +233,34 @@ export async function waitForCanary(
   }
 }
 
-/** One dial of the canary from one pod: the agent's tcp probe, the batch as an argument (v4 and v5 alike). */
+/**
+ * One dial of the canary from one pod: the agent's tcp probe, on the pod's session where there is
+ * one, else as an exec with the batch as an argument (v4 and v5 alike).
+ */
 async function dialOnce(
   props: CanaryProbeProps,
   pod: V1Pod,
   address: string,
 ): Promise<{ outcome: Outcome | 'no answer'; reason: string }> {
   const timeoutMs = props.dialTimeoutMs ?? 2000;
-  const item = { id: 'canary', kind: 'tcp', host: address, port: CANARY_PORT, timeoutMs, sidecar: false };
+  const item = {
+    id: 'canary',
+    kind: 'tcp' as const,
+    host: address,
+    port: CANARY_PORT,
+    timeoutMs,
+    sidecar: false,
+  };
+  if (props.sessions) {
+    let seen: { outcome: Outcome | 'no answer'; reason: string } = { outcome: 'no answer', reason: '' };
+    const sent = await props.sessions.probe(
+      { namespace: pod.metadata?.namespace ?? '', pod: pod.metadata?.name ?? '', items: [item] },
+      (o) => {
+        if (o.attempt === 'canary') seen = { outcome: o.outcome, reason: o.reason };
+      },
+    );
+    if (sent === 'sent') return seen;
+  }
   const splitter = new LineSplitter();
   let seen: { outcome: Outcome | 'no answer'; reason: string } = { outcome: 'no answer', reason: '' };
   const take = (line: string) => {

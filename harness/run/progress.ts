@@ -12,6 +12,8 @@ export interface Progress {
   done(summary?: string): void;
   /** Ends the current phase as failed. */
   fail(reason: string): void;
+  /** A line that stays (`warning: …`), whatever the phase goes on to say. */
+  warn(text: string): void;
 }
 
 export interface ProgressProps {
@@ -73,6 +75,10 @@ class LineProgress implements Progress {
     this.current = undefined;
   }
 
+  warn(text: string): void {
+    this.line(`warning: ${text}`);
+  }
+
   fail(reason: string): void {
     if (!this.current) return;
     this.line(`${this.current.name}: FAILED after ${elapsed(this.now() - this.current.started)}: ${reason}`);
@@ -114,6 +120,11 @@ class SpinnerProgress implements Progress {
   update(detail: string): void {
     if (!this.current) return;
     this.current.detail = detail;
+    this.render();
+  }
+
+  warn(text: string): void {
+    this.props.write(`\r\x1b[2K⚠ warning: ${text}\n`);
     this.render();
   }
 

@@ -16,9 +16,12 @@ import { isPodReady } from '../kube/pods.js';
 import { waitFor } from '../kube/wait.js';
 import type { ProviderName } from '../cluster/provider.js';
 import type { ClusterFacts as ModelFacts } from '../model/types.js';
-import type { ApiServerEndpoints } from '../policies/options.js';
+import type { ApiServerEndpoints, ClusterPolicyForm } from '../policies/options.js';
 import { PolicyModel } from '../model/evaluate.js';
-import type { Prediction } from '../model/types.js';
+import type { PolicyManifest, Prediction } from '../model/types.js';
+import { clusterFlips, flipText } from '../model/cluster-flips.js';
+import { foreignObjects } from '../policies/cluster-location.js';
+import { readClusterPolicies } from '../policies/cluster-policies.js';
 import { renderPolicySources } from '../policies/render.js';
 import { scenarioScope } from '../results/build-results.js';
 import {
@@ -60,7 +63,7 @@ import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { DEFAULT_AGENT_CONCURRENCY, OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
 import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
-import { RUN_LABEL, runLabels, runSelector } from './identity.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
 import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
@@ -106,6 +109,11 @@ export interface RunSettings {
   readonly execConcurrency?: number;
   /** The API server as policy sees it (`--api-server`); default: read from the cluster. */
   readonly apiServer?: ApiServerEndpoints;
+  /**
+   * Where `builtin: hard-isolation` puts its cross-tenant deny (`--cluster-policy`), over the
+   * scenario's `clusterPolicy`. @default the scenario's, else `calico`
+   */
+  readonly clusterPolicy?: ClusterPolicyForm;
 }
 
 /** What a run dials for `internet` attempts: the provider's stand-in (harness/cluster/internet.ts). */
@@ -392,19 +400,11 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
   });
   ctx.log.append({ type: 'facts', ...facts.record });
   ctx.facts = facts;
-  const manifests = renderPolicySources(scenario, facts.renderOptions);
+  const manifests = renderPolicySources(scenario, {
+    ...facts.renderOptions,
+    ...(props.clusterPolicy ? { clusterPolicy: props.clusterPolicy } : {}),
+  });
   const labelled = manifests.map((m) => withLabels(m.object, ctx.labels));
-  const modelFacts = { ...facts.modelFacts, ...(ctx.addresses ? addressFacts(ctx.addresses) : {}) };
-  ctx.predict = props.predict ?? facts.predictions(modelPredictions(scenario, manifests, modelFacts));
-  const contradicted = scenario.attempts.filter((a) => {
-    const p = ctx.predict?.(a)?.outcome;
-    return !a.expect.auto && p !== undefined && p !== 'unknown' && !satisfies(a.expect, p);
-  }).length;
-  if (contradicted > 0) {
-    progress.update(
-      `the policy model predicts otherwise for ${contradicted} expectation(s); bulkhead plan shows why`,
-    );
-  }
   await openCanary(ctx, manifests);
   const mesh = await prepareMeshBarrier(meshProps(ctx, labelled));
   ctx.appliedPolicies = labelled;
@@ -415,11 +415,70 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
   // From here on, the policies are the cluster's: results and the bundle hold them as stored.
   ctx.appliedPolicies = await readBack(ctx.client, labelled, 'policies');
   ctx.log.append({ type: 'policies', applied: ctx.appliedPolicies.map((o) => ({ ...o })) });
+  await predictWithCluster(
+    ctx,
+    manifests,
+    { ...facts.modelFacts, ...(ctx.addresses ? addressFacts(ctx.addresses) : {}) },
+    facts,
+  );
   const footing: Footing = {
     readBack: { fixtures: ctx.fixtures.length, policies: ctx.appliedPolicies.length },
     sidecars: { pods: ctx.ready.length, withProxy: ctx.ready.filter((p) => proxyContainerOf(p)).length },
   };
   ctx.log.append({ type: 'footing', ...footing });
+}
+
+/**
+ * The predictions the run judges `auto` by and records, made once the run's own policies are
+ * applied and before any attempt: over those policies and every policy object the cluster
+ * already held that can touch the scenario's namespaces (harness/policies/cluster-policies.ts;
+ * the run's own objects, canary included, carry its run label and are left out). Each attempt
+ * whose prediction the cluster's objects flip is said now, as a warning, and recorded with the
+ * objects, tiers and rules that decided. A flip does not stop the run and does not change how
+ * a declared expectation is judged: the expectation is the requirement, and the observation
+ * shows whether the cluster meets it; an `auto` expectation takes the prediction with the
+ * cluster's objects, which is what the cluster will do.
+ */
+async function predictWithCluster(
+  ctx: RunContext,
+  manifests: readonly Manifest[],
+  modelFacts: Partial<ModelFacts>,
+  facts: ClusterFacts,
+): Promise<void> {
+  const { scenario, progress, props } = ctx;
+  progress.update("reading the cluster's own policies");
+  const foreign = await readClusterPolicies({
+    client: ctx.client,
+    namespaces: scenario.namespaces.map((n) => n.name),
+    meshRootNamespace: scenario.meshRootNamespace,
+    skipLabels: { [MANAGED_BY_LABEL]: MANAGED_BY, [RUN_LABEL]: ctx.runId },
+  });
+  const alone = facts.predictions(modelPredictions(scenario, manifests, modelFacts));
+  const withCluster =
+    foreign.manifests.length > 0
+      ? facts.predictions(modelPredictions(scenario, [...foreign.manifests, ...manifests], modelFacts))
+      : alone;
+  ctx.predict = props.predict ?? withCluster;
+  const flips = alone && withCluster ? clusterFlips(scenario.attempts, alone, withCluster) : [];
+  ctx.log.append({
+    type: 'cluster-policies',
+    objects: foreign.manifests.map((m) => m.file),
+    absent: [...foreign.absent],
+    unreadable: [...foreign.unreadable],
+    flips: flips.map((f) => ({ ...f, decidedBy: [...f.decidedBy], reasons: [...f.reasons] })),
+  });
+  for (const kind of foreign.unreadable)
+    progress.warn(`cannot list ${kind}: the predictions do not account for such objects`);
+  for (const flip of flips) progress.warn(flipText(flip));
+  const contradicted = scenario.attempts.filter((a) => {
+    const p = ctx.predict?.(a)?.outcome;
+    return !a.expect.auto && p !== undefined && p !== 'unknown' && !satisfies(a.expect, p);
+  }).length;
+  if (contradicted > 0) {
+    progress.update(
+      `the policy model predicts otherwise for ${contradicted} expectation(s); bulkhead plan shows why`,
+    );
+  }
 }
 
 /**
@@ -484,6 +543,7 @@ function canaryProbe(ctx: RunContext, timeoutMs: number): CanaryProbeProps {
     clock: ctx.clock,
     progress: ctx.progress,
     timeoutMs,
+    sessions: sessionsOf(ctx),
     openings: new OpeningLimit(ctx.props.execConcurrency),
     ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
   };
@@ -580,17 +640,16 @@ function settledPart<T>(
   return part.status === 'fulfilled' ? part.value : timedOut(part.reason);
 }
 
-/** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */
-async function rounds(ctx: RunContext): Promise<void> {
-  const { props, progress, convergence, clock, scenario } = ctx;
-  progress.phase('execute');
-  const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, ctx.predict) }));
-  const deadline = clock.now() + (props.convergeTimeoutMs ?? RUN_DEFAULTS.convergeTimeoutMs);
-  const interval = props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs;
+/**
+ * The run's agent sessions, one per pod for the barrier and all the rounds (per round where the
+ * server speaks only v4), opened by the first dial that needs one.
+ */
+function sessionsOf(ctx: RunContext): AgentSessions {
+  if (ctx.sessions) return ctx.sessions;
+  const { props, scenario } = ctx;
   const transport: Transport = { mode: 'stdin' };
   ctx.transport = transport;
-  // One agent per source pod for all the rounds (per round where the server speaks only v4).
-  const sessions = new AgentSessions({
+  ctx.sessions = new AgentSessions({
     kubeConfig: props.kubeConfig,
     scenario: ctx.addresses ? { ...scenario, addresses: ctx.addresses } : scenario,
     transport,
@@ -598,8 +657,22 @@ async function rounds(ctx: RunContext): Promise<void> {
     ...(props.execConcurrency ? { execConcurrency: props.execConcurrency } : {}),
     ...(props.signal ? { signal: props.signal } : {}),
   });
-  ctx.sessions = sessions;
+  return ctx.sessions;
+}
+
+/** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */
+async function rounds(ctx: RunContext): Promise<void> {
+  const { props, progress, convergence, clock, scenario } = ctx;
+  progress.phase('execute');
+  const tracked = scenario.attempts.map((a) => ({ id: a.id, expect: resolveExpectation(a, ctx.predict) }));
+  const deadline = clock.now() + (props.convergeTimeoutMs ?? RUN_DEFAULTS.convergeTimeoutMs);
+  const interval = props.roundIntervalMs ?? RUN_DEFAULTS.roundIntervalMs;
+  const sessions = sessionsOf(ctx);
   try {
+    // Pods that only dialled the canary (the echo pods of destinations) need their session no more.
+    await sessions.retain(
+      new Set(batchesFor(scenario.attempts, ctx.pods).map((b) => `${b.namespace}/${b.pod}`)),
+    );
     for (let round = 1; ; round++) {
       if (props.signal?.aborted) throw new Interrupted();
       const todo = new Set(convergence.unsettled(tracked));
@@ -697,6 +770,9 @@ function resultRecord(r: AttemptResult): NewRecord {
             layer: r.prediction.layer,
             reasons: [...r.prediction.reasons],
             agrees: r.prediction.outcome === 'unknown' ? null : satisfies(r.expect, r.prediction.outcome),
+            ...(foreignObjects(r.prediction.reasons).length > 0
+              ? { decidedBy: foreignObjects(r.prediction.reasons) }
+              : {}),
           },
         }
       : {}),
@@ -765,12 +841,13 @@ function resolveExpectation(attempt: Attempt, predict: RunnerProps['predict']): 
 }
 
 /**
- * Predictions from the policy model over exactly the manifests the run applies. A model that
+ * Predictions from the policy model over the given manifests: the run's own, with or without the
+ * cluster's (predictWithCluster). A model that
  * cannot read them predicts nothing: the run goes on and reports observations as they are.
  */
 function modelPredictions(
   scenario: Scenario,
-  manifests: readonly Manifest[],
+  manifests: readonly (Manifest | PolicyManifest)[],
   facts: Partial<ModelFacts>,
 ): ((attempt: Attempt) => Prediction | undefined) | undefined {
   try {

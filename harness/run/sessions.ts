@@ -4,7 +4,8 @@
  * on its stdin; results stream back tagged with the batch, and an end-of-batch line closes it
  * (the protocol: harness/agent/session.ts). A round then costs no exec and no Node start.
  *
- * Sessions open lazily, at most `execConcurrency` at once (harness/run/execute.ts OpeningLimit).
+ * Sessions open lazily, at most `execConcurrency` at once (harness/run/execute.ts OpeningLimit):
+ * with the network canary's first dial ({@link AgentSessions.probe}), which the rounds then reuse.
  * A session that breaks (the exec closed, the agent died, no end of batch by the batch's
  * deadline) leaves its batch's unfinished attempts `error`, with the reason, never a deny, and
  * is started again for the pod's next batch. When that restart loses attempts too (it cannot
@@ -16,9 +17,9 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 
+import type { BatchItem } from '../agent/batch.js';
 import { toBatchItem, type AttemptScenario } from '../agent/from-attempt.js';
 import { ExecError, openExecStream, type ExecStream, type ExecStreamEnd } from '../kube/exec.js';
-import type { Attempt } from '../scenario/types.js';
 import { messageOf } from '../values.js';
 import { LineSplitter, parseSessionLine, type BatchEndLine } from './agent-output.js';
 import {
@@ -68,10 +69,22 @@ export function sessionCommand(concurrency: number): string[] {
   return ['node', AGENT_PATH, 'session', '--concurrency', String(concurrency)];
 }
 
+/**
+ * Agent items for one pod outside the scenario's attempts, each with an id of its own: the
+ * network canary's dial (harness/run/canary.ts), so that the barrier and the rounds share the
+ * pod's one session instead of an exec and a Node start per pod per canary round.
+ */
+export interface PodItems {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly items: readonly BatchItem[];
+}
+
 /** The batch on a session, until its end line, the session's end or its deadline. */
 interface InFlight {
   readonly id: string;
-  readonly pending: Map<string, Attempt>;
+  /** Ids of the items without a result yet. */
+  readonly pending: Set<string>;
   readonly malformed: string[];
   readonly observe: (o: RoundObservation) => void;
   readonly finish: (outcome: BatchOutcome) => void;
@@ -137,33 +150,45 @@ export class AgentSessions {
    */
   async close(): Promise<void> {
     this.closed = true;
-    const aborted = this.props.signal?.aborted ?? false;
-    const wait = this.props.closeTimeoutMs ?? 5000;
+    await Promise.all([...this.pods.values()].map((session) => this.end(session)));
+  }
+
+  /**
+   * Ends the sessions of every pod not in `keep` (`namespace/pod`), as {@link close} does, and
+   * leaves the others open: after the barrier, the pods that only dialled the canary (a
+   * destination's echo pod) need theirs no more. Such a pod may still open one again.
+   */
+  async retain(keep: ReadonlySet<string>): Promise<void> {
     await Promise.all(
-      [...this.pods.values()].map(async (session) => {
-        const stream = session.stream;
-        if (!stream) return;
-        session.stream = undefined;
-        session.generation = undefined;
-        if (aborted || session.current) stream.close();
-        else stream.endInput();
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          stream.done,
-          new Promise<void>((resolve) => {
-            timer = setTimeout(() => {
-              stream.close();
-              resolve();
-            }, wait);
-          }),
-        ]);
-        clearTimeout(timer);
-        await stream.done;
-      }),
+      [...this.pods.entries()].filter(([key]) => !keep.has(key)).map(([, session]) => this.end(session)),
     );
   }
 
-  private session(batch: SourceBatch): PodSession {
+  /** Ends one session: its input closes and the agent exits once idle (or it is closed). */
+  private async end(session: PodSession): Promise<void> {
+    const aborted = this.props.signal?.aborted ?? false;
+    const wait = this.props.closeTimeoutMs ?? 5000;
+    const stream = session.stream;
+    if (!stream) return;
+    session.stream = undefined;
+    session.generation = undefined;
+    if (aborted || session.current) stream.close();
+    else stream.endInput();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      stream.done,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          stream.close();
+          resolve();
+        }, wait);
+      }),
+    ]);
+    clearTimeout(timer);
+    await stream.done;
+  }
+
+  private session(batch: { readonly namespace: string; readonly pod: string }): PodSession {
     const key = `${batch.namespace}/${batch.pod}`;
     let session = this.pods.get(key);
     if (!session) {
@@ -188,18 +213,46 @@ export class AgentSessions {
     });
   }
 
+  /**
+   * Runs `items` on the pod's session, opening it if need be, outside any round. `unsupported`
+   * when the server speaks only v4 exec (no sessions): the caller dials its own way. Items the
+   * session loses are observed `error` with the reason, as in a round.
+   */
+  async probe(target: PodItems, observe: (o: RoundObservation) => void): Promise<'sent' | 'unsupported'> {
+    if (this.transport.mode === 'argv') return 'unsupported';
+    const longest = Math.max(0, ...target.items.map((i) => i.timeoutMs));
+    const deadlineMs = longest * Math.ceil(target.items.length / this.concurrency) + this.slack;
+    const sent = await this.send(target, target.items, observe, deadlineMs);
+    return sent === 'fallback' ? 'unsupported' : 'sent';
+  }
+
   private async batch(batch: SourceBatch, round: SessionRound): Promise<void> {
     if (this.transport.mode === 'argv') {
       await this.perRound(batch, round);
       return;
     }
-    const session = this.session(batch);
-    const where = `${batch.namespace}/${batch.pod}`;
-    const pending = new Map(batch.attempts.map((a) => [a.id, a]));
+    const deadlineMs = batchDeadlineMs(batch.attempts, this.concurrency, this.slack, round.deadlines);
+    const items = batch.attempts.map((a) =>
+      toBatchItem(a, this.props.scenario, round.deadlines?.get(a.id) ?? a.timeoutMs),
+    );
+    if ((await this.send(batch, items, round.observe, deadlineMs)) === 'fallback')
+      await this.perRound(batch, round);
+  }
+
+  /** One batch of items on the pod's session; `fallback` when the server turned out to speak only v4. */
+  private async send(
+    target: { readonly namespace: string; readonly pod: string },
+    items: readonly BatchItem[],
+    observe: (o: RoundObservation) => void,
+    deadlineMs: number,
+  ): Promise<'sent' | 'fallback'> {
+    const session = this.session(target);
+    const where = `${target.namespace}/${target.pod}`;
+    const pending = new Set(items.map((i) => i.id));
     const fail = (reason: string, failure: string, stderr: string, id?: string) => {
-      for (const attempt of pending.values())
-        round.observe({
-          attempt: attempt.id,
+      for (const attempt of pending)
+        observe({
+          attempt,
           outcome: 'error',
           reason,
           evidence: {
@@ -211,20 +264,16 @@ export class AgentSessions {
     };
     if (session.givenUp) {
       fail(session.givenUp, 'session given up', '');
-      return;
+      return 'sent';
     }
     if (this.closed || this.props.signal?.aborted) {
       fail(`the agent session in ${where} was not started: the run is ending`, 'aborted', '');
-      return;
+      return 'sent';
     }
-    const deadlineMs = batchDeadlineMs(batch.attempts, this.concurrency, this.slack, round.deadlines);
     let since = Date.now();
     if (!session.stream) {
       const opened = await this.start(session, deadlineMs);
-      if ('fallback' in opened) {
-        await this.perRound(batch, round);
-        return;
-      }
+      if ('fallback' in opened) return 'fallback';
       if ('failure' in opened) {
         fail(
           `the agent session in ${where} could not start: ${opened.failure}`,
@@ -232,7 +281,7 @@ export class AgentSessions {
           opened.stderr,
         );
         this.broke(session, opened.failure);
-        return;
+        return 'sent';
       }
       since = opened.since;
     }
@@ -247,16 +296,13 @@ export class AgentSessions {
         end.stderr,
       );
       this.broke(session, end.failure);
-      return;
+      return 'sent';
     }
     const id = String(this.nextBatch++);
-    const items = batch.attempts.map((a) =>
-      toBatchItem(a, this.props.scenario, round.deadlines?.get(a.id) ?? a.timeoutMs),
-    );
     const malformed: string[] = [];
     let timer: NodeJS.Timeout | undefined;
     const outcome = await new Promise<BatchOutcome>((resolve) => {
-      session.current = { id, pending, malformed, observe: round.observe, finish: resolve };
+      session.current = { id, pending, malformed, observe, finish: resolve };
       timer = setTimeout(
         () => {
           resolve({ failure: `no end of batch within ${deadlineMs} ms`, stderr: '', deadline: true });
@@ -278,7 +324,7 @@ export class AgentSessions {
         '',
         id,
       );
-      return;
+      return 'sent';
     }
     if (outcome.deadline && session.stream === stream) {
       session.stream = undefined;
@@ -289,7 +335,7 @@ export class AgentSessions {
       // Every attempt had its result: nothing was lost, the next batch starts a new session.
       session.breaks = 0;
       session.lastBreak = undefined;
-      return;
+      return 'sent';
     }
     const stderr = outcome.stderr.trim();
     const why = [outcome.failure, ...notes, stderr ? `stderr: ${stderr.slice(-500)}` : undefined]
@@ -297,6 +343,7 @@ export class AgentSessions {
       .join('; ');
     fail(`the agent session in ${where} ended mid-batch: ${why}`, outcome.failure, outcome.stderr, id);
     this.broke(session, outcome.failure);
+    return 'sent';
   }
 
   /** Opens the pod's session, waiting for an opening slot first. */

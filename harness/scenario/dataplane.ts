@@ -57,6 +57,11 @@ export function takesServiceTraffic(w: Pick<Waypoint, 'for'>): boolean {
   return w.for === 'service' || w.for === 'all';
 }
 
+/** True when the waypoint takes traffic addressed to a pod IP (fact A2.4: original addressing). */
+export function takesWorkloadTraffic(w: Pick<Waypoint, 'for'>): boolean {
+  return w.for === 'workload' || w.for === 'all';
+}
+
 /** A workload's data plane; objects built without one have `sidecar` alone to say. */
 export function dataPlaneOf(w: { readonly dataplane?: DataPlane; readonly sidecar: boolean }): DataPlane {
   return w.dataplane ?? (w.sidecar ? 'sidecar' : 'none');

@@ -94,6 +94,7 @@ case "$1" in
     echo "        |\\\\"
     echo "✔ Istio core installed ⛵️"
     echo "✔ Istiod installed 🧠"
+    case " $* " in *" profile=ambient "*) echo "✔ CNI installed 🪢"; echo "✔ Ztunnel installed 🔒" ;; esac
     echo "✔ Installation complete" ;;
   *) echo "Error: unknown command \\"$1\\" for \\"istioctl\\"" >&2; exit 1 ;;
 esac
@@ -282,6 +283,44 @@ export function serveKind(server: ReleaseServer, release = 'v0.31.0'): string {
   return `${server.url}/kind`;
 }
 
+/** Serves a test Gateway API bundle as raw.githubusercontent does: `<base>/<tag>/config/crd/standard/<file>`. */
+export function serveGatewayApi(
+  server: ReleaseServer,
+  files: ReadonlyMap<string, string>,
+  version: string,
+): string {
+  for (const [name, text] of files) server.set(`/gateway-api/${version}/config/crd/standard/${name}`, text);
+  return `${server.url}/gateway-api`;
+}
+
+/** A DaemonSet in istio-system as the ambient profile renders it, with a status a controller would write. */
+export function ambientDaemonSet(
+  name: string,
+  status: { desired: number; updated: number; available: number },
+  namespace = 'istio-system',
+): Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name, namespace, labels: { app: name } },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: name === 'ztunnel' ? 'istio-proxy' : 'install-cni', image: 'istio' }] },
+      },
+    },
+    status: {
+      observedGeneration: 1,
+      desiredNumberScheduled: status.desired,
+      currentNumberScheduled: status.desired,
+      updatedNumberScheduled: status.updated,
+      numberAvailable: status.available,
+      numberReady: status.available,
+    },
+  };
+}
+
 /** kind's nodes, NotReady until a CNI runs. */
 export function putNodes(server: FakeApiServer, name = 'bulkhead', workers = 2): void {
   const names = [
@@ -315,7 +354,9 @@ export function simulateControllers(
   server: FakeApiServer,
   stubs: Stubs,
   versions: { calico: string; istio: string },
+  options: { readonly ztunnelStuck?: boolean } = {},
 ): () => void {
+  let ambientSince: number | undefined;
   const timer = setInterval(() => {
     void (async () => {
       const installation = server.get('operator.tigera.io/v1', 'Installation', undefined, 'default');
@@ -342,7 +383,23 @@ export function simulateControllers(
           });
         }
       }
-      const installed = (await stubs.calls()).some((c) => c[0] === 'istioctl' && c[1] === 'install');
+      const calls = await stubs.calls();
+      const installed = calls.some((c) => c[0] === 'istioctl' && c[1] === 'install');
+      const ambient = calls.some(
+        (c) => c[0] === 'istioctl' && c[1] === 'install' && c.includes('profile=ambient'),
+      );
+      if (ambient) {
+        // istio-cni and ztunnel come up node by node: one pod updated at first, all three
+        // available a little after istiod (so a wait sees them on their way).
+        ambientSince ??= Date.now();
+        const done = Date.now() - ambientSince > 300;
+        for (const name of ['istio-cni-node', 'ztunnel']) {
+          const ds = server.get('apps/v1', 'DaemonSet', 'istio-system', name);
+          if (!ds) server.put(ambientDaemonSet(name, { desired: 3, updated: 1, available: 0 }));
+          else if (done && !(options.ztunnelStuck && name === 'ztunnel'))
+            server.put(ambientDaemonSet(name, { desired: 3, updated: 3, available: 3 }));
+        }
+      }
       if (installed && !server.get('apps/v1', 'Deployment', 'istio-system', 'istiod')) {
         server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
         server.put({

@@ -95,14 +95,15 @@ describe('lint: ambient pitfalls', () => {
     expect(closed).to.deep.equal([]);
   });
 
-  const netpol = (ingress: string) => `apiVersion: networking.k8s.io/v1
+  const netpol = (ingress: string, name = 'ingress', podSelector = '{}') => `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-metadata: { name: ingress, namespace: tenant-a }
+metadata: { name: ${name}, namespace: tenant-a }
 spec:
-  podSelector: {}
+  podSelector: ${podSelector}
   policyTypes: [Ingress]
   ingress:
 ${ingress}
+---
 `;
 
   it('ambient/netpol-blocks-hbone (A1.14, A4.9): ingress on app ports only', () => {
@@ -122,6 +123,42 @@ ${ingress}
       '    - from: [{ namespaceSelector: { matchLabels: { tenant: a } } }]\n    - from: [{ ipBlock: { cidr: 169.254.7.127/32 } }]',
     );
     expect(ambient(good, 'ambient/netpol-blocks-probes')).to.deep.equal([]);
+  });
+
+  it('netpol-blocks-hbone and -probes: policies add up, so one admitting it for every pod covers the rest', () => {
+    const appPorts = netpol(
+      '    - from: [{ namespaceSelector: { matchLabels: { tenant: a } } }]\n      ports: [{ port: 8080 }]',
+      'app-ports',
+    );
+    const hbone = netpol(
+      '    - from: [{ namespaceSelector: { matchLabels: { tenant: a } } }]\n      ports: [{ port: 15008 }]',
+      'hbone',
+    );
+    const probes = netpol('    - from: [{ ipBlock: { cidr: 169.254.7.127/32 } }]', 'probes');
+    const ids = (text: string) =>
+      ['ambient/netpol-blocks-hbone', 'ambient/netpol-blocks-probes']
+        .flatMap((rule) => ambient(text, rule).map((f) => `${f.rule} ${f.object.name}`))
+        .sort();
+    expect(ids(appPorts)).to.deep.equal([
+      'ambient/netpol-blocks-hbone app-ports',
+      'ambient/netpol-blocks-probes app-ports',
+    ]);
+    // hbone covers app-ports for 15008; nothing yet admits the probes.
+    expect(ids(appPorts + hbone)).to.deep.equal([
+      'ambient/netpol-blocks-probes app-ports',
+      'ambient/netpol-blocks-probes hbone',
+    ]);
+    expect(ids(appPorts + hbone + probes)).to.deep.equal([]);
+    // A policy that selects only some pods covers nothing for the others.
+    const some = netpol(
+      '    - ports: [{ port: 15008 }]\n    - from: [{ ipBlock: { cidr: 169.254.7.127/32 } }]',
+      'api-only',
+      '{ matchLabels: { app: api } }',
+    );
+    expect(ids(appPorts + some)).to.deep.equal([
+      'ambient/netpol-blocks-hbone app-ports',
+      'ambient/netpol-blocks-probes app-ports',
+    ]);
   });
 
   it('ambient/envoyfilter (A4.8): an EnvoyFilter in an ambient namespace, not in a sidecar one', () => {

@@ -35,6 +35,7 @@ const TOPOLOGY = `${HEAD}  tenants:
     - { id: a-legacy, kind: http, from: tenant-a/probe, to: plain/legacy }
     - { id: s-a, kind: http, from: tenant-s/probe, to: tenant-a/api }
     - { id: a-s, kind: http, from: tenant-a/probe, to: tenant-s/api }
+    - { id: a-b-pod-ip, kind: http, from: tenant-a/probe, to: { podIp: tenant-b/api }, port: 8080, http: { path: /admin } }
 `;
 
 let scenario: Scenario;
@@ -220,6 +221,29 @@ describe('model: ambient paths', () => {
     const hop = predict([clientOnly], 'a-b');
     expect(hop.outcome).to.equal('unknown');
     expect(hop.reasons.at(-1)).to.contain("refuses the waypoint's hop");
+  });
+
+  it('AO8/A2.4: a call to the pod IP skips a service waypoint; a ztunnel ALLOW naming the waypoint resets it', () => {
+    const denyAdmin = authz('no-admin', 'tenant-b', {
+      targetRefs: [{ kind: 'Service', name: 'api' }],
+      action: 'DENY',
+      rules: [{ to: [{ operation: { paths: ['/admin'] } }] }],
+    });
+    // Through the Service the waypoint's L7 deny holds; by pod IP it is never evaluated.
+    expect(predict([denyAdmin], 'a-b-admin').outcome).to.equal('denied-l7');
+    const bypass = predict([denyAdmin], 'a-b-pod-ip');
+    expect(bypass.outcome).to.equal('allowed');
+    expect(bypass.reasons.join('\n')).to.contain(
+      'skips waypoint tenant-b/waypoint, which takes traffic to the Service only',
+    );
+    const viaWaypoint = authz('via-waypoint', 'tenant-b', {
+      rules: [{ from: [{ source: { principals: ['cluster.local/ns/tenant-b/sa/waypoint'] } }] }],
+    });
+    const closed = predict([denyAdmin, viaWaypoint], 'a-b-pod-ip');
+    expect(closed.outcome).to.equal('reset');
+    expect(closed.reasons.join('\n')).to.contain(
+      'the destination ztunnel sees the peer cluster.local/ns/tenant-a/sa/',
+    );
   });
 
   it('A3.2/A2.4: a destination behind a waypoint sees the waypoint pod, so a client-only NetworkPolicy drops it', () => {

@@ -40,6 +40,20 @@ describe('policies: rendering the built-in bundles', () => {
     );
   });
 
+  it('renders each namespace for its data plane (ambient and sidecar) as in the committed snapshot', async () => {
+    const mixed = await loadScenarioFile(here('fixtures/two-tenants-mixed.yaml'));
+    await matchSnapshot(
+      renderBuiltinText('hard-isolation', mixed),
+      snapshot('hard-isolation.two-tenants-mixed.yaml'),
+    );
+    // The namespace still on sidecars gets exactly what the all-sidecar bundle gives it.
+    const of = (s: Scenario, ns: string) =>
+      renderBuiltin('hard-isolation', s)
+        .filter((m) => (m.object.metadata as { namespace?: string }).namespace === ns)
+        .map((m) => m.object);
+    expect(of(mixed, 'tenant-globex')).to.deep.equal(of(two, 'tenant-globex'));
+  });
+
   it('renders the article for two tenants as in the committed snapshot', async () => {
     await matchSnapshot(renderBuiltinText('article', two), snapshot('article.two-tenants.yaml'));
   });

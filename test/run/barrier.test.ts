@@ -150,6 +150,17 @@ describe('propagation barrier: the network canary', function () {
     expect(enforced).to.be.a('number');
     for (const at of observationTimes(records)) expect(at).to.be.at.least(enforced! - 5);
     expect(r.stderr).to.match(/canary: 3\/3 pods see it denied/);
+    // The canary's dials (several rounds of them here) and the attempts went over one agent
+    // session per pod: no exec and no Node start per dial.
+    const agentExecs = s.server.execs
+      .filter((e) => e.request.command.some((c) => c.endsWith('/bulkhead-agent.mjs')))
+      .map((e) => `${e.request.namespace}/${e.request.pod} ${e.request.command[2] ?? ''}`);
+    expect(barrier?.network.rounds).to.be.at.least(2);
+    expect(agentExecs.map((e) => e.replace(/-[0-9a-f]{10}-[0-9a-z]{5} /, ' ')).sort()).to.deep.equal([
+      'tenant-acme/api session',
+      'tenant-acme/client session',
+      'tenant-globex/client session',
+    ]);
     const doc = JSON.parse(await readFile(path.join(s.dir, 'reports', 'r1', 'results.json'), 'utf8')) as {
       method: { barrier?: { network: { status: string } } };
     };

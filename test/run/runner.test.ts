@@ -175,6 +175,7 @@ describe('runner against the fake cluster', function () {
       'run',
       'facts',
       'policies',
+      'cluster-policies',
       'footing',
       'barrier',
       ...Array<string>(6).fill('observation'),

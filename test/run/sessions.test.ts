@@ -18,6 +18,7 @@ import { addRunnerOptions, runSettings, type RunnerOptions } from '../../harness
 import { ExecError, openExecStream } from '../../harness/kube/exec.js';
 import { createProgress } from '../../harness/run/progress.js';
 import { runScenario, type RunnerProps, type RunResult } from '../../harness/run/runner.js';
+import { AgentSessions } from '../../harness/run/sessions.js';
 import type { ExecLimits, ExecRequest } from '../support/fake-apiserver/exec.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { agentBundle, agentExec, closedPort } from '../support/fake-cluster.js';
@@ -447,5 +448,61 @@ describe('--exec-concurrency (run, upgrade-check)', () => {
     expect(parse().execConcurrency).to.equal(32);
     expect(parse('--exec-concurrency', '7').execConcurrency).to.equal(7);
     expect(() => parse('--exec-concurrency', '0')).to.throw(/expected a whole number, 1 or more/);
+  });
+});
+
+describe('agent sessions outside a round (the network canary)', function () {
+  this.timeout(60_000);
+
+  it('dials on the pod session the rounds then use, and retain() ends only the others', async () => {
+    const target = await app(() => 0);
+    const server = await new FakeApiServer({
+      exec: agentExec({
+        bundlePath: await agentBundle(),
+        unroutedPort: await closedPort(),
+        route: (_source, host) => (host === '10.0.0.9' ? target.port : undefined),
+      }),
+    }).start();
+    try {
+      for (const name of ['client', 'echo']) {
+        server.put({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: 'tenant-acme' },
+          spec: { containers: [{ name: 'agent' }] },
+        });
+        server.setPodReady('tenant-acme', name, true);
+      }
+      const scenario = await load(scenarioText(1));
+      const sessions = new AgentSessions({ kubeConfig: server.kubeConfig(), scenario });
+      const item = {
+        id: 'canary',
+        kind: 'tcp' as const,
+        host: '10.0.0.9',
+        port: 18099,
+        timeoutMs: 2000,
+        sidecar: false,
+      };
+      const seen: string[] = [];
+      for (const pod of ['client', 'echo', 'client'])
+        expect(
+          await sessions.probe({ namespace: 'tenant-acme', pod, items: [item] }, (o) => {
+            seen.push(`${pod} ${o.attempt} ${o.outcome}`);
+          }),
+        ).to.equal('sent');
+      expect(seen).to.deep.equal(['client canary allowed', 'echo canary allowed', 'client canary allowed']);
+      expect(server.execs.map((e) => e.request.pod)).to.deep.equal(['client', 'echo']);
+      await sessions.retain(new Set(['tenant-acme/client']));
+      const [client, echo] = server.execs;
+      // The echo pod's agent was told to end; the client's session is still the same one.
+      expect(await within(5000, 'the echo session to end', [echo!.done])).to.deep.equal([0]);
+      await sessions.probe({ namespace: 'tenant-acme', pod: 'client', items: [item] }, () => undefined);
+      expect(server.execs).to.have.length(2);
+      await sessions.close();
+      expect(await within(5000, 'the client session to end', [client!.done])).to.deep.equal([0]);
+    } finally {
+      await server.stop();
+      await target.close();
+    }
   });
 });

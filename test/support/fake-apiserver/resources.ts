@@ -51,6 +51,21 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
     subresources: ['status'],
   },
   {
+    group: 'apps',
+    version: 'v1',
+    kind: 'DaemonSet',
+    plural: 'daemonsets',
+    namespaced: true,
+    subresources: ['status'],
+  },
+  ...(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'] as const).map((kind) => ({
+    group: 'admissionregistration.k8s.io',
+    version: 'v1',
+    kind,
+    plural: `${kind.toLowerCase()}s`,
+    namespaced: false,
+  })),
+  {
     group: 'networking.k8s.io',
     version: 'v1',
     kind: 'NetworkPolicy',

@@ -718,7 +718,7 @@ export class FakeApiServer {
         uid: randomUuid(),
         resourceVersion: String(this.rv),
         creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        ...(type.kind === 'Deployment' ? { generation: 1 } : {}),
+        ...(type.kind === 'Deployment' || type.kind === 'DaemonSet' ? { generation: 1 } : {}),
       },
     } as Obj;
     if (type.kind === 'Namespace') {
@@ -748,7 +748,7 @@ export class FakeApiServer {
         uid: existing.metadata.uid,
         creationTimestamp: existing.metadata.creationTimestamp,
         resourceVersion: String(this.rv),
-        ...(type.kind === 'Deployment'
+        ...(type.kind === 'Deployment' || type.kind === 'DaemonSet'
           ? {
               generation:
                 (existing.metadata.generation ?? 1) +
