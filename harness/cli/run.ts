@@ -160,6 +160,14 @@ Examples:
       if (ambient) throw new InputError([ambient]);
       const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
+      const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
+      const cnpGate = {
+        scenario,
+        ...(options.clusterPolicy ? { clusterPolicy: options.clusterPolicy } : {}),
+      };
+      // Before any download: the Calico this run would install.
+      if (options.provider !== 'existing')
+        checkClusterNetworkPolicyCalico({ ...cnpGate, calico: options.calico, where: 'install' });
       const tester = testerOf(options);
       const settings = runSettings(options, await loadAgentBundle());
       const runId = options.runId ?? newRunId();
@@ -204,6 +212,10 @@ Examples:
         bundle: options.bundle,
         signal: interrupts.signal,
       });
+      // An existing cluster's Calico is known once it is found (read only, nothing created yet).
+      const found = session.cluster.environment.calico;
+      if (options.provider === 'existing' && found)
+        checkClusterNetworkPolicyCalico({ ...cnpGate, calico: found, where: 'cluster' });
       // Said once the cluster is there: a run that cannot start has no report to warn about.
       const undeclared = environmentWarning(options.provider, options.environment);
       if (undeclared) io.stderr(undeclared);

@@ -6,7 +6,6 @@ import { UserError } from '../errors.js';
 import { CommandRunner, type StepLog } from './commands.js';
 import { cacheRoot } from './download.js';
 import { checkExisting, ClusterNotReady, connectExisting } from './existing.js';
-import { checkK3sHost, provisionK3s } from './k3s.js';
 import { checkKindHost, DEFAULT_CLUSTER_NAME, provisionKind } from './kind.js';
 import type { InstallDataplane } from './istio.js';
 import type { Cluster, ProviderName } from './provider.js';
@@ -85,7 +84,7 @@ export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
   const common = provisionCommon(props);
   if (props.provider === 'k3s') {
     refuseK3sAmbient(props);
-    return provisionK3s(common);
+    return (await k3s()).provisionK3s(common);
   }
   return provisionKind({
     ...common,
@@ -138,11 +137,20 @@ function kindHost(props: AcquireProps) {
  * download something before it acquires (upgrade-check's second istioctl): they refuse first,
  * and nothing is resolved or dialled outside this machine until they pass. `existing` has none.
  */
+/**
+ * The k3s provider, loaded only when asked for: it brings testcontainers, whose file lock
+ * (proper-lockfile) installs a process-wide SIGINT handler as it loads, and costs start-up time
+ * that kind and existing clusters do not need.
+ */
+function k3s(): Promise<typeof import('./k3s.js')> {
+  return import('./k3s.js');
+}
+
 export async function checkHost(props: AcquireProps): Promise<void> {
   if (props.provider === 'existing') return;
   const common = provisionCommon(props);
   if (props.provider === 'k3s') {
     refuseK3sAmbient(props);
-    await checkK3sHost(common);
+    await (await k3s()).checkK3sHost(common);
   } else await checkKindHost({ ...common, ...kindHost(props) });
 }

@@ -28,15 +28,7 @@ export async function checkDocker(runner: CommandRunner): Promise<string> {
   return r.stdout.trim();
 }
 
-export function compareVersions(a: string, b: string): number {
-  const pa = a.replace(/^v/, '').split('.').map(Number);
-  const pb = b.replace(/^v/, '').split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
+export { compareVersions } from './versions.js';
 
 /** Refuses a host port that something already listens on. */
 export async function checkPortFree(port: number, host = '127.0.0.1'): Promise<void> {

@@ -71,6 +71,30 @@ export function calicoHasClusterNetworkPolicy(version: string): boolean {
   return major > 3 || (major === 3 && minor >= 32);
 }
 
+/**
+ * The first Calico release a run can use ClusterNetworkPolicy on: support arrived in v3.32.0
+ * (release notes, PR 10810; reference/ambient-cnp-facts.md B4.1), and v3.32.0 is refused for its
+ * server-side-apply bug, fixed in v3.32.1 (B4.3).
+ */
+export const CNP_MIN_CALICO = 'v3.32.1';
+
+/** `a` before `b` (negative), equal (0) or after (positive), by major, minor and patch; a leading `v` is ignored. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, '').split('.').map(Number);
+  const pb = b.replace(/^v/, '').split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** Whether a Calico release is older than {@link CNP_MIN_CALICO} (a version that does not parse counts as older). */
+export function calicoBeforeClusterNetworkPolicy(version: string): boolean {
+  const v = version.trim();
+  return !/^v?\d+\.\d+\.\d+/.test(v) || compareVersions(v, CNP_MIN_CALICO) < 0;
+}
+
 /** Why a Calico release cannot run bulkhead, when it is one of {@link BROKEN_CALICO}. */
 export function brokenCalico(version: string): string | undefined {
   return BROKEN_CALICO[`v${version.trim().replace(/^v/, '')}`];

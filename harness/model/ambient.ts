@@ -86,12 +86,7 @@ export class AmbientPaths {
    * @param addressing how the client addressed the destination: its Service (default) or its pod
    *   IP, which decides the waypoint on the path (fact A2.4: original addressing).
    */
-  predict(
-    src: Endpoint,
-    dst: Endpoint,
-    attempt: Connection,
-    addressing: Addressing = 'service',
-  ): Prediction {
+  predict(src: Endpoint, dst: Endpoint, attempt: Connection, addressing: Addressing = 'service'): Prediction {
     const ready = this.readiness(dst);
     if (ready) return unknown('network', [ready]);
     if (src.dataplane === 'sidecar' || dst.dataplane === 'sidecar')
@@ -221,12 +216,7 @@ export class AmbientPaths {
   }
 
   /** An out-of-mesh client: plain TCP on the app port, straight to the pod; waypoints bypassed (AO8). */
-  private fromOutside(
-    src: Endpoint,
-    dst: Endpoint,
-    attempt: Connection,
-    addressing: Addressing,
-  ): Prediction {
+  private fromOutside(src: Endpoint, dst: Endpoint, attempt: Connection, addressing: Addressing): Prediction {
     const net = this.p.path(src, dst, attempt.port.port, 'TCP');
     const plain = `${src.key} is out of the mesh: plain TCP to ${dst.key} on ${attempt.port.port}, as network policy sees it (fact A1.14)`;
     if (net.verdict === MAYBE) return unknown('network', [plain, ...net.reasons]);

@@ -298,7 +298,8 @@ export class PolicyModel {
     if (startup.verdict !== 1) return unknown('network', startup.reasons);
     const protocol: Protocol = attempt.kind === 'udp' ? 'UDP' : 'TCP';
     // ztunnel captures TCP only (fact AO12): UDP takes the plain path below whatever the data plane.
-    if (protocol === 'TCP' && AmbientPaths.applies(src, dst)) return this.ambient.predict(src, dst, attempt, via.podIp ? 'pod' : 'service');
+    if (protocol === 'TCP' && AmbientPaths.applies(src, dst))
+      return this.ambient.predict(src, dst, attempt, via.podIp ? 'pod' : 'service');
     const port = attempt.port.port;
     const path = this.path(src, dst, port, protocol);
     if (path.verdict === MAYBE) return unknown('network', path.reasons);

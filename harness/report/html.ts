@@ -656,9 +656,15 @@ function transitSummary(doc: ResultsDocument): string {
 /** An ISO time that may wrap after its date. */
 const isoTime = (t: string | undefined) => h(t ?? '').replace('T', 'T<wbr>');
 
-/** What the prediction says beyond the observation: the cluster's own objects it rests on. */
+/** What the prediction says beyond the observation: the cluster's own objects it rests on, what staged policies would change. */
 function attemptNotes(a: AttemptEntry): string[] {
-  return a.prediction?.decidedBy ? [`predicted by the cluster's ${a.prediction.decidedBy.join(', ')}`] : [];
+  const p = a.prediction;
+  return [
+    ...(p?.decidedBy ? [`predicted by the cluster's ${p.decidedBy.join(', ')}`] : []),
+    ...(p?.wouldChange
+      ? [`would change: ${p.outcome} -> ${p.wouldChange.outcome} if Calico's staged policies were enforced`]
+      : []),
+  ];
 }
 
 function resultsSection(doc: ResultsDocument): string {

@@ -103,6 +103,14 @@ export function attemptTestCase(
     ...(a.prediction
       ? [['prediction', `${a.prediction.outcome} (${a.prediction.layer})`] as [string, string]]
       : []),
+    ...(a.prediction?.wouldChange
+      ? [
+          [
+            'would-change',
+            `${a.prediction.outcome} -> ${a.prediction.wouldChange.outcome} if Calico's staged policies were enforced`,
+          ] as [string, string],
+        ]
+      : []),
   ];
   const base: JUnitTestCase = {
     name: attemptTitle(a),

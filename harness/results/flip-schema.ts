@@ -18,3 +18,10 @@ export const ClusterFlip = z.object({
   /** The reasons naming them: tier, priority or order, and rule. */
   reasons: z.array(z.string()),
 });
+
+/** An attempt's prediction with Calico's staged policies enforced (harness/model/staged.ts), where it differs. */
+export const WouldChange = z.object({
+  outcome: z.string(),
+  /** The reasons of that prediction: the staged policies that decided are among them. */
+  reasons: z.array(z.string()),
+});

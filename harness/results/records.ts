@@ -28,7 +28,7 @@ import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { isRecord } from '../values.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
-import { ClusterFlip } from './flip-schema.js';
+import { ClusterFlip, WouldChange } from './flip-schema.js';
 import { ENVIRONMENTS, IsolationPair, RESULTS_JSON_VERSION, Segment, Tester } from './results-model.js';
 
 export const RESULTS_LOG = 'results.jsonl';
@@ -192,6 +192,8 @@ const ResultRecordSchema = z.object({
       agrees: z.boolean().nullable(),
       /** The cluster's own objects (not the run's) the reasons name: `cluster:Kind/namespace/name`. */
       decidedBy: z.array(z.string()).optional(),
+      /** The prediction with Calico's staged policies enforced, where it differs: a note, never a verdict. */
+      wouldChange: WouldChange.optional(),
     })
     .optional(),
   /** Collected for failed and errored attempts: the pods, events, proxy logs, policies, a command. */

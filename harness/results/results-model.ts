@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
-import { ClusterFlip } from './flip-schema.js';
+import { ClusterFlip, WouldChange } from './flip-schema.js';
 
 export const RESULTS_JSON_VERSION = 1;
 
@@ -118,6 +118,9 @@ const AttemptEntry = z.object({
         .describe(
           "The cluster's own policy objects (not the run's) the prediction rests on: `cluster:Kind/namespace/name`",
         ),
+      wouldChange: WouldChange.optional().describe(
+        "The prediction with Calico's staged policies (the cluster's or the run's) enforced, where it differs from today's: a note, never a verdict",
+      ),
     })
     .optional(),
   origin: z.object({ file: z.string(), line: z.number().int() }),

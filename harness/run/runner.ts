@@ -20,6 +20,7 @@ import type { ApiServerEndpoints, ClusterPolicyForm } from '../policies/options.
 import { PolicyModel } from '../model/evaluate.js';
 import type { PolicyManifest, Prediction } from '../model/types.js';
 import { clusterFlips, flipText } from '../model/cluster-flips.js';
+import { enforceStaged, hasStaged } from '../model/staged.js';
 import { foreignObjects } from '../policies/cluster-location.js';
 import { readClusterPolicies } from '../policies/cluster-policies.js';
 import { renderPolicySources } from '../policies/render.js';
@@ -165,6 +166,8 @@ export interface AttemptResult {
   readonly expect: Expectation;
   /** What the policy model predicted from the applied manifests, when it could. */
   readonly prediction?: Prediction;
+  /** The prediction with Calico's staged policies enforced, where it differs: a note, never a verdict. */
+  readonly wouldChange?: Prediction;
   readonly judgement: Judgement;
   readonly evidence?: AttemptEvidence;
 }
@@ -219,6 +222,8 @@ interface RunContext {
   /** Why the mesh barrier does not run, when it does not. */
   noMesh?: BarrierRecord['mesh'];
   predict: ((attempt: Attempt) => Prediction | undefined) | undefined;
+  /** Attempt id → the prediction with Calico's staged policies enforced, where it differs. */
+  wouldChange?: ReadonlyMap<string, Prediction>;
   transport?: Transport;
   /** One agent session per source pod, opened in round 1, closed after the last round. */
   sessions?: AgentSessions;
@@ -460,6 +465,23 @@ async function predictWithCluster(
       : alone;
   ctx.predict = props.predict ?? withCluster;
   const flips = alone && withCluster ? clusterFlips(scenario.attempts, alone, withCluster) : [];
+  // Calico's staged policies (the cluster's or the run's own) enforce nothing: predicted as if
+  // they were, each attempt whose outcome that changes gets a note, never a verdict.
+  const all = [...foreign.manifests, ...manifests];
+  const staged = hasStaged(all)
+    ? facts.predictions(modelPredictions(scenario, enforceStaged(all), modelFacts))
+    : undefined;
+  ctx.wouldChange = new Map(
+    scenario.attempts.flatMap((a) => {
+      const now = withCluster?.(a);
+      const then = staged?.(a);
+      return now && then && then.outcome !== now.outcome ? [[a.id, then] as const] : [];
+    }),
+  );
+  if (ctx.wouldChange.size > 0)
+    progress.update(
+      `staged policies, as if enforced, would change ${ctx.wouldChange.size} attempt(s); a note, not a verdict`,
+    );
   ctx.log.append({
     type: 'cluster-policies',
     objects: foreign.manifests.map((m) => m.file),
@@ -773,6 +795,9 @@ function resultRecord(r: AttemptResult): NewRecord {
             ...(foreignObjects(r.prediction.reasons).length > 0
               ? { decidedBy: foreignObjects(r.prediction.reasons) }
               : {}),
+            ...(r.wouldChange
+              ? { wouldChange: { outcome: r.wouldChange.outcome, reasons: [...r.wouldChange.reasons] } }
+              : {}),
           },
         }
       : {}),
@@ -891,7 +916,14 @@ function judgeAll(ctx: RunContext): AttemptResult[] {
           reason: 'the expectation is auto and no prediction was available',
         }
       : ctx.convergence.judge(attempt.id, expect);
-    return { attempt, expect, judgement, ...(prediction ? { prediction } : {}) };
+    const wouldChange = ctx.wouldChange?.get(attempt.id);
+    return {
+      attempt,
+      expect,
+      judgement,
+      ...(prediction ? { prediction } : {}),
+      ...(wouldChange ? { wouldChange } : {}),
+    };
   });
 }
 

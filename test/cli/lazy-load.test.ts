@@ -91,32 +91,57 @@ describe('cli: commands load lazily', function () {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** Runs bin/bulkhead.js with the hook; the exit code, stderr and the heavy packages it loaded. */
+  async function loadsOf(
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ code: number; stderr: string; heavy: Map<string, string> }> {
+    const loads = path.join(dir, 'loads.json');
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', hook, path.join(repoRoot, 'bin', 'bulkhead.js'), ...args],
+        {
+          cwd: repoRoot,
+          env: { ...process.env, ...env, BULKHEAD_LOADS_FILE: loads, NO_COLOR: '1' },
+          maxBuffer: 64 * 2 ** 20,
+        },
+        (error, _stdout, err) => {
+          resolve({ code: error ? Number(error.code) : 0, stderr: err });
+        },
+      );
+    });
+    const parents = JSON.parse(await readFile(loads, 'utf8')) as Record<string, string | null>;
+    expect(Object.keys(parents).some((u) => u.includes('/harness/cli/main.'))).to.equal(true);
+    return { code, stderr, heavy: heavyLoads(parents) };
+  }
+
   for (const args of CASES) {
     it(`bulkhead ${args.join(' ')} loads none of ${HEAVY.join(', ')}`, async () => {
-      const loads = path.join(dir, 'loads.json');
-      const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          ['--import', hook, path.join(repoRoot, 'bin', 'bulkhead.js'), ...args],
-          {
-            cwd: repoRoot,
-            env: { ...process.env, BULKHEAD_LOADS_FILE: loads, NO_COLOR: '1' },
-            maxBuffer: 64 * 2 ** 20,
-          },
-          (error, _stdout, err) => {
-            resolve({ code: error ? Number(error.code) : 0, stderr: err });
-          },
-        );
-      });
+      const { code, stderr, heavy } = await loadsOf(args);
       // plan and lint exit 1 when the shipped scenario's policies disagree or have findings.
       expect(code, stderr).to.be.oneOf([0, 1]);
-      const parents = JSON.parse(await readFile(loads, 'utf8')) as Record<string, string | null>;
-      expect(Object.keys(parents).some((u) => u.includes('/harness/cli/main.'))).to.equal(true);
-      const heavy = heavyLoads(parents);
       expect(
         [...heavy].map(([pkg, chain]) => `${pkg}, imported through\n  ${chain}`),
         'a command file imports a heavy package at top level; import it in the action instead',
       ).to.deep.equal([]);
     });
   }
+
+  it('bulkhead run on an existing cluster does not load testcontainers (the k3s provider alone needs it)', async () => {
+    // testcontainers' file lock installs a process-wide SIGINT handler as it loads.
+    const kubeconfig = path.join(dir, 'kubeconfig');
+    await writeFile(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: ""\n',
+    );
+    const { code, stderr, heavy } = await loadsOf(
+      ['run', '-f', SCENARIO, '--provider', 'existing', '--context', 'nowhere'],
+      { KUBECONFIG: kubeconfig },
+    );
+    expect(code, stderr).to.equal(2);
+    expect(stderr).to.match(/nowhere/);
+    expect(heavy.has('@kubernetes/client-node'), 'the run reached the cluster step').to.equal(true);
+    expect([...heavy.keys()].filter((p) => p.includes('testcontainers'))).to.deep.equal([]);
+  });
 });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
-import { runExisting } from '../support/cli.js';
+import { runCli, runExisting } from '../support/cli.js';
 import { putCalicoInstallation, putIstiod } from '../support/existing-cluster.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
 import { HEAD } from '../support/scenarios.js';
@@ -159,5 +159,82 @@ describe('cli: bulkhead run --cluster-policy', function () {
     expect(r.code, r.stderr).to.equal(2);
     expect(r.stderr).to.contain("option '--cluster-policy <form>' argument 'anp' is invalid");
     expect(server.requests).to.deep.equal([]);
+  });
+});
+
+describe('cli: bulkhead run refuses ClusterNetworkPolicy on a Calico before v3.32.1', function () {
+  this.timeout(60_000);
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-cnp-gate-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const SENTENCE =
+    'uses ClusterNetworkPolicy (ClusterNetworkPolicy tenant-isolation-acme, ClusterNetworkPolicy tenant-isolation-globex), which Calico enforces from v3.32.1 on (v3.32.0 added it and is refused for its server-side-apply bug); ';
+
+  it('on kind, against the Calico it would install (the default v3.31.2), before any download', async () => {
+    await writeFile(path.join(dir, 'scenario.yaml'), BUNDLE);
+    // A mirror that cannot answer: a download attempted would fail with another message.
+    const r = await runCli(
+      ['run', '-f', 'scenario.yaml', '--cluster-policy', 'cnp', '--calico-base-url', 'http://127.0.0.1:9'],
+      dir,
+    );
+    expect(r.code, r.stderr).to.equal(2);
+    expect(r.stderr).to.contain(
+      `${SENTENCE}this run would install Calico v3.31.2: add --calico v3.32.1 (or --cluster-policy calico)`,
+    );
+    expect(r.stderr).to.not.contain('$ ');
+    // The scenario's own clusterPolicy: cnp is refused the same way, without the option.
+    await writeFile(
+      path.join(dir, 'scenario.yaml'),
+      BUNDLE.replace('- builtin: hard-isolation', '- { builtin: hard-isolation, clusterPolicy: cnp }'),
+    );
+    const own = await runCli(['run', '-f', 'scenario.yaml', '--calico-base-url', 'http://127.0.0.1:9'], dir);
+    expect(own.code, own.stderr).to.equal(2);
+    expect(own.stderr).to.contain(`${SENTENCE}this run would install Calico v3.31.2: add --calico v3.32.1`);
+  });
+
+  it('on an existing cluster, against the Calico it runs, creating nothing', async () => {
+    const server = await new FakeApiServer({}).start();
+    try {
+      putCalicoInstallation(server, 'v3.31.2');
+      server.put(crd('projectcalico.org', 'v3', 'Tier', 'tiers', 'Cluster'));
+      server.put(crd('projectcalico.org', 'v3', 'GlobalNetworkPolicy', 'globalnetworkpolicies', 'Cluster'));
+      putIstiod(server);
+      await writeFile(path.join(dir, 'kubeconfig'), server.kubeConfig().exportConfig());
+      await writeFile(
+        path.join(dir, 'scenario.yaml'),
+        OWN.replace(
+          `        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: { name: allow-all, namespace: tenant-acme }
+        spec: { podSelector: {}, policyTypes: [Ingress], ingress: [{}] }`,
+          `        apiVersion: policy.networking.k8s.io/v1alpha2
+        kind: ClusterNetworkPolicy
+        metadata: { name: platform-baseline }
+        spec:
+          tier: Baseline
+          priority: 10
+          subject: { namespaces: {} }
+          ingress: [{ name: deny-all, action: Deny, from: [{ namespaces: {} }] }]`,
+        ),
+      );
+      const r = await runExisting(dir);
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr).to.match(
+        /^error: \S*scenario\.yaml uses ClusterNetworkPolicy \(ClusterNetworkPolicy platform-baseline\), which Calico enforces from v3\.32\.1 on \(v3\.32\.0 added it and is refused for its server-side-apply bug\); the cluster runs Calico v3\.31\.2: upgrade it$/m,
+      );
+      // Only reads and the permission checks that finding the cluster makes (access reviews).
+      expect(
+        server.requests.filter(
+          (q) => q.method !== 'GET' && q.path !== '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        ),
+      ).to.deep.equal([]);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 
 import { K3S_IMAGES, k3sImageFor, k3sServerArgs } from '../../harness/cluster/k3s.js';
 import {
+  calicoBeforeClusterNetworkPolicy,
   checkVersionPlan,
+  CNP_MIN_CALICO,
   DEFAULT_CALICO,
   DEFAULT_ISTIO,
   DEFAULT_KUBERNETES,
@@ -95,5 +97,15 @@ describe('cluster: pinned versions and supported pairs', () => {
     expect(() => k3sImageFor('1.34.0')).to.throw(
       'no pinned k3s image for Kubernetes 1.34.0; use --kubernetes 1.35 or --provider kind',
     );
+  });
+});
+
+describe('cluster: the Calico ClusterNetworkPolicy needs', () => {
+  it('is v3.32.1: earlier releases do not enforce it, v3.32.0 is refused for its apply bug (facts B4.1, B4.3)', () => {
+    expect(CNP_MIN_CALICO).to.equal('v3.32.1');
+    for (const v of ['v3.31.2', 'v3.31.7', '3.32.0', 'v3.30.9', 'not-a-version'])
+      expect(calicoBeforeClusterNetworkPolicy(v), v).to.equal(true);
+    for (const v of ['v3.32.1', '3.32.2', 'v3.33.0', 'v4.0.0'])
+      expect(calicoBeforeClusterNetworkPolicy(v), v).to.equal(false);
   });
 });

@@ -15,6 +15,7 @@ import { expect } from 'chai';
 import { buildResults } from '../../harness/results/build-results.js';
 import { readResultsRecords } from '../../harness/results/records.js';
 import { renderHtmlReport } from '../../harness/report/html.js';
+import { runJUnit } from '../../harness/report/run-junit.js';
 import { createProgress } from '../../harness/run/progress.js';
 import { runScenario, type RunResult } from '../../harness/run/runner.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
@@ -173,5 +174,47 @@ describe('run: the cluster’s own policies, read before judging', function () {
     );
     const judged = records.find((r) => r.type === 'result' && r.attempt === 'acme-to-acme');
     expect(judged?.type === 'result' ? judged.prediction : undefined).to.not.have.property('decidedBy');
+  });
+
+  it('notes, without failing, each attempt a staged Calico policy on the cluster would change (results, JUnit, HTML)', async () => {
+    server.put(crd('projectcalico.org', 'v3', 'StagedGlobalNetworkPolicy', 'stagedglobalnetworkpolicies'));
+    server.put({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'StagedGlobalNetworkPolicy',
+      metadata: { name: 'freeze-acme' },
+      // Order 10: before the NetworkPolicies of the default tier (order 1000), so its Deny decides.
+      spec: {
+        order: 10,
+        selector: "projectcalico.org/namespace == 'tenant-acme'",
+        types: ['Ingress'],
+        ingress: [{ action: 'Deny' }],
+      },
+    });
+    const result = await run();
+    // Staged policies enforce nothing: both attempts are judged on today's policies and pass
+    // (auto takes today's prediction, allowed).
+    expect(result.results.map((r) => r.judgement.verdict)).to.deep.equal(['pass', 'pass']);
+    expect(result.exitCode).to.equal(0);
+    expect(progress.join('')).to.contain(
+      'staged policies, as if enforced, would change 2 attempt(s); a note, not a verdict',
+    );
+    const { records } = await readResultsRecords(path.join(reports, 'run-1', 'results.jsonl'));
+    const judged = records.find((r) => r.type === 'result' && r.attempt === 'acme-to-acme');
+    const note = judged?.type === 'result' ? judged.prediction?.wouldChange : undefined;
+    expect(note?.outcome).to.equal('denied-l4');
+    expect(note?.reasons.join('\n')).to.contain('cluster:StagedGlobalNetworkPolicy/freeze-acme');
+    const doc = buildResults({ records, scenario: await load(SCENARIO), version: 'test' });
+    expect(doc.attempts.find((a) => a.id === 'acme-to-acme')?.prediction?.wouldChange?.outcome).to.equal(
+      'denied-l4',
+    );
+    const html = renderHtmlReport({ document: doc, files: [] });
+    expect(html).to.contain(
+      'would change: allowed -&gt; denied-l4 if Calico&#39;s staged policies were enforced',
+    );
+    const junit = runJUnit(doc);
+    expect(junit).to.contain(
+      '<property name="would-change" value="allowed -&gt; denied-l4 if Calico&apos;s staged policies were enforced"/>',
+    );
+    expect(junit).to.not.contain('<failure');
   });
 });
