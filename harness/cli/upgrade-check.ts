@@ -20,10 +20,11 @@ import { createProgress } from '../run/progress.js';
 import { loadScenarioFile } from './lazy.js';
 import type { CheckOutcome, CheckProps } from '../upgrade/check.js';
 import { UPGRADE_METHODS, type UpgradeMethod } from '../upgrade/methods.js';
+import type { MAX_STREAM_RATE } from '../upgrade/stream.js';
 import type { PhaseSettings } from '../upgrade/phase.js';
 import { CommandExit, type CliIo } from './io.js';
 import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } from './matrix.js';
-import { addRunnerOptions, loadAgentBundle, runSettings, type RunnerOptions } from './shared.js';
+import { addRunnerOptions, loadAgentBundle, runSettings, seconds, type RunnerOptions } from './shared.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
 interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
@@ -40,6 +41,24 @@ interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
   readonly keepCluster: boolean;
   readonly bundle: boolean;
   readonly trigger?: string;
+  readonly probeRate: number;
+  readonly disruptionThreshold: number;
+}
+
+/**
+ * The stream's fastest rate (harness/upgrade/stream.ts MAX_STREAM_RATE), without loading the
+ * upgrade machinery to define the command; a different value there fails the typecheck.
+ */
+const MAX_PROBE_RATE: typeof MAX_STREAM_RATE = 10;
+
+/** `--probe-rate 2`: batches per second per source, 0 (off) to {@link MAX_PROBE_RATE}. */
+function probeRate(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > MAX_PROBE_RATE)
+    throw new InvalidArgumentError(
+      `expected a number of batches per second per source pod, from 0 (no stream) to ${String(MAX_PROBE_RATE)}`,
+    );
+  return n;
 }
 
 function versionList(value: string): string[] {
@@ -92,6 +111,18 @@ export function upgradeCheckCommand(program: Command, io: CliIo): void {
   )
     .option('--bundle', "also write each phase's evidence bundle", false)
     .option('--trigger <text>', 'why this check happened, for the report (default: pre-upgrade)')
+    .option(
+      '--probe-rate <per-second>',
+      'batches of must-deny and must-allow attempts each source pod sends per second through each transition (0: no stream)',
+      probeRate,
+      2,
+    )
+    .option(
+      '--disruption-threshold <seconds>',
+      'a must-allow attempt without success for longer than this during a transition is a disruption (a warning)',
+      seconds,
+      1,
+    )
     .addHelpText(
       'after',
       `
@@ -103,6 +134,11 @@ Phases, each in its own folder of <reports>/<run>/ with results.json, junit.xml,
           with a sidecar of each tenant, by name, is restarted onto the new revision, the rest
           stay, and attempts cross the two control planes
   after   the workloads restarted (rollout restart; bare probe pods recreated), sidecars --to
+Through each transition (the control-plane rollout, the workloads' restart) every source pod
+sends its must-deny and must-allow attempts --probe-rate times a second (default 2) until the
+transition is complete and istiod shows every sidecar in sync: a must-deny attempt seen granted
+is a leak with its time (exit 1); a must-allow attempt without success for longer than
+--disruption-threshold (default 1 s) is a disruption (a warning); a probe error is neither.
 The istiod and sidecar versions of each phase are read from the cluster, not assumed, and which
 istiod serves each sidecar from the istiods' /debug/syncz. A mixed phase that is not mixed, or a
 sidecar that rejected a push (NACK), is a fault: exit 2. The
@@ -119,7 +155,7 @@ merges the folders.
 Every phase's Istio/Kubernetes pair is checked before anything runs.
 
 Exit codes: 0 every expectation held in every phase; 1 a must-deny boundary failed or regressed in
-any phase (or another expectation failed); 2 bad input or a fault.
+any phase or leaked during a transition (or another expectation failed); 2 bad input or a fault.
 
 Examples:
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --from 1.29.3 --to 1.30.4
@@ -202,6 +238,10 @@ Examples:
       cwd: io.cwd,
       progress: createProgress({ write: io.stderr, interactive: io.interactive ?? false }),
       signal: interrupts.signal,
+      stream: {
+        ratePerSecond: options.probeRate,
+        disruptionThresholdMs: options.disruptionThreshold * 1000,
+      },
       environment: {
         provider: options.provider,
         environment: 'replica',

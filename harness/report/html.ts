@@ -23,6 +23,7 @@ import {
 } from '../results/describe.js';
 import type { AttemptEntry, ResultsDocument } from '../results/results-model.js';
 import { outOfScopeStatement, segmentationSection, segmentCss, testerSection } from './segments.js';
+import { transitionCss, transitionSection } from './transition-html.js';
 import type { Outcome } from '../scenario/outcomes.js';
 
 /**
@@ -392,6 +393,7 @@ table.matrix td div.s-none { font-weight: normal; }
 .legend div { margin: 2px 0; }
 ${(Object.keys(CELL_COLOURS) as CellState[]).map((s) => `.s-${s} { background: ${CELL_COLOURS[s]}; }`).join('\n')}
 ${segmentCss(CELL_COLOURS)}
+${transitionCss(CELL_COLOURS)}
 `;
 
 function fact(label: string, value: string | number | undefined): string {
@@ -739,6 +741,7 @@ ${headerSection(doc)}
 ${segmentationSection(doc, h)}
 ${factsSection(doc)}
 ${testerSection(doc, h)}
+${transitionSection(doc, h)}
 ${matrixSection(doc)}
 ${failuresSection(doc)}
 ${resultsSection(doc)}

@@ -30,6 +30,7 @@ import type {
   ResultsRecord,
   RunEnvironment,
   RunRecord,
+  TransitionRecord,
 } from './records.js';
 import {
   RESULTS_JSON_VERSION,
@@ -84,6 +85,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
   const footing = records.findLast((r): r is FootingRecord => r.type === 'footing');
   const barrier = records.findLast((r): r is BarrierRecord => r.type === 'barrier');
   const policies = records.findLast((r): r is PoliciesRecord => r.type === 'policies');
+  const transition = records.findLast((r): r is TransitionRecord => r.type === 'transition');
   const foreign = records.findLast((r): r is ClusterPoliciesRecord => r.type === 'cluster-policies');
   const judged = new Map(
     records.filter((r): r is ResultRecord => r.type === 'result').map((r) => [r.attempt, r]),
@@ -326,6 +328,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       leaks: attempts.filter((a) => a.leak).length,
     },
     attempts,
+    ...(transition ? { transition: transitionPart(transition) } : {}),
     ...(props.lint
       ? {
           lint: props.lint.map((f) => ({
@@ -372,6 +375,12 @@ function judgeUnrecorded(
       ? 'the expectation is auto and the run stopped before recording its prediction'
       : judgement.reason,
   };
+}
+
+/** The transition record as results.json holds it: the record without its type. */
+function transitionPart(record: TransitionRecord): NonNullable<ResultsDocument['transition']> {
+  const { type: _type, ...part } = structuredClone(record);
+  return part;
 }
 
 /** What the scenario declares about segmentation, as the run record holds it. */

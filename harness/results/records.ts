@@ -10,7 +10,9 @@
  * stored them), `cluster-policies` (the policy objects the cluster held that the run did not
  * apply, and each prediction they flip), `footing` (what was read back and checked before any attempt:
  * harness/run/footing.ts), `barrier` (what the run waited on before round 1 and how long:
- * harness/run/canary.ts), `observation` (one per attempt per round), `result` (one per
+ * harness/run/canary.ts), `transition` (an upgrade-check phase only, right after `run`: the probe
+ * stream through the transition that led into the phase, harness/upgrade/stream.ts),
+ * `observation` (one per attempt per round), `result` (one per
  * attempt, when judged), `end` (last: exit code and totals).
  *
  * Each record carries `v`, the results contract version it was written with (the same number
@@ -28,6 +30,7 @@ import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { isRecord } from '../values.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
+import { TransitionPart } from './transition-schema.js';
 import { ClusterFlip, WouldChange } from './flip-schema.js';
 import { ENVIRONMENTS, IsolationPair, RESULTS_JSON_VERSION, Segment, Tester } from './results-model.js';
 
@@ -152,6 +155,9 @@ const BarrierRecordSchema = z.object({
   settleMs: z.number(),
 });
 
+/** An upgrade-check phase: the probe stream through the transition into it (transition-schema.ts). */
+const TransitionRecordSchema = TransitionPart.extend({ type: z.literal('transition') });
+
 const ObservationRecordSchema = z.object({
   type: z.literal('observation'),
   attempt: z.string(),
@@ -230,6 +236,7 @@ export const ResultsRecordSchema = z.discriminatedUnion('type', [
   ClusterPoliciesRecordSchema,
   FootingRecordSchema,
   BarrierRecordSchema,
+  TransitionRecordSchema,
   ObservationRecordSchema,
   ResultRecordSchema,
   EndRecordSchema,
@@ -245,6 +252,7 @@ export type ClusterPoliciesRecord = z.infer<typeof ClusterPoliciesRecordSchema>;
 export type FootingRecord = z.infer<typeof FootingRecordSchema>;
 export type BarrierRecord = z.infer<typeof BarrierRecordSchema>;
 export type ObservationRecord = z.infer<typeof ObservationRecordSchema>;
+export type TransitionRecord = z.infer<typeof TransitionRecordSchema>;
 export type ResultRecord = z.infer<typeof ResultRecordSchema>;
 export type EndRecord = z.infer<typeof EndRecordSchema>;
 

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
+import { TransitionPart } from './transition-schema.js';
 import { ClusterFlip, WouldChange } from './flip-schema.js';
 
 export const RESULTS_JSON_VERSION = 1;
@@ -268,6 +269,7 @@ export const ResultsDocumentSchema = z
       leaks: z.number().int(),
     }),
     attempts: z.array(AttemptEntry),
+    transition: TransitionPart.optional(),
     lint: z.array(Finding).optional(),
     ablation: z.array(AblationRow).optional(),
   })

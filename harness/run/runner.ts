@@ -159,6 +159,8 @@ export interface RunnerProps extends RunSettings, InternetProps {
   readonly provider?: ProviderName;
   /** @default the system clock */
   readonly clock?: RunClock;
+  /** Records written right after the `run` record (an upgrade-check phase: the transition into it). @default none */
+  readonly prelude?: readonly NewRecord[];
 }
 
 export interface AttemptResult {
@@ -277,6 +279,7 @@ export async function runScenario(props: RunnerProps): Promise<RunResult> {
       : {}),
   });
 
+  for (const record of props.prelude ?? []) log.append(record);
   const pending = await preflight(props, client, log, clock);
   const ctx: RunContext = {
     props,

@@ -23,7 +23,7 @@ import type { RunClock } from './clock.js';
 import { agentImage } from './fixtures.js';
 import type { Progress } from './progress.js';
 import { reportRun, type ReportedRun } from './report-run.js';
-import { runScenario, type RunResult, type RunSettings } from './runner.js';
+import { runScenario, type RunnerProps, type RunResult, type RunSettings } from './runner.js';
 
 /** Keep what a run created: never, always, or only when it did not pass. */
 export type KeepChoice = 'never' | 'always' | 'on-failure';
@@ -54,6 +54,8 @@ export interface RunAndReportProps {
   readonly bundle?: boolean;
   readonly signal?: AbortSignal;
   readonly clock?: RunClock;
+  /** Records the run writes right after its `run` record (an upgrade phase's transition). */
+  readonly prelude?: RunnerProps['prelude'];
 }
 
 export interface RunOutcome {
@@ -80,6 +82,7 @@ export async function runAndReport(props: RunAndReportProps): Promise<RunOutcome
     ...(props.cluster.internet ? { internet: props.cluster.internet } : {}),
     ...(props.signal ? { signal: props.signal } : {}),
     ...(props.clock ? { clock: props.clock } : {}),
+    ...(props.prelude ? { prelude: props.prelude } : {}),
   });
   const override = await props.reportEnvironment?.(result);
   const reports = await reportRun({

@@ -75,6 +75,14 @@ export function isMustDeny(e: Expectation): boolean {
   return !e.auto && e.outcomes.length > 0 && e.outcomes.every((o) => !GRANTED_OUTCOMES.includes(o));
 }
 
+/**
+ * A must-allow expectation admits only granting outcomes: any refusal is a broken path (what an
+ * upgrade check's probe stream counts as disruption).
+ */
+export function isMustAllow(e: Pick<Expectation, 'outcomes' | 'auto'>): boolean {
+  return !e.auto && e.outcomes.length > 0 && e.outcomes.every((o) => GRANTED_OUTCOMES.includes(o));
+}
+
 export const ATTEMPT_KINDS = ['http', 'tcp', 'udp', 'dns', 'api'] as const;
 export type AttemptKind = (typeof ATTEMPT_KINDS)[number];
 

@@ -17,13 +17,22 @@ import type { Cluster, ReleaseProps } from '../cluster/provider.js';
 import { checkVersionPlan, minorOf, unsupportedPair, type VersionPlan } from '../cluster/versions.js';
 import { UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
+import type { TransitionPart } from '../results/transition-schema.js';
+import { systemClock } from '../run/clock.js';
 import { renderFixtures } from '../run/fixtures.js';
 import { RUN_DEFAULTS } from '../run/runner.js';
 import type { Scenario } from '../scenario/types.js';
 import { removeRunObjects } from './cleanup.js';
 import { revisionName, upgradeControlPlane, type UpgradeMethod } from './control-plane.js';
 import { runPhase, type PhaseRun, type PhaseSettings } from './phase.js';
-import { crossPhaseJson, crossPhaseJUnit, crossPhaseReport, type CrossPhaseReport } from './report.js';
+import {
+  crossPhaseJson,
+  crossPhaseJUnit,
+  crossPhaseReport,
+  type CrossPhaseReport,
+  type TransitionOutcome,
+} from './report.js';
+import { throughTransition, type TransitionProps } from './transition.js';
 import { verifyMixed, type PhaseClaim } from './claims.js';
 import { canaryHalf, relabelForRevision, restartWorkloads } from './workloads.js';
 
@@ -149,7 +158,13 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
   });
   const cluster = await lifecycle.acquire(props.from);
   const client = new KubeClient({ kubeConfig: cluster.kubeConfig });
-  const phase = async (name: string, title: string, claim?: (run: PhaseRun) => PhaseClaim) => {
+  const transitions: TransitionOutcome[] = [];
+  const phase = async (
+    name: string,
+    title: string,
+    claim?: (run: PhaseRun) => PhaseClaim,
+    transition?: TransitionPart,
+  ) => {
     const measured = await runPhase({
       cluster,
       scenario,
@@ -158,6 +173,7 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
       name,
       title,
       settings,
+      ...(transition ? { transition } : {}),
     });
     const run = claim ? { ...measured, claim: claim(measured) } : measured;
     phases.push(run);
@@ -180,10 +196,40 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
       timeoutMs: settings.run.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
       ...signal,
     });
+  /** The probe stream through a transition out of `previous` into `into`; kept even when the transition fails. */
+  const through = <T>(
+    name: string,
+    title: string,
+    previous: PhaseRun,
+    into: string,
+    transition: () => Promise<T>,
+  ): Promise<{ readonly value: T; readonly part?: TransitionPart }> => {
+    const tprops: TransitionProps = {
+      name,
+      title,
+      previous: previous.document,
+      scenario,
+      runId,
+      client,
+      kubeConfig: cluster.kubeConfig,
+      ...(cluster.internet ? { internet: cluster.internet } : {}),
+      stream: settings.stream ?? {},
+      barrierTimeoutMs: settings.run.barrierTimeoutMs ?? RUN_DEFAULTS.barrierTimeoutMs,
+      clock: settings.clock ?? systemClock,
+      progress: settings.progress,
+      ...(settings.run.concurrency ? { concurrency: settings.run.concurrency } : {}),
+      ...(settings.run.execConcurrency ? { execConcurrency: settings.run.execConcurrency } : {}),
+      ...signal,
+    };
+    return throughTransition(tprops, transition, (part) => transitions.push({ into, part })).then((r) => {
+      if (r.part) transitions.push({ into, part: r.part });
+      return r;
+    });
+  };
   let interrupted = false;
   const state = { released: false };
   const done = async (): Promise<CheckOutcome> => {
-    const report = crossPhaseReport('upgrade-check', phases);
+    const report = crossPhaseReport('upgrade-check', phases, transitions);
     state.released = true;
     notes.push(...(await finish(cluster, client, props, interrupted ? 2 : report.exitCode)));
     const files = await writeCrossPhase(props.runDir, report, REPORT_FILES);
@@ -200,29 +246,37 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
       const kubeconfigPath = cluster.kubeconfigPath;
       const revision = revisionName(props.to);
       settings.progress.phase(`upgrade the control plane to ${props.to} (${props.method})`);
-      const upgraded = await step(`upgrading the control plane to Istio ${props.to}`, props, async () => {
-        await upgradeControlPlane({
-          client,
-          runner: props.runner,
-          istioctl,
-          method: props.method,
-          kubeconfigPath,
-          context: cluster.kubeConfig.getCurrentContext(),
-          timeoutMs,
-          ...signal,
-        });
-        if (props.method === 'revision') {
-          await relabelForRevision(client, scenario, revision, log);
-          // The mixed state of a canary: half of each tenant moved to the new revision.
-          await restart(canaryHalf(scenario, fixtures()));
-        }
-      });
+      const upgraded = await step(`upgrading the control plane to Istio ${props.to}`, props, () =>
+        through(
+          'control-plane',
+          `istiod ${props.from} → ${props.to} (${props.method})`,
+          before,
+          'mixed',
+          async () => {
+            await upgradeControlPlane({
+              client,
+              runner: props.runner,
+              istioctl,
+              method: props.method,
+              kubeconfigPath,
+              context: cluster.kubeConfig.getCurrentContext(),
+              timeoutMs,
+              ...signal,
+            });
+            if (props.method === 'revision') {
+              await relabelForRevision(client, scenario, revision, log);
+              // The mixed state of a canary: half of each tenant moved to the new revision.
+              await restart(canaryHalf(scenario, fixtures()));
+            }
+          },
+        ),
+      );
       if (upgraded === INTERRUPTED) {
         settings.progress.fail('interrupted');
         interrupted = true;
         return await done();
       }
-      settings.progress.done();
+      settings.progress.done(streamText(upgraded.part));
       const mixed = await phase(
         'mixed',
         props.method === 'revision'
@@ -236,6 +290,7 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
             observed: run.versions,
             document: run.document,
           }),
+        upgraded.part,
       );
       if (mixed.claim && !mixed.claim.verified)
         notes.push(
@@ -245,21 +300,39 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
       if (!interrupted) {
         checkPhase(props.to, cluster, 'after');
         settings.progress.phase('restart the workloads');
-        const restarted = await step('restarting the workloads', props, async () => {
-          // The mixed phase applied its fixtures again (istio-injection=enabled): point the
-          // namespaces at the revision once more before any pod is created.
-          if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
-          return restart(fixtures());
-        });
+        const restarted = await step('restarting the workloads', props, () =>
+          through(
+            'restart',
+            `the workloads restarted onto the ${props.to} sidecar`,
+            mixed,
+            'after',
+            async () => {
+              // The mixed phase applied its fixtures again (istio-injection=enabled): point the
+              // namespaces at the revision once more before any pod is created.
+              if (props.method === 'revision') await relabelForRevision(client, scenario, revision, log);
+              return restart(fixtures());
+            },
+          ),
+        );
         if (restarted === INTERRUPTED) {
           settings.progress.fail('interrupted');
           interrupted = true;
           return await done();
         }
         settings.progress.done(
-          `${String(restarted.deployments)} deployments, ${String(restarted.pods)} pods`,
+          [
+            `${String(restarted.value.deployments)} deployments, ${String(restarted.value.pods)} pods`,
+            streamText(restarted.part),
+          ]
+            .filter(Boolean)
+            .join('; '),
         );
-        const after = await phase('after', `Istio ${props.to}, workloads restarted`);
+        const after = await phase(
+          'after',
+          `Istio ${props.to}, workloads restarted`,
+          undefined,
+          restarted.part,
+        );
         if (after.versions.pods.some((p) => p.proxy !== 'none' && p.proxy !== props.to)) {
           notes.push(
             `the after phase still saw sidecars other than ${props.to}; see the phase's proxy versions`,
@@ -276,6 +349,14 @@ export async function runUpgradeCheck(props: UpgradeCheckProps): Promise<CheckOu
 }
 
 const INTERRUPTED = Symbol('interrupted');
+
+/** One line for the progress: what the stream through a transition saw. */
+function streamText(part: TransitionPart | undefined): string {
+  if (!part) return '';
+  const n = part.attempts.reduce((sum, a) => sum + a.observed, 0);
+  const gap = Math.max(0, ...part.attempts.map((a) => a.maxGapMs ?? 0));
+  return `stream: ${String(n)} attempts in ${(part.durationMs / 1000).toFixed(1)} s, ${String(part.leakCount)} leaks, ${String(part.disruptions.length)} disruptions (max gap ${String(gap)} ms), ${String(part.errors)} errors`;
+}
 
 /**
  * A step between phases. Ctrl-C ends the check as interrupted (the phases that ran are still

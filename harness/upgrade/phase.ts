@@ -11,12 +11,15 @@ import path from 'node:path';
 import type { Cluster } from '../cluster/provider.js';
 import { KubeClient } from '../kube/client.js';
 import type { RunEnvironment } from '../results/records.js';
+import type { TransitionPart } from '../results/transition-schema.js';
+import type { RunClock } from '../run/clock.js';
 import type { Progress } from '../run/progress.js';
 import type { RunResult, RunSettings } from '../run/runner.js';
 import { runAndReport } from '../run/session.js';
 import type { Scenario } from '../scenario/types.js';
 import { controlPlaneText, observeVersions, proxiesText, type ObservedVersions } from './observed.js';
 import type { PhaseOutcome } from './report.js';
+import type { StreamSettings } from './transition.js';
 
 /** What every phase of a check shares: the run settings, and where and how it reports. */
 export interface PhaseSettings {
@@ -27,6 +30,10 @@ export interface PhaseSettings {
   readonly progress: Progress;
   /** Where and why the check runs; each phase records it, with the Istio versions it observed. */
   readonly environment: RunEnvironment;
+  /** The probe stream through each transition (`--probe-rate`, `--disruption-threshold`). @default 2/s, 1 s */
+  readonly stream?: StreamSettings;
+  /** @default the system clock */
+  readonly clock?: RunClock;
   readonly signal?: AbortSignal;
 }
 
@@ -39,6 +46,8 @@ export interface PhaseProps {
   readonly name: string;
   readonly title: string;
   readonly settings: PhaseSettings;
+  /** The probe stream through the transition into this phase, recorded in its results. */
+  readonly transition?: TransitionPart;
 }
 
 export interface PhaseRun extends PhaseOutcome {
@@ -77,6 +86,7 @@ export async function runPhase(props: PhaseProps): Promise<PhaseRun> {
         },
       };
     },
+    ...(props.transition ? { prelude: [{ type: 'transition' as const, ...props.transition }] } : {}),
     bundle: settings.bundle,
     cwd: settings.cwd,
     ...(settings.signal ? { signal: settings.signal } : {}),

@@ -1,14 +1,20 @@
 /**
  * The report across phases (before, mixed, after an upgrade; or one phase per Istio version of
  * a matrix): which versions each phase really ran, every attempt whose outcome changed, the diff
- * of each phase against the one before it (the `bulkhead diff` model), and every must-deny
- * boundary that failed anywhere. Data in (each phase's results.json), text out: a table for the
- * terminal, JSON and JUnit for CI. Never talks to a cluster.
+ * of each phase against the one before it (the `bulkhead diff` model), every must-deny
+ * boundary that failed anywhere, and what the probe stream saw through each transition between
+ * phases (harness/upgrade/stream-analysis.ts): a leak there fails the check (exit 1) like a leak
+ * in a phase; a must-allow disruption over the threshold is a warning (availability during an
+ * upgrade is not isolation), shown with its length; a barrier that timed out after a transition
+ * is a fault (the stream stopped before the mesh had settled). Data in (each phase's
+ * results.json, the transitions), text out: a table for the terminal, JSON and JUnit for CI.
+ * Never talks to a cluster.
  */
 import { renderTable } from '../report/table.js';
 import { diffResults, type ResultsDiff } from '../report/diff.js';
 import { renderJUnit, type JUnitTestCase } from '../report/junit.js';
 import type { ResultsDocument } from '../results/results-model.js';
+import type { TransitionPart } from '../results/transition-schema.js';
 import type { PhaseClaim } from './claims.js';
 import { controlPlaneText, proxiesText, type ObservedVersions } from './observed.js';
 
@@ -30,7 +36,7 @@ export interface PhaseOutcome {
 /** Something that makes a phase's measurement untrustworthy: a claim that does not hold, or a NACK. */
 export interface PhaseFault {
   readonly phase: string;
-  readonly kind: 'claim' | 'config-rejected';
+  readonly kind: 'claim' | 'config-rejected' | 'transition';
   readonly message: string;
   /** For a rejection: the xDS type the proxy rejected. */
   readonly type?: string;
@@ -49,6 +55,12 @@ export interface MustDenyFailure {
   readonly reason: string;
 }
 
+/** The probe stream through one transition, and the phase it led into. */
+export interface TransitionOutcome {
+  readonly into: string;
+  readonly part: TransitionPart;
+}
+
 export interface CrossPhaseReport {
   readonly kind: 'upgrade-check' | 'matrix';
   readonly phases: readonly PhaseOutcome[];
@@ -58,13 +70,16 @@ export interface CrossPhaseReport {
   readonly faults: readonly PhaseFault[];
   /** Attempt ids whose outcome, verdict or leak differs between any two phases. */
   readonly changed: readonly string[];
-  /** 1 a must-deny boundary failed or regressed (or any expectation failed); 2 a phase could not judge or has a fault; else 0. */
+  /** The probe streams through the transitions, in order. */
+  readonly transitions: readonly TransitionOutcome[];
+  /** 1 a must-deny boundary failed or regressed, or leaked during a transition (or any expectation failed); 2 a phase could not judge or has a fault; else 0. */
   readonly exitCode: number;
 }
 
 export function crossPhaseReport(
   kind: CrossPhaseReport['kind'],
   phases: readonly PhaseOutcome[],
+  transitions: readonly TransitionOutcome[] = [],
 ): CrossPhaseReport {
   const diffs: PhaseDiff[] = [];
   for (let i = 1; i < phases.length; i++) {
@@ -92,17 +107,27 @@ export function crossPhaseReport(
     );
     return seen.size > 1;
   });
-  const faults = phases.flatMap((p) => phaseFaults(p));
+  const faults = [
+    ...phases.flatMap((p) => phaseFaults(p)),
+    ...transitions
+      .filter((t) => t.part.barrier.status === 'timed-out')
+      .map((t): PhaseFault => ({
+        phase: t.into,
+        kind: 'transition',
+        message: `the ${t.part.name} transition did not settle before the stream stopped: ${t.part.barrier.reasoning}`,
+      })),
+  ];
   const regressions = diffs.some((d) => d.regressions > 0);
+  const leaked = transitions.some((t) => t.part.leakCount > 0);
   const exitCode =
-    mustDenyFailures.length > 0 || regressions
+    mustDenyFailures.length > 0 || regressions || leaked
       ? 1
       : phases.some((p) => p.exitCode === 2) || faults.length > 0
         ? 2
         : phases.some((p) => p.exitCode === 1)
           ? 1
           : 0;
-  return { kind, phases, diffs, mustDenyFailures, faults, changed, exitCode };
+  return { kind, phases, diffs, mustDenyFailures, faults, changed, transitions, exitCode };
 }
 
 function phaseFaults(p: PhaseOutcome): PhaseFault[] {
@@ -194,7 +219,29 @@ export function crossPhaseTable(report: CrossPhaseReport, all = false): string {
     .map((p) => `${p.name}: ${p.claim?.claim ?? ''} verified: ${p.claim?.detail ?? ''}\n`)
     .join('');
   const faults = report.faults.map((f) => `FAULT ${f.message}\n`).join('');
-  return `${phases}${attempts}\n${claims}${faults}${String(report.changed.length)} attempt${report.changed.length === 1 ? '' : 's'} changed across phases; ${failures}`;
+  return `${phases}${attempts}\n${claims}${report.transitions.map(transitionLines).join('')}${faults}${String(report.changed.length)} attempt${report.changed.length === 1 ? '' : 's'} changed across phases; ${failures}`;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** `globex-to-acme allowed at 2026-12-01T00:00:03.100Z (+3.10 s) from tenant-globex/client-…` */
+function leakText(l: TransitionPart['leaks'][number]): string {
+  return `${l.attempt} ${l.outcome} at ${l.at} (+${seconds(l.offsetMs)}) from ${l.pod}`;
+}
+
+function gapText(g: TransitionPart['disruptions'][number]): string {
+  return `${g.attempt} without success for ${seconds(g.gapMs)} from +${seconds(g.startOffsetMs)} (${g.from}), ${String(g.failures)} failures in a row${g.closed ? '' : ', not recovered when the stream stopped'}`;
+}
+
+/** The terminal's lines for one transition. */
+function transitionLines(t: TransitionOutcome): string {
+  const p = t.part;
+  const observed = p.attempts.reduce((n, a) => n + a.observed, 0);
+  const head = `TRANSITION ${p.name} (${p.title}, into ${t.into}): ${String(observed)} attempts from ${String(p.sources.length)} sources over ${seconds(p.durationMs)} at ${String(p.method.ratePerSecond)}/s per source, ${String(p.errors)} errors; barrier ${p.barrier.status}${p.completed ? '' : '; the transition did not complete'}\n`;
+  const leaks = p.leaks.map((l) => `  LEAK ${leakText(l)}\n`).join('');
+  const more = p.leakCount > p.leaks.length ? `  … ${String(p.leakCount - p.leaks.length)} more leaks\n` : '';
+  const gaps = p.disruptions.map((g) => `  WARNING disruption: ${gapText(g)}\n`).join('');
+  return `${head}${leaks}${more}${gaps}`;
 }
 
 export function crossPhaseJson(report: CrossPhaseReport): string {
@@ -218,6 +265,7 @@ export function crossPhaseJson(report: CrossPhaseReport): string {
         })),
         changed: report.changed,
         mustDenyFailures: report.mustDenyFailures,
+        transitions: report.transitions.map((t) => ({ into: t.into, ...t.part })),
         faults: report.faults,
         diffs: report.diffs,
         attempts: ids.map((id) => ({
@@ -337,5 +385,57 @@ export function crossPhaseJUnit(report: CrossPhaseReport): string {
         : {}),
     })),
   }));
-  return renderJUnit({ name: `bulkhead ${report.kind}`, suites: [...phaseSuites, ...diffSuites] });
+  const transitionSuites = report.transitions.map((t) => ({
+    name: `transition.${t.part.name}`,
+    properties: [
+      ['title', t.part.title],
+      ['into', t.into],
+      ['startedAt', t.part.startedAt],
+      ['endedAt', t.part.endedAt],
+      ['ratePerSecond', String(t.part.method.ratePerSecond)],
+      ['barrier', t.part.barrier.status],
+    ] as [string, string][],
+    testcases: [transitionCase(t)],
+  }));
+  return renderJUnit({
+    name: `bulkhead ${report.kind}`,
+    suites: [...phaseSuites, ...transitionSuites, ...diffSuites],
+  });
+}
+
+/**
+ * One test case per transition: failing when a must-deny attempt was seen granted (each leak with
+ * its time); a disruption over the threshold does not fail it, it is listed as a warning.
+ */
+function transitionCase(t: TransitionOutcome): JUnitTestCase {
+  const p = t.part;
+  const maxGap = Math.max(0, ...p.attempts.map((a) => a.maxGapMs ?? 0));
+  const lines = [
+    p.method.rule,
+    `barrier ${p.barrier.status}: ${p.barrier.reasoning}`,
+    ...p.disruptions.map((g) => `WARNING disruption: ${gapText(g)}`),
+    ...(p.errors > 0 ? [`${String(p.errors)} probe errors (not denies, not disruptions)`] : []),
+  ];
+  const base: JUnitTestCase = {
+    name: `${p.name}: no must-deny attempt allowed while it ran [${t.into}]`,
+    classname: `transition.${p.name}`,
+    properties: [
+      ['leaks', String(p.leakCount)],
+      ['disruptions', String(p.disruptions.length)],
+      ['maxGapMs', String(maxGap)],
+      ['errors', String(p.errors)],
+    ],
+    systemOut: lines.join('\n'),
+  };
+  if (p.leakCount === 0) return base;
+  return {
+    ...base,
+    failure: {
+      message: `${String(p.leakCount)} leak${p.leakCount === 1 ? '' : 's'} during the ${p.name} transition: ${p.leaks
+        .slice(0, 5)
+        .map(leakText)
+        .join('; ')}`,
+      type: 'leak',
+    },
+  };
 }

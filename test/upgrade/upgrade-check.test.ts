@@ -82,6 +82,8 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
   let leakWhenMixed: boolean;
   /** When true, a 1.29.3 sidecar rejects (NACKs) every LDS push of istiod 1.30.4. */
   let nackWhenMixed: boolean;
+  /** How long istiod's rollout takes after istioctl's upgrade, and whether globex reaches acme's api meanwhile. */
+  let rollout: { delayMs: number; leak: boolean; startedAt?: number; endedAt?: number };
   let istiod: FakeIstiod;
   /** Every tenant pod creation the API server admitted, and every exec a probe made. */
   let created: { at: number; name: string }[];
@@ -150,10 +152,18 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
   /** istioctl's second and later installs, observed from outside: istiod of the new version. */
   const simulateUpgrades = (versions: readonly string[]): (() => void) => {
     let handled = 1;
+    let busy = false;
     const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
       void (async () => {
         const installs = (await stubs.calls()).filter((c) => c[0] === 'istioctl' && c[1] === 'install');
         for (; handled < installs.length; handled++) {
+          if (rollout.delayMs > 0) {
+            // The rollout window: the new istiod is not there yet.
+            rollout.startedAt = Date.now();
+            await new Promise((resolve) => setTimeout(resolve, rollout.delayMs));
+          }
           const args = installs[handled] ?? [];
           const version = versions[handled] ?? '';
           const at = args.indexOf('--revision');
@@ -190,8 +200,11 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
           });
           // The proxies that (re)connect get the new istiod's full configuration.
           istiod.push();
+          if (rollout.startedAt !== undefined && rollout.endedAt === undefined) rollout.endedAt = Date.now();
         }
-      })();
+      })().finally(() => {
+        busy = false;
+      });
     }, 10);
     return () => {
       clearInterval(timer);
@@ -205,6 +218,7 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     dialled = [];
     leakWhenMixed = false;
     nackWhenMixed = false;
+    rollout = { delayMs: 0, leak: false };
     app = await scriptedServer(['app']);
     const unrouted = await closedPort();
     const late: { istiod?: FakeIstiod } = {};
@@ -218,6 +232,8 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
         if (source.namespace === 'tenant-acme' && host.startsWith('api.')) return app.port;
         const mixed = proxy.version !== undefined && proxy.version !== tagOf(istiodImage('istiod'));
         if (leakWhenMixed && mixed && host.startsWith('api.tenant-acme')) return app.port;
+        const rolling = rollout.startedAt !== undefined && rollout.endedAt === undefined;
+        if (rollout.leak && rolling && host.startsWith('api.tenant-acme')) return app.port;
         return undefined;
       },
     });
@@ -327,6 +343,18 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     }[];
     mustDenyFailures: { phase: string; id: string; outcome: string }[];
     changed: string[];
+    transitions: {
+      name: string;
+      into: string;
+      startedAt: string;
+      completed: boolean;
+      barrier: { status: string; reasoning: string };
+      method: { ratePerSecond: number };
+      attempts: { id: string; mustDeny: boolean; observed: number; errors: number }[];
+      leaks: { attempt: string; at: string; offsetMs: number; outcome: string; pod: string }[];
+      leakCount: number;
+      disruptions: unknown[];
+    }[];
   }
   const summary = async (): Promise<Summary> =>
     JSON.parse(await readFile(path.join(dir, 'reports', 'u1', 'upgrade-check.json'), 'utf8')) as Summary;
@@ -444,6 +472,72 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     // Everything was removed and the cluster deleted.
     expect(api.list('v1', 'Namespace').map((n) => n.metadata.name)).not.to.include('tenant-acme');
     expect(await readdir(path.join(stubs.state, 'clusters'))).to.deep.equal([]);
+  });
+
+  it('a transient allow while istiod rolls out is a leak of the control-plane transition with its time, though every phase held; exit 1', async () => {
+    rollout = { delayMs: 2500, leak: true };
+    stopUpgrades = simulateUpgrades(['1.29.3', '1.30.4']);
+    const r = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...mirrors],
+      dir,
+    );
+    expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(1);
+    const s = await summary();
+    // No phase saw it: only the stream through the rollout did.
+    expect(s.mustDenyFailures).to.deep.equal([]);
+    expect(s.phases.map((p) => p.exitCode)).to.deep.equal([0, 0, 0]);
+    expect(s.transitions.map((t) => [t.name, t.into, t.completed, t.barrier.status])).to.deep.equal([
+      ['control-plane', 'mixed', true, 'passed'],
+      ['restart', 'after', true, 'passed'],
+    ]);
+    const [cp, restart] = s.transitions;
+    if (!cp || !restart || rollout.startedAt === undefined || rollout.endedAt === undefined)
+      throw new Error('two transitions and a rollout window');
+    expect(cp.method.ratePerSecond).to.equal(2);
+    expect(cp.attempts.map((a) => [a.id, a.mustDeny])).to.deep.equal([
+      ['globex-to-acme', true],
+      ['acme-to-acme', false],
+    ]);
+    expect(cp.leakCount).to.be.at.least(2);
+    expect(cp.leaks.length).to.equal(cp.leakCount);
+    const start = Date.parse(cp.startedAt);
+    for (const leak of cp.leaks) {
+      const at = Date.parse(leak.at);
+      expect([leak.attempt, leak.outcome]).to.deep.equal(['globex-to-acme', 'allowed']);
+      expect(leak.pod).to.match(/^tenant-globex\/client/);
+      // Inside the rollout window (its result came back at most a moment after it closed).
+      expect(at).to.be.within(rollout.startedAt, rollout.endedAt + 1000);
+      expect(leak.offsetMs).to.equal(at - start);
+    }
+    expect(restart.leakCount).to.equal(0);
+    expect(r.stdout).to.match(
+      /^TRANSITION control-plane \(istiod 1\.29\.3 → 1\.30\.4 \(in-place\), into mixed\): \d+ attempts from 2 sources over [\d.]+ s at 2\/s per source, 0 errors; barrier passed$/m,
+    );
+    const first = cp.leaks[0];
+    expect(r.stdout).to.contain(
+      `  LEAK globex-to-acme allowed at ${first?.at ?? ''} (+${((first?.offsetMs ?? 0) / 1000).toFixed(2)} s) from tenant-globex/client`,
+    );
+    const junit = await readFile(path.join(dir, 'reports', 'u1', 'upgrade-check.xml'), 'utf8');
+    expect(junit).to.match(
+      /<testcase name="control-plane: no must-deny attempt allowed while it ran \[mixed\]"[^>]*>[\s\S]*?<failure message="\d+ leaks during the control-plane transition: globex-to-acme allowed at \d{4}-\d\d-\d\dT/,
+    );
+    expect(junit).to.match(
+      /<testcase name="restart: no must-deny attempt allowed while it ran \[after\]"[^>]*>(?:(?!<\/testcase>)[\s\S])*?<\/testcase>/,
+    );
+    expect(junit).not.to.match(/<testcase name="restart: [^"]*"[^>]*>(?:(?!<\/testcase>)[\s\S])*<failure/);
+    // The mixed phase's own results and report carry the transition into it.
+    const mixed = JSON.parse(
+      await readFile(path.join(dir, 'reports', 'u1', 'mixed', 'results.json'), 'utf8'),
+    ) as { transition?: { name: string; leakCount: number } };
+    expect(mixed.transition).to.deep.include({ name: 'control-plane', leakCount: cp.leakCount });
+    const html = await readFile(path.join(dir, 'reports', 'u1', 'mixed', 'report.html'), 'utf8');
+    expect(html).to.contain('Transition into this phase: control-plane');
+    expect(html).to.contain(`<td>${first?.at ?? ''}</td>`);
+    expect(html).to.match(/<span class="t-leak"/);
+    const before = JSON.parse(
+      await readFile(path.join(dir, 'reports', 'u1', 'before', 'results.json'), 'utf8'),
+    ) as { transition?: unknown };
+    expect(before.transition).to.equal(undefined);
   });
 
   it('revision: installs 1.30.4 as revision 1-30-4 beside istiod, relabels the namespaces, and the restarted pods get the new revision; no change exits 0', async () => {
