@@ -66,6 +66,7 @@ import { AgentSessions } from './sessions.js';
 import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
+import { hasAmbientFooting, waitCaptured, waitWaypoints } from './ambient-footing.js';
 import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
@@ -390,11 +391,30 @@ async function waitReady(ctx: RunContext): Promise<void> {
   progress.phase('wait ready');
   const { pods, ready } = await waitForPods(ctx);
   await checkSidecars(ctx.client, ctx.scenario, ready);
+  const ambient = hasAmbientFooting(ctx.scenario) ? await checkAmbient(ctx, ready) : '';
   ctx.pods = pods;
   ctx.ready = ready;
   ctx.addresses = readRunAddresses(pods, ready, ctx.props.internet, ctx.nodePorts);
   checkAddresses(ctx.scenario.attempts, ctx.addresses);
-  progress.done(`${pods.size} pods, sidecars where the scenario says`);
+  progress.done(`${pods.size} pods, sidecars where the scenario says${ambient}`);
+}
+
+/** ztunnel capture and waypoints as the scenario says (harness/run/ambient-footing.ts). */
+async function checkAmbient(ctx: RunContext, ready: readonly V1Pod[]): Promise<string> {
+  const props = {
+    client: ctx.client,
+    scenario: ctx.scenario,
+    runId: ctx.runId,
+    pods: ready,
+    timeoutMs: ctx.props.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
+    progress: (line: string) => {
+      ctx.progress.update(line);
+    },
+    ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
+  };
+  const captured = await waitCaptured(props);
+  const waypoints = await waitWaypoints(props);
+  return `, ${captured} ambient pods captured by ztunnel${waypoints > 0 ? `, ${waypoints} waypoints usable` : ''}`;
 }
 
 async function applyPolicies(ctx: RunContext): Promise<void> {

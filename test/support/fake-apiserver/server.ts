@@ -46,7 +46,13 @@ import {
   typesOfCrd,
   type ResourceType,
 } from './resources.js';
-import { crdSchemas, pruneUnknown, structuralViolations, type JsonSchema } from './schemas.js';
+import {
+  crdSchemas,
+  missingRequired,
+  pruneUnknown,
+  structuralViolations,
+  type JsonSchema,
+} from './schemas.js';
 import { clusterServices } from './cluster-services.js';
 import { allocateNodePorts, nodePortsOf } from './node-ports.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
@@ -919,6 +925,18 @@ export class FakeApiServer {
     }
     const schema = this.schemas.get(schemaKey(type));
     if (!schema) return obj;
+    const missing = missingRequired(obj, schema);
+    if (missing.length > 0) {
+      throw new ApiStatus(
+        422,
+        status(
+          422,
+          'Invalid',
+          `${type.kind}.${type.group} "${obj.metadata.name}" is invalid: ${missing.length > 1 ? `[${missing.join(', ')}]` : (missing[0] ?? '')}`,
+          { name: obj.metadata.name, group: type.group, kind: type.kind },
+        ),
+      );
+    }
     const { pruned, unknown } = pruneUnknown(obj, schema);
     if (how === 'apply' && unknown.length > 0) {
       const where = `${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}; ${groupVersion(type)}, Kind=${type.kind}`;
