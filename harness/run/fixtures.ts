@@ -16,6 +16,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 
+import { nodePortServiceName } from '../scenario/address-target.js';
 import {
   DATAPLANE_MODE_LABEL,
   dataPlaneOf,
@@ -115,6 +116,7 @@ export function renderFixtures(props: FixtureProps): KubernetesObject[] {
         deployment(w, labels, image, mesh),
         service(w, { ...labels, ...waypointLabel(w, planes.get(w.namespace)) }, closedPorts(scenario, w)),
       );
+      if (w.nodePort) objects.push(nodePortService(w, labels));
     }
   }
   return objects;
@@ -325,6 +327,11 @@ function closedPorts(scenario: Scenario, w: Workload): Port[] {
   return [...out.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
 }
 
+/** Istio picks the protocol from the port name: the agent speaks HTTP on every TCP port. */
+function servicePortName(p: Port): string {
+  return p.name ?? `${p.protocol === 'TCP' ? 'http' : 'udp'}-${p.port}`;
+}
+
 function service(w: Workload, labels: Record<string, string>, closed: readonly Port[]): KubernetesObject {
   return {
     apiVersion: 'v1',
@@ -334,8 +341,7 @@ function service(w: Workload, labels: Record<string, string>, closed: readonly P
       selector: { [WORKLOAD_LABEL]: w.name },
       ports: [
         ...w.ports.map((p) => ({
-          // Istio picks the protocol from the port name: the agent speaks HTTP on every TCP port.
-          name: p.name ?? `${p.protocol === 'TCP' ? 'http' : 'udp'}-${p.port}`,
+          name: servicePortName(p),
           port: p.port,
           targetPort: p.port,
           protocol: p.protocol,
@@ -350,6 +356,30 @@ function service(w: Workload, labels: Record<string, string>, closed: readonly P
           protocol: p.protocol,
         })),
       ],
+    },
+  } as KubernetesObject;
+}
+
+/**
+ * The workload's ports again on a Service of type NodePort (`nodePort: true`), so that they are
+ * reachable on every node's address. It names no node ports: the API server allocates them at
+ * creation and the run reads them back (harness/run/addresses.ts), so two scenarios on one
+ * cluster never ask for the same one.
+ */
+function nodePortService(w: Workload, labels: Record<string, string>): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: nodePortServiceName(w.name), namespace: w.namespace, labels },
+    spec: {
+      type: 'NodePort',
+      selector: { [WORKLOAD_LABEL]: w.name },
+      ports: w.ports.map((p) => ({
+        name: servicePortName(p),
+        port: p.port,
+        targetPort: p.port,
+        protocol: p.protocol,
+      })),
     },
   } as KubernetesObject;
 }

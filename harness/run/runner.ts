@@ -59,7 +59,7 @@ import {
 import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
-import { addressFacts, checkAddresses, readRunAddresses } from './addresses.js';
+import { addressFacts, checkAddresses, readNodePorts, readRunAddresses } from './addresses.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { DEFAULT_AGENT_CONCURRENCY, OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
@@ -212,6 +212,8 @@ interface RunContext {
   ready: V1Pod[];
   /** Pod IPs and node addresses, for attempts that dial no Service name (harness/run/addresses.ts). */
   addresses?: RunAddresses;
+  /** The node ports of the fixtures' NodePort Services, as the server stored them. */
+  nodePorts?: ReadonlyMap<string, number>;
   facts?: ClusterFacts;
   appliedPolicies: KubernetesObject[];
   /** The network canary, once it answers every run pod (harness/run/canary.ts). */
@@ -368,8 +370,9 @@ async function applyFixtures(ctx: RunContext): Promise<void> {
   });
   await applyAll(ctx, fixtures);
   progress.update(`reading back ${fixtures.length} objects`);
-  await readBack(ctx.client, fixtures, 'fixtures');
+  const stored = await readBack(ctx.client, fixtures, 'fixtures');
   ctx.fixtures = fixtures;
+  ctx.nodePorts = readNodePorts(ctx.scenario.workloads, stored);
   progress.done(`${fixtures.length} objects, read back as applied`);
 }
 
@@ -391,7 +394,7 @@ async function waitReady(ctx: RunContext): Promise<void> {
   const ambient = hasAmbientFooting(ctx.scenario) ? await checkAmbient(ctx, ready) : '';
   ctx.pods = pods;
   ctx.ready = ready;
-  ctx.addresses = readRunAddresses(pods, ready, ctx.props.internet);
+  ctx.addresses = readRunAddresses(pods, ready, ctx.props.internet, ctx.nodePorts);
   checkAddresses(ctx.scenario.attempts, ctx.addresses);
   progress.done(`${pods.size} pods, sidecars where the scenario says${ambient}`);
 }

@@ -24,7 +24,7 @@ const TWO_TENANTS = `${HEAD}  tenants:
     - name: globex
       injection: false
       workloads:
-        - { name: web, ports: [9000], automountToken: false }
+        - { name: web, ports: [9000], automountToken: false, nodePort: true }
 `;
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
@@ -111,6 +111,21 @@ describe('fixtures', () => {
     expect(objects.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata?.name)).to.deep.equal([
       'api-sa',
     ]);
+  });
+
+  it('puts a nodePort workload behind a NodePort Service too, leaving the node ports to the API server', () => {
+    const services = objects.filter((o) => o.kind === 'Service').map((o) => o.metadata?.name);
+    expect(services).to.deep.equal(['api', 'web', 'web-nodeport']);
+    const np = objects.find((o) => o.metadata?.name === 'web-nodeport') as unknown as {
+      metadata: { namespace: string };
+      spec: { type: string; selector: Record<string, string>; ports: Record<string, unknown>[] };
+    };
+    expect(np.metadata.namespace).to.equal('tenant-globex');
+    expect(np.spec).to.deep.equal({
+      type: 'NodePort',
+      selector: { 'bulkhead.dev/workload': 'web' },
+      ports: [{ name: 'http-9000', port: 9000, targetPort: 9000, protocol: 'TCP' }],
+    });
   });
 
   it('pins the image by digest and moves it to a mirror registry on request', () => {
