@@ -6,7 +6,7 @@
  * of the agent bundle.
  */
 import { PUBLIC_ADDRESS } from '../scenario/address-target.js';
-import type { AddressedAttempt, Attempt, Scenario } from '../scenario/types.js';
+import type { AddressedAttempt, Attempt, Scenario, WorkloadRef } from '../scenario/types.js';
 import { refText, serviceHost } from '../scenario/types.js';
 import { dataPlaneOf } from '../scenario/dataplane.js';
 import type { BatchItem } from './batch.js';
@@ -17,6 +17,16 @@ export interface RunAddresses {
   readonly pods: ReadonlyMap<string, { readonly podIP: string; readonly hostIP: string }>;
   /** What an `internet` attempt dials. @default PUBLIC_ADDRESS */
   readonly internet?: string;
+  /**
+   * `namespace/workload:port` (the Service port) → the node port the API server allocated to the
+   * workload's NodePort Service for it. @default none
+   */
+  readonly nodePorts?: ReadonlyMap<string, number>;
+}
+
+/** The key of {@link RunAddresses.nodePorts}. */
+export function nodePortKey(workload: WorkloadRef, port: number): string {
+  return `${refText(workload)}:${port}`;
 }
 
 /** What {@link toBatchItem} reads of the scenario, with the run's addresses once it has read them. */
@@ -39,10 +49,23 @@ export function addressOf(
     case 'internet':
       return addresses?.internet ?? PUBLIC_ADDRESS;
     case 'node':
+    case 'node-port':
       return addresses?.pods.get(refText(attempt.from))?.hostIP;
     case 'pod-ip':
       return addresses?.pods.get(refText(t.workload))?.podIP;
   }
+}
+
+/**
+ * The port an attempt dials: its own, or for a node-port target the node port the run read, or
+ * undefined when the run has not read it.
+ */
+export function dialPortOf(
+  attempt: AddressedAttempt,
+  addresses: RunAddresses | undefined,
+): number | undefined {
+  if (attempt.target.kind !== 'node-port') return attempt.port.port;
+  return addresses?.nodePorts?.get(nodePortKey(attempt.target.workload, attempt.port.port));
 }
 
 /**
@@ -71,7 +94,8 @@ export function toBatchItem(
           'target' in attempt
             ? (addressOf(attempt, scenario.addresses) ?? '')
             : serviceHost(attempt.to, scenario.clusterDomain),
-        port: attempt.port.port,
+        // A node port the run did not read leaves 0, which the agent refuses as `error`.
+        port: 'target' in attempt ? (dialPortOf(attempt, scenario.addresses) ?? 0) : attempt.port.port,
         sidecar: source?.sidecar ?? false,
         ...(source && dataPlaneOf(source) === 'ambient' ? { ambient: true as const } : {}),
       };

@@ -1,6 +1,8 @@
 /**
- * `bulkhead down`: exports a kind cluster's logs (when asked) and deletes it. Deleting a cluster
- * that is not there is not an error, so CI can call it unconditionally at the end of a job.
+ * `bulkhead down`: exports a kind cluster's logs (when asked) and deletes it, with bulkhead's
+ * internet stand-in container of that cluster (harness/cluster/internet.ts), which a run that kept
+ * its cluster leaves running. Deleting a cluster that is not there is not an error, so CI can call
+ * it unconditionally at the end of a job; a stand-in left without its cluster is removed all the same.
  */
 import path from 'node:path';
 
@@ -29,12 +31,14 @@ Examples:
   $ bulkhead down --name nightly --logs reports/cluster-logs`,
     )
     .action(async (options: DownOptions) => {
-      const [{ CommandRunner }, { cacheRoot }, { anyKind }, { deleteKindCluster }] = await Promise.all([
-        import('../cluster/commands.js'),
-        import('../cluster/download.js'),
-        import('../cluster/kind-binary.js'),
-        import('../cluster/kind.js'),
-      ]);
+      const [{ CommandRunner }, { cacheRoot }, { anyKind }, { deleteKindCluster }, { stopInternet }] =
+        await Promise.all([
+          import('../cluster/commands.js'),
+          import('../cluster/download.js'),
+          import('../cluster/kind-binary.js'),
+          import('../cluster/kind.js'),
+          import('../cluster/internet.js'),
+        ]);
       const runner = new CommandRunner({
         log: (line) => {
           io.stderr(`${line}\n`);
@@ -48,11 +52,13 @@ Examples:
       }
       const clusters = await runner.run(kind, ['get', 'clusters']);
       if (!clusters.stdout.split('\n').some((l) => l.trim() === options.name)) {
+        await stopInternet(runner, options.name);
         io.stdout(`no kind cluster named '${options.name}'; nothing to delete\n`);
         return;
       }
       const logsDir = options.logs ? path.resolve(io.cwd, options.logs) : undefined;
       await deleteKindCluster(runner, options.name, logsDir, kind);
+      await stopInternet(runner, options.name);
       io.stdout(
         `deleted kind cluster '${options.name}'${logsDir ? `; logs in ${path.relative(io.cwd, logsDir) || '.'}` : ''}\n`,
       );

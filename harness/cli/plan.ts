@@ -139,7 +139,7 @@ Examples:
           break;
         case 'table':
         default:
-          io.stdout(planTable(planned, options.ablate));
+          io.stdout(planTable(planned, options.ablate, scenario.workloads));
       }
       const disagreeing = planned.filter((p) => p.agrees === false).length;
       if (disagreeing > 0) {

@@ -254,15 +254,23 @@ Examples:
         },
       },
     };
-    const [{ acquireCluster, checkHost }, { CommandRunner }, { cacheRoot }, { crossPhaseTable }] =
-      await Promise.all([
-        import('../cluster/acquire.js'),
-        import('../cluster/commands.js'),
-        import('../cluster/download.js'),
-        import('../upgrade/report.js'),
-      ]);
+    const [
+      { acquireCluster, checkHost },
+      { CommandRunner },
+      { cacheRoot },
+      { crossPhaseTable },
+      { internetStandIn },
+    ] = await Promise.all([
+      import('../cluster/acquire.js'),
+      import('../cluster/commands.js'),
+      import('../cluster/download.js'),
+      import('../upgrade/report.js'),
+      import('../cluster/internet.js'),
+    ]);
     const acquireProps = (istio: string) => ({
       ...provisionProps(options),
+      // As `run` does: on kind, the internet stand-in that egress attempts dial.
+      ...internetStandIn(options.provider, resolveAgentImage(run)),
       istio,
       provider: options.provider,
       log,

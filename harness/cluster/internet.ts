@@ -24,6 +24,14 @@ export const INTERNET_LABEL = 'dev.bulkhead.internet';
 /** What the stand-in answers every request with. */
 export const INTERNET_BODY = 'bulkhead internet stand-in';
 
+/**
+ * What acquiring a cluster is told so that the provider starts the stand-in: on kind only, running
+ * the agent's image. `run` and `upgrade-check` both ask for it through this.
+ */
+export function internetStandIn(provider: string, image: string): { readonly internetImage?: string } {
+  return provider === 'kind' ? { internetImage: image } : {};
+}
+
 export function internetContainerName(cluster: string): string {
   return `${cluster}-bulkhead-internet`;
 }

@@ -34,7 +34,7 @@ import { compileCalico } from './calico.js';
 import { compileClusterNetworkPolicy } from './clusternetworkpolicy.js';
 import { buildCluster, type Cluster, type Endpoint } from './cluster.js';
 import { DnsLayer } from './dns.js';
-import { outsideEndpoints, predictOutside } from './external.js';
+import { outsideEndpoints, predictNodePort, predictOutside } from './external.js';
 import { NetworkLayer, type Protocol } from './network.js';
 import { compileNetworkPolicy } from './networkpolicy.js';
 import { inventory, layerOf, type Unmodeled } from './objects.js';
@@ -212,6 +212,19 @@ export class PolicyModel {
 
   private predictAddressed(src: Endpoint, attempt: AddressedAttempt): Prediction {
     const t = attempt.target;
+    if (t.kind === 'node-port') {
+      const network = this.networkUnmodeled();
+      if (network) return unknown('network', [network]);
+      return predictNodePort(
+        {
+          byKey: this.cluster.byKey,
+          egress: (a, b, port, protocol) => this.network.evaluate('Egress', a, b, b, port, protocol),
+          dropOutcome: (a, via) => this.dropOutcome(a, via),
+        },
+        src,
+        { ...attempt, target: t },
+      );
+    }
     if (t.kind !== 'pod-ip') {
       const network = this.networkUnmodeled();
       if (network) return unknown('network', [network]);

@@ -23,12 +23,20 @@
  * - What answers when the network lets the packet through depends on the destination: the kubelet
  *   listens on 10250 on every node; SSH, the metadata service and outside addresses depend on the
  *   node image and the cloud, so those outcomes are `unknown` with the reason.
+ * - To a node port of a Service: the node forwards it to a backend pod of the Service (Kubernetes
+ *   documentation, Service type NodePort: "Each node proxies that port … into your Service"), and
+ *   Calico enforces workload policy after conntrack and DNAT (reference/istio-calico-facts.md A3),
+ *   so the source's egress policy sees the backend pod and its target port, as it would through
+ *   the ClusterIP. What the backend's ingress policy sees is not in the facts: node port traffic
+ *   may reach it from a node address once the node has rewritten the source, so when the source's
+ *   egress lets it through the outcome is `unknown` with that reason.
  */
 import { parseCidr, type AddressRange } from './cidr.js';
 import type { Endpoint } from './cluster.js';
 import type { ClusterFacts, Prediction, PredictedOutcome } from './types.js';
 import { KUBELET_PORT, addressTargetText, isMetadataAddress } from '../scenario/address-target.js';
 import type { AddressedAttempt, AddressTarget, Attempt } from '../scenario/types.js';
+import { refText } from '../scenario/types.js';
 
 /** An endpoint as buildCluster takes it (it numbers them and computes Calico's labels). */
 export type EndpointSpec = Omit<Endpoint, 'index' | 'calicoLabels'>;
@@ -43,6 +51,7 @@ export function outsideKey(t: AddressTarget): string | undefined {
     case 'address':
       return `address ${t.address}`;
     case 'pod-ip':
+    case 'node-port':
       return undefined;
   }
 }
@@ -176,4 +185,65 @@ function answer(t: AddressTarget, port: number, reasons: readonly string[]): Pre
         ? `whether anything listens on port ${port} of the node depends on the node image`
         : 'whether that address answers depends on the world outside the cluster';
   return { outcome: 'unknown', layer: 'none', reasons: [...reasons, `the network allows it; ${why}`] };
+}
+
+/** What the evaluator lends {@link predictNodePort}: the source's egress policy alone. */
+export interface NodePortContext {
+  readonly byKey: ReadonlyMap<string, Endpoint>;
+  egress(
+    src: Endpoint,
+    dst: Endpoint,
+    port: number,
+    protocol: 'TCP' | 'UDP',
+  ): { verdict: 0 | 1 | 2; reasons: readonly string[] };
+  dropOutcome(src: Endpoint, viaSidecar: boolean): PredictedOutcome;
+}
+
+/** Predicts an attempt to a node port of a workload's NodePort Service, on the source's node. */
+export function predictNodePort(
+  ctx: NodePortContext,
+  src: Endpoint,
+  attempt: AddressedAttempt & { readonly target: { readonly kind: 'node-port' } },
+): Prediction {
+  const workload = refText(attempt.target.workload);
+  const dst = ctx.byKey.get(workload);
+  const port = attempt.port.port;
+  if (!dst)
+    return { outcome: 'unknown', layer: 'none', reasons: [`${workload} is not a workload of the scenario`] };
+  const protocol = attempt.kind === 'udp' ? 'UDP' : 'TCP';
+  const egress = ctx.egress(src, dst, port, protocol);
+  const reasons = [
+    `${src.key} to its node on the node port of ${workload}:${port}: the node forwards it to ${dst.key}:${port}, and Calico applies ${src.key}'s egress policy after that DNAT (fact A3)`,
+    ...egress.reasons,
+  ];
+  if (egress.verdict === 2) return { outcome: 'unknown', layer: 'network', reasons };
+  if (src.dataplane === 'ambient' && protocol === 'TCP') {
+    return {
+      outcome: 'unknown',
+      layer: egress.verdict === 0 ? 'network' : 'none',
+      reasons: [
+        ...reasons,
+        `${src.key} is in the ambient mesh: what ztunnel does with a connection to a node address is not in the reference facts`,
+      ],
+    };
+  }
+  if (src.sidecar && protocol === 'TCP') {
+    return {
+      outcome: 'unknown',
+      layer: egress.verdict === 0 ? 'network' : 'none',
+      reasons: [
+        ...reasons,
+        `${src.key} sends through its sidecar, which passes a node address through (outboundTrafficPolicy ALLOW_ANY): a drop shows as a connection its own Envoy closes, which the probe cannot attribute (fact O7); probe from a pod without a sidecar`,
+      ],
+    };
+  }
+  if (egress.verdict === 0) return { outcome: ctx.dropOutcome(src, false), layer: 'network', reasons };
+  return {
+    outcome: 'unknown',
+    layer: 'none',
+    reasons: [
+      ...reasons,
+      `the egress policy lets it through; what ${dst.key}'s ingress policy, sidecar and authorization see of node port traffic (whose source the node may have rewritten to its own address) is not in the reference facts`,
+    ],
+  };
 }

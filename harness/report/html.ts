@@ -235,8 +235,9 @@ export interface Grid {
   readonly caption: string;
   readonly corner: string;
   readonly rowHeaderWidth: number;
-  readonly rows: readonly { readonly label: string; readonly title: string }[];
-  readonly columns: readonly { readonly label: string; readonly title: string }[];
+  /** `plane`: the data plane(s) of the row's namespaces or the column's service, shown under the label. */
+  readonly rows: readonly { readonly label: string; readonly title: string; readonly plane?: string }[];
+  readonly columns: readonly { readonly label: string; readonly title: string; readonly plane?: string }[];
   readonly cells: readonly (readonly MatrixCell[])[];
 }
 
@@ -266,14 +267,31 @@ export function reachabilityMatrices(doc: ResultsDocument): Grid[] {
       caption: `to ${ns}${tenant ? ` (tenant ${tenant})` : tenantOf.has(ns) ? ' (shared)' : ''}${parts.length > 1 ? `, services ${p * MATRIX_LAYOUT.matrixColumns + 1}–${p * MATRIX_LAYOUT.matrixColumns + part.length} of ${indexes.length}` : ''}`,
       corner: 'from \\ to',
       rowHeaderWidth: MATRIX_LAYOUT.rowHeaderWidth,
-      rows: m.rows.map((r) => ({ label: r.key, title: r.namespaces.join(', ') })),
+      rows: m.rows.map((r) => ({
+        label: r.key,
+        title: r.namespaces.join(', '),
+        ...planeOfNamespaces(doc, r.namespaces),
+      })),
       columns: part.map((i) => {
         const c = m.columns[i] ?? '';
-        return { label: c.slice(c.indexOf('/') + 1), title: c };
+        const plane = doc.scope.services.find((s) => `${s.namespace}/${s.name}` === c)?.dataplane;
+        return { label: c.slice(c.indexOf('/') + 1), title: c, ...(plane ? { plane } : {}) };
       }),
       cells: m.cells.map((row) => part.map((i) => row[i] ?? cellOf([], doc.run))),
     }));
   });
+}
+
+/** The data planes of a row's namespaces, `ambient` or `ambient/sidecar`; none when unrecorded. */
+function planeOfNamespaces(doc: ResultsDocument, namespaces: readonly string[]): { plane?: string } {
+  const planes = [
+    ...new Set(
+      doc.scope.namespaces
+        .filter((n) => namespaces.includes(n.name))
+        .flatMap((n) => (n.dataplane ? [n.dataplane] : [])),
+    ),
+  ];
+  return planes.length > 0 ? { plane: planes.join('/') } : {};
 }
 
 /** The categories of attempts beyond the Services, in the order the escape matrix shows them. */
@@ -381,6 +399,7 @@ table.matrix { border-collapse: separate; border-spacing: 0; table-layout: fixed
 table.matrix caption { caption-side: top; text-align: left; font-weight: bold; font-size: 12px; padding: 0 0 3px; overflow-wrap: anywhere; }
 table.matrix th, table.matrix td { padding: 0; border: 0; }
 table.matrix th { font-size: 11px; overflow-wrap: anywhere; }
+table.matrix th .plane { font-size: 9.5px; font-weight: normal; color: #4b5563; }
 table.matrix .rowhead { padding: 2px 8px; text-align: left; vertical-align: middle; }
 table.matrix .colhead { padding: 4px; vertical-align: bottom; text-align: center; font-size: 10.5px; line-height: 1.25; }
 table.matrix .corner { padding: 4px 8px; vertical-align: bottom; text-align: left; font-size: 10px; font-weight: normal; }
@@ -486,6 +505,11 @@ function footingFacts(m: ResultsDocument['method']): string {
   ].join('');
 }
 
+/** A header's data plane, on a line of its own under the label. */
+function planeLine(plane: string | undefined): string {
+  return plane ? `<br><span class="plane">${h(plane)}</span>` : '';
+}
+
 function gridTable(g: Grid, run: Run): string {
   const L = MATRIX_LAYOUT;
   const width = 2 * L.frame + g.rowHeaderWidth + g.columns.length * L.cellWidth;
@@ -493,7 +517,9 @@ function gridTable(g: Grid, run: Run): string {
     .map((w) => `<col style="width:${w}px">`)
     .join('');
   const head = g.columns
-    .map((c) => `<th class="colhead" scope="col" title="${h(c.title)}">${h(c.label)}</th>`)
+    .map(
+      (c) => `<th class="colhead" scope="col" title="${h(c.title)}">${h(c.label)}${planeLine(c.plane)}</th>`,
+    )
     .join('');
   const rows = g.rows
     .map((row, r) => {
@@ -511,7 +537,7 @@ function gridTable(g: Grid, run: Run): string {
           return `<td><div class="cell s-${cell.state}" data-state="${cell.state}" data-count="${cell.attempts.length}" title="${h(title)}">${body}</div></td>`;
         })
         .join('');
-      return `<tr><th class="rowhead" scope="row" title="${h(row.title)}">${h(row.label)}</th>${cells}</tr>`;
+      return `<tr><th class="rowhead" scope="row" title="${h(row.title)}">${h(row.label)}${planeLine(row.plane)}</th>${cells}</tr>`;
     })
     .join('\n');
   return `<table class="matrix" data-grid="${g.kind}" style="width:${width}px"><caption>${h(g.caption)}</caption><colgroup>${cols}</colgroup><thead><tr><th class="corner">${h(g.corner)}</th>${head}</tr></thead><tbody>

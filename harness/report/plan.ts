@@ -7,6 +7,7 @@ import { ABLATABLE_LAYERS } from '../model/types.js';
 import { foreignObjects } from '../policies/cluster-location.js';
 import { addressTargetText } from '../scenario/address-target.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
+import { attemptPlanes, planesText } from '../scenario/dataplane.js';
 import { formatExpectation } from '../scenario/outcomes.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { renderJUnit, type JUnitTestCase } from './junit.js';
@@ -32,8 +33,16 @@ function agreeText(p: PlannedAttempt): string {
   return p.agrees ? 'yes' : 'NO';
 }
 
-export function planTable(planned: readonly PlannedAttempt[], ablate: boolean): string {
-  const header = ['ID', 'KIND', 'FROM', 'TARGET', 'EXPECT', 'PREDICTED', 'LAYER', 'AGREES'];
+/**
+ * @param workloads the scenario's, for the PLANES column: the data planes of each source and
+ *   destination workload (`ambient→sidecar`).
+ */
+export function planTable(
+  planned: readonly PlannedAttempt[],
+  ablate: boolean,
+  workloads: Scenario['workloads'],
+): string {
+  const header = ['ID', 'KIND', 'FROM', 'TARGET', 'PLANES', 'EXPECT', 'PREDICTED', 'LAYER', 'AGREES'];
   if (ablate) header.push('HOLDS ALONE', 'FAILS WITHOUT');
   const rows = planned.map((p) => {
     const row = [
@@ -41,6 +50,7 @@ export function planTable(planned: readonly PlannedAttempt[], ablate: boolean): 
       p.attempt.kind,
       refText(p.attempt.from),
       attemptTarget(p.attempt),
+      planesText(attemptPlanes(workloads, p.attempt)),
       formatExpectation(p.attempt.expect),
       p.predicted.outcome,
       p.predicted.layer,
@@ -86,6 +96,7 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
     scenario: { name: scenario.name, file: scenario.file, sha256: scenario.sha256 },
     attempts: planned.map((p) => {
       const t = target(p.attempt);
+      const planes = attemptPlanes(scenario.workloads, p.attempt);
       return {
         id: p.attempt.id,
         kind: p.attempt.kind,
@@ -93,6 +104,7 @@ export function planJson(scenario: Scenario, planned: readonly PlannedAttempt[])
         from: refText(p.attempt.from),
         to: t.to,
         port: t.port,
+        ...(planes ? { dataplanes: planes } : {}),
         expect: formatExpectation(p.attempt.expect),
         predicted: p.predicted,
         agrees: p.agrees,

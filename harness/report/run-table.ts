@@ -6,6 +6,7 @@
 import path from 'node:path';
 
 import type { AttemptEntry, ReportVerdict, ResultsDocument } from '../results/results-model.js';
+import { planesText } from '../scenario/dataplane.js';
 import { renderTable } from './table.js';
 
 const ORDER: Readonly<Record<ReportVerdict, number>> = {
@@ -19,10 +20,11 @@ const ORDER: Readonly<Record<ReportVerdict, number>> = {
 export function resultTable(attempts: readonly AttemptEntry[]): string {
   const sorted = [...attempts].sort((a, b) => ORDER[a.verdict] - ORDER[b.verdict]);
   return renderTable(
-    ['RESULT', 'ATTEMPT', 'EXPECT', 'OBSERVED', 'ROUNDS', 'WHY'],
+    ['RESULT', 'ATTEMPT', 'PLANES', 'EXPECT', 'OBSERVED', 'ROUNDS', 'WHY'],
     sorted.map((a) => [
       a.verdict === 'not-judged' ? 'NOT JUDGED' : a.verdict.toUpperCase(),
       a.id,
+      planesText(a.dataplanes),
       a.expect,
       a.outcome,
       String(a.rounds),

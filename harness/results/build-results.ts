@@ -12,6 +12,7 @@ import type { Finding } from '../lint/types.js';
 import { formatExpectation, isMustDeny, type Outcome } from '../scenario/outcomes.js';
 import type { Attempt, Scenario } from '../scenario/types.js';
 import { attemptTarget } from '../scenario/attempt-target.js';
+import { attemptPlanes, dataPlaneOf, namespacePlane } from '../scenario/dataplane.js';
 import { outOfScopeText } from '../scenario/segments.js';
 import { foreignObjects } from '../policies/cluster-location.js';
 import { inTransit } from './in-transit.js';
@@ -141,6 +142,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       ...(a.description ? { description: a.description } : {}),
       from: { namespace: a.from.namespace, name: a.from.name },
       ...('to' in a ? { to: { namespace: a.to.namespace, name: a.to.name }, port: a.port.port } : {}),
+      ...dataplanesOf(scenario, a),
       target: attemptTarget(a),
       expect: result.expect,
       expectedOutcomes: [...result.expectedOutcomes],
@@ -213,7 +215,12 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
   const lastSeen = records.findLast((r): r is ObservationRecord => r.type === 'observation')?.at;
   const services = scenario.workloads
     .filter((w) => w.ports.length > 0)
-    .map((w) => ({ namespace: w.namespace, name: w.name, ports: w.ports.map((p) => p.port) }));
+    .map((w) => ({
+      namespace: w.namespace,
+      name: w.name,
+      ports: w.ports.map((p) => p.port),
+      dataplane: dataPlaneOf(w),
+    }));
   const method = run.method;
   // The run record's copy, so the log alone says it; a log written before it had one: the scenario's.
   const declared = run.scope ?? scenarioScope(scenario);
@@ -245,6 +252,7 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       namespaces: scenario.namespaces.map((n) => ({
         name: n.name,
         ...(n.tenant ? { tenant: n.tenant } : {}),
+        dataplane: namespacePlane(n),
       })),
       services,
       outOfScope: [...(env.outOfScope ?? []), ...declared.outOfScope.map(outOfScopeText)],
@@ -375,6 +383,12 @@ function judgeUnrecorded(
       ? 'the expectation is auto and the run stopped before recording its prediction'
       : judgement.reason,
   };
+}
+
+/** The attempt's `dataplanes` entry, when its source is a workload of the scenario. */
+function dataplanesOf(scenario: Scenario, a: Attempt): Pick<AttemptEntry, 'dataplanes'> {
+  const planes = attemptPlanes(scenario.workloads, a);
+  return planes ? { dataplanes: { ...planes } } : {};
 }
 
 /** The transition record as results.json holds it: the record without its type. */

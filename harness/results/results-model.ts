@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 
+import { DATA_PLANES } from '../scenario/dataplane.js';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
@@ -68,6 +69,12 @@ const AttemptEntry = z.object({
   from: Ref,
   to: Ref.optional().describe('The destination workload, for http, tcp and udp attempts'),
   port: z.number().int().optional(),
+  dataplanes: z
+    .object({ from: z.enum(DATA_PLANES), to: z.enum(DATA_PLANES).optional() })
+    .optional()
+    .describe(
+      'The data planes of the source and of the destination workload (by Service or pod IP): sidecar, ambient, none',
+    ),
   target: z
     .string()
     .describe('What was dialled or asked, as text: `ns/name:port`, `A name`, `get pods -n ns`'),
@@ -170,9 +177,20 @@ export const ResultsDocumentSchema = z
       clusterName: z.string().optional(),
       clusterUid: z.string().optional().describe('The kube-system namespace UID'),
       tenants: z.array(z.string()),
-      namespaces: z.array(z.object({ name: z.string(), tenant: z.string().optional() })),
+      namespaces: z.array(
+        z.object({
+          name: z.string(),
+          tenant: z.string().optional(),
+          dataplane: z.enum(DATA_PLANES).optional(),
+        }),
+      ),
       services: z.array(
-        z.object({ namespace: z.string(), name: z.string(), ports: z.array(z.number().int()) }),
+        z.object({
+          namespace: z.string(),
+          name: z.string(),
+          ports: z.array(z.number().int()),
+          dataplane: z.enum(DATA_PLANES).optional(),
+        }),
       ),
       outOfScope: z.array(z.string()).describe('Systems deliberately not tested: `name: reason`'),
       segments: z

@@ -1,11 +1,32 @@
 /**
  * The objects a run deploys for a scenario, before any policy: namespaces, service accounts, the
  * agent bundle as a ConfigMap, a Deployment and Service per serving workload, a bare Pod per
- * probe. Every object carries the run's labels, so cleanup can find exactly what this run made.
- * Pure: scenario in, manifests out (the runner applies them in this order).
+ * probe, and a Gateway per waypoint. Every object carries the run's labels, so cleanup can find
+ * exactly what this run made. Pure: scenario in, manifests out (the runner applies them in this order).
+ *
+ * Data planes (harness/scenario/dataplane.ts; ../shared/reference/ambient-cnp-facts.md A2.1, A2.4):
+ * a sidecar namespace is labelled `istio-injection=enabled`; an ambient one
+ * `istio.io/dataplane-mode=ambient` and never for injection. A pod whose data plane differs from its
+ * namespace's says so itself: `istio.io/dataplane-mode=ambient` in a namespace that is not ambient,
+ * `none` to opt out of an ambient one; a sidecar pod in an ambient namespace is injected by its
+ * `sidecar.istio.io/inject=true` label, and ztunnel never captures a pod with a sidecar. A waypoint is
+ * a Gateway of class `istio-waypoint` with one HBONE listener on 15008 and the
+ * `istio.io/waypoint-for` label, as `istioctl waypoint generate` prints it; `services: all` labels
+ * the namespace `istio.io/use-waypoint=<name>`, named services have their Service and pod labelled.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 
+import { nodePortServiceName } from '../scenario/address-target.js';
+import {
+  DATAPLANE_MODE_LABEL,
+  dataPlaneOf,
+  HBONE_PORT,
+  namespacePlane,
+  USE_WAYPOINT_LABEL,
+  WAYPOINT_CLASS,
+  WAYPOINT_FOR_LABEL,
+  type Waypoint,
+} from '../scenario/dataplane.js';
 import type { Namespace, Port, Scenario, Workload } from '../scenario/types.js';
 import { CANARY_LABEL, CANARY_PORT, canaryNamespace } from './canary-names.js';
 import { runLabels } from './identity.js';
@@ -61,6 +82,9 @@ export function renderFixtures(props: FixtureProps): KubernetesObject[] {
   const image = agentImage(props);
   const objects: KubernetesObject[] = [];
   for (const ns of scenario.namespaces) objects.push(namespaceObject(ns, labels));
+  for (const ns of scenario.namespaces)
+    for (const w of ns.waypoints ?? []) objects.push(waypointGateway(w, labels));
+  const planes = new Map(scenario.namespaces.map((n) => [n.name, n]));
   for (const ns of scenario.namespaces) {
     const accounts = new Set(
       scenario.workloads
@@ -84,23 +108,70 @@ export function renderFixtures(props: FixtureProps): KubernetesObject[] {
     }
   }
   for (const w of scenario.workloads) {
+    const mesh = meshLabels(w, planes.get(w.namespace));
     if (w.probe) {
-      objects.push(probePod(w, labels, image));
+      objects.push(probePod(w, labels, image, mesh));
     } else {
-      objects.push(deployment(w, labels, image), service(w, labels, closedPorts(scenario, w)));
+      objects.push(
+        deployment(w, labels, image, mesh),
+        service(w, { ...labels, ...waypointLabel(w, planes.get(w.namespace)) }, closedPorts(scenario, w)),
+      );
+      if (w.nodePort) objects.push(nodePortService(w, labels));
     }
   }
   return objects;
 }
 
 function namespaceObject(ns: Namespace, labels: Record<string, string>): KubernetesObject {
+  const plane = namespacePlane(ns);
+  const all = (ns.waypoints ?? []).find((w) => w.services === 'all');
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
       name: ns.name,
-      labels: { ...ns.labels, ...(ns.injection ? { 'istio-injection': 'enabled' } : {}), ...labels },
+      labels: {
+        ...ns.labels,
+        ...(plane === 'sidecar' ? { 'istio-injection': 'enabled' } : {}),
+        ...(plane === 'ambient' ? { [DATAPLANE_MODE_LABEL]: 'ambient' } : {}),
+        ...(all ? { [USE_WAYPOINT_LABEL]: all.name } : {}),
+        ...labels,
+      },
     },
+  };
+}
+
+/** A waypoint as `istioctl waypoint generate --for <for>` prints it (fact A2.4), with the run's labels. */
+function waypointGateway(w: Waypoint, labels: Record<string, string>): KubernetesObject {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'Gateway',
+    metadata: { name: w.name, namespace: w.namespace, labels: { [WAYPOINT_FOR_LABEL]: w.for, ...labels } },
+    spec: {
+      gatewayClassName: WAYPOINT_CLASS,
+      listeners: [{ name: 'mesh', port: HBONE_PORT, protocol: 'HBONE' }],
+    },
+  } as KubernetesObject;
+}
+
+/**
+ * `istio.io/use-waypoint` for a workload the scenario names in a waypoint's `services` (its Service
+ * and pod); none when the namespace label already enrols it, or when it uses no waypoint.
+ */
+function waypointLabel(w: Workload, ns: Namespace | undefined): Record<string, string> {
+  if (w.waypoint === undefined) return {};
+  const all = (ns?.waypoints ?? []).find((x) => x.services === 'all');
+  return all?.name === w.waypoint ? {} : { [USE_WAYPOINT_LABEL]: w.waypoint };
+}
+
+/** The pod's own data-plane labels: where they differ from the namespace's, and its waypoint. */
+function meshLabels(w: Workload, ns: Namespace | undefined): Record<string, string> {
+  const plane = dataPlaneOf(w);
+  const nsPlane = ns ? namespacePlane(ns) : 'none';
+  return {
+    ...(plane === 'ambient' && nsPlane !== 'ambient' ? { [DATAPLANE_MODE_LABEL]: 'ambient' } : {}),
+    ...(plane !== 'ambient' && nsPlane === 'ambient' ? { [DATAPLANE_MODE_LABEL]: 'none' } : {}),
+    ...waypointLabel(w, ns),
   };
 }
 
@@ -150,13 +221,18 @@ export function renderCanaryFixtures(props: FixtureProps): KubernetesObject[] {
   ];
 }
 
-function podLabels(w: Workload, labels: Record<string, string>): Record<string, string> {
+function podLabels(
+  w: Workload,
+  labels: Record<string, string>,
+  mesh: Record<string, string> = {},
+): Record<string, string> {
   return {
     ...w.labels,
     [WORKLOAD_LABEL]: w.name,
     // The label form is the one Istio's injector reads first; explicit either way, so a
     // sidecar-free workload stays sidecar-free in an injected namespace.
     'sidecar.istio.io/inject': w.sidecar ? 'true' : 'false',
+    ...mesh,
     ...labels,
   };
 }
@@ -212,7 +288,12 @@ function podSpec(w: Workload, image: string, command: readonly string[]): Record
   };
 }
 
-function deployment(w: Workload, labels: Record<string, string>, image: string): KubernetesObject {
+function deployment(
+  w: Workload,
+  labels: Record<string, string>,
+  image: string,
+  mesh: Record<string, string>,
+): KubernetesObject {
   const command = [
     'node',
     AGENT_PATH,
@@ -229,7 +310,7 @@ function deployment(w: Workload, labels: Record<string, string>, image: string):
       replicas: 1,
       selector: { matchLabels: { [WORKLOAD_LABEL]: w.name } },
       template: {
-        metadata: { labels: podLabels(w, labels), annotations: POD_ANNOTATIONS },
+        metadata: { labels: podLabels(w, labels, mesh), annotations: POD_ANNOTATIONS },
         spec: podSpec(w, image, command),
       },
     },
@@ -246,6 +327,11 @@ function closedPorts(scenario: Scenario, w: Workload): Port[] {
   return [...out.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol));
 }
 
+/** Istio picks the protocol from the port name: the agent speaks HTTP on every TCP port. */
+function servicePortName(p: Port): string {
+  return p.name ?? `${p.protocol === 'TCP' ? 'http' : 'udp'}-${p.port}`;
+}
+
 function service(w: Workload, labels: Record<string, string>, closed: readonly Port[]): KubernetesObject {
   return {
     apiVersion: 'v1',
@@ -255,8 +341,7 @@ function service(w: Workload, labels: Record<string, string>, closed: readonly P
       selector: { [WORKLOAD_LABEL]: w.name },
       ports: [
         ...w.ports.map((p) => ({
-          // Istio picks the protocol from the port name: the agent speaks HTTP on every TCP port.
-          name: p.name ?? `${p.protocol === 'TCP' ? 'http' : 'udp'}-${p.port}`,
+          name: servicePortName(p),
           port: p.port,
           targetPort: p.port,
           protocol: p.protocol,
@@ -275,15 +360,44 @@ function service(w: Workload, labels: Record<string, string>, closed: readonly P
   } as KubernetesObject;
 }
 
+/**
+ * The workload's ports again on a Service of type NodePort (`nodePort: true`), so that they are
+ * reachable on every node's address. It names no node ports: the API server allocates them at
+ * creation and the run reads them back (harness/run/addresses.ts), so two scenarios on one
+ * cluster never ask for the same one.
+ */
+function nodePortService(w: Workload, labels: Record<string, string>): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: nodePortServiceName(w.name), namespace: w.namespace, labels },
+    spec: {
+      type: 'NodePort',
+      selector: { [WORKLOAD_LABEL]: w.name },
+      ports: w.ports.map((p) => ({
+        name: servicePortName(p),
+        port: p.port,
+        targetPort: p.port,
+        protocol: p.protocol,
+      })),
+    },
+  } as KubernetesObject;
+}
+
 /** A probe is a bare pod that idles until the runner execs the agent's `probe` in it. */
-function probePod(w: Workload, labels: Record<string, string>, image: string): KubernetesObject {
+function probePod(
+  w: Workload,
+  labels: Record<string, string>,
+  image: string,
+  mesh: Record<string, string>,
+): KubernetesObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       name: w.name,
       namespace: w.namespace,
-      labels: podLabels(w, labels),
+      labels: podLabels(w, labels, mesh),
       annotations: POD_ANNOTATIONS,
     },
     spec: podSpec(w, image, ['node', '-e', 'setInterval(() => {}, 1 << 30)']),

@@ -35,11 +35,17 @@ import { parse as parseYaml } from 'yaml';
 import { EnvironmentError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeApiError } from '../kube/errors.js';
-import type { Attempt, Manifest, Scenario } from '../scenario/types.js';
+import { dataPlaneOf, takesServiceTraffic } from '../scenario/dataplane.js';
+import { isAddressed, isTargeted, type Attempt, type Manifest, type Scenario } from '../scenario/types.js';
 import { messageOf } from '../values.js';
 
 /** Istio's default connect timeout (`pkg/config/mesh/mesh.go:94` @1.29.3). */
 export const ISTIO_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * ztunnel's connect timeout for the HBONE (or plain) connection to the destination, hard-coded,
+ * no retry (ztunnel@1.30.3 `src/proxy.rs:642` `CONNECTION_TIMEOUT`; facts AO5).
+ */
+export const ZTUNNEL_CONNECT_TIMEOUT_MS = 10_000;
 /** Istio's default retries (`pilot/pkg/networking/core/route/retry/retry.go:36` @1.29.3). */
 export const ISTIO_RETRIES = 2;
 /** Istio's default `retryOn` (`retry.go:37` @1.29.3). */
@@ -265,13 +271,50 @@ export interface MeshDeadlines {
   };
 }
 
-/** Whether the attempt's deadline follows the mesh: http/tcp from a sidecar, timeout not set by the user. */
-export function followsMesh(attempt: Attempt, scenario: Pick<Scenario, 'workloads'>): boolean {
+/**
+ * How an http/tcp attempt leaves an ambient source (harness/scenario/dataplane.ts; facts A2.4:
+ * classified by its original addressing): `waypoint` when its destination is enrolled with a
+ * waypoint that takes that addressing (a Service name: `service`/`all`; a pod IP: `workload`/`all`),
+ * else `ztunnel`; undefined when the source is not ambient or the attempt is not http/tcp.
+ */
+export function ambientPath(
+  attempt: Attempt,
+  scenario: Pick<Scenario, 'workloads'> & { readonly namespaces?: Scenario['namespaces'] },
+): 'waypoint' | 'ztunnel' | undefined {
+  if (!THROUGH_SIDECAR.has(attempt.kind)) return undefined;
+  const find = (ref: { namespace: string; name: string }) =>
+    scenario.workloads.find((w) => w.namespace === ref.namespace && w.name === ref.name);
+  const source = find(attempt.from);
+  if (!source || dataPlaneOf(source) !== 'ambient') return undefined;
+  const to = isTargeted(attempt)
+    ? { ref: attempt.to, service: true }
+    : isAddressed(attempt) && attempt.target.kind === 'pod-ip'
+      ? { ref: attempt.target.workload, service: false }
+      : undefined;
+  const destination = to ? find(to.ref) : undefined;
+  if (!to || !destination?.waypoint || dataPlaneOf(destination) !== 'ambient') return 'ztunnel';
+  const waypoint = (scenario.namespaces ?? [])
+    .find((n) => n.name === destination.namespace)
+    ?.waypoints?.find((w) => w.name === destination.waypoint);
+  if (!waypoint) return 'ztunnel';
+  const takes = to.service ? takesServiceTraffic(waypoint) : waypoint.for !== 'service';
+  return takes ? 'waypoint' : 'ztunnel';
+}
+
+/**
+ * Whether the attempt's deadline follows Envoy's connect timeouts and retries: http/tcp from a
+ * sidecar, or from an ambient pod through a waypoint (an Envoy too: a drop behind it answers 503
+ * after the same connect timeout and retries, facts AO6).
+ */
+export function followsMesh(
+  attempt: Attempt,
+  scenario: Pick<Scenario, 'workloads'> & { readonly namespaces?: Scenario['namespaces'] },
+): boolean {
   if (!THROUGH_SIDECAR.has(attempt.kind)) return false;
   const source = scenario.workloads.find(
     (w) => w.namespace === attempt.from.namespace && w.name === attempt.from.name,
   );
-  return source?.sidecar === true;
+  return source?.sidecar === true || ambientPath(attempt, scenario) === 'waypoint';
 }
 
 /**
@@ -280,7 +323,50 @@ export function followsMesh(attempt: Attempt, scenario: Pick<Scenario, 'workload
  * fault only when some attempt depends on them.
  */
 export function meshDeadlines(
-  scenario: Pick<Scenario, 'workloads' | 'attempts' | 'defaults'>,
+  scenario: Pick<Scenario, 'workloads' | 'attempts' | 'defaults'> & {
+    readonly namespaces?: Scenario['namespaces'];
+  },
+  mesh: MeshTimeouts,
+  manifests: readonly Pick<Manifest, 'object' | 'file' | 'line'>[],
+): MeshDeadlines {
+  const envoy = envoyDeadlines(scenario, mesh, manifests);
+  // An ambient client's own ztunnel dials the peer (or the waypoint) itself and gives up after its
+  // hard-coded 10 s connect timeout, with no retry, before it resets the app's socket (facts AO5,
+  // ztunnel@1.30.3 src/proxy.rs:642): every ambient http/tcp attempt needs more than that, a
+  // waypoint path too (its first hop is that dial).
+  const ambient = scenario.attempts.filter(
+    (a) => ambientPath(a, scenario) !== undefined && a.explicitTimeout !== true,
+  );
+  if (ambient.length === 0) return envoy;
+  const floor = ZTUNNEL_CONNECT_TIMEOUT_MS + DEADLINE_MARGIN_MS;
+  const deadlines = new Map(envoy.deadlines);
+  let lengthened = 0;
+  for (const a of ambient) {
+    const have = deadlines.get(a.id) ?? a.timeoutMs;
+    if (floor > have) {
+      if (!deadlines.has(a.id)) lengthened += 1;
+      deadlines.set(a.id, floor);
+    }
+  }
+  return {
+    deadlines,
+    record: {
+      ...envoy.record,
+      lengthened: envoy.record.lengthened + lengthened,
+      reasoning:
+        `${envoy.record.reasoning} ` +
+        `An ambient client's ztunnel gives up a dropped connection after its fixed ${ZTUNNEL_CONNECT_TIMEOUT_MS} ms connect timeout and then resets it (facts AO5): ` +
+        `${ambient.length} http/tcp attempt(s) from ambient pods without their own timeoutMs get at least ${ZTUNNEL_CONNECT_TIMEOUT_MS} ms + ${DEADLINE_MARGIN_MS} ms = ${floor} ms` +
+        (lengthened > 0 ? ` (${lengthened} lengthened to it).` : ', which they already had.'),
+    },
+  };
+}
+
+/** The Envoy side of {@link meshDeadlines}: attempts that {@link followsMesh}. */
+function envoyDeadlines(
+  scenario: Pick<Scenario, 'workloads' | 'attempts' | 'defaults'> & {
+    readonly namespaces?: Scenario['namespaces'];
+  },
   mesh: MeshTimeouts,
   manifests: readonly Pick<Manifest, 'object' | 'file' | 'line'>[],
 ): MeshDeadlines {

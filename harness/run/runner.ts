@@ -59,13 +59,14 @@ import {
 import { systemClock, type RunClock } from './clock.js';
 import { readClusterFacts, type ClusterFacts, type PendingFacts } from './cluster-facts.js';
 import { Convergence, type Judgement } from './convergence.js';
-import { addressFacts, checkAddresses, readRunAddresses } from './addresses.js';
+import { addressFacts, checkAddresses, readNodePorts, readRunAddresses } from './addresses.js';
 import { collectEvidence, type AttemptEvidence } from './evidence.js';
 import { DEFAULT_AGENT_CONCURRENCY, OpeningLimit, type SourceBatch, type Transport } from './execute.js';
 import { AgentSessions } from './sessions.js';
 import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
+import { hasAmbientFooting, waitCaptured, waitWaypoints } from './ambient-footing.js';
 import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
@@ -211,6 +212,8 @@ interface RunContext {
   ready: V1Pod[];
   /** Pod IPs and node addresses, for attempts that dial no Service name (harness/run/addresses.ts). */
   addresses?: RunAddresses;
+  /** The node ports of the fixtures' NodePort Services, as the server stored them. */
+  nodePorts?: ReadonlyMap<string, number>;
   facts?: ClusterFacts;
   appliedPolicies: KubernetesObject[];
   /** The network canary, once it answers every run pod (harness/run/canary.ts). */
@@ -367,8 +370,9 @@ async function applyFixtures(ctx: RunContext): Promise<void> {
   });
   await applyAll(ctx, fixtures);
   progress.update(`reading back ${fixtures.length} objects`);
-  await readBack(ctx.client, fixtures, 'fixtures');
+  const stored = await readBack(ctx.client, fixtures, 'fixtures');
   ctx.fixtures = fixtures;
+  ctx.nodePorts = readNodePorts(ctx.scenario.workloads, stored);
   progress.done(`${fixtures.length} objects, read back as applied`);
 }
 
@@ -387,11 +391,30 @@ async function waitReady(ctx: RunContext): Promise<void> {
   progress.phase('wait ready');
   const { pods, ready } = await waitForPods(ctx);
   await checkSidecars(ctx.client, ctx.scenario, ready);
+  const ambient = hasAmbientFooting(ctx.scenario) ? await checkAmbient(ctx, ready) : '';
   ctx.pods = pods;
   ctx.ready = ready;
-  ctx.addresses = readRunAddresses(pods, ready, ctx.props.internet);
+  ctx.addresses = readRunAddresses(pods, ready, ctx.props.internet, ctx.nodePorts);
   checkAddresses(ctx.scenario.attempts, ctx.addresses);
-  progress.done(`${pods.size} pods, sidecars where the scenario says`);
+  progress.done(`${pods.size} pods, sidecars where the scenario says${ambient}`);
+}
+
+/** ztunnel capture and waypoints as the scenario says (harness/run/ambient-footing.ts). */
+async function checkAmbient(ctx: RunContext, ready: readonly V1Pod[]): Promise<string> {
+  const props = {
+    client: ctx.client,
+    scenario: ctx.scenario,
+    runId: ctx.runId,
+    pods: ready,
+    timeoutMs: ctx.props.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
+    progress: (line: string) => {
+      ctx.progress.update(line);
+    },
+    ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
+  };
+  const captured = await waitCaptured(props);
+  const waypoints = await waitWaypoints(props);
+  return `, ${captured} ambient pods captured by ztunnel${waypoints > 0 ? `, ${waypoints} waypoints usable` : ''}`;
 }
 
 async function applyPolicies(ctx: RunContext): Promise<void> {

@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { AcquireProps } from '../cluster/acquire.js';
+import { internetStandIn } from '../cluster/internet.js';
 import type { Cluster, Environment } from '../cluster/provider.js';
 import { RESULTS_LOG, type RunEnvironment } from '../results/records.js';
 import type { Scenario } from '../scenario/types.js';
@@ -176,7 +177,7 @@ export class RunSession implements AsyncDisposable {
         },
         logsDir: path.join(props.directory, 'cluster-logs'),
         // On kind, a stand-in for the internet runs the agent's image (harness/cluster/internet.ts).
-        ...(props.provision.provider === 'kind' ? { internetImage: agentImage(props.settings) } : {}),
+        ...internetStandIn(props.provision.provider, agentImage(props.settings)),
         ...(props.signal ? { signal: props.signal } : {}),
       });
       return new RunSession(props, cluster, lines);

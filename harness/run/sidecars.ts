@@ -8,6 +8,7 @@
  */
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 
+import { DATAPLANE_MODE_LABEL, dataPlaneOf } from '../scenario/dataplane.js';
 import type { Scenario } from '../scenario/types.js';
 import { WORKLOAD_LABEL } from './fixtures.js';
 
@@ -87,4 +88,70 @@ export function isSidecarInjectorWebhook(name: string): boolean {
 
 function list(pods: readonly string[]): string {
   return pods.length <= 6 ? pods.join(', ') : `${pods.slice(0, 6).join(', ')} and ${pods.length - 6} more`;
+}
+
+/**
+ * The pod annotation istio-cni writes (through `pods/status`) once a pod's traffic is redirected to
+ * ztunnel: `enabled` and only `enabled` means captured; `pending` means partly captured with no
+ * ztunnel accepting it yet, and such a pod passes no traffic at all
+ * (istio@1.30.3 pkg/config/constants/constants.go:195-207, cni/pkg/util/podutil.go;
+ * ../shared/reference/ambient-cnp-facts.md A2.2).
+ */
+export const REDIRECTION_ANNOTATION = 'ambient.istio.io/redirection';
+export const REDIRECTION_ENABLED = 'enabled';
+
+export interface CaptureMismatch {
+  /** `namespace/pod` */
+  readonly pod: string;
+  readonly workload: string;
+  /** Whether the scenario says ambient. */
+  readonly wanted: boolean;
+  /** The annotation's value, undefined when absent. */
+  readonly found: string | undefined;
+}
+
+/**
+ * The run pods whose ztunnel capture differs from their workload's data plane: an ambient pod not
+ * `enabled` (absent, `pending`, anything else), or a pod of another data plane that is.
+ */
+export function captureMismatches(scenario: Scenario, pods: readonly V1Pod[]): CaptureMismatch[] {
+  const wanted = new Map(
+    scenario.workloads.map((w) => [`${w.namespace}/${w.name}`, dataPlaneOf(w) === 'ambient']),
+  );
+  const mismatches: CaptureMismatch[] = [];
+  for (const pod of pods) {
+    const namespace = pod.metadata?.namespace ?? '';
+    const workload = `${namespace}/${pod.metadata?.labels?.[WORKLOAD_LABEL] ?? ''}`;
+    const want = wanted.get(workload);
+    if (want === undefined) continue;
+    const found = pod.metadata?.annotations?.[REDIRECTION_ANNOTATION];
+    if ((found === REDIRECTION_ENABLED) !== want) {
+      mismatches.push({ pod: `${namespace}/${pod.metadata?.name ?? ''}`, workload, wanted: want, found });
+    }
+  }
+  return mismatches.sort((a, b) => a.pod.localeCompare(b.pod));
+}
+
+/** One sentence per kind of capture mismatch, with what the annotation said and the likely causes. */
+export function describeCaptureMismatches(mismatches: readonly CaptureMismatch[]): string[] {
+  const pending = mismatches.filter((m) => m.wanted && m.found === 'pending').map((m) => m.pod);
+  const absent = mismatches.filter((m) => m.wanted && m.found !== 'pending').map((m) => m.pod);
+  const extra = mismatches.filter((m) => !m.wanted).map((m) => m.pod);
+  const lines: string[] = [];
+  if (absent.length > 0) {
+    lines.push(
+      `${list(absent)} ${absent.length === 1 ? 'is' : 'are'} not captured by ztunnel (no ${REDIRECTION_ANNOTATION}: ${REDIRECTION_ENABLED}) although the scenario says dataplane: ambient; likely causes: istio-cni is not running on the pod's node, the namespace is in istio-cni's excludeNamespaces, or the pod has a sidecar`,
+    );
+  }
+  if (pending.length > 0) {
+    lines.push(
+      `${list(pending)} ${pending.length === 1 ? 'is' : 'are'} ${REDIRECTION_ANNOTATION}: pending: redirected, but no ztunnel has accepted ${pending.length === 1 ? 'it' : 'them'}, so no traffic passes; check the ztunnel pod on the node`,
+    );
+  }
+  if (extra.length > 0) {
+    lines.push(
+      `${list(extra)} ${extra.length === 1 ? 'is' : 'are'} captured by ztunnel although the scenario says ${extra.length === 1 ? 'its' : 'their'} data plane is not ambient (labelled ${DATAPLANE_MODE_LABEL}=none or given a sidecar); a pod label istio.io/dataplane-mode=ambient from elsewhere put it there`,
+    );
+  }
+  return lines;
 }

@@ -10,6 +10,11 @@
  *   the fd00:ec2::254 IPv6 endpoint").
  * - The kubelet serves its API on 10250 (kubernetes/kubernetes `pkg/cluster/ports/ports.go`
  *   `KubeletPort = 10250`).
+ * - A Service of type NodePort is also reachable on every node's address at a node port which,
+ *   when the Service names none, the control plane allocates at creation from
+ *   `--service-node-port-range`, 30000-32767 by default; a node port is unique across the cluster
+ *   (Kubernetes blog, 2023-05-11, "Kubernetes 1.27: Avoid Collisions Assigning Ports to NodePort
+ *   Services", "How Kubernetes allocates node ports to Services?").
  */
 import { refText, type AddressTarget } from './types.js';
 
@@ -21,6 +26,14 @@ export const METADATA_IPV6 = 'fd00:ec2::254';
 export const KUBELET_PORT = 10250;
 export const SSH_PORT = 22;
 
+/** The API server's default node port range (see the module header). */
+export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
+
+/** The Service of type NodePort a workload with `nodePort: true` gets besides its own. */
+export function nodePortServiceName(workload: string): string {
+  return `${workload}-nodeport`;
+}
+
 /**
  * The address an `internet` target dials where bulkhead provides no stand-in of its own: a public
  * anycast resolver that also serves HTTP on 80 and 443, so an allowed attempt has an answer.
@@ -31,11 +44,13 @@ export function isMetadataAddress(address: string): boolean {
   return address === METADATA_IPV4 || address.toLowerCase() === METADATA_IPV6;
 }
 
-/** How reports and ids name the destination: `node`, `pod-ip(tenant-acme/api)`, `169.254.169.254`, `internet`. */
+/** How reports and ids name the destination: `node`, `node-port(tenant-acme/api)`, `pod-ip(tenant-acme/api)`, `169.254.169.254`, `internet`. */
 export function addressTargetText(t: AddressTarget): string {
   switch (t.kind) {
     case 'node':
       return 'node';
+    case 'node-port':
+      return `node-port(${refText(t.workload)})`;
     case 'pod-ip':
       return `pod-ip(${refText(t.workload)})`;
     case 'address':
@@ -49,6 +64,7 @@ export function addressTargetText(t: AddressTarget): string {
 export function addressCategory(t: AddressTarget): 'node' | 'metadata' | 'egress' | 'pod-ip' {
   switch (t.kind) {
     case 'node':
+    case 'node-port':
       return 'node';
     case 'pod-ip':
       return 'pod-ip';

@@ -19,7 +19,7 @@
  */
 
 import type { Problem } from '../errors.js';
-import type { Origin } from './types.js';
+import type { Attempt, Origin } from './types.js';
 
 export const DATA_PLANES = ['sidecar', 'ambient', 'none'] as const;
 export type DataPlane = (typeof DATA_PLANES)[number];
@@ -141,4 +141,47 @@ export function ambientRefusal(
     path,
     message: `${command} refuses this scenario: ${found.what} is on the ambient data plane, and ${why}`,
   };
+}
+
+/** The data planes of an attempt's source and, when it has one, its destination workload. */
+export interface AttemptPlanes {
+  readonly from: DataPlane;
+  readonly to?: DataPlane;
+}
+
+type PlaneWorkload = {
+  readonly namespace: string;
+  readonly name: string;
+  readonly dataplane?: DataPlane;
+  readonly sidecar: boolean;
+};
+
+/**
+ * The data planes an attempt runs between: its source's, and its destination workload's (by
+ * Service or by pod IP); undefined when the source is not a workload of the scenario.
+ */
+export function attemptPlanes(
+  workloads: readonly PlaneWorkload[],
+  attempt: Attempt,
+): AttemptPlanes | undefined {
+  const planeOf = (r: { readonly namespace: string; readonly name: string }) => {
+    const w = workloads.find((x) => x.namespace === r.namespace && x.name === r.name);
+    return w ? dataPlaneOf(w) : undefined;
+  };
+  const from = planeOf(attempt.from);
+  if (from === undefined) return undefined;
+  const dst =
+    'to' in attempt
+      ? attempt.to
+      : 'target' in attempt && attempt.target.kind === 'pod-ip'
+        ? attempt.target.workload
+        : undefined;
+  const to = dst ? planeOf(dst) : undefined;
+  return to === undefined ? { from } : { from, to };
+}
+
+/** How reports print the planes, compactly: `ambient→sidecar`, or `ambient` with no destination workload. */
+export function planesText(p: AttemptPlanes | undefined): string {
+  if (!p) return '';
+  return p.to === undefined ? p.from : `${p.from}→${p.to}`;
 }

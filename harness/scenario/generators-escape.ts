@@ -1,8 +1,9 @@
 /**
  * Generators for escape attempts beyond tenant-to-tenant: a tenant's pods to the node they run
- * on, to the cloud's metadata service, to addresses outside the cluster, and to other tenants'
+ * on (its own ports, and the node ports of other tenants' NodePort Services), to the cloud's
+ * metadata service, to addresses outside the cluster, and to other tenants'
  * pods by IP. Ids are built from names and addresses as written, so they are stable across runs
- * even though the node and pod addresses are only read at run time.
+ * even though the node and pod addresses and the node ports are only read at run time.
  */
 import { dialAddress } from '../address.js';
 import { METADATA_IPV4, METADATA_IPV6 } from './address-target.js';
@@ -56,8 +57,11 @@ function egressTargets(
 /** How many attempts {@link escapeDrafts} makes, without building them. */
 export function escapeCount(gen: EscapeGenerator, sources: readonly Workload[], ctx: EscapeContext): number {
   switch (gen.kind) {
-    case 'node':
-      return sources.length * gen.ports.length;
+    case 'node': {
+      let count = sources.length * gen.ports.length;
+      if (gen.nodePorts) for (const src of sources) count += nodePortTargets(src, ctx).length;
+      return count;
+    }
     case 'metadata':
       return sources.length * (gen.ipv6 ? 2 : 1);
     case 'egress':
@@ -83,6 +87,13 @@ function tcpPorts(w: Workload): Port[] {
   return w.ports.filter((p) => p.protocol === 'TCP');
 }
 
+/** Other tenants' workloads with a NodePort Service, with each TCP port it exposes. */
+function nodePortTargets(src: Workload, ctx: EscapeContext): { dst: Workload; port: Port }[] {
+  return otherTenants(src, ctx)
+    .filter((w) => w.nodePort)
+    .flatMap((dst) => tcpPorts(dst).map((port) => ({ dst, port })));
+}
+
 export function escapeDrafts(
   gen: EscapeGenerator,
   sources: readonly Workload[],
@@ -95,6 +106,25 @@ export function escapeDrafts(
         for (const port of gen.ports) {
           drafts.push(
             draft(`node:${refText(src)}->node:${port}`, 'node', src, { kind: 'node' }, port, 'tcp'),
+          );
+        }
+        if (!gen.nodePorts) continue;
+        // The node port of another tenant's Service: the attempt's port is the Service port it
+        // maps to; the node port itself is read at run time.
+        for (const { dst, port } of nodePortTargets(src, ctx)) {
+          const target: AddressTarget = {
+            kind: 'node-port',
+            workload: { namespace: dst.namespace, name: dst.name },
+          };
+          drafts.push(
+            draft(
+              `node:${refText(src)}->node-port:${refText(dst)}:${port.port}`,
+              'node',
+              src,
+              target,
+              port,
+              'tcp',
+            ),
           );
         }
       }

@@ -22,7 +22,7 @@ import {
 import { expandGenerators } from './generators.js';
 import { issuesToProblems } from './issues.js';
 import { expectation, OUTCOMES_BY_KIND, type AttemptKind, type Category } from './outcomes.js';
-import { addressCategory, addressTargetText } from './address-target.js';
+import { addressCategory, addressTargetText, nodePortServiceName } from './address-target.js';
 import {
   ScenarioSchema,
   type AddressTo,
@@ -43,6 +43,7 @@ import type {
   Workload,
   WorkloadRef,
 } from './types.js';
+import { refText } from './types.js';
 import { sha256 } from '../values.js';
 
 /** At most this many problems are reported (and located) for one scenario; the rest are counted. */
@@ -317,6 +318,7 @@ class ScenarioBuilder {
       ports: readonly (number | { port: number; protocol: 'TCP' | 'UDP'; name?: string | undefined })[];
       ip?: string | undefined;
       automountToken: boolean;
+      nodePort?: boolean | undefined;
     },
     at: DocPath,
   ): void {
@@ -364,6 +366,21 @@ class ScenarioBuilder {
       byNumber.set(`${port.port}/${port.protocol}`, port);
       if (port.name) byName.set(port.name, port);
     });
+    if (w.nodePort && ports.length === 0) {
+      this.problems.push(
+        this.doc.problem(
+          [...at, 'nodePort'],
+          'a workload without ports has no Service to expose on node ports',
+        ),
+      );
+    } else if (w.nodePort && nodePortServiceName(w.name).length > 63) {
+      this.problems.push(
+        this.doc.problem(
+          [...at, 'nodePort'],
+          `its NodePort Service '${nodePortServiceName(w.name)}' would be longer than 63 characters; shorten the workload name`,
+        ),
+      );
+    }
     this.workloads.set(key, {
       name: w.name,
       namespace: w.namespace,
@@ -374,6 +391,7 @@ class ScenarioBuilder {
       ports,
       ...(w.ip ? { ip: w.ip } : {}),
       automountToken: w.automountToken,
+      ...(w.nodePort && ports.length > 0 ? { nodePort: true as const } : {}),
       probe: ports.length === 0,
       origin: this.origin(at),
     });
@@ -579,6 +597,30 @@ class ScenarioBuilder {
       if (!workload) return undefined;
       target = { kind: 'pod-ip', workload: refOf(workload) };
       port = this.resolvePort(raw.kind, workload, raw.port, [...at, raw.port === undefined ? 'to' : 'port']);
+    } else if ('nodePort' in to) {
+      const workload = this.workload(to.nodePort, [...at, 'to', 'nodePort']);
+      if (!workload) return undefined;
+      if (!workload.nodePort) {
+        this.problems.push(
+          this.doc.problem(
+            [...at, 'to', 'nodePort'],
+            `'${refText(workload)}' has no NodePort Service; set nodePort: true on the workload`,
+          ),
+        );
+        return undefined;
+      }
+      target = { kind: 'node-port', workload: refOf(workload) };
+      const portAt = [...at, raw.port === undefined ? 'to' : 'port'];
+      port = this.resolvePort(raw.kind, workload, raw.port, portAt);
+      if (port?.closed) {
+        this.problems.push(
+          this.doc.problem(
+            portAt,
+            `'${refText(workload)}' serves no port ${port.port}, so its NodePort Service has none`,
+          ),
+        );
+        return undefined;
+      }
     } else {
       target =
         'address' in to

@@ -82,6 +82,10 @@ const workloadFields = {
     .boolean()
     .default(true)
     .meta({ description: 'Whether the service account token is mounted (Kubernetes default: true).' }),
+  nodePort: z.boolean().default(false).meta({
+    description:
+      "Also expose the workload's ports through a Service of type NodePort, <name>-nodeport, whose node ports the API server allocates (30000-32767 by default) and a run reads back; the node generator then tries them from other tenants.",
+  }),
 } as const;
 
 export const WorkloadSchema = z
@@ -249,6 +253,10 @@ export const AddressToSchema = z.union([
   z
     .strictObject({ node: z.literal('own') })
     .meta({ description: "The node the source pod runs on (the pod's status.hostIP), read at run time." }),
+  z.strictObject({ nodePort: workloadRef }).meta({
+    description:
+      "The node the source pod runs on, at the node port of the workload's NodePort Service (nodePort: true) for the attempt's port, read at run time.",
+  }),
   z.strictObject({ internet: z.literal(true) }).meta({
     description:
       "bulkhead's stand-in for the internet: its target container on kind's network, else a public address.",
@@ -337,10 +345,14 @@ export const EscapeGeneratorSchemas = [
         .min(1)
         .default([10250, 22])
         .meta({ description: 'Ports on the node: the kubelet (10250) and SSH (22) by default.' }),
+      nodePorts: z.boolean().default(true).meta({
+        description:
+          "Also the node ports of other tenants' workloads that declare nodePort: true (each TCP port, read at run time).",
+      }),
     })
     .meta({
       description:
-        'Each source to the node it runs on (its hostIP, read at run time), over TCP. Default expect: denied.',
+        "Each source to the node it runs on (its hostIP, read at run time), over TCP: its ports, and the node ports of other tenants' NodePort Services. Default expect: denied.",
     }),
   z
     .strictObject({

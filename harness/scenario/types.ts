@@ -67,6 +67,11 @@ export interface Workload {
   readonly ports: readonly Port[];
   readonly ip?: string;
   readonly automountToken: boolean;
+  /**
+   * Its pods are also behind a Service of type NodePort (harness/run/fixtures.ts
+   * `nodePortServiceName`), whose node ports the API server allocates and a run reads back.
+   */
+  readonly nodePort?: true;
   /** A client-only workload (no ports): a probe. */
   readonly probe: boolean;
   readonly origin: Origin;
@@ -135,6 +140,11 @@ export interface ApiAttempt extends AttemptBase {
 export type AddressTarget =
   /** The node the source pod runs on, by its address (the pod's `status.hostIP`). */
   | { readonly kind: 'node' }
+  /**
+   * The same node, on the node port the API server allocated to the workload's NodePort Service
+   * for the attempt's `port` (the Service port), read at run time.
+   */
+  | { readonly kind: 'node-port'; readonly workload: WorkloadRef }
   /** The IP of the workload's pod (`status.podIP`): no Service, no DNS, no Service-level mesh config. */
   | { readonly kind: 'pod-ip'; readonly workload: WorkloadRef }
   /** A literal address; `cidr` is the range the scenario named, when it named one. */

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { fileURLToPath } from 'node:url';
 
 import { isInvalid, parseBatch } from '../../harness/agent/batch.js';
-import { toBatchItem, type RunAddresses } from '../../harness/agent/from-attempt.js';
+import { nodePortKey, toBatchItem, type RunAddresses } from '../../harness/agent/from-attempt.js';
 import { loadScenarioFile } from '../../harness/scenario/loader.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 
@@ -24,6 +24,11 @@ describe('agent: scenario attempts as batch items', function () {
         { podIP: `10.244.0.${i + 2}`, hostIP: '172.18.0.2' },
       ]),
     ),
+    nodePorts: new Map(
+      scenario.workloads
+        .filter((w) => w.nodePort)
+        .flatMap((w, i) => w.ports.map((p) => [nodePortKey(w, p.port), 30100 + i] as const)),
+    ),
   });
 
   it('turns every attempt of the shipped scenario into an item the agent reads back unchanged', function () {
@@ -32,6 +37,24 @@ describe('agent: scenario attempts as batch items', function () {
     const batch = parseBatch(JSON.stringify(items));
     expect(batch.entries.filter(isInvalid)).to.deep.equal([]);
     expect(batch.entries).to.deep.equal(items);
+  });
+
+  it("dials a node port attempt at the source's node on the node port the run read, never without one", function () {
+    const attempt = scenario.attempts.find(
+      (a) => a.id === 'node:tenant-acme/probe-nosidecar->node-port:tenant-globex/api-gateway:8080',
+    );
+    expect(attempt).to.exist;
+    const read = addresses();
+    const port = read.nodePorts?.get('tenant-globex/api-gateway:8080');
+    expect(port).to.be.a('number');
+    expect(toBatchItem(attempt!, { ...scenario, addresses: read })).to.include({
+      kind: 'tcp',
+      host: '172.18.0.2',
+      port,
+    });
+    const unread = toBatchItem(attempt!, { ...scenario, addresses: { ...read, nodePorts: new Map() } });
+    const [entry] = parseBatch(JSON.stringify([unread])).entries;
+    expect(entry && isInvalid(entry)).to.equal(true);
   });
 
   it('dials the target Service by name, with the port, deadline and request of the attempt', function () {

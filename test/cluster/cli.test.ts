@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -185,6 +185,7 @@ describe('cli: bulkhead up / down / run --provider kind (stubs on PATH, local re
     );
     expect(kept.code, kept.stderr).to.equal(0);
     expect(await clusters()).to.deep.equal(['bulkhead']);
+    const keptContainers = await readdir(path.join(stubs.state, 'containers'));
     const reused = await runCli(
       [
         'run',
@@ -207,6 +208,32 @@ describe('cli: bulkhead up / down / run --provider kind (stubs on PATH, local re
     );
     expect(await clusters()).to.deep.equal(['bulkhead']);
     expect((await stubs.calls()).filter((c) => c[1] === 'create' || c[1] === 'delete')).to.have.length(1);
+    // The run that kept the cluster left its stand-in running (the reusing run removed it at its end).
+    expect(keptContainers).to.deep.equal(['bulkhead-bulkhead-internet']);
+  });
+
+  it("down removes a kept cluster's internet stand-in with it, one left without its cluster, and no other", async () => {
+    const containers = path.join(stubs.state, 'containers');
+    await mkdir(containers, { recursive: true });
+    const stale = async () => {
+      for (const name of ['bulkhead-bulkhead-internet', 'other-bulkhead-internet'])
+        await writeFile(path.join(containers, name), '');
+    };
+    // What `run --keep-cluster` leaves (the test above): the cluster and its stand-in.
+    await writeFile(path.join(stubs.state, 'clusters', 'bulkhead'), 'running');
+    await stale();
+    const down = await runCli(['down'], dir);
+    expect(down.code, down.stderr).to.equal(0);
+    expect(down.stdout).to.equal("deleted kind cluster 'bulkhead'\n");
+    expect(down.stderr).to.match(/^\$ docker rm -f bulkhead-bulkhead-internet$/m);
+    expect(await clusters()).to.deep.equal([]);
+    expect(await readdir(containers)).to.deep.equal(['other-bulkhead-internet']);
+
+    await stale();
+    const none = await runCli(['down'], dir);
+    expect(none.code, none.stderr).to.equal(0);
+    expect(none.stdout).to.equal("no kind cluster named 'bulkhead'; nothing to delete\n");
+    expect(await readdir(containers)).to.deep.equal(['other-bulkhead-internet']);
   });
 
   it('run with an unsupported Istio/Kubernetes pair exits 2 with one sentence before any command or download', async () => {

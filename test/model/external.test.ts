@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { plan } from './support.js';
+import { plan, TOPOLOGY } from './support.js';
 
 const ATTEMPTS = `- { id: kubelet, kind: tcp, from: tenant-a/probe-nosidecar, to: { node: own }, port: 10250 }
 - { id: ssh, kind: tcp, from: tenant-a/probe-nosidecar, to: { node: own }, port: 22 }
@@ -94,5 +94,55 @@ spec:
     const { p } = await plan(deny, ATTEMPTS);
     expect(p('pod-ip')).to.include({ outcome: 'denied-l4', layer: 'network' });
     expect(p('pod-ip-meshed')).to.include({ outcome: 'denied-l4', layer: 'network' });
+  });
+});
+
+describe('model: node ports', () => {
+  const topology = TOPOLOGY.replace(
+    '- name: b\n      workloads:\n        - { name: web,',
+    '- name: b\n      workloads:\n        - { name: web, nodePort: true,',
+  );
+  const NODE_PORT = `- { id: np, kind: tcp, from: tenant-a/probe-nosidecar, to: { nodePort: tenant-b/web }, port: 8080 }
+- { id: np-meshed, kind: tcp, from: tenant-a/probe, to: { nodePort: tenant-b/web }, port: 8080 }
+`;
+  const OWN_NAMESPACE = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: egress, namespace: tenant-a }
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+    - to: [{ podSelector: {} }, { namespaceSelector: { matchExpressions: [{ key: tenant, operator: DoesNotExist }] } }]
+---
+`;
+  const INGRESS_B = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: deny, namespace: tenant-b }
+spec: { podSelector: {}, policyTypes: [Ingress] }
+---
+`;
+
+  it("applies the source's egress policy to the backend pod after the node's DNAT", async () => {
+    expect(topology).to.not.equal(TOPOLOGY);
+    const { p } = await plan(OWN_NAMESPACE, NODE_PORT, { topology });
+    expect(p('np')).to.include({ outcome: 'denied-l4', layer: 'network' });
+    expect(p('np').reasons[0]).to.match(
+      /node port of tenant-b\/web:8080.*tenant-b\/web:8080.*after that DNAT \(fact A3\)/,
+    );
+    expect(p('np').reasons.join('\n')).to.contain('tenant-a/egress');
+  });
+
+  it('says unknown where only the backend ingress would hold: what it sees of node port traffic is not in the facts', async () => {
+    for (const policies of ['', INGRESS_B]) {
+      const { p } = await plan(policies, NODE_PORT, { topology });
+      expect(p('np'), policies).to.include({ outcome: 'unknown', layer: 'none' });
+      expect(p('np').reasons.at(-1)).to.match(/ingress policy.*not in the reference facts/);
+    }
+  });
+
+  it('says unknown behind a sidecar, which passes a node address through and hides the drop', async () => {
+    const { p } = await plan(OWN_NAMESPACE, NODE_PORT, { topology });
+    expect(p('np-meshed')).to.include({ outcome: 'unknown', layer: 'network' });
+    expect(p('np-meshed').reasons.at(-1)).to.match(/ALLOW_ANY.*fact O7/);
   });
 });

@@ -215,4 +215,30 @@ spec:
       if (unknown >= 0) expect(doc.summary.unknown).to.equal(unknown);
     });
   }
+
+  it('names the data plane of each source and destination, in the table and the JSON', async () => {
+    const file = 'scenarios/hard-isolation-mixed.yaml';
+    const json = await runCli(['plan', '-f', file, '-o', 'json']);
+    const doc = JSON.parse(json.stdout) as {
+      attempts: { id: string; dataplanes?: { from: string; to?: string } }[];
+    };
+    const planes = new Map(doc.attempts.map((a) => [a.id, a.dataplanes]));
+    expect(planes.get('initech-sidecar-writes-own-logs-to-ambient-collector')).to.deep.equal({
+      from: 'sidecar',
+      to: 'ambient',
+    });
+    expect(planes.get('acme-plaintext-to-log-collector')).to.deep.equal({ from: 'none', to: 'ambient' });
+    // By pod IP the destination is the pod's workload; a DNS query has none.
+    expect(planes.get('acme-probe-bypasses-waypoint-by-pod-ip')).to.deep.equal({
+      from: 'ambient',
+      to: 'ambient',
+    });
+    const dns = doc.attempts.find((a) => a.id.startsWith('dns-recon:tenant-initech/probe'));
+    expect(dns?.dataplanes).to.deep.equal({ from: 'sidecar' });
+    const table = await runCli(['plan', '-f', file]);
+    const header = table.stdout.split('\n')[0] ?? '';
+    expect(header).to.match(/TARGET +PLANES +EXPECT/);
+    const row = table.stdout.split('\n').find((l) => l.startsWith('initech-sidecar-writes-own-logs'));
+    expect(row).to.contain('sidecar→ambient');
+  });
 });

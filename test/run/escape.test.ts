@@ -1,6 +1,7 @@
 /**
  * Attempts that dial no Service name, run on the fake cluster: the node a pod runs on (the fake
- * reports hostIP 127.0.0.2), another pod by its IP (10.244.0.x, as the fake assigns), and the
+ * reports hostIP 127.0.0.2), on its own ports and on the node port the fake allocated to another
+ * tenant's NodePort Service, another pod by its IP (10.244.0.x, as the fake assigns), and the
  * metadata address. The test's network maps each address to a local server; the agent only ever
  * dials loopback. The same run's HTML report shows them in their own matrix, and its "encrypted in
  * transit" column shows which allowed meshed attempt the echo proves was mutual TLS.
@@ -17,6 +18,8 @@ import { ECHO_MARK } from '../../harness/agent/echo.js';
 import { escapeMatrix, renderHtmlReport } from '../../harness/report/html.js';
 import { buildResults } from '../../harness/results/build-results.js';
 import { readResultsRecords } from '../../harness/results/records.js';
+import { EnvironmentError } from '../../harness/errors.js';
+import { checkAddresses, readNodePorts, readRunAddresses } from '../../harness/run/addresses.js';
 import { createProgress } from '../../harness/run/progress.js';
 import { runScenario } from '../../harness/run/runner.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
@@ -31,7 +34,7 @@ const SCENARIO = `${HEAD}  tenants:
     - name: globex
       probes: false
       workloads:
-        - { name: api, ports: [8080] }
+        - { name: api, ports: [8080], nodePort: true }
   generators:
     - { kind: node, from: [tenant-acme/client], ports: [10250], expect: allowed }
     - { kind: metadata, from: [tenant-acme/client] }
@@ -83,11 +86,51 @@ async function echoServer(): Promise<{ port: number; close: () => Promise<void> 
 describe('escape attempts on the fake cluster', function () {
   this.timeout(60_000);
 
+  it('reads node ports from the stored NodePort Services, and refuses to start rounds without one', async () => {
+    const scenario = await load(SCENARIO);
+    const service = (ports: Record<string, unknown>[]) => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'api-nodeport', namespace: 'tenant-globex' },
+      spec: { type: 'NodePort', ports },
+    });
+    const pods = new Map([
+      ['tenant-acme/client', 'client'],
+      ['tenant-globex/api', 'api-0'],
+    ]);
+    const ready = [...pods].map(([w, name]) => ({
+      metadata: { namespace: w.split('/')[0], name },
+      status: { podIP: '10.244.0.9', hostIP: '127.0.0.2' },
+    }));
+    const read = readNodePorts(scenario.workloads, [service([{ port: 8080, nodePort: 31234 }])]);
+    expect([...read]).to.deep.equal([['tenant-globex/api:8080', 31234]]);
+    expect(() => {
+      checkAddresses(scenario.attempts, readRunAddresses(pods, ready, undefined, read));
+    }).to.not.throw();
+    const none = readNodePorts(scenario.workloads, [service([{ port: 8080 }])]);
+    expect(() => {
+      checkAddresses(scenario.attempts, readRunAddresses(pods, ready, undefined, none));
+    })
+      .to.throw(EnvironmentError)
+      .with.property('message')
+      .that.matches(
+        /1 attempts dial an address or node port the run could not read.*node-port\(tenant-globex\/api\):8080/,
+      );
+  });
+
   it('dials the node by the hostIP and the pod by the podIP the cluster reports', async () => {
     const bundlePath = await agentBundle();
     const kubelet = await scriptedServer(['app']);
     const pod = await scriptedServer(['app']);
+    const nodePort = await scriptedServer(['app']);
     const echo = await echoServer();
+    // The node port the fake API server allocated to tenant-globex/api-nodeport, once it has.
+    const holder: { server?: FakeApiServer } = {};
+    const allocated = () =>
+      (
+        holder.server?.get('v1', 'Service', 'tenant-globex', 'api-nodeport')?.spec as
+          { ports?: { nodePort?: number }[] } | undefined
+      )?.ports?.[0]?.nodePort;
     const unrouted = await closedPort();
     const dialled: string[] = [];
     const server = await new FakeApiServer({
@@ -100,13 +143,16 @@ describe('escape attempts on the fake cluster', function () {
         route: (_source, host, port) =>
           host === '127.0.0.2' && port === 10250
             ? kubelet.port
-            : /^10\.244\.0\.\d+$/.test(host) && port === 8080
-              ? pod.port
-              : host === 'api.tenant-globex.svc.cluster.local'
-                ? echo.port
-                : undefined,
+            : host === '127.0.0.2' && port === allocated()
+              ? nodePort.port
+              : /^10\.244\.0\.\d+$/.test(host) && port === 8080
+                ? pod.port
+                : host === 'api.tenant-globex.svc.cluster.local'
+                  ? echo.port
+                  : undefined,
       }),
     }).start();
+    holder.server = server;
     const reports = await mkdtemp(path.join(tmpdir(), 'bulkhead-escape-'));
     try {
       const scenario = await load(SCENARIO);
@@ -126,6 +172,7 @@ describe('escape attempts on the fake cluster', function () {
       );
       expect(verdicts).to.deep.equal({
         'node:tenant-acme/client->node:10250': 'pass:allowed',
+        'node:tenant-acme/client->node-port:tenant-globex/api:8080': 'pass:allowed',
         // Mapped to a closed loopback port: refused, which the default `denied` admits.
         'metadata:tenant-acme/client->169.254.169.254:80': 'pass:refused',
         'pod-ip:tenant-acme/client->tenant-globex/api:8080': 'pass:allowed',
@@ -134,6 +181,11 @@ describe('escape attempts on the fake cluster', function () {
       });
       expect(kubelet.hits()).to.be.greaterThan(0);
       expect(pod.hits()).to.be.greaterThan(0);
+      expect(nodePort.hits()).to.be.greaterThan(0);
+      // Dialled on the port the fake allocated (the run deletes the Service when it ends).
+      const ports = dialled.filter((d) => d.startsWith('127.0.0.2:') && d !== '127.0.0.2:10250');
+      expect(ports).to.have.length.greaterThan(0);
+      for (const d of ports) expect(Number(d.split(':')[1])).to.be.within(30000, 32767);
       expect(new Set(dialled)).to.include.members(['127.0.0.2:10250', '169.254.169.254:80']);
       expect([...dialled].some((d) => /^10\.244\.0\.\d+:8080$/.test(d))).to.equal(true);
 
@@ -145,6 +197,7 @@ describe('escape attempts on the fake cluster', function () {
       const transit = Object.fromEntries(doc.attempts.map((a) => [a.id, a.transit?.status ?? 'none']));
       expect(transit).to.deep.equal({
         'node:tenant-acme/client->node:10250': 'none',
+        'node:tenant-acme/client->node-port:tenant-globex/api:8080': 'none',
         'metadata:tenant-acme/client->169.254.169.254:80': 'none',
         'pod-ip:tenant-acme/client->tenant-globex/api:8080': 'not-meshed',
         proven: 'mtls',
@@ -157,7 +210,7 @@ describe('escape attempts on the fake cluster', function () {
       expect(grid?.rows.map((r) => r.label)).to.deep.equal(['acme']);
       expect(grid?.columns.map((c) => c.label)).to.deep.equal(['node', 'metadata', 'pod-ip']);
       expect(grid?.cells.map((row) => row.map((c) => c.items.map((i) => i.text).join(' · ')))).to.deep.equal([
-        ['1 allowed', '1 refused L4', '1 allowed'],
+        ['2 allowed', '1 refused L4', '1 allowed'],
       ]);
       const html = renderHtmlReport({ document: doc });
       expect(html).to.contain('<th>Encrypted in transit</th>');
@@ -169,6 +222,7 @@ describe('escape attempts on the fake cluster', function () {
       await server.stop();
       await kubelet.close();
       await pod.close();
+      await nodePort.close();
       await rm(reports, { recursive: true, force: true });
     }
   });

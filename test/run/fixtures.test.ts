@@ -10,6 +10,8 @@ import { stringify } from 'yaml';
 
 import { agentImage, DEFAULT_AGENT_IMAGE, renderFixtures } from '../../harness/run/fixtures.js';
 import type { Scenario } from '../../harness/scenario/types.js';
+import { missingRequired, pruneUnknown } from '../support/fake-apiserver/schemas.js';
+import { GATEWAY_SCHEMA } from '../support/gateway-api.js';
 import { HEAD, load } from '../support/scenarios.js';
 import { matchSnapshot } from '../support/snapshot.js';
 
@@ -22,7 +24,7 @@ const TWO_TENANTS = `${HEAD}  tenants:
     - name: globex
       injection: false
       workloads:
-        - { name: web, ports: [9000], automountToken: false }
+        - { name: web, ports: [9000], automountToken: false, nodePort: true }
 `;
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
@@ -111,6 +113,21 @@ describe('fixtures', () => {
     ]);
   });
 
+  it('puts a nodePort workload behind a NodePort Service too, leaving the node ports to the API server', () => {
+    const services = objects.filter((o) => o.kind === 'Service').map((o) => o.metadata?.name);
+    expect(services).to.deep.equal(['api', 'web', 'web-nodeport']);
+    const np = objects.find((o) => o.metadata?.name === 'web-nodeport') as unknown as {
+      metadata: { namespace: string };
+      spec: { type: string; selector: Record<string, string>; ports: Record<string, unknown>[] };
+    };
+    expect(np.metadata.namespace).to.equal('tenant-globex');
+    expect(np.spec).to.deep.equal({
+      type: 'NodePort',
+      selector: { 'bulkhead.dev/workload': 'web' },
+      ports: [{ name: 'http-9000', port: 9000, targetPort: 9000, protocol: 'TCP' }],
+    });
+  });
+
   it('pins the image by digest and moves it to a mirror registry on request', () => {
     expect(DEFAULT_AGENT_IMAGE).to.match(/@sha256:[0-9a-f]{64}$/);
     expect(agentImage({ imageRegistry: 'mirror.example.com:5000/' })).to.equal(
@@ -122,5 +139,118 @@ describe('fixtures', () => {
     expect(agentImage({ agentImage: 'quay.io/me/agent:1', imageRegistry: 'm.local' })).to.equal(
       'm.local/me/agent:1',
     );
+  });
+});
+
+const AMBIENT = `${HEAD}  tenants:
+    - name: acme
+      dataplane: ambient
+      probes: false
+      waypoints:
+        - { name: waypoint }
+      workloads:
+        - { name: api, ports: [8080] }
+        - { name: legacy, dataplane: sidecar, ports: [8080] }
+        - { name: batch, sidecar: false, ports: [9000] }
+    - name: globex
+      probes: false
+      workloads:
+        - { name: edge, dataplane: ambient, ports: [8080] }
+  namespaces:
+    - name: mesh-l7
+      dataplane: ambient
+      waypoints:
+        - { name: wp-api, for: all, services: [api] }
+  workloads:
+    - { name: api, namespace: mesh-l7, ports: [8080] }
+`;
+
+describe('fixtures: the ambient data plane', () => {
+  let objects: KubernetesObject[];
+  const find = (kind: string, namespace: string | undefined, name: string) =>
+    objects.find((o) => o.kind === kind && o.metadata?.name === name && o.metadata.namespace === namespace);
+  const podLabelsOf = (namespace: string, name: string) =>
+    (
+      find('Deployment', namespace, name) as {
+        spec: { template: { metadata: { labels: Record<string, string> } } };
+      }
+    ).spec.template.metadata.labels;
+  before(async () => {
+    objects = renderFixtures({ scenario: await load(AMBIENT), runId: 'r1', agentBundle: '// agent bundle' });
+  });
+
+  it('renders what the committed snapshot shows (npm run test:update-snapshots rewrites it)', async () => {
+    await matchSnapshot(
+      objects.map((o) => stringify(o)).join('---\n'),
+      new URL('./__snapshots__/fixtures-ambient.yaml', import.meta.url),
+    );
+  });
+
+  it('validates every object against the Kubernetes schemas, and each waypoint against the Gateway CRD', () => {
+    for (const o of objects) {
+      if (o.kind === 'Gateway') {
+        expect(missingRequired(o as Record<string, unknown>, GATEWAY_SCHEMA)).to.deep.equal([]);
+        expect(pruneUnknown(o as Record<string, unknown>, GATEWAY_SCHEMA).unknown).to.deep.equal([]);
+        continue;
+      }
+      const Model = MODELS[o.kind ?? ''];
+      expect(Model, `a model for ${o.kind ?? '?'}`).to.not.equal(undefined);
+      expect(
+        () => {
+          new Model!(o as never).validate();
+        },
+        `${o.kind ?? ''} ${o.metadata?.name ?? ''}`,
+      ).to.not.throw();
+    }
+  });
+
+  it('labels ambient namespaces for ztunnel, never for injection, and enrols them with their waypoint', () => {
+    const acme = find('Namespace', undefined, 'tenant-acme')?.metadata?.labels ?? {};
+    expect(acme).to.include({ 'istio.io/dataplane-mode': 'ambient', 'istio.io/use-waypoint': 'waypoint' });
+    expect(acme).to.not.have.property('istio-injection');
+    expect(find('Namespace', undefined, 'tenant-globex')?.metadata?.labels).to.include({
+      'istio-injection': 'enabled',
+    });
+    // mesh-l7's waypoint names its services: the Service and pod are labelled, not the namespace.
+    expect(find('Namespace', undefined, 'mesh-l7')?.metadata?.labels).to.not.have.property(
+      'istio.io/use-waypoint',
+    );
+    expect(find('Service', 'mesh-l7', 'api')?.metadata?.labels).to.include({
+      'istio.io/use-waypoint': 'wp-api',
+    });
+    expect(podLabelsOf('mesh-l7', 'api')).to.include({ 'istio.io/use-waypoint': 'wp-api' });
+  });
+
+  it('says each pod data plane that differs from its namespace on the pod', () => {
+    expect(podLabelsOf('tenant-acme', 'api')).to.not.have.property('istio.io/dataplane-mode');
+    expect(podLabelsOf('tenant-acme', 'batch')).to.include({
+      'istio.io/dataplane-mode': 'none',
+      'sidecar.istio.io/inject': 'false',
+    });
+    expect(podLabelsOf('tenant-acme', 'legacy')).to.include({
+      'istio.io/dataplane-mode': 'none',
+      'sidecar.istio.io/inject': 'true',
+    });
+    expect(podLabelsOf('tenant-globex', 'edge')).to.include({
+      'istio.io/dataplane-mode': 'ambient',
+      'sidecar.istio.io/inject': 'false',
+    });
+  });
+
+  it('renders each waypoint as istioctl waypoint generate does, after the namespaces', () => {
+    const gw = find('Gateway', 'mesh-l7', 'wp-api') as unknown as {
+      metadata: { labels: Record<string, string> };
+      spec: unknown;
+    };
+    expect(gw.metadata.labels).to.include({
+      'istio.io/waypoint-for': 'all',
+      'app.kubernetes.io/managed-by': 'bulkhead',
+    });
+    expect(gw.spec).to.deep.equal({
+      gatewayClassName: 'istio-waypoint',
+      listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }],
+    });
+    const kinds = objects.map((o) => o.kind);
+    expect(kinds.lastIndexOf('Namespace')).to.be.lessThan(kinds.indexOf('Gateway'));
   });
 });

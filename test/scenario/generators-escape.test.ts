@@ -37,6 +37,43 @@ describe('escape generators', () => {
     expect(attemptTarget(a)).to.equal('node:10250');
   });
 
+  it("node: also other tenants' node ports, one attempt per TCP port of each NodePort workload", async () => {
+    const s = await load(`${HEAD}  tenants:
+    - name: acme
+      workloads:
+        - { name: api, nodePort: true, ports: [{ port: 8080, name: http }, 8443, { port: 53, protocol: UDP }] }
+        - { name: internal, ports: [9000] }
+    - name: globex
+      workloads:
+        - { name: web, nodePort: true, ports: [9000] }
+  generators:
+    - kind: node
+      from: [tenant-globex/probe-nosidecar, tenant-acme/probe-nosidecar]
+      ports: [10250]
+      exclude: ['node:tenant-globex/probe-nosidecar->node-port:tenant-acme/api:8443']
+    - { kind: node, from: [tenant-acme/probe], ports: [22], nodePorts: false, expect: allowed }
+`);
+    expect(ids(s)).to.deep.equal([
+      'node:tenant-globex/probe-nosidecar->node:10250',
+      'node:tenant-globex/probe-nosidecar->node-port:tenant-acme/api:8080',
+      'node:tenant-acme/probe-nosidecar->node:10250',
+      'node:tenant-acme/probe-nosidecar->node-port:tenant-globex/web:9000',
+      'node:tenant-acme/probe->node:22',
+    ]);
+    const a = byId(s, 'node:tenant-globex/probe-nosidecar->node-port:tenant-acme/api:8080');
+    expect(a).to.deep.include({
+      kind: 'tcp',
+      category: 'node',
+      target: { kind: 'node-port', workload: { namespace: 'tenant-acme', name: 'api' } },
+      port: { port: 8080, protocol: 'TCP', name: 'http' },
+    });
+    expect(formatExpectation(a.expect)).to.equal('denied');
+    expect(attemptTarget(a)).to.equal('node-port(tenant-acme/api):8080');
+    expect(formatExpectation(byId(s, 'node:tenant-acme/probe->node:22').expect)).to.equal('allowed');
+    expect(s.workloads.find((w) => w.name === 'api')?.nodePort).to.equal(true);
+    expect(s.workloads.find((w) => w.name === 'internal')).to.not.have.property('nodePort');
+  });
+
   it('metadata: 169.254.169.254:80, and fd00:ec2::254 when asked for the IPv6 form', async () => {
     const s = await load(
       `${TOPOLOGY}  generators:\n    - { kind: metadata, from: [tenant-globex/probe], ipv6: true }\n`,
@@ -179,6 +216,38 @@ describe('attempts to addresses', () => {
       ),
     );
     expect(bad.map(formatProblem).join('\n')).to.match(/spec\.attempts\[0\]\.to/);
+  });
+
+  it('reads a nodePort target: the Service port of a NodePort workload, and refuses the others', async () => {
+    const topology = (extra = '') => `${HEAD}  tenants:
+    - name: acme
+      workloads:
+        - { name: api, nodePort: true, ports: [8080] }
+        - { name: web, ports: [9000] }${extra}
+  attempts:
+`;
+    const s = await load(
+      `${topology()}    - { id: a, kind: tcp, from: tenant-acme/probe, to: { nodePort: tenant-acme/api } }
+`,
+    );
+    expect(s.attempts.map((a) => [a.id, a.category, attemptTarget(a)])).to.deep.equal([
+      ['a', 'node', 'node-port(tenant-acme/api):8080'],
+    ]);
+    const problems = (
+      await problemsOf(`${topology('\n        - { name: idle, nodePort: true }')}    - { id: b, kind: tcp, from: tenant-acme/probe, to: { nodePort: tenant-acme/web } }
+    - { id: c, kind: tcp, from: tenant-acme/probe, to: { nodePort: tenant-acme/api }, port: 9999 }
+`)
+    ).map(formatProblem);
+    const all = problems.join('\n');
+    expect(all).to.match(
+      /workloads\[2\]\.nodePort: a workload without ports has no Service to expose on node ports/,
+    );
+    expect(all).to.match(
+      /spec\.attempts\[0\]\.to\.nodePort: 'tenant-acme\/web' has no NodePort Service; set nodePort: true on the workload/,
+    );
+    expect(all).to.match(
+      /spec\.attempts\[1\]\.port: 'tenant-acme\/api' serves no port 9999, so its NodePort Service has none/,
+    );
   });
 
   it('keeps allowEgress to the hard-isolation bundle', async () => {

@@ -28,7 +28,7 @@ const conditions = {
   },
 };
 
-const GATEWAY_SCHEMA = {
+export const GATEWAY_SCHEMA = {
   type: 'object',
   properties: {
     apiVersion: { type: 'string' },

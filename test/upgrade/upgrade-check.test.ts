@@ -7,6 +7,7 @@
  * "network" can leak one boundary only while the mesh is mixed (new istiod, old sidecar).
  */
 import dns from 'node:dns';
+import { isIP } from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -87,6 +88,8 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
   /** Every tenant pod creation the API server admitted, and every exec a probe made. */
   let created: { at: number; name: string }[];
   let execs: Exec[];
+  /** Every host a probe dialled. */
+  let dialled: string[];
   const saved = { ...process.env };
 
   const istiodImage = (name: string): string | undefined => {
@@ -212,6 +215,7 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-upgrade-'));
     created = [];
     execs = [];
+    dialled = [];
     leakWhenMixed = false;
     nackWhenMixed = false;
     rollout = { delayMs: 0, leak: false };
@@ -224,6 +228,7 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
       route: (source, host) => {
         const proxy = proxyOf(source);
         execs.push({ at: Date.now(), uid: proxy.uid });
+        dialled.push(host);
         if (source.namespace === 'tenant-acme' && host.startsWith('api.')) return app.port;
         const mixed = proxy.version !== undefined && proxy.version !== tagOf(istiodImage('istiod'));
         if (leakWhenMixed && mixed && host.startsWith('api.tenant-acme')) return app.port;
@@ -596,6 +601,36 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     expect(s.mustDenyFailures).to.deep.equal([]);
     expect(r.stdout).to.contain('no outcome changed across the 3 phases');
     expect(r.stdout).to.contain('every must-deny boundary held in every phase');
+  });
+
+  it('on kind, starts the internet stand-in as run does: egress attempts dial it in every phase, never a public address, and it goes with the cluster', async () => {
+    stopUpgrades = simulateUpgrades(['1.29.3', '1.30.4']);
+    await writeFile(
+      path.join(dir, 'scenario.yaml'),
+      `${SCENARIO}  generators:\n    - { kind: egress, from: [tenant-acme/probe-nosidecar] }\n`,
+    );
+    const r = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...mirrors],
+      dir,
+    );
+    expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(0);
+    const calls = await stubs.calls();
+    const started = calls.filter((c) => c[0] === 'docker' && c[1] === 'run');
+    expect(started.map((c) => c[4])).to.deep.equal(['bulkhead-bulkhead-internet']);
+    // The stub docker gives the container 172.18.0.9 on the kind network.
+    const egress = 'egress:tenant-acme/probe-nosidecar->internet:80';
+    for (const phase of ['before', 'mixed', 'after']) {
+      const doc = JSON.parse(
+        await readFile(path.join(dir, 'reports', 'u1', phase, 'results.json'), 'utf8'),
+      ) as {
+        attempts: { id: string; verdict: string }[];
+      };
+      expect(doc.attempts.find((a) => a.id === egress)?.verdict, phase).to.equal('pass');
+    }
+    const ips = dialled.filter((h) => isIP(h) !== 0);
+    expect(ips).to.include('172.18.0.9');
+    expect(ips.filter((h) => h !== '172.18.0.9')).to.deep.equal([]);
+    expect(await readdir(path.join(stubs.state, 'containers'))).to.deep.equal([]);
   });
 
   it("a sidecar that rejects the new istiod's push is a fault of the mixed phase, with the rejected type; exit 2", async () => {

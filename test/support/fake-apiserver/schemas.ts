@@ -14,6 +14,10 @@
  *   field not declared in schema`, answered as 500 today, kubernetes/kubernetes#139253).
  * - Other writes of custom resources are pruned: unknown fields are dropped before storage.
  *
+ * - A custom resource that lacks a field its schema lists as `required` is refused with 422
+ *   Invalid, `<path>: Required value` (the OpenAPI validation every CRD write goes through; e.g.
+ *   a Gateway without `spec.gatewayClassName`, gateway-api `apis/v1/gateway_types.go`).
+ *
  * Not modelled: built-in kinds' schemas (their unknown fields are neither pruned nor refused
  * here), CEL rules, `default`s, enum and format validation.
  */
@@ -26,6 +30,7 @@ export interface JsonSchema {
   readonly 'x-kubernetes-int-or-string'?: boolean;
   readonly 'x-kubernetes-preserve-unknown-fields'?: boolean;
   readonly 'x-kubernetes-embedded-resource'?: boolean;
+  readonly required?: readonly string[];
 }
 
 interface CrdVersion {
@@ -107,5 +112,36 @@ export function pruneUnknown(
       else unknown.push(`${at}.${key}`);
     }
     return out;
+  }
+}
+
+/**
+ * The `required` fields a custom resource lacks, as the API server words them
+ * (`spec.gatewayClassName: Required value`). `status` is not checked: it is written through its
+ * own subresource, where the main resource's writes leave it alone.
+ */
+export function missingRequired(object: Record<string, unknown>, schema: JsonSchema): string[] {
+  const problems: string[] = [];
+  walk(object, schema, '', true);
+  return problems;
+
+  function walk(value: unknown, node: JsonSchema | undefined, at: string, root: boolean): void {
+    if (!node || value === null || value === undefined) return;
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        walk(v, node.items, `${at}[${i}]`, false);
+      });
+      return;
+    }
+    if (typeof value !== 'object') return;
+    const record = value as Record<string, unknown>;
+    for (const key of node.required ?? []) {
+      if (root && key === 'status') continue;
+      if (record[key] === undefined) problems.push(`${at ? `${at}.` : ''}${key}: Required value`);
+    }
+    for (const [key, child] of Object.entries(record)) {
+      if (root && (key === 'metadata' || key === 'status')) continue;
+      walk(child, node.properties?.[key], `${at ? `${at}.` : ''}${key}`, false);
+    }
   }
 }

@@ -22,6 +22,8 @@
  *   the ServiceAccount admission plugin, as on a cluster with Istio (admission.ts);
  * - custom resources are decoded by their CRD's schema and CRDs must be structural
  *   (schemas.ts); built-in kinds are stored as sent (their unknown fields are not pruned);
+ * - Services of type NodePort get their node ports allocated and checked as the registry does
+ *   (node-ports.ts);
  * - GET /version reports a configurable gitVersion (the cluster installers read it);
  * - SelfSubjectAccessReviews are answered by a test-supplied rule (allow all by default), not stored.
  */
@@ -44,8 +46,15 @@ import {
   typesOfCrd,
   type ResourceType,
 } from './resources.js';
-import { crdSchemas, pruneUnknown, structuralViolations, type JsonSchema } from './schemas.js';
+import {
+  crdSchemas,
+  missingRequired,
+  pruneUnknown,
+  structuralViolations,
+  type JsonSchema,
+} from './schemas.js';
 import { clusterServices } from './cluster-services.js';
+import { allocateNodePorts, nodePortsOf } from './node-ports.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 
 type Obj = Record<string, unknown> & { metadata: Metadata };
@@ -691,6 +700,7 @@ export class FakeApiServer {
       );
     if (!type.namespaced) delete metadata.namespace;
     const key = keyOf(type, metadata.namespace, metadata.name);
+    const service = type.kind === 'Service' ? this.serviceSpec(metadata.name, input, undefined) : undefined;
     if (this.objects.has(key)) {
       throw new ApiStatus(
         409,
@@ -705,6 +715,7 @@ export class FakeApiServer {
     this.rv += 1;
     const obj = {
       ...input,
+      ...(service ? { spec: service } : {}),
       apiVersion: groupVersion(type),
       kind: type.kind,
       metadata: {
@@ -730,9 +741,12 @@ export class FakeApiServer {
     const key = keyOf(type, type.namespaced ? input.metadata.namespace : undefined, input.metadata.name);
     const existing = this.objects.get(key);
     if (!existing) throw notFound(type, input.metadata.name);
+    const service =
+      type.kind === 'Service' ? this.serviceSpec(input.metadata.name, input, existing) : undefined;
     this.rv += 1;
     const obj = {
       ...input,
+      ...(service ? { spec: service } : {}),
       apiVersion: groupVersion(type),
       kind: type.kind,
       metadata: {
@@ -755,6 +769,34 @@ export class FakeApiServer {
     this.record(type, 'MODIFIED', obj);
     this.afterWrite(type, obj);
     return obj;
+  }
+
+  /** A Service's spec with its node ports allocated (node-ports.ts), or the API server's refusal. */
+  private serviceSpec(
+    name: string,
+    input: Obj,
+    existing: Obj | undefined,
+  ): Record<string, unknown> | undefined {
+    type Spec = Parameters<typeof allocateNodePorts>[0];
+    const inUse = new Set(
+      this.list('v1', 'Service')
+        .filter((o) => o !== existing)
+        .flatMap((o) => nodePortsOf(o.spec as Spec)),
+    );
+    const result = allocateNodePorts(input.spec as Spec, existing?.spec as Spec, inUse);
+    if ('errors' in result) {
+      const [first] = result.errors;
+      throw new ApiStatus(
+        422,
+        status(
+          422,
+          'Invalid',
+          `Service "${name}" is invalid: ${result.errors.length > 1 ? `[${result.errors.join(', ')}]` : (first ?? '')}`,
+          { name, kind: 'Service' },
+        ),
+      );
+    }
+    return result.spec;
   }
 
   private remove(type: ResourceType, obj: Obj): void {
@@ -883,6 +925,18 @@ export class FakeApiServer {
     }
     const schema = this.schemas.get(schemaKey(type));
     if (!schema) return obj;
+    const missing = missingRequired(obj, schema);
+    if (missing.length > 0) {
+      throw new ApiStatus(
+        422,
+        status(
+          422,
+          'Invalid',
+          `${type.kind}.${type.group} "${obj.metadata.name}" is invalid: ${missing.length > 1 ? `[${missing.join(', ')}]` : (missing[0] ?? '')}`,
+          { name: obj.metadata.name, group: type.group, kind: type.kind },
+        ),
+      );
+    }
     const { pruned, unknown } = pruneUnknown(obj, schema);
     if (how === 'apply' && unknown.length > 0) {
       const where = `${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}; ${groupVersion(type)}, Kind=${type.kind}`;
