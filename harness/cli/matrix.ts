@@ -64,7 +64,10 @@ export function matrixReportCommand(program: Command, io: CliIo): void {
     .description(
       "merge a matrix's cells (one results folder per CI job) into one table, JSON, JUnit and HTML",
     )
-    .argument('<dir...>', "the cells' results folders, each named by its cell id")
+    .argument(
+      '[dir...]',
+      "the cells' results folders, each named by its cell id (none, or paths that do not exist, with --expect: every cell of it is missing)",
+    )
     .option(
       '--expect <spec>',
       'the matrix the cells came from (as given to --istio-matrix or --matrix): a cell of it without a folder is missing',
@@ -93,10 +96,14 @@ Examples:
         import('../report/matrix.js'),
       ]);
       const expected = options.expect === undefined ? undefined : await parseSpec(options.expect, '--expect');
+      if (dirs.length === 0 && !expected)
+        throw new UserError("give the cells' results folders, or --expect with the matrix they came from");
       const merge = await mergeMatrix({
         dirs: dirs.map((d) => ({ path: path.resolve(io.cwd, d), shownAs: d })),
         ...(expected ? { expected } : {}),
       });
+      for (const gone of merge.absent)
+        io.stderr(`warning: ${gone}: no such file or folder; no cell read from it\n`);
       io.stdout(render.matrixTable(merge));
       if (options.out !== undefined) {
         const out = path.resolve(io.cwd, options.out);

@@ -11,6 +11,7 @@
  * - upgrade cells (`upgrade-check --matrix 1.29.6:1.30.3`): `upgrade-<from>-to-<to>`, an
  *   upgrade-check.json.
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { z } from 'zod';
@@ -98,6 +99,11 @@ export interface MatrixMerge {
   readonly cells: readonly CellResult[];
   /** Cells of the expected matrix with no folder. */
   readonly missing: readonly string[];
+  /**
+   * Paths given that do not exist, skipped because the expected matrix was given: a CI job whose
+   * artifacts never came leaves its glob unexpanded (`cells/*`) or its folder absent.
+   */
+  readonly absent: readonly string[];
   /** 1 when any cell failed; else 2 when any is missing or ended in a fault; else 0. */
   readonly exitCode: 0 | 1 | 2;
 }
@@ -192,11 +198,18 @@ export interface MergeProps {
 /**
  * Merges cell folders into one matrix. A folder that cannot be read is a located error (nothing
  * is merged); two folders of one cell id, or a folder outside the expected matrix, are refused.
+ * With the expected matrix, a path that does not exist at all is skipped (listed in `absent`):
+ * its cells are then MISSING, which is what happened to them.
  */
 export async function mergeMatrix(props: MergeProps): Promise<MatrixMerge> {
   const problems: Problem[] = [];
   const read: CellResult[] = [];
+  const absent: string[] = [];
   for (const dir of props.dirs) {
+    if (props.expected && !(await exists(dir.path))) {
+      absent.push(dir.shownAs);
+      continue;
+    }
     try {
       read.push(await readCell(dir.path, dir.shownAs));
     } catch (error) {
@@ -233,5 +246,15 @@ export async function mergeMatrix(props: MergeProps): Promise<MatrixMerge> {
     : cells.some((c) => c.state === 'fault' || c.state === 'missing')
       ? 2
       : 0;
-  return { cells, missing, exitCode };
+  return { cells, missing, absent, exitCode };
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }

@@ -231,6 +231,33 @@ describe('cli: version matrices spread over CI jobs', function () {
       expect(given.stdout.indexOf('istio-1.29.6')).to.be.lessThan(given.stdout.indexOf('istio-1.30.3'));
     });
 
+    it('with --expect and no artifacts at all, every cell is MISSING (exit 2), not an error about the glob', async () => {
+      // A shell leaves an unmatched glob as it is: the path then does not exist.
+      const r = await runCli(
+        ['matrix-report', 'nothing/*', '--expect', '1.29.6,1.30.3', '--out', 'none'],
+        dir,
+      );
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.equal('warning: nothing/*: no such file or folder; no cell read from it\n');
+      expect(r.stdout).to.match(/^istio-1\.29\.6\s+MISSING/m);
+      expect(r.stdout).to.match(/^istio-1\.30\.3\s+MISSING/m);
+      const json = JSON.parse(await readFile(path.join(dir, 'none', 'matrix-report.json'), 'utf8')) as {
+        missing: string[];
+      };
+      expect(json.missing).to.deep.equal(['istio-1.29.6', 'istio-1.30.3']);
+      // No folder at all is the same; without --expect there is nothing to report, so it is refused.
+      const bare = await runCli(['matrix-report', '--expect', '1.29.6'], dir);
+      expect(bare.code).to.equal(2);
+      expect(bare.stdout).to.match(/^istio-1\.29\.6\s+MISSING/m);
+      const neither = await runCli(['matrix-report'], dir);
+      expect(neither.code).to.equal(2);
+      expect(neither.stderr).to.contain('--expect');
+      // Without --expect a path that does not exist is still an error.
+      const stray = await runCli(['matrix-report', 'nothing/*'], dir);
+      expect(stray.code).to.equal(2);
+      expect(stray.stderr).to.contain('error: nothing/*');
+    });
+
     it('upgrade cells merge from upgrade-check.json; a fault is exit 2, a failure outranks a missing cell', async () => {
       const a = await cell('upgrade-1.29.6-to-1.30.3', 'upgrade-check.json', upgradeJson(0, 0));
       const b = await cell('upgrade-1.30.3-to-1.30.4', 'upgrade-check.json', upgradeJson(2, 0));
