@@ -4,6 +4,7 @@
  * broken object is reported even when no pitfall rule looks at it.
  */
 import type { Manifest } from '../scenario/types.js';
+import { policyKind } from '../policies/kinds.js';
 import { validateManifest } from '../policies/schema-validate.js';
 import { LintContext, type LintOptions } from './context.js';
 import { AMBIENT_RULES } from './rules-ambient.js';
@@ -55,15 +56,25 @@ const schemaUnknown: Rule = {
   check(ctx) {
     return ctx.manifests
       .filter((m) => validateManifest(m).status === 'unknown-kind')
-      .map((m) =>
-        at(
-          this,
-          m,
-          ['kind'],
-          `no schema for ${String(m.object.apiVersion)} ${String(m.object.kind)}: not validated`,
-          'Check the apiVersion and kind for typos.',
-        ),
-      );
+      .map((m) => {
+        const what = `${String(m.object.apiVersion)} ${String(m.object.kind)}`;
+        // A kind bulkhead knows (a Calico staged policy, say) has no schema shipped with it: not a typo.
+        return policyKind(String(m.object.apiVersion), String(m.object.kind))
+          ? at(
+              this,
+              m,
+              ['kind'],
+              `${what} is a kind bulkhead knows, but no schema for it ships with bulkhead: not validated`,
+              'Check its fields against the CRD your cluster serves (kubectl explain, or a server-side dry run).',
+            )
+          : at(
+              this,
+              m,
+              ['kind'],
+              `no schema for ${what}: not validated`,
+              'Check the apiVersion and kind for typos.',
+            );
+      });
   },
 };
 

@@ -618,6 +618,23 @@ describe('lint: each rule on a minimal example', () => {
     });
   }
 
+  it("says a Calico staged policy is known but unschema'd, and a misspelt kind is a possible typo", () => {
+    const staged = lintText(`apiVersion: projectcalico.org/v3
+kind: StagedNetworkPolicy
+metadata: { name: p, namespace: tenant-a }
+spec: { stagedAction: Set, selector: all(), types: [Ingress] }
+`).filter((f) => f.rule === 'schema/unknown-kind');
+    expect(staged).to.have.length(1);
+    expect(staged[0]?.message).to.contain('is a kind bulkhead knows');
+    expect(staged[0]?.hint).to.not.contain('typos');
+    const typo = lintText(`apiVersion: projectcalico.org/v3
+kind: NetworkPolicyy
+metadata: { name: p, namespace: tenant-a }
+spec: {}
+`).filter((f) => f.rule === 'schema/unknown-kind');
+    expect(typo.map((f) => f.hint)).to.deep.equal(['Check the apiVersion and kind for typos.']);
+  });
+
   it('locates a finding at the field, with the object and a fix hint', () => {
     const [f] = lintText(
       AP(
