@@ -41,18 +41,25 @@ export interface RolloutState {
   readonly failed?: string;
 }
 
+/** Both controllers' first condition: the spec the object holds has been observed. */
+function specNotObserved(
+  generation: number | undefined,
+  observed: number | undefined,
+): RolloutState | undefined {
+  if ((observed ?? 0) >= (generation ?? 0)) return undefined;
+  return {
+    complete: false,
+    state: `spec update not observed yet (generation ${String(generation ?? 0)}, observed ${String(observed ?? 0)})`,
+  };
+}
+
 /** The Deployment's side of the rule (kubectl's). */
 export function deploymentRolledOut(deployment: KubernetesObject | undefined): RolloutState {
   if (!deployment) return { complete: false, state: 'the Deployment does not exist' };
   const d = deployment as DeploymentShape;
-  const generation = d.metadata?.generation ?? 0;
   const status = d.status ?? {};
-  const observed = status.observedGeneration ?? 0;
-  if (observed < generation)
-    return {
-      complete: false,
-      state: `spec update not observed yet (generation ${String(generation)}, observed ${String(observed)})`,
-    };
+  const unobserved = specNotObserved(d.metadata?.generation, status.observedGeneration);
+  if (unobserved) return unobserved;
   const deadline = (status.conditions ?? []).find(
     (c) => c.type === 'Progressing' && c.reason === PROGRESS_DEADLINE_EXCEEDED,
   );
@@ -184,14 +191,9 @@ interface DaemonSetShape {
 export function daemonSetRolledOut(daemonSet: KubernetesObject | undefined): RolloutState {
   if (!daemonSet) return { complete: false, state: 'the DaemonSet does not exist' };
   const d = daemonSet as DaemonSetShape;
-  const generation = d.metadata?.generation ?? 0;
   const status = d.status ?? {};
-  const observed = status.observedGeneration ?? 0;
-  if (observed < generation)
-    return {
-      complete: false,
-      state: `spec update not observed yet (generation ${String(generation)}, observed ${String(observed)})`,
-    };
+  const unobserved = specNotObserved(d.metadata?.generation, status.observedGeneration);
+  if (unobserved) return unobserved;
   const desired = status.desiredNumberScheduled ?? 0;
   const updated = status.updatedNumberScheduled ?? 0;
   const available = status.numberAvailable ?? 0;
