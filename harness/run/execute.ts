@@ -119,8 +119,16 @@ export function batchDeadlineMs(
   slackMs: number,
   deadlines: ReadonlyMap<string, number> = new Map(),
 ): number {
-  const longest = Math.max(0, ...attempts.map((a) => deadlines.get(a.id) ?? a.timeoutMs));
-  return longest * Math.ceil(attempts.length / concurrency) + slackMs;
+  return itemsDeadlineMs(
+    attempts.map((a) => deadlines.get(a.id) ?? a.timeoutMs),
+    concurrency,
+    slackMs,
+  );
+}
+
+/** The same for items whose deadlines are already set: the longest, per wave, plus slack. */
+export function itemsDeadlineMs(timeouts: readonly number[], concurrency: number, slackMs: number): number {
+  return Math.max(0, ...timeouts) * Math.ceil(timeouts.length / concurrency) + slackMs;
 }
 
 /**

@@ -25,6 +25,7 @@ import { LineSplitter, parseSessionLine, type BatchEndLine } from './agent-outpu
 import {
   batchDeadlineMs,
   DEFAULT_AGENT_CONCURRENCY,
+  itemsDeadlineMs,
   OpeningLimit,
   runRound,
   type RoundObservation,
@@ -220,8 +221,11 @@ export class AgentSessions {
    */
   async probe(target: PodItems, observe: (o: RoundObservation) => void): Promise<'sent' | 'unsupported'> {
     if (this.transport.mode === 'argv') return 'unsupported';
-    const longest = Math.max(0, ...target.items.map((i) => i.timeoutMs));
-    const deadlineMs = longest * Math.ceil(target.items.length / this.concurrency) + this.slack;
+    const deadlineMs = itemsDeadlineMs(
+      target.items.map((i) => i.timeoutMs),
+      this.concurrency,
+      this.slack,
+    );
     const sent = await this.send(target, target.items, observe, deadlineMs);
     return sent === 'fallback' ? 'unsupported' : 'sent';
   }
