@@ -222,7 +222,7 @@ describe('cluster: existing provider reports what the cluster runs', () => {
     let failure: unknown;
     await detectVersions(client).catch((error: unknown) => (failure = error));
     expect(failure, 'detectVersions resolved').to.be.instanceOf(Error);
-    expect(String((failure as Error).message)).to.match(/version/i);
+    expect((failure as Error).message).to.match(/version/i);
   });
 
   it('imageTag', () => {
