@@ -425,7 +425,7 @@ export async function waitForMeshSync(
       const seconds = Math.round(props.timeoutMs / 1000);
       const message = failure
         ? `istiod's sync status could not be read within ${seconds} s after the policies: ${failure}`
-        : `istiod did not see ${waiting.length} of ${total} run ${baseline.ztunnel || waypoints.length > 0 ? 'proxies' : 'sidecars'} take the policies within ${seconds} s: ${waiting
+        : `istiod did not see ${waiting.length} of ${total + (baseline.ztunnel && ztunnels.length === 0 ? 1 : 0)} run ${baseline.ztunnel || waypoints.length > 0 ? 'proxies' : 'sidecars'} take the policies within ${seconds} s: ${waiting
             .slice(0, 5)
             .map((w) => `${w.proxy} (${w.state}: ${w.detail})`)
             .join(', ')}${waiting.length > 5 ? ', …' : ''}`;

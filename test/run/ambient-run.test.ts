@@ -52,6 +52,22 @@ const SCENARIO = `${HEAD}  tenants:
     - { id: initech-to-acme, kind: http, from: tenant-initech/client, to: tenant-acme/api, expect: denied }
 `;
 
+/** One ambient tenant and a ztunnel-enforced policy, no network policy (so no canary). */
+const ZTUNNEL_ONLY = `${HEAD}  tenants:
+    - name: acme
+      dataplane: ambient
+      probes: false
+      workloads: [{ name: client }, { name: api, ports: [8080] }]
+  policies:
+    - inline: |
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: { name: same-tenant-only, namespace: tenant-acme }
+        spec: { action: ALLOW, rules: [{ from: [{ source: { namespaces: [tenant-acme] } }] }] }
+  attempts:
+    - { id: acme-to-acme, kind: http, from: tenant-acme/client, to: tenant-acme/api, expect: allowed }
+`;
+
 const AMBIENT_NAMESPACES = new Set(['tenant-acme', 'tenant-globex']);
 
 /**
@@ -94,7 +110,9 @@ interface Setup {
   close(): Promise<void>;
 }
 
-async function setup(options: { uncaptured?: string } = {}): Promise<Setup> {
+async function setup(
+  options: { uncaptured?: string; scenario?: string; ztunnels?: readonly string[] } = {},
+): Promise<Setup> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-ambient-run-'));
   const app = await scriptedServer(['app']);
   const upstream503 = await scriptedServer(['upstream-timeout']);
@@ -131,11 +149,11 @@ async function setup(options: { uncaptured?: string } = {}): Promise<Setup> {
   putReadyCluster(server);
   putIstioCrds(server);
   putAmbientDataPlane(server);
-  const istiod = new FakeIstiod(server, { ztunnels: ['ztunnel-abcde'] });
+  const istiod = new FakeIstiod(server, { ztunnels: options.ztunnels ?? ['ztunnel-abcde'] });
   late.istiod = istiod;
   const waypoints = new WaypointController(server);
   await writeFile(path.join(dir, 'kubeconfig'), server.kubeConfig().exportConfig());
-  await writeFile(path.join(dir, 'scenario.yaml'), SCENARIO);
+  await writeFile(path.join(dir, 'scenario.yaml'), options.scenario ?? SCENARIO);
   return {
     dir,
     server,
@@ -204,6 +222,24 @@ describe('run: an ambient scenario end to end on the fake cluster', function () 
       'initech-to-acme': { from: 'sidecar', to: 'ambient' },
     });
     expect(doc.method.footing?.ambient).to.deep.equal({ captured: 3, waypoints: 1 });
+  });
+
+  it('waits on ztunnel for a ztunnel-enforced policy, and with no ztunnel connected is a fault naming it', async () => {
+    s = await setup({ scenario: ZTUNNEL_ONLY });
+    const ok = await runExisting(s.dir, '--context', 'fake', '--barrier-timeout', '30');
+    expect(ok.code, ok.stdout + ok.stderr).to.equal(0);
+    const mesh = barrierOf(await s.records())?.mesh;
+    expect(mesh).to.deep.include({ status: 'passed', proxies: 1, pushed: 1 });
+    await s.close();
+    s = await setup({ scenario: ZTUNNEL_ONLY, ztunnels: [] });
+    const r = await runExisting(s.dir, '--context', 'fake', '--barrier-timeout', '2');
+    expect(r.code, r.stdout + r.stderr).to.equal(2);
+    expect(r.stderr).to.contain(
+      'istiod did not see 1 of 1 run proxies take the policies within 2 s: ztunnel (NOT CONNECTED: no ztunnel is connected to the istiods read, yet 2 run pod(s) are captured)',
+    );
+    const records = await s.records();
+    expect(barrierOf(records)?.mesh.status).to.equal('timed-out');
+    expect(records.filter((x) => x.type === 'observation')).to.deep.equal([]);
   });
 
   it('a pod that ztunnel does not capture is a fault before any attempt', async () => {
