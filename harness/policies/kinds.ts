@@ -36,7 +36,8 @@ export type PolicyLayer = 'cluster-network' | 'network' | 'mtls' | 'authorizatio
  *   refusals), `cluster-labels` (namespace and service account labels, model/cluster.ts);
  * - not modelled, so the predictions it may touch become `unknown`: `host-endpoint`,
  *   `envoy-filter`, `wasm-plugin`, `sidecar`, `client-routing` (DestinationRule, VirtualService,
- *   ServiceEntry), `route` (Gateway API routes attached to a Service), `admin-network-policy`,
+ *   ServiceEntry), `route` (Gateway API routes attached to a Service), `admin-network-policy` (unless the
+ *   Calico release is known not to enforce the kind: model/admin-network-policy.ts),
  *   `unmodeled-calico`, `unmodeled-istio` and `unmodeled` (any other kind);
  * - `inert`: cannot change what an attempt of the scenario sees.
  */
@@ -261,12 +262,19 @@ export const POLICY_KINDS: readonly PolicyKind[] = [
     },
     lint: ['cnp'],
   },
-  { group: adminNetworkPolicy, kind: 'AdminNetworkPolicy', namespaced: false, model: 'admin-network-policy' },
+  {
+    group: adminNetworkPolicy,
+    kind: 'AdminNetworkPolicy',
+    namespaced: false,
+    model: 'admin-network-policy',
+    lint: ['cnp'],
+  },
   {
     group: adminNetworkPolicy,
     kind: 'BaselineAdminNetworkPolicy',
     namespaced: false,
     model: 'admin-network-policy',
+    lint: ['cnp'],
   },
 
   // Calico: policies, tiers and network sets make the network layer.
