@@ -657,15 +657,26 @@ spec: { subject: { namespaces: {} }, ingress: [{ action: Deny, from: [{ namespac
     expect(f?.hint).to.contain('ClusterNetworkPolicy with tier: Baseline');
   });
 
-  it("says a Calico staged policy is known but unschema'd, and a misspelt kind is a possible typo", () => {
-    const staged = lintText(`apiVersion: projectcalico.org/v3
+  it('validates a Calico staged policy by the schema of the kind it previews, and calls a misspelt kind a possible typo', () => {
+    const staged = (action: string) =>
+      lintText(`apiVersion: projectcalico.org/v3
 kind: StagedNetworkPolicy
 metadata: { name: p, namespace: tenant-a }
-spec: { stagedAction: Set, selector: all(), types: [Ingress] }
+spec: { stagedAction: ${action}, selector: all(), types: [Ingress] }
+`).filter((f) => f.rule.startsWith('schema/'));
+    expect(staged('Set')).to.deep.equal([]);
+    expect(staged('Preview').map((f) => `${f.rule} ${f.message}`)).to.deep.equal([
+      'schema/invalid spec.stagedAction: StagedNetworkPolicy tenant-a/p: must be one of "Set", "Delete", "Learn", "Ignore"',
+    ]);
+    // A kind bulkhead knows without a shipped schema is still not called a typo.
+    const known = lintText(`apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata: { name: s, namespace: tenant-a }
+spec: { nets: [10.0.0.0/8] }
 `).filter((f) => f.rule === 'schema/unknown-kind');
-    expect(staged).to.have.length(1);
-    expect(staged[0]?.message).to.contain('is a kind bulkhead knows');
-    expect(staged[0]?.hint).to.not.contain('typos');
+    expect(known).to.have.length(1);
+    expect(known[0]?.message).to.contain('is a kind bulkhead knows');
+    expect(known[0]?.hint).to.not.contain('typos');
     const typo = lintText(`apiVersion: projectcalico.org/v3
 kind: NetworkPolicyy
 metadata: { name: p, namespace: tenant-a }
