@@ -21,6 +21,7 @@ import { PolicyModel } from '../model/evaluate.js';
 import type { PolicyManifest, Prediction } from '../model/types.js';
 import { clusterFlips, flipText } from '../model/cluster-flips.js';
 import { enforceStaged, hasStaged } from '../model/staged.js';
+import { ignoredAdminPolicies } from '../model/admin-network-policy.js';
 import { foreignObjects } from '../policies/cluster-location.js';
 import { readClusterPolicies } from '../policies/cluster-policies.js';
 import { renderPolicySources } from '../policies/render.js';
@@ -463,10 +464,16 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
   // From here on, the policies are the cluster's: results and the bundle hold them as stored.
   ctx.appliedPolicies = await readBack(ctx.client, labelled, 'policies');
   ctx.log.append({ type: 'policies', applied: ctx.appliedPolicies.map((o) => ({ ...o })) });
+  // The Calico the run installed or found decides what AdminNetworkPolicy kinds do.
+  const calico = props.environment?.versions?.calico;
   await predictWithCluster(
     ctx,
     manifests,
-    { ...facts.modelFacts, ...(ctx.addresses ? addressFacts(ctx.addresses) : {}) },
+    {
+      ...facts.modelFacts,
+      ...(ctx.addresses ? addressFacts(ctx.addresses) : {}),
+      ...(calico ? { calico } : {}),
+    },
     facts,
   );
   const footing: Footing = {
@@ -535,6 +542,7 @@ async function predictWithCluster(
   });
   for (const kind of foreign.unreadable)
     progress.warn(`cannot list ${kind}: the predictions do not account for such objects`);
+  for (const text of ignoredAdminPolicies(all, modelFacts.calico)) progress.warn(text);
   for (const flip of flips) progress.warn(flipText(flip));
   const contradicted = scenario.attempts.filter((a) => {
     const p = ctx.predict?.(a)?.outcome;
