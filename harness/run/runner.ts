@@ -730,7 +730,9 @@ async function barrier(ctx: RunContext): Promise<void> {
   }
   const inForce = [
     network.status === 'passed' ? `network policy in force after ${network.ms ?? 0} ms` : '',
-    meshRecord.status === 'passed' ? `sidecars in sync after ${meshRecord.ms ?? 0} ms` : '',
+    meshRecord.status === 'passed'
+      ? `${mesh?.baseline.ztunnel ? 'mesh proxies' : 'sidecars'} in sync after ${meshRecord.ms ?? 0} ms`
+      : '',
   ].filter(Boolean);
   progress.done([`${ctx.appliedPolicies.length} objects`, ...inForce].join(', '));
 }

@@ -191,6 +191,7 @@ describe('run: an ambient scenario end to end on the fake cluster', function () 
     expect(r.stdout).to.match(/^PASS\s+initech-to-acme\s+denied\s+denied-l4\s+3$/m);
     expect(r.stdout).to.match(/^PASS\s+acme-to-acme\s+allowed\s+allowed\s+3$/m);
     expect(r.stderr).to.contain('3 ambient pods captured by ztunnel, 1 waypoints usable');
+    expect(r.stderr).to.match(/network policy in force after \d+ ms, mesh proxies in sync after \d+ ms/);
 
     const records = await s.records();
     const footing = records.find((x) => x.type === 'footing');
