@@ -24,7 +24,15 @@ import type { MAX_STREAM_RATE } from '../upgrade/stream.js';
 import type { PhaseSettings } from '../upgrade/phase.js';
 import { CommandExit, type CliIo } from './io.js';
 import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } from './matrix.js';
-import { addRunnerOptions, loadAgentBundle, runSettings, seconds, type RunnerOptions } from './shared.js';
+import {
+  addRunnerOptions,
+  checkClusterPolicyOption,
+  clusterPolicyOption,
+  loadAgentBundle,
+  runSettings,
+  seconds,
+  type RunnerOptions,
+} from './shared.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
 interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
@@ -107,7 +115,8 @@ export function upgradeCheckCommand(program: Command, io: CliIo): void {
       .option('--keep', 'keep everything the check created (the cluster too)', false)
       .option('--keep-on-failure', 'keep what the check created when an expectation failed', false)
       .option('--keep-cluster', 'keep the kind cluster afterwards', false)
-      .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false),
+      .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
+      .addOption(clusterPolicyOption()),
   )
     .option('--bundle', "also write each phase's evidence bundle", false)
     .option('--trigger <text>', 'why this check happened, for the report (default: pre-upgrade)')
@@ -216,6 +225,15 @@ Examples:
       'its upgrade phases (istiod, then istio-cni, then ztunnel, which has no canary and resets connections) are not built',
     );
     if (ambient) throw new InputError([ambient]);
+    checkClusterPolicyOption(scenario, options.clusterPolicy);
+    // As run does, before any download: ClusterNetworkPolicy against the Calico every phase installs.
+    const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
+    checkClusterNetworkPolicyCalico({
+      scenario,
+      ...(options.clusterPolicy ? { clusterPolicy: options.clusterPolicy } : {}),
+      calico: options.calico,
+      where: 'install',
+    });
     const run = runSettings(options, await loadAgentBundle());
     const runId = options.runId ?? newRunId();
     const runDir = path.resolve(io.cwd, options.reports, runId);
