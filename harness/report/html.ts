@@ -489,6 +489,7 @@ function footingFacts(m: ResultsDocument['method']): string {
           `${f.readBack.fixtures} fixtures and ${f.readBack.policies} policies read back as applied; istio-proxy on ${f.sidecars.withProxy} of ${f.sidecars.pods} pods${f.ambient ? `, ${f.ambient.captured} captured by ztunnel, ${f.ambient.waypoints} waypoint(s) usable` : ''}, as the scenario says`,
         )
       : fact('Footing checked before any attempt', 'not reached'),
+    f?.ambient ? fact('Pooled HBONE connections (ambient)', hbonePoolingText(b)) : '',
     c
       ? fact(
           'API server as policy sees it',
@@ -503,6 +504,33 @@ function footingFacts(m: ResultsDocument['method']): string {
         )
       : '',
   ].join('');
+}
+
+/**
+ * Why ztunnel's HBONE connection pool cannot make an ambient network-policy verdict look better
+ * than it is (../shared/reference/ambient-cnp-facts.md AO10: new app connections ride a pooled
+ * HBONE connection keyed by source and destination identity, destination address and source IP,
+ * with no port, which Calico decided once when it was opened). The run's facts it rests on:
+ * preflight refuses a scenario namespace that exists (harness/run/preflight.ts), so every source
+ * pod and every destination pod is new to the run; before the policies the only pod-to-pod dials
+ * are the canary's, to an out-of-mesh pod, plain TCP and no HBONE (harness/run/canary.ts); the
+ * policies do not change during the rounds. Two attempts on one pool key share one HBONE flow on
+ * 15008, which Calico decides alike and so does the model (harness/model/ambient.ts, A1.14).
+ * A connection opened while Calico was still programming the policies stays pooled, but a
+ * must-deny attempt granted in any round is a leak (harness/results/judge.ts): a fail, never a pass.
+ */
+function hbonePoolingText(b: ResultsDocument['method']['barrier']): string {
+  const barrier =
+    b?.network.status === 'passed'
+      ? 'opened after the network barrier had passed'
+      : `opened with no network barrier passed (${b?.network.status ?? 'not recorded'}), so possibly while Calico was still programming the policies`;
+  return (
+    'ztunnel multiplexes new connections between two pods onto a pooled HBONE connection that Calico decided when it was opened (ambient-cnp-facts AO10). ' +
+    'Every scenario namespace and pod was created by this run, and before the policies its pods dialled only the out-of-mesh canary (plain TCP, no HBONE), ' +
+    `so every pooled connection was ${barrier}. ` +
+    'The pool key has no port: attempts between the same two pods share one HBONE flow on TCP 15008, which Calico and the prediction decide alike. ' +
+    'A must-deny attempt granted in any round is a leak, so a connection pooled too early can fail an attempt, never pass it.'
+  );
 }
 
 /** A header's data plane, on a line of its own under the label. */

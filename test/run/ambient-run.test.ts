@@ -223,6 +223,12 @@ describe('run: an ambient scenario end to end on the fake cluster', function () 
       'initech-to-acme': { from: 'sidecar', to: 'ambient' },
     });
     expect(doc.method.footing?.ambient).to.deep.equal({ captured: 3, waypoints: 1 });
+
+    // The method section says why ztunnel's HBONE pool (AO10) cannot make a verdict look better.
+    const html = await readFile(path.join(s.dir, 'reports', 'r1', 'report.html'), 'utf8');
+    expect(html).to.contain('<dt>Pooled HBONE connections (ambient)</dt>');
+    expect(html).to.contain('so every pooled connection was opened after the network barrier had passed');
+    expect(html).to.contain('The pool key has no port');
   });
 
   it('waits on ztunnel for a ztunnel-enforced policy, and with no ztunnel connected is a fault naming it', async () => {
