@@ -71,6 +71,14 @@ describe('cli', () => {
     expect(r.stderr).to.equal('');
   });
 
+  it('validate prints the workloads per data plane and the waypoints of a mixed scenario', async () => {
+    const r = await runCli(['validate', '-f', 'scenarios/hard-isolation-mixed.yaml']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(
+      /data planes\s+sidecar \d+, ambient \d+, none \d+; waypoints tenant-acme\/waypoint \(for service\)/,
+    );
+  });
+
   it('validate --list shows every attempt with its expectation', async () => {
     const r = await runCli(['validate', '-f', SHIPPED, '--list']);
     expect(r.code).to.equal(0);

@@ -229,6 +229,8 @@ describe('run: an ambient scenario end to end on the fake cluster', function () 
     expect(html).to.contain('<dt>Pooled HBONE connections (ambient)</dt>');
     expect(html).to.contain('so every pooled connection was opened after the network barrier had passed');
     expect(html).to.contain('The pool key has no port');
+    // The matrix names each row's and column's data plane under its label.
+    expect(html).to.contain('<span class="plane">ambient</span>');
   });
 
   it('waits on ztunnel for a ztunnel-enforced policy, and with no ztunnel connected is a fault naming it', async () => {
