@@ -62,7 +62,9 @@ export function exchange(req: ExchangeRequest): Promise<Answer | Failure> {
       settle({ type: 'failure', ...timing(), deadline, ...facts });
     };
 
-    // agent: false: a fresh connection per attempt, closed after it; nothing is pooled or reused.
+    // agent: false: a fresh connection per attempt, closed after it; nothing is pooled or reused here.
+    // An ambient pod's ztunnel still carries it on a pooled HBONE connection (ambient-cnp-facts AO10);
+    // why that cannot flatter a run's verdict: harness/report/html.ts hbonePoolingText.
     const options = { ...req.options, agent: false as const };
     const request = req.tls ? httpsModule().request(options) : httpModule.request(options);
     const timer = setTimeout(() => {
