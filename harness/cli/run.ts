@@ -10,6 +10,7 @@ import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
 import { InputError, UserError } from '../errors.js';
+import { gatewayRefusal } from '../scenario/gateways.js';
 import { ambientRefusal, firstAmbient } from '../scenario/dataplane.js';
 import type { Scenario } from '../scenario/types.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
@@ -160,6 +161,8 @@ Examples:
       if (ambient) throw new InputError([ambient]);
       const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
+      const gateway = gatewayRefusal(scenario, 'run');
+      if (gateway) throw new InputError([gateway]);
       const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
       const cnpGate = {
         scenario,
