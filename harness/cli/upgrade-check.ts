@@ -25,7 +25,15 @@ import type { MAX_STREAM_RATE } from '../upgrade/stream.js';
 import type { PhaseSettings } from '../upgrade/phase.js';
 import { CommandExit, type CliIo } from './io.js';
 import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } from './matrix.js';
-import { addRunnerOptions, loadAgentBundle, runSettings, seconds, type RunnerOptions } from './shared.js';
+import {
+  addRunnerOptions,
+  checkClusterPolicyOption,
+  clusterPolicyOption,
+  loadAgentBundle,
+  runSettings,
+  seconds,
+  type RunnerOptions,
+} from './shared.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
 interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
@@ -108,7 +116,8 @@ export function upgradeCheckCommand(program: Command, io: CliIo): void {
       .option('--keep', 'keep everything the check created (the cluster too)', false)
       .option('--keep-on-failure', 'keep what the check created when an expectation failed', false)
       .option('--keep-cluster', 'keep the kind cluster afterwards', false)
-      .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false),
+      .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
+      .addOption(clusterPolicyOption()),
   )
     .option('--bundle', "also write each phase's evidence bundle", false)
     .option('--trigger <text>', 'why this check happened, for the report (default: pre-upgrade)')
@@ -204,10 +213,10 @@ Examples:
         '--matrix creates a fresh cluster per version and deletes it before the next; --reuse and --keep* do not apply',
       );
     const plan = { kubernetes: options.kubernetes, calico: options.calico };
-    const check = await import('../upgrade/check.js');
+    const plans = await import('../upgrade/version-plan.js');
     // Refusals first: nothing is downloaded or created for a plan a phase could not run.
-    if (matrix) check.checkMatrixPlan({ ...plan, versions: matrix });
-    else check.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
+    if (matrix) plans.checkMatrixPlan({ ...plan, versions: matrix });
+    else plans.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
     // Facts A5.1-A5.3 (ambient-cnp-facts.md): istio-cni and ztunnel upgrade after istiod, with no
     // canary, resetting every long-lived connection on the node; none of those phases exist here.
@@ -219,6 +228,15 @@ Examples:
     if (ambient) throw new InputError([ambient]);
     const gateway = gatewayRefusal(scenario, 'upgrade-check');
     if (gateway) throw new InputError([gateway]);
+    checkClusterPolicyOption(scenario, options.clusterPolicy);
+    // As run does, before any download: ClusterNetworkPolicy against the Calico every phase installs.
+    const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
+    checkClusterNetworkPolicyCalico({
+      scenario,
+      ...(options.clusterPolicy ? { clusterPolicy: options.clusterPolicy } : {}),
+      calico: options.calico,
+      where: 'install',
+    });
     const run = runSettings(options, await loadAgentBundle());
     const runId = options.runId ?? newRunId();
     const runDir = path.resolve(io.cwd, options.reports, runId);
@@ -300,6 +318,7 @@ Examples:
         logsDir,
       },
     };
+    const check = await import('../upgrade/check.js');
     let outcome: CheckOutcome;
     try {
       outcome = matrix

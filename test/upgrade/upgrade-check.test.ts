@@ -836,4 +836,42 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     expect(releases.requests).to.deep.equal([]);
     expect(api.requests).to.deep.equal([]);
   });
+
+  it('refuses ClusterNetworkPolicy on the Calico every phase would install, as run does, before any command or download (facts B4.1, B4.3)', async () => {
+    const withBundle = (entry: string) =>
+      SCENARIO.replace('  attempts:\n', `  policies:\n    - ${entry}\n  attempts:\n`);
+    await writeFile(path.join(dir, 'bundle.yaml'), withBundle('builtin: hard-isolation'));
+    await writeFile(
+      path.join(dir, 'cnp.yaml'),
+      withBundle('{ builtin: hard-isolation, clusterPolicy: cnp }'),
+    );
+    const sentence =
+      'uses ClusterNetworkPolicy (ClusterNetworkPolicy tenant-isolation-acme, ClusterNetworkPolicy tenant-isolation-globex), which Calico enforces from v3.32.1 on (v3.32.0 added it and is refused for its server-side-apply bug); this run would install Calico v3.31.2: add --calico v3.32.1 (or --cluster-policy calico)';
+    const upgrade = ['--from', '1.29.3', '--to', '1.30.4'];
+    const option = await runCli(
+      ['upgrade-check', '-f', 'bundle.yaml', ...upgrade, '--cluster-policy', 'cnp'],
+      dir,
+    );
+    expect(option.code, option.stderr).to.equal(2);
+    expect(option.stderr).to.match(
+      new RegExp(`^error: \\S*bundle\\.yaml ${sentence.replace(/[()+.]/g, '\\$&')}\n$`),
+    );
+    const own = await runCli(['upgrade-check', '-f', 'cnp.yaml', ...upgrade], dir);
+    expect(own.code, own.stderr).to.equal(2);
+    expect(own.stderr).to.contain(sentence);
+    // --matrix runs on the same Calico: refused the same way.
+    const matrix = await runCli(['upgrade-check', '-f', 'cnp.yaml', '--matrix', '1.29.3,1.30.4'], dir);
+    expect(matrix.code, matrix.stderr).to.equal(2);
+    expect(matrix.stderr).to.contain(sentence);
+    // --cluster-policy on a scenario without the bundle would change nothing: refused too.
+    const nothing = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', ...upgrade, '--cluster-policy', 'cnp'],
+      dir,
+    );
+    expect(nothing.code).to.equal(2);
+    expect(nothing.stderr).to.contain('does not use builtin: hard-isolation');
+    expect(await stubs.calls()).to.deep.equal([]);
+    expect(releases.requests).to.deep.equal([]);
+    expect(api.requests).to.deep.equal([]);
+  });
 });
