@@ -9,8 +9,9 @@ import { KubeClient } from '../../harness/kube/client.js';
 import { execInPod } from '../../harness/kube/exec.js';
 import { isPodReady } from '../../harness/kube/pods.js';
 import { waitFor } from '../../harness/kube/wait.js';
-import { FakeApiServer } from './fake-apiserver/server.js';
+import { FakeApiServer, type FakeApiServerOptions } from './fake-apiserver/server.js';
 import { Spawner, type SpawnedProcess } from './fake-apiserver/spawner.js';
+import { agentBundle, agentExec, closedPort, scriptedServer } from './fake-cluster.js';
 
 const closed = (child: SpawnedProcess) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -95,11 +96,13 @@ describe('fake API server: the spawner', function () {
     expect(await ended).to.deep.equal({ code: null, signal: null });
   });
 
-  it('runs an exec through the fake API server: stdin closed (v5), output, stderr and exit code', async function () {
-    const script = `let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{process.stdout.write('got:'+s);process.stderr.write('warn');process.exit(3)})`;
-    const server = await new FakeApiServer({
-      exec: () => spawner.spawn(process.execPath, ['-e', script]),
-    }).start();
+  /** One exec with stdin through a fake API server whose exec is `exec`. */
+  async function execThrough(
+    exec: FakeApiServerOptions['exec'],
+    command: string[],
+    stdin: string,
+  ): Promise<Awaited<ReturnType<typeof execInPod>>> {
+    const server = await new FakeApiServer({ ...(exec ? { exec } : {}) }).start();
     try {
       const client = new KubeClient({ kubeConfig: server.kubeConfig() });
       const ns: KubernetesObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 't' } };
@@ -117,22 +120,70 @@ describe('fake API server: the spawner', function () {
         timeoutMs: 3000,
         description: 'pod Ready',
       });
-      const result = await execInPod(client.kubeConfig, {
+      return await execInPod(client.kubeConfig, {
         namespace: 't',
         pod: 'p',
         container: 'agent',
-        command: ['node', 'x'],
-        stdin: '[{"id":"a"}]',
-        timeoutMs: 10_000,
-      });
-      expect(result).to.deep.include({
-        exitCode: 3,
-        stdout: 'got:[{"id":"a"}]',
-        stderr: 'warn',
-        protocol: 'v5.channel.k8s.io',
+        command,
+        stdin,
+        timeoutMs: 20_000,
       });
     } finally {
       await server.stop();
+    }
+  }
+
+  it('runs an exec through the fake API server: stdin closed (v5), output, stderr and exit code', async function () {
+    const script = `let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{process.stdout.write('got:'+s);process.stderr.write('warn');process.exit(3)})`;
+    const result = await execThrough(
+      () => spawner.spawn(process.execPath, ['-e', script]),
+      ['node', 'x'],
+      '[{"id":"a"}]',
+    );
+    expect(result).to.deep.include({
+      exitCode: 3,
+      stdout: 'got:[{"id":"a"}]',
+      stderr: 'warn',
+      protocol: 'v5.channel.k8s.io',
+    });
+  });
+
+  it('runs the real agent session through agentExec with the spawner: results, end of batch, exit 0', async function () {
+    this.timeout(60_000);
+    const app = await scriptedServer(['app']);
+    try {
+      const exec = agentExec({
+        bundlePath: await agentBundle(),
+        unroutedPort: await closedPort(),
+        route: () => app.port,
+        spawner,
+      });
+      const batch = (id: string) =>
+        JSON.stringify({
+          batch: id,
+          attempts: [
+            { id: `a${id}`, kind: 'http', host: 'api.t.svc.cluster.local', port: 8080, timeoutMs: 5000 },
+          ],
+        }) + '\n';
+      const result = await execThrough(
+        exec,
+        ['node', '/agent/bulkhead-agent.mjs', 'session', '--concurrency', '4'],
+        batch('1') + batch('2'),
+      );
+      expect(result.exitCode).to.equal(0);
+      const lines = result.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { batch: string; id?: string; outcome?: string; end?: true });
+      expect(lines.map((l) => [l.batch, l.end ? 'end' : `${l.id ?? ''}:${l.outcome ?? ''}`])).to.deep.equal([
+        ['1', 'a1:allowed'],
+        ['1', 'end'],
+        ['2', 'a2:allowed'],
+        ['2', 'end'],
+      ]);
+      expect(app.hits()).to.equal(2);
+    } finally {
+      await app.close();
     }
   });
 });

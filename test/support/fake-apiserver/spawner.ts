@@ -195,10 +195,16 @@ export class SpawnedProcess extends EventEmitter {
       for (const s of [this.input, this.stdout, this.stderr]) s.destroy();
     }
     this.emit('error', error);
+    // Its streams may have closed already (nothing held their far ends).
+    this.maybeClose();
   }
 
+  private closed = false;
+
   private maybeClose(): void {
-    if (this.exited && this.streamsOpen === 0) this.emit('close', this.exitCode, this.signalCode);
+    if (this.closed || !this.exited || this.streamsOpen > 0) return;
+    this.closed = true;
+    this.emit('close', this.exitCode, this.signalCode);
   }
 }
 
