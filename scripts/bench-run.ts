@@ -518,7 +518,7 @@ async function fanoutRun(): Promise<void> {
 async function fanoutCase(dir: string): Promise<Timed & { peakRssBytes: number; counts: ExecCounts }> {
   const fake = await startServer([
     '--spawn',
-    values.spawn ?? 'spawner',
+    values.spawn,
     '--pods',
     String(FANOUT.pods),
     '--max-opening',
@@ -560,7 +560,7 @@ async function main(): Promise<void> {
   console.log(
     `bench:run rounds: ${ROUNDS.pods} source pods × ${ROUNDS.attempts} attempts, answered after ${DELAY_MS} ms, ${ROUNDS.rounds} rounds, ${runs} runs`,
   );
-  const server = await startServer(['--pods', String(ROUNDS.pods), '--spawn', values.spawn ?? 'spawner']);
+  const server = await startServer(['--pods', String(ROUNDS.pods), '--spawn', values.spawn]);
   const persistent: Timed[] = [];
   const warm: (Timed & { canaryMs?: number })[] = [];
   const perRound: Timed[] = [];
