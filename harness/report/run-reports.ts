@@ -153,6 +153,8 @@ export const CLUSTER_POLICIES_FILE = 'manifests/cluster-policies.yaml';
  * `cluster-policies` record, so each copy can be matched to the record it came from.
  */
 function clusterPoliciesText(objects: NonNullable<WriteRunReportsProps['clusterPolicies']>): string {
+  if (objects.length === 0)
+    return "# the run read the cluster's policies and found none it did not write itself\n";
   return objects
     .map(
       ({ id, object }) =>
