@@ -143,6 +143,11 @@ const FootingRecordSchema = z.object({
   type: z.literal('footing'),
   readBack: z.object({ fixtures: z.number().int(), policies: z.number().int() }),
   sidecars: z.object({ pods: z.number().int(), withProxy: z.number().int() }),
+  /**
+   * With ambient workloads: the run pods found captured by ztunnel as the scenario says, and the
+   * waypoints found usable (Programmed, a pod Ready, Services WaypointBound): harness/run/ambient-footing.ts.
+   */
+  ambient: z.object({ captured: z.number().int(), waypoints: z.number().int() }).optional(),
 });
 
 /** What the run waited on before round 1, per layer (barrier-schema.ts). */
