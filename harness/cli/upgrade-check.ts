@@ -212,10 +212,10 @@ Examples:
         '--matrix creates a fresh cluster per version and deletes it before the next; --reuse and --keep* do not apply',
       );
     const plan = { kubernetes: options.kubernetes, calico: options.calico };
-    const check = await import('../upgrade/check.js');
+    const plans = await import('../upgrade/version-plan.js');
     // Refusals first: nothing is downloaded or created for a plan a phase could not run.
-    if (matrix) check.checkMatrixPlan({ ...plan, versions: matrix });
-    else check.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
+    if (matrix) plans.checkMatrixPlan({ ...plan, versions: matrix });
+    else plans.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
     // Facts A5.1-A5.3 (ambient-cnp-facts.md): istio-cni and ztunnel upgrade after istiod, with no
     // canary, resetting every long-lived connection on the node; none of those phases exist here.
@@ -315,6 +315,7 @@ Examples:
         logsDir,
       },
     };
+    const check = await import('../upgrade/check.js');
     let outcome: CheckOutcome;
     try {
       outcome = matrix
