@@ -10,6 +10,7 @@ import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
 import { InputError, UserError } from '../errors.js';
+import { gatewayRefusal } from '../scenario/gateways.js';
 import { firstAmbient } from '../scenario/dataplane.js';
 import type { Scenario } from '../scenario/types.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
@@ -154,6 +155,8 @@ Examples:
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
+      const gateway = gatewayRefusal(scenario, 'run');
+      if (gateway) throw new InputError([gateway]);
       const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
       const cnpGate = {
         scenario,

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { InputError, UserError } from '../errors.js';
+import { gatewayRefusal } from '../scenario/gateways.js';
 import { ambientRefusal } from '../scenario/dataplane.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { newRunId } from '../run/identity.js';
@@ -225,6 +226,8 @@ Examples:
       'its upgrade phases (istiod, then istio-cni, then ztunnel, which has no canary and resets connections) are not built',
     );
     if (ambient) throw new InputError([ambient]);
+    const gateway = gatewayRefusal(scenario, 'upgrade-check');
+    if (gateway) throw new InputError([gateway]);
     checkClusterPolicyOption(scenario, options.clusterPolicy);
     // As run does, before any download: ClusterNetworkPolicy against the Calico every phase installs.
     const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');

@@ -300,6 +300,7 @@ const ESCAPE_COLUMNS = [
   ['metadata', 'cloud metadata service'],
   ['egress', 'outside the cluster'],
   ['pod-ip', 'other tenants by pod IP'],
+  ['gateway', "other tenants' backends through an ingress gateway"],
 ] as const;
 
 /**
