@@ -113,6 +113,7 @@ export function toBatchItem(
           ...target,
           kind: 'http',
           http: { method, path, headers, ...(body === undefined ? {} : { body }) },
+          ...('target' in attempt && attempt.target.kind === 'gateway' ? { gateway: true as const } : {}),
         };
       }
       return { ...target, kind: attempt.kind, ...(attempt.send === undefined ? {} : { send: attempt.send }) };

@@ -78,7 +78,7 @@ describe('spec.gateways and the gateway generator', () => {
   it("dials the gateway's Service, <name>-istio, with the tenant's host as the Host header", async () => {
     const s = await load(`${TOPOLOGY}  generators:\n    - { kind: gateway, controls: false }\n`);
     const item = toBatchItem(s.attempts[0] as Attempt, s);
-    expect(item).to.deep.include({ host: 'public-istio.ingress.svc.cluster.local', port: 80 });
+    expect(item).to.deep.include({ host: 'public-istio.ingress.svc.cluster.local', port: 80, gateway: true });
     expect(item).to.have.nested.property('http.headers.host', 'acme.example.com');
   });
 
