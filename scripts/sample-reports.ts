@@ -13,7 +13,8 @@
  * metrics port, which the scenario says must be denied (a leak: fail); and initech's batch gets
  * Envoy's own 503 "no healthy upstream", which no rule of the agent's judges (a probe error).
  * The run exits 1 (a failure outranks the error). The fake network plays Calico only as far as
- * the run's network canary needs (a port a stored GlobalNetworkPolicy denies is refused).
+ * the run's network canary needs (a port a stored GlobalNetworkPolicy denies is refused), and the
+ * stand-in istiod (test/support/istiod.ts) answers the mesh barrier's /debug/syncz reads.
  *
  * Deterministic output, so that test/ci/samples.test.ts can hold the committed files to what
  * this script makes:
@@ -45,6 +46,7 @@ import { RunSession } from '../harness/run/session.js';
 import { loadScenario } from '../harness/scenario/loader.js';
 import { FakeApiServer } from '../test/support/fake-apiserver/server.js';
 import { putReadyCluster } from '../test/support/existing-cluster.js';
+import { FakeIstiod } from '../test/support/istiod.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../test/support/fake-cluster.js';
 
 export const SAMPLE_FILES = ['scenario.yaml', 'results.json', 'junit.xml', 'report.html'] as const;
@@ -321,10 +323,13 @@ export async function makeSamples(out: string): Promise<number> {
   const rbac = await scriptedServer(['rbac']);
   const app = await scriptedServer(['app']);
   const noUpstream = await envoyNoHealthyUpstream();
+  // istiod's sync status, as the run's mesh barrier reads it (/debug/syncz through exec).
+  const late: { istiod?: FakeIstiod } = {};
   const server = await new FakeApiServer({
     exec: agentExec({
       bundlePath: await agentBundle(),
       unroutedPort: await closedPort(),
+      override: (request) => late.istiod?.exec(request),
       route: (source, host, port) => {
         if (deniedEgressPorts(server).has(port)) return undefined;
         if (host.startsWith('api.tenant-acme.'))
@@ -343,6 +348,9 @@ export async function makeSamples(out: string): Promise<number> {
   try {
     putReadyCluster(server);
     server.put(ISTIO_AUTHZ_CRD);
+    // Pushes without istiod's debounce, long before the barrier's first read (after the canary's),
+    // so the sample's record (one poll) does not depend on the machine's speed.
+    late.istiod = new FakeIstiod(server, { pushLagMs: 0 });
     const kubeconfig = path.join(work, 'kubeconfig');
     await writeFile(kubeconfig, server.kubeConfig().exportConfig());
     const directory = path.join(work, 'reports', RUN_ID);
@@ -393,6 +401,7 @@ export async function makeSamples(out: string): Promise<number> {
       );
     return exitCode;
   } finally {
+    late.istiod?.stop();
     await server.stop();
     await rbac.close();
     await app.close();

@@ -24,6 +24,7 @@ export const CATEGORY_TITLES: Readonly<Record<Category, string>> = {
   metadata: 'the cloud metadata service',
   egress: 'egress outside the cluster',
   'pod-ip': 'other tenants by pod IP',
+  gateway: "other tenants' backends through an ingress gateway",
 };
 
 /** The describe/it pair of the mocha interface in use. */

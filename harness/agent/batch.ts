@@ -60,6 +60,12 @@ interface TargetBase extends ItemBase {
 export interface HttpItem extends TargetBase {
   readonly kind: 'http';
   readonly http: HttpSpec;
+  /**
+   * The request goes to an Istio ingress gateway, whose own local replies (500 for a route whose
+   * backend it dropped, 404 for a Host no route names) say that it forwarded nothing
+   * (harness/agent/classify.ts classifyGatewayAnswer). Absent otherwise.
+   */
+  readonly gateway?: true;
 }
 
 export interface StreamItem extends TargetBase {
@@ -148,7 +154,16 @@ function readItem(raw: unknown, index: number): BatchItem | InvalidItem {
     const timeoutMs = optionalInt(raw, 'timeoutMs', 1, MAX_TIMEOUT_MS) ?? DEFAULT_TIMEOUT_MS;
     switch (kind) {
       case 'http':
-        return { ...target(raw), id, kind, timeoutMs, http: httpSpec(raw.http) };
+        if (raw.gateway !== undefined && raw.gateway !== true)
+          throw new ItemProblem('gateway: must be true when given');
+        return {
+          ...target(raw),
+          id,
+          kind,
+          timeoutMs,
+          http: httpSpec(raw.http),
+          ...(raw.gateway === true ? { gateway: true as const } : {}),
+        };
       case 'tcp':
       case 'udp':
         return { ...target(raw), id, kind, timeoutMs, ...optional('send', optionalString(raw, 'send')) };

@@ -69,6 +69,41 @@ export function classifyHttpAnswer(answer: HttpAnswer): Verdict {
 }
 
 /**
+ * What a client sees from an Istio ingress gateway (harness/scenario/gateways.ts has the Istio and
+ * Gateway API sources). Its listeners answer with `server: istio-envoy` (istio@1.30.3
+ * `pilot/pkg/networking/util/proxy_headers.go:48-62`, every listener class but SidecarOutbound). Two
+ * local replies of its own mean it forwarded nothing, and carry no upstream timing and an empty
+ * body (Envoy's router sends both with body "": `source/common/router/router.cc`, decodeHeaders,
+ * cluster not found and route not found):
+ * - 500: the route's backendRef was dropped (no ReferenceGrant, RefNotPermitted, or no such
+ *   Service) and the route's ClusterNotFoundResponseCode is 500 (`route/route.go:616-620`);
+ * - 404: the Host header matches no route's hostname (`core/gateway.go:430-574`).
+ * Both are `denied-l7`: the gateway, an L7 proxy, refused to take the request anywhere. Whatever
+ * else it answers (a backend's own reply passed on, Envoy's 403 RBAC or 503 upstream failure) is
+ * read as any answer through Envoy is.
+ */
+export function classifyGatewayAnswer(answer: HttpAnswer): Verdict {
+  const { status, headers, body } = answer;
+  const own =
+    !answer.echo &&
+    body === '' &&
+    headers['x-envoy-upstream-service-time'] === undefined &&
+    headerText(headers.server).trim().toLowerCase() === 'istio-envoy';
+  if (own && status === 500)
+    return {
+      outcome: 'denied-l7',
+      reason:
+        "the gateway answered 500 itself (empty body, no upstream): the route's backend is not one it may send to (a cross-namespace backendRef without a ReferenceGrant, or no such Service)",
+    };
+  if (own && status === 404)
+    return {
+      outcome: 'denied-l7',
+      reason: 'the gateway answered 404 itself (empty body, no upstream): no route on it names this Host',
+    };
+  return classifyHttpAnswer(answer);
+}
+
+/**
  * Envoy's router body is `upstream connect error or disconnect/reset before headers. [retried
  * and the latest ]reset reason: <reason>[, transport failure reason: <detail>]` (§A3).
  */

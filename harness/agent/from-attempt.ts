@@ -6,6 +6,7 @@
  * of the agent bundle.
  */
 import { PUBLIC_ADDRESS } from '../scenario/address-target.js';
+import { gatewayDeploymentName } from '../scenario/gateways.js';
 import type { AddressedAttempt, Attempt, Scenario, WorkloadRef } from '../scenario/types.js';
 import { refText, serviceHost } from '../scenario/types.js';
 import { dataPlaneOf } from '../scenario/dataplane.js';
@@ -36,14 +37,21 @@ export type AttemptScenario = Pick<Scenario, 'clusterDomain' | 'workloads'> & {
 
 /**
  * The address an attempt dials, or undefined when the run has not read it (no addresses, or a
- * workload without a pod).
+ * workload without a pod). An ingress gateway is dialled by its Service name, which needs no
+ * reading: Istio names it after the Gateway (harness/scenario/gateways.ts).
  */
 export function addressOf(
   attempt: AddressedAttempt,
   addresses: RunAddresses | undefined,
+  clusterDomain = 'cluster.local',
 ): string | undefined {
   const t = attempt.target;
   switch (t.kind) {
+    case 'gateway':
+      return serviceHost(
+        { namespace: t.gateway.namespace, name: gatewayDeploymentName(t.gateway.name) },
+        clusterDomain,
+      );
     case 'address':
       return t.address;
     case 'internet':
@@ -92,7 +100,7 @@ export function toBatchItem(
         // ("host: required"), never a deny.
         host:
           'target' in attempt
-            ? (addressOf(attempt, scenario.addresses) ?? '')
+            ? (addressOf(attempt, scenario.addresses, scenario.clusterDomain) ?? '')
             : serviceHost(attempt.to, scenario.clusterDomain),
         // A node port the run did not read leaves 0, which the agent refuses as `error`.
         port: 'target' in attempt ? (dialPortOf(attempt, scenario.addresses) ?? 0) : attempt.port.port,
@@ -105,6 +113,7 @@ export function toBatchItem(
           ...target,
           kind: 'http',
           http: { method, path, headers, ...(body === undefined ? {} : { body }) },
+          ...('target' in attempt && attempt.target.kind === 'gateway' ? { gateway: true as const } : {}),
         };
       }
       return { ...target, kind: attempt.kind, ...(attempt.send === undefined ? {} : { send: attempt.send }) };

@@ -4,7 +4,7 @@
  * Envoy's replies and the echo.
  */
 import type { HttpItem } from './batch.js';
-import { classifyFailure, classifyHttpAnswer } from './classify.js';
+import { classifyFailure, classifyGatewayAnswer, classifyHttpAnswer } from './classify.js';
 import { classifyAmbientAnswer, classifyAmbientFailure } from './classify-ambient.js';
 import { Clock } from './clock.js';
 import { readEcho } from './echo.js';
@@ -63,7 +63,7 @@ export async function probeHttp(item: HttpItem, lookupHost: HostLookup): Promise
   return {
     id: item.id,
     kind: 'http',
-    ...(item.ambient ? classifyAmbientAnswer : classifyHttpAnswer)({
+    ...(item.ambient ? classifyAmbientAnswer : item.gateway ? classifyGatewayAnswer : classifyHttpAnswer)({
       status: result.status,
       headers: result.headers,
       body: text,

@@ -44,7 +44,12 @@ export async function printMatrix(print: MatrixPrint, io: CliIo): Promise<void> 
     );
   for (const cell of print.cells) {
     if (cell.kind === 'run') checkVersionPlan({ ...plan, istio: cell.istio });
-    else (await import('../upgrade/check.js')).checkUpgradePlan({ ...plan, from: cell.from, to: cell.to });
+    else
+      (await import('../upgrade/version-plan.js')).checkUpgradePlan({
+        ...plan,
+        from: cell.from,
+        to: cell.to,
+      });
   }
   io.stdout(renderCiMatrix(print.cells, plan, print.format));
 }

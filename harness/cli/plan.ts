@@ -32,6 +32,7 @@ interface PlanCliOptions {
   readonly apiServer?: string[];
   readonly apiServerPort: string;
   readonly podCidr?: string[];
+  readonly calico?: string;
 }
 
 /** Some declared expectation contradicts the prediction: exit 1, like a failed isolation check. */
@@ -60,6 +61,10 @@ export function planCommand(program: Command, io: CliIo): void {
       '--staged',
       "predict Calico's staged policies as if enforced, and list the attempts whose outcome that changes",
       false,
+    )
+    .option(
+      '--calico <version>',
+      'the Calico release that enforces the policies (decides what AdminNetworkPolicy kinds do; default: unknown, or what --from-cluster reads)',
     )
     .option(
       '--api-server <cidr[,cidr...]>',
@@ -99,14 +104,19 @@ Examples:
       };
       const manifests = renderPolicySources(scenario, render);
       const foreign = options.fromCluster ? await clusterPolicies(scenario, options, io.cwd) : undefined;
+      const calico = calicoOf(options.calico) ?? foreign?.calico;
       const input = {
         ...scenario,
         manifests,
         facts: {
           ...(apiServer ? { apiServer } : {}),
           ...(options.podCidr ? { podCidrs: options.podCidr } : {}),
+          ...(calico ? { calico } : {}),
         },
       };
+      const { ignoredAdminPolicies } = await import('../model/admin-network-policy.js');
+      for (const text of ignoredAdminPolicies([...(foreign?.manifests ?? []), ...manifests], calico))
+        io.stderr(`warning: ${text}\n`);
       const planOptions = { ablate: options.ablate, staged: options.staged };
       // The cluster's objects were there first: they go before the scenario's.
       const planned = planAttempts(
@@ -150,27 +160,44 @@ Examples:
     });
 }
 
-/** The cluster's policy objects that can touch the scenario's namespaces, read-only. */
+/** `--calico`: a release like v3.31.2, or exit 2 naming the option. */
+function calicoOf(version: string | undefined): string | undefined {
+  if (version === undefined) return undefined;
+  if (!/^v?\d+\.\d+\.\d+$/.test(version.trim()))
+    throw new UserError(`--calico: '${version}' is not a Calico release like v3.31.2`);
+  return version.trim();
+}
+
+/**
+ * The cluster's policy objects that can touch the scenario's namespaces, read-only, with the
+ * Calico release the cluster reports (when it reports one).
+ */
 async function clusterPolicies(
   scenario: Scenario,
   options: PlanCliOptions,
   cwd: string,
-): Promise<ClusterPolicies> {
-  const [{ loadKubeConfig }, { KubeClient }, { readClusterPolicies }] = await Promise.all([
+): Promise<ClusterPolicies & { readonly calico?: string }> {
+  const [{ loadKubeConfig }, { KubeClient }, { readClusterPolicies }, { calicoVersion }] = await Promise.all([
     import('../cluster/existing.js'),
     import('../kube/index.js'),
     import('../policies/cluster-policies.js'),
+    import('../cluster/detect.js'),
   ]);
   const kubeConfig = loadKubeConfig({
     cwd,
     ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
     ...(options.context ? { context: options.context } : {}),
   });
-  return readClusterPolicies({
-    client: new KubeClient({ kubeConfig }),
+  const client = new KubeClient({ kubeConfig });
+  const policies = await readClusterPolicies({
+    client,
     namespaces: scenario.namespaces.map((n) => n.name),
     meshRootNamespace: scenario.meshRootNamespace,
   });
+  // Only for the AdminNetworkPolicy kinds: a version that cannot be read leaves them unknown.
+  const calico =
+    options.calico === undefined ? await calicoVersion(client).catch(() => undefined) : undefined;
+  return { ...policies, ...(calico ? { calico } : {}) };
 }
 
 function apiServerOf(o: PlanCliOptions): RenderOptions['apiServer'] {

@@ -10,7 +10,8 @@ import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
 import { InputError, UserError } from '../errors.js';
-import { ambientRefusal, firstAmbient } from '../scenario/dataplane.js';
+import { gatewayRefusal } from '../scenario/gateways.js';
+import { firstAmbient } from '../scenario/dataplane.js';
 import type { Scenario } from '../scenario/types.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
 import { resultTable, runSummary } from '../report/run-table.js';
@@ -152,14 +153,10 @@ Examples:
         throw new UserError('--matrix-format chooses how --istio-matrix is printed; give --istio-matrix too');
       const evidence = await evidenceSettings(options, io.cwd);
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
-      const ambient = ambientRefusal(
-        scenario,
-        'run',
-        'deploying ambient workloads (ztunnel, istio-cni, waypoints, capture checks) is not built yet; `validate` and `plan` read them',
-      );
-      if (ambient) throw new InputError([ambient]);
       const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
+      const gateway = gatewayRefusal(scenario, 'run');
+      if (gateway) throw new InputError([gateway]);
       const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
       const cnpGate = {
         scenario,

@@ -71,7 +71,7 @@ export function addApiServerOption(command: Command): Command {
   );
 }
 
-/** `--cluster-policy calico|cnp` (plan, run): where builtin:hard-isolation puts its cross-tenant deny. */
+/** `--cluster-policy calico|cnp` (plan, run, upgrade-check): where builtin:hard-isolation puts its cross-tenant deny. */
 export function clusterPolicyOption(): Option {
   return new Option(
     '--cluster-policy <form>',
@@ -135,7 +135,7 @@ export interface RunnerOptions {
   readonly agentImage?: string;
   readonly imageRegistry?: string;
   readonly runId?: string;
-  /** `--cluster-policy` (run only). */
+  /** `--cluster-policy` (run, upgrade-check). */
   readonly clusterPolicy?: ClusterPolicyForm;
 }
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { InputError, UserError } from '../errors.js';
+import { gatewayRefusal } from '../scenario/gateways.js';
 import { ambientRefusal } from '../scenario/dataplane.js';
 import { agentImage as resolveAgentImage } from '../run/fixtures.js';
 import { newRunId } from '../run/identity.js';
@@ -24,10 +25,19 @@ import type { MAX_STREAM_RATE } from '../upgrade/stream.js';
 import type { PhaseSettings } from '../upgrade/phase.js';
 import { CommandExit, type CliIo } from './io.js';
 import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } from './matrix.js';
-import { addRunnerOptions, loadAgentBundle, runSettings, seconds, type RunnerOptions } from './shared.js';
+import {
+  addRunnerOptions,
+  checkClusterPolicyOption,
+  clusterPolicyOption,
+  loadAgentBundle,
+  runSettings,
+  seconds,
+  type RunnerOptions,
+} from './shared.js';
+import { addTesterOptions, testerOf, type TesterOptions } from './evidence.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
-interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
+interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions, TesterOptions {
   readonly file: string;
   readonly from?: string;
   readonly to?: string;
@@ -107,7 +117,8 @@ export function upgradeCheckCommand(program: Command, io: CliIo): void {
       .option('--keep', 'keep everything the check created (the cluster too)', false)
       .option('--keep-on-failure', 'keep what the check created when an expectation failed', false)
       .option('--keep-cluster', 'keep the kind cluster afterwards', false)
-      .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false),
+      .option('--reuse', 'use a running kind cluster of the same name (never deleted afterwards)', false)
+      .addOption(clusterPolicyOption()),
   )
     .option('--bundle', "also write each phase's evidence bundle", false)
     .option('--trigger <text>', 'why this check happened, for the report (default: pre-upgrade)')
@@ -163,7 +174,7 @@ Examples:
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --kubernetes 1.34.0 --matrix 1.28.6,1.29.3,1.30.4
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --matrix 1.29.6:1.30.3,1.30.3:1.30.4 --matrix-format github`,
     );
-  addProvisionOptions(command);
+  addTesterOptions(addProvisionOptions(command));
   // The Istio versions are --from/--to (or --matrix): the shared --istio is refused, and unlisted.
   command.options.find((o) => o.long === '--istio')?.hideHelp();
   command.action(async (options: UpgradeCheckOptions) => {
@@ -203,10 +214,10 @@ Examples:
         '--matrix creates a fresh cluster per version and deletes it before the next; --reuse and --keep* do not apply',
       );
     const plan = { kubernetes: options.kubernetes, calico: options.calico };
-    const check = await import('../upgrade/check.js');
+    const plans = await import('../upgrade/version-plan.js');
     // Refusals first: nothing is downloaded or created for a plan a phase could not run.
-    if (matrix) check.checkMatrixPlan({ ...plan, versions: matrix });
-    else check.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
+    if (matrix) plans.checkMatrixPlan({ ...plan, versions: matrix });
+    else plans.checkUpgradePlan({ ...plan, from: options.from ?? '', to: options.to ?? '' });
     const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
     // Facts A5.1-A5.3 (ambient-cnp-facts.md): istio-cni and ztunnel upgrade after istiod, with no
     // canary, resetting every long-lived connection on the node; none of those phases exist here.
@@ -216,6 +227,17 @@ Examples:
       'its upgrade phases (istiod, then istio-cni, then ztunnel, which has no canary and resets connections) are not built',
     );
     if (ambient) throw new InputError([ambient]);
+    const gateway = gatewayRefusal(scenario, 'upgrade-check');
+    if (gateway) throw new InputError([gateway]);
+    checkClusterPolicyOption(scenario, options.clusterPolicy);
+    // As run does, before any download: ClusterNetworkPolicy against the Calico every phase installs.
+    const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
+    checkClusterNetworkPolicyCalico({
+      scenario,
+      ...(options.clusterPolicy ? { clusterPolicy: options.clusterPolicy } : {}),
+      calico: options.calico,
+      where: 'install',
+    });
     const run = runSettings(options, await loadAgentBundle());
     const runId = options.runId ?? newRunId();
     const runDir = path.resolve(io.cwd, options.reports, runId);
@@ -232,6 +254,7 @@ Examples:
         );
       },
     });
+    const tester = testerOf(options);
     const settings: PhaseSettings = {
       run,
       bundle: options.bundle,
@@ -244,8 +267,10 @@ Examples:
       },
       environment: {
         provider: options.provider,
+        // Always a cluster bulkhead created (kind or k3s): a replica, never production.
         environment: 'replica',
         trigger: options.trigger ?? 'pre-upgrade',
+        ...(tester ? { tester } : {}),
         clusterName: options.provider === 'kind' ? options.name : 'k3s',
         versions: {
           kubernetes: options.kubernetes,
@@ -297,6 +322,7 @@ Examples:
         logsDir,
       },
     };
+    const check = await import('../upgrade/check.js');
     let outcome: CheckOutcome;
     try {
       outcome = matrix

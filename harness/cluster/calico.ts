@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 
+import { CALICO_EBPF_AMBIENT_WHY, calicoEbpfFields } from '../calico-dataplane.js';
 import { UserError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { waitFor } from '../kube/wait.js';
@@ -254,34 +255,29 @@ async function waitCalicoAvailable(props: CalicoProps): Promise<void> {
 }
 
 /**
- * Why Calico's dataplane rules ambient out, or undefined when it does not: the eBPF dataplane,
- * under which Calico policy is not enforced on ambient traffic ("The BPF dataplane's bpf_redirect
- * bypasses the socket layer that Istio ambient (ztunnel) redirection relies on", calico master
- * commit dfce636523, e2e/config/kind/bpf.yaml:21; ../shared/reference/ambient-cnp-facts.md A1.8(c)).
- * Read-only: the operator's Installation `default` (`spec.calicoNetwork.linuxDataplane: BPF`) and
- * the FelixConfiguration `default` (`spec.bpfEnabled: true`, through Calico's API server, else its
- * CRD). Objects or kinds that are not there say nothing; any other failure is thrown.
+ * Why Calico's dataplane rules ambient out, or undefined when it does not: the eBPF dataplane
+ * (which fields mean it, and why: harness/calico-dataplane.ts). Read-only: the operator's
+ * Installation `default` and the FelixConfiguration `default` (through Calico's API server, else
+ * its CRD). Objects or kinds that are not there say nothing; any other failure is thrown.
  */
 export async function calicoEbpfProblem(client: KubeClient): Promise<string | undefined> {
-  const installation = (await readOptional(client, {
+  const found: string[] = [];
+  const installation = await readOptional(client, {
     apiVersion: 'operator.tigera.io/v1',
     kind: 'Installation',
     name: 'default',
-  })) as { spec?: { calicoNetwork?: { linuxDataplane?: string } } } | undefined;
-  const found: string[] = [];
-  if (installation?.spec?.calicoNetwork?.linuxDataplane === 'BPF')
-    found.push('Installation default has spec.calicoNetwork.linuxDataplane: BPF');
+  });
+  for (const f of installation ? calicoEbpfFields(installation) : [])
+    found.push(`Installation default has ${f.path.join('.')}: ${f.setting.split(': ')[1] ?? ''}`);
   for (const apiVersion of ['projectcalico.org/v3', 'crd.projectcalico.org/v1']) {
-    const felix = (await readOptional(client, {
-      apiVersion,
-      kind: 'FelixConfiguration',
-      name: 'default',
-    })) as { spec?: { bpfEnabled?: boolean } } | undefined;
+    const felix = await readOptional(client, { apiVersion, kind: 'FelixConfiguration', name: 'default' });
     if (!felix) continue;
-    if (felix.spec?.bpfEnabled === true)
-      found.push(`FelixConfiguration default (${apiVersion}) has spec.bpfEnabled: true`);
+    for (const f of calicoEbpfFields(felix))
+      found.push(
+        `FelixConfiguration default (${apiVersion}) has ${f.path.join('.')}: ${f.setting.split(': ')[1] ?? ''}`,
+      );
     break;
   }
   if (found.length === 0) return undefined;
-  return `Calico runs the eBPF dataplane (${found.join('; ')}), and under eBPF Calico policy is not enforced on ambient traffic (its bpf_redirect bypasses the socket layer ztunnel's redirection relies on); run ambient scenarios on a Calico with linuxDataplane Iptables or Nftables`;
+  return `Calico runs the eBPF dataplane (${found.join('; ')}), and ${CALICO_EBPF_AMBIENT_WHY}; run ambient scenarios on a Calico with linuxDataplane Iptables or Nftables`;
 }

@@ -18,7 +18,15 @@ import { daemonSetRolledOut } from '../kube/rollout.js';
 import { describePermission, missingPermissions } from './access.js';
 import type { StepLog } from './commands.js';
 import { calicoEbpfProblem } from './calico.js';
-import { calicoApiProblem, calicoVersion, istioVersion, kubernetesVersion, readOptional } from './detect.js';
+import {
+  calicoApiProblem,
+  calicoVersion,
+  istioControlPlanes,
+  istioVersion,
+  kubernetesVersion,
+  noDefaultIstiodProblem,
+  readOptional,
+} from './detect.js';
 import { GATEWAY_CRD } from './gateway-api.js';
 import { AMBIENT_DAEMONSETS, hasAmbientDataPlane } from './istio.js';
 import type { Cluster } from './provider.js';
@@ -316,9 +324,7 @@ export async function checkExisting(
     if (bundled) {
       problems.push(CALICO_BUNDLE_REFUSAL);
     } else if (!env.istio) {
-      problems.push(
-        'no istiod found in istio-system; install Istio, or run on a fresh cluster with --provider kind',
-      );
+      problems.push(noDefaultIstiodProblem(await istioControlPlanes(client)));
     }
     if (options.dataplane === 'ambient' && !bundled) {
       log?.(

@@ -15,7 +15,7 @@ import { UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { CALICO_POD_SUBNET, calicoEbpfProblem, installCalico } from './calico.js';
 import type { CommandRunner } from './commands.js';
-import { detectVersions, kubernetesVersion } from './detect.js';
+import { detectVersions, type ClusterVersions } from './detect.js';
 import { startInternet, stopInternet } from './internet.js';
 import { fetchGatewayApi, gatewayApiFor, installGatewayApi, type GatewayApiBundle } from './gateway-api.js';
 import { hasAmbientDataPlane, installIstio, waitAmbientDataPlane, type InstallDataplane } from './istio.js';
@@ -278,11 +278,8 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
   };
 
   try {
-    const found = reused ? await detectVersions(client) : {};
-    if (reused) {
-      const k8s = found.kubernetes ?? (await kubernetesVersion(client));
-      checkVersionPlan({ ...props.versions, kubernetes: k8s });
-    }
+    const found: ClusterVersions = reused ? await detectVersions(client) : {};
+    if (found.kubernetes) checkVersionPlan({ ...props.versions, kubernetes: found.kubernetes });
     const artifacts: Record<string, string> = { [`istioctl-${istioctl.version}`]: istioctl.archiveSha256 };
     if (found.calico !== props.versions.calico) {
       const calico = await installCalico({

@@ -78,10 +78,17 @@ export function calicoHasClusterNetworkPolicy(version: string): boolean {
  */
 export const CNP_MIN_CALICO = 'v3.32.1';
 
-/** `a` before `b` (negative), equal (0) or after (positive), by major, minor and patch; a leading `v` is ignored. */
+/**
+ * `a` before `b` (negative), equal (0) or after (positive), by major, minor and patch; a leading
+ * `v` is ignored and so is a pre-release suffix (`1.30.0-beta.1` compares as 1.30.0).
+ */
 export function compareVersions(a: string, b: string): number {
-  const pa = a.replace(/^v/, '').split('.').map(Number);
-  const pb = b.replace(/^v/, '').split('.').map(Number);
+  const parts = (v: string) =>
+    v
+      .replace(/^v/, '')
+      .split('.')
+      .map((x) => Number.parseInt(x, 10) || 0);
+  const [pa, pb] = [parts(a), parts(b)];
   for (let i = 0; i < 3; i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
     if (d !== 0) return d;

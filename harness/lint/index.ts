@@ -52,13 +52,13 @@ const schemaUnknown: Rule = {
   id: 'schema/unknown-kind',
   severity: 'info',
   summary: 'No schema is known for this apiVersion and kind; it was not validated',
-  help: 'bulkhead validates core Kubernetes kinds, Istio security and networking kinds, and Calico policy kinds.',
+  help: 'bulkhead validates core Kubernetes kinds, Istio security and networking kinds, Calico policy kinds (staged ones included) and ClusterNetworkPolicy.',
   check(ctx) {
     return ctx.manifests
       .filter((m) => validateManifest(m).status === 'unknown-kind')
       .map((m) => {
         const what = `${String(m.object.apiVersion)} ${String(m.object.kind)}`;
-        // A kind bulkhead knows (a Calico staged policy, say) has no schema shipped with it: not a typo.
+        // A kind bulkhead knows (a Calico NetworkSet, say) has no schema shipped with it: not a typo.
         return policyKind(String(m.object.apiVersion), String(m.object.kind))
           ? at(
               this,

@@ -3,6 +3,7 @@
  * named in its help. A namespace is ambient when the scenario says so or a Namespace manifest is
  * labelled `istio.io/dataplane-mode=ambient` (fact A2.1).
  */
+import { calicoEbpfFields } from '../calico-dataplane.js';
 import { ztunnelStatus } from '../model/ambient-authz.js';
 import { AuthorizationLayer } from '../model/authorization.js';
 import {
@@ -349,26 +350,14 @@ const calicoEbpf: Rule = {
     if (namespaces.size === 0) return [];
     const out: Finding[] = [];
     for (const m of ctx.manifests) {
-      const spec = obj(m.object.spec);
-      if (m.object.kind === 'FelixConfiguration' && spec.bpfEnabled === true) {
+      for (const f of calicoEbpfFields(m.object)) {
         out.push(
           at(
             this,
             m,
-            ['spec', 'bpfEnabled'],
-            'bpfEnabled: true with ambient workloads: Calico policy is not enforced on ambient traffic',
-            'Run Calico with the iptables or nftables dataplane for ambient.',
-          ),
-        );
-      }
-      if (m.object.kind === 'Installation' && str(obj(spec.calicoNetwork).linuxDataplane) === 'BPF') {
-        out.push(
-          at(
-            this,
-            m,
-            ['spec', 'calicoNetwork', 'linuxDataplane'],
-            'linuxDataplane: BPF with ambient workloads: Calico policy is not enforced on ambient traffic',
-            'Set linuxDataplane to Iptables or Nftables for ambient.',
+            [...f.path],
+            `${f.setting} with ambient workloads: Calico policy is not enforced on ambient traffic`,
+            `Run Calico with ${f.instead} for ambient.`,
           ),
         );
       }

@@ -3,8 +3,11 @@
  * tier ordered before `kube-admin` overrides the Admin tier (B3.3), Pass with nothing after it to
  * decide (B2.2, B2.1 "all pods can communicate"), Baseline rules a namespace's NetworkPolicy
  * shadows (B2.1), peers Calico does not convert (B3.5), and equal priorities in a tier (B2.4,
- * B3.4).
+ * B3.4). And the kinds ClusterNetworkPolicy replaced: an AdminNetworkPolicy or
+ * BaselineAdminNetworkPolicy, which Calico v3.32 no longer enforces (B4.2; the releases that do
+ * are model/admin-network-policy.ts's).
  */
+import { ANP_API_VERSION, adminPolicyMigration, isAdminPolicyKind } from '../model/admin-network-policy.js';
 import {
   CALICO_UNSUPPORTED_PEERS,
   CNP_TIERS,
@@ -281,7 +284,34 @@ const priorityTie: Rule = {
   },
 };
 
+const adminNetworkPolicy: Rule = {
+  id: 'cnp/admin-network-policy',
+  severity: 'warning',
+  summary: 'An AdminNetworkPolicy or BaselineAdminNetworkPolicy, which Calico v3.32 no longer enforces',
+  help:
+    'Calico v3.32 removed AdminNetworkPolicy and BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1): ' +
+    '"These resources must be removed or replaced by ClusterNetworkPolicy before upgrade, since Calico v3.32 and ' +
+    'newer won\'t enforce them" (calico v3.32.0 release notes, PR 11144; facts B4.2). Calico enforced ' +
+    'AdminNetworkPolicy from v3.29.0 and BaselineAdminNetworkPolicy from v3.30.0 (their release notes).',
+  check(ctx) {
+    return ctx.manifests.flatMap((m) => {
+      const kind = String(m.object.kind);
+      if (m.object.apiVersion !== ANP_API_VERSION || !isAdminPolicyKind(kind)) return [];
+      return [
+        at(
+          this,
+          m,
+          ['kind'],
+          `${kind} ${nameOf(m)}: ${adminPolicyMigration(kind)}`,
+          `Rewrite it as a ClusterNetworkPolicy with tier: ${kind === 'AdminNetworkPolicy' ? 'Admin' : 'Baseline'} (actions Accept, Deny${kind === 'AdminNetworkPolicy' ? ', Pass' : ''}) and remove it before upgrading Calico to v3.32.`,
+        ),
+      ];
+    });
+  },
+};
+
 export const CNP_RULES: readonly Rule[] = [
+  adminNetworkPolicy,
   tierBeforeAdmin,
   passWithoutLowerTier,
   baselineShadowed,

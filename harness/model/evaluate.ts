@@ -119,6 +119,11 @@ export class PolicyModel {
   private readonly api: ApiLayer;
   private readonly unmodeled: readonly Unmodeled[];
   private readonly reject: boolean;
+  /**
+   * The objects the cluster's Calico does not act on (an AdminNetworkPolicy on v3.32), each with
+   * why: they change no prediction, and every prediction says so.
+   */
+  readonly ignored: readonly string[];
   private readonly networkProblems: readonly string[];
   private readonly connectionCache = new Map<number, PathVerdict>();
   private readonly startupCache = new Map<number, PathVerdict>();
@@ -137,7 +142,7 @@ export class PolicyModel {
       facts,
       outsideEndpoints(input.attempts ?? [], facts),
     );
-    const inv = inventory(manifests, input.meshRootNamespace, clusterDomain);
+    const inv = inventory(manifests, input.meshRootNamespace, clusterDomain, facts.calico);
     const calico = compileCalico(
       { policies: inv.calicoPolicies, tiers: inv.calicoTiers, networkSets: inv.calicoNetworkSets },
       this.cluster,
@@ -182,10 +187,16 @@ export class PolicyModel {
       })),
     ];
     this.reject = inv.rejectInsteadOfDrop;
+    this.ignored = inv.ignored;
   }
 
-  /** Predicts one attempt. */
+  /** Predicts one attempt; the objects Calico ignores are named after the reasons. */
   predict(attempt: Attempt): Prediction {
+    const p = this.predictAttempt(attempt);
+    return this.ignored.length === 0 ? p : { ...p, reasons: [...p.reasons, ...this.ignored] };
+  }
+
+  private predictAttempt(attempt: Attempt): Prediction {
     const src = this.cluster.byKey.get(`${attempt.from.namespace}/${attempt.from.name}`);
     if (!src)
       return unknown('none', [

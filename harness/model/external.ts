@@ -52,6 +52,7 @@ export function outsideKey(t: AddressTarget): string | undefined {
       return `address ${t.address}`;
     case 'pod-ip':
     case 'node-port':
+    case 'gateway':
       return undefined;
   }
 }

@@ -6,6 +6,7 @@
  * table of policy kinds (policies/kinds.ts); here each of its readings becomes code.
  */
 import { readingOf } from '../policies/kinds.js';
+import { adminPolicyEffect, isAdminPolicyKind } from './admin-network-policy.js';
 import type { PolicyManifest as Manifest } from './types.js';
 import { rbacPlacement } from './envoyfilter.js';
 import { compileLua, type LuaProgram } from './lua.js';
@@ -54,6 +55,8 @@ export interface Inventory {
   readonly rejectInsteadOfDrop: boolean;
   /** RequestAuthentication objects: they only matter for requests that carry a token. */
   readonly requestAuthentications: Manifest[];
+  /** Objects the cluster's Calico does not act on (an AdminNetworkPolicy on v3.32), each with why. */
+  readonly ignored: string[];
 }
 
 /** The layer whose policies `--ablate` removes with this manifest. */
@@ -65,6 +68,8 @@ export function inventory(
   manifests: readonly Manifest[],
   rootNamespace: string,
   clusterDomain: string,
+  /** The Calico release enforcing policy, when known (ClusterFacts.calico). */
+  calico?: string,
 ): Inventory {
   const inv: Inventory = {
     networkPolicies: [],
@@ -78,6 +83,7 @@ export function inventory(
     unmodeled: [],
     rejectInsteadOfDrop: false,
     requestAuthentications: [],
+    ignored: [],
   };
   let reject = false;
   for (const m of manifests) {
@@ -189,12 +195,14 @@ export function inventory(
         }
         break;
       }
-      case 'admin-network-policy':
-        unmodeled(
-          `${kind} (admin network policy) is evaluated in its own tiers, which the model does not evaluate`,
-          'network',
-        );
+      case 'admin-network-policy': {
+        const effect = isAdminPolicyKind(kind)
+          ? adminPolicyEffect(kind, calico)
+          : { effect: 'unknown' as const, why: `${apiVersion} ${kind} is not a kind the model understands` };
+        if (effect.effect === 'none') inv.ignored.push(`${title}: ${effect.why}`);
+        else unmodeled(effect.why, 'network');
         break;
+      }
       case 'unmodeled-calico':
         unmodeled(`Calico ${kind} is not modeled`, 'network');
         break;

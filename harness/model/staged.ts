@@ -12,16 +12,18 @@
  *   object the model does not understand, so the predictions it may touch become `unknown`.
  * The enforced form keeps the staged manifest's file and line, so reasons point at it.
  */
+import { API_GROUPS, POLICY_KINDS } from '../policies/kinds.js';
 import { CALICO_GROUPS } from './calico.js';
 import { isObj, objectName, type Obj } from './read.js';
 import type { PolicyManifest } from './types.js';
 
-/** Each staged kind and the enforced kind it previews. */
-const ENFORCED: Readonly<Record<string, { readonly apiVersion?: string; readonly kind: string }>> = {
-  StagedNetworkPolicy: { kind: 'NetworkPolicy' },
-  StagedGlobalNetworkPolicy: { kind: 'GlobalNetworkPolicy' },
-  StagedKubernetesNetworkPolicy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
-};
+/** Each staged kind and the enforced kind it previews (the `stages` of its row, policies/kinds.ts). */
+const ENFORCED: Readonly<Record<string, { readonly apiVersion?: string; readonly kind: string }>> =
+  Object.fromEntries(
+    POLICY_KINDS.flatMap((row) =>
+      row.group === API_GROUPS.calico && row.stages ? [[row.kind, row.stages] as const] : [],
+    ),
+  );
 
 export function isStaged(o: Obj): boolean {
   return CALICO_GROUPS.includes(String(o.apiVersion)) && String(o.kind) in ENFORCED;

@@ -83,6 +83,11 @@ export interface ClusterFacts {
    * The DNS pods in kube-system as policy sees a query (after the kube-dns Service's DNAT): their
    * labels and own ports. Default: kubeadm's CoreDNS, `k8s-app: kube-dns` on 53/UDP and 53/TCP.
    */
+  /**
+   * The Calico release that enforces policy (`v3.31.2`), when known: it decides what the
+   * AdminNetworkPolicy kinds do (model/admin-network-policy.ts). Default: not known.
+   */
+  readonly calico?: string;
   readonly dns: {
     readonly labels: Readonly<Record<string, string>>;
     readonly ports: readonly {

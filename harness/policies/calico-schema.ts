@@ -1,6 +1,7 @@
 /**
  * CRD schemas shipped as data, compiled with ajv: Calico's own (projectcalico.org v3, copied into
- * ./schemas/calico/ with their source) and ClusterNetworkPolicy's as network-policy-api v0.2.0
+ * ./schemas/calico/ with their source; the staged kinds' derived from them, staged-schema.ts) and
+ * ClusterNetworkPolicy's as network-policy-api v0.2.0
  * released it (./schemas/network-policy-api/). The Calico schemas serve crd.projectcalico.org/v1
  * too: both API groups carry the same Go spec types, the v1 CRDs being the storage form behind
  * the v3 API server.
@@ -21,6 +22,7 @@ import { parse } from 'yaml';
 
 import { packageUrl } from '../package-files.js';
 import { POLICY_KINDS } from './kinds.js';
+import { stagedCalicoSchema } from './staged-schema.js';
 
 const SCHEMA_DIR = packageUrl('harness/policies/schemas/calico/');
 const CRD_DIR = packageUrl('harness/policies/schemas/');
@@ -127,6 +129,26 @@ const compiled = new Map<string, ValidateFunction>();
 /** Schema errors of a Calico object, or undefined when its kind has no shipped schema. */
 export function validateCalico(kind: string, object: unknown): readonly ErrorObject[] | undefined {
   return validateWith(`calico/${kind}`, () => calicoSchema(kind), object);
+}
+
+/**
+ * Schema errors of a Calico staged policy that previews a Calico kind (StagedNetworkPolicy,
+ * StagedGlobalNetworkPolicy): the enforced kind's CRD plus `stagedAction` (staged-schema.ts), or
+ * undefined when that kind has no shipped schema.
+ */
+export function validateStagedCalico(
+  kind: string,
+  enforcedKind: string,
+  object: unknown,
+): readonly ErrorObject[] | undefined {
+  return validateWith(
+    `staged/${kind}`,
+    () => {
+      const enforced = calicoSchema(enforcedKind);
+      return enforced && stagedCalicoSchema(enforced);
+    },
+    object,
+  );
 }
 
 /** Schema errors of an object of another CRD-backed kind, or undefined when none is shipped. */

@@ -36,7 +36,8 @@ export type PolicyLayer = 'cluster-network' | 'network' | 'mtls' | 'authorizatio
  *   refusals), `cluster-labels` (namespace and service account labels, model/cluster.ts);
  * - not modelled, so the predictions it may touch become `unknown`: `host-endpoint`,
  *   `envoy-filter`, `wasm-plugin`, `sidecar`, `client-routing` (DestinationRule, VirtualService,
- *   ServiceEntry), `route` (Gateway API routes attached to a Service), `admin-network-policy`,
+ *   ServiceEntry), `route` (Gateway API routes attached to a Service), `admin-network-policy` (unless the
+ *   Calico release is known not to enforce the kind: model/admin-network-policy.ts),
  *   `unmodeled-calico`, `unmodeled-istio` and `unmodeled` (any other kind);
  * - `inert`: cannot change what an attempt of the scenario sees.
  */
@@ -80,10 +81,16 @@ export type KindSchema =
   /** Calico's CRD (harness/policies/schemas/calico/), for both Calico apiVersions. */
   | { readonly validator: 'calico'; readonly crd: string }
   /** Another CRD shipped under harness/policies/schemas/ (path relative to it), for the group's apiVersions. */
-  | { readonly validator: 'crd'; readonly crd: string };
+  | { readonly validator: 'crd'; readonly crd: string }
+  /**
+   * A Calico staged kind: the schema of the kind its row `stages`, with the differences
+   * policies/staged-schema.ts derives, for both Calico apiVersions.
+   */
+  | { readonly validator: 'staged' };
 
 /** The field lists of known-fields.ts: spec fields outside them are reported (kubectl rejects them). */
-export type KnownFields = 'NetworkPolicy' | 'AuthorizationPolicy' | 'PeerAuthentication';
+export type KnownFields =
+  'NetworkPolicy' | 'StagedKubernetesNetworkPolicy' | 'AuthorizationPolicy' | 'PeerAuthentication';
 
 export interface ApiGroup {
   readonly engine: Engine;
@@ -99,6 +106,11 @@ export interface PolicyKind extends KindReading {
   /** Lives in a namespace (metadata.namespace), as opposed to cluster-scoped. */
   readonly namespaced: boolean;
   readonly schema?: KindSchema;
+  /**
+   * For a Calico staged kind: the enforced kind it previews (its apiVersion when not the staged
+   * kind's), whose spec it carries plus `stagedAction` (model/staged.ts, policies/staged-schema.ts).
+   */
+  readonly stages?: { readonly apiVersion?: string; readonly kind: string };
   readonly knownFields?: KnownFields;
   /**
    * The lint rule families (rule id prefixes: `authz` for `authz/...`) written for this kind. Not
@@ -197,6 +209,7 @@ const ISTIO_NETWORKING: KindSchema = {
   apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
 };
 const crd = (file: string): KindSchema => ({ validator: 'calico', crd: file });
+const STAGED: KindSchema = { validator: 'staged' };
 const NETWORK = { layer: 'network' } as const;
 const WORKLOAD = { lint: ['workload'], warnWithoutNamespace: true } as const;
 
@@ -261,12 +274,19 @@ export const POLICY_KINDS: readonly PolicyKind[] = [
     },
     lint: ['cnp'],
   },
-  { group: adminNetworkPolicy, kind: 'AdminNetworkPolicy', namespaced: false, model: 'admin-network-policy' },
+  {
+    group: adminNetworkPolicy,
+    kind: 'AdminNetworkPolicy',
+    namespaced: false,
+    model: 'admin-network-policy',
+    lint: ['cnp'],
+  },
   {
     group: adminNetworkPolicy,
     kind: 'BaselineAdminNetworkPolicy',
     namespaced: false,
     model: 'admin-network-policy',
+    lint: ['cnp'],
   },
 
   // Calico: policies, tiers and network sets make the network layer.
@@ -321,9 +341,31 @@ export const POLICY_KINDS: readonly PolicyKind[] = [
   { group: calico, kind: 'IPAMConfiguration', namespaced: false, model: 'inert' },
   { group: calico, kind: 'CalicoNodeStatus', namespaced: false, model: 'inert' },
   // Staged policies record what they would do; they never enforce.
-  { group: calico, kind: 'StagedNetworkPolicy', namespaced: true, model: 'inert' },
-  { group: calico, kind: 'StagedGlobalNetworkPolicy', namespaced: false, model: 'inert' },
-  { group: calico, kind: 'StagedKubernetesNetworkPolicy', namespaced: true, model: 'inert' },
+  {
+    group: calico,
+    kind: 'StagedNetworkPolicy',
+    namespaced: true,
+    model: 'inert',
+    stages: { kind: 'NetworkPolicy' },
+    schema: STAGED,
+  },
+  {
+    group: calico,
+    kind: 'StagedGlobalNetworkPolicy',
+    namespaced: false,
+    model: 'inert',
+    stages: { kind: 'GlobalNetworkPolicy' },
+    schema: STAGED,
+  },
+  {
+    group: calico,
+    kind: 'StagedKubernetesNetworkPolicy',
+    namespaced: true,
+    model: 'inert',
+    stages: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+    schema: STAGED,
+    knownFields: 'StagedKubernetesNetworkPolicy',
+  },
 
   // Istio security: mTLS and authorization.
   {
@@ -444,7 +486,14 @@ export function readingOf(apiVersion: string, kind: string): KindReading {
 export function schemaOf(apiVersion: string, kind: string): KindSchema | undefined {
   const row = policyKind(apiVersion, kind);
   const schema = row?.schema;
-  if (!row || !schema || schema.validator === 'calico' || schema.validator === 'crd') return schema;
+  if (
+    !row ||
+    !schema ||
+    schema.validator === 'calico' ||
+    schema.validator === 'crd' ||
+    schema.validator === 'staged'
+  )
+    return schema;
   return (schema.apiVersions ?? row.group.apiVersions).includes(apiVersion) ? schema : undefined;
 }
 

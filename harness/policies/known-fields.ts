@@ -78,6 +78,8 @@ const PEER_AUTHENTICATION: Shape = {
 /** The field list a kind's row names (kinds.ts, `knownFields`). */
 const SPECS: Readonly<Record<KnownFields, Shape>> = {
   NetworkPolicy: NETWORK_POLICY,
+  // Calico's StagedKubernetesNetworkPolicy: a NetworkPolicy's spec plus stagedAction (staged-schema.ts).
+  StagedKubernetesNetworkPolicy: { ...NETWORK_POLICY, stagedAction: null },
   AuthorizationPolicy: AUTHORIZATION_POLICY,
   PeerAuthentication: PEER_AUTHENTICATION,
 };

@@ -1,7 +1,8 @@
 /**
  * Every policy object checked against the schema of its kind before anything reasons about it:
  * kubernetes-models for Kubernetes kinds, @kubernetes-models/istio for Istio kinds, Calico's CRD
- * schemas for Calico kinds. A violation names the object, the field and the file:line.
+ * schemas for Calico kinds, and for Calico's staged kinds the schema of the kind each previews
+ * (staged-schema.ts). A violation names the object, the field and the file:line.
  */
 import * as istioNetworkingV1 from '@kubernetes-models/istio/networking.istio.io/v1';
 import * as istioNetworkingV1alpha3 from '@kubernetes-models/istio/networking.istio.io/v1alpha3';
@@ -17,8 +18,9 @@ import * as coreV1 from 'kubernetes-models/v1';
 import type { Problem } from '../errors.js';
 import type { Manifest } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
-import { validateCalico, validateCrd } from './calico-schema.js';
-import { POLICY_KINDS, schemaOf } from './kinds.js';
+import { validateCalico, validateCrd, validateStagedCalico } from './calico-schema.js';
+import { POLICY_KINDS, policyKind, schemaOf } from './kinds.js';
+import { stagedKubernetesErrors } from './staged-schema.js';
 import { unknownFields } from './known-fields.js';
 import { describeRef, obj, refOf, str, type ObjectRef } from './objects.js';
 
@@ -42,7 +44,8 @@ const MODULES: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
 const MODELS = new Map<string, ModelClass>(
   POLICY_KINDS.flatMap((row) => {
     const schema = row.schema;
-    if (schema === undefined || schema.validator === 'calico' || schema.validator === 'crd') return [];
+    if (schema === undefined || (schema.validator !== 'kubernetes' && schema.validator !== 'istio'))
+      return [];
     return (schema.apiVersions ?? row.group.apiVersions).flatMap((apiVersion) => {
       const Model = MODULES[apiVersion]?.[row.kind];
       return typeof Model === 'function' ? [[`${apiVersion}/${row.kind}`, Model as ModelClass] as const] : [];
@@ -56,13 +59,14 @@ export type SchemaResult =
   /** No schema is known for this apiVersion/kind: nothing was checked. */
   | { readonly status: 'unknown-kind'; readonly object: ObjectRef };
 
-/** Which validator covers an apiVersion/kind: 'kubernetes-models', 'istio', 'calico', 'crd' or undefined. */
+/** Which validator covers an apiVersion/kind: 'kubernetes' (kubernetes-models), 'istio', 'calico', 'crd', 'staged' or undefined. */
 export function schemaFor(
   apiVersion: string,
   kind: string,
-): 'kubernetes' | 'istio' | 'calico' | 'crd' | undefined {
+): 'kubernetes' | 'istio' | 'calico' | 'crd' | 'staged' | undefined {
   const schema = schemaOf(apiVersion, kind);
-  if (schema?.validator === 'calico' || schema?.validator === 'crd') return schema.validator;
+  if (schema?.validator === 'calico' || schema?.validator === 'crd' || schema?.validator === 'staged')
+    return schema.validator;
   return schema && MODELS.has(`${apiVersion}/${kind}`) ? schema.validator : undefined;
 }
 
@@ -80,6 +84,8 @@ export function validateManifest(m: Manifest): SchemaResult {
     errors = validateCalico(object.kind, m.object);
   } else if (schema?.validator === 'crd') {
     errors = validateCrd(object.kind, m.object);
+  } else if (schema?.validator === 'staged') {
+    errors = stagedErrors(object.apiVersion, object.kind, m.object);
   } else {
     const Model = schema && MODELS.get(`${object.apiVersion}/${object.kind}`);
     if (Model) errors = modelErrors(Model, m.object);
@@ -88,6 +94,19 @@ export function validateManifest(m: Manifest): SchemaResult {
   for (const e of errors ?? []) problems.push(toProblem(m, object, e));
   problems.push(...unknownFields(m));
   return problems.length === 0 ? { status: 'valid', object } : { status: 'invalid', object, problems };
+}
+
+/** A staged kind's errors by the schema of the kind it previews (staged-schema.ts). */
+function stagedErrors(
+  apiVersion: string,
+  kind: string,
+  data: Readonly<Record<string, unknown>>,
+): readonly ErrorObject[] | undefined {
+  const enforced = policyKind(apiVersion, kind)?.stages;
+  if (!enforced) return undefined;
+  if (enforced.apiVersion === undefined) return validateStagedCalico(kind, enforced.kind, data);
+  const Model = MODELS.get(`${enforced.apiVersion}/${enforced.kind}`);
+  return Model && stagedKubernetesErrors(data, (networkPolicy) => modelErrors(Model, networkPolicy));
 }
 
 function modelErrors(Model: ModelClass, data: Readonly<Record<string, unknown>>): readonly ErrorObject[] {

@@ -300,6 +300,7 @@ const ESCAPE_COLUMNS = [
   ['metadata', 'cloud metadata service'],
   ['egress', 'outside the cluster'],
   ['pod-ip', 'other tenants by pod IP'],
+  ['gateway', "other tenants' backends through an ingress gateway"],
 ] as const;
 
 /**
@@ -486,7 +487,7 @@ function footingFacts(m: ResultsDocument['method']): string {
     f
       ? fact(
           'Footing checked before any attempt',
-          `${f.readBack.fixtures} fixtures and ${f.readBack.policies} policies read back as applied; istio-proxy on ${f.sidecars.withProxy} of ${f.sidecars.pods} pods, as the scenario says`,
+          `${f.readBack.fixtures} fixtures and ${f.readBack.policies} policies read back as applied; istio-proxy on ${f.sidecars.withProxy} of ${f.sidecars.pods} pods${f.ambient ? `, ${f.ambient.captured} captured by ztunnel, ${f.ambient.waypoints} waypoint(s) usable` : ''}, as the scenario says`,
         )
       : fact('Footing checked before any attempt', 'not reached'),
     c

@@ -93,7 +93,8 @@ export function matrixJson(merge: MatrixMerge): string {
 
 export function matrixJUnit(merge: MatrixMerge): string {
   const testcases: JUnitTestCase[] = merge.cells.map((c) => {
-    const detail = `${n(c.attempts)} attempts, ${n(c.failed)} failed, ${n(c.errors)} errors, ${n(c.leaks)} leaks`;
+    const during = c.transitionLeaks ? ` (${String(c.transitionLeaks)} during upgrade transitions)` : '';
+    const detail = `${n(c.attempts)} attempts, ${n(c.failed)} failed, ${n(c.errors)} errors, ${n(c.leaks)} leaks${during}`;
     const base = { name: c.id, classname: 'bulkhead.matrix' };
     if (c.state === 'failed')
       return { ...base, failure: { message: `cell ${c.id} failed: ${detail}`, type: 'failed' } };

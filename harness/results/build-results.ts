@@ -280,7 +280,13 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
       ...(method?.roundIntervalMs === undefined ? {} : { roundIntervalMs: method.roundIntervalMs }),
       convergenceRule: convergenceRule(stableRounds),
       ...(footing
-        ? { footing: { readBack: { ...footing.readBack }, sidecars: { ...footing.sidecars } } }
+        ? {
+            footing: {
+              readBack: { ...footing.readBack },
+              sidecars: { ...footing.sidecars },
+              ...(footing.ambient ? { ambient: { ...footing.ambient } } : {}),
+            },
+          }
         : {}),
       ...(barrier
         ? {

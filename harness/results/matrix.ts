@@ -90,7 +90,10 @@ export interface CellResult {
   readonly attempts?: number;
   readonly failed?: number;
   readonly errors?: number;
+  /** Every leak the cell saw: its phases' and, for an upgrade cell, its transitions'. */
   readonly leaks?: number;
+  /** Of {@link leaks}, those seen while probing through an upgrade's transitions. */
+  readonly transitionLeaks?: number;
   /** What a fault said, when the cell recorded it. */
   readonly fault?: string;
 }
@@ -125,6 +128,8 @@ const UpgradeCheckJson = z.object({
       }),
     }),
   ),
+  /** The probe streams through each transition (harness/upgrade/stream-analysis.ts); absent before they were recorded. */
+  transitions: z.array(z.object({ leakCount: z.number().int().min(0) })).optional(),
   faults: z.array(z.object({ message: z.string() })),
 });
 
@@ -150,13 +155,16 @@ async function readUpgradeCheck(file: string, shownAs: string): Promise<Omit<Cel
     );
   const sum = (key: 'attempts' | 'failed' | 'errors' | 'leaks') =>
     checked.data.phases.reduce((n, p) => n + p.summary[key], 0);
+  // A leak while the control plane or the workloads were changing is a leak of the cell too.
+  const transitionLeaks = (checked.data.transitions ?? []).reduce((n, t) => n + t.leakCount, 0);
   return {
     kind: 'upgrade',
     state: STATE_OF[checked.data.exitCode as 0 | 1 | 2],
     attempts: sum('attempts'),
     failed: sum('failed'),
     errors: sum('errors'),
-    leaks: sum('leaks'),
+    leaks: sum('leaks') + transitionLeaks,
+    ...(checked.data.transitions ? { transitionLeaks } : {}),
     ...(checked.data.faults[0] ? { fault: checked.data.faults[0].message } : {}),
   };
 }

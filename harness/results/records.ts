@@ -127,6 +127,11 @@ const ClusterPoliciesRecordSchema = z.object({
   type: z.literal('cluster-policies'),
   /** Each object read, `cluster:Kind/namespace/name`. */
   objects: z.array(z.string()),
+  /**
+   * The same objects as the cluster returned them (without managedFields), in the order of
+   * `objects`: read-only copies, which the evidence bundle keeps. Absent in runs before it was recorded.
+   */
+  read: z.array(z.record(z.string(), z.unknown())).optional(),
   /** `apiVersion kind` of the kinds the cluster does not serve. */
   absent: z.array(z.string()),
   /** `apiVersion kind: why` of the kinds the run's credentials may not list. */
@@ -138,6 +143,11 @@ const FootingRecordSchema = z.object({
   type: z.literal('footing'),
   readBack: z.object({ fixtures: z.number().int(), policies: z.number().int() }),
   sidecars: z.object({ pods: z.number().int(), withProxy: z.number().int() }),
+  /**
+   * With ambient workloads: the run pods found captured by ztunnel as the scenario says, and the
+   * waypoints found usable (Programmed, a pod Ready, Services WaypointBound): harness/run/ambient-footing.ts.
+   */
+  ambient: z.object({ captured: z.number().int(), waypoints: z.number().int() }).optional(),
 });
 
 /** What the run waited on before round 1, per layer (barrier-schema.ts). */

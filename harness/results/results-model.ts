@@ -227,10 +227,16 @@ export const ResultsDocumentSchema = z
         .object({
           readBack: z.object({ fixtures: z.number().int(), policies: z.number().int() }),
           sidecars: z.object({ pods: z.number().int(), withProxy: z.number().int() }),
+          ambient: z
+            .object({ captured: z.number().int(), waypoints: z.number().int() })
+            .optional()
+            .describe(
+              'With ambient workloads: run pods captured by ztunnel as the scenario says, and waypoints usable (Programmed, a pod Ready, Services WaypointBound)',
+            ),
         })
         .optional()
         .describe(
-          'What the run read back and checked before any attempt: objects as applied, sidecars as the scenario says',
+          'What the run read back and checked before any attempt: objects as applied, sidecars and ztunnel capture as the scenario says, waypoints usable',
         ),
       barrier: z
         .object({

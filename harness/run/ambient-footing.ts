@@ -25,6 +25,7 @@ import { isPodReady } from '../kube/pods.js';
 import { waitFor, WaitTimeoutError } from '../kube/wait.js';
 import { dataPlaneOf, firstAmbient, takesServiceTraffic, type Waypoint } from '../scenario/dataplane.js';
 import type { Scenario } from '../scenario/types.js';
+import { WORKLOAD_LABEL } from './fixtures.js';
 import { runSelector } from './identity.js';
 import { captureMismatches, describeCaptureMismatches } from './sidecars.js';
 
@@ -84,7 +85,15 @@ export async function waitCaptured(props: AmbientFootingProps): Promise<number> 
       );
     }
   }
-  return props.scenario.workloads.filter((w) => dataPlaneOf(w) === 'ambient').length;
+  // The run pods now captured: every ambient one (no mismatch is left), counted by its workload.
+  const ambient = new Set(
+    props.scenario.workloads
+      .filter((w) => dataPlaneOf(w) === 'ambient')
+      .map((w) => `${w.namespace}/${w.name}`),
+  );
+  return props.pods.filter((p) =>
+    ambient.has(`${p.metadata?.namespace ?? ''}/${p.metadata?.labels?.[WORKLOAD_LABEL] ?? ''}`),
+  ).length;
 }
 
 interface Conditioned {

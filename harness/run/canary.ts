@@ -23,6 +23,23 @@
  *   later write, not that their watch has: `--settle` remains as an extra minimum wait.
  * - Istio configuration is not covered: a sidecar's authorization comes from istiod's push,
  *   which this barrier does not read (`--settle` is its only wait, said so in the results).
+ *
+ * Ambient run pods (../shared/reference/ambient-cnp-facts.md): the canary pod is out of the mesh,
+ * and there is no documented annotation that takes a port out of ztunnel's capture, so an ambient
+ * pod's dial goes through its ztunnel. Its connect is always local and succeeds (AO2); ztunnel then
+ * opens a plain TCP connection to the canary on the original port, from inside the pod's network
+ * namespace (A1.14, A4.9: the pod's own egress, which the canary tier governs). So:
+ * - `allowed` needs the canary's echo answer, as for every pod (a connect alone proves nothing);
+ * - the deny is a drop of ztunnel's connect, which ztunnel gives up after its fixed 10 s connect
+ *   timeout and then resets the pod's socket (AO7, ztunnel@1.30.3 src/proxy.rs:642): an ambient
+ *   dial therefore gets {@link ZTUNNEL_CONNECT_TIMEOUT_MS} plus a margin, and only that signature,
+ *   `denied-l4` from the ambient classification (harness/agent/classify-ambient.ts), counts as the
+ *   deny seen. A quick reset or a reset between 1 and 10 s is no fact's signature for this path
+ *   (a Calico REJECT seen through ztunnel is not in the facts): such a pod keeps waiting, and the
+ *   barrier's timeout names what it saw.
+ * - Connections to an out-of-mesh destination are plain TCP, one per dial, not HBONE streams on a
+ *   pooled connection (AO10 is about HBONE), so each dial meets Calico afresh [derived from AO7,
+ *   AO10].
  */
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 
@@ -31,6 +48,7 @@ import type { KubeClient } from '../kube/client.js';
 import { execInPod } from '../kube/exec.js';
 import { isPodReady } from '../kube/pods.js';
 import { waitFor } from '../kube/wait.js';
+import { ZTUNNEL_CONNECT_TIMEOUT_MS } from '../agent/classify-ambient.js';
 import type { Outcome } from '../scenario/outcomes.js';
 import type { RunClock } from './clock.js';
 import { LineSplitter, parseResultLine } from './agent-output.js';
@@ -116,6 +134,10 @@ export function canaryPolicies(
 
 /** The outcomes that show the canary's egress refused (a drop, or a REJECT). */
 const REFUSED: readonly Outcome[] = ['denied-l4', 'refused', 'reset'];
+/** From an ambient pod: only ztunnel's give-up on the dropped connect (AO7; see the header). */
+const REFUSED_AMBIENT: readonly Outcome[] = ['denied-l4'];
+/** What an ambient pod's dial waits beyond ztunnel's 10 s connect timeout before it gives up. */
+export const AMBIENT_DIAL_MARGIN_MS = 5_000;
 
 export interface CanaryProbeProps {
   readonly kubeConfig: KubeConfig;
@@ -131,6 +153,12 @@ export interface CanaryProbeProps {
   readonly intervalMs?: number;
   /** Each dial's own deadline. @default 2000 */
   readonly dialTimeoutMs?: number;
+  /**
+   * Whether a pod is captured by ztunnel (the run's footing checked it is exactly where the
+   * scenario says): its dial is classified as an ambient client's and waits out ztunnel's connect
+   * timeout (see the header). @default none is
+   */
+  readonly ambient?: (pod: V1Pod) => boolean;
   /**
    * The run's agent sessions: each dial goes on the pod's session, opened by the first dial and
    * kept for the rounds, instead of an exec and a Node start per pod per canary round. Without
@@ -196,10 +224,13 @@ export async function waitForCanary(
     const todo = props.pods.filter((p) => !done.has(name(p)));
     await Promise.all(
       todo.map(async (pod) => {
-        const seen = await dialOnce(props, pod, address);
+        const ambient = props.ambient?.(pod) === true;
+        const seen = await dialOnce(props, pod, address, ambient);
         last.set(name(pod), seen);
         const ok =
-          want === 'allowed' ? seen.outcome === 'allowed' : REFUSED.includes(seen.outcome as Outcome);
+          want === 'allowed'
+            ? seen.outcome === 'allowed'
+            : (ambient ? REFUSED_AMBIENT : REFUSED).includes(seen.outcome as Outcome);
         if (ok) done.add(name(pod));
       }),
     );
@@ -241,8 +272,9 @@ async function dialOnce(
   props: CanaryProbeProps,
   pod: V1Pod,
   address: string,
+  ambient: boolean,
 ): Promise<{ outcome: Outcome | 'no answer'; reason: string }> {
-  const timeoutMs = props.dialTimeoutMs ?? 2000;
+  const timeoutMs = ambientDialTimeout(props.dialTimeoutMs ?? 2000, ambient);
   const item = {
     id: 'canary',
     kind: 'tcp' as const,
@@ -250,6 +282,7 @@ async function dialOnce(
     port: CANARY_PORT,
     timeoutMs,
     sidecar: false,
+    ...(ambient ? { ambient: true as const } : {}),
   };
   if (props.sessions) {
     let seen: { outcome: Outcome | 'no answer'; reason: string } = { outcome: 'no answer', reason: '' };
@@ -295,4 +328,11 @@ async function dialOnce(
   }
   for (const line of splitter.flush()) take(line);
   return seen;
+}
+
+/** A dial's deadline: from an ambient pod, at least ztunnel's connect timeout and a margin (AO7). */
+export function ambientDialTimeout(dialTimeoutMs: number, ambient: boolean): number {
+  return ambient
+    ? Math.max(dialTimeoutMs, ZTUNNEL_CONNECT_TIMEOUT_MS + AMBIENT_DIAL_MARGIN_MS)
+    : dialTimeoutMs;
 }

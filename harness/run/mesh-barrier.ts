@@ -28,6 +28,27 @@
  *   baseline nonce guards the other direction;
  * - a sidecar outside those namespaces that a change does reach (a 1.30 PeerAuthentication reaches
  *   clients of the namespace's services) is only seen not pending at the poll.
+ *
+ * Ambient pods have no proxy of their own in syncz; their policy is enforced by ztunnel (L4) and
+ * by waypoints (L7), which are istiod's proxies (../shared/reference/ambient-cnp-facts.md C1.1:
+ * `proxy_type` `ztunnel` / `waypoint`, ids `<pod>.<namespace>`). With ambient run pods the barrier
+ * reads every Ready istiod (ambient pods are not injected, so no revision names them) and waits,
+ * as C1.2 says, on:
+ * - **every ztunnel** connected: when the run applies an AuthorizationPolicy without `targetRefs`
+ *   (ztunnel enforces those, A4.1) or a PeerAuthentication (converted to ztunnel policy, A4.7) in
+ *   a namespace of ambient run pods or the root namespace, an authorization (WADS,
+ *   `istio.security.Authorization`) push sent after T1 and acknowledged; otherwise nothing pending.
+ *   No ztunnel connected while run pods are captured is a wait, and at the deadline a fault;
+ * - **each waypoint pod** of the scenario's waypoints (label `gateway.networking.k8s.io/gateway-name`):
+ *   when the run applies an AuthorizationPolicy with `targetRefs` in its namespace or the root
+ *   namespace (A4.4, A4.5), a listener (LDS) push sent after T1 and acknowledged; otherwise nothing
+ *   pending.
+ * Not read, and said so in the record: the content checks C1.5/C1.6 (ztunnel's and the waypoint's
+ * `config_dump` on their loopback-only admin port, which needs a port-forward per pod), so, as for
+ * sidecars, the barrier proves an acknowledged push after the policies, not that it held them;
+ * whether istiod pushes authorizations to a ztunnel none of whose pods a policy selects is not in
+ * the facts, and the barrier waits on every ztunnel (a ztunnel with no such push makes it time out,
+ * never pass early).
  */
 import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-node';
 
@@ -50,20 +71,52 @@ import type { BarrierRecord } from '../results/records.js';
 import { messageOf } from '../values.js';
 import type { RunClock } from './clock.js';
 import type { Progress } from './progress.js';
+import { GATEWAY_NAME_LABEL } from './ambient-footing.js';
 import { proxyContainerOf } from './sidecars.js';
 
-/** The type a sidecar must have acknowledged after the policies (see the header). */
+/** The type a sidecar (and a waypoint) must have acknowledged after the policies (see the header). */
 export const PUSHED_TYPE = 'LDS';
+/** The type a ztunnel must have acknowledged after policies it enforces (C1.2). */
+export const ZTUNNEL_PUSHED_TYPE = 'WADS';
 
 type MeshPart = BarrierRecord['mesh'];
 
+/** A proxy the barrier waits on: its kind, `namespace/pod`, and the push it needs, if any. */
+export interface MeshSubject {
+  readonly kind: 'sidecar' | 'waypoint' | 'ztunnel';
+  readonly label: string;
+  /** Whether the run's Istio objects concern it: it must acknowledge a push of `type` after T1. */
+  readonly pushed: boolean;
+  readonly type: string;
+  /** The namespaces whose Istio objects concern it (its push must follow their last apply). */
+  readonly scope: readonly string[];
+}
+
 /** What the barrier waits on, read before the policies. */
 export interface MeshBaseline {
-  /** The run's sidecars: proxy id → pod, and whether the run's Istio objects concern it. */
-  readonly sidecars: ReadonlyMap<string, { readonly pod: V1Pod; readonly pushed: boolean }>;
-  readonly revisions: ReadonlySet<string>;
-  /** Each sidecar's last LDS nonce before the policies. */
+  /** The run's sidecars and the scenario's waypoint pods, by proxy id. */
+  readonly proxies: ReadonlyMap<string, MeshSubject>;
+  /** The revisions whose istiods are read; undefined: every Ready istiod (ambient). */
+  readonly revisions: ReadonlySet<string> | undefined;
+  /** Each proxy's last nonce of its type before the policies (ztunnels' too). */
   readonly before: ReadonlyMap<string, string>;
+  /**
+   * With ambient run pods: whether every ztunnel connected must acknowledge an authorization push
+   * after T1 (the run applies policy ztunnel enforces); undefined without ambient run pods.
+   */
+  readonly ztunnel?: {
+    readonly pushed: boolean;
+    readonly captured: number;
+    readonly scope: readonly string[];
+  };
+}
+
+/** The ambient side of a run, for the barrier: its captured pods and its waypoints. */
+export interface MeshAmbient {
+  /** How many run pods ztunnel captures, and their namespaces. */
+  readonly captured: number;
+  readonly namespaces: readonly string[];
+  readonly waypoints: readonly { readonly namespace: string; readonly name: string }[];
 }
 
 export interface MeshBarrierProps {
@@ -74,6 +127,8 @@ export interface MeshBarrierProps {
   /** The manifests the run applies (only the Istio ones matter). */
   readonly objects: readonly KubernetesObject[];
   readonly rootNamespace: string;
+  /** The run's ambient pods and waypoints; absent or none captured: sidecars alone. */
+  readonly ambient?: MeshAmbient;
   readonly clock: RunClock;
   readonly progress: Progress;
   readonly timeoutMs: number;
@@ -120,20 +175,65 @@ export async function prepareMeshBarrier(
   if (istio.length === 0)
     return { skip: { status: 'skipped', reasoning: 'the run applies no Istio configuration' } };
   const withProxy = props.pods.filter((p) => proxyContainerOf(p));
-  if (withProxy.length === 0)
-    return { skip: { status: 'skipped', reasoning: 'no run pod has an Istio sidecar' } };
+  const ambient = props.ambient && props.ambient.captured > 0 ? props.ambient : undefined;
+  if (withProxy.length === 0 && !ambient)
+    return {
+      skip: { status: 'skipped', reasoning: 'no run pod has an Istio sidecar or is captured by ztunnel' },
+    };
   const namespaces = new Set(istio.map((o) => o.metadata?.namespace ?? ''));
   const everywhere = namespaces.has(props.rootNamespace);
-  const sidecars = new Map(
-    withProxy.map((pod) => {
-      const namespace = pod.metadata?.namespace ?? '';
-      return [
-        proxyIdOf({ namespace, name: pod.metadata?.name ?? '' }),
-        { pod, pushed: everywhere || namespaces.has(namespace) },
-      ] as const;
-    }),
-  );
-  const revisions = new Set(withProxy.map(podRevision));
+  const proxies = new Map<string, MeshSubject>();
+  for (const pod of withProxy) {
+    const namespace = pod.metadata?.namespace ?? '';
+    proxies.set(proxyIdOf({ namespace, name: pod.metadata?.name ?? '' }), {
+      kind: 'sidecar',
+      label: `${namespace}/${pod.metadata?.name ?? ''}`,
+      pushed: everywhere || namespaces.has(namespace),
+      type: PUSHED_TYPE,
+      scope: [namespace, props.rootNamespace],
+    });
+  }
+  let ztunnel: MeshBaseline['ztunnel'];
+  if (ambient) {
+    const targeted = (o: KubernetesObject) => {
+      const spec = (o as { spec?: { targetRefs?: unknown; targetRef?: unknown } }).spec;
+      return spec?.targetRefs !== undefined || spec?.targetRef !== undefined;
+    };
+    const inScope = (o: KubernetesObject, scope: ReadonlySet<string>) => {
+      const ns = o.metadata?.namespace ?? '';
+      return ns === props.rootNamespace || scope.has(ns);
+    };
+    const ambientNamespaces = new Set(ambient.namespaces);
+    const forZtunnel = istio.some(
+      (o) =>
+        inScope(o, ambientNamespaces) &&
+        ((o.kind === 'AuthorizationPolicy' && !targeted(o)) || o.kind === 'PeerAuthentication'),
+    );
+    ztunnel = {
+      pushed: forZtunnel,
+      captured: ambient.captured,
+      scope: [...ambientNamespaces, props.rootNamespace],
+    };
+    for (const namespace of [...new Set(ambient.waypoints.map((w) => w.namespace))]) {
+      const names = new Set(ambient.waypoints.filter((w) => w.namespace === namespace).map((w) => w.name));
+      const forWaypoint = istio.some(
+        (o) => o.kind === 'AuthorizationPolicy' && targeted(o) && inScope(o, new Set([namespace])),
+      );
+      const { items } = await props.client.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', namespace });
+      for (const pod of items) {
+        const gateway = pod.metadata?.labels?.[GATEWAY_NAME_LABEL];
+        if (!gateway || !names.has(gateway) || pod.metadata?.deletionTimestamp) continue;
+        proxies.set(proxyIdOf({ namespace, name: pod.metadata?.name ?? '' }), {
+          kind: 'waypoint',
+          label: `${namespace}/${pod.metadata?.name ?? ''}`,
+          pushed: forWaypoint,
+          type: PUSHED_TYPE,
+          scope: [namespace, props.rootNamespace],
+        });
+      }
+    }
+  }
+  const revisions = ambient ? undefined : new Set(withProxy.map(podRevision));
   let read: Awaited<ReturnType<typeof readAll>>;
   try {
     read = await readAll(props, revisions);
@@ -146,24 +246,33 @@ export async function prepareMeshBarrier(
     };
   }
   const before = new Map<string, string>();
-  for (const id of sidecars.keys()) {
-    const sent = read.proxies.get(id)?.types.get(PUSHED_TYPE)?.sent;
+  for (const [id, subject] of proxies) {
+    const sent = read.proxies.get(id)?.types.get(subject.type)?.sent;
     if (sent) before.set(id, sent);
   }
-  return { baseline: { sidecars, revisions, before } };
+  for (const z of ztunnelsOf(read.proxies)) {
+    const sent = z.types.get(ZTUNNEL_PUSHED_TYPE)?.sent;
+    if (sent) before.set(z.proxyId, sent);
+  }
+  return { baseline: { proxies, revisions, before, ...(ztunnel ? { ztunnel } : {}) } };
 }
 
-/** The syncz of every Ready istiod of these revisions, merged by proxy (the newest LDS send wins). */
+/** The ztunnels among the proxies istiod listed (C1.1: `proxy_type` ztunnel). */
+function ztunnelsOf(proxies: ReadonlyMap<string, ProxySync>): ProxySync[] {
+  return [...proxies.values()].filter((p) => p.proxyType === 'ztunnel');
+}
+
+/** The syncz of every Ready istiod of these revisions (all: every one), merged by proxy (the newest send wins). */
 async function readAll(
   props: Pick<MeshBarrierProps, 'kubeConfig' | 'client' | 'signal'>,
-  revisions: ReadonlySet<string>,
+  revisions: ReadonlySet<string> | undefined,
 ): Promise<{ istiods: IstiodPod[]; proxies: Map<string, ProxySync> }> {
   const all = await istiodPods(props.client);
-  const istiods = all.filter((p) => p.ready && revisions.has(p.revision));
+  const istiods = all.filter((p) => p.ready && (!revisions || revisions.has(p.revision)));
   if (istiods.length === 0) {
     const seen = all.map((p) => `${p.namespace}/${p.name} (${p.revision}${p.ready ? '' : ', not Ready'})`);
     throw new EnvironmentError(
-      `no Ready istiod pod of revision ${[...revisions].join(', ')} (label app=istiod)${seen.length > 0 ? `; found ${seen.join(', ')}` : ''}`,
+      `no Ready istiod pod${revisions ? ` of revision ${[...revisions].join(', ')}` : ''} (label app=istiod)${seen.length > 0 ? `; found ${seen.join(', ')}` : ''}`,
     );
   }
   const proxies = new Map<string, ProxySync>();
@@ -172,7 +281,8 @@ async function readAll(
   )) {
     for (const p of answer) {
       const held = proxies.get(p.proxyId);
-      const sentAt = (s: ProxySync | undefined) => s?.types.get(PUSHED_TYPE)?.sentTime ?? 0;
+      const sentAt = (s: ProxySync | undefined) =>
+        s?.types.get(s.proxyType === 'ztunnel' ? ZTUNNEL_PUSHED_TYPE : PUSHED_TYPE)?.sentTime ?? 0;
       if (!held || sentAt(p) > sentAt(held)) proxies.set(p.proxyId, p);
     }
   }
@@ -188,39 +298,87 @@ export interface MeshWait {
 /**
  * Polls istiod until every run sidecar is in order (see the header), or the deadline passes:
  * then a {@link MeshSyncTimeout} naming each sidecar not in order and its state.
- * `t1`: when the last policy apply returned, ms since the epoch (compared with istiod's clock).
+ * `t1`: when the last policy apply returned, ms since the epoch (compared with istiod's clock);
+ * `appliedAt`: per namespace, when the apply of its last Istio object returned. A proxy's push must
+ * follow the last apply among the namespaces that concern it ({@link MeshSubject.scope}): istiod
+ * pushes a change only to the proxies it concerns, so a proxy whose namespace's objects were
+ * applied early gets no push after T1 (istiod's debounce, 100 ms, `pilot/pkg/features/tuning.go:77-90`,
+ * merges only changes that come closer together than that); without `appliedAt`, T1 for all.
  */
 export async function waitForMeshSync(
   props: MeshBarrierProps,
   baseline: MeshBaseline,
   t1: number,
+  appliedAt?: ReadonlyMap<string, number>,
 ): Promise<MeshWait> {
+  const after = (s: MeshSubject) => {
+    if (!appliedAt) return t1;
+    const times = s.scope.flatMap((n) => {
+      const t = appliedAt.get(n);
+      return t === undefined ? [] : [t];
+    });
+    return times.length > 0 ? Math.max(...times) : t1;
+  };
   const started = props.clock.now();
   const deadline = started + props.timeoutMs;
-  const total = baseline.sidecars.size;
-  const pushed = [...baseline.sidecars.values()].filter((s) => s.pushed).length;
   let waiting: ProxyWaiting[] = [];
   let istiods: IstiodPod[] = [];
   let failure: string | undefined;
+  let subjects: [string, MeshSubject][] = [...baseline.proxies];
   for (let poll = 1; ; poll++) {
     if (props.signal?.aborted) throw new Error('interrupted');
     try {
       const read = await readAll(props, baseline.revisions);
       istiods = read.istiods;
       failure = undefined;
-      waiting = [...baseline.sidecars].flatMap(([id, s]) => {
-        const w = notInOrder(read.proxies.get(id), s.pushed, baseline.before.get(id), t1);
-        return w ? [{ proxy: `${s.pod.metadata?.namespace ?? ''}/${s.pod.metadata?.name ?? ''}`, ...w }] : [];
+      // Every ztunnel connected now: one that (re)connected since the baseline has no nonce before.
+      const ztunnels: [string, MeshSubject][] = baseline.ztunnel
+        ? ztunnelsOf(read.proxies).map((z) => [
+            z.proxyId,
+            {
+              kind: 'ztunnel',
+              label: `${z.namespace}/${z.pod}`,
+              pushed: baseline.ztunnel?.pushed ?? false,
+              type: ZTUNNEL_PUSHED_TYPE,
+              scope: baseline.ztunnel?.scope ?? [],
+            },
+          ])
+        : [];
+      subjects = [...baseline.proxies, ...ztunnels];
+      waiting = subjects.flatMap(([id, s]) => {
+        const w = notInOrder(read.proxies.get(id), s, baseline.before.get(id), after(s));
+        return w ? [{ proxy: s.label, ...w }] : [];
       });
+      if (baseline.ztunnel && ztunnels.length === 0)
+        waiting.push({
+          proxy: 'ztunnel',
+          state: 'NOT CONNECTED',
+          detail: `no ztunnel is connected to the istiods read, yet ${baseline.ztunnel.captured} run pod(s) are captured`,
+        });
     } catch (error) {
       if (props.signal?.aborted) throw new Error('interrupted', { cause: error });
       failure = messageOf(error);
     }
     const servers = istiods.map((i) => `${i.namespace}/${i.name}`).join(', ');
+    const count = (kind: MeshSubject['kind']) => subjects.filter(([, s]) => s.kind === kind);
+    const sidecars = count('sidecar');
+    const waypoints = count('waypoint');
+    const ztunnels = count('ztunnel');
+    const total = subjects.length;
+    const pushed = subjects.filter(([, s]) => s.pushed).length;
+    const kinds = [
+      sidecars.length > 0 || !baseline.ztunnel ? `${sidecars.length} sidecar(s)` : '',
+      baseline.ztunnel ? `${ztunnels.length} ztunnel(s)` : '',
+      waypoints.length > 0 ? `${waypoints.length} waypoint pod(s)` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     props.progress.update(
       failure
         ? `mesh: reading istiod failed (${failure}); trying again`
-        : `mesh: ${total - waiting.length}/${total} sidecars in order (${pushed} acknowledged the policies' push) per istiod ${servers}`,
+        : baseline.ztunnel || waypoints.length > 0
+          ? `mesh: ${total - waiting.filter((w) => w.proxy !== 'ztunnel').length}/${total} proxies in order (${kinds}; ${pushed} acknowledged the policies' push) per istiod ${servers}`
+          : `mesh: ${total - waiting.length}/${total} sidecars in order (${pushed} acknowledged the policies' push) per istiod ${servers}`,
     );
     const summary = {
       ms: props.clock.now() - started,
@@ -234,15 +392,31 @@ export async function waitForMeshSync(
       })),
     };
     if (!failure && waiting.length === 0) {
+      const said = (list: [string, MeshSubject][], what: string, type: string) => {
+        const concerned = list.filter(([, s]) => s.pushed).length;
+        if (list.length === 0) return '';
+        return concerned === list.length
+          ? `each of ${list.length} ${what} acknowledge a ${type} push sent after the last policy concerning it was applied, with no rejection`
+          : concerned === 0
+            ? `${list.length} ${what} with nothing pending`
+            : `each of ${concerned} ${what} the run's configuration concerns acknowledge a ${type} push sent after the last policy concerning it was applied, with no rejection, and the other ${list.length - concerned} with nothing pending`;
+      };
+      const parts = [
+        said(sidecars, 'sidecar(s)', 'listener (LDS)'),
+        said(ztunnels, 'ztunnel(s)', 'authorization (WADS)'),
+        said(waypoints, 'waypoint pod(s)', 'listener (LDS)'),
+      ].filter(Boolean);
+      const ambientNote = baseline.ztunnel
+        ? "; ztunnel's and the waypoints' own config_dump (facts C1.5, C1.6) were not read, so this shows the push was taken, not that it held the policies"
+        : '';
       return {
         ms: summary.ms,
         polls: poll,
         part: {
           status: 'passed',
           reasoning:
-            `istiod ${servers} saw each of ${pushed} sidecar(s) in the namespaces the run's Istio configuration applies to acknowledge a listener (LDS) push sent after the last policy was applied, with no rejection` +
-            (total > pushed ? `, and the other ${total - pushed} with nothing pending` : '') +
-            `, ${summary.ms} ms after the policies (${poll} poll(s))`,
+            `istiod ${servers} saw ${parts.join('; ')}` +
+            `, ${summary.ms} ms after the policies (${poll} poll(s))${ambientNote}`,
           ...summary,
         },
       };
@@ -251,31 +425,31 @@ export async function waitForMeshSync(
       const seconds = Math.round(props.timeoutMs / 1000);
       const message = failure
         ? `istiod's sync status could not be read within ${seconds} s after the policies: ${failure}`
-        : `istiod did not see ${waiting.length} of ${total} run sidecars take the policies within ${seconds} s: ${waiting
+        : `istiod did not see ${waiting.length} of ${total + (baseline.ztunnel && ztunnels.length === 0 ? 1 : 0)} run ${baseline.ztunnel || waypoints.length > 0 ? 'proxies' : 'sidecars'} take the policies within ${seconds} s: ${waiting
             .slice(0, 5)
             .map((w) => `${w.proxy} (${w.state}: ${w.detail})`)
             .join(', ')}${waiting.length > 5 ? ', …' : ''}`;
       const rejected = waiting.some((w) => w.state === 'ERROR');
-      const late = waiting.some((w) => w.detail.startsWith('no LDS push'));
+      const late = waiting.some((w) => w.detail.startsWith('no '));
       throw new MeshSyncTimeout(
         message,
         waiting,
         { status: 'timed-out', reasoning: message, ...summary, waiting: waiting.map((w) => ({ ...w })) },
         rejected
-          ? 'a sidecar rejected (NACKed) the push, so it runs older configuration: istioctl proxy-status and the istio-proxy logs of those pods say why; the policies may need fixing'
+          ? 'a proxy rejected (NACKed) the push, so it runs older configuration: istioctl proxy-status and the logs of those pods say why; the policies may need fixing'
           : late
-            ? "istiod has not pushed to those sidecars since the policies: check istiod's logs and load, whether its clock is behind this machine's, or give --barrier-timeout more time"
-            : 'check istiod and the istio-proxy of those pods (istioctl proxy-status), or give --barrier-timeout more time',
+            ? "istiod has not pushed to those proxies since the policies: check istiod's logs and load, whether its clock is behind this machine's, or give --barrier-timeout more time"
+            : 'check istiod and those proxies (istioctl proxy-status), or give --barrier-timeout more time',
       );
     }
     await props.clock.sleep(props.intervalMs ?? 500, props.signal);
   }
 }
 
-/** Why one sidecar is not in order yet, or undefined when it is. */
+/** Why one proxy is not in order yet, or undefined when it is. */
 function notInOrder(
   entry: ProxySync | undefined,
-  pushed: boolean,
+  subject: MeshSubject,
   before: string | undefined,
   t1: number,
 ): Omit<ProxyWaiting, 'proxy'> | undefined {
@@ -285,8 +459,8 @@ function notInOrder(
   if (nack) return { state: 'ERROR', detail: `${nack.type} rejected: ${nack.message}`, istiod };
   const pending = [...entry.types.values()].find((t) => typeState(t) === 'STALE');
   if (pending) return { state: 'STALE', detail: `${pending.type} sent, not acknowledged yet`, istiod };
-  if (!pushed) return undefined;
-  const lds = entry.types.get(PUSHED_TYPE);
-  if (lds?.sent && lds.sent !== before && isSyncedAfter(entry, [PUSHED_TYPE], t1)) return undefined;
-  return { state: 'NOT SENT', detail: `no ${PUSHED_TYPE} push since the policies`, istiod };
+  if (!subject.pushed) return undefined;
+  const sent = entry.types.get(subject.type);
+  if (sent?.sent && sent.sent !== before && isSyncedAfter(entry, [subject.type], t1)) return undefined;
+  return { state: 'NOT SENT', detail: `no ${subject.type} push since the policies`, istiod };
 }

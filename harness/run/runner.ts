@@ -21,6 +21,7 @@ import { PolicyModel } from '../model/evaluate.js';
 import type { PolicyManifest, Prediction } from '../model/types.js';
 import { clusterFlips, flipText } from '../model/cluster-flips.js';
 import { enforceStaged, hasStaged } from '../model/staged.js';
+import { ignoredAdminPolicies } from '../model/admin-network-policy.js';
 import { foreignObjects } from '../policies/cluster-location.js';
 import { readClusterPolicies } from '../policies/cluster-policies.js';
 import { renderPolicySources } from '../policies/render.js';
@@ -39,8 +40,10 @@ import {
   satisfies,
   type Expectation,
 } from '../scenario/outcomes.js';
+import { dataPlaneOf } from '../scenario/dataplane.js';
 import { refText, type Attempt, type Manifest, type Scenario } from '../scenario/types.js';
 import { layerOf } from '../model/objects.js';
+import { apiGroupOf } from '../policies/kinds.js';
 import {
   canaryAddress,
   canaryPolicies,
@@ -53,6 +56,7 @@ import {
   MeshSyncTimeout,
   prepareMeshBarrier,
   waitForMeshSync,
+  type MeshAmbient,
   type MeshBarrierProps,
   type MeshBaseline,
 } from './mesh-barrier.js';
@@ -66,7 +70,7 @@ import { AgentSessions } from './sessions.js';
 import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
-import { hasAmbientFooting, waitCaptured, waitWaypoints } from './ambient-footing.js';
+import { hasAmbientFooting, waitCaptured, waitWaypoints, type AmbientFooting } from './ambient-footing.js';
 import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
@@ -220,8 +224,15 @@ interface RunContext {
   canary?: { readonly address: string; readonly deny: KubernetesObject; readonly opened: CanaryWait };
   /** Why the network barrier does not run, when it does not. */
   noCanary?: { readonly status: 'skipped' | 'unavailable'; readonly reasoning: string };
+  /** What the ambient footing found (harness/run/ambient-footing.ts), for the footing record. */
+  ambient?: AmbientFooting;
   /** The mesh barrier: what istiod had sent the sidecars before the policies, and when the last apply returned. */
-  mesh?: { readonly baseline: MeshBaseline; readonly t1: number };
+  mesh?: {
+    readonly baseline: MeshBaseline;
+    readonly t1: number;
+    /** Per namespace, when the apply of its last Istio object returned (harness/run/mesh-barrier.ts). */
+    readonly appliedAt: ReadonlyMap<string, number>;
+  };
   /** Why the mesh barrier does not run, when it does not. */
   noMesh?: BarrierRecord['mesh'];
   predict: ((attempt: Attempt) => Prediction | undefined) | undefined;
@@ -377,10 +388,15 @@ async function applyFixtures(ctx: RunContext): Promise<void> {
 }
 
 /** Applies objects in order, each recorded as created before the next; stops at Ctrl-C. */
-async function applyAll(ctx: RunContext, objects: readonly KubernetesObject[]): Promise<void> {
+async function applyAll(
+  ctx: RunContext,
+  objects: readonly KubernetesObject[],
+  applied?: (object: KubernetesObject) => void,
+): Promise<void> {
   for (const [i, object] of objects.entries()) {
     if (ctx.props.signal?.aborted) throw new Interrupted();
     await ctx.client.apply(object);
+    applied?.(object);
     ctx.created.push(refOf(object));
     ctx.progress.update(`${i + 1}/${objects.length} objects`);
   }
@@ -414,6 +430,7 @@ async function checkAmbient(ctx: RunContext, ready: readonly V1Pod[]): Promise<s
   };
   const captured = await waitCaptured(props);
   const waypoints = await waitWaypoints(props);
+  ctx.ambient = { captured, waypoints };
   return `, ${captured} ambient pods captured by ztunnel${waypoints > 0 ? `, ${waypoints} waypoints usable` : ''}`;
 }
 
@@ -436,22 +453,33 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
   await openCanary(ctx, manifests);
   const mesh = await prepareMeshBarrier(meshProps(ctx, labelled));
   ctx.appliedPolicies = labelled;
-  await applyAll(ctx, labelled);
-  // istiod's sentTime is wall-clock time, whatever clock the run is given.
-  if ('baseline' in mesh) ctx.mesh = { baseline: mesh.baseline, t1: Date.now() };
+  const appliedAt = new Map<string, number>();
+  await applyAll(ctx, labelled, (object) => {
+    // istiod's sentTime is wall-clock time, whatever clock the run is given.
+    if (apiGroupOf(object.apiVersion ?? '')?.engine === 'istio')
+      appliedAt.set(object.metadata?.namespace ?? '', Date.now());
+  });
+  if ('baseline' in mesh) ctx.mesh = { baseline: mesh.baseline, t1: Date.now(), appliedAt };
   else ctx.noMesh = mesh.skip;
   // From here on, the policies are the cluster's: results and the bundle hold them as stored.
   ctx.appliedPolicies = await readBack(ctx.client, labelled, 'policies');
   ctx.log.append({ type: 'policies', applied: ctx.appliedPolicies.map((o) => ({ ...o })) });
+  // The Calico the run installed or found decides what AdminNetworkPolicy kinds do.
+  const calico = props.environment?.versions?.calico;
   await predictWithCluster(
     ctx,
     manifests,
-    { ...facts.modelFacts, ...(ctx.addresses ? addressFacts(ctx.addresses) : {}) },
+    {
+      ...facts.modelFacts,
+      ...(ctx.addresses ? addressFacts(ctx.addresses) : {}),
+      ...(calico ? { calico } : {}),
+    },
     facts,
   );
   const footing: Footing = {
     readBack: { fixtures: ctx.fixtures.length, policies: ctx.appliedPolicies.length },
     sidecars: { pods: ctx.ready.length, withProxy: ctx.ready.filter((p) => proxyContainerOf(p)).length },
+    ...(ctx.ambient ? { ambient: { ...ctx.ambient } } : {}),
   };
   ctx.log.append({ type: 'footing', ...footing });
 }
@@ -508,12 +536,14 @@ async function predictWithCluster(
   ctx.log.append({
     type: 'cluster-policies',
     objects: foreign.manifests.map((m) => m.file),
+    read: foreign.manifests.map((m) => ({ ...m.object })),
     absent: [...foreign.absent],
     unreadable: [...foreign.unreadable],
     flips: flips.map((f) => ({ ...f, decidedBy: [...f.decidedBy], reasons: [...f.reasons] })),
   });
   for (const kind of foreign.unreadable)
     progress.warn(`cannot list ${kind}: the predictions do not account for such objects`);
+  for (const text of ignoredAdminPolicies(all, modelFacts.calico)) progress.warn(text);
   for (const flip of flips) progress.warn(flipText(flip));
   const contradicted = scenario.attempts.filter((a) => {
     const p = ctx.predict?.(a)?.outcome;
@@ -588,10 +618,36 @@ function canaryProbe(ctx: RunContext, timeoutMs: number): CanaryProbeProps {
     clock: ctx.clock,
     progress: ctx.progress,
     timeoutMs,
+    ambient: ambientPodOf(ctx.scenario),
     sessions: sessionsOf(ctx),
     openings: new OpeningLimit(ctx.props.execConcurrency),
     ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
   };
+}
+
+/** The run's ztunnel-captured pods and the scenario's waypoints, for the mesh barrier. */
+function meshAmbient(ctx: RunContext): MeshAmbient {
+  const isAmbient = ambientPodOf(ctx.scenario);
+  const captured = ctx.ready.filter(isAmbient);
+  return {
+    captured: captured.length,
+    namespaces: [...new Set(captured.map((p) => p.metadata?.namespace ?? ''))],
+    waypoints: ctx.scenario.namespaces.flatMap((n) =>
+      (n.waypoints ?? []).map((w) => ({ namespace: w.namespace, name: w.name })),
+    ),
+  };
+}
+
+/**
+ * Whether a run pod is on the ambient data plane, by its workload's data plane: the footing has
+ * checked by then that ztunnel captures exactly those pods (harness/run/ambient-footing.ts).
+ */
+function ambientPodOf(scenario: Scenario): (pod: V1Pod) => boolean {
+  const ambient = new Set(
+    scenario.workloads.filter((w) => dataPlaneOf(w) === 'ambient').map((w) => `${w.namespace}/${w.name}`),
+  );
+  return (pod) =>
+    ambient.has(`${pod.metadata?.namespace ?? ''}/${pod.metadata?.labels?.[WORKLOAD_LABEL] ?? ''}`);
 }
 
 async function servesCalicoPolicy(client: KubeClient): Promise<boolean> {
@@ -612,6 +668,7 @@ function meshProps(ctx: RunContext, objects: readonly KubernetesObject[]): MeshB
     pods: ctx.ready,
     objects,
     rootNamespace: ctx.scenario.meshRootNamespace,
+    ambient: meshAmbient(ctx),
     clock: ctx.clock,
     progress: ctx.progress,
     timeoutMs: ctx.props.barrierTimeoutMs ?? RUN_DEFAULTS.barrierTimeoutMs,
@@ -653,7 +710,9 @@ async function barrier(ctx: RunContext): Promise<void> {
           ctx.noCanary ?? { status: 'skipped', reasoning: 'the run applies no network policy' },
         ),
     mesh
-      ? waitForMeshSync(meshProps(ctx, ctx.appliedPolicies), mesh.baseline, mesh.t1).then((w) => w.part)
+      ? waitForMeshSync(meshProps(ctx, ctx.appliedPolicies), mesh.baseline, mesh.t1, mesh.appliedAt).then(
+          (w) => w.part,
+        )
       : Promise.resolve<BarrierRecord['mesh']>(
           ctx.noMesh ?? { status: 'skipped', reasoning: 'the run applies no Istio configuration' },
         ),
@@ -672,7 +731,9 @@ async function barrier(ctx: RunContext): Promise<void> {
   }
   const inForce = [
     network.status === 'passed' ? `network policy in force after ${network.ms ?? 0} ms` : '',
-    meshRecord.status === 'passed' ? `sidecars in sync after ${meshRecord.ms ?? 0} ms` : '',
+    meshRecord.status === 'passed'
+      ? `${mesh?.baseline.ztunnel ? 'mesh proxies' : 'sidecars'} in sync after ${meshRecord.ms ?? 0} ms`
+      : '',
   ].filter(Boolean);
   progress.done([`${ctx.appliedPolicies.length} objects`, ...inForce].join(', '));
 }

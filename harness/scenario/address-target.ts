@@ -57,11 +57,13 @@ export function addressTargetText(t: AddressTarget): string {
       return t.cidr ?? (t.address.includes(':') ? `[${t.address}]` : t.address);
     case 'internet':
       return 'internet';
+    case 'gateway':
+      return `gateway(${refText(t.gateway)}:${t.hostname}->${refText(t.backend)})`;
   }
 }
 
 /** The category an attempt to this destination falls in when the scenario names none. */
-export function addressCategory(t: AddressTarget): 'node' | 'metadata' | 'egress' | 'pod-ip' {
+export function addressCategory(t: AddressTarget): 'node' | 'metadata' | 'egress' | 'pod-ip' | 'gateway' {
   switch (t.kind) {
     case 'node':
     case 'node-port':
@@ -72,5 +74,7 @@ export function addressCategory(t: AddressTarget): 'node' | 'metadata' | 'egress
       return isMetadataAddress(t.address) ? 'metadata' : 'egress';
     case 'internet':
       return 'egress';
+    case 'gateway':
+      return 'gateway';
   }
 }

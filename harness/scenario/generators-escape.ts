@@ -7,15 +7,20 @@
  */
 import { dialAddress } from '../address.js';
 import { METADATA_IPV4, METADATA_IPV6 } from './address-target.js';
+import { dataPlaneOf } from './dataplane.js';
+import { crossPath, type Gateway, type GatewayRoute } from './gateways.js';
 import type { ExpectWord } from './outcomes.js';
 import { expectation } from './outcomes.js';
 import type { HttpRequest, RawGenerator } from './schema.js';
 import { refText, type AddressTarget, type Attempt, type Port, type Workload } from './types.js';
 
-export type EscapeGenerator = Extract<RawGenerator, { kind: 'node' | 'metadata' | 'egress' | 'pod-ip' }>;
+export type EscapeGenerator = Extract<
+  RawGenerator,
+  { kind: 'node' | 'metadata' | 'egress' | 'pod-ip' | 'gateway' }
+>;
 export type EscapeKind = EscapeGenerator['kind'];
 
-export const ESCAPE_KINDS: readonly EscapeKind[] = ['node', 'metadata', 'egress', 'pod-ip'];
+export const ESCAPE_KINDS: readonly EscapeKind[] = ['node', 'metadata', 'egress', 'pod-ip', 'gateway'];
 
 export function isEscapeGenerator(g: RawGenerator): g is EscapeGenerator {
   return (ESCAPE_KINDS as readonly string[]).includes(g.kind);
@@ -31,6 +36,8 @@ export interface EscapeContext {
   readonly workloads: readonly Workload[];
   readonly tenantOf: (w: Workload) => string | undefined;
   readonly allowEgress: readonly EgressAllowance[];
+  /** The scenario's ingress gateways (`spec.gateways`). @default [] */
+  readonly gateways?: readonly Gateway[];
 }
 
 type Common = Pick<Attempt, 'id' | 'expect' | 'timeoutMs' | 'explicitTimeout' | 'origin'>;
@@ -38,7 +45,7 @@ type Common = Pick<Attempt, 'id' | 'expect' | 'timeoutMs' | 'explicitTimeout' | 
 export interface EscapeDraft {
   readonly id: string;
   readonly kind: 'http' | 'tcp';
-  readonly category: 'node' | 'metadata' | 'egress' | 'pod-ip';
+  readonly category: 'node' | 'metadata' | 'egress' | 'pod-ip' | 'gateway';
   readonly build: (common: Common) => Attempt;
 }
 
@@ -73,7 +80,53 @@ export function escapeCount(gen: EscapeGenerator, sources: readonly Workload[], 
       }
       return count;
     }
+    case 'gateway': {
+      let count = 0;
+      for (const g of chosenGateways(gen, ctx)) {
+        for (const src of gatewaySources(g, sources, ctx)) {
+          const own = ownRoutes(g, src, ctx).length;
+          count += own * ((gen.controls ? 1 : 0) + crossBackends(g, src, ctx).length);
+        }
+      }
+      return count;
+    }
   }
+}
+
+/** The gateways a gateway generator tries: those it names, else every one. */
+export function chosenGateways(
+  gen: Extract<EscapeGenerator, { kind: 'gateway' }>,
+  ctx: EscapeContext,
+): Gateway[] {
+  const all = ctx.gateways ?? [];
+  if (!gen.gateways) return [...all];
+  return all.filter((g) => gen.gateways?.includes(`${g.namespace}/${g.name}`));
+}
+
+/**
+ * Sources that can try a gateway: tenant workloads out of the mesh whose tenant has a route on
+ * it. A client sidecar routes an HTTP request by its Host header, and a tenant's hostname names no
+ * Service of the mesh; what Envoy then does with it is not in the facts, so those are left out.
+ */
+function gatewaySources(g: Gateway, sources: readonly Workload[], ctx: EscapeContext): Workload[] {
+  return sources.filter((s) => dataPlaneOf(s) === 'none' && ownRoutes(g, s, ctx).length > 0);
+}
+
+function ownRoutes(g: Gateway, src: Workload, ctx: EscapeContext): GatewayRoute[] {
+  const tenant = ctx.tenantOf(src);
+  return tenant === undefined ? [] : g.routes.filter((r) => r.tenant === tenant);
+}
+
+/** Other tenants' routed backends (each backend and port once), in declaration order. */
+function crossBackends(g: Gateway, src: Workload, ctx: EscapeContext): GatewayRoute[] {
+  const tenant = ctx.tenantOf(src);
+  const seen = new Set<string>();
+  return g.routes.filter((r) => {
+    const key = `${refText(r.backend)}:${r.port.port}`;
+    if (r.tenant === tenant || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function otherTenants(src: Workload, ctx: EscapeContext): Workload[] {
@@ -186,6 +239,47 @@ export function escapeDrafts(
                 gen.http,
               ),
             );
+          }
+        }
+      }
+      break;
+    case 'gateway':
+      for (const g of chosenGateways(gen, ctx)) {
+        const gateway = { namespace: g.namespace, name: g.name };
+        for (const src of gatewaySources(g, sources, ctx)) {
+          for (const own of ownRoutes(g, src, ctx)) {
+            const toward = (r: GatewayRoute) => ({
+              kind: 'gateway' as const,
+              gateway,
+              hostname: own.hostname,
+              routeNamespace: own.backend.namespace,
+              backend: r.backend,
+              backendPort: r.port.port,
+            });
+            const http = (path: string): HttpRequest => ({
+              method: 'GET',
+              path,
+              headers: { host: own.hostname },
+            });
+            const at = `gateway:${refText(src)}->${refText(gateway)}:${own.hostname}`;
+            if (gen.controls) {
+              drafts.push(
+                withExpect(draft(at, 'gateway', src, toward(own), g.port, 'http', http('/')), ['allowed']),
+              );
+            }
+            for (const other of crossBackends(g, src, ctx)) {
+              drafts.push(
+                draft(
+                  `${at}/to/${refText(other.backend)}:${other.port.port}`,
+                  'gateway',
+                  src,
+                  toward(other),
+                  g.port,
+                  'http',
+                  http(crossPath(other.backend)),
+                ),
+              );
+            }
           }
         }
       }

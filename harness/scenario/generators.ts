@@ -19,6 +19,7 @@ import {
   type ExpectWord,
 } from './outcomes.js';
 import { meshed } from './dataplane.js';
+import type { Gateway } from './gateways.js';
 import type { HttpRequest, RawGenerator } from './schema.js';
 import {
   refText,
@@ -39,6 +40,8 @@ export interface GeneratorContext {
   readonly defaultTimeoutMs: number;
   /** What the built-in bundle lets tenants reach outside the cluster (its `allowEgress`). @default [] */
   readonly allowEgress?: readonly EgressAllowance[];
+  /** The scenario's ingress gateways (`spec.gateways`). @default [] */
+  readonly gateways?: readonly Gateway[];
   origin(path: DocPath, generator?: string): Origin;
   problem(path: DocPath, message: string): void;
   warn(path: DocPath, message: string): void;
@@ -57,6 +60,7 @@ export const DEFAULT_EXPECT: Readonly<Record<RawGenerator['kind'], ExpectWord>> 
   metadata: 'denied',
   egress: 'denied',
   'pod-ip': 'denied',
+  gateway: 'denied',
 };
 
 /** A name no Service has, asked for as a control next to the recon queries. */
@@ -108,6 +112,13 @@ export function expandGenerators(
       }
     }
     for (const m of misfit) ctx.problem([...at, 'expect'], m);
+    if (gen.kind === 'gateway') {
+      const declared = new Set((ctx.gateways ?? []).map((g) => `${g.namespace}/${g.name}`));
+      gen.gateways?.forEach((name, k) => {
+        if (!declared.has(name))
+          ctx.problem([...at, 'gateways', k], `'${name}' is not a gateway of spec.gateways`);
+      });
+    }
     const excluded = new Set(gen.exclude);
     const ids = new Set(drafts.map((d) => d.id));
     gen.exclude.forEach((id, k) => {
@@ -297,6 +308,7 @@ function escapeContext(ctx: GeneratorContext): EscapeContext {
     workloads: ctx.workloads,
     tenantOf: (w) => tenantOf.get(w.namespace),
     allowEgress: ctx.allowEgress ?? [],
+    gateways: ctx.gateways ?? [],
   };
 }
 

@@ -20,6 +20,7 @@ import {
   type Waypoint,
 } from './dataplane.js';
 import { expandGenerators } from './generators.js';
+import { resolveGateways } from './gateways.js';
 import { issuesToProblems } from './issues.js';
 import { expectation, OUTCOMES_BY_KIND, type AttemptKind, type Category } from './outcomes.js';
 import { addressCategory, addressTargetText, nodePortServiceName } from './address-target.js';
@@ -156,6 +157,12 @@ class ScenarioBuilder {
     this.addNamespaces();
     this.addWorkloads();
     this.bindWaypoints();
+    const gateways = resolveGateways(spec.gateways, {
+      namespaces: this.namespaces,
+      workloads: this.workloads,
+      origin: (p) => this.origin(p),
+      problem: (p, message) => this.problems.push(this.doc.problem(p, message)),
+    });
 
     const explicit = spec.attempts.flatMap(
       (raw, i) => this.resolveAttempt(raw, ['spec', 'attempts', i]) ?? [],
@@ -168,6 +175,7 @@ class ScenarioBuilder {
       clusterDomain: spec.clusterDomain,
       defaultTimeoutMs: spec.defaults.timeoutMs,
       allowEgress: spec.policies.flatMap((p) => p.allowEgress ?? []),
+      gateways,
       origin: (p, generator) => this.origin(p, generator),
       problem: (p, message) => this.problems.push(this.doc.problem(p, message)),
       warn: (p, message) => this.warnings.push(this.doc.problem(p, message)),
@@ -200,6 +208,7 @@ class ScenarioBuilder {
       policies,
       attempts,
       generators: generated.summaries,
+      gateways,
       segments: segments.segments,
       isolate: segments.isolate,
       outOfScope: segments.outOfScope,

@@ -110,5 +110,6 @@ export const CATEGORIES = [
   'metadata',
   'egress',
   'pod-ip',
+  'gateway',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];

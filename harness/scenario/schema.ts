@@ -8,6 +8,7 @@ import { z } from 'zod';
 
 import { DATA_PLANES, WAYPOINT_FOR } from './dataplane.js';
 import { ATTEMPT_KINDS, CATEGORIES, EXPECT_WORDS } from './outcomes.js';
+import { gatewayFields } from './gateways.js';
 import { segmentFields } from './segments.js';
 
 export const API_VERSION = 'bulkhead.dev/v1alpha1';
@@ -401,6 +402,30 @@ export const EscapeGeneratorSchemas = [
       description:
         "Each source to every TCP port of every other tenant's workloads by pod IP (read at run time), bypassing DNS and the Service. Default expect: denied.",
     }),
+  z
+    .strictObject({
+      ...generatorCommon,
+      from: sourceSelector.default('probes').meta({
+        description:
+          'Sources: probes, all, or a list; only tenant sources out of the mesh (no sidecar, no ztunnel) whose tenant has a route on the gateway are used: a client sidecar routes by the Host header, which names no Service of the mesh.',
+      }),
+      kind: z.literal('gateway'),
+      gateways: z
+        .array(z.string().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be "namespace/name"'))
+        .min(1)
+        .optional()
+        .meta({
+          description: 'namespace/name of the spec.gateways to try. Default: every one.',
+        }),
+      controls: z.boolean().default(true).meta({
+        description:
+          "Also each source's own host to its own backend (expect allowed), so that a deny is told apart from a gateway that routes nothing.",
+      }),
+    })
+    .meta({
+      description:
+        "Each tenant's source to each ingress gateway of spec.gateways with its own tenant's host, on a path an HTTPRoute in its own namespace sends to another tenant's backend (a cross-namespace backendRef). Default expect: denied.",
+    }),
 ] as const;
 
 export const GeneratorSchema = z.discriminatedUnion('kind', [
@@ -546,6 +571,7 @@ export const ScenarioSchema = z
         .meta({
           description: `Attempts implied by the topology. A scenario expands to at most ${ATTEMPT_CAP} attempts, explicit and generated together; past that it is refused (narrow 'from', drop generators, 'exclude', or split the tenants over several scenarios).`,
         }),
+      ...gatewayFields,
       ...segmentFields,
     }),
   })

@@ -7,6 +7,7 @@ import type { YamlDocument } from '../yaml-source.js';
 import type { DataPlane, Waypoint } from './dataplane.js';
 import type { AttemptKind, Category, Expectation } from './outcomes.js';
 import type { ApiRequest, DnsQuery, HttpRequest } from './schema.js';
+import type { Gateway } from './gateways.js';
 import type { ScenarioSegments } from './segments.js';
 
 /** Where something was declared, for messages that point back at the scenario. */
@@ -150,7 +151,20 @@ export type AddressTarget =
   /** A literal address; `cidr` is the range the scenario named, when it named one. */
   | { readonly kind: 'address'; readonly address: string; readonly cidr?: string }
   /** The address that answers for "the internet": a target container on kind, else {@link PUBLIC_ADDRESS}. */
-  | { readonly kind: 'internet' };
+  | { readonly kind: 'internet' }
+  /**
+   * An ingress gateway of `spec.gateways` (harness/scenario/gateways.ts), dialled by its Service
+   * name with `hostname` as the Host header; `route` is the HTTPRoute the request meets: in
+   * `routeNamespace`, sending it to `backend`'s Service port `backendPort`.
+   */
+  | {
+      readonly kind: 'gateway';
+      readonly gateway: WorkloadRef;
+      readonly hostname: string;
+      readonly routeNamespace: string;
+      readonly backend: WorkloadRef;
+      readonly backendPort: number;
+    };
 
 interface AddressedBase extends AttemptBase {
   readonly target: AddressTarget;
@@ -243,6 +257,8 @@ export interface Scenario extends ScenarioSegments {
   readonly policies: readonly PolicySource[];
   readonly attempts: readonly Attempt[];
   readonly generators: readonly GeneratorSummary[];
+  /** Ingress gateways (`spec.gateways`); the loader always sets it, objects built by hand may not. */
+  readonly gateways?: readonly Gateway[];
   /** Things that are legal but probably not meant (a generator that produced nothing). */
   readonly warnings: readonly import('../errors.js').Problem[];
 }

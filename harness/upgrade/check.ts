@@ -14,7 +14,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { CommandRunner } from '../cluster/commands.js';
 import { ensureIstioctl } from '../cluster/istioctl.js';
 import type { Cluster, ReleaseProps } from '../cluster/provider.js';
-import { checkVersionPlan, minorOf, unsupportedPair, type VersionPlan } from '../cluster/versions.js';
+import { unsupportedPair } from '../cluster/versions.js';
 import { UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import type { TransitionPart } from '../results/transition-schema.js';
@@ -82,52 +82,6 @@ export interface CheckOutcome {
   readonly interrupted: boolean;
   /** Lines worth the reader's attention: a mixed phase that was not mixed, leftovers. */
   readonly notes: readonly string[];
-}
-
-function compareVersions(a: string, b: string): number {
-  const parts = (v: string) =>
-    v
-      .replace(/^v/, '')
-      .split(/[.-]/)
-      .map((x) => Number.parseInt(x, 10) || 0);
-  const [x, y] = [parts(a), parts(b)];
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
-/** Refuses a plan before anything runs: a downgrade, or a version any phase cannot run with. */
-export function checkUpgradePlan(plan: Omit<VersionPlan, 'istio'> & { from: string; to: string }): void {
-  checkVersionPlan({ ...plan, istio: plan.from });
-  checkVersionPlan({ ...plan, istio: plan.to });
-  if (compareVersions(plan.to, plan.from) <= 0) {
-    throw new UserError(
-      `--to ${plan.to} is not newer than --from ${plan.from}; an upgrade check goes from the running version to a newer one`,
-    );
-  }
-  const [fm = 0, fn = 0] = minorOf(plan.from).split('.').map(Number);
-  const [tm = 0, tn = 0] = minorOf(plan.to).split('.').map(Number);
-  if (tm !== fm || tn - fn > 2) {
-    throw new UserError(
-      `Istio tests upgrades across at most two minor versions; ${plan.from} → ${plan.to} is not one (upgrade through an intermediate release)`,
-    );
-  }
-}
-
-/** Refuses a matrix before anything runs: every version must run on the chosen Kubernetes. */
-export function checkMatrixPlan(plan: Omit<VersionPlan, 'istio'> & { versions: readonly string[] }): void {
-  if (plan.versions.length < 2)
-    throw new UserError(
-      '--matrix needs at least two Istio versions, separated by commas (e.g. 1.29.3,1.30.4)',
-    );
-  const seen = new Set<string>();
-  for (const v of plan.versions) {
-    if (seen.has(v)) throw new UserError(`--matrix lists ${v} twice`);
-    seen.add(v);
-    checkVersionPlan({ ...plan, istio: v });
-  }
 }
 
 /** A phase must not start on a cluster whose Kubernetes its Istio does not support. */

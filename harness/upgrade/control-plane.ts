@@ -15,7 +15,7 @@ import type { KubeClient } from '../kube/client.js';
 import { RolloutWait } from '../kube/rollout.js';
 import { waitFor } from '../kube/wait.js';
 import type { UpgradeMethod } from './methods.js';
-import { discoveryImage, ISTIO_NAMESPACE } from './observed.js';
+import { discoveryImage, ISTIO_NAMESPACE } from '../cluster/detect.js';
 
 export { UPGRADE_METHODS, type UpgradeMethod } from './methods.js';
 

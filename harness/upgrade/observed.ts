@@ -5,27 +5,17 @@
  * annotation), and which istiod serves each sidecar with the pushes it rejected, as the istiods
  * list them (served.ts). The mixed phase is only the mixed phase if these say so (claims.ts).
  */
-import type { KubeConfig, KubernetesObject, V1Container, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 
-import { imageTag } from '../cluster/detect.js';
+import { imageTag, istioControlPlanes, type ControlPlane } from '../cluster/detect.js';
 import type { KubeClient } from '../kube/client.js';
 import { WORKLOAD_LABEL } from '../run/fixtures.js';
 import { runSelector } from '../run/identity.js';
 import { proxyContainerOf } from '../run/sidecars.js';
 import { observeServing, type ConfigRejection, type ServedBy } from './served.js';
 
-export const ISTIO_NAMESPACE = 'istio-system';
 /** The injector's record of what it added to a pod (JSON with the revision). */
 export const SIDECAR_STATUS_ANNOTATION = 'sidecar.istio.io/status';
-
-export interface ControlPlane {
-  /** The Deployment's name: `istiod`, or `istiod-<revision>`. */
-  readonly name: string;
-  /** `default` for an install without --revision. */
-  readonly revision: string;
-  /** The image tag (`1.30.4`); undefined when the image carries none. */
-  readonly version?: string;
-}
 
 export interface PodProxy {
   /** `namespace/name`. */
@@ -59,17 +49,14 @@ export interface ObserveProps {
 
 export async function observeVersions(props: ObserveProps): Promise<ObservedVersions> {
   const { client } = props;
-  const [deployments, pods, serving] = await Promise.all([
-    client.list({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: ISTIO_NAMESPACE }),
+  const [controlPlanes, pods, serving] = await Promise.all([
+    istioControlPlanes(client),
     client.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', labelSelector: runSelector(props.runId) }),
     observeServing(client, props.kubeConfig, props.signal ? { signal: props.signal } : {}),
   ]);
   const run = new Set(pods.items.map((p) => `${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`));
   return {
-    controlPlanes: deployments.items
-      .filter((d) => /^istiod(-|$)/.test(d.metadata?.name ?? ''))
-      .map(controlPlaneOf)
-      .sort((a, b) => a.name.localeCompare(b.name)),
+    controlPlanes,
     pods: pods.items
       .map((p) => {
         const proxy = podProxyOf(p);
@@ -80,24 +67,6 @@ export async function observeVersions(props: ObserveProps): Promise<ObservedVers
     rejections: serving.rejections.filter((r) => run.has(r.pod)),
     ...(serving.error ? { servingError: serving.error } : {}),
   };
-}
-
-function controlPlaneOf(d: KubernetesObject): ControlPlane {
-  const name = d.metadata?.name ?? '';
-  const containers =
-    (d as { spec?: { template?: { spec?: { containers?: V1Container[] } } } }).spec?.template?.spec
-      ?.containers ?? [];
-  const image = discoveryImage(containers);
-  const version = image ? imageTag(image) : undefined;
-  const revision = d.metadata?.labels?.['istio.io/rev'] ?? (name === 'istiod' ? 'default' : name.slice(7));
-  return { name, revision, ...(version ? { version } : {}) };
-}
-
-/** istiod's image: its container is `discovery` (istio-discovery/templates/deployment.yaml @1.29.3). */
-export function discoveryImage(
-  containers: readonly { readonly name?: string; readonly image?: string }[],
-): string | undefined {
-  return (containers.find((c) => c.name === 'discovery') ?? containers[0])?.image;
 }
 
 export function podProxyOf(pod: V1Pod): PodProxy {

@@ -250,6 +250,13 @@ describe('action.yml: the composite GitHub Action', () => {
       suite: 'a.spec.ts\nb.spec.ts c.spec.ts',
       'keep-on-failure': 'true',
       trigger: 'nightly gate',
+      tester: 'A. Auditor',
+      organisation: 'Example Assurance',
+      independence: 'not part of the platform team',
+      dataplane: 'ambient',
+      'cluster-policy': 'cnp',
+      'sign-key': '/tmp/sign.pem',
+      anchor: '/tmp/anchor.sha256',
     });
     const prepare = await runStep(dir, step('prepare'), inputs, {});
     expect(prepare.code, prepare.stderr).to.equal(0);
@@ -295,6 +302,13 @@ describe('action.yml: the composite GitHub Action', () => {
         suite: ['a.spec.ts', 'b.spec.ts', 'c.spec.ts'],
         keepOnFailure: true,
         trigger: 'nightly gate',
+        tester: 'A. Auditor',
+        organisation: 'Example Assurance',
+        independence: 'not part of the platform team',
+        dataplane: 'ambient',
+        clusterPolicy: 'cnp',
+        signKey: '/tmp/sign.pem',
+        anchor: '/tmp/anchor.sha256',
       });
     }
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -19,7 +19,7 @@ spec:
   generators: [{ kind: cross-tenant }]
 `;
 
-describe('cli: commands that cannot deploy ambient refuse it before touching a cluster', () => {
+describe('cli: upgrade-check, which does not run ambient upgrades, refuses ambient before touching a cluster', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-ambient-'));
@@ -27,18 +27,6 @@ describe('cli: commands that cannot deploy ambient refuse it before touching a c
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
-  });
-
-  it('run exits 2 naming the ambient namespace, and writes no reports', async () => {
-    const r = await runCli(
-      ['run', '-f', 'scenario.yaml', '--provider', 'existing', '--kubeconfig', 'nowhere', '--reports', 'out'],
-      dir,
-    );
-    expect(r.code).to.equal(2);
-    expect(r.stderr).to.contain(
-      'scenario.yaml:6:7: spec.tenants[0]: run refuses this scenario: namespace tenant-a is on the ambient data plane',
-    );
-    expect(await readdir(dir)).to.deep.equal(['scenario.yaml']);
   });
 
   it('upgrade-check exits 2 with the ambient upgrade order it does not run', async () => {

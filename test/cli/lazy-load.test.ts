@@ -39,6 +39,17 @@ const CASES: readonly (readonly string[])[] = [
   ['plan', '-f', SCENARIO],
   ['lint', '-f', SCENARIO],
   ['run', '-f', SCENARIO, '--istio-matrix', '1.29.6,1.30.3', '--matrix-format', 'gitlab'],
+  [
+    'upgrade-check',
+    '-f',
+    SCENARIO,
+    '--matrix',
+    '1.29.6:1.30.3',
+    '--kubernetes',
+    '1.34.0',
+    '--matrix-format',
+    'github',
+  ],
   ['matrix-report', 'docs/samples'],
 ];
 

@@ -31,7 +31,7 @@ async function sample(exitCode: 0 | 1 | 2): Promise<ResultsDocument> {
 }
 
 /** What upgrade-check writes (harness/upgrade/report.ts crossPhaseJson), the fields a merge reads. */
-function upgradeJson(exitCode: number, leaks: number): string {
+function upgradeJson(exitCode: number, leaks: number, transitionLeaks?: readonly number[]): string {
   const summary = { attempts: 5, passed: 5 - leaks, failed: leaks, errors: 0, skipped: 0, leaks };
   return JSON.stringify({
     v: 1,
@@ -40,6 +40,16 @@ function upgradeJson(exitCode: number, leaks: number): string {
     phases: ['before', 'mixed', 'after'].map((name) => ({ name, exitCode, summary })),
     changed: [],
     mustDenyFailures: [],
+    ...(transitionLeaks
+      ? {
+          transitions: transitionLeaks.map((leakCount, i) => ({
+            into: ['mixed', 'after'][i],
+            name: ['control-plane', 'workloads'][i],
+            leakCount,
+            leaks: [],
+          })),
+        }
+      : {}),
     faults: [],
     diffs: [],
     attempts: [],
@@ -271,6 +281,20 @@ describe('cli: version matrices spread over CI jobs', function () {
       const failed = await runCli(['matrix-report', a, c, '--expect', spec], dir);
       expect(failed.code).to.equal(1);
       expect(failed.stdout).to.match(/^upgrade-1\.30\.3-to-1\.30\.4\s+FAILED\s+15\s+3\s+0\s+3/m);
+    });
+
+    it("an upgrade cell's leaks include those seen during its transitions, in every format", async () => {
+      // Every phase held; the control plane's rollout leaked twice: exit 1 and 2 leaks, not 0.
+      const a = await cell('upgrade-1.29.6-to-1.30.3', 'upgrade-check.json', upgradeJson(1, 0, [2, 0]));
+      const r = await runCli(['matrix-report', a, '--out', 'm'], dir);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stdout).to.match(/^upgrade-1\.29\.6-to-1\.30\.3\s+FAILED\s+15\s+0\s+0\s+2\s/m);
+      const json = JSON.parse(await readFile(path.join(dir, 'm', 'matrix-report.json'), 'utf8')) as {
+        cells: { leaks: number; transitionLeaks: number }[];
+      };
+      expect(json.cells[0]).to.include({ leaks: 2, transitionLeaks: 2 });
+      const junit = await readFile(path.join(dir, 'm', 'matrix-report.xml'), 'utf8');
+      expect(junit).to.contain('2 leaks (2 during upgrade transitions)');
     });
 
     it('an unreadable cell is a located error (exit 2, nothing merged); so is a folder outside --expect', async () => {

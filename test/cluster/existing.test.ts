@@ -5,7 +5,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 
 import { RUN_PERMISSIONS } from '../../harness/cluster/access.js';
-import { imageTag } from '../../harness/cluster/detect.js';
+import { detectVersions, imageTag } from '../../harness/cluster/detect.js';
+import { KubeClient } from '../../harness/kube/client.js';
 import { checkExisting, connectExisting } from '../../harness/cluster/existing.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { putCalicoApiServer } from '../support/existing-cluster.js';
@@ -154,6 +155,74 @@ describe('cluster: existing provider reports what the cluster runs', () => {
     expect(r.code).to.equal(2);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('error: '))).to.have.length(3);
     expect(r.stdout).to.match(/^calico\s+not found$/m);
+  });
+
+  function putRevision(server: FakeApiServer, revision: string, version: string): void {
+    server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
+    server.put({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: `istiod-${revision}`,
+        namespace: 'istio-system',
+        labels: { 'istio.io/rev': revision },
+      },
+      spec: {
+        selector: { matchLabels: { app: 'istiod', 'istio.io/rev': revision } },
+        template: {
+          metadata: { labels: { app: 'istiod', 'istio.io/rev': revision } },
+          spec: { containers: [{ name: 'discovery', image: `docker.io/istio/pilot:${version}` }] },
+        },
+      },
+    });
+  }
+
+  function putDefaultTag(server: FakeApiServer, revision: string): void {
+    server.put({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: {
+        name: 'istio-revision-tag-default',
+        labels: { 'istio.io/rev': revision, 'istio.io/tag': 'default' },
+      },
+      webhooks: [],
+    });
+  }
+
+  it("a revision install: the Istio version is the default tag's revision, not any istiod-<rev>", async () => {
+    putRevision(api, '1-29-3', '1.29.3');
+    putRevision(api, '1-30-3', '1.30.3');
+    putDefaultTag(api, '1-30-3');
+    const cluster = await connectExisting({ cwd: dir, kubeconfig: 'kubeconfig' });
+    expect(cluster.environment.istio).to.equal('1.30.3');
+  });
+
+  it('an istiod without a revision is the default one when no default tag exists', async () => {
+    putIstiod(api, '1.29.3');
+    putRevision(api, '1-30-3', '1.30.3');
+    const cluster = await connectExisting({ cwd: dir, kubeconfig: 'kubeconfig' });
+    expect(cluster.environment.istio).to.equal('1.29.3');
+  });
+
+  it('revisions without a default are named, with the fix, instead of "no istiod found"', async () => {
+    putCalicoInstallation(api, 'v3.31.2');
+    putCalicoApiServer(api);
+    putRevision(api, '1-29-3', '1.29.3');
+    const cluster = await connectExisting({ cwd: dir, kubeconfig: 'kubeconfig' });
+    expect(cluster.environment.istio).to.equal(undefined);
+    expect(await checkExisting(cluster)).to.deep.equal([
+      'istio-system runs istiod-1-29-3 (revision 1-29-3, Istio 1.29.3) but none is the default revision (no Deployment istiod, no MutatingWebhookConfiguration istio-revision-tag-default naming one of them), and bulkhead labels its namespaces istio-injection=enabled, which only the default revision injects; make one the default with istioctl tag set default --revision 1-29-3',
+    ]);
+  });
+
+  it('detectVersions reports a failed GET /version instead of recording no version', async () => {
+    await api.stop();
+    api = await new FakeApiServer({ forbid: (q) => q.path === '/version' }).start();
+    const client = new KubeClient({ kubeConfig: api.kubeConfig() });
+    let failure: unknown;
+    await detectVersions(client).catch((error: unknown) => (failure = error));
+    expect(failure, 'detectVersions resolved').to.be.instanceOf(Error);
+    expect((failure as Error).message).to.match(/version/i);
   });
 
   it('imageTag', () => {

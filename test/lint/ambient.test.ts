@@ -1,6 +1,7 @@
 /** The ambient lint rules: a bad and a good example each, with the fact they rest on. */
 import { expect } from 'chai';
 
+import { calicoEbpfFields } from '../../harness/calico-dataplane.js';
 import { lintManifests, type Finding } from '../../harness/lint/index.js';
 import { toManifests } from '../../harness/policies/documents.js';
 import type { Scenario } from '../../harness/scenario/types.js';
@@ -181,5 +182,27 @@ spec:
 `;
     expect(ambient(felix(true), 'ambient/calico-ebpf').map((f) => f.severity)).to.deep.equal(['error']);
     expect(ambient(felix(false), 'ambient/calico-ebpf')).to.deep.equal([]);
+  });
+
+  it('ambient/calico-ebpf reads the same eBPF fields as the cluster check (harness/calico-dataplane.ts)', () => {
+    const installation = (dataplane: string) => `apiVersion: operator.tigera.io/v1
+kind: Installation
+metadata: { name: default }
+spec:
+  calicoNetwork: { linuxDataplane: ${dataplane} }
+`;
+    const found = ambient(installation('BPF'), 'ambient/calico-ebpf');
+    expect(found.map((f) => f.message)).to.deep.equal([
+      'linuxDataplane: BPF with ambient workloads: Calico policy is not enforced on ambient traffic',
+    ]);
+    expect(ambient(installation('Nftables'), 'ambient/calico-ebpf')).to.deep.equal([]);
+    // The one reading both use: a field the lint rule flags is one the cluster check refuses.
+    expect(
+      calicoEbpfFields({ kind: 'Installation', spec: { calicoNetwork: { linuxDataplane: 'BPF' } } }).map(
+        (f) => f.path.join('.'),
+      ),
+    ).to.deep.equal(['spec.calicoNetwork.linuxDataplane']);
+    expect(calicoEbpfFields({ kind: 'FelixConfiguration', spec: { bpfEnabled: true } })).to.have.length(1);
+    expect(calicoEbpfFields({ kind: 'FelixConfiguration', spec: { bpfEnabled: 'true' } })).to.deep.equal([]);
   });
 });

@@ -603,6 +603,32 @@ const CASES: readonly Case[] = [
     good: docs(CNP('one', CNP_DENY('Admin', 10)), CNP('two', CNP_DENY('Admin', 11))),
   },
   {
+    // Facts B4.2: Calico v3.32 does not enforce the v1alpha1 kinds; ClusterNetworkPolicy replaces them.
+    name: 'an AdminNetworkPolicy, which Calico v3.32 no longer enforces',
+    rule: 'cnp/admin-network-policy',
+    bad: `apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: { name: tenants }
+spec:
+  priority: 10
+  subject: { namespaces: {} }
+  ingress: [{ action: Deny, from: [{ namespaces: {} }] }]
+`,
+    good: CNP('tenants', CNP_DENY('Admin', 10)),
+  },
+  {
+    name: 'a BaselineAdminNetworkPolicy, which Calico v3.32 no longer enforces',
+    rule: 'cnp/admin-network-policy',
+    bad: `apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: { name: default }
+spec:
+  subject: { namespaces: {} }
+  ingress: [{ action: Deny, from: [{ namespaces: {} }] }]
+`,
+    good: CNP('baseline', CNP_DENY('Baseline', 10)),
+  },
+  {
     name: 'a schema violation',
     rule: 'schema/invalid',
     bad: NP('a', '  podSelector: {}\n  policyTypes: [Sideways]\n'),
@@ -618,15 +644,39 @@ describe('lint: each rule on a minimal example', () => {
     });
   }
 
-  it("says a Calico staged policy is known but unschema'd, and a misspelt kind is a possible typo", () => {
-    const staged = lintText(`apiVersion: projectcalico.org/v3
+  it('says which Calico releases enforce an AdminNetworkPolicy kind and what replaces it (B4.2)', () => {
+    const [f] = lintText(`apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: { name: default }
+spec: { subject: { namespaces: {} }, ingress: [{ action: Deny, from: [{ namespaces: {} }] }] }
+`).filter((x) => x.rule === 'cnp/admin-network-policy');
+    expect(f?.severity).to.equal('warning');
+    expect(f?.message).to.equal(
+      'BaselineAdminNetworkPolicy default: Calico enforces BaselineAdminNetworkPolicy from v3.30.0 to v3.31 (tier baselineadminnetworkpolicy, order 10,000,000) and not from v3.32.0 on, which removed it and its tier in favour of ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2, tier: Baseline, in kube-baseline; from Calico v3.32.1 for bulkhead)',
+    );
+    expect(f?.hint).to.contain('ClusterNetworkPolicy with tier: Baseline');
+  });
+
+  it('validates a Calico staged policy by the schema of the kind it previews, and calls a misspelt kind a possible typo', () => {
+    const staged = (action: string) =>
+      lintText(`apiVersion: projectcalico.org/v3
 kind: StagedNetworkPolicy
 metadata: { name: p, namespace: tenant-a }
-spec: { stagedAction: Set, selector: all(), types: [Ingress] }
+spec: { stagedAction: ${action}, selector: all(), types: [Ingress] }
+`).filter((f) => f.rule.startsWith('schema/'));
+    expect(staged('Set')).to.deep.equal([]);
+    expect(staged('Preview').map((f) => `${f.rule} ${f.message}`)).to.deep.equal([
+      'schema/invalid spec.stagedAction: StagedNetworkPolicy tenant-a/p: must be one of "Set", "Delete", "Learn", "Ignore"',
+    ]);
+    // A kind bulkhead knows without a shipped schema is still not called a typo.
+    const known = lintText(`apiVersion: projectcalico.org/v3
+kind: NetworkSet
+metadata: { name: s, namespace: tenant-a }
+spec: { nets: [10.0.0.0/8] }
 `).filter((f) => f.rule === 'schema/unknown-kind');
-    expect(staged).to.have.length(1);
-    expect(staged[0]?.message).to.contain('is a kind bulkhead knows');
-    expect(staged[0]?.hint).to.not.contain('typos');
+    expect(known).to.have.length(1);
+    expect(known[0]?.message).to.contain('is a kind bulkhead knows');
+    expect(known[0]?.hint).to.not.contain('typos');
     const typo = lintText(`apiVersion: projectcalico.org/v3
 kind: NetworkPolicyy
 metadata: { name: p, namespace: tenant-a }

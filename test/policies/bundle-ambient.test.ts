@@ -57,7 +57,7 @@ describe('policies: builtin:hard-isolation on the ambient data plane', () => {
   it('plans hard-isolation-ambient.yaml with every expectation met and nothing unknown', () => {
     const s = get('hard-isolation-ambient');
     const plan = planned(s);
-    expect(plan).to.have.length(198);
+    expect(plan).to.have.length(204);
     expect(
       plan.filter((p) => p.agrees !== true).map((p) => `${p.attempt.id}: ${p.predicted.outcome}`),
     ).to.deep.equal([]);
@@ -73,6 +73,19 @@ describe('policies: builtin:hard-isolation on the ambient data plane', () => {
     const spoof = plan.filter((p) => p.attempt.category === 'header-spoof');
     expect(spoof).to.have.length(7);
     for (const p of spoof) expect(p.predicted.outcome, p.attempt.id).to.equal('denied-l7');
+  });
+
+  it("tries the other tenants' api-gateway node ports from the out-of-mesh probes only, planned denied by the network", () => {
+    for (const name of SCENARIOS) {
+      const nodePorts = planned(get(name)).filter((p) => p.attempt.id.includes('->node-port:'));
+      // Three probes, each to the two other tenants' api-gateway.
+      expect(nodePorts, name).to.have.length(6);
+      for (const p of nodePorts) {
+        expect(p.attempt.from.name, p.attempt.id).to.equal('probe-nosidecar');
+        expect(p.predicted.outcome, p.attempt.id).to.equal('denied-l4');
+        expect(p.agrees, p.attempt.id).to.equal(true);
+      }
+    }
   });
 
   it('plans hard-isolation-mixed.yaml with no disagreement; unknown only where a sidecar meets an ambient pod', () => {

@@ -124,7 +124,7 @@ describe("propagation barrier: istiod's sync status of the sidecars", function (
     expect(mesh).to.deep.include({ proxies: 3, pushed: 2 });
     expect(mesh?.istiods?.[0]).to.deep.include({ revision: 'default', version: '1.29.3' });
     expect(mesh?.reasoning).to.contain(
-      'acknowledge a listener (LDS) push sent after the last policy was applied',
+      'acknowledge a listener (LDS) push sent after the last policy concerning it was applied',
     );
     expect(barrierOf(records)?.network.status).to.equal('skipped');
     // Every attempt was made after the stand-in dataplane enforced the policy.

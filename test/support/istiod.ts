@@ -5,11 +5,18 @@
  * sidecar pod in the fake's store, with `resources` per type and the legacy nonce pairs.
  *
  * The push model, simplified from istiod's: every Istio object the fake stores (or changes)
- * triggers, `pushLagMs` after it is first seen, an LDS push to the sidecars of its namespace (all
+ * triggers, `pushLagMs` after it is first seen (debounced: a later change within that time
+ * postpones every push not yet made, as PILOT_DEBOUNCE_AFTER does), an LDS push to the sidecars of its namespace (all
  * of them for the root namespace), as `pilot/pkg/xds/proxy_dependencies.go` and `lds.go` do for
  * AuthorizationPolicy; the proxy acknowledges it `ackLagMs` later, or rejects it (a NACK:
  * `lastError` set, `acked` left at the old nonce) when `nack` says so. {@link FakeIstiod.enforces}
  * tells a test's stand-in dataplane whether a sidecar runs the configuration that was pushed.
+ *
+ * Ambient (ambient-cnp-facts.md C1.1, C1.2): the `ztunnels` given are listed as proxies of type
+ * `ztunnel` (ids `<pod>.istio-system`) watching WDS and WADS, and every pod labelled
+ * `gateway.networking.k8s.io/gateway-name` as a `waypoint` (CDS, LDS, RDS, EDS). An
+ * AuthorizationPolicy without `targetRefs` or a PeerAuthentication, in any namespace, triggers a
+ * WADS push to every ztunnel; the LDS push to a namespace's proxies reaches its waypoints too.
  */
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -84,6 +91,8 @@ export interface FakeIstiodOptions {
   readonly serves?: (istiod: { namespace: string; pod: string }, proxyId: string) => boolean;
   /** The proxy's `istio_version`. @default 1.29.3 */
   readonly istioVersion?: (proxyId: string) => string;
+  /** ztunnel pods in istio-system (by name) connected to istiod. @default none */
+  readonly ztunnels?: readonly string[];
 }
 
 export class FakeIstiod {
@@ -96,7 +105,9 @@ export class FakeIstiod {
   private readonly uids = new Map<string, string>();
   /** Object key → resourceVersion last seen. */
   private readonly seen = new Map<string, string>();
-  private readonly pending: { at: number; namespace: string }[] = [];
+  private readonly pending: { at: number; namespace: string; ztunnel?: boolean }[] = [];
+  /** Proxy id → `proxy_type`. */
+  private readonly kinds = new Map<string, 'sidecar' | 'waypoint' | 'ztunnel'>();
   /** Per proxy: when it first ran (acked) a push made after an Istio object change. */
   private readonly enforcedAt = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
@@ -179,7 +190,7 @@ export class FakeIstiod {
       return {
         cluster_id: 'Kubernetes',
         proxy,
-        proxy_type: 'sidecar',
+        proxy_type: this.kinds.get(proxy) ?? 'sidecar',
         istio_version: this.options.istioVersion?.(proxy) ?? '1.29.3',
         ...legacy,
         ...(this.options.legacy ? {} : { resources }),
@@ -203,13 +214,26 @@ export class FakeIstiod {
         ...((pod.spec as { initContainers?: { name?: string }[] } | undefined)?.initContainers ?? []),
         ...((pod.spec as { containers?: { name?: string }[] } | undefined)?.containers ?? []),
       ];
-      if (!containers.some((c) => c.name === 'istio-proxy')) continue;
+      const waypoint = pod.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] !== undefined;
+      if (!waypoint && !containers.some((c) => c.name === 'istio-proxy')) continue;
       const id = `${pod.metadata.name}.${pod.metadata.namespace ?? ''}`;
+      this.kinds.set(id, waypoint ? 'waypoint' : 'sidecar');
       // A pod recreated under the same name is a new connection, with a fresh state.
       if (this.proxies.has(id) && this.uids.get(id) === pod.metadata.uid) continue;
       this.uids.set(id, pod.metadata.uid ?? '');
       const types = new Map<string, TypeState>();
       for (const type of ['CDS', 'LDS', 'RDS', 'EDS']) {
+        const n = this.nonce(now);
+        types.set(type, { sent: n, acked: n, sentTime: now, answerAt: now });
+      }
+      this.proxies.set(id, types);
+    }
+    for (const name of this.options.ztunnels ?? []) {
+      const id = `${name}.istio-system`;
+      if (this.proxies.has(id)) continue;
+      this.kinds.set(id, 'ztunnel');
+      const types = new Map<string, TypeState>();
+      for (const type of ['WDS', 'WADS']) {
         const n = this.nonce(now);
         types.set(type, { sent: n, acked: n, sentTime: now, answerAt: now });
       }
@@ -222,10 +246,17 @@ export class FakeIstiod {
         const rv = o.metadata.resourceVersion ?? '';
         if (this.seen.get(key) === rv) continue;
         this.seen.set(key, rv);
+        const spec = (o as { spec?: { targetRefs?: unknown } }).spec;
+        // Debounced: a change within the quiet period postpones the pushes not yet made.
+        for (const p of this.pending) p.at = Math.max(p.at, now + (this.options.pushLagMs ?? 100));
         if (!this.options.never)
           this.pending.push({
             at: now + (this.options.pushLagMs ?? 100),
             namespace: o.metadata.namespace ?? '',
+            ...((kind === 'AuthorizationPolicy' && spec?.targetRefs === undefined) ||
+            kind === 'PeerAuthentication'
+              ? { ztunnel: true }
+              : {}),
           });
       }
     }
@@ -233,6 +264,14 @@ export class FakeIstiod {
       this.pending.splice(this.pending.indexOf(push), 1);
       for (const [id, types] of this.proxies) {
         const namespace = id.slice(id.lastIndexOf('.') + 1);
+        const wads = types.get('WADS');
+        if (this.kinds.get(id) === 'ztunnel' && wads) {
+          if (!push.ztunnel) continue;
+          wads.sent = this.nonce(now);
+          wads.sentTime = now;
+          wads.answerAt = now + (this.options.ackLagMs ?? 0);
+          continue;
+        }
         if (push.namespace !== root && push.namespace !== namespace) continue;
         const lds = types.get('LDS');
         if (!lds) continue;

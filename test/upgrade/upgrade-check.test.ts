@@ -603,14 +603,22 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     expect(r.stdout).to.contain('every must-deny boundary held in every phase');
   });
 
-  it('on kind, starts the internet stand-in as run does: egress attempts dial it in every phase, never a public address, and it goes with the cluster', async () => {
+  it('on kind, starts the internet stand-in as run does: egress attempts dial it in every phase, never a public address, and it goes with the cluster; the tester is recorded in every phase', async () => {
     stopUpgrades = simulateUpgrades(['1.29.3', '1.30.4']);
     await writeFile(
       path.join(dir, 'scenario.yaml'),
       `${SCENARIO}  generators:\n    - { kind: egress, from: [tenant-acme/probe-nosidecar] }\n`,
     );
+    const tester = [
+      '--tester',
+      'Dana Auditor',
+      '--organisation',
+      'Example QSA Ltd',
+      '--independence',
+      'external',
+    ];
     const r = await runCli(
-      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...mirrors],
+      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...tester, ...mirrors],
       dir,
     );
     expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(0);
@@ -624,8 +632,14 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
         await readFile(path.join(dir, 'reports', 'u1', phase, 'results.json'), 'utf8'),
       ) as {
         attempts: { id: string; verdict: string }[];
+        run: { tester?: unknown };
       };
       expect(doc.attempts.find((a) => a.id === egress)?.verdict, phase).to.equal('pass');
+      expect(doc.run.tester, phase).to.deep.equal({
+        name: 'Dana Auditor',
+        organisation: 'Example QSA Ltd',
+        independence: 'external',
+      });
     }
     const ips = dialled.filter((h) => isIP(h) !== 0);
     expect(ips).to.include('172.18.0.9');
@@ -832,6 +846,44 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
       expect(r.code, args.join(' ')).to.equal(2);
       expect(r.stderr, args.join(' ')).to.satisfy((e: string) => e.startsWith(message));
     }
+    expect(await stubs.calls()).to.deep.equal([]);
+    expect(releases.requests).to.deep.equal([]);
+    expect(api.requests).to.deep.equal([]);
+  });
+
+  it('refuses ClusterNetworkPolicy on the Calico every phase would install, as run does, before any command or download (facts B4.1, B4.3)', async () => {
+    const withBundle = (entry: string) =>
+      SCENARIO.replace('  attempts:\n', `  policies:\n    - ${entry}\n  attempts:\n`);
+    await writeFile(path.join(dir, 'bundle.yaml'), withBundle('builtin: hard-isolation'));
+    await writeFile(
+      path.join(dir, 'cnp.yaml'),
+      withBundle('{ builtin: hard-isolation, clusterPolicy: cnp }'),
+    );
+    const sentence =
+      'uses ClusterNetworkPolicy (ClusterNetworkPolicy tenant-isolation-acme, ClusterNetworkPolicy tenant-isolation-globex), which Calico enforces from v3.32.1 on (v3.32.0 added it and is refused for its server-side-apply bug); this run would install Calico v3.31.2: add --calico v3.32.1 (or --cluster-policy calico)';
+    const upgrade = ['--from', '1.29.3', '--to', '1.30.4'];
+    const option = await runCli(
+      ['upgrade-check', '-f', 'bundle.yaml', ...upgrade, '--cluster-policy', 'cnp'],
+      dir,
+    );
+    expect(option.code, option.stderr).to.equal(2);
+    expect(option.stderr).to.match(
+      new RegExp(`^error: \\S*bundle\\.yaml ${sentence.replace(/[()+.]/g, '\\$&')}\n$`),
+    );
+    const own = await runCli(['upgrade-check', '-f', 'cnp.yaml', ...upgrade], dir);
+    expect(own.code, own.stderr).to.equal(2);
+    expect(own.stderr).to.contain(sentence);
+    // --matrix runs on the same Calico: refused the same way.
+    const matrix = await runCli(['upgrade-check', '-f', 'cnp.yaml', '--matrix', '1.29.3,1.30.4'], dir);
+    expect(matrix.code, matrix.stderr).to.equal(2);
+    expect(matrix.stderr).to.contain(sentence);
+    // --cluster-policy on a scenario without the bundle would change nothing: refused too.
+    const nothing = await runCli(
+      ['upgrade-check', '-f', 'scenario.yaml', ...upgrade, '--cluster-policy', 'cnp'],
+      dir,
+    );
+    expect(nothing.code).to.equal(2);
+    expect(nothing.stderr).to.contain('does not use builtin: hard-isolation');
     expect(await stubs.calls()).to.deep.equal([]);
     expect(releases.requests).to.deep.equal([]);
     expect(api.requests).to.deep.equal([]);
