@@ -34,9 +34,10 @@ import {
   seconds,
   type RunnerOptions,
 } from './shared.js';
+import { addTesterOptions, testerOf, type TesterOptions } from './evidence.js';
 import { addProvisionOptions, provisionProps, type ProvisionOptions } from './up.js';
 
-interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions {
+interface UpgradeCheckOptions extends ProvisionOptions, RunnerOptions, TesterOptions {
   readonly file: string;
   readonly from?: string;
   readonly to?: string;
@@ -173,7 +174,7 @@ Examples:
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --kubernetes 1.34.0 --matrix 1.28.6,1.29.3,1.30.4
   $ bulkhead upgrade-check -f scenarios/hard-isolation.yaml --matrix 1.29.6:1.30.3,1.30.3:1.30.4 --matrix-format github`,
     );
-  addProvisionOptions(command);
+  addTesterOptions(addProvisionOptions(command));
   // The Istio versions are --from/--to (or --matrix): the shared --istio is refused, and unlisted.
   command.options.find((o) => o.long === '--istio')?.hideHelp();
   command.action(async (options: UpgradeCheckOptions) => {
@@ -253,6 +254,7 @@ Examples:
         );
       },
     });
+    const tester = testerOf(options);
     const settings: PhaseSettings = {
       run,
       bundle: options.bundle,
@@ -265,8 +267,10 @@ Examples:
       },
       environment: {
         provider: options.provider,
+        // Always a cluster bulkhead created (kind or k3s): a replica, never production.
         environment: 'replica',
         trigger: options.trigger ?? 'pre-upgrade',
+        ...(tester ? { tester } : {}),
         clusterName: options.provider === 'kind' ? options.name : 'k3s',
         versions: {
           kubernetes: options.kubernetes,

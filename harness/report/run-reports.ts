@@ -34,6 +34,15 @@ export interface WriteRunReportsProps {
   readonly scenarioFile?: string;
   /** The policy objects as the cluster stored them, for the bundle; undefined: the run applied none. */
   readonly manifests?: readonly Readonly<Record<string, unknown>>[];
+  /**
+   * The cluster's own policy objects the run read before judging (`cluster:Kind/namespace/name`
+   * and the object as read), for the bundle; undefined: the run did not read them (or its records
+   * predate keeping them).
+   */
+  readonly clusterPolicies?: readonly {
+    readonly id: string;
+    readonly object: Readonly<Record<string, unknown>>;
+  }[];
   /** Write `bulkhead-<run>.tar.gz` (and its `.sha256`) too. @default false */
   readonly bundle?: boolean;
   /** Test files in junit.xml are named relative to this folder. @default process.cwd() */
@@ -90,6 +99,9 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
               manifestsSource: props.manifests
                 ? 'as the cluster stored them after the run applied them'
                 : 'none: the run stopped before it applied any policy',
+              clusterPoliciesSource: props.clusterPolicies
+                ? `${props.clusterPolicies.length} policy object(s) the cluster held that the run did not write, read-only copies as the cluster returned them before round 1 (managedFields left out)`
+                : "none: the run did not read the cluster's own policies",
             },
             null,
             2,
@@ -112,6 +124,9 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
         name: 'manifests/policies.yaml',
         content: manifests.map((m) => stringify(m)).join('---\n'),
       },
+      ...(props.clusterPolicies
+        ? [{ name: CLUSTER_POLICIES_FILE, content: clusterPoliciesText(props.clusterPolicies) }]
+        : []),
       ...Object.entries(props.logs ?? {}).map(([name, text]) => ({
         name: `logs/${safeName(name)}`,
         content: text,
@@ -127,6 +142,25 @@ export async function writeRunReports(props: WriteRunReportsProps): Promise<RunR
     written.push(bundle.file, sumFile);
   }
   return { files: written, ...(bundle ? { bundle } : {}) };
+}
+
+/** Where the bundle keeps the cluster's own policy objects (covered by SHA256SUMS like every file). */
+export const CLUSTER_POLICIES_FILE = 'manifests/cluster-policies.yaml';
+
+/**
+ * One YAML document per object, each after a comment naming it as the results do
+ * (`cluster:Kind/namespace/name`) and the SHA-256 of its JSON as recorded in results.jsonl's
+ * `cluster-policies` record, so each copy can be matched to the record it came from.
+ */
+function clusterPoliciesText(objects: NonNullable<WriteRunReportsProps['clusterPolicies']>): string {
+  if (objects.length === 0)
+    return "# the run read the cluster's policies and found none it did not write itself\n";
+  return objects
+    .map(
+      ({ id, object }) =>
+        `# ${id.replace(/[\r\n]/g, ' ')}\n# sha256 of its JSON: ${sha256(JSON.stringify(object))}\n${stringify(object)}`,
+    )
+    .join('---\n');
 }
 
 function safeName(name: string): string {

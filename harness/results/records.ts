@@ -127,6 +127,11 @@ const ClusterPoliciesRecordSchema = z.object({
   type: z.literal('cluster-policies'),
   /** Each object read, `cluster:Kind/namespace/name`. */
   objects: z.array(z.string()),
+  /**
+   * The same objects as the cluster returned them (without managedFields), in the order of
+   * `objects`: read-only copies, which the evidence bundle keeps. Absent in runs before it was recorded.
+   */
+  read: z.array(z.record(z.string(), z.unknown())).optional(),
   /** `apiVersion kind` of the kinds the cluster does not serve. */
   absent: z.array(z.string()),
   /** `apiVersion kind: why` of the kinds the run's credentials may not list. */

@@ -14,6 +14,7 @@ import { buildResults } from '../results/build-results.js';
 import {
   RESULTS_LOG,
   readResultsRecords,
+  type ClusterPoliciesRecord,
   type PoliciesRecord,
   type ReadRecords,
   type RunEnvironment,
@@ -79,6 +80,7 @@ export async function reportRun(props: ReportRunProps): Promise<ReportedRun> {
     return { builtin: [], user: [], failures: 1, passed: false };
   });
   const applied = records.findLast((r): r is PoliciesRecord => r.type === 'policies')?.applied;
+  const foreign = records.findLast((r): r is ClusterPoliciesRecord => r.type === 'cluster-policies');
   const written = await writeRunReports({
     document,
     userTests: suites.user,
@@ -86,6 +88,11 @@ export async function reportRun(props: ReportRunProps): Promise<ReportedRun> {
     resultsLog: log,
     scenarioFile: props.scenario.file,
     ...(applied ? { manifests: applied } : {}),
+    ...(foreign?.read
+      ? {
+          clusterPolicies: foreign.read.map((object, i) => ({ id: foreign.objects[i] ?? '', object })),
+        }
+      : {}),
     ...(props.bundle ? { bundle: true } : {}),
     ...(props.cwd ? { cwd: props.cwd } : {}),
     ...(props.logs ? { logs: props.logs } : {}),

@@ -536,6 +536,7 @@ async function predictWithCluster(
   ctx.log.append({
     type: 'cluster-policies',
     objects: foreign.manifests.map((m) => m.file),
+    read: foreign.manifests.map((m) => ({ ...m.object })),
     absent: [...foreign.absent],
     unreadable: [...foreign.unreadable],
     flips: flips.map((f) => ({ ...f, decidedBy: [...f.decidedBy], reasons: [...f.reasons] })),

@@ -234,13 +234,14 @@ describe('report: the reports of a run against the fake cluster, from its record
     const check = await verifyBundle(bundle!.file);
     expect(check.problems).to.deep.equal([]);
     expect(check.ok).to.be.true;
-    expect(check.checked).to.equal(9);
+    // Results (2), reports (2), scenario, policies, the cluster's own policies, versions, meta, logs.
+    expect(check.checked).to.equal(10);
     expect(check.sha256).to.equal(bundle!.sha256);
     const sum = await readFile(`${bundle!.file}.sha256`, 'utf8');
     expect(sum).to.equal(`${bundle!.sha256}  bulkhead-run-1.tar.gz\n`);
     const cli = await runCli(['verify-bundle', bundle!.file, '--sha256', bundle!.sha256]);
     expect(cli.code, cli.stdout + cli.stderr).to.equal(0);
-    expect(cli.stdout).to.contain('9 files checked against SHA256SUMS');
+    expect(cli.stdout).to.contain('10 files checked against SHA256SUMS');
     expect(cli.stdout).to.contain('OK');
   });
 });

@@ -6,15 +6,20 @@
  * recorded with the object, tier, priority and rule that decided. A flip is a warning: a declared
  * expectation is judged as written, an `auto` one takes the prediction with the cluster's objects.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { expect } from 'chai';
+import { create, extract } from 'tar';
 
 import { buildResults } from '../../harness/results/build-results.js';
 import { readResultsRecords } from '../../harness/results/records.js';
+import { verifyBundle } from '../../harness/report/bundle.js';
 import { renderHtmlReport } from '../../harness/report/html.js';
+import { CLUSTER_POLICIES_FILE } from '../../harness/report/run-reports.js';
+import { reportRun } from '../../harness/run/report-run.js';
 import { runJUnit } from '../../harness/report/run-junit.js';
 import { createProgress } from '../../harness/run/progress.js';
 import { runScenario, type RunResult } from '../../harness/run/runner.js';
@@ -160,6 +165,59 @@ describe('run: the cluster’s own policies, read before judging', function () {
     expect(html).to.contain('<dt>The cluster&#39;s own policies</dt>');
     expect(html).to.contain('they flip 2 predictions: acme-to-acme (expected allowed');
     expect(html).to.contain('predicted by the cluster&#39;s cluster:ClusterNetworkPolicy/platform-freeze');
+  });
+
+  it('keeps read-only copies of the foreign objects it read in the evidence bundle, which verify-bundle covers', async () => {
+    server.put(crd('policy.networking.k8s.io', 'v1alpha2', 'ClusterNetworkPolicy', 'clusternetworkpolicies'));
+    server.put(denyWithinAcme('platform-freeze'));
+    server.put(
+      denyWithinAcme('own-object', {
+        'app.kubernetes.io/managed-by': 'bulkhead',
+        'bulkhead.dev/run': 'run-1',
+      }),
+    );
+    await run();
+    const directory = path.join(reports, 'run-1');
+    const { records } = await readResultsRecords(path.join(directory, 'results.jsonl'));
+    const foreign = records.find((r) => r.type === 'cluster-policies');
+    const read = foreign?.type === 'cluster-policies' ? (foreign.read ?? []) : [];
+    // As the cluster returned them, without the server's field bookkeeping.
+    expect(read.map((o) => (o.metadata as { name?: string }).name)).to.deep.equal(['platform-freeze']);
+    expect(read[0]).to.deep.include({ apiVersion: CNP, kind: 'ClusterNetworkPolicy' });
+    expect(read[0]?.spec).to.deep.equal(denyWithinAcme('platform-freeze').spec);
+    expect(JSON.stringify(read)).to.not.contain('managedFields');
+
+    const reported = await reportRun({ directory, scenario: await load(SCENARIO), bundle: true });
+    const bundle = reported.bundle?.file ?? '';
+    expect((await verifyBundle(bundle)).ok).to.equal(true);
+    const out = path.join(reports, 'unpacked');
+    await mkdir(out);
+    await extract({ file: bundle, cwd: out });
+    const root = path.join(out, 'bulkhead-run-1');
+    const text = await readFile(path.join(root, CLUSTER_POLICIES_FILE), 'utf8');
+    expect(text).to.match(
+      /^# cluster:ClusterNetworkPolicy\/platform-freeze\n# sha256 of its JSON: [0-9a-f]{64}\n/,
+    );
+    expect(text).to.contain('name: platform-freeze');
+    expect(text).to.not.contain('own-object');
+    const [, hash] = /sha256 of its JSON: ([0-9a-f]{64})/.exec(text) ?? [];
+    expect(hash).to.equal(createHash('sha256').update(JSON.stringify(read[0])).digest('hex'));
+    // Listed in SHA256SUMS with the file's hash, so an altered copy fails verification.
+    const sums = await readFile(path.join(root, 'SHA256SUMS'), 'utf8');
+    expect(sums).to.contain(`${createHash('sha256').update(text).digest('hex')}  ${CLUSTER_POLICIES_FILE}\n`);
+    const meta = JSON.parse(await readFile(path.join(root, 'meta', 'run.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    expect(meta.clusterPoliciesSource).to.match(
+      /^1 policy object\(s\) the cluster held that the run did not write/,
+    );
+    await writeFile(path.join(root, CLUSTER_POLICIES_FILE), text.replace('priority: 7', 'priority: 8'));
+    const tampered = path.join(reports, 'tampered.tar.gz');
+    await create({ gzip: true, file: tampered, cwd: out, portable: true }, ['bulkhead-run-1']);
+    const verdict = await verifyBundle(tampered);
+    expect(verdict.ok).to.equal(false);
+    expect(verdict.problems.join('\n')).to.contain(`${CLUSTER_POLICIES_FILE} was altered`);
   });
 
   it('records what it read when the cluster holds nothing foreign, and says which kinds it does not serve', async () => {

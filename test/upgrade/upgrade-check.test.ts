@@ -603,14 +603,22 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
     expect(r.stdout).to.contain('every must-deny boundary held in every phase');
   });
 
-  it('on kind, starts the internet stand-in as run does: egress attempts dial it in every phase, never a public address, and it goes with the cluster', async () => {
+  it('on kind, starts the internet stand-in as run does: egress attempts dial it in every phase, never a public address, and it goes with the cluster; the tester is recorded in every phase', async () => {
     stopUpgrades = simulateUpgrades(['1.29.3', '1.30.4']);
     await writeFile(
       path.join(dir, 'scenario.yaml'),
       `${SCENARIO}  generators:\n    - { kind: egress, from: [tenant-acme/probe-nosidecar] }\n`,
     );
+    const tester = [
+      '--tester',
+      'Dana Auditor',
+      '--organisation',
+      'Example QSA Ltd',
+      '--independence',
+      'external',
+    ];
     const r = await runCli(
-      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...mirrors],
+      ['upgrade-check', '-f', 'scenario.yaml', '--from', '1.29.3', '--to', '1.30.4', ...tester, ...mirrors],
       dir,
     );
     expect(r.code, r.stdout + r.stderr.slice(-4000)).to.equal(0);
@@ -624,8 +632,14 @@ describe('cli: bulkhead upgrade-check (stub tools, local releases, fake API serv
         await readFile(path.join(dir, 'reports', 'u1', phase, 'results.json'), 'utf8'),
       ) as {
         attempts: { id: string; verdict: string }[];
+        run: { tester?: unknown };
       };
       expect(doc.attempts.find((a) => a.id === egress)?.verdict, phase).to.equal('pass');
+      expect(doc.run.tester, phase).to.deep.equal({
+        name: 'Dana Auditor',
+        organisation: 'Example QSA Ltd',
+        independence: 'external',
+      });
     }
     const ips = dialled.filter((h) => isIP(h) !== 0);
     expect(ips).to.include('172.18.0.9');
