@@ -20,6 +20,7 @@
  * `rounds 2+: median X.XX s per round, attempt time Y.YY s, ratio Z.ZZ`.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,6 +44,7 @@ import { expectation } from '../harness/scenario/outcomes.js';
 import type { HttpAttempt, Workload } from '../harness/scenario/types.js';
 import type { ExecCounts } from '../test/support/fake-apiserver/exec.js';
 import { FakeApiServer } from '../test/support/fake-apiserver/server.js';
+import { Spawner } from '../test/support/fake-apiserver/spawner.js';
 import { agentBundle, agentExec, closedPort } from '../test/support/fake-cluster.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -62,6 +64,10 @@ const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'main' },
     runs: { type: 'string', default: '5' },
+    // The rounds case alone, for quick A/B runs (the fan-out case line then says it was skipped).
+    'rounds-only': { type: 'boolean', default: false },
+    // `in-process`: the fake starts the agents with its own spawn, as before the spawner (A/B runs).
+    spawn: { type: 'string', default: 'spawner' },
     pods: { type: 'string' },
     attempts: { type: 'string' },
     'max-opening': { type: 'string' },
@@ -117,7 +123,33 @@ const app = createServer((req, res) => {
   setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), workerData.delayMs);
 });
 app.listen(0, '127.0.0.1', 4096, () => parentPort.postMessage(app.address().port));
+// Its own CPU time, so that the bench can tell the app's share from the fake API server's.
+parentPort.on('message', () => {
+  const { user, system } = process.threadCpuUsage();
+  parentPort.postMessage((user + system) / 1000);
+});
 `;
+
+/** CPU time used so far, ms, per part of the bench (Linux: the agents' from /proc). */
+export interface CpuTimes {
+  /** The fake API server: its process less the app's thread (it relays every exec byte). */
+  readonly fake: number;
+  /** The app every attempt reaches. */
+  readonly app: number;
+  /** Every agent process started, alive or not (a process that exited counts what it had used when last read). */
+  readonly agents: number;
+}
+
+/** utime + stime of a process in ms, or undefined once it is gone. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // Fields 14 and 15 of proc_pid_stat(5), counted after the command name: clock ticks (100 Hz).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
 
 /** `--role server`: prints the kubeconfig, then answers `counts` and `reset` lines on stdin. */
 async function serve(): Promise<void> {
@@ -126,11 +158,21 @@ async function serve(): Promise<void> {
   const app = new Worker(APP, { eval: true, workerData: { delayMs: DELAY_MS } });
   const appPort = await new Promise<number>((resolve) => app.once('message', resolve));
   const maxOpening = values['max-opening'] === undefined ? undefined : Number(values['max-opening']);
+  const agents = new Map<number, number>();
+  // The agents start from a spawner process, so that starting 60 of them never blocks the fake's
+  // relaying (a real API server and kubelet do not fork on the client's machine at all).
+  const spawner = values.spawn === 'in-process' ? undefined : await Spawner.start();
   const server = await new FakeApiServer({
     exec: agentExec({
       bundlePath: await agentBundle(),
       unroutedPort: await closedPort(),
       route: () => appPort,
+      ...(spawner ? { spawner } : {}),
+      onAgent: (_, child) => {
+        child.once('spawn', () => {
+          if (child.pid !== undefined) agents.set(child.pid, 0);
+        });
+      },
     }),
     execLimits: {
       ...(maxOpening === undefined ? {} : { maxOpening }),
@@ -149,12 +191,30 @@ async function serve(): Promise<void> {
     server.setPodReady(w.namespace, w.name, true);
   }
   process.stdout.write(JSON.stringify({ kubeconfig: server.kubeConfig().exportConfig() }) + '\n');
+  const cpu = async (): Promise<CpuTimes> => {
+    const app_ = new Promise<number>((resolve) => app.once('message', resolve));
+    app.postMessage('cpu');
+    const appMs = await app_;
+    const { user, system } = process.cpuUsage();
+    let agentsMs = 0;
+    for (const [pid, last] of agents) {
+      const now = processCpuMs(pid) ?? last;
+      agents.set(pid, now);
+      agentsMs += now;
+    }
+    return { fake: (user + system) / 1000 - appMs, app: appMs, agents: agentsMs };
+  };
   for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'cpu') {
+      process.stdout.write(JSON.stringify(await cpu()) + '\n');
+      continue;
+    }
     const counts: ExecCounts = server.execCounts;
     if (line === 'reset') Object.assign(counts, { peakOpening: 0, peakOpen: 0, refused: 0 });
     process.stdout.write(JSON.stringify(counts) + '\n');
   }
   await server.stop();
+  await spawner?.stop();
   await app.terminate();
   process.exit(0);
 }
@@ -163,6 +223,7 @@ interface ServerProcess {
   readonly kubeConfig: KubeConfig;
   readonly kubeconfigText: string;
   ask(what: 'counts' | 'reset'): Promise<ExecCounts>;
+  cpu(): Promise<CpuTimes>;
   stop(): Promise<void>;
 }
 
@@ -185,6 +246,10 @@ async function startServer(args: readonly string[]): Promise<ServerProcess> {
     ask: async (what) => {
       child.stdin.write(what + '\n');
       return JSON.parse(await next()) as ExecCounts;
+    },
+    cpu: async () => {
+      child.stdin.write('cpu\n');
+      return JSON.parse(await next()) as CpuTimes;
     },
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -214,37 +279,67 @@ function tally(): { tally: RoundTally; observe: (o: RoundObservation) => void } 
   };
 }
 
+/** CPU time of one round, ms, per part: where two cores' worth of time went. */
+interface RoundCpu extends CpuTimes {
+  /** The process running the rounds (the harness; the floor's feeder). */
+  readonly harness: number;
+}
+
 interface Timed {
   /** Wall time of each round, ms. */
   readonly times: number[];
+  /** CPU time of each round, when it was measured. */
+  readonly cpu?: RoundCpu[];
   /** Attempts not observed allowed, over all rounds, and the first of them. */
   readonly missed: number;
   readonly firstMissed?: string;
 }
 
+/** Reads the CPU used so far by the parts outside this process. */
+type CpuReader = () => Promise<CpuTimes>;
+
+const ownCpuMs = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 /**
  * Times each round, and counts the attempts that were not observed allowed: an agent starved of
- * CPU misses its deadlines, and a round with misses measured less than it seems.
+ * CPU misses its deadlines, and a round with misses measured less than it seems. With `readCpu`,
+ * also what each round cost in CPU time (read between rounds, outside the timed span).
  */
 async function timedRounds(
   rounds: number,
   batches: readonly SourceBatch[],
   round: (observe: (o: RoundObservation) => void) => Promise<void>,
+  readCpu?: CpuReader,
 ): Promise<Timed> {
   const total = batches.reduce((n, b) => n + b.attempts.length, 0);
   const times: number[] = [];
+  const cpu: RoundCpu[] = [];
   let missed = 0;
   let firstMissed: string | undefined;
   for (let r = 1; r <= rounds; r++) {
     const { tally: t, observe } = tally();
+    const before = readCpu ? { ...(await readCpu()), harness: ownCpuMs() } : undefined;
     const start = performance.now();
     await round(observe);
     times.push(performance.now() - start);
+    if (readCpu && before) {
+      const harness = ownCpuMs();
+      const after = await readCpu();
+      cpu.push({
+        harness: harness - before.harness,
+        fake: after.fake - before.fake,
+        app: after.app - before.app,
+        agents: after.agents - before.agents,
+      });
+    }
     if (t.observed !== total) throw new Error(`round ${r}: ${t.observed} of ${total} attempts observed`);
     missed += total - t.allowed;
     firstMissed ??= t.other;
   }
-  return { times, missed, ...(firstMissed ? { firstMissed } : {}) };
+  return { times, missed, ...(readCpu ? { cpu } : {}), ...(firstMissed ? { firstMissed } : {}) };
 }
 
 async function persistentRounds(
@@ -252,7 +347,7 @@ async function persistentRounds(
   rounds: number,
   pods: number,
   attempts: number,
-  options: { readonly canary?: boolean } = {},
+  options: { readonly canary?: boolean; readonly readCpu?: CpuReader } = {},
 ): Promise<Timed & { canaryMs?: number }> {
   const { workloads, batches } = layout(pods, attempts);
   const sessions = new AgentSessions({
@@ -283,7 +378,12 @@ async function persistentRounds(
       if (seen.length !== batches.length || other)
         throw new Error(`canary dials: ${seen.length} of ${batches.length}, one ${other ?? ''}`);
     }
-    const timed = await timedRounds(rounds, batches, (observe) => sessions.round({ batches, observe }));
+    const timed = await timedRounds(
+      rounds,
+      batches,
+      (observe) => sessions.round({ batches, observe }),
+      options.readCpu,
+    );
     return { ...timed, ...(canaryMs === undefined ? {} : { canaryMs }) };
   } finally {
     await sessions.close();
@@ -295,13 +395,17 @@ async function perRoundRounds(
   rounds: number,
   pods: number,
   attempts: number,
+  readCpu?: CpuReader,
 ): Promise<Timed> {
   const { workloads, batches } = layout(pods, attempts);
   const scenario = { clusterDomain: 'cluster.local', workloads };
   const transport: Transport = { mode: 'stdin' };
   const openings = new OpeningLimit();
-  return timedRounds(rounds, batches, (observe) =>
-    runRound({ kubeConfig, scenario, batches, observe, transport, openings }),
+  return timedRounds(
+    rounds,
+    batches,
+    (observe) => runRound({ kubeConfig, scenario, batches, observe, transport, openings }),
+    readCpu,
   );
 }
 
@@ -341,27 +445,47 @@ async function floorRun(): Promise<void> {
           child.stdin.write(JSON.stringify({ batch: 'b', attempts }) + '\n');
         }),
       end: () => child.stdin.end(),
+      pid: child.pid,
     };
   });
-  const timed = await timedRounds(ROUNDS.rounds, batches, (observe) =>
-    Promise.all(
-      agents.map((agent, i) =>
-        agent.run(
-          (batches[i]?.attempts ?? []).map((a) => ({
-            id: a.id,
-            kind: 'http',
-            host: '127.0.0.1',
-            port,
-            timeoutMs: TIMEOUT_MS,
-          })),
-          observe,
+  const pids = agents.map((a) => a.pid);
+  const readCpu: CpuReader = async () => {
+    const appMs = await new Promise<number>((resolve) => {
+      app.once('message', resolve);
+      app.postMessage('cpu');
+    });
+    return {
+      // No fake API server here: the feeder's own time (less the app's thread) is counted as the harness.
+      fake: 0,
+      app: appMs,
+      agents: pids.reduce<number>((n, pid) => n + (pid === undefined ? 0 : (processCpuMs(pid) ?? 0)), 0),
+    };
+  };
+  const timed = await timedRounds(
+    ROUNDS.rounds,
+    batches,
+    (observe) =>
+      Promise.all(
+        agents.map((agent, i) =>
+          agent.run(
+            (batches[i]?.attempts ?? []).map((a) => ({
+              id: a.id,
+              kind: 'http',
+              host: '127.0.0.1',
+              port,
+              timeoutMs: TIMEOUT_MS,
+            })),
+            observe,
+          ),
         ),
-      ),
-    ).then(() => undefined),
+      ).then(() => undefined),
+    readCpu,
   );
   for (const agent of agents) agent.end();
   await app.terminate();
-  process.stdout.write(JSON.stringify(timed) + '\n');
+  // The app's thread is in this process: the feeder's own share is what is left.
+  const cpu = timed.cpu?.map((c) => ({ ...c, harness: c.harness - c.app }));
+  process.stdout.write(JSON.stringify({ ...timed, ...(cpu ? { cpu } : {}) }) + '\n');
   process.exit(0);
 }
 
@@ -393,6 +517,8 @@ async function fanoutRun(): Promise<void> {
 /** Runs one fan-out run in a process of its own against its own fake API server. */
 async function fanoutCase(dir: string): Promise<Timed & { peakRssBytes: number; counts: ExecCounts }> {
   const fake = await startServer([
+    '--spawn',
+    values.spawn,
     '--pods',
     String(FANOUT.pods),
     '--max-opening',
@@ -418,6 +544,11 @@ const median = (xs: readonly number[]): number => {
 const sec = (ms: number): string => (ms / 1000).toFixed(2);
 const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
 const check = (ok: boolean): string => (ok ? 'ok' : 'MISSED');
+const cpuSum = (c: RoundCpu): number => c.harness + c.fake + c.app + c.agents;
+const cpuText = (t: Timed): string =>
+  (t.cpu ?? [])
+    .map((c) => `${[c.harness, c.fake, c.app, c.agents].map(sec).join('/')} = ${sec(cpuSum(c))}`)
+    .join(', ');
 const missedText = (t: Timed): string =>
   t.missed === 0 ? '' : `, ${t.missed} not allowed (first: ${t.firstMissed ?? ''})`;
 
@@ -429,16 +560,22 @@ async function main(): Promise<void> {
   console.log(
     `bench:run rounds: ${ROUNDS.pods} source pods × ${ROUNDS.attempts} attempts, answered after ${DELAY_MS} ms, ${ROUNDS.rounds} rounds, ${runs} runs`,
   );
-  const server = await startServer(['--pods', String(ROUNDS.pods)]);
+  const server = await startServer(['--pods', String(ROUNDS.pods), '--spawn', values.spawn]);
   const persistent: Timed[] = [];
   const warm: (Timed & { canaryMs?: number })[] = [];
   const perRound: Timed[] = [];
   const floor: Timed[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const p = await persistentRounds(server.kubeConfig, ROUNDS.rounds, ROUNDS.pods, ROUNDS.attempts);
-      const w = await persistentRounds(server.kubeConfig, 1, ROUNDS.pods, ROUNDS.attempts, { canary: true });
-      const o = await perRoundRounds(server.kubeConfig, ROUNDS.rounds, ROUNDS.pods, ROUNDS.attempts);
+      const readCpu = () => server.cpu();
+      const p = await persistentRounds(server.kubeConfig, ROUNDS.rounds, ROUNDS.pods, ROUNDS.attempts, {
+        readCpu,
+      });
+      const w = await persistentRounds(server.kubeConfig, 1, ROUNDS.pods, ROUNDS.attempts, {
+        canary: true,
+        readCpu,
+      });
+      const o = await perRoundRounds(server.kubeConfig, ROUNDS.rounds, ROUNDS.pods, ROUNDS.attempts, readCpu);
       const f = await child<Timed>(['--role', 'floor']);
       persistent.push(p);
       warm.push(w);
@@ -450,6 +587,8 @@ async function main(): Promise<void> {
       );
       console.log(`         per-round  ${o.times.map(sec).join(' / ')} s${missedText(o)}`);
       console.log(`         floor      ${f.times.map(sec).join(' / ')} s${missedText(f)}`);
+      console.log(`         CPU s per round, harness/fake/app/agents: persistent ${cpuText(p)}`);
+      console.log(`                                                   floor      ${cpuText(f)}`);
     }
   } finally {
     await server.stop();
@@ -469,23 +608,25 @@ async function main(): Promise<void> {
   const fLater = later(floor);
 
   // 2. Fan-out: the default cap, the fake refusing beyond it, the harness in its own process.
-  console.log(
-    `bench:run fan-out: ${FANOUT.pods} source pods × ${FANOUT.attempts} attempts, ${FANOUT.rounds} rounds, ` +
-      `--exec-concurrency ${DEFAULT_EXEC_CONCURRENCY}; each exec takes ${FANOUT.openDelayMs} ms to open and one beyond ${DEFAULT_EXEC_CONCURRENCY} opening is refused`,
-  );
   const fan: (Timed & { peakRssBytes: number; counts: ExecCounts })[] = [];
-  const dir = await mkdtemp(path.join(tmpdir(), 'bench-run-'));
-  try {
-    for (let i = 0; i < runs; i++) {
-      const f = await fanoutCase(dir);
-      fan.push(f);
-      console.log(
-        `  run ${i + 1}: rounds ${f.times.map(sec).join(' / ')} s, peak harness RSS ${mb(f.peakRssBytes)} MB, ` +
-          `execs opening at most ${f.counts.peakOpening}, open at most ${f.counts.peakOpen}, refused ${f.counts.refused}${missedText(f)}`,
-      );
+  if (!values['rounds-only']) {
+    console.log(
+      `bench:run fan-out: ${FANOUT.pods} source pods × ${FANOUT.attempts} attempts, ${FANOUT.rounds} rounds, ` +
+        `--exec-concurrency ${DEFAULT_EXEC_CONCURRENCY}; each exec takes ${FANOUT.openDelayMs} ms to open and one beyond ${DEFAULT_EXEC_CONCURRENCY} opening is refused`,
+    );
+    const dir = await mkdtemp(path.join(tmpdir(), 'bench-run-'));
+    try {
+      for (let i = 0; i < runs; i++) {
+        const f = await fanoutCase(dir);
+        fan.push(f);
+        console.log(
+          `  run ${i + 1}: rounds ${f.times.map(sec).join(' / ')} s, peak harness RSS ${mb(f.peakRssBytes)} MB, ` +
+            `execs opening at most ${f.counts.peakOpening}, open at most ${f.counts.peakOpen}, refused ${f.counts.refused}${missedText(f)}`,
+        );
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
   const rss = median(fan.map((f) => f.peakRssBytes));
   const refused = fan.reduce((n, f) => n + f.counts.refused, 0);
@@ -493,6 +634,14 @@ async function main(): Promise<void> {
   console.log(
     `floor (the agents fed directly, no exec): round 1 ${sec(f1)} s, rounds 2+ median ${sec(fLater)} s; ` +
       `the harness adds ${sec(p1 - f1)} s to round 1 and ${sec(pLater - fLater)} s to each later round`,
+  );
+  const laterCpu = (of: Timed[], pick: (c: RoundCpu) => number) =>
+    median(of.flatMap((t) => (t.cpu ?? []).slice(1).map(pick)));
+  const cpuLine = (of: Timed[]) =>
+    `harness ${sec(laterCpu(of, (c) => c.harness))}, fake API server ${sec(laterCpu(of, (c) => c.fake))}, ` +
+    `app ${sec(laterCpu(of, (c) => c.app))}, agents ${sec(laterCpu(of, (c) => c.agents))}, total ${sec(laterCpu(of, cpuSum))} s`;
+  console.log(
+    `CPU per later round (medians; ${ROUNDS.pods * ROUNDS.attempts} attempts, 2 cores give 2 s per second): persistent ${cpuLine(persistent)}; floor ${cpuLine(floor)}`,
   );
   console.log(
     `per-round (one exec per pod per round): round 1 ${sec(o1)} s, rounds 2+ median ${sec(oLater)} s, ${missed(perRound)} attempts not allowed`,
@@ -506,12 +655,14 @@ async function main(): Promise<void> {
     `persistent, the sessions opened by the network canary's dial first (a run with a Calico barrier): canary dial ${sec(wCanary)} s, ` +
       `round 1 ${sec(w1)} s (${(w1 / attemptTime).toFixed(2)}× the attempt time, target 2×: ${check(w1 <= 2 * attemptTime)}), ${missed(warm)} attempts not allowed`,
   );
-  console.log(
-    `fan-out: median rounds ${sec(median(fan.map((f) => f.times[0] ?? 0)))} / ${sec(median(fan.map((f) => f.times[1] ?? 0)))} s, ` +
-      `median peak harness RSS ${mb(rss)} MB (target < 300 MB: ${check(rss < FANOUT.rssLimitBytes)}), ` +
-      `most opening at once ${Math.max(...fan.map((f) => f.counts.peakOpening))}, execs refused ${refused} (target 0: ${check(refused === 0)}), ` +
-      `${missed(fan)} attempts not allowed`,
-  );
+  if (fan.length === 0) console.log('fan-out: skipped (--rounds-only)');
+  else
+    console.log(
+      `fan-out: median rounds ${sec(median(fan.map((f) => f.times[0] ?? 0)))} / ${sec(median(fan.map((f) => f.times[1] ?? 0)))} s, ` +
+        `median peak harness RSS ${mb(rss)} MB (target < 300 MB: ${check(rss < FANOUT.rssLimitBytes)}), ` +
+        `most opening at once ${Math.max(...fan.map((f) => f.counts.peakOpening))}, execs refused ${refused} (target 0: ${check(refused === 0)}), ` +
+        `${missed(fan)} attempts not allowed`,
+    );
   console.log(
     `rounds 2+: median ${sec(pLater)} s per round, attempt time ${sec(attemptTime)} s, ratio ${(pLater / attemptTime).toFixed(2)}`,
   );

@@ -348,9 +348,9 @@ export async function makeSamples(out: string): Promise<number> {
   try {
     putReadyCluster(server);
     server.put(ISTIO_AUTHZ_CRD);
-    // Pushes without istiod's debounce, long before the barrier's first read (after the canary's),
-    // so the sample's record (one poll) does not depend on the machine's speed.
-    late.istiod = new FakeIstiod(server, { pushLagMs: 0 });
+    // istiod's own debounce (100 ms) before each push: a push must follow the apply's return for
+    // the barrier to count it, as with a real istiod.
+    late.istiod = new FakeIstiod(server);
     const kubeconfig = path.join(work, 'kubeconfig');
     await writeFile(kubeconfig, server.kubeConfig().exportConfig());
     const directory = path.join(work, 'reports', RUN_ID);

@@ -4,7 +4,7 @@
  * pod given up when its restart breaks too, the cap on execs opening at once (the fake API server
  * counts and refuses beyond a limit), and no exec left open after a run or a Ctrl-C.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +21,7 @@ import { runScenario, type RunnerProps, type RunResult } from '../../harness/run
 import { AgentSessions } from '../../harness/run/sessions.js';
 import type { ExecLimits, ExecRequest } from '../support/fake-apiserver/exec.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
-import { agentBundle, agentExec, closedPort } from '../support/fake-cluster.js';
+import { agentBundle, agentExec, closedPort, type AgentProcess } from '../support/fake-cluster.js';
 import { HEAD, load } from '../support/scenarios.js';
 
 /** `clients` probe pods in tenant-acme, each trying `api` (answers at once); client-0 also tries `slow`. */
@@ -78,7 +78,7 @@ interface ClusterOptions {
   readonly execLimits?: ExecLimits;
   readonly execProtocols?: readonly string[];
   readonly override?: (r: ExecRequest) => ReturnType<ReturnType<typeof agentExec>> | undefined;
-  readonly onAgent?: (r: ExecRequest, child: ChildProcessWithoutNullStreams) => void;
+  readonly onAgent?: (r: ExecRequest, child: AgentProcess) => void;
 }
 
 interface Cluster {

@@ -4,17 +4,19 @@
  * local server that answers as the test needs (the app's echo, Envoy's RBAC 403, ...). Only
  * loopback is ever dialled: unrouted names go to a closed loopback port.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 
 import { buildAgentBundle } from '../../harness/agent/bundle.js';
 import { resolvConf } from './fake-apiserver/cluster-services.js';
-import type { ExecHandler, ExecRequest } from './fake-apiserver/exec.js';
+import type { ExecHandler, ExecProcess, ExecRequest } from './fake-apiserver/exec.js';
+import type { Spawner } from './fake-apiserver/spawner.js';
 
 export type Reply = 'app' | 'rbac' | 'upstream-timeout';
 
@@ -76,6 +78,15 @@ export function agentBundle(): Promise<string> {
   return bundle;
 }
 
+/** An agent process an exec started, as `onAgent` sees it: its streams, `kill`, its pid once started. */
+export interface AgentProcess extends ExecProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly pid?: number | undefined;
+  once(event: 'spawn', listener: () => void): this;
+}
+
 export type Route = (source: ExecRequest, host: string, port: number) => number | undefined;
 
 export interface AgentExecOptions {
@@ -92,7 +103,12 @@ export interface AgentExecOptions {
   /** Sees every batch of attempts a probe (or a session) receives, before it is rerouted. */
   readonly onBatch?: (request: ExecRequest, items: readonly Record<string, unknown>[]) => void;
   /** Sees every agent process started (probe or session), e.g. to kill it at a chosen moment. */
-  readonly onAgent?: (request: ExecRequest, child: ChildProcessWithoutNullStreams) => void;
+  readonly onAgent?: (request: ExecRequest, child: AgentProcess) => void;
+  /**
+   * Starts the processes from this spawner, off the fake's event loop (fake-apiserver/spawner.ts),
+   * instead of with `spawn` in the fake's own process.
+   */
+  readonly spawner?: Spawner;
 }
 
 /**
@@ -101,15 +117,15 @@ export interface AgentExecOptions {
  * by line as they arrive.
  */
 export function agentExec(options: AgentExecOptions): ExecHandler {
+  const start = (file: string, args: readonly string[]): AgentProcess =>
+    options.spawner ? options.spawner.spawn(file, args) : spawn(file, args, { stdio: 'pipe' });
   return (request) => {
     const special = options.override?.(request);
     if (special) return special;
     const [program, script, ...given] = request.command;
     if (program === 'cat' && script === '/etc/resolv.conf' && given.length === 0) {
       const text = (options.resolvConf ?? ((r) => resolvConf(r.namespace)))(request);
-      return spawn(process.execPath, ['-e', 'process.stdout.write(process.argv[1])', text], {
-        stdio: 'pipe',
-      });
+      return start(process.execPath, ['-e', 'process.stdout.write(process.argv[1])', text]);
     }
     // A batch passed as an argument (servers without v5 exec) goes through the same network.
     const at = given.indexOf('--batch');
@@ -121,8 +137,8 @@ export function agentExec(options: AgentExecOptions): ExecHandler {
         : given;
     const isAgent = program === 'node' && script?.endsWith('/bulkhead-agent.mjs');
     const child = isAgent
-      ? spawn(process.execPath, [options.bundlePath, ...args], { stdio: 'pipe' })
-      : spawn(program ?? '', [script ?? '', ...args].filter(Boolean), { stdio: 'pipe' });
+      ? start(process.execPath, [options.bundlePath, ...args])
+      : start(program ?? '', [script ?? '', ...args].filter(Boolean));
     if (isAgent) options.onAgent?.(request, child);
     if (isAgent && given[0] === 'session')
       return { process: child, rewriteStdinLine: (line) => rerouteSessionLine(line, request, options) };

@@ -5,9 +5,9 @@
  * when the command ends the server sends a v1 Status on channel 3 and closes the socket.
  * The command runs as a real local child process chosen by the test's handler.
  */
-import type { ChildProcess } from 'node:child_process';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -22,6 +22,20 @@ export interface ExecRequest {
 }
 
 /**
+ * The process an exec runs, as far as the endpoint uses it: a ChildProcess spawned with piped
+ * stdio, or one started off the fake's event loop (./spawner.ts).
+ */
+export interface ExecProcess {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  readonly exitCode: number | null;
+  kill(signal?: NodeJS.Signals): boolean;
+  on(event: 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  on(event: 'error', listener: (error: NodeJS.ErrnoException) => void): this;
+}
+
+/**
  * Starts the process an exec runs (spawned with piped stdio). A handler may also rewrite stdin
  * before the process sees it: that is how a test plays the cluster's network (Service names to
  * local servers). `rewriteStdin` takes the whole input, delivered at once when the client closes
@@ -30,9 +44,9 @@ export interface ExecRequest {
 export type ExecHandler = (
   request: ExecRequest,
 ) =>
-  | ChildProcess
-  | { readonly process: ChildProcess; readonly rewriteStdin: (input: Buffer) => Buffer }
-  | { readonly process: ChildProcess; readonly rewriteStdinLine: (line: Buffer) => Buffer };
+  | ExecProcess
+  | { readonly process: ExecProcess; readonly rewriteStdin: (input: Buffer) => Buffer }
+  | { readonly process: ExecProcess; readonly rewriteStdinLine: (line: Buffer) => Buffer };
 
 /**
  * Limits on execs, as a loaded API server or kubelet imposes them, and the counts that show a
@@ -61,7 +75,7 @@ export interface ExecCounts {
 export interface ExecSession {
   readonly request: ExecRequest;
   readonly protocol: string;
-  readonly process: ChildProcess;
+  readonly process: ExecProcess;
   /** Resolves with the exit code sent on channel 3 (137 for a SIGKILL, as the kubelet reports it). */
   readonly done: Promise<number>;
 }
