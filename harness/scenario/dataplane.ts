@@ -19,6 +19,7 @@
  */
 
 import type { Problem } from '../errors.js';
+import { problemAt } from './origin.js';
 import type { Attempt, Origin } from './types.js';
 
 export const DATA_PLANES = ['sidecar', 'ambient', 'none'] as const;
@@ -133,14 +134,10 @@ export function ambientRefusal(
 ): Problem | undefined {
   const found = firstAmbient(scenario);
   if (!found) return undefined;
-  const { file, line, column, path } = found.origin;
-  return {
-    file,
-    line,
-    column,
-    path,
-    message: `${command} refuses this scenario: ${found.what} is on the ambient data plane, and ${why}`,
-  };
+  return problemAt(
+    found.origin,
+    `${command} refuses this scenario: ${found.what} is on the ambient data plane, and ${why}`,
+  );
 }
 
 /** The data planes of an attempt's source and, when it has one, its destination workload. */

@@ -40,6 +40,7 @@ import { z } from 'zod';
 
 import type { Problem } from '../errors.js';
 import type { DocPath } from '../yaml-source.js';
+import { problemAt } from './origin.js';
 import type { Namespace, Origin, Port, Workload, WorkloadRef } from './types.js';
 
 /** The GatewayClass Istio's gateway controller serves (classinfo.go, features.GatewayAPIDefaultGatewayClass). */
@@ -250,12 +251,8 @@ export function gatewayRefusal(
 ): Problem | undefined {
   const first = scenario.gateways?.[0];
   if (!first) return undefined;
-  const { file, line, column, path } = first.origin;
-  return {
-    file,
-    line,
-    column,
-    path,
-    message: `${command} refuses this scenario: it declares the ingress gateway ${first.namespace}/${first.name}, and deploying gateways and their routes is not built yet; \`validate\` and \`plan\` read them`,
-  };
+  return problemAt(
+    first.origin,
+    `${command} refuses this scenario: it declares the ingress gateway ${first.namespace}/${first.name}, and deploying gateways and their routes is not built yet; \`validate\` and \`plan\` read them`,
+  );
 }

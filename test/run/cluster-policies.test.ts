@@ -103,16 +103,20 @@ describe('run: the cluster’s own policies, read before judging', function () {
     });
   }
 
-  it('warns before round 1 of a foreign ClusterNetworkPolicy that flips an expectation, records it, and judges as declared', async () => {
+  /** A foreign CNP that denies within acme, and one carrying this run's labels (the run's own, as its canary is: not foreign, not read). */
+  function putForeignAndOwnPolicies(): void {
     server.put(crd('policy.networking.k8s.io', 'v1alpha2', 'ClusterNetworkPolicy', 'clusternetworkpolicies'));
     server.put(denyWithinAcme('platform-freeze'));
-    // One carrying this run's labels is the run's own (as its canary is): not foreign, not read.
     server.put(
       denyWithinAcme('own-object', {
         'app.kubernetes.io/managed-by': 'bulkhead',
         'bulkhead.dev/run': 'run-1',
       }),
     );
+  }
+
+  it('warns before round 1 of a foreign ClusterNetworkPolicy that flips an expectation, records it, and judges as declared', async () => {
+    putForeignAndOwnPolicies();
     const result = await run();
 
     const text = progress.join('');
@@ -168,14 +172,7 @@ describe('run: the cluster’s own policies, read before judging', function () {
   });
 
   it('keeps read-only copies of the foreign objects it read in the evidence bundle, which verify-bundle covers', async () => {
-    server.put(crd('policy.networking.k8s.io', 'v1alpha2', 'ClusterNetworkPolicy', 'clusternetworkpolicies'));
-    server.put(denyWithinAcme('platform-freeze'));
-    server.put(
-      denyWithinAcme('own-object', {
-        'app.kubernetes.io/managed-by': 'bulkhead',
-        'bulkhead.dev/run': 'run-1',
-      }),
-    );
+    putForeignAndOwnPolicies();
     await run();
     const directory = path.join(reports, 'run-1');
     const { records } = await readResultsRecords(path.join(directory, 'results.jsonl'));
