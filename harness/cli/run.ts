@@ -10,7 +10,6 @@ import { Option, type Command } from 'commander';
 
 import { PROVIDERS, type ProviderName } from '../cluster/provider.js';
 import { InputError, UserError } from '../errors.js';
-import { gatewayRefusal } from '../scenario/gateways.js';
 import { firstAmbient } from '../scenario/dataplane.js';
 import type { Scenario } from '../scenario/types.js';
 import type { ApiServerEndpoints } from '../policies/options.js';
@@ -155,8 +154,6 @@ Examples:
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
-      const gateway = gatewayRefusal(scenario, 'run');
-      if (gateway) throw new InputError([gateway]);
       const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
       const cnpGate = {
         scenario,
@@ -188,6 +185,7 @@ Examples:
           ...(options.provider === 'existing' ? {} : provisionProps(options)),
           provider: options.provider,
           dataplane,
+          ...((scenario.gateways ?? []).length > 0 ? { gateways: true } : {}),
           ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
           ...(options.context ? { context: options.context } : {}),
         },

@@ -36,6 +36,11 @@ export interface AcquireProps {
   readonly dataplane?: InstallDataplane;
   /** Mirror of https://raw.githubusercontent.com/kubernetes-sigs/gateway-api (kind, ambient). */
   readonly gatewayApiBaseUrl?: string;
+  /**
+   * The scenario declares ingress gateways: kind installs the Gateway API CRDs in sidecar mode too,
+   * existing checks they are served. @default false
+   */
+  readonly gateways?: boolean;
   readonly timeoutMs?: number;
   // kind
   /** @default 'bulkhead' */
@@ -72,6 +77,7 @@ export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
     const problems = await checkExisting(cluster, props.log, {
       ...signal,
       ...(props.dataplane ? { dataplane: props.dataplane } : {}),
+      ...(props.gateways ? { gateways: true } : {}),
     });
     if (problems.length > 0) {
       throw new ClusterNotReady(
@@ -84,12 +90,14 @@ export async function acquireCluster(props: AcquireProps): Promise<Cluster> {
   const common = provisionCommon(props);
   if (props.provider === 'k3s') {
     refuseK3sAmbient(props);
+    refuseK3sGateways(props);
     return (await k3s()).provisionK3s(common);
   }
   return provisionKind({
     ...common,
     ...kindHost(props),
     ...(props.gatewayApiBaseUrl ? { gatewayApiBaseUrl: props.gatewayApiBaseUrl } : {}),
+    ...(props.gateways ? { gateways: true } : {}),
     name: props.name ?? DEFAULT_CLUSTER_NAME,
     logsDir: props.logsDir,
     reuse: props.reuse ?? false,
@@ -118,6 +126,14 @@ function refuseK3sAmbient(props: AcquireProps): void {
   if (props.dataplane === 'ambient')
     throw new UserError(
       'the k3s provider does not provision the ambient data plane (istio-cni, ztunnel, Gateway API CRDs); use --provider kind, or --provider existing on a cluster that has it',
+    );
+}
+
+/** The k3s provider installs no Gateway API CRDs; ingress gateways are provisioned on kind. */
+function refuseK3sGateways(props: AcquireProps): void {
+  if (props.gateways)
+    throw new UserError(
+      "the k3s provider does not install the Gateway API CRDs the scenario's ingress gateways need; use --provider kind, or --provider existing on a cluster that has them",
     );
 }
 
@@ -151,6 +167,7 @@ export async function checkHost(props: AcquireProps): Promise<void> {
   const common = provisionCommon(props);
   if (props.provider === 'k3s') {
     refuseK3sAmbient(props);
+    refuseK3sGateways(props);
     await (await k3s()).checkK3sHost(common);
   } else await checkKindHost({ ...common, ...kindHost(props) });
 }

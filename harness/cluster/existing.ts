@@ -27,7 +27,7 @@ import {
   noDefaultIstiodProblem,
   readOptional,
 } from './detect.js';
-import { GATEWAY_CRD } from './gateway-api.js';
+import { GATEWAY_CRD, ingressGatewayApiProblems, INGRESS_GATEWAY_KINDS } from './gateway-api.js';
 import { AMBIENT_DAEMONSETS, hasAmbientDataPlane } from './istio.js';
 import type { Cluster } from './provider.js';
 import { ambientUnsupported, AMBIENT_ISTIO_GATEWAY_API, unsupportedPair } from './versions.js';
@@ -303,6 +303,8 @@ export async function checkExisting(
     readonly signal?: AbortSignal;
     /** The run needs the ambient data plane: {@link ambientProblems} are checked too. */
     readonly dataplane?: 'sidecar' | 'ambient';
+    /** The scenario declares ingress gateways: the Gateway API kinds they are made of must be served. */
+    readonly gateways?: boolean;
   } = {},
 ): Promise<string[]> {
   const env = cluster.environment;
@@ -331,6 +333,12 @@ export async function checkExisting(
         `$ kubectl --context ${env.cluster} get installation,felixconfiguration default; kubectl get daemonsets -n istio-system; kubectl get crd ${GATEWAY_CRD}`,
       );
       problems.push(...(await ambientProblems(client, env.calico !== undefined)));
+    }
+    if (options.gateways) {
+      log?.(
+        `$ kubectl --context ${env.cluster} get crd ${INGRESS_GATEWAY_KINDS.map((k) => k.crd).join(' ')}`,
+      );
+      problems.push(...(await ingressGatewayApiProblems(client)));
     }
     if (env.kubernetes) {
       for (const [product, version] of [

@@ -34,8 +34,9 @@ export const GATEWAY_API_RAW = 'https://raw.githubusercontent.com/kubernetes-sig
 export const BUNDLE_VERSION_ANNOTATION = 'gateway.networking.k8s.io/bundle-version';
 export const CHANNEL_ANNOTATION = 'gateway.networking.k8s.io/channel';
 export const GATEWAY_API_CHANNEL = 'standard';
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 /** The CRD a waypoint is an instance of. */
-export const GATEWAY_CRD = 'gateways.gateway.networking.k8s.io';
+export const GATEWAY_CRD = `gateways.${GATEWAY_API_GROUP}`;
 
 export interface GatewayApiFile {
   /** The file under `config/crd/standard/` at the tag. */
@@ -84,16 +85,84 @@ export const GATEWAY_API_BUNDLES: Readonly<Record<string, GatewayApiBundle>> = {
   },
 };
 
-/** The pinned bundle for an Istio version; a UserError when the facts pin none for its minor. */
-export function gatewayApiFor(istio: string): GatewayApiBundle {
+/**
+ * The pinned bundle for an Istio version; a UserError when the facts pin none for its minor.
+ * `why` says what needs the CRDs: `ambient` (waypoints) or `gateways` (a scenario's ingress gateways).
+ */
+export function gatewayApiFor(istio: string, why: 'ambient' | 'gateways' = 'ambient'): GatewayApiBundle {
   const minor = minorOf(istio);
   const bundle = GATEWAY_API_BUNDLES[AMBIENT_ISTIO_GATEWAY_API[minor] ?? ''];
   if (!bundle) {
+    const who = why === 'ambient' ? 'ambient needs' : "the scenario's ingress gateways need";
+    const fix = why === 'ambient' ? 'for --dataplane ambient' : 'for a scenario with spec.gateways';
     throw new UserError(
-      `ambient needs the Gateway API CRDs of the release Istio ${istio} is built against, and bulkhead pins them only for Istio ${Object.keys(AMBIENT_ISTIO_GATEWAY_API).join(' and ')} (gateway-api ${Object.values(AMBIENT_ISTIO_GATEWAY_API).join(', ')}); use --istio with one of those for --dataplane ambient`,
+      `${who} the Gateway API CRDs of the release Istio ${istio} is built against, and bulkhead pins them only for Istio ${Object.keys(AMBIENT_ISTIO_GATEWAY_API).join(' and ')} (gateway-api ${Object.values(AMBIENT_ISTIO_GATEWAY_API).join(', ')}); use --istio with one of those ${fix}`,
     );
   }
   return bundle;
+}
+
+/**
+ * The Gateway API kinds a run with ingress gateways writes, at the versions it writes them (and
+ * istiod watches: istio@1.30.3 and 1.29 `pkg/config/schema/gvr/resources.gen.go:33,40,55`, HTTPRoute
+ * and Gateway v1, ReferenceGrant v1beta1; both pinned bundles serve these, the files' `served: true`).
+ * istiod needs no restart when they appear after it started: it watches Gateway API kinds through
+ * delayed informers that start once the CRD exists (`pilot/pkg/config/kube/crdclient/client.go:409-417`
+ * NewDelayedInformer, `pkg/kube/kclient/crdwatcher.go:225-262` WaitForCRD/KnownOrCallback, and
+ * the gateway controller is built with `CrdWatcher().WaitForCRD`, `pilot/pkg/bootstrap/
+ * configcontroller.go:191-196`), and PILOT_ENABLE_GATEWAY_API defaults to true
+ * (`pilot/pkg/features/experimental.go:137`, the same at 1.29.6).
+ */
+export const INGRESS_GATEWAY_KINDS: readonly { readonly crd: string; readonly version: string }[] = [
+  { crd: GATEWAY_CRD, version: 'v1' },
+  { crd: `httproutes.${GATEWAY_API_GROUP}`, version: 'v1' },
+  { crd: `referencegrants.${GATEWAY_API_GROUP}`, version: 'v1beta1' },
+];
+
+interface CrdServing {
+  spec?: { versions?: { name?: string; served?: boolean }[] };
+  status?: { conditions?: { type?: string; status?: string }[] };
+}
+
+/**
+ * What keeps a cluster from holding a run's ingress gateways, one sentence with its fix each
+ * (read-only): each CRD of {@link INGRESS_GATEWAY_KINDS} present, Established, and serving the
+ * version the run writes. Empty when all are.
+ */
+export async function ingressGatewayApiProblems(client: KubeClient): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { crd: name, version } of INGRESS_GATEWAY_KINDS) {
+    let crd: KubernetesObject | undefined;
+    try {
+      crd = await client.read({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        name,
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const fix = `install the Gateway API standard channel of the release your Istio is built against (${Object.entries(
+      AMBIENT_ISTIO_GATEWAY_API,
+    )
+      .map(([istio, api]) => `${api} for Istio ${istio}`)
+      .join(', ')})`;
+    if (!crd) {
+      problems.push(`the scenario declares ingress gateways, and the cluster has no CRD ${name}; ${fix}`);
+      continue;
+    }
+    const serving = crd as CrdServing;
+    const served = (serving.spec?.versions ?? []).some((v) => v.name === version && v.served === true);
+    if (!served) {
+      const have = (serving.spec?.versions ?? []).filter((v) => v.served).map((v) => v.name ?? '?');
+      problems.push(
+        `the CRD ${name} does not serve ${version} (served: ${have.join(', ') || 'none'}), which bulkhead writes and istiod watches; ${fix}`,
+      );
+    } else if (!established(crd)) {
+      problems.push(`the CRD ${name} is not Established; check it with kubectl describe crd ${name}`);
+    }
+  }
+  return problems;
 }
 
 export interface GatewayApiManifests {

@@ -17,7 +17,13 @@ import { CALICO_POD_SUBNET, calicoEbpfProblem, installCalico } from './calico.js
 import type { CommandRunner } from './commands.js';
 import { detectVersions, type ClusterVersions } from './detect.js';
 import { startInternet, stopInternet } from './internet.js';
-import { fetchGatewayApi, gatewayApiFor, installGatewayApi, type GatewayApiBundle } from './gateway-api.js';
+import {
+  fetchGatewayApi,
+  gatewayApiFor,
+  ingressGatewayApiProblems,
+  installGatewayApi,
+  type GatewayApiBundle,
+} from './gateway-api.js';
 import { hasAmbientDataPlane, installIstio, waitAmbientDataPlane, type InstallDataplane } from './istio.js';
 import { ensureIstioctl } from './istioctl.js';
 import { resolveKind, type KindBinary } from './kind-binary.js';
@@ -83,6 +89,11 @@ export interface KindProps {
   readonly gatewayApiBaseUrl?: string;
   /** The Gateway API files and their SHA-256 (ambient). @default the release pinned for the Istio minor */
   readonly gatewayApi?: GatewayApiBundle;
+  /**
+   * The scenario declares ingress gateways: the Gateway API CRDs are installed in sidecar mode
+   * too (they hold Gateway, HTTPRoute and ReferenceGrant). @default false
+   */
+  readonly gateways?: boolean;
   /** Mirror of kind's releases, used when kind is missing or too old. @default GitHub releases */
   readonly kindBaseUrl?: string;
   /** @default /proc/sys/fs/inotify */
@@ -192,15 +203,18 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
   });
   const ambient = props.dataplane === 'ambient';
   // Downloaded and checked before the cluster exists: a mirror that serves other bytes refuses here.
-  const gatewayApi = ambient
-    ? await fetchGatewayApi({
-        bundle: props.gatewayApi ?? gatewayApiFor(props.versions.istio),
-        cache: props.cache,
-        log: runner.log,
-        ...(props.gatewayApiBaseUrl ? { baseUrl: props.gatewayApiBaseUrl } : {}),
-        ...signal,
-      })
-    : undefined;
+  // After Istio, in either order: istiod starts its Gateway API informers when the CRDs appear
+  // (harness/cluster/gateway-api.ts, INGRESS_GATEWAY_KINDS).
+  const gatewayApi =
+    ambient || props.gateways
+      ? await fetchGatewayApi({
+          bundle: props.gatewayApi ?? gatewayApiFor(props.versions.istio, ambient ? 'ambient' : 'gateways'),
+          cache: props.cache,
+          log: runner.log,
+          ...(props.gatewayApiBaseUrl ? { baseUrl: props.gatewayApiBaseUrl } : {}),
+          ...signal,
+        })
+      : undefined;
 
   const state = await kindClusterState(runner, name, kind.path);
   if (state.state !== 'absent' && !props.reuse) {
@@ -328,6 +342,11 @@ export async function provisionKind(props: KindProps): Promise<Cluster> {
     if (gatewayApi) {
       await installGatewayApi({ client, manifests: gatewayApi, log: runner.log, ...signal });
       Object.assign(artifacts, gatewayApi.artifacts);
+    }
+    if (props.gateways) {
+      // A reused cluster's bundle may lack a kind the ingress gateways need.
+      const missing = await ingressGatewayApiProblems(client);
+      if (missing.length > 0) throw new UserError(missing.join('; '));
     }
     runner.log(
       `$ kubectl --context kind-${name} version -o json  # with the Calico Installation's status and istiod's image: the versions recorded`,

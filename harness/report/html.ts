@@ -465,6 +465,18 @@ function factsSection(doc: ResultsDocument): string {
 </div>`;
 }
 
+/** The ingress gateways as the footing read them: Programmed, their pod, each route's parent status. */
+function gatewayFootingText(
+  gateways: NonNullable<NonNullable<ResultsDocument['method']['footing']>['gateways']>,
+): string {
+  return gateways
+    .map(
+      (g) =>
+        `ingress gateway ${g.gateway} Programmed ${g.programmed} at generation ${g.generation}, pod ${g.pod || 'none'} Ready; its routes (status read ${g.routesReadAfter === 'barrier' ? 'after the barrier' : 'once attached, before the policies'}): ${g.routes.map((r) => `${r.route} (${r.role === 'own' ? "tenant's own" : 'cross-tenant, under test'}: Accepted ${r.accepted}, ResolvedRefs ${r.resolvedRefs})`).join(', ')}`,
+    )
+    .join('; ');
+}
+
 /** How the run checked its footing and what it read about the cluster, for the method. */
 function footingFacts(m: ResultsDocument['method']): string {
   const f = m.footing;
@@ -487,7 +499,7 @@ function footingFacts(m: ResultsDocument['method']): string {
     f
       ? fact(
           'Footing checked before any attempt',
-          `${f.readBack.fixtures} fixtures and ${f.readBack.policies} policies read back as applied; istio-proxy on ${f.sidecars.withProxy} of ${f.sidecars.pods} pods${f.ambient ? `, ${f.ambient.captured} captured by ztunnel, ${f.ambient.waypoints} waypoint(s) usable` : ''}, as the scenario says`,
+          `${f.readBack.fixtures} fixtures and ${f.readBack.policies} policies read back as applied; istio-proxy on ${f.sidecars.withProxy} of ${f.sidecars.pods} pods${f.ambient ? `, ${f.ambient.captured} captured by ztunnel, ${f.ambient.waypoints} waypoint(s) usable` : ''}, as the scenario says${f.gateways ? `; ${gatewayFootingText(f.gateways)}` : ''}`,
         )
       : fact('Footing checked before any attempt', 'not reached'),
     f?.ambient ? fact('Pooled HBONE connections (ambient)', hbonePoolingText(b)) : '',

@@ -285,6 +285,14 @@ export function buildResults(props: BuildResultsProps): ResultsDocument {
               readBack: { ...footing.readBack },
               sidecars: { ...footing.sidecars },
               ...(footing.ambient ? { ambient: { ...footing.ambient } } : {}),
+              ...(footing.gateways
+                ? {
+                    gateways: footing.gateways.map((g) => ({
+                      ...g,
+                      routes: g.routes.map((r) => ({ ...r })),
+                    })),
+                  }
+                : {}),
             },
           }
         : {}),

@@ -30,6 +30,7 @@ import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { isRecord } from '../values.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
+import { GatewayFootingPart } from './gateway-footing-schema.js';
 import { TransitionPart } from './transition-schema.js';
 import { ClusterFlip, WouldChange } from './flip-schema.js';
 import { ENVIRONMENTS, IsolationPair, RESULTS_JSON_VERSION, Segment, Tester } from './results-model.js';
@@ -148,6 +149,8 @@ const FootingRecordSchema = z.object({
    * waypoints found usable (Programmed, a pod Ready, Services WaypointBound): harness/run/ambient-footing.ts.
    */
   ambient: z.object({ captured: z.number().int(), waypoints: z.number().int() }).optional(),
+  /** With ingress gateways: what was read of each and its routes (harness/run/gateway-footing.ts). */
+  gateways: GatewayFootingPart.optional(),
 });
 
 /** What the run waited on before round 1, per layer (barrier-schema.ts). */

@@ -10,6 +10,7 @@ import { DATA_PLANES } from '../scenario/dataplane.js';
 import { CATEGORIES, OUTCOMES } from '../scenario/outcomes.js';
 import { BARRIER_STATUS, MeshBarrierPart } from './barrier-schema.js';
 import { ApiServerFact, DeadlinesFact, DnsFact } from './facts-schema.js';
+import { GatewayFootingPart } from './gateway-footing-schema.js';
 import { TransitionPart } from './transition-schema.js';
 import { ClusterFlip, WouldChange } from './flip-schema.js';
 
@@ -233,6 +234,7 @@ export const ResultsDocumentSchema = z
             .describe(
               'With ambient workloads: run pods captured by ztunnel as the scenario says, and waypoints usable (Programmed, a pod Ready, Services WaypointBound)',
             ),
+          gateways: GatewayFootingPart.optional(),
         })
         .optional()
         .describe(

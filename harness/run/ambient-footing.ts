@@ -96,12 +96,21 @@ export async function waitCaptured(props: AmbientFootingProps): Promise<number> 
   ).length;
 }
 
-interface Conditioned {
-  status?: { conditions?: { type?: string; status?: string; reason?: string; message?: string }[] };
+export interface Condition {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
 }
 
-function condition(object: unknown, type: string) {
-  return ((object as Conditioned).status?.conditions ?? []).find((c) => c.type === type);
+interface Conditioned {
+  status?: { conditions?: Condition[] };
+}
+
+/** An object's status condition of this type, if it has one. */
+export function condition(object: unknown, type: string): Condition | undefined {
+  return ((object as Conditioned | undefined)?.status?.conditions ?? []).find((c) => c.type === type);
 }
 
 /** What keeps a waypoint's Gateway from being Programmed, in words; empty when it is. */
@@ -116,8 +125,16 @@ export function gatewayGaps(waypoint: Waypoint, gateway: KubernetesObject | unde
   return [`Gateway ${name} is not Programmed (${why})`];
 }
 
-/** Whether a waypoint has a Ready pod, in words; empty when it has. */
-export function podGaps(waypoint: Waypoint, pods: readonly V1Pod[]): string[] {
+/**
+ * Whether a waypoint (or another Gateway Istio deploys, `what`) has a Ready pod, in words; empty
+ * when it has. Istio labels the pods of every Gateway it deploys with its name (waypoint.yaml:62-71,
+ * kube-gateway.yaml:59-70 @1.30.3).
+ */
+export function podGaps(
+  waypoint: Pick<Waypoint, 'namespace' | 'name'>,
+  pods: readonly V1Pod[],
+  what = 'waypoint',
+): string[] {
   const name = `${waypoint.namespace}/${waypoint.name}`;
   const mine = pods.filter(
     (p) =>
@@ -125,8 +142,8 @@ export function podGaps(waypoint: Waypoint, pods: readonly V1Pod[]): string[] {
       p.metadata.labels?.[GATEWAY_NAME_LABEL] === waypoint.name &&
       !p.metadata.deletionTimestamp,
   );
-  if (mine.length === 0) return [`waypoint ${name} has no pods yet`];
-  return mine.some(isPodReady) ? [] : [`no pod of waypoint ${name} is Ready`];
+  if (mine.length === 0) return [`${what} ${name} has no pods yet`];
+  return mine.some(isPodReady) ? [] : [`no pod of ${what} ${name} is Ready`];
 }
 
 /** The Services that should be bound to a waypoint and are not, in words; empty when all are. */

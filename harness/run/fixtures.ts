@@ -1,7 +1,7 @@
 /**
  * The objects a run deploys for a scenario, before any policy: namespaces, service accounts, the
  * agent bundle as a ConfigMap, a Deployment and Service per serving workload, a bare Pod per
- * probe, and a Gateway per waypoint. Every object carries the run's labels, so cleanup can find
+ * probe, a Gateway per waypoint, and each ingress gateway with its routes (harness/run/gateway-fixtures.ts). Every object carries the run's labels, so cleanup can find
  * exactly what this run made. Pure: scenario in, manifests out (the runner applies them in this order).
  *
  * Data planes (harness/scenario/dataplane.ts; ../shared/reference/ambient-cnp-facts.md A2.1, A2.4):
@@ -29,6 +29,7 @@ import {
 } from '../scenario/dataplane.js';
 import type { Namespace, Port, Scenario, Workload } from '../scenario/types.js';
 import { CANARY_LABEL, CANARY_PORT, canaryNamespace } from './canary-names.js';
+import { renderGatewayFixtures } from './gateway-fixtures.js';
 import { runLabels } from './identity.js';
 
 /**
@@ -119,6 +120,8 @@ export function renderFixtures(props: FixtureProps): KubernetesObject[] {
       if (w.nodePort) objects.push(nodePortService(w, labels));
     }
   }
+  // After the workloads, so every route's backend Service exists when the route is applied.
+  objects.push(...renderGatewayFixtures(scenario, labels));
   return objects;
 }
 

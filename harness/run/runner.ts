@@ -71,6 +71,7 @@ import { renderCanaryFixtures, renderFixtures, WORKLOAD_LABEL } from './fixtures
 import { MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL, runLabels, runSelector } from './identity.js';
 import { checkSidecars, readBack } from './footing.js';
 import { hasAmbientFooting, waitCaptured, waitWaypoints, type AmbientFooting } from './ambient-footing.js';
+import { hasGatewayFooting, rereadRoutes, waitGateways, type GatewayFooting } from './gateway-footing.js';
 import { proxyContainerOf } from './sidecars.js';
 import { checkNamespacesFree } from './preflight.js';
 import type { Progress } from './progress.js';
@@ -226,6 +227,10 @@ interface RunContext {
   noCanary?: { readonly status: 'skipped' | 'unavailable'; readonly reasoning: string };
   /** What the ambient footing found (harness/run/ambient-footing.ts), for the footing record. */
   ambient?: AmbientFooting;
+  /** What the ingress-gateway footing read (harness/run/gateway-footing.ts), for the footing record. */
+  gateways?: readonly GatewayFooting[];
+  /** The footing record as appended, re-appended when the gateways' routes are read again. */
+  footing?: Footing;
   /** The mesh barrier: what istiod had sent the sidecars before the policies, and when the last apply returned. */
   mesh?: {
     readonly baseline: MeshBaseline;
@@ -408,11 +413,27 @@ async function waitReady(ctx: RunContext): Promise<void> {
   const { pods, ready } = await waitForPods(ctx);
   await checkSidecars(ctx.client, ctx.scenario, ready);
   const ambient = hasAmbientFooting(ctx.scenario) ? await checkAmbient(ctx, ready) : '';
+  const gateways = hasGatewayFooting(ctx.scenario) ? await checkGateways(ctx) : '';
   ctx.pods = pods;
   ctx.ready = ready;
   ctx.addresses = readRunAddresses(pods, ready, ctx.props.internet, ctx.nodePorts);
   checkAddresses(ctx.scenario.attempts, ctx.addresses);
-  progress.done(`${pods.size} pods, sidecars where the scenario says${ambient}`);
+  progress.done(`${pods.size} pods, sidecars where the scenario says${ambient}${gateways}`);
+}
+
+/** Ingress gateways Programmed, their pods Ready, their routes attached (harness/run/gateway-footing.ts). */
+async function checkGateways(ctx: RunContext): Promise<string> {
+  ctx.gateways = await waitGateways({
+    client: ctx.client,
+    scenario: ctx.scenario,
+    timeoutMs: ctx.props.readyTimeoutMs ?? RUN_DEFAULTS.readyTimeoutMs,
+    progress: (line: string) => {
+      ctx.progress.update(line);
+    },
+    ...(ctx.props.signal ? { signal: ctx.props.signal } : {}),
+  });
+  const routes = ctx.gateways.reduce((n, g) => n + g.routes.length, 0);
+  return `, ${ctx.gateways.length} ingress gateway(s) Programmed with ${routes} route(s) attached`;
 }
 
 /** ztunnel capture and waypoints as the scenario says (harness/run/ambient-footing.ts). */
@@ -480,7 +501,9 @@ async function applyPolicies(ctx: RunContext): Promise<void> {
     readBack: { fixtures: ctx.fixtures.length, policies: ctx.appliedPolicies.length },
     sidecars: { pods: ctx.ready.length, withProxy: ctx.ready.filter((p) => proxyContainerOf(p)).length },
     ...(ctx.ambient ? { ambient: { ...ctx.ambient } } : {}),
+    ...(ctx.gateways ? { gateways: gatewaysRecord(ctx.gateways) } : {}),
   };
+  ctx.footing = footing;
   ctx.log.append({ type: 'footing', ...footing });
 }
 
@@ -725,6 +748,7 @@ async function barrier(ctx: RunContext): Promise<void> {
   if (network && meshRecord) ctx.log.append({ type: 'barrier', network, mesh: meshRecord, settleMs });
   for (const part of [networkPart, meshPart]) if (part.status === 'rejected') throw part.reason;
   if (!network || !meshRecord) throw new Error('a barrier ended without a result');
+  await rereadGatewayRoutes(ctx);
   if (settleMs > 0) {
     progress.update(`letting ${ctx.appliedPolicies.length} policies take effect (${settleMs} ms)`);
     await ctx.clock.sleep(settleMs, props.signal);
@@ -736,6 +760,26 @@ async function barrier(ctx: RunContext): Promise<void> {
       : '',
   ].filter(Boolean);
   progress.done([`${ctx.appliedPolicies.length} objects`, ...inForce].join(', '));
+}
+
+/**
+ * The run's policies may hold ReferenceGrants, which change a cross route's `ResolvedRefs` after
+ * the footing read it: once the barrier has passed, the routes are read again and the footing
+ * record appended again with what they say then (the last footing record is the run's).
+ */
+async function rereadGatewayRoutes(ctx: RunContext): Promise<void> {
+  const { gateways, footing } = ctx;
+  if (!gateways || !footing) return;
+  const grants = ctx.appliedPolicies.some((o) => apiGroupOf(o.apiVersion ?? '')?.engine === 'gateway-api');
+  if (!grants) return;
+  ctx.gateways = await rereadRoutes(ctx.client, gateways, ctx.scenario);
+  ctx.footing = { ...footing, gateways: gatewaysRecord(ctx.gateways) };
+  ctx.log.append({ type: 'footing', ...ctx.footing });
+}
+
+/** The gateways' footing as the record holds it (mutable copies). */
+function gatewaysRecord(gateways: readonly GatewayFooting[]): NonNullable<Footing['gateways']> {
+  return gateways.map((g) => ({ ...g, routes: g.routes.map((r) => ({ ...r })) }));
 }
 
 /** A barrier's record part: its result, or what its timeout says (undefined for any other failure). */

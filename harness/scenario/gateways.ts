@@ -241,18 +241,18 @@ export function resolveGateways(raw: readonly RawGateway[], ctx: GatewayResolveC
 }
 
 /**
- * A run does not deploy ingress gateways yet (the Gateway, the routes, the Gateway API CRDs in
- * sidecar mode and the wait for Programmed): a scenario that declares one is refused where it does,
- * rather than judged with every gateway attempt failing as `error`.
+ * The problem a command that cannot handle ingress gateways reports for a scenario that declares
+ * one, at the gateway; undefined when it declares none. `why` completes "…, and <why>".
  */
 export function gatewayRefusal(
   scenario: { readonly gateways?: readonly Gateway[] },
   command: string,
+  why: string,
 ): Problem | undefined {
   const first = scenario.gateways?.[0];
   if (!first) return undefined;
   return problemAt(
     first.origin,
-    `${command} refuses this scenario: it declares the ingress gateway ${first.namespace}/${first.name}, and deploying gateways and their routes is not built yet; \`validate\` and \`plan\` read them`,
+    `${command} refuses this scenario: it declares the ingress gateway ${first.namespace}/${first.name}, and ${why}`,
   );
 }

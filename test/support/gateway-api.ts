@@ -1,10 +1,22 @@
 /**
- * Gateway API CRDs for tests, written here (not copied from the release): the two kinds a waypoint
- * needs, with the bundle annotations a release stamps on them and a Gateway schema that keeps the
- * fields bulkhead writes and a controller's status (kubernetes-sigs/gateway-api v1.5.1
- * `apis/v1/gateway_types.go`: `spec.gatewayClassName` and `spec.listeners` required, each listener
- * with `name`, `port` and `protocol`; `status.conditions` and `status.addresses`). Their SHA-256
- * are computed here, so a test pins them as bulkhead pins the real files.
+ * Gateway API CRDs for tests, written here (not copied from the release), with the bundle
+ * annotations a release stamps on them. Each schema keeps the fields bulkhead and the built-in
+ * policies write, with the constraints the pinned files put on them (kubernetes-sigs/gateway-api
+ * v1.5.1, e7677b70, `config/crd/standard/`; the same at v1.4.1, 477d172e, for these fields):
+ * - Gateway (`gateway_types.go`): `spec.gatewayClassName` and `spec.listeners` required, each
+ *   listener with `name`, `port` and `protocol`; `status.conditions` and `status.addresses`.
+ * - HTTPRoute v1 (`…_httproutes.yaml:20-3469`; v1beta1 served too): `parentRefs` at most 32, each
+ *   with `name` required and `group`/`kind`/`namespace`/`sectionName` patterns (:315); `hostnames`
+ *   at most 16, each a lower-case DNS name, optionally `*.`-prefixed (:131); `rules` at most 16,
+ *   `matches` at most 64 per rule, a path `type` of Exact, PathPrefix or RegularExpression and a
+ *   `value` of at most 1024; `backendRefs` at most 16, `name` required, `port` 1-65535, `weight`
+ *   0-1000000 (:1511-1620); `status.parents` with `parentRef`, `controllerName`, `conditions`.
+ * - ReferenceGrant v1beta1 (`…_referencegrants.yaml:189-346`; v1.5.1 serves v1 too, :26-183, v1.4.1
+ *   only v1beta1): `from` and `to` required, 1-16 items each; `from[]` with `group`, `kind` and
+ *   `namespace` required, `to[]` with `group` and `kind` required and an optional `name`.
+ * Not here: the CEL rules (`x-kubernetes-validations`, e.g. "Must have port for Service
+ * reference", :995), which the fake does not evaluate for any CRD. Their SHA-256 are computed
+ * here, so a test pins them as bulkhead pins the real files.
  */
 import { createHash } from 'node:crypto';
 
@@ -76,6 +88,172 @@ export const GATEWAY_SCHEMA = {
   },
 };
 
+const dnsSubdomain = '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const group = { type: 'string', maxLength: 253, pattern: dnsSubdomain };
+const kindName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 63,
+  pattern: '^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$',
+};
+const namespaceName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 63,
+  pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+};
+const objectName = { type: 'string', minLength: 1, maxLength: 253 };
+const port = { type: 'integer', minimum: 1, maximum: 65535 };
+const loose = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+
+const parentRef = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    group,
+    kind: kindName,
+    name: objectName,
+    namespace: namespaceName,
+    port,
+    sectionName: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+    },
+  },
+};
+
+export const HTTPROUTE_SCHEMA = {
+  type: 'object',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: {
+      type: 'object',
+      properties: {
+        parentRefs: { type: 'array', maxItems: 32, items: parentRef },
+        hostnames: {
+          type: 'array',
+          maxItems: 16,
+          items: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 253,
+            pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+          },
+        },
+        rules: {
+          type: 'array',
+          maxItems: 16,
+          items: {
+            type: 'object',
+            properties: {
+              name: { type: 'string', minLength: 1, maxLength: 253 },
+              matches: {
+                type: 'array',
+                maxItems: 64,
+                items: {
+                  type: 'object',
+                  properties: {
+                    path: {
+                      type: 'object',
+                      properties: {
+                        type: { type: 'string', enum: ['Exact', 'PathPrefix', 'RegularExpression'] },
+                        value: { type: 'string', maxLength: 1024 },
+                      },
+                    },
+                    headers: { type: 'array', maxItems: 16, items: loose },
+                    queryParams: { type: 'array', maxItems: 16, items: loose },
+                    method: {
+                      type: 'string',
+                      enum: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'],
+                    },
+                  },
+                },
+              },
+              filters: { type: 'array', maxItems: 16, items: loose },
+              backendRefs: {
+                type: 'array',
+                maxItems: 16,
+                items: {
+                  type: 'object',
+                  required: ['name'],
+                  properties: {
+                    group,
+                    kind: kindName,
+                    name: objectName,
+                    namespace: namespaceName,
+                    port,
+                    weight: { type: 'integer', minimum: 0, maximum: 1000000 },
+                    filters: { type: 'array', maxItems: 16, items: loose },
+                  },
+                },
+              },
+              timeouts: loose,
+            },
+          },
+        },
+      },
+    },
+    status: {
+      type: 'object',
+      properties: {
+        parents: {
+          type: 'array',
+          maxItems: 32,
+          items: {
+            type: 'object',
+            required: ['parentRef', 'controllerName'],
+            properties: { parentRef, controllerName: { type: 'string' }, conditions },
+          },
+        },
+      },
+    },
+  },
+};
+
+export const REFERENCE_GRANT_SCHEMA = {
+  type: 'object',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: {
+      type: 'object',
+      required: ['from', 'to'],
+      properties: {
+        from: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 16,
+          items: {
+            type: 'object',
+            required: ['group', 'kind', 'namespace'],
+            properties: { group, kind: kindName, namespace: namespaceName },
+          },
+        },
+        to: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 16,
+          items: {
+            type: 'object',
+            required: ['group', 'kind'],
+            properties: { group, kind: kindName, name: objectName },
+          },
+        },
+      },
+    },
+  },
+};
+
+interface CrdVersionSpec {
+  readonly name: string;
+  readonly storage: boolean;
+}
+
 function crd(
   version: string,
   kind: string,
@@ -83,6 +261,7 @@ function crd(
   scope: 'Cluster' | 'Namespaced',
   schema: unknown,
   channel = 'standard',
+  versions: readonly CrdVersionSpec[] = [{ name: 'v1', storage: true }],
 ): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -98,21 +277,29 @@ function crd(
       group: 'gateway.networking.k8s.io',
       names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
       scope,
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: { openAPIV3Schema: schema },
-        },
-      ],
+      versions: versions.map((v) => ({
+        name: v.name,
+        served: true,
+        storage: v.storage,
+        subresources: { status: {} },
+        schema: { openAPIV3Schema: schema },
+      })),
     },
   };
 }
 
-/** The Gateway and GatewayClass CRDs of a bundle, as objects. */
+/**
+ * The GatewayClass, Gateway, HTTPRoute and ReferenceGrant CRDs of a bundle, as objects, serving
+ * the versions the release serves (ReferenceGrant v1 from v1.5 on).
+ */
 export function gatewayApiCrds(version = 'v1.5.1', channel = 'standard'): Record<string, unknown>[] {
+  const grantVersions: CrdVersionSpec[] =
+    version === 'v1.4.1'
+      ? [{ name: 'v1beta1', storage: true }]
+      : [
+          { name: 'v1', storage: false },
+          { name: 'v1beta1', storage: true },
+        ];
   return [
     crd(
       version,
@@ -123,6 +310,19 @@ export function gatewayApiCrds(version = 'v1.5.1', channel = 'standard'): Record
       channel,
     ),
     crd(version, 'Gateway', 'gateways', 'Namespaced', GATEWAY_SCHEMA, channel),
+    crd(version, 'HTTPRoute', 'httproutes', 'Namespaced', HTTPROUTE_SCHEMA, channel, [
+      { name: 'v1', storage: true },
+      { name: 'v1beta1', storage: false },
+    ]),
+    crd(
+      version,
+      'ReferenceGrant',
+      'referencegrants',
+      'Namespaced',
+      REFERENCE_GRANT_SCHEMA,
+      channel,
+      grantVersions,
+    ),
   ];
 }
 

@@ -18,8 +18,14 @@
  *   Invalid, `<path>: Required value` (the OpenAPI validation every CRD write goes through; e.g.
  *   a Gateway without `spec.gatewayClassName`, gateway-api `apis/v1/gateway_types.go`).
  *
+ * - A custom resource whose value breaks its schema's `enum`, `pattern`, `minLength`/`maxLength`,
+ *   `minItems`/`maxItems` or `minimum`/`maximum` is refused with 422 Invalid, one cause per value
+ *   in the OpenAPI validator's manner (`spec.hostnames[0]: Invalid value: "A": spec.hostnames[0]
+ *   in body should match '^…$'`, `…: Unsupported value: "X": supported values: …`,
+ *   `…: Too many: 17: must have at most 16 items`): {@link invalidValues}.
+ *
  * Not modelled: built-in kinds' schemas (their unknown fields are neither pruned nor refused
- * here), CEL rules, `default`s, enum and format validation.
+ * here), CEL rules (`x-kubernetes-validations`), `default`s, `format`.
  */
 
 export interface JsonSchema {
@@ -31,6 +37,14 @@ export interface JsonSchema {
   readonly 'x-kubernetes-preserve-unknown-fields'?: boolean;
   readonly 'x-kubernetes-embedded-resource'?: boolean;
   readonly required?: readonly string[];
+  readonly enum?: readonly unknown[];
+  readonly pattern?: string;
+  readonly maxItems?: number;
+  readonly minItems?: number;
+  readonly maxLength?: number;
+  readonly minLength?: number;
+  readonly minimum?: number;
+  readonly maximum?: number;
 }
 
 interface CrdVersion {
@@ -142,6 +156,66 @@ export function missingRequired(object: Record<string, unknown>, schema: JsonSch
     for (const [key, child] of Object.entries(record)) {
       if (root && (key === 'metadata' || key === 'status')) continue;
       walk(child, node.properties?.[key], `${at ? `${at}.` : ''}${key}`, false);
+    }
+  }
+}
+
+/**
+ * The values of a custom resource its schema's value constraints refuse (see the header), worded
+ * as the API server's OpenAPI validator words them. `status` is not checked, as for required.
+ */
+export function invalidValues(object: Record<string, unknown>, schema: JsonSchema): string[] {
+  const problems: string[] = [];
+  walk(object, schema, '', true);
+  return problems;
+
+  function walk(value: unknown, node: JsonSchema | undefined, at: string, root: boolean): void {
+    if (!node || value === null || value === undefined) return;
+    const shown = JSON.stringify(value);
+    if (node.enum && !node.enum.some((e) => JSON.stringify(e) === shown))
+      problems.push(
+        `${at}: Unsupported value: ${shown}: supported values: ${node.enum.map((e) => JSON.stringify(e)).join(', ')}`,
+      );
+    if (typeof value === 'string') {
+      if (node.pattern !== undefined && !new RegExp(node.pattern, 'u').test(value))
+        problems.push(`${at}: Invalid value: ${shown}: ${at} in body should match '${node.pattern}'`);
+      if (node.maxLength !== undefined && [...value].length > node.maxLength)
+        problems.push(`${at}: Too long: may not be more than ${node.maxLength} bytes`);
+      if (node.minLength !== undefined && [...value].length < node.minLength)
+        problems.push(
+          `${at}: Invalid value: ${shown}: ${at} in body should be at least ${node.minLength} chars long`,
+        );
+    }
+    if (typeof value === 'number') {
+      if (node.minimum !== undefined && value < node.minimum)
+        problems.push(
+          `${at}: Invalid value: ${shown}: ${at} in body should be greater than or equal to ${node.minimum}`,
+        );
+      if (node.maximum !== undefined && value > node.maximum)
+        problems.push(
+          `${at}: Invalid value: ${shown}: ${at} in body should be less than or equal to ${node.maximum}`,
+        );
+    }
+    if (Array.isArray(value)) {
+      if (node.maxItems !== undefined && value.length > node.maxItems)
+        problems.push(`${at}: Too many: ${value.length}: must have at most ${node.maxItems} items`);
+      if (node.minItems !== undefined && value.length < node.minItems)
+        problems.push(
+          `${at}: Invalid value: ${value.length}: ${at} in body should have at least ${node.minItems} items`,
+        );
+      value.forEach((v, i) => {
+        walk(v, node.items, `${at}[${i}]`, false);
+      });
+      return;
+    }
+    if (typeof value !== 'object') return;
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+      if (root && (key === 'metadata' || key === 'status' || key === 'apiVersion' || key === 'kind'))
+        continue;
+      const declared =
+        node.properties?.[key] ??
+        (typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined);
+      walk(child, declared, `${at ? `${at}.` : ''}${key}`, false);
     }
   }
 }

@@ -48,6 +48,7 @@ import {
 } from './resources.js';
 import {
   crdSchemas,
+  invalidValues,
   missingRequired,
   pruneUnknown,
   structuralViolations,
@@ -724,7 +725,7 @@ export class FakeApiServer {
         uid: randomUuid(),
         resourceVersion: String(this.rv),
         creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        ...(type.kind === 'Deployment' || type.kind === 'DaemonSet' ? { generation: 1 } : {}),
+        ...(this.hasGeneration(type) ? { generation: 1 } : {}),
       },
     } as Obj;
     if (type.kind === 'Namespace') {
@@ -754,7 +755,7 @@ export class FakeApiServer {
         uid: existing.metadata.uid,
         creationTimestamp: existing.metadata.creationTimestamp,
         resourceVersion: String(this.rv),
-        ...(type.kind === 'Deployment' || type.kind === 'DaemonSet'
+        ...(this.hasGeneration(type)
           ? {
               generation:
                 (existing.metadata.generation ?? 1) +
@@ -769,6 +770,19 @@ export class FakeApiServer {
     this.record(type, 'MODIFIED', obj);
     this.afterWrite(type, obj);
     return obj;
+  }
+
+  /**
+   * Whether the server keeps `metadata.generation` for the kind: Deployments and DaemonSets, as
+   * their strategies do, and every custom resource (the API server's custom-resource strategy bumps
+   * it on each change of anything but metadata and status; `observedGeneration` in a controller's
+   * status is read against it).
+   */
+  private hasGeneration(type: ResourceType): boolean {
+    if (type.kind === 'Deployment' || type.kind === 'DaemonSet') return true;
+    if (type.group === 'apiextensions.k8s.io') return false;
+    const crds = typeFor(this.types, 'apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
+    return this.objects.has(keyOf(crds, undefined, `${type.plural}.${type.group}`));
   }
 
   /** A Service's spec with its node ports allocated (node-ports.ts), or the API server's refusal. */
@@ -816,7 +830,7 @@ export class FakeApiServer {
     }
     if (type.kind === 'CustomResourceDefinition') {
       for (const t of typesOfCrd(obj)) {
-        const i = this.types.findIndex((x) => typeKeyOf(x) === typeKeyOf(t));
+        const i = this.types.findIndex((x) => typeKeyOf(x) === typeKeyOf(t) && x.version === t.version);
         if (i >= 0) this.types.splice(i, 1);
       }
     }
@@ -925,7 +939,7 @@ export class FakeApiServer {
     }
     const schema = this.schemas.get(schemaKey(type));
     if (!schema) return obj;
-    const missing = missingRequired(obj, schema);
+    const missing = [...missingRequired(obj, schema), ...invalidValues(obj, schema)];
     if (missing.length > 0) {
       throw new ApiStatus(
         422,
@@ -959,7 +973,8 @@ export class FakeApiServer {
       for (const [version, schema] of crdSchemas(obj))
         this.schemas.set(`${group}/${version}/${plural}`, schema);
       for (const t of typesOfCrd(obj))
-        if (!this.types.some((x) => typeKeyOf(x) === typeKeyOf(t))) this.types.push(t);
+        if (!this.types.some((x) => typeKeyOf(x) === typeKeyOf(t) && x.version === t.version))
+          this.types.push(t);
       const conditions = [
         { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts' },
         { type: 'Established', status: 'True', reason: 'InitialNamesAccepted' },
