@@ -10,8 +10,13 @@ import { stringify } from 'yaml';
 
 import { agentImage, DEFAULT_AGENT_IMAGE, renderFixtures } from '../../harness/run/fixtures.js';
 import type { Scenario } from '../../harness/scenario/types.js';
-import { missingRequired, pruneUnknown } from '../support/fake-apiserver/schemas.js';
-import { GATEWAY_SCHEMA } from '../support/gateway-api.js';
+import {
+  invalidValues,
+  missingRequired,
+  pruneUnknown,
+  type JsonSchema,
+} from '../support/fake-apiserver/schemas.js';
+import { GATEWAY_SCHEMA, HTTPROUTE_SCHEMA } from '../support/gateway-api.js';
 import { HEAD, load } from '../support/scenarios.js';
 import { matchSnapshot } from '../support/snapshot.js';
 
@@ -252,5 +257,109 @@ describe('fixtures: the ambient data plane', () => {
     });
     const kinds = objects.map((o) => o.kind);
     expect(kinds.lastIndexOf('Namespace')).to.be.lessThan(kinds.indexOf('Gateway'));
+  });
+});
+
+const GATEWAYS = `${HEAD}  namespaces: [{ name: ingress }]
+  tenants:
+    - name: acme
+      workloads: [{ name: api, ports: [8080] }]
+    - name: globex
+      workloads: [{ name: web, ports: [9000] }]
+  gateways:
+    - name: public
+      namespace: ingress
+      port: 8000
+      routes:
+        - { hostname: acme.example.com, backend: tenant-acme/api }
+        - { hostname: globex.example.com, backend: tenant-globex/web }
+  generators: [{ kind: gateway }]
+`;
+
+describe('fixtures: ingress gateways', () => {
+  let objects: KubernetesObject[];
+  const of = (kind: string) => objects.filter((o) => o.kind === kind);
+  before(async () => {
+    objects = renderFixtures({ scenario: await load(GATEWAYS), runId: 'r1', agentBundle: '// agent bundle' });
+  });
+
+  it('renders what the committed snapshot shows (npm run test:update-snapshots rewrites it)', async () => {
+    await matchSnapshot(
+      objects
+        .filter((o) => o.apiVersion?.startsWith('gateway.networking.k8s.io/'))
+        .map((o) => stringify(o))
+        .join('---\n'),
+      new URL('./__snapshots__/fixtures-gateways.yaml', import.meta.url),
+    );
+  });
+
+  it('validates the Gateway and every HTTPRoute against the CRD schemas the fake holds (required, unknown, values)', () => {
+    const schemas: Record<string, JsonSchema> = { Gateway: GATEWAY_SCHEMA, HTTPRoute: HTTPROUTE_SCHEMA };
+    const checked = objects.filter((o) => o.kind === 'Gateway' || o.kind === 'HTTPRoute');
+    expect(checked).to.have.length(5);
+    for (const o of checked) {
+      const schema = schemas[o.kind ?? ''] as JsonSchema;
+      const at = `${o.kind ?? ''} ${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+      expect(missingRequired(o as Record<string, unknown>, schema), at).to.deep.equal([]);
+      expect(pruneUnknown(o as Record<string, unknown>, schema).unknown, at).to.deep.equal([]);
+      expect(invalidValues(o as Record<string, unknown>, schema), at).to.deep.equal([]);
+    }
+  });
+
+  it('makes the Gateway ClusterIP and open to routes of every namespace, after the backends', () => {
+    const [gateway] = of('Gateway') as unknown as {
+      metadata: { annotations: Record<string, string> };
+      spec: { gatewayClassName: string; listeners: unknown[] };
+    }[];
+    expect(gateway?.metadata.annotations).to.deep.equal({ 'networking.istio.io/service-type': 'ClusterIP' });
+    expect(gateway?.spec).to.deep.equal({
+      gatewayClassName: 'istio',
+      listeners: [
+        { name: 'http', port: 8000, protocol: 'HTTP', allowedRoutes: { namespaces: { from: 'All' } } },
+      ],
+    });
+    const kinds = objects.map((o) => o.kind);
+    expect(kinds.lastIndexOf('Service')).to.be.lessThan(kinds.indexOf('Gateway'));
+  });
+
+  it("puts each tenant's own route in its backend's namespace and each cross route in the attacker's, with no ReferenceGrant", () => {
+    const routes = of('HTTPRoute').map((o) => {
+      const spec = (
+        o as unknown as { spec: { rules: { matches: unknown[]; backendRefs: Record<string, unknown>[] }[] } }
+      ).spec;
+      return {
+        at: `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`,
+        role: o.metadata?.labels?.['bulkhead.dev/gateway-route'],
+        path: (spec.rules[0]?.matches[0] as { path: { value: string } }).path.value,
+        to: spec.rules[0]?.backendRefs[0],
+      };
+    });
+    expect(routes).to.deep.equal([
+      {
+        at: 'tenant-acme/public-acme.example.com',
+        role: 'own',
+        path: '/',
+        to: { group: '', kind: 'Service', name: 'api', port: 8080, weight: 1 },
+      },
+      {
+        at: 'tenant-globex/public-globex.example.com',
+        role: 'own',
+        path: '/',
+        to: { group: '', kind: 'Service', name: 'web', port: 9000, weight: 1 },
+      },
+      {
+        at: 'tenant-acme/public-acme.example.com-to-tenant-globex-web-9000',
+        role: 'cross',
+        path: '/bulkhead-cross/tenant-globex/web/',
+        to: { group: '', kind: 'Service', name: 'web', namespace: 'tenant-globex', port: 9000, weight: 1 },
+      },
+      {
+        at: 'tenant-globex/public-globex.example.com-to-tenant-acme-api-8080',
+        role: 'cross',
+        path: '/bulkhead-cross/tenant-acme/api/',
+        to: { group: '', kind: 'Service', name: 'api', namespace: 'tenant-acme', port: 8080, weight: 1 },
+      },
+    ]);
+    expect(of('ReferenceGrant')).to.deep.equal([]);
   });
 });

@@ -26,7 +26,6 @@ import type { AddressInfo } from 'node:net';
 
 import type { FakeApiServer } from './fake-apiserver/server.js';
 
-type Json = Record<string, unknown>;
 interface Obj {
   apiVersion?: string;
   kind?: string;
@@ -200,7 +199,7 @@ export class IngressGatewayController {
         programmed,
       ],
     };
-    if (!sameJson(g.status, status)) this.server.put({ ...g, status } as unknown as Json);
+    if (!sameJson(g.status, status)) this.server.put({ ...g, status });
   }
 
   private routeStatus(route: Obj, gateways: readonly Obj[]): void {
@@ -277,7 +276,7 @@ export class IngressGatewayController {
     });
     if (parents.length === 0) return;
     const status = { parents };
-    if (!sameJson(route.status, status)) this.server.put({ ...route, status } as unknown as Json);
+    if (!sameJson(route.status, status)) this.server.put({ ...route, status });
   }
 }
 
@@ -364,9 +363,9 @@ function choose(
     if (!(spec.hostnames ?? []).includes(host)) continue;
     const parents =
       (
-        route.status as {
-          parents?: { parentRef?: ParentRef; conditions?: { type?: string; status?: string }[] }[];
-        }
+        route.status as
+          | { parents?: { parentRef?: ParentRef; conditions?: { type?: string; status?: string }[] }[] }
+          | undefined
       )?.parents ?? [];
     const attached = parents.some(
       (p) =>

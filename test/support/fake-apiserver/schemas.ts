@@ -160,6 +160,13 @@ export function missingRequired(object: Record<string, unknown>, schema: JsonSch
   }
 }
 
+/** A string's length as OpenAPI's maxLength and minLength count it: in code points, not UTF-16 units. */
+function runes(value: string): number {
+  let n = 0;
+  for (const _ of value) n += 1;
+  return n;
+}
+
 /**
  * The values of a custom resource its schema's value constraints refuse (see the header), worded
  * as the API server's OpenAPI validator words them. `status` is not checked, as for required.
@@ -179,9 +186,9 @@ export function invalidValues(object: Record<string, unknown>, schema: JsonSchem
     if (typeof value === 'string') {
       if (node.pattern !== undefined && !new RegExp(node.pattern, 'u').test(value))
         problems.push(`${at}: Invalid value: ${shown}: ${at} in body should match '${node.pattern}'`);
-      if (node.maxLength !== undefined && [...value].length > node.maxLength)
+      if (node.maxLength !== undefined && runes(value) > node.maxLength)
         problems.push(`${at}: Too long: may not be more than ${node.maxLength} bytes`);
-      if (node.minLength !== undefined && [...value].length < node.minLength)
+      if (node.minLength !== undefined && runes(value) < node.minLength)
         problems.push(
           `${at}: Invalid value: ${shown}: ${at} in body should be at least ${node.minLength} chars long`,
         );
