@@ -27,7 +27,8 @@ import {
   noDefaultIstiodProblem,
   readOptional,
 } from './detect.js';
-import { GATEWAY_CRD, ingressGatewayApiProblems, INGRESS_GATEWAY_KINDS } from './gateway-api.js';
+import { ingressGatewayApiProblems, INGRESS_GATEWAY_KINDS } from './gateway-api.js';
+import { GATEWAY_CRD } from './gateway-api-names.js';
 import { AMBIENT_DAEMONSETS, hasAmbientDataPlane } from './istio.js';
 import type { Cluster } from './provider.js';
 import { ambientUnsupported, AMBIENT_ISTIO_GATEWAY_API, unsupportedPair } from './versions.js';

@@ -28,15 +28,13 @@ import { sha256 } from '../values.js';
 import { parseManifests } from './calico.js';
 import type { StepLog } from './commands.js';
 import { downloadPinned } from './download.js';
+import { GATEWAY_API_GROUP, GATEWAY_CRD } from './gateway-api-names.js';
 import { AMBIENT_ISTIO_GATEWAY_API, minorOf } from './versions.js';
 
 export const GATEWAY_API_RAW = 'https://raw.githubusercontent.com/kubernetes-sigs/gateway-api';
 export const BUNDLE_VERSION_ANNOTATION = 'gateway.networking.k8s.io/bundle-version';
 export const CHANNEL_ANNOTATION = 'gateway.networking.k8s.io/channel';
 export const GATEWAY_API_CHANNEL = 'standard';
-export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
-/** The CRD a waypoint is an instance of. */
-export const GATEWAY_CRD = `gateways.${GATEWAY_API_GROUP}`;
 
 export interface GatewayApiFile {
   /** The file under `config/crd/standard/` at the tag. */

@@ -23,7 +23,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 
-import { GATEWAY_API_GROUP } from '../cluster/gateway-api.js';
+import { GATEWAY_API_GROUP } from '../cluster/gateway-api-names.js';
 import {
   crossPath,
   ISTIO_GATEWAY_CLASS,

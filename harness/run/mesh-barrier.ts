@@ -43,6 +43,16 @@
  *   when the run applies an AuthorizationPolicy with `targetRefs` in its namespace or the root
  *   namespace (A4.4, A4.5), a listener (LDS) push sent after T1 and acknowledged; otherwise nothing
  *   pending.
+ * With ingress gateways (harness/run/gateway-fixtures.ts), **each pod of `<name>-istio`** is an
+ * istiod proxy too, of type `router` (C1.1), id `<pod>.<namespace>`. A router depends on every
+ * config kind but Sidecar (istio@1.30.3 `pilot/pkg/xds/proxy_dependencies.go:27-30,76-111`:
+ * `UnAffectedConfigKinds[Router]` is only Sidecar, and its dependency check is `true` for any
+ * other kind), and its LDS skips none of the run's Istio kinds (`pilot/pkg/xds/lds.go:35-43`, the
+ * Router set), so whenever the run applies Istio configuration, in any namespace, each gateway pod
+ * must acknowledge an LDS push sent after the last of it. A ReferenceGrant alone is not waited on:
+ * whether it changes the gateway's config (and so gets a push) depends on whether it grants a
+ * route's backend, which the barrier does not judge; the footing reads the routes' ResolvedRefs
+ * again after the barrier instead (harness/run/gateway-footing.ts).
  * Not read, and said so in the record: the content checks C1.5/C1.6 (ztunnel's and the waypoint's
  * `config_dump` on their loopback-only admin port, which needs a port-forward per pod), so, as for
  * sidecars, the barrier proves an acknowledged push after the policies, not that it held them;
@@ -71,6 +81,8 @@ import type { BarrierRecord } from '../results/records.js';
 import { messageOf } from '../values.js';
 import type { RunClock } from './clock.js';
 import type { Progress } from './progress.js';
+import { GATEWAY_CLASS_LABEL, ISTIO_GATEWAY_CLASS } from '../scenario/gateways.js';
+import type { WorkloadRef } from '../scenario/types.js';
 import { GATEWAY_NAME_LABEL } from './ambient-footing.js';
 import { proxyContainerOf } from './sidecars.js';
 
@@ -83,7 +95,7 @@ type MeshPart = BarrierRecord['mesh'];
 
 /** A proxy the barrier waits on: its kind, `namespace/pod`, and the push it needs, if any. */
 export interface MeshSubject {
-  readonly kind: 'sidecar' | 'waypoint' | 'ztunnel';
+  readonly kind: 'sidecar' | 'waypoint' | 'ztunnel' | 'gateway';
   readonly label: string;
   /** Whether the run's Istio objects concern it: it must acknowledge a push of `type` after T1. */
   readonly pushed: boolean;
@@ -129,6 +141,8 @@ export interface MeshBarrierProps {
   readonly rootNamespace: string;
   /** The run's ambient pods and waypoints; absent or none captured: sidecars alone. */
   readonly ambient?: MeshAmbient;
+  /** The scenario's ingress gateways, whose pods are istiod's routers. @default none */
+  readonly gateways?: readonly WorkloadRef[];
   readonly clock: RunClock;
   readonly progress: Progress;
   readonly timeoutMs: number;
@@ -176,7 +190,8 @@ export async function prepareMeshBarrier(
     return { skip: { status: 'skipped', reasoning: 'the run applies no Istio configuration' } };
   const withProxy = props.pods.filter((p) => proxyContainerOf(p));
   const ambient = props.ambient && props.ambient.captured > 0 ? props.ambient : undefined;
-  if (withProxy.length === 0 && !ambient)
+  const routers = await gatewayPods(props);
+  if (withProxy.length === 0 && !ambient && routers.length === 0)
     return {
       skip: { status: 'skipped', reasoning: 'no run pod has an Istio sidecar or is captured by ztunnel' },
     };
@@ -191,6 +206,17 @@ export async function prepareMeshBarrier(
       pushed: everywhere || namespaces.has(namespace),
       type: PUSHED_TYPE,
       scope: [namespace, props.rootNamespace],
+    });
+  }
+  // A router takes every Istio change, wherever it is (see the header).
+  for (const pod of routers) {
+    const namespace = pod.metadata?.namespace ?? '';
+    proxies.set(proxyIdOf({ namespace, name: pod.metadata?.name ?? '' }), {
+      kind: 'gateway',
+      label: `${namespace}/${pod.metadata?.name ?? ''}`,
+      pushed: true,
+      type: PUSHED_TYPE,
+      scope: [...namespaces],
     });
   }
   let ztunnel: MeshBaseline['ztunnel'];
@@ -233,7 +259,7 @@ export async function prepareMeshBarrier(
       }
     }
   }
-  const revisions = ambient ? undefined : new Set(withProxy.map(podRevision));
+  const revisions = ambient ? undefined : new Set([...withProxy, ...routers].map(podRevision));
   let read: Awaited<ReturnType<typeof readAll>>;
   try {
     read = await readAll(props, revisions);
@@ -255,6 +281,27 @@ export async function prepareMeshBarrier(
     if (sent) before.set(z.proxyId, sent);
   }
   return { baseline: { proxies, revisions, before, ...(ztunnel ? { ztunnel } : {}) } };
+}
+
+/** The pods Istio deployed for the scenario's ingress gateways (class `istio`), not being deleted. */
+async function gatewayPods(props: MeshBarrierProps): Promise<V1Pod[]> {
+  const out: V1Pod[] = [];
+  const gateways = props.gateways ?? [];
+  for (const namespace of [...new Set(gateways.map((g) => g.namespace))]) {
+    const names = new Set(gateways.filter((g) => g.namespace === namespace).map((g) => g.name));
+    const { items } = await props.client.list<V1Pod>({ apiVersion: 'v1', kind: 'Pod', namespace });
+    out.push(
+      ...items.filter((p) => {
+        const labels = p.metadata?.labels ?? {};
+        return (
+          names.has(labels[GATEWAY_NAME_LABEL] ?? '') &&
+          labels[GATEWAY_CLASS_LABEL] === ISTIO_GATEWAY_CLASS &&
+          !p.metadata?.deletionTimestamp
+        );
+      }),
+    );
+  }
+  return out;
 }
 
 /** The ztunnels among the proxies istiod listed (C1.1: `proxy_type` ztunnel). */
@@ -364,19 +411,21 @@ export async function waitForMeshSync(
     const sidecars = count('sidecar');
     const waypoints = count('waypoint');
     const ztunnels = count('ztunnel');
+    const gateways = count('gateway');
     const total = subjects.length;
     const pushed = subjects.filter(([, s]) => s.pushed).length;
     const kinds = [
       sidecars.length > 0 || !baseline.ztunnel ? `${sidecars.length} sidecar(s)` : '',
       baseline.ztunnel ? `${ztunnels.length} ztunnel(s)` : '',
       waypoints.length > 0 ? `${waypoints.length} waypoint pod(s)` : '',
+      gateways.length > 0 ? `${gateways.length} ingress gateway pod(s)` : '',
     ]
       .filter(Boolean)
       .join(', ');
     props.progress.update(
       failure
         ? `mesh: reading istiod failed (${failure}); trying again`
-        : baseline.ztunnel || waypoints.length > 0
+        : baseline.ztunnel || waypoints.length > 0 || gateways.length > 0
           ? `mesh: ${total - waiting.filter((w) => w.proxy !== 'ztunnel').length}/${total} proxies in order (${kinds}; ${pushed} acknowledged the policies' push) per istiod ${servers}`
           : `mesh: ${total - waiting.length}/${total} sidecars in order (${pushed} acknowledged the policies' push) per istiod ${servers}`,
     );
@@ -405,6 +454,7 @@ export async function waitForMeshSync(
         said(sidecars, 'sidecar(s)', 'listener (LDS)'),
         said(ztunnels, 'ztunnel(s)', 'authorization (WADS)'),
         said(waypoints, 'waypoint pod(s)', 'listener (LDS)'),
+        said(gateways, 'ingress gateway pod(s)', 'listener (LDS)'),
       ].filter(Boolean);
       const ambientNote = baseline.ztunnel
         ? "; ztunnel's and the waypoints' own config_dump (facts C1.5, C1.6) were not read, so this shows the push was taken, not that it held the policies"
@@ -425,7 +475,7 @@ export async function waitForMeshSync(
       const seconds = Math.round(props.timeoutMs / 1000);
       const message = failure
         ? `istiod's sync status could not be read within ${seconds} s after the policies: ${failure}`
-        : `istiod did not see ${waiting.length} of ${total + (baseline.ztunnel && ztunnels.length === 0 ? 1 : 0)} run ${baseline.ztunnel || waypoints.length > 0 ? 'proxies' : 'sidecars'} take the policies within ${seconds} s: ${waiting
+        : `istiod did not see ${waiting.length} of ${total + (baseline.ztunnel && ztunnels.length === 0 ? 1 : 0)} run ${baseline.ztunnel || waypoints.length > 0 || gateways.length > 0 ? 'proxies' : 'sidecars'} take the policies within ${seconds} s: ${waiting
             .slice(0, 5)
             .map((w) => `${w.proxy} (${w.state}: ${w.detail})`)
             .join(', ')}${waiting.length > 5 ? ', …' : ''}`;

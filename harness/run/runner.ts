@@ -692,6 +692,7 @@ function meshProps(ctx: RunContext, objects: readonly KubernetesObject[]): MeshB
     objects,
     rootNamespace: ctx.scenario.meshRootNamespace,
     ambient: meshAmbient(ctx),
+    gateways: (ctx.scenario.gateways ?? []).map((g) => ({ namespace: g.namespace, name: g.name })),
     clock: ctx.clock,
     progress: ctx.progress,
     timeoutMs: ctx.props.barrierTimeoutMs ?? RUN_DEFAULTS.barrierTimeoutMs,

@@ -20,7 +20,7 @@ import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
 import { gatewayApiCrds } from '../support/gateway-api.js';
 import { GatewayDataPlane, IngressGatewayController } from '../support/ingress-gateway.js';
-import { FakeIstiod, putIstioCrds } from '../support/istiod.js';
+import { FakeIstiod, putIstioCrds, type FakeIstiodOptions } from '../support/istiod.js';
 import { HEAD } from '../support/scenarios.js';
 
 const BODY = `  namespaces: [{ name: ingress }]
@@ -69,7 +69,10 @@ interface Setup {
   close(): Promise<void>;
 }
 
-async function setup(scenario: string, options: { neverProgram?: boolean } = {}): Promise<Setup> {
+async function setup(
+  scenario: string,
+  options: { neverProgram?: boolean; istiod?: FakeIstiodOptions } = {},
+): Promise<Setup> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-gateway-run-'));
   const acme = await scriptedServer(['app']);
   const globex = await scriptedServer(['app']);
@@ -95,9 +98,9 @@ async function setup(scenario: string, options: { neverProgram?: boolean } = {})
   putReadyCluster(server);
   putIstioCrds(server);
   for (const crd of gatewayApiCrds()) server.put(crd);
-  const istiod = new FakeIstiod(server);
+  const istiod = new FakeIstiod(server, options.istiod);
   late.istiod = istiod;
-  const controller = new IngressGatewayController(server, options);
+  const controller = new IngressGatewayController(server, options.neverProgram ? { neverProgram: true } : {});
   const plane = await GatewayDataPlane.start(server, { namespace: 'ingress', name: 'public' }, (b) =>
     b.namespace === 'tenant-acme' && b.name === 'api' && b.port === 8080
       ? acme.port
@@ -149,6 +152,11 @@ describe('run: an ingress gateway end to end on the fake cluster', function () {
     expect(r.stdout).to.match(row(CROSS_ACME, 'denied', 'denied-l7'));
     expect(r.stdout).to.match(row(CROSS_GLOBEX, 'denied', 'denied-l7'));
     expect(r.stderr).to.contain('1 ingress gateway(s) Programmed with 4 route(s) attached');
+    // The gateway pod is istiod's router: the barrier waited for its push too.
+    const barrier = (await s.records()).find((x) => x.type === 'barrier');
+    expect(barrier?.type === 'barrier' ? barrier.mesh.reasoning : '').to.contain(
+      'each of 1 ingress gateway pod(s) acknowledge a listener (LDS) push sent after the last policy concerning it was applied',
+    );
     // The gateway refused the cross paths itself; the controls reached their own backends.
     const cross = s.plane.hits.filter((h) => h.path.startsWith('/bulkhead-cross/'));
     expect(cross.length).to.be.greaterThan(0);
@@ -233,6 +241,17 @@ describe('run: an ingress gateway end to end on the fake cluster', function () {
       'tenant-acme/public-acme.example.com-to-tenant-globex-web-9000': 'True/ResolvedRefs',
       'tenant-globex/public-globex.example.com-to-tenant-acme-api-8080': 'False/RefNotPermitted',
     });
+  });
+
+  it("stops before any attempt when the gateway pod rejects the policies' push, naming it", async () => {
+    s = await setup(SCENARIO, {
+      istiod: { nack: (id) => (id.startsWith('public-istio-') ? 'listener rejected' : undefined) },
+    });
+    const r = await runExisting(s.dir, '--context', 'fake', '--barrier-timeout', '3');
+    expect(r.code, r.stdout + r.stderr).to.equal(2);
+    expect(r.stderr).to.match(/ingress\/public-istio-\S+ \(ERROR: LDS rejected: listener rejected\)/);
+    expect((await s.records()).filter((x) => x.type === 'observation')).to.deep.equal([]);
+    expect(s.plane.hits).to.deep.equal([]);
   });
 
   it('stops with a fault naming Programmed when the Gateway is never Programmed, before any attempt', async () => {

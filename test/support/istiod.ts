@@ -17,6 +17,10 @@
  * `gateway.networking.k8s.io/gateway-name` as a `waypoint` (CDS, LDS, RDS, EDS). An
  * AuthorizationPolicy without `targetRefs` or a PeerAuthentication, in any namespace, triggers a
  * WADS push to every ztunnel; the LDS push to a namespace's proxies reaches its waypoints too.
+ *
+ * Ingress gateways: a pod labelled `gateway.networking.k8s.io/gateway-class-name: istio` is a
+ * `router`, and every LDS push reaches it, whatever the namespace of the change: a router depends
+ * on every config kind but Sidecar (istio@1.30.3 `pilot/pkg/xds/proxy_dependencies.go:27-30,76-111`).
  */
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -107,7 +111,7 @@ export class FakeIstiod {
   private readonly seen = new Map<string, string>();
   private readonly pending: { at: number; namespace: string; ztunnel?: boolean }[] = [];
   /** Proxy id → `proxy_type`. */
-  private readonly kinds = new Map<string, 'sidecar' | 'waypoint' | 'ztunnel'>();
+  private readonly kinds = new Map<string, 'sidecar' | 'waypoint' | 'ztunnel' | 'router'>();
   /** Per proxy: when it first ran (acked) a push made after an Istio object change. */
   private readonly enforcedAt = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
@@ -217,7 +221,8 @@ export class FakeIstiod {
       const waypoint = pod.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] !== undefined;
       if (!waypoint && !containers.some((c) => c.name === 'istio-proxy')) continue;
       const id = `${pod.metadata.name}.${pod.metadata.namespace ?? ''}`;
-      this.kinds.set(id, waypoint ? 'waypoint' : 'sidecar');
+      const router = pod.metadata.labels?.['gateway.networking.k8s.io/gateway-class-name'] === 'istio';
+      this.kinds.set(id, router ? 'router' : waypoint ? 'waypoint' : 'sidecar');
       // A pod recreated under the same name is a new connection, with a fresh state.
       if (this.proxies.has(id) && this.uids.get(id) === pod.metadata.uid) continue;
       this.uids.set(id, pod.metadata.uid ?? '');
@@ -272,7 +277,8 @@ export class FakeIstiod {
           wads.answerAt = now + (this.options.ackLagMs ?? 0);
           continue;
         }
-        if (push.namespace !== root && push.namespace !== namespace) continue;
+        const everywhere = push.namespace === root || this.kinds.get(id) === 'router';
+        if (!everywhere && push.namespace !== namespace) continue;
         const lds = types.get('LDS');
         if (!lds) continue;
         lds.sent = this.nonce(now);
