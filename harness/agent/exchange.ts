@@ -32,7 +32,7 @@ interface Timing {
 export interface Answer extends Timing {
   readonly type: 'answer';
   readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   readonly body: Buffer;
   /** Why the body may be incomplete. */
   readonly note?: string;
@@ -66,7 +66,7 @@ export function exchange(req: ExchangeRequest): Promise<Answer | Failure> {
     // An ambient pod's ztunnel still carries it on a pooled HBONE connection (ambient-cnp-facts AO10);
     // why that cannot flatter a run's verdict: harness/report/html.ts hbonePoolingText.
     const options = { ...req.options, agent: false as const };
-    const request = req.tls ? httpsModule().request(options) : httpModule.request(options);
+    const request = req.tls ? httpsModule().request(options) : httpModule().request(options);
     const timer = setTimeout(() => {
       fail({ message: `deadline of ${req.timeoutMs} ms reached` }, true);
     }, req.clock.remaining(req.timeoutMs));
