@@ -6,20 +6,9 @@
  * `import … from 'node:fs'` or `'node:util'` some 30 more (process.moduleLoadList). Every round-1
  * attempt waits for an agent to start, 60 at once on two cores in scripts/bench-run.ts, so that
  * is time the run pays; and a session whose batches only dial HTTP and TCP never needs `http`
- * (the echo server and the API probe do), `dgram`, the resolver or `fs/promises`.
+ * (the echo server and the API probe do), `dgram`, the resolver or `fs/promises`. Through
+ * `process.getBuiltinModule` (Node 22.3 and later), which needs no `node:module` import either.
  */
-import type Dgram from 'node:dgram';
-import type DnsPromises from 'node:dns/promises';
-import type Fs from 'node:fs';
-import type FsPromises from 'node:fs/promises';
-import type Http from 'node:http';
-import type Https from 'node:https';
-import { createRequire } from 'node:module';
-import type Net from 'node:net';
-import type Stream from 'node:stream';
-import type Util from 'node:util';
-
-const require = createRequire(import.meta.url);
 
 /** Loads on the first call, then returns what it loaded. */
 function once<T>(load: () => T): () => T {
@@ -27,12 +16,13 @@ function once<T>(load: () => T): () => T {
   return () => (loaded ??= load());
 }
 
-export const http = once(() => require('node:http') as typeof Http);
-export const https = once(() => require('node:https') as typeof Https);
-export const net = once(() => require('node:net') as typeof Net);
-export const dgram = once(() => require('node:dgram') as typeof Dgram);
-export const dns = once(() => require('node:dns/promises') as typeof DnsPromises);
-export const fsPromises = once(() => require('node:fs/promises') as typeof FsPromises);
-export const fs = once(() => require('node:fs') as typeof Fs);
-export const util = once(() => require('node:util') as typeof Util);
-export const stream = once(() => require('node:stream') as typeof Stream);
+export const http = once(() => process.getBuiltinModule('node:http'));
+export const https = once(() => process.getBuiltinModule('node:https'));
+export const net = once(() => process.getBuiltinModule('node:net'));
+export const dgram = once(() => process.getBuiltinModule('node:dgram'));
+export const dns = once(() => process.getBuiltinModule('node:dns/promises'));
+export const fsPromises = once(() => process.getBuiltinModule('node:fs/promises'));
+export const fs = once(() => process.getBuiltinModule('node:fs'));
+export const util = once(() => process.getBuiltinModule('node:util'));
+export const stream = once(() => process.getBuiltinModule('node:stream'));
+export const stringDecoder = once(() => process.getBuiltinModule('node:string_decoder'));

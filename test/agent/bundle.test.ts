@@ -10,7 +10,9 @@ describe('agent bundle', function () {
     this.timeout(20_000);
     const text = await readFile(await agentBundle(), 'utf8');
     const specifiers = [
-      ...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\d*\s*\(\s*)["']([^"']+)["']/g),
+      ...text.matchAll(
+        /(?:\bfrom\s*|\bimport\s*\(\s*|\b(?:require\d*|getBuiltinModule)\s*\(\s*)["']([^"']+)["']/g,
+      ),
     ].map((m) => m[1] ?? '');
     expect(specifiers).not.to.be.empty;
     // The built-ins loaded on first use (harness/agent/builtins.ts) are named too.
