@@ -116,7 +116,6 @@ export async function probeApi(item: ApiItem, secrets: Set<string>): Promise<Pro
       ...(ca ? { ca } : {}),
       rejectUnauthorized: Boolean(ca ?? token),
     },
-    tls: true,
     ...(body ? { body } : {}),
     timeoutMs: item.timeoutMs,
     clock,
