@@ -26,6 +26,7 @@ import {
   addApiServerOption,
   addRunnerOptions,
   checkClusterPolicyOption,
+  checkPolicySchemas,
   ciTrigger,
   clusterPolicyOption,
   loadAgentBundle,
@@ -155,6 +156,7 @@ Examples:
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
+      await checkPolicySchemas(scenario);
       const gateway = gatewayRefusal(scenario, 'run');
       if (gateway) throw new InputError([gateway]);
       const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
