@@ -25,6 +25,7 @@ import {
   addApiServerOption,
   addRunnerOptions,
   checkClusterPolicyOption,
+  checkPolicySchemas,
   ciTrigger,
   clusterPolicyOption,
   loadAgentBundle,
@@ -154,6 +155,7 @@ Examples:
       const scenario = await loadScenarioFile(path.resolve(io.cwd, options.file));
       const dataplane = runDataplane(scenario, options.dataplane);
       checkClusterPolicyOption(scenario, options.clusterPolicy);
+      await checkPolicySchemas(scenario);
       const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
       const cnpGate = {
         scenario,

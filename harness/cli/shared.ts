@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { AGENT_BUNDLE, buildAgentBundle } from '../agent/bundle.js';
-import { UserError } from '../errors.js';
+import { InputError, UserError } from '../errors.js';
 import { parseCidr } from '../model/cidr.js';
 import {
   CLUSTER_POLICY_FORMS,
@@ -92,6 +92,20 @@ export function checkClusterPolicyOption(
   throw new UserError(
     `--cluster-policy ${form}: ${scenario.file} does not use builtin: hard-isolation, the only policy source it chooses the form of`,
   );
+}
+
+/**
+ * The scenario's policy files against their kinds' schemas, before any download or cluster: a
+ * violation is exit 2 at its file:line (harness/policies/schema-validate.ts says why), not an
+ * apply error minutes later. The built-in bundles are bulkhead's own and rendered per cluster.
+ */
+export async function checkPolicySchemas(scenario: Scenario): Promise<void> {
+  const [{ schemaProblems }, { policyFiles }] = await Promise.all([
+    import('../policies/schema-validate.js'),
+    import('../policies/render.js'),
+  ]);
+  const problems = schemaProblems(policyFiles(scenario));
+  if (problems.length > 0) throw new InputError(problems);
 }
 
 /** The agent bundle `npm ci` built; built now if it is missing (a checkout without `npm ci`). */

@@ -28,6 +28,7 @@ import { matrixFormatOption, parseSpec, printMatrix, type MatrixFormatChoice } f
 import {
   addRunnerOptions,
   checkClusterPolicyOption,
+  checkPolicySchemas,
   clusterPolicyOption,
   loadAgentBundle,
   runSettings,
@@ -237,6 +238,7 @@ Examples:
     );
     if (gateway) throw new InputError([gateway]);
     checkClusterPolicyOption(scenario, options.clusterPolicy);
+    await checkPolicySchemas(scenario);
     // As run does, before any download: ClusterNetworkPolicy against the Calico every phase installs.
     const { checkClusterNetworkPolicyCalico } = await import('../run/cnp-gate.js');
     checkClusterNetworkPolicyCalico({

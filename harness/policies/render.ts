@@ -51,6 +51,10 @@ export function renderPolicySources(scenario: Scenario, options: RenderOptions =
         })
       : [],
   );
-  const files = scenario.policies.flatMap((s) => (s.kind === 'builtin' ? [] : s.manifests));
-  return [...builtins, ...files];
+  return [...builtins, ...policyFiles(scenario)];
+}
+
+/** The objects of the scenario's policy files (the built-in bundles are rendered, not read). */
+export function policyFiles(scenario: Scenario): Manifest[] {
+  return scenario.policies.flatMap((s) => (s.kind === 'builtin' ? [] : s.manifests));
 }

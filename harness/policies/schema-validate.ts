@@ -96,6 +96,19 @@ export function validateManifest(m: Manifest): SchemaResult {
   return problems.length === 0 ? { status: 'valid', object } : { status: 'invalid', object, problems };
 }
 
+/**
+ * Every schema violation among these objects, at its file:line. A command that applies them
+ * refuses them up front: bulkhead applies with `fieldValidation=Strict` (kube/client.ts), so the
+ * API server would refuse each one mid-apply, after a cluster was made and other objects were
+ * applied.
+ */
+export function schemaProblems(manifests: readonly Manifest[]): Problem[] {
+  return manifests.flatMap((m) => {
+    const result = validateManifest(m);
+    return result.status === 'invalid' ? result.problems : [];
+  });
+}
+
 /** A staged kind's errors by the schema of the kind it previews (staged-schema.ts). */
 function stagedErrors(
   apiVersion: string,

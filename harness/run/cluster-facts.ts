@@ -18,6 +18,7 @@ import type { ProviderName } from '../cluster/provider.js';
 import type { KubeClient } from '../kube/client.js';
 import type { ClusterFacts as ModelFacts, Prediction } from '../model/types.js';
 import { KUBEADM_DNS, type ApiServerEndpoints, type RenderOptions } from '../policies/options.js';
+import { policyFiles } from '../policies/render.js';
 import { refText, type Attempt, type Scenario } from '../scenario/types.js';
 import { readApiServer, type ApiServerFact } from './api-server-fact.js';
 import { decideDns, readDnsService, readNameservers, type DnsFact } from './dns-fact.js';
@@ -90,8 +91,7 @@ export async function readClusterFacts(props: ClusterFactsProps): Promise<Pendin
     needed: bundle || scenario.attempts.some((a) => a.kind === 'api'),
   });
   const mesh = await readMeshTimeouts(client, scenario.meshRootNamespace);
-  const files = scenario.policies.flatMap((p) => (p.kind === 'builtin' ? [] : p.manifests));
-  const deadlines = meshDeadlines(scenario, mesh, files);
+  const deadlines = meshDeadlines(scenario, mesh, policyFiles(scenario));
   const service = await readDnsService(client);
 
   return {

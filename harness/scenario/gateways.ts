@@ -22,6 +22,15 @@
  * - The gateway pod's labels: `gateway.networking.k8s.io/gateway-name: <name>`,
  *   `gateway.networking.k8s.io/gateway-class-name: istio`, `sidecar.istio.io/inject: "false"`,
  *   `service.istio.io/canonical-name: <deployment>` (the same test data, the pod template).
+ * - The gateway pod listens on the listener port itself: the Service's ports are the listeners'
+ *   ports with no targetPort (`deploymentcontroller.go:911-938` extractServicePorts;
+ *   `kube-gateway.yaml:347-352`), so Kubernetes sends each to the same port of the pod, and the
+ *   pod may bind ports below 1024 (`kube-gateway.yaml:76-79` sysctl
+ *   `net.ipv4.ip_unprivileged_port_start: "0"`; Envoy skips a privileged port only for a proxy
+ *   whose metadata says UNPRIVILEGED_POD, which the template does not set:
+ *   `pilot/pkg/networking/core/gateway.go:134-142`, `pilot/pkg/model/context.go:824-831`). Its
+ *   pod labels add `gateway.istio.io/managed: istio.io-gateway-controller` and
+ *   `service.istio.io/canonical-revision: latest` (`kube-gateway.yaml:59-71`).
  * - Host routing: a gateway's routes are virtual hosts keyed by the routes' hostnames, matched with
  *   the port ignored (`pilot/pkg/networking/core/gateway.go:430-520,562-574`,
  *   IgnorePortInHostMatching); a Host no route names matches no virtual host and Envoy answers 404.
@@ -60,6 +69,30 @@ export const CROSS_PATH_PREFIX = '/bulkhead-cross';
 /** The Deployment, Service and ServiceAccount Istio deploys for the Gateway (GetDefaultName). */
 export function gatewayDeploymentName(gateway: string): string {
   return `${gateway}-${ISTIO_GATEWAY_CLASS}`;
+}
+
+/**
+ * The labels of the gateway's pod (`kube-gateway.yaml:59-71`, see the header): what a network
+ * policy's or an AuthorizationPolicy's selector meets.
+ */
+export function gatewayPodLabels(gateway: string): Readonly<Record<string, string>> {
+  return {
+    'sidecar.istio.io/inject': 'false',
+    'service.istio.io/canonical-name': gatewayDeploymentName(gateway),
+    'service.istio.io/canonical-revision': 'latest',
+    [GATEWAY_NAME_LABEL]: gateway,
+    [GATEWAY_CLASS_LABEL]: ISTIO_GATEWAY_CLASS,
+    'gateway.istio.io/managed': 'istio.io-gateway-controller',
+  };
+}
+
+/**
+ * The port the gateway's pod listens on for a listener: the listener's own port (the Service has
+ * no targetPort, and the pod may bind below 1024; see the header). After the Service's DNAT this
+ * is the port network policy sees.
+ */
+export function gatewayPodPort(gateway: Pick<Gateway, 'port'>): number {
+  return gateway.port;
 }
 
 /** The path a cross-tenant attempt asks for, which only the cross route's rule matches. */

@@ -56,4 +56,59 @@ describe('results: encrypted in transit', () => {
       'By=b;URI=u2',
     ]);
   });
+
+  describe('through an ingress gateway', () => {
+    const GATEWAY = `${HEAD}  namespaces: [{ name: ingress }]
+  tenants:
+    - name: a
+      workloads: [{ name: api, ports: [8080] }]
+    - name: b
+      workloads: [{ name: api, ports: [8080] }]
+    - name: c
+      injection: false
+      workloads: [{ name: api, ports: [8080] }]
+  gateways:
+    - name: public
+      namespace: ingress
+      routes:
+        - { hostname: a.example.com, backend: tenant-a/api }
+        - { hostname: c.example.com, backend: tenant-c/api }
+  generators: [{ kind: gateway }]
+`;
+    let g: Scenario;
+    const control = (tenant: string): Attempt =>
+      g.attempts.find(
+        (x) => x.id === `gateway:tenant-${tenant}/probe-nosidecar->ingress/public:${tenant}.example.com`,
+      ) as Attempt;
+    before(async () => {
+      g = await load(GATEWAY);
+    });
+
+    it("proves the gateway's hop by the backend sidecar naming the gateway's service account", () => {
+      expect(control('a'), 'the control attempt').to.not.equal(undefined);
+      const gatewayIdentity = 'spiffe://cluster.local/ns/ingress/sa/public-istio';
+      expect(inTransit(control('a'), g, 'allowed', echo(`By=x;URI=${gatewayIdentity}`))).to.deep.include({
+        status: 'mtls',
+        identity: gatewayIdentity,
+      });
+      // The probe's own identity is not what the backend sees: the gateway originated the mTLS hop.
+      const probe = inTransit(
+        control('a'),
+        g,
+        'allowed',
+        echo('By=x;URI=spiffe://cluster.local/ns/tenant-a/sa/default'),
+      );
+      expect(probe?.status).to.equal('no-proof');
+      expect(probe?.reason).to.contain(`not the gateway's ${gatewayIdentity}`);
+      expect(inTransit(control('a'), g, 'allowed', echo())?.status).to.equal('no-proof');
+    });
+
+    it('is not meshed when the backend has no sidecar, and says nothing of a denied attempt', () => {
+      expect(inTransit(control('c'), g, 'allowed', echo())).to.deep.include({
+        status: 'not-meshed',
+        reason: 'the backend has no sidecar',
+      });
+      expect(inTransit(control('a'), g, 'denied-l7', echo())).to.equal(undefined);
+    });
+  });
 });

@@ -24,6 +24,7 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { gatewayPodLabels } from '../../harness/scenario/gateways.js';
 import type { FakeApiServer } from './fake-apiserver/server.js';
 
 interface Obj {
@@ -140,13 +141,7 @@ export class IngressGatewayController {
     const listeners = (g.spec as { listeners?: Listener[] }).listeners ?? [];
     if (!this.server.get('v1', 'ServiceAccount', namespace, name))
       this.server.put({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } });
-    const labels = {
-      ...g.metadata.labels,
-      'sidecar.istio.io/inject': 'false',
-      'service.istio.io/canonical-name': name,
-      'gateway.networking.k8s.io/gateway-name': gateway,
-      'gateway.networking.k8s.io/gateway-class-name': 'istio',
-    };
+    const labels = { ...g.metadata.labels, ...gatewayPodLabels(gateway) };
     if (!this.server.get('apps/v1', 'Deployment', namespace, name))
       this.server.put({
         apiVersion: 'apps/v1',
