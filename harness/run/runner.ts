@@ -969,6 +969,7 @@ function modelPredictions(
       manifests,
       facts,
       attempts: scenario.attempts,
+      gateways: scenario.gateways ?? [],
     });
     const cache = new Map<string, Prediction | undefined>();
     return (attempt) => {
