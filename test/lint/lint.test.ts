@@ -646,7 +646,7 @@ spec:
     // The CRD (schemas/gateway-api/) requires spec.to.
     name: 'a ReferenceGrant without spec.to',
     rule: 'schema/invalid',
-    bad: REFERENCE_GRANT('tenant-b').replace(/  to: .*\n/, ''),
+    bad: REFERENCE_GRANT('tenant-b').replace(/ {2}to: .*\n/, ''),
     good: REFERENCE_GRANT('tenant-b'),
   },
   {
