@@ -129,7 +129,7 @@ export class GatewayPaths {
         `${refText(t.backend)}:${t.backendPort} is not a workload port of the scenario`,
       ]);
     reasons.push(`hop 3, the gateway ${gw.key} → ${backend.key}:${t.backendPort}:`);
-    if (backend.dataplane !== 'none' && !backend.sidecar)
+    if (backend.dataplane === 'ambient')
       return unknown('none', [
         ...reasons,
         `${backend.key} is on the ambient data plane; bulkhead has no facts for an ingress gateway's hop to an ambient workload`,

@@ -285,6 +285,22 @@ spec:
     expect(p(CONTROL).reasons.join('\n')).to.include('attached to an ingress gateway');
   });
 
+  it('leaves the hop to an ambient backend unknown: the facts have no gateway-to-ambient path (ambient-cnp-facts.md)', async () => {
+    const scenario = await load(
+      TOPOLOGY.replace('    - name: b\n', '    - name: b\n      dataplane: ambient\n'),
+    );
+    const model = new PolicyModel({ ...scenario, manifests: [] });
+    const control = scenario.attempts.filter(
+      (a) => a.id.startsWith('gateway:tenant-b/') && !a.id.includes('/to/'),
+    );
+    expect(control).to.not.deep.equal([]);
+    for (const a of control) {
+      const p = model.predict(a);
+      expect(p.outcome, a.id).to.equal('unknown');
+      expect(p.reasons.join('\n')).to.include('no facts for an ingress gateway');
+    }
+  });
+
   it('ablates the policy layers of each hop; the missing grant holds in every ablated model (ablation.ts)', async () => {
     const denyB = `
 apiVersion: networking.k8s.io/v1
