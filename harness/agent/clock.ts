@@ -1,14 +1,22 @@
+/**
+ * Monotonic milliseconds. Not `performance.now()`: the first touch of the `performance` global
+ * loads perf_hooks and ten internal modules with it, a cost every agent start paid for a clock.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 /** Elapsed time of one attempt, and what is left of its deadline. */
 export class Clock {
-  readonly #started = performance.now();
+  readonly #started = monotonicMs();
 
   elapsed(): number {
-    return Math.round(performance.now() - this.#started);
+    return Math.round(monotonicMs() - this.#started);
   }
 
   /** Milliseconds left before `timeoutMs` since the start, never below zero. */
   remaining(timeoutMs: number): number {
-    return Math.max(0, timeoutMs - (performance.now() - this.#started));
+    return Math.max(0, timeoutMs - (monotonicMs() - this.#started));
   }
 }
 

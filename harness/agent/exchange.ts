@@ -1,22 +1,19 @@
 /**
- * One HTTP(S) request over a fresh connection, reported as what happened rather than thrown:
- * either an answer (status, headers, the first bytes of the body) or a failure with the phase
- * it stopped in. Deciding what it means is the caller's job.
+ * One HTTPS request over a fresh connection (the API probe's), reported as what happened rather
+ * than thrown: either an answer (status, headers, the first bytes of the body) or a failure with
+ * the phase it stopped in. Deciding what it means is the caller's job. Plain HTTP attempts, the
+ * many, go over a bare socket instead (harness/agent/http-exchange.ts), with the same two shapes.
  */
-import type * as http from 'node:http';
 import type * as https from 'node:https';
 
-import { http as httpModule, https as httpsModule } from './builtins.js';
+import { https as httpsModule } from './builtins.js';
 
 import { Clock, errorFacts } from './clock.js';
+import { BODY_LIMIT } from './http-exchange.js';
 import type { Phase } from './result.js';
 
-/** Enough of a body to hold an echo of a request with many headers. */
-const BODY_LIMIT = 64 * 1024;
-
 export interface ExchangeRequest {
-  readonly options: http.RequestOptions | https.RequestOptions;
-  readonly tls: boolean;
+  readonly options: https.RequestOptions;
   readonly body?: Buffer;
   readonly timeoutMs: number;
   readonly clock: Clock;
@@ -32,7 +29,7 @@ interface Timing {
 export interface Answer extends Timing {
   readonly type: 'answer';
   readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   readonly body: Buffer;
   /** Why the body may be incomplete. */
   readonly note?: string;
@@ -66,7 +63,7 @@ export function exchange(req: ExchangeRequest): Promise<Answer | Failure> {
     // An ambient pod's ztunnel still carries it on a pooled HBONE connection (ambient-cnp-facts AO10);
     // why that cannot flatter a run's verdict: harness/report/html.ts hbonePoolingText.
     const options = { ...req.options, agent: false as const };
-    const request = req.tls ? httpsModule().request(options) : httpModule.request(options);
+    const request = httpsModule().request(options);
     const timer = setTimeout(() => {
       fail({ message: `deadline of ${req.timeoutMs} ms reached` }, true);
     }, req.clock.remaining(req.timeoutMs));

@@ -2,9 +2,7 @@
  * Entry point of the agent bundle (`node bulkhead-agent.mjs serve|probe|session`), the program every
  * fixture pod runs. Node built-ins only: it runs on a stock Node image with nothing installed.
  */
-import { Readable } from 'node:stream';
-
-import { util } from './builtins.js';
+import { stream, util } from './builtins.js';
 import { parseConcurrency, parsePorts, probeInput, serveUntilSignal, UsageError } from './commands.js';
 import { coalescedOutput } from './output.js';
 import { runSession } from './session.js';
@@ -24,7 +22,7 @@ const log = (text: string): void => {
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'serve') {
-    const { values } = util.parseArgs({
+    const { values } = util().parseArgs({
       args: [...rest],
       options: {
         port: { type: 'string', multiple: true, default: ['8080'] },
@@ -43,7 +41,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command === 'probe') {
-    const { values } = util.parseArgs({
+    const { values } = util().parseArgs({
       args: [...rest],
       options: {
         concurrency: { type: 'string' },
@@ -55,7 +53,9 @@ async function main(argv: readonly string[]): Promise<number> {
     // the whole stream, so the runner passes the batch as an argument there.
     const out = coalescedOutput((text) => process.stdout.write(text));
     const code = await probeInput(
-      values.batch === undefined ? process.stdin : Readable.from([Buffer.from(values.batch, 'base64')]),
+      values.batch === undefined
+        ? process.stdin
+        : stream().Readable.from([Buffer.from(values.batch, 'base64')]),
       { stats: values.stats, ...optionalConcurrency(values.concurrency) },
       out.write,
       log,
@@ -67,7 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.exit(code);
   }
   if (command === 'session') {
-    const { values } = util.parseArgs({ args: [...rest], options: { concurrency: { type: 'string' } } });
+    const { values } = util().parseArgs({ args: [...rest], options: { concurrency: { type: 'string' } } });
     const out = coalescedOutput((text) => process.stdout.write(text));
     await runSession(process.stdin, { ...optionalConcurrency(values.concurrency), write: out.write });
     out.flush();

@@ -3,9 +3,8 @@
  * verbs are sent with `dryRun=All`: the API server authorizes a dry run exactly like a real
  * request, and the cluster is never changed by a probe. The token is sent, never reported.
  */
-import { readFile } from 'node:fs/promises';
-
 import type { ApiItem, ApiSpec } from './batch.js';
+import { fsPromises } from './builtins.js';
 import { classifyApiAnswer, classifyFailure } from './classify.js';
 import { Clock, errorFacts } from './clock.js';
 import { exchange } from './exchange.js';
@@ -49,7 +48,7 @@ export function inClusterServer(env: NodeJS.ProcessEnv = process.env): string | 
 
 async function readOptional(file: string): Promise<string | undefined> {
   try {
-    return await readFile(file, 'utf8');
+    return await fsPromises().readFile(file, 'utf8');
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
     throw error;
@@ -117,7 +116,6 @@ export async function probeApi(item: ApiItem, secrets: Set<string>): Promise<Pro
       ...(ca ? { ca } : {}),
       rejectUnauthorized: Boolean(ca ?? token),
     },
-    tls: true,
     ...(body ? { body } : {}),
     timeoutMs: item.timeoutMs,
     clock,

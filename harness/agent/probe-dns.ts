@@ -3,25 +3,25 @@
  * The name is asked exactly as written (no search list), so `echo.acme` and
  * `echo.acme.svc.cluster.local` are different questions.
  */
-import { Resolver } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import type { Resolver } from 'node:dns/promises';
 
 import type { DnsItem } from './batch.js';
+import { dns } from './builtins.js';
 import { classifyDnsFailure } from './classify.js';
 import { Clock, DeadlineExceeded, errorFacts, within } from './clock.js';
-import { hostPort, type HostLookup } from './lookup.js';
+import { hostPort, type HostLookup, ipFamily } from './lookup.js';
 import { errorEvidence, type ProbeResult } from './result.js';
 
 export async function probeDns(item: DnsItem, lookupHost: HostLookup): Promise<ProbeResult> {
   const clock = new Clock();
   const { name, type } = item.query;
   // c-ares counts its own timeout per try; one try, as long as the whole deadline.
-  const resolver = new Resolver({ timeout: Math.max(1, Math.floor(item.timeoutMs)), tries: 1 });
+  const resolver = new (dns().Resolver)({ timeout: Math.max(1, Math.floor(item.timeoutMs)), tries: 1 });
   let server = resolver.getServers().join(', ') || 'the pod resolver';
   if (item.dnsServer !== undefined) {
     const [host, port] = splitServer(item.dnsServer);
     try {
-      const address = isIP(host)
+      const address = ipFamily(host)
         ? host
         : (await within(lookupHost(host, clock.remaining(item.timeoutMs)), clock.remaining(item.timeoutMs)))
             .address;
@@ -85,7 +85,7 @@ async function query(resolver: Resolver, name: string, type: DnsItem['query']['t
       }));
     case 'PTR':
       // An address is asked in its reverse form; an in-addr.arpa/ip6.arpa name as written.
-      return isIP(name) ? resolver.reverse(name) : resolver.resolvePtr(name);
+      return ipFamily(name) ? resolver.reverse(name) : resolver.resolvePtr(name);
   }
 }
 
@@ -93,7 +93,7 @@ async function query(resolver: Resolver, name: string, type: DnsItem['query']['t
 export function splitServer(text: string): [string, number] {
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
   if (bracketed?.[1]) return [bracketed[1], Number(bracketed[2] ?? 53)];
-  if (isIP(text) === 6) return [text, 53];
+  if (ipFamily(text) === 6) return [text, 53];
   const colon = text.lastIndexOf(':');
   return colon < 0 ? [text, 53] : [text.slice(0, colon), Number(text.slice(colon + 1))];
 }

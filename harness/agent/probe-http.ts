@@ -8,10 +8,16 @@ import { classifyFailure, classifyGatewayAnswer, classifyHttpAnswer } from './cl
 import { classifyAmbientAnswer, classifyAmbientFailure } from './classify-ambient.js';
 import { Clock } from './clock.js';
 import { readEcho } from './echo.js';
-import { exchange } from './exchange.js';
+import { plainExchange } from './http-exchange.js';
 import { hostPort, type HostLookup } from './lookup.js';
 import { isResult, resolveTarget } from './resolve-target.js';
 import { bodyPrefix, errorEvidence, tellingHeaders, type ProbeResult } from './result.js';
+
+/**
+ * The methods Node's client sends without a length when no body is written (nodejs/node v24
+ * lib/_http_client.js, useChunkedEncodingByDefault); any other gets `content-length: 0`.
+ */
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 export async function probeHttp(item: HttpItem, lookupHost: HostLookup): Promise<ProbeResult> {
   const clock = new Clock();
@@ -20,23 +26,24 @@ export async function probeHttp(item: HttpItem, lookupHost: HostLookup): Promise
   if (isResult(resolved)) return resolved;
   const spec = item.http;
   const body = spec.body === undefined ? undefined : Buffer.from(spec.body, 'utf8');
-  const result = await exchange({
-    options: {
-      host: resolved.address,
-      family: resolved.family,
-      port: item.port,
-      method: spec.method,
-      path: spec.path,
-      setHost: false,
-      headers: {
-        host: target,
-        'x-envoy-max-retries': '0',
-        connection: 'close',
-        ...(body ? { 'content-length': String(body.length) } : {}),
-        ...spec.headers,
-      },
+  const result = await plainExchange({
+    address: resolved.address,
+    family: resolved.family,
+    port: item.port,
+    method: spec.method,
+    path: spec.path,
+    headers: {
+      host: target,
+      'x-envoy-max-retries': '0',
+      connection: 'close',
+      // As Node's client sends it: a method that may carry a body says it carries none.
+      ...(body
+        ? { 'content-length': String(body.length) }
+        : NO_BODY_METHODS.has(spec.method)
+          ? {}
+          : { 'content-length': '0' }),
+      ...spec.headers,
     },
-    tls: false,
     ...(body ? { body } : {}),
     timeoutMs: item.timeoutMs,
     clock,

@@ -3,9 +3,8 @@
  * behind a sidecar (docs/behaviour.md O7), so the attempt always exchanges bytes; by default it sends a
  * one-line HTTP request, because every fixture port runs the HTTP echo.
  */
-import net from 'node:net';
-
 import type { StreamItem } from './batch.js';
+import { net } from './builtins.js';
 import { classifyClosedWithoutData, classifyFailure, classifyHttpAnswer } from './classify.js';
 import { classifyAmbientAnswer, classifyAmbientClosed, classifyAmbientFailure } from './classify-ambient.js';
 import { Clock, errorFacts } from './clock.js';
@@ -85,7 +84,7 @@ function exchange(item: StreamItem, resolved: Resolved, clock: Clock, target: st
       });
     };
 
-    const socket = net.connect({ host: resolved.address, port: item.port, family: resolved.family });
+    const socket = net().connect({ host: resolved.address, port: item.port, family: resolved.family });
     const timer = setTimeout(() => {
       if (size > 0) {
         answered(`still open at the ${item.timeoutMs} ms deadline`);

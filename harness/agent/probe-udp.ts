@@ -2,9 +2,8 @@
  * One UDP attempt: a datagram out, and a reply expected back (the fixture's UDP echo always
  * answers). The socket is connected, so an ICMP port-unreachable surfaces as ECONNREFUSED.
  */
-import dgram from 'node:dgram';
-
 import type { StreamItem } from './batch.js';
+import { dgram } from './builtins.js';
 import { classifyFailure } from './classify.js';
 import { Clock, errorFacts } from './clock.js';
 import { hostPort, type HostLookup } from './lookup.js';
@@ -37,7 +36,7 @@ export async function probeUdp(item: StreamItem, lookupHost: HostLookup): Promis
       socket.close();
       resolve({ id: item.id, kind: 'udp', ...verdict, evidence });
     };
-    const socket = dgram.createSocket(resolved.family === 6 ? 'udp6' : 'udp4');
+    const socket = dgram().createSocket(resolved.family === 6 ? 'udp6' : 'udp4');
     const timer = setTimeout(() => {
       settle(
         {

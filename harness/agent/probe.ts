@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 
 import { type Batch, type BatchItem, type InvalidItem, isInvalid, parseBatch } from './batch.js';
-import { errorFacts } from './clock.js';
+import { errorFacts, monotonicMs } from './clock.js';
 import { batchLookup, type HostLookup } from './lookup.js';
 import { probeApi } from './probe-api.js';
 import { probeDns } from './probe-dns.js';
@@ -46,7 +46,7 @@ export async function probe(text: string, options: ProbeOptions): Promise<ProbeS
 }
 
 export async function runBatch(batch: Batch, options: ProbeOptions): Promise<ProbeSummary> {
-  const started = performance.now();
+  const started = monotonicMs();
   const secrets = new Set<string>();
   const lookupHost = batchLookup();
   const outcomes: Record<string, number> = {};
@@ -70,7 +70,7 @@ export async function runBatch(batch: Batch, options: ProbeOptions): Promise<Pro
   return {
     attempts: entries.length,
     outcomes,
-    elapsedMs: Math.round(performance.now() - started),
+    elapsedMs: Math.round(monotonicMs() - started),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
 }

@@ -11,6 +11,9 @@ export async function resolveTarget(
   lookupHost: HostLookup,
   clock: Clock,
 ): Promise<Resolved | ProbeResult> {
+  // Most attempts dial an address or a name the batch already resolved: no race, no timer.
+  const known = lookupHost.now(item.host);
+  if (known) return known;
   try {
     const left = clock.remaining(item.timeoutMs);
     return await within(lookupHost(item.host, left), left);

@@ -3,12 +3,13 @@
  * with the request as it arrived, on each UDP port a reply naming who answered. Pod identity
  * comes from the Downward API environment.
  */
-import dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import type * as http from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
-import { http as httpModule } from './builtins.js';
+import { dgram as dgramModule, http as httpModule } from './builtins.js';
 import { ECHO_MARK, type EchoView } from './echo.js';
+import { ipFamily } from './lookup.js';
 
 /** Readiness is a path of its own, so a kubelet probe never looks like an attempt. */
 export const READY_PATH = '/readyz';
@@ -73,7 +74,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
   try {
     const tcp: number[] = [];
     for (const port of options.tcpPorts) {
-      const server = httpModule.createServer((req, res) => {
+      const server = httpModule().createServer((req, res) => {
         answer(req, res, options.identity);
       });
       servers.push(server);
@@ -81,7 +82,7 @@ export async function serve(options: ServeOptions): Promise<Serving> {
     }
     const udp: number[] = [];
     for (const port of options.udpPorts) {
-      const socket = dgram.createSocket(isIP(options.host ?? '') === 6 ? 'udp6' : 'udp4');
+      const socket = dgramModule().createSocket(ipFamily(options.host ?? '') === 6 ? 'udp6' : 'udp4');
       sockets.push(socket);
       udp.push(await bindUdp(socket, port, options.host, options.identity));
     }

@@ -13,9 +13,9 @@
  * stdin ends the session runs what it was given and exits 0.
  */
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 
 import { batchOf } from './batch.js';
+import { stringDecoder } from './builtins.js';
 import { runBatch } from './probe.js';
 import { isRecord } from '../values.js';
 
@@ -40,7 +40,7 @@ export interface BatchEnd {
 
 /** Runs batch after batch from `input` until it ends. */
 export async function runSession(input: Readable, options: SessionOptions): Promise<void> {
-  const decoder = new StringDecoder('utf8');
+  const decoder = new (stringDecoder().StringDecoder)('utf8');
   let rest = '';
   for await (const chunk of input) {
     const lines = (rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer))).split('\n');

@@ -34,6 +34,9 @@
  * - {@link ProxySync}: one proxy as one istiod sees it: id, pod and namespace, type, versions,
  *   per type {@link TypeSync} `{sent, acked, sentTime, lastError}`, and `istiod`, the pod that
  *   answered (so: which istiod and revision serves the proxy).
+ * - {@link readPushedConfig}: what istiod generated for one proxy from its last push (the push
+ *   version and the listeners), with {@link nonceOfVersion} and {@link rbacPolicyName} to tie it to
+ *   an acknowledged nonce and to an AuthorizationPolicy.
  * - {@link typeState}, {@link isSyncedAfter} (a push of each type sent after T0, acknowledged,
  *   not rejected), {@link rejections} (NACKs: type and message), {@link proxyIdOf},
  *   {@link podRevision} (the revision that injected a pod's sidecar).
@@ -239,15 +242,26 @@ export async function readSyncz(
   istiod: IstiodPod,
   options: ReadSynczOptions = {},
 ): Promise<ProxySync[]> {
+  return parseSyncz(await requestIstiod(kubeConfig, istiod, SYNCZ_COMMAND, options), istiod);
+}
+
+/** What `pilot-discovery request GET <path>` in an istiod pod printed; a failure is an {@link IstiodReadError}. */
+async function requestIstiod(
+  kubeConfig: KubeConfig,
+  istiod: IstiodPod,
+  command: readonly string[],
+  options: ReadSynczOptions,
+): Promise<string> {
   const where = `istiod ${istiod.namespace}/${istiod.name}`;
-  const hint = `bulkhead execs into istiod (pilot-discovery request GET /debug/syncz): check that your credentials may create pods/exec in ${istiod.namespace}`;
+  const path = command.at(-1) ?? '';
+  const hint = `bulkhead execs into istiod (pilot-discovery request GET ${path}): check that your credentials may create pods/exec in ${istiod.namespace}`;
   let result: ExecResult;
   try {
     result = await execInPod(kubeConfig, {
       namespace: istiod.namespace,
       pod: istiod.name,
       container: ISTIOD_CONTAINER,
-      command: SYNCZ_COMMAND,
+      command,
       timeoutMs: options.timeoutMs ?? 15_000,
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -256,7 +270,7 @@ export async function readSyncz(
       error instanceof ExecError
         ? `${error.message}${error.stderr ? `: ${error.stderr.trim()}` : ''}`
         : String(error);
-    throw new IstiodReadError(istiod, `${where} could not be asked for /debug/syncz: ${detail}`, {
+    throw new IstiodReadError(istiod, `${where} could not be asked for ${path}: ${detail}`, {
       hint,
       cause: error,
     });
@@ -265,10 +279,87 @@ export async function readSyncz(
   if (result.exitCode !== 0)
     throw new IstiodReadError(
       istiod,
-      `${where} could not be asked for /debug/syncz: pilot-discovery request exited with exit code ${result.exitCode}: ${result.stderr.trim().slice(0, 300) || 'no message'}`,
+      `${where} could not be asked for ${path}: pilot-discovery request exited with exit code ${result.exitCode}: ${result.stderr.trim().slice(0, 300) || 'no message'}`,
       { hint },
     );
-  return parseSyncz(result.stdout, istiod);
+  return result.stdout;
+}
+
+/**
+ * What istiod generated for one proxy from the push context of its last push: `GET
+ * /debug/config_dump?proxyID=<id>` answers an Envoy admin ConfigDump built from the proxy's
+ * `LastPushContext` (istio@1.30.3 `pilot/pkg/xds/debug.go:740-860` connectionConfigDump), which
+ * istiod sets as it pushes (`pilot/pkg/xds/ads.go:442`), and every section's `versionInfo` is that
+ * push context's version, the prefix of the push's nonces (see {@link nonceOfVersion}). Written by
+ * jsonpb without original names (`pkg/util/protomarshal/protomarshal.go:124-131`): `versionInfo`,
+ * `dynamicListeners`; the snake-case forms are read too.
+ */
+export interface PushedConfig {
+  /** The push version of the proxy's last push. */
+  readonly version: string;
+  /** The listeners section, as JSON text, to look generated names up in. */
+  readonly listeners: string;
+}
+
+const LISTENERS_DUMP = 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump';
+
+/** `/debug/config_dump` of one proxy, from the istiod that serves it (see {@link PushedConfig}). */
+export async function readPushedConfig(
+  kubeConfig: KubeConfig,
+  istiod: IstiodPod,
+  proxyId: string,
+  options: ReadSynczOptions = {},
+): Promise<PushedConfig> {
+  const command = ['pilot-discovery', 'request', 'GET', `/debug/config_dump?proxyID=${proxyId}`];
+  return parsePushedConfig(await requestIstiod(kubeConfig, istiod, command, options), istiod, proxyId);
+}
+
+/** Parses a proxy's config dump; one without a listeners section and its version is an {@link IstiodReadError}. */
+export function parsePushedConfig(text: string, istiod: IstiodPod, proxyId: string): PushedConfig {
+  const where = `istiod ${istiod.namespace}/${istiod.name}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new IstiodReadError(
+      istiod,
+      `${where} answered the config dump of ${proxyId} with something that is not JSON`,
+    );
+  }
+  const configs = (json as { configs?: unknown }).configs;
+  const listeners = Array.isArray(configs)
+    ? (configs as unknown[]).find(
+        (c): c is Record<string, unknown> =>
+          typeof c === 'object' && c !== null && (c as Record<string, unknown>)['@type'] === LISTENERS_DUMP,
+      )
+    : undefined;
+  const version = listeners?.versionInfo ?? listeners?.version_info;
+  if (!listeners || typeof version !== 'string' || version === '')
+    throw new IstiodReadError(
+      istiod,
+      `${where} answered the config dump of ${proxyId} without a listeners section and its version`,
+    );
+  return {
+    version,
+    listeners: JSON.stringify(listeners.dynamicListeners ?? listeners.dynamic_listeners ?? []),
+  };
+}
+
+/** The length of the UUID istiod appends to a push version to make a nonce (`uuid.New().String()`). */
+const UUID_LENGTH = 36;
+
+/** Whether a nonce belongs to a push of this version: nonce = push version + UUID (discovery.go:315-317). */
+export function nonceOfVersion(nonce: string, version: string): boolean {
+  return version !== '' && nonce.length === version.length + UUID_LENGTH && nonce.startsWith(version);
+}
+
+/**
+ * What every name istiod gives an AuthorizationPolicy's rules in a sidecar's RBAC filters starts
+ * with, `ns[<ns>]-policy[<name>]-rule[<n>]` (a policy without rules gets rule 0, a CUSTOM one a
+ * provider prefix before it: istio@1.30.3 `pilot/pkg/security/authz/builder/builder.go:294-299,541-552`).
+ */
+export function rbacPolicyName(namespace: string, name: string): string {
+  return `ns[${namespace}]-policy[${name}]-rule[`;
 }
 
 /** Parses a `/debug/syncz` answer; anything that is not sync status is an {@link IstiodReadError} naming the field. */

@@ -26,6 +26,12 @@
  * - `sentTime` is istiod's clock and T1 this machine's: a clock of istiod behind this one by more
  *   than the push's own delay makes the barrier time out (it then says so), never pass early; the
  *   baseline nonce guards the other direction;
+ * - a push istiod sent *before* the apply returned (the API server stored the last policy, istiod
+ *   pushed within its debounce, and the response reached this machine later: a loaded runner) is
+ *   not after T1, and no other push may come. Such a sidecar is still in order when the last object
+ *   that changes its configuration is one of the run's AuthorizationPolicies and istiod's config for
+ *   it, built from the push it acknowledged, names that policy's rules ({@link heldByContent});
+ *   otherwise it waits as before (a PeerAuthentication or EnvoyFilter last has no name to look for);
  * - a sidecar outside those namespaces that a change does reach (a 1.30 PeerAuthentication reaches
  *   clients of the namespace's services) is only seen not pending at the poll.
  *
@@ -55,8 +61,11 @@ import type { KubeConfig, KubernetesObject, V1Pod } from '@kubernetes/client-nod
 import {
   istiodPods,
   isSyncedAfter,
+  nonceOfVersion,
   podRevision,
   proxyIdOf,
+  rbacPolicyName,
+  readPushedConfig,
   readSyncz,
   rejections,
   typeState,
@@ -90,6 +99,12 @@ export interface MeshSubject {
   readonly type: string;
   /** The namespaces whose Istio objects concern it (its push must follow their last apply). */
   readonly scope: readonly string[];
+  /**
+   * The last of the run's objects that changes this sidecar's configuration, when that is an
+   * AuthorizationPolicy in a scenario namespace: the policy whose name in istiod's config for it
+   * proves a push that came before the apply returned (see {@link waitForMeshSync}).
+   */
+  readonly last?: { readonly namespace: string; readonly name: string };
 }
 
 /** What the barrier waits on, read before the policies. */
@@ -185,20 +200,18 @@ export async function prepareMeshBarrier(
   const proxies = new Map<string, MeshSubject>();
   for (const pod of withProxy) {
     const namespace = pod.metadata?.namespace ?? '';
+    const last = lastChange(pod, istio, props.rootNamespace);
     proxies.set(proxyIdOf({ namespace, name: pod.metadata?.name ?? '' }), {
       kind: 'sidecar',
       label: `${namespace}/${pod.metadata?.name ?? ''}`,
       pushed: everywhere || namespaces.has(namespace),
       type: PUSHED_TYPE,
       scope: [namespace, props.rootNamespace],
+      ...(last ? { last } : {}),
     });
   }
   let ztunnel: MeshBaseline['ztunnel'];
   if (ambient) {
-    const targeted = (o: KubernetesObject) => {
-      const spec = (o as { spec?: { targetRefs?: unknown; targetRef?: unknown } }).spec;
-      return spec?.targetRefs !== undefined || spec?.targetRef !== undefined;
-    };
     const inScope = (o: KubernetesObject, scope: ReadonlySet<string>) => {
       const ns = o.metadata?.namespace ?? '';
       return ns === props.rootNamespace || scope.has(ns);
@@ -255,6 +268,43 @@ export async function prepareMeshBarrier(
     if (sent) before.set(z.proxyId, sent);
   }
   return { baseline: { proxies, revisions, before, ...(ztunnel ? { ztunnel } : {}) } };
+}
+
+/** Whether an Istio policy attaches by `targetRefs` (waypoints and gateways, never a sidecar). */
+function targeted(o: KubernetesObject): boolean {
+  const spec = (o as { spec?: { targetRefs?: unknown; targetRef?: unknown } }).spec;
+  return spec?.targetRefs !== undefined || spec?.targetRef !== undefined;
+}
+
+/**
+ * The last of the run's Istio objects (`objects` is in apply order: the run applies one after the
+ * other) that can change this sidecar's configuration, when that is an AuthorizationPolicy in the
+ * pod's own namespace; undefined otherwise. An AuthorizationPolicy whose `selector.matchLabels`
+ * the pod's labels do not match, or that attaches by `targetRefs`, leaves the sidecar's RBAC
+ * filters as they are (istio@1.30.3 `pilot/pkg/model/authorization.go` ListAuthorizationPolicies
+ * selects by workload labels), so it is passed over; every other kind counts as a change. The
+ * mesh root namespace's objects do not qualify, since one of the same name may be there from
+ * before the run; the scenario's namespaces are new (preflight), so the policy is too.
+ */
+function lastChange(
+  pod: V1Pod,
+  istio: readonly KubernetesObject[],
+  rootNamespace: string,
+): MeshSubject['last'] {
+  const namespace = pod.metadata?.namespace ?? '';
+  const labels = pod.metadata?.labels ?? {};
+  const changes = istio.filter((o) => {
+    const ns = o.metadata?.namespace ?? '';
+    if (ns !== namespace && ns !== rootNamespace) return false;
+    if (o.kind !== 'AuthorizationPolicy') return true;
+    if (targeted(o)) return false;
+    const match = (o as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector
+      ?.matchLabels;
+    return Object.entries(match ?? {}).every(([k, v]) => labels[k] === v);
+  });
+  const last = changes.at(-1);
+  if (last?.kind !== 'AuthorizationPolicy' || last.metadata?.namespace !== namespace) return undefined;
+  return { namespace, name: last.metadata.name ?? '' };
 }
 
 /** The ztunnels among the proxies istiod listed (C1.1: `proxy_type` ztunnel). */
@@ -325,6 +375,9 @@ export async function waitForMeshSync(
   let istiods: IstiodPod[] = [];
   let failure: string | undefined;
   let subjects: [string, MeshSubject][] = [...baseline.proxies];
+  // Proxies in order by the content of their last push, and the nonce each was checked at.
+  const byContent = new Set<string>();
+  const checked = new Map<string, string>();
   for (let poll = 1; ; poll++) {
     if (props.signal?.aborted) throw new Error('interrupted');
     try {
@@ -345,10 +398,21 @@ export async function waitForMeshSync(
           ])
         : [];
       subjects = [...baseline.proxies, ...ztunnels];
+      const early: [string, MeshSubject, ProxySync][] = [];
       waiting = subjects.flatMap(([id, s]) => {
-        const w = notInOrder(read.proxies.get(id), s, baseline.before.get(id), after(s));
+        const entry = read.proxies.get(id);
+        const w = notInOrder(entry, s, baseline.before.get(id), after(s));
+        if (w?.state === 'NOT SENT' && entry && s.last && pushedSince(entry, s, baseline.before.get(id))) {
+          if (byContent.has(id)) return [];
+          early.push([id, s, entry]);
+        }
         return w ? [{ proxy: s.label, ...w }] : [];
       });
+      for (const id of await heldByContent(props, early, checked)) {
+        byContent.add(id);
+        const label = baseline.proxies.get(id)?.label;
+        waiting = waiting.filter((w) => w.proxy !== label);
+      }
       if (baseline.ztunnel && ztunnels.length === 0)
         waiting.push({
           proxy: 'ztunnel',
@@ -406,6 +470,10 @@ export async function waitForMeshSync(
         said(ztunnels, 'ztunnel(s)', 'authorization (WADS)'),
         said(waypoints, 'waypoint pod(s)', 'listener (LDS)'),
       ].filter(Boolean);
+      const contentNote =
+        byContent.size > 0
+          ? `; ${byContent.size} of those sidecar(s) by the content of that push: it was sent before the apply returned, and istiod's configuration for the sidecar built from it (/debug/config_dump) holds the AuthorizationPolicy last applied for it`
+          : '';
       const ambientNote = baseline.ztunnel
         ? "; ztunnel's and the waypoints' own config_dump (facts C1.5, C1.6) were not read, so this shows the push was taken, not that it held the policies"
         : '';
@@ -416,7 +484,7 @@ export async function waitForMeshSync(
           status: 'passed',
           reasoning:
             `istiod ${servers} saw ${parts.join('; ')}` +
-            `, ${summary.ms} ms after the policies (${poll} poll(s))${ambientNote}`,
+            `${contentNote}, ${summary.ms} ms after the policies (${poll} poll(s))${ambientNote}`,
           ...summary,
         },
       };
@@ -444,6 +512,52 @@ export async function waitForMeshSync(
     }
     await props.clock.sleep(props.intervalMs ?? 500, props.signal);
   }
+}
+
+/** Whether the proxy acknowledged a push of its type since the baseline, with nothing pending. */
+function pushedSince(entry: ProxySync, subject: MeshSubject, before: string | undefined): boolean {
+  const t = entry.types.get(subject.type);
+  return typeState(t) === 'SYNCED' && t !== undefined && t.sent !== before;
+}
+
+/** At most this many config dumps are read per poll (each is an exec into istiod). */
+const CONTENT_READS_PER_POLL = 8;
+
+/**
+ * The proxies among `early` whose last push, acknowledged, held their last AuthorizationPolicy:
+ * istiod's config dump for the proxy is built from the push context of its last push, its
+ * version is the acknowledged nonce's (so the push is that one), and its listeners name the
+ * policy's rules (harness/cluster/istiod-sync.ts). That push context was built after the policy
+ * was stored, and so after every object applied before it was stored too: what a push sent after
+ * the apply returned shows, for a push that came sooner (a slow API response, a loaded machine),
+ * with the same caveat that istiod builds from its informers. A proxy is read once per
+ * acknowledged nonce (after a failed read, again at the next poll); a failed read never passes it.
+ */
+async function heldByContent(
+  props: Pick<MeshBarrierProps, 'kubeConfig' | 'signal'>,
+  early: readonly [string, MeshSubject, ProxySync][],
+  checked: Map<string, string>,
+): Promise<string[]> {
+  const due = early
+    .filter(([id, s, entry]) => checked.get(id) !== entry.types.get(s.type)?.acked)
+    .slice(0, CONTENT_READS_PER_POLL);
+  const held = await Promise.all(
+    due.map(async ([id, s, entry]) => {
+      const acked = entry.types.get(s.type)?.acked ?? '';
+      if (!s.last) return undefined;
+      try {
+        const config = await readPushedConfig(props.kubeConfig, entry.istiod, id, {
+          ...(props.signal ? { signal: props.signal } : {}),
+        });
+        checked.set(id, acked);
+        const named = config.listeners.includes(rbacPolicyName(s.last.namespace, s.last.name));
+        return nonceOfVersion(acked, config.version) && named ? id : undefined;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return held.filter((id): id is string => id !== undefined);
 }
 
 /** Why one proxy is not in order yet, or undefined when it is. */

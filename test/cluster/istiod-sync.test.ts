@@ -9,6 +9,9 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 
 import {
+  nonceOfVersion,
+  parsePushedConfig,
+  rbacPolicyName,
   istiodPods,
   isSyncedAfter,
   IstiodReadError,
@@ -243,5 +246,51 @@ describe('istiod sync status (/debug/syncz)', () => {
       );
       expect((error as IstiodReadError).hint).to.contain('pods/exec in istio-system');
     });
+  });
+});
+
+describe("istiod's config for one proxy (/debug/config_dump?proxyID=)", () => {
+  const version = '2026-12-02T20:00:00Z/12';
+  const uuid = '3f2b6c1e-8d4a-4c2e-9b7f-0a1b2c3d4e5f';
+
+  it('ties a nonce to its push version exactly: the counter is not a prefix match', () => {
+    expect(nonceOfVersion(`${version}${uuid}`, version)).to.equal(true);
+    // Version …/1 is not the push of nonce …/12<uuid>, though the text starts the same.
+    expect(nonceOfVersion(`${version}${uuid}`, '2026-12-02T20:00:00Z/1')).to.equal(false);
+    expect(nonceOfVersion(`${version}${uuid}`, '')).to.equal(false);
+  });
+
+  it('reads the listeners version and text, in jsonpb names or the original ones', () => {
+    const listeners = [
+      { name: 'virtualInbound', activeState: { listener: { n: 'ns[a]-policy[p]-rule[0]' } } },
+    ];
+    const dump = (section: Record<string, unknown>) =>
+      JSON.stringify({
+        configs: [
+          { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', versionInfo: 'other' },
+          { '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump', ...section },
+        ],
+      });
+    const camel = parsePushedConfig(
+      dump({ versionInfo: version, dynamicListeners: listeners }),
+      ISTIOD,
+      'p.a',
+    );
+    expect(camel.version).to.equal(version);
+    expect(camel.listeners).to.contain(rbacPolicyName('a', 'p'));
+    const snake = parsePushedConfig(
+      dump({ version_info: version, dynamic_listeners: listeners }),
+      ISTIOD,
+      'p.a',
+    );
+    expect(snake).to.deep.equal(camel);
+    expect(() => parsePushedConfig(dump({ dynamicListeners: listeners }), ISTIOD, 'p.a')).to.throw(
+      IstiodReadError,
+      'istiod istio-system/istiod-abc answered the config dump of p.a without a listeners section and its version',
+    );
+    expect(() => parsePushedConfig('Proxy not connected', ISTIOD, 'p.a')).to.throw(
+      IstiodReadError,
+      'not JSON',
+    );
   });
 });

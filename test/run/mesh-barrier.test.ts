@@ -14,7 +14,7 @@ import { expect } from 'chai';
 
 import { readResultsRecords, type BarrierRecord, type ResultsRecord } from '../../harness/results/records.js';
 import { runExisting } from '../support/cli.js';
-import { FakeApiServer } from '../support/fake-apiserver/server.js';
+import { FakeApiServer, type FakeApiServerOptions } from '../support/fake-apiserver/server.js';
 import { putReadyCluster } from '../support/existing-cluster.js';
 import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
 import { FakeIstiod, putIstioCrds, type FakeIstiodOptions } from '../support/istiod.js';
@@ -56,13 +56,19 @@ interface Setup {
  */
 async function setup(
   istiodOptions: FakeIstiodOptions,
-  options: { leak?: boolean; unreadable?: boolean } = {},
+  options: {
+    leak?: boolean;
+    unreadable?: boolean;
+    answerLateMs?: FakeApiServerOptions['answerLateMs'];
+    policy?: string;
+  } = {},
 ): Promise<Setup> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bulkhead-mesh-barrier-'));
   const app = await scriptedServer(['app']);
   const rbac = await scriptedServer(['rbac']);
   const late: { istiod?: FakeIstiod } = {};
   const server: FakeApiServer = await new FakeApiServer({
+    ...(options.answerLateMs ? { answerLateMs: options.answerLateMs } : {}),
     exec: agentExec({
       bundlePath: await agentBundle(),
       unroutedPort: await closedPort(),
@@ -83,7 +89,7 @@ async function setup(
   putIstioCrds(server);
   const istiod = (late.istiod = new FakeIstiod(server, istiodOptions));
   await writeFile(path.join(dir, 'kubeconfig'), server.kubeConfig().exportConfig());
-  await writeFile(path.join(dir, 'scenario.yaml'), `${HEAD}${TENANTS}${POLICY}${ATTEMPTS}`);
+  await writeFile(path.join(dir, 'scenario.yaml'), `${HEAD}${TENANTS}${options.policy ?? POLICY}${ATTEMPTS}`);
   return {
     dir,
     server,
@@ -175,6 +181,48 @@ describe("propagation barrier: istiod's sync status of the sidecars", function (
     expect(mesh?.waiting?.map((w) => w.state)).to.deep.equal(['NOT SENT', 'NOT SENT']);
     expect(mesh?.waiting?.[0]?.istiod).to.match(/^istio-system\/istiod-/);
     expect(records.at(-1)).to.deep.include({ type: 'end', exitCode: 2 });
+  });
+
+  // The API server stores the policy, istiod pushes within its debounce and the sidecars take it,
+  // and only then does the apply's answer reach bulkhead (a loaded runner): the push is not after T1.
+  const lateAnswer = (r: { method: string; path: string }) =>
+    r.method === 'PATCH' && r.path.includes('/authorizationpolicies/') ? 1500 : 0;
+
+  it('a push sent before the apply answered is proven by its content, not taken for missing', async () => {
+    s = await setup({ pushLagMs: 100 }, { answerLateMs: lateAnswer });
+    const r = await runExisting(s.dir, '--context', 'fake', '--barrier-timeout', '8');
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    const mesh = barrierOf(await s.records())?.mesh;
+    expect(mesh?.status, mesh?.reasoning).to.equal('passed');
+    expect(mesh).to.deep.include({ proxies: 3, pushed: 2 });
+    expect(mesh?.reasoning).to.contain(
+      "2 of those sidecar(s) by the content of that push: it was sent before the apply returned, and istiod's configuration for the sidecar built from it (/debug/config_dump) holds the AuthorizationPolicy last applied for it",
+    );
+    // Only the two sidecars the policy concerns were looked at, once each.
+    expect([...s.istiod.dumps].sort()).to.have.length(2);
+    expect(s.istiod.dumps.every((id) => id.endsWith('.tenant-acme'))).to.equal(true);
+  });
+
+  it('an early push that did not hold the last policy is not taken for it: the barrier times out', async () => {
+    const policy = `${POLICY}    - inline: |
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: { name: second, namespace: tenant-acme }
+        spec: { action: DENY, rules: [{ from: [{ source: { namespaces: [nowhere] } }] }] }
+`;
+    // istiod pushes the first policy (before its apply answered) and never sees the second.
+    s = await setup(
+      { pushLagMs: 100, unseen: (key) => key === 'AuthorizationPolicy/tenant-acme/second' },
+      { answerLateMs: lateAnswer, policy },
+    );
+    const r = await runExisting(s.dir, '--context', 'fake', '--barrier-timeout', '4');
+    expect(r.code, r.stdout + r.stderr).to.equal(2);
+    expect(r.stderr).to.match(/istiod did not see 2 of 3 run sidecars take the policies within 4 s/);
+    const records = await s.records();
+    expect(observationTimes(records)).to.deep.equal([]);
+    expect(barrierOf(records)?.mesh.waiting?.map((w) => w.state)).to.deep.equal(['NOT SENT', 'NOT SENT']);
+    // Their config was read, and it lacked the second policy.
+    expect(s.istiod.dumps.filter((id) => id.endsWith('.tenant-acme')).length).to.be.at.least(2);
   });
 
   it('a rejected push (NACK) is a fault that shows the rejection', async () => {

@@ -12,6 +12,13 @@
  * `lastError` set, `acked` left at the old nonce) when `nack` says so. {@link FakeIstiod.enforces}
  * tells a test's stand-in dataplane whether a sidecar runs the configuration that was pushed.
  *
+ * Each push has one push version (`<RFC 3339 time>/<counter>`, the prefix of every nonce it sends),
+ * and each sidecar keeps the AuthorizationPolicies that push saw for it (its namespace's and the
+ * root namespace's, by `selector.matchLabels`, without `targetRefs`): `pilot-discovery request GET
+ * /debug/config_dump?proxyID=<id>` answers them as istiod does, a ConfigDump whose listeners
+ * section carries that version and RBAC policies named `ns[<ns>]-policy[<name>]-rule[<n>]`
+ * (`pilot/pkg/xds/debug.go:740-860`, `pilot/pkg/security/authz/builder/builder.go:541-552`).
+ *
  * Ambient (ambient-cnp-facts.md C1.1, C1.2): the `ztunnels` given are listed as proxies of type
  * `ztunnel` (ids `<pod>.istio-system`) watching WDS and WADS, and every pod labelled
  * `gateway.networking.k8s.io/gateway-name` as a `waypoint` (CDS, LDS, RDS, EDS). An
@@ -93,6 +100,14 @@ export interface FakeIstiodOptions {
   readonly istioVersion?: (proxyId: string) => string;
   /** ztunnel pods in istio-system (by name) connected to istiod. @default none */
   readonly ztunnels?: readonly string[];
+  /** Objects istiod never sees (an informer that lags for good), by `<kind>/<namespace>/<name>`. */
+  readonly unseen?: (key: string) => boolean;
+}
+
+/** What a proxy's last push held: its push version and the RBAC policy names built for it. */
+interface LastPush {
+  readonly version: string;
+  readonly policies: readonly string[];
 }
 
 export class FakeIstiod {
@@ -110,6 +125,8 @@ export class FakeIstiod {
   private readonly kinds = new Map<string, 'sidecar' | 'waypoint' | 'ztunnel'>();
   /** Per proxy: when it first ran (acked) a push made after an Istio object change. */
   private readonly enforcedAt = new Map<string, number>();
+  /** Per sidecar: what its last push held (the `LastPushContext` istiod dumps). */
+  private readonly lastPush = new Map<string, LastPush>();
   private readonly timer: NodeJS.Timeout;
   private counter = 0;
 
@@ -127,15 +144,31 @@ export class FakeIstiod {
 
   /** The exec override: answers syncz in istiod pods, leaves every other exec alone. */
   readonly exec = (request: ExecRequest): ReturnType<ExecHandler> | undefined => {
-    if (request.command.join(' ') !== 'pilot-discovery request GET /debug/syncz') return undefined;
+    const command = request.command.join(' ');
+    const dump = /^pilot-discovery request GET \/debug\/config_dump\?proxyID=(\S+)$/.exec(command);
+    if (dump?.[1]) {
+      this.dumps.push(dump[1]);
+      this.tick();
+      const last = this.lastPush.get(dump[1]);
+      // debug.go getDebugConnection: 404 "Proxy not connected to this Pilot instance", and
+      // pilot-discovery request exits 1 on an error status.
+      if (!last)
+        return answer(
+          '',
+          'Proxy not connected to this Pilot instance. It may be connected to another instance.',
+          1,
+        );
+      return answer(JSON.stringify(configDump(last)));
+    }
+    if (command !== 'pilot-discovery request GET /debug/syncz') return undefined;
     this.reads.push(request);
     this.tick();
     const serves = this.options.serves;
-    const text = JSON.stringify(this.syncz().filter((e) => !serves || serves(request, String(e.proxy))));
-    return spawn(process.execPath, ['-e', 'process.stdout.write(process.argv[1] + "\\n")', text], {
-      stdio: 'pipe',
-    });
+    return answer(JSON.stringify(this.syncz().filter((e) => !serves || serves(request, String(e.proxy)))));
   };
+
+  /** The proxy ids whose config dump was asked for, in order. */
+  readonly dumps: string[] = [];
 
   /**
    * An LDS push to every sidecar now (or to one namespace's), as istiod makes to proxies that
@@ -200,9 +233,46 @@ export class FakeIstiod {
     });
   }
 
-  private nonce(at: number): string {
+  /** A new push version, `<RFC 3339 time>/<counter>` (discovery.go NextVersion). */
+  private version(at: number): string {
     this.counter += 1;
-    return `${new Date(at).toISOString().replace(/\.\d+Z$/, 'Z')}/${this.counter}${randomUUID()}`;
+    return `${new Date(at).toISOString().replace(/\.\d+Z$/, 'Z')}/${this.counter}`;
+  }
+
+  private nonce(at: number): string {
+    return `${this.version(at)}${randomUUID()}`;
+  }
+
+  /** The RBAC policy names a push now builds for a sidecar (see the header). */
+  private policiesFor(id: string): string[] {
+    const root = this.options.rootNamespace ?? 'istio-system';
+    const dot = id.lastIndexOf('.');
+    const [name, namespace] = [id.slice(0, dot), id.slice(dot + 1)];
+    const pod = this.server
+      .list('v1', 'Pod')
+      .find((p) => p.metadata.name === name && p.metadata.namespace === namespace);
+    const labels = pod?.metadata.labels ?? {};
+    return this.server.list('security.istio.io/v1', 'AuthorizationPolicy').flatMap((o) => {
+      const ns = o.metadata.namespace ?? '';
+      if (
+        (ns !== namespace && ns !== root) ||
+        this.options.unseen?.(`AuthorizationPolicy/${ns}/${o.metadata.name}`)
+      )
+        return [];
+      const spec = (
+        o as {
+          spec?: {
+            targetRefs?: unknown;
+            selector?: { matchLabels?: Record<string, string> };
+            rules?: unknown[];
+          };
+        }
+      ).spec;
+      if (spec?.targetRefs !== undefined) return [];
+      if (!Object.entries(spec?.selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v)) return [];
+      const rules = Math.max(1, spec?.rules?.length ?? 0);
+      return Array.from({ length: rules }, (_, i) => `ns[${ns}]-policy[${o.metadata.name}]-rule[${i}]`);
+    });
   }
 
   private tick(): void {
@@ -222,11 +292,13 @@ export class FakeIstiod {
       if (this.proxies.has(id) && this.uids.get(id) === pod.metadata.uid) continue;
       this.uids.set(id, pod.metadata.uid ?? '');
       const types = new Map<string, TypeState>();
+      const version = this.version(now);
       for (const type of ['CDS', 'LDS', 'RDS', 'EDS']) {
-        const n = this.nonce(now);
+        const n = `${version}${randomUUID()}`;
         types.set(type, { sent: n, acked: n, sentTime: now, answerAt: now });
       }
       this.proxies.set(id, types);
+      this.lastPush.set(id, { version, policies: this.policiesFor(id) });
     }
     for (const name of this.options.ztunnels ?? []) {
       const id = `${name}.istio-system`;
@@ -244,7 +316,7 @@ export class FakeIstiod {
       for (const o of this.server.list(apiVersion, kind)) {
         const key = `${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
         const rv = o.metadata.resourceVersion ?? '';
-        if (this.seen.get(key) === rv) continue;
+        if (this.seen.get(key) === rv || this.options.unseen?.(key)) continue;
         this.seen.set(key, rv);
         const spec = (o as { spec?: { targetRefs?: unknown } }).spec;
         // Debounced: a change within the quiet period postpones the pushes not yet made.
@@ -262,12 +334,13 @@ export class FakeIstiod {
     }
     for (const push of this.pending.filter((p) => p.at <= now)) {
       this.pending.splice(this.pending.indexOf(push), 1);
+      const version = this.version(now);
       for (const [id, types] of this.proxies) {
         const namespace = id.slice(id.lastIndexOf('.') + 1);
         const wads = types.get('WADS');
         if (this.kinds.get(id) === 'ztunnel' && wads) {
           if (!push.ztunnel) continue;
-          wads.sent = this.nonce(now);
+          wads.sent = `${version}${randomUUID()}`;
           wads.sentTime = now;
           wads.answerAt = now + (this.options.ackLagMs ?? 0);
           continue;
@@ -275,7 +348,8 @@ export class FakeIstiod {
         if (push.namespace !== root && push.namespace !== namespace) continue;
         const lds = types.get('LDS');
         if (!lds) continue;
-        lds.sent = this.nonce(now);
+        lds.sent = `${version}${randomUUID()}`;
+        this.lastPush.set(id, { version, policies: this.policiesFor(id) });
         lds.sentTime = now;
         lds.answerAt = now + (this.options.ackLagMs ?? 0);
         const nack = this.options.nack?.(id);
@@ -297,4 +371,60 @@ export class FakeIstiod {
       }
     }
   }
+}
+
+/** An exec that prints `stdout` (and `stderr`) and exits with `code`. */
+function answer(stdout: string, stderr = '', code = 0): ReturnType<ExecHandler> {
+  return spawn(
+    process.execPath,
+    [
+      '-e',
+      'process.stdout.write(process.argv[1] ? process.argv[1] + "\\n" : ""); process.stderr.write(process.argv[2]); process.exitCode = Number(process.argv[3])',
+      stdout,
+      stderr,
+      String(code),
+    ],
+    { stdio: 'pipe' },
+  );
+}
+
+/** A ConfigDump as istiod's `/debug/config_dump` writes it (jsonpb names), cut to the RBAC filter. */
+function configDump(last: LastPush): Record<string, unknown> {
+  const rbac = {
+    name: 'envoy.filters.http.rbac',
+    typedConfig: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+      rules: {
+        policies: Object.fromEntries(last.policies.map((n) => [n, { permissions: [{ any: true }] }])),
+      },
+    },
+  };
+  const listener = {
+    name: 'virtualInbound',
+    filterChains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typedConfig: {
+              '@type':
+                'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              httpFilters: [rbac],
+            },
+          },
+        ],
+      },
+    ],
+  };
+  return {
+    configs: [
+      { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump' },
+      { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', versionInfo: last.version },
+      {
+        '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+        versionInfo: last.version,
+        dynamicListeners: [{ name: 'virtualInbound', activeState: { versionInfo: last.version, listener } }],
+      },
+    ],
+  };
 }

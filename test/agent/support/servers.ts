@@ -157,3 +157,36 @@ export async function closedUdpPort(): Promise<number> {
   });
   return port;
 }
+
+/**
+ * A server that answers each request with exactly the bytes given, one write per part, a pause
+ * between them so that each part leaves as a packet of its own (a response split anywhere), and
+ * then closes (FIN, or RST with `reset`). The request is read up to its blank line first.
+ */
+export function rawReplyServer(
+  parts: readonly (string | Buffer)[],
+  options: { readonly gapMs?: number; readonly reset?: boolean } = {},
+): Promise<Running> {
+  const gapMs = options.gapMs ?? 15;
+  return start(
+    net.createServer((socket) => {
+      let head = '';
+      const onData = (chunk: Buffer): void => {
+        head += chunk.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        socket.off('data', onData);
+        socket.resume();
+        void (async () => {
+          for (const part of parts) {
+            if (socket.destroyed) return;
+            socket.write(part);
+            await new Promise((resolve) => setTimeout(resolve, gapMs));
+          }
+          if (options.reset) socket.resetAndDestroy();
+          else socket.end();
+        })();
+      };
+      socket.on('data', onData);
+    }),
+  );
+}

@@ -125,6 +125,11 @@ export interface FakeApiServerOptions {
   /** Requests answered 403 Forbidden, as RBAC would (after authentication). Default: none. */
   readonly forbid?: (request: RecordedRequest) => boolean;
   /**
+   * How long the answer to a request is held after the request was carried out (the object is
+   * stored, watchers told), as a loaded server or client network delays it. Default: none.
+   */
+  readonly answerLateMs?: (request: RecordedRequest) => number;
+  /**
    * Istio's sidecar injector for the default revision (see admission.ts): new pods in injected
    * namespaces get an istio-proxy native sidecar, and the injector's
    * MutatingWebhookConfiguration exists. Runs after `admit`. Default: true, a cluster with Istio.
@@ -137,6 +142,8 @@ const TLS_DIR = new URL('./tls/', import.meta.url);
 export class FakeApiServer {
   readonly token: string;
   readonly requests: RecordedRequest[] = [];
+  /** Answers held back by `answerLateMs`, by response. */
+  private readonly late = new WeakMap<ServerResponse, number>();
   private readonly types: ResourceType[] = [...BUILTIN_TYPES];
   private readonly objects = new Map<string, Obj>();
   /** Custom resources' schemas, by `group/version/plural`, from their CRDs. */
@@ -301,6 +308,8 @@ export class FakeApiServer {
       return;
     }
     const recorded = this.requests.at(-1);
+    const late = recorded ? (this.options.answerLateMs?.(recorded) ?? 0) : 0;
+    if (late > 0) this.late.set(res, late);
     if (recorded && this.options.forbid?.(recorded)) {
       const message = `${recorded.method} ${recorded.path} is forbidden by the test`;
       this.send(res, 403, status(403, 'Forbidden', message));
@@ -1086,8 +1095,13 @@ export class FakeApiServer {
 
   private send(res: ServerResponse, code: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
+    const write = () => {
+      res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const late = this.late.get(res);
+    if (late) setTimeout(write, late);
+    else write();
   }
 }
 
