@@ -44,7 +44,11 @@ export function ipFamily(text: string): 0 | 4 | 6 {
  * name per batch is both enough and kinder to CoreDNS. The hosts file is read at the first
  * name that is not an address.
  */
-export function batchLookup(hostsFile = '/etc/hosts'): HostLookup {
+export function batchLookup(
+  hostsFile = '/etc/hosts',
+  /** The resolvers to ask; default the pod's (/etc/resolv.conf). */
+  servers?: readonly string[],
+): HostLookup {
   let hosts: Map<string, Resolved> | undefined;
   const cache = new Map<string, Promise<Resolved>>();
   const answered = new Map<string, Resolved>();
@@ -62,6 +66,7 @@ export function batchLookup(hostsFile = '/etc/hosts'): HostLookup {
     let answer = cache.get(host);
     if (!answer) {
       const resolver = new (dns().Resolver)({ timeout: Math.max(50, Math.floor(timeoutMs / 2)), tries: 2 });
+      if (servers) resolver.setServers(servers);
       resolvers.add(resolver);
       answer = query(resolver, host).finally(() => resolvers.delete(resolver));
       answer.then(

@@ -992,6 +992,7 @@ function modelPredictions(
       manifests,
       facts,
       attempts: scenario.attempts,
+      gateways: scenario.gateways ?? [],
     });
     const cache = new Map<string, Prediction | undefined>();
     return (attempt) => {

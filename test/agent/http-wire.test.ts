@@ -66,6 +66,18 @@ describe('agent probe: reading HTTP/1.1 responses byte by byte', function () {
       servers.push(server);
       items.push({ id, kind: 'http', host: '127.0.0.1', port: server.port, timeoutMs: 3000 });
     }
+    const resetMidBody = await rawReplyServer(
+      ['HTTP/1.1 200 OK\r\nserver: envoy\r\ncontent-length: 100\r\n\r\n', 'part of it'],
+      { reset: true },
+    );
+    servers.push(resetMidBody);
+    items.push({
+      id: 'resetMidBody',
+      kind: 'http',
+      host: '127.0.0.1',
+      port: resetMidBody.port,
+      timeoutMs: 3000,
+    });
     const head = await rawReplyServer(['HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n']);
     servers.push(head);
     items.push({
@@ -132,6 +144,13 @@ describe('agent probe: reading HTTP/1.1 responses byte by byte', function () {
     expect(r.outcome).to.equal('allowed');
     expect(r.evidence.body).to.equal('only ten b');
     expect(r.evidence.errorMessage).to.equal('body cut short: the connection closed');
+  });
+
+  it('a reset in the middle of the body is the reset, as Node reported it, even after the headers', function () {
+    const r = resultFor(run, 'resetMidBody');
+    expect(r.outcome).to.equal('reset');
+    expect(r.evidence.errorCode).to.equal('ECONNRESET');
+    expect(r.evidence.phase).to.equal('response');
   });
 
   it('a HEAD answer has no body whatever its length says, and ends at once', function () {

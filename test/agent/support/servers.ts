@@ -161,9 +161,13 @@ export async function closedUdpPort(): Promise<number> {
 /**
  * A server that answers each request with exactly the bytes given, one write per part, a pause
  * between them so that each part leaves as a packet of its own (a response split anywhere), and
- * then closes (FIN). The request is read up to its blank line first.
+ * then closes (FIN, or RST with `reset`). The request is read up to its blank line first.
  */
-export function rawReplyServer(parts: readonly (string | Buffer)[], gapMs = 15): Promise<Running> {
+export function rawReplyServer(
+  parts: readonly (string | Buffer)[],
+  options: { readonly gapMs?: number; readonly reset?: boolean } = {},
+): Promise<Running> {
+  const gapMs = options.gapMs ?? 15;
   return start(
     net.createServer((socket) => {
       let head = '';
@@ -178,7 +182,8 @@ export function rawReplyServer(parts: readonly (string | Buffer)[], gapMs = 15):
             socket.write(part);
             await new Promise((resolve) => setTimeout(resolve, gapMs));
           }
-          socket.end();
+          if (options.reset) socket.resetAndDestroy();
+          else socket.end();
         })();
       };
       socket.on('data', onData);
