@@ -302,7 +302,7 @@ export class LintContext {
     }
   }
 
-  /** Namespaces the manifests live in or name in Istio sources. */
+  /** Namespaces the manifests live in or name in Istio sources and ReferenceGrants' `from`. */
   namespacesMentioned(): Set<string> {
     const out = new Set<string>();
     for (const m of this.manifests) {
@@ -314,6 +314,12 @@ export class LintContext {
             const source = obj(obj(from).source);
             for (const n of [...strings(source.namespaces), ...strings(source.notNamespaces)]) out.add(n);
           }
+        }
+      }
+      if (m.object.kind === 'ReferenceGrant') {
+        for (const from of arr(obj(m.object.spec).from)) {
+          const n = obj(from).namespace;
+          if (typeof n === 'string') out.add(n);
         }
       }
     }

@@ -12,6 +12,7 @@ import { AUTHZ_RULES } from './rules-authz.js';
 import { CALICO_RULES } from './rules-calico.js';
 import { CNP_RULES } from './rules-cnp.js';
 import { ENVOYFILTER_RULES } from './rules-envoyfilter.js';
+import { GATEWAY_RULES } from './rules-gateway.js';
 import { GENERAL_RULES } from './rules-general.js';
 import { NETPOL_RULES } from './rules-netpol.js';
 import { PEERAUTH_RULES } from './rules-peerauth.js';
@@ -87,6 +88,7 @@ export const RULES: readonly Rule[] = [
   ...CNP_RULES,
   ...NETPOL_RULES,
   ...ENVOYFILTER_RULES,
+  ...GATEWAY_RULES,
   ...GENERAL_RULES,
   ...AMBIENT_RULES,
 ];

@@ -11,6 +11,12 @@ import {
   type DataPlane,
   type Waypoint,
 } from '../scenario/dataplane.js';
+import {
+  gatewayDeploymentName,
+  gatewayPodLabels,
+  gatewayPodPort,
+  type Gateway,
+} from '../scenario/gateways.js';
 import type { Port, Scenario, Workload } from '../scenario/types.js';
 import { parseCidr, type AddressRange } from './cidr.js';
 import type { Labels } from './labels.js';
@@ -18,7 +24,8 @@ import { isObj } from './read.js';
 import type { ClusterFacts, PolicyManifest } from './types.js';
 
 /** `outside`: a node, the metadata service or an address outside the cluster (harness/model/external.ts). */
-export type EndpointRole = 'workload' | 'dns' | 'istiod' | 'apiserver' | 'waypoint' | 'kubelet' | 'outside';
+export type EndpointRole =
+  'workload' | 'dns' | 'istiod' | 'apiserver' | 'waypoint' | 'gateway' | 'kubelet' | 'outside';
 
 export interface Endpoint {
   readonly index: number;
@@ -64,6 +71,8 @@ export interface Cluster {
    * the pod (ambient-cnp-facts.md A4.9). No pod selector matches it.
    */
   readonly kubelet: Endpoint;
+  /** The ingress gateways of `spec.gateways` by `namespace/name` (the Gateway's), each with its pod. */
+  readonly gateways: ReadonlyMap<string, { readonly gateway: Gateway; readonly endpoint: Endpoint }>;
   /** The waypoints of ambient namespaces by `namespace/name`, each with its pod. */
   readonly waypoints: ReadonlyMap<string, { readonly waypoint: Waypoint; readonly endpoint: Endpoint }>;
   /** Service account labels by `namespace/name` (from ServiceAccount manifests), for Calico. */
@@ -83,6 +92,8 @@ export interface ClusterInput {
   readonly meshRootNamespace: string;
   readonly trustDomain: string;
   readonly clusterDomain?: string;
+  /** Ingress gateways (`spec.gateways`): each gets its pod as an endpoint. Default: none. */
+  readonly gateways?: readonly Gateway[];
 }
 
 function ranges(cidrs: readonly string[]): AddressRange[] {
@@ -264,12 +275,41 @@ export function buildCluster(
       waypoints.set(`${n.name}/${waypoint.name}`, { waypoint, endpoint });
     }
   }
+  const gateways = new Map<string, { gateway: Gateway; endpoint: Endpoint }>();
+  for (const gateway of input.gateways ?? []) {
+    // The gateway's pod as Istio deploys it (harness/scenario/gateways.ts): its labels, its
+    // service account, the listener port it binds itself, and the container ports of the
+    // template (istio@1.30.3 kube-gateway.yaml:108-117). Its key is its Deployment's, which no
+    // workload of the scenario may take (resolveGateways).
+    const deployment = gatewayDeploymentName(gateway.name);
+    const endpoint = add({
+      key: `${gateway.namespace}/${deployment}`,
+      name: deployment,
+      namespace: gateway.namespace,
+      labels: gatewayPodLabels(gateway.name),
+      serviceAccount: deployment,
+      sidecar: false,
+      dataplane: 'none',
+      ports: [
+        { port: gatewayPodPort(gateway), protocol: 'TCP' },
+        { port: 15020, protocol: 'TCP', name: 'metrics' },
+        { port: 15021, protocol: 'TCP', name: 'status-port' },
+        { port: 15090, protocol: 'TCP', name: 'http-envoy-prom' },
+      ],
+      addresses: podRanges,
+      addressText: `an address in ${facts.podCidrs.join(', ')}`,
+      role: 'gateway',
+      service: { namespace: gateway.namespace, name: deployment },
+    });
+    gateways.set(`${gateway.namespace}/${gateway.name}`, { gateway, endpoint });
+  }
   for (const e of outside) add(e);
   return {
     endpoints,
     namespaces,
     kubelet,
     waypoints,
+    gateways,
     byKey: new Map(endpoints.map((e) => [e.key, e])),
     dns,
     istiod,

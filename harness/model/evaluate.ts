@@ -11,6 +11,7 @@
  * deny is `denied-l7` (403 on HTTP, a closed connection on TCP). Everything is compiled once;
  * per-attempt work is table lookups, and connection-level verdicts are cached.
  */
+import type { Gateway } from '../scenario/gateways.js';
 import type {
   AddressedAttempt,
   Attempt,
@@ -20,7 +21,7 @@ import type {
   TargetedAttempt,
   Workload,
 } from '../scenario/types.js';
-import { refText, serviceHost } from '../scenario/types.js';
+import { serviceHost } from '../scenario/types.js';
 import { AmbientAuthorization } from './ambient-authz.js';
 import { AmbientPaths } from './ambient.js';
 import { ApiLayer } from './api.js';
@@ -34,11 +35,13 @@ import { compileCalico } from './calico.js';
 import { compileClusterNetworkPolicy } from './clusternetworkpolicy.js';
 import { buildCluster, type Cluster, type Endpoint } from './cluster.js';
 import { DnsLayer } from './dns.js';
+import { GatewayPaths } from './gateway.js';
 import { outsideEndpoints, predictNodePort, predictOutside } from './external.js';
 import { NetworkLayer, type Protocol } from './network.js';
 import { compileNetworkPolicy } from './networkpolicy.js';
 import { inventory, layerOf, type Unmodeled } from './objects.js';
 import { PeerAuthenticationLayer } from './peerauthentication.js';
+import { ReferenceGrants } from './reference-grant.js';
 import {
   DEFAULT_CLUSTER_FACTS,
   MAYBE,
@@ -89,6 +92,8 @@ export interface ModelInput {
    * metadata or outside address they name becomes an endpoint of the network layer. Default: none.
    */
   readonly attempts?: readonly Attempt[];
+  /** Ingress gateways (`spec.gateways`), for `gateway` attempts (harness/model/gateway.ts). Default: none. */
+  readonly gateways?: readonly Gateway[];
 }
 
 export interface ModelOptions {
@@ -115,6 +120,7 @@ export class PolicyModel {
   private readonly peerAuth: PeerAuthenticationLayer;
   private readonly authz: AuthorizationLayer;
   private readonly ambient: AmbientPaths;
+  private readonly gateways: GatewayPaths;
   private readonly dns: DnsLayer;
   private readonly api: ApiLayer;
   private readonly unmodeled: readonly Unmodeled[];
@@ -188,6 +194,17 @@ export class PolicyModel {
     ];
     this.reject = inv.rejectInsteadOfDrop;
     this.ignored = inv.ignored;
+    this.gateways = new GatewayPaths({
+      cluster: this.cluster,
+      authz: this.authz,
+      grants: new ReferenceGrants(inv.referenceGrants),
+      unmodeled: this.unmodeled,
+      path: (a, b, port) => this.path(a, b, port, 'TCP'),
+      startup: (e) => this.startup(e),
+      dropOutcome: (a, via) => this.dropOutcome(a, via),
+      reach: (client, attempt) => this.reach(client, attempt, {}),
+      protocol: istioProtocol,
+    });
   }
 
   /** Predicts one attempt; the objects Calico ignores are named after the reasons. */
@@ -224,15 +241,9 @@ export class PolicyModel {
   private predictAddressed(src: Endpoint, attempt: AddressedAttempt): Prediction {
     const t = attempt.target;
     if (t.kind === 'gateway') {
-      // Three hops the model does not compose yet: the source to the gateway pod (network
-      // policy on both), the gateway's routing (ReferenceGrant), and the gateway to the backend
-      // as a meshed client with its own identity (network, mTLS, authorization at the backend).
-      // Only the second is sourced alone (harness/scenario/gateways.ts), and a drop at the first
-      // would be denied-l4, not the gateway's 500: the prediction stays unknown.
-      return unknown('none', [
-        `through the ingress gateway ${refText(t.gateway)} with Host ${t.hostname} to ${refText(t.backend)}:${t.backendPort}`,
-        "the model does not predict attempts through an ingress gateway yet (the path to the gateway pod, its ReferenceGrant check and its mTLS hop to the backend are not composed); expect the generator's outcome, or run it",
-      ]);
+      if (attempt.kind !== 'http')
+        return unknown('none', ['an ingress gateway attempt is an HTTP request; no other kind is modeled']);
+      return this.gateways.predict(src, attempt, t);
     }
     if (t.kind === 'node-port') {
       const network = this.networkUnmodeled();
@@ -616,10 +627,12 @@ export class PolicyModel {
    * starts its app (docs/behaviour.md O13), and nothing it would do or serve can be predicted.
    */
   private startup(e: Endpoint): PathVerdict {
-    if (!e.sidecar) return { verdict: 1, reasons: [] };
+    // An ingress gateway's pod runs the same istio-proxy (harness/model/gateway.ts).
+    if (!e.sidecar && e.role !== 'gateway') return { verdict: 1, reasons: [] };
     const hit = this.startupCache.get(e.index);
     if (hit) return hit;
     let result: PathVerdict = { verdict: 1, reasons: [] };
+    const proxy = e.sidecar ? 'sidecar' : 'proxy';
     for (const [target, port, protocol, what] of [
       [this.cluster.istiod, 15012, 'TCP', 'istiod on 15012/TCP'],
       [this.cluster.dns, dnsUdpPort(this.cluster.dns), 'UDP', `DNS on ${dnsUdpPort(this.cluster.dns)}/UDP`],
@@ -630,8 +643,8 @@ export class PolicyModel {
           verdict: path.verdict,
           reasons: [
             path.verdict === NO
-              ? `the sidecar of ${e.key} cannot reach ${what}, so the pod never becomes ready (fact O13): ${path.reasons.join('; ')}`
-              : `whether the sidecar of ${e.key} can reach ${what} is unknown: ${path.reasons.join('; ')}`,
+              ? `the ${proxy} of ${e.key} cannot reach ${what}, so the pod never becomes ready (fact O13): ${path.reasons.join('; ')}`
+              : `whether the ${proxy} of ${e.key} can reach ${what} is unknown: ${path.reasons.join('; ')}`,
           ],
         };
         break;

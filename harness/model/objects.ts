@@ -6,6 +6,7 @@
  * table of policy kinds (policies/kinds.ts); here each of its readings becomes code.
  */
 import { readingOf } from '../policies/kinds.js';
+import { GATEWAY_NAME_LABEL } from '../scenario/gateways.js';
 import { adminPolicyEffect, isAdminPolicyKind } from './admin-network-policy.js';
 import type { PolicyManifest as Manifest } from './types.js';
 import { rbacPlacement } from './envoyfilter.js';
@@ -31,6 +32,12 @@ export interface Unmodeled {
   readonly rewritesHeaders?: readonly string[];
   /** A single Lua patch the model can run, and where it sits relative to RBAC. */
   readonly lua?: LuaPatch;
+  /**
+   * Whether it acts on this ingress gateway's own listener or routes (an EnvoyFilter in the
+   * GATEWAY context, a WasmPlugin, a route attached to the Gateway): the gateway's answer is then
+   * not predicted. Undefined: it does not.
+   */
+  readonly gateway?: (e: Endpoint) => boolean;
 }
 
 export interface LuaPatch {
@@ -50,6 +57,8 @@ export interface Inventory {
   readonly peerAuthentications: Manifest[];
   readonly authorizationPolicies: Manifest[];
   readonly rbac: Manifest[];
+  /** Gateway API ReferenceGrants (model/reference-grant.ts). */
+  readonly referenceGrants: Manifest[];
   readonly unmodeled: Unmodeled[];
   /** FelixConfiguration sets the deny action to Reject: drops become refusals. */
   readonly rejectInsteadOfDrop: boolean;
@@ -80,6 +89,7 @@ export function inventory(
     peerAuthentications: [],
     authorizationPolicies: [],
     rbac: [],
+    referenceGrants: [],
     unmodeled: [],
     rejectInsteadOfDrop: false,
     requestAuthentications: [],
@@ -132,6 +142,9 @@ export function inventory(
       case 'rbac':
         inv.rbac.push(m);
         break;
+      case 'reference-grant':
+        inv.referenceGrants.push(m);
+        break;
       case 'host-endpoint':
         unmodeled('host endpoint policy can filter traffic to the node, where the API server listens', 'api');
         break;
@@ -156,6 +169,15 @@ export function inventory(
           });
         }
         if (contexts.has('ANY') || contexts.has('SIDECAR_OUTBOUND')) unmodeled(why, 'client', applies);
+        if (contexts.has('ANY') || contexts.has('GATEWAY')) {
+          inv.unmodeled.push({
+            title,
+            why,
+            scope: 'client',
+            applies: () => false,
+            gateway: (e) => e.role === 'gateway' && inScope(e) && selector(e.labels),
+          });
+        }
         break;
       }
       case 'sidecar': {
@@ -192,6 +214,25 @@ export function inventory(
             'client',
             (e, host) => e.sidecar && services.includes(host),
           );
+        }
+        // A parentRef's kind defaults to Gateway (gateway-api v1.5.1 apis/v1/shared_types.go:35-54
+        // ParentReference): such a route adds to what the Gateway's listener routes.
+        const gateways = parents
+          .filter((p) => (p.kind ?? 'Gateway') === 'Gateway' && (p.group ?? GATEWAY_GROUP) === GATEWAY_GROUP)
+          .map(
+            (p) =>
+              `${typeof p.namespace === 'string' ? p.namespace : (namespace ?? 'default')}/${String(p.name)}`,
+          );
+        if (gateways.length > 0) {
+          inv.unmodeled.push({
+            title,
+            why: `${kind} attached to an ingress gateway changes what it routes, beyond the routes the scenario declares`,
+            scope: 'client',
+            applies: () => false,
+            gateway: (e) =>
+              e.role === 'gateway' &&
+              gateways.includes(`${e.namespace ?? ''}/${String(e.labels[GATEWAY_NAME_LABEL])}`),
+          });
         }
         break;
       }
@@ -253,6 +294,8 @@ function hostMatches(pattern: string, host: string): boolean {
   if (pattern.startsWith('*')) return host.endsWith(pattern.slice(1));
   return pattern.toLowerCase() === host.toLowerCase();
 }
+
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
 const LUA_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua';
 

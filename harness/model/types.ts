@@ -30,7 +30,8 @@ export function triNot(a: Tri): Tri {
   return a === MAYBE ? MAYBE : a === YES ? NO : YES;
 }
 
-export const LAYERS = ['network', 'mtls', 'authorization', 'dns', 'api', 'none'] as const;
+/** `routing`: an ingress gateway's routes, which may not send to a backend (harness/model/gateway.ts). */
+export const LAYERS = ['network', 'mtls', 'authorization', 'routing', 'dns', 'api', 'none'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 /** A prediction's outcome: the observable outcomes, or `unknown` when the model cannot tell. */

@@ -40,6 +40,13 @@ import {
   type Attachment,
 } from './hard-isolation-ambient.js';
 import {
+  allowFromGateways,
+  allowToGateways,
+  gatewayPolicies,
+  gatewayPrincipalsFor,
+  holdsGateway,
+} from './hard-isolation-gateways.js';
+import {
   CNP_FIRST_PRIORITY,
   DEFAULT_TIER,
   IDENTITY_HEADER,
@@ -395,7 +402,12 @@ function networkPolicies(ctx: Context, ns: Namespace): BundleDocument[] {
   const docs: (BundleDocument | undefined)[] = [
     defaultDeny(ns.name),
     allowDns(ctx, ns.name, ambient),
-    ns.injection ? allowIstiod(ctx, ns.name) : ambient ? allowIstiodForWaypoints(ctx, ns) : undefined,
+    // A declared ingress gateway's pod runs an istio-proxy too (hard-isolation-gateways.ts).
+    ns.injection || holdsGateway(ctx, ns.name)
+      ? allowIstiod(ctx, ns.name)
+      : ambient
+        ? allowIstiodForWaypoints(ctx, ns)
+        : undefined,
     ambient ? allowKubeletProbes(ctx, ns) : undefined,
   ];
   if (ns.tenant !== undefined) {
@@ -405,9 +417,16 @@ function networkPolicies(ctx: Context, ns: Namespace): BundleDocument[] {
       allowToShared(ctx, ns.name),
       allowHboneToShared(ctx, ns),
       allowNamedEgress(ctx, ns.name),
+      allowToGateways(ctx, ns),
+      ...allowFromGateways(ctx, ns),
     );
   } else {
-    docs.push(allowSameNamespace(ns.name), allowFromTenants(ctx, ns.name), allowHboneFromTenants(ctx, ns));
+    docs.push(
+      allowSameNamespace(ns.name),
+      allowFromTenants(ctx, ns.name),
+      allowHboneFromTenants(ctx, ns),
+      ...gatewayPolicies(ctx, ns),
+    );
   }
   return docs.filter((d): d is BundleDocument => d !== undefined);
 }
@@ -483,6 +502,10 @@ function apiGatewayPolicy(ctx: Context, ns: string): BundleDocument | undefined 
       to: [{ operation: { methods: ['GET', 'POST', 'DELETE'], paths: ['/api/v1/*', '/admin/*'] } }],
     });
   }
+  // A declared ingress gateway routing to it is a caller too, by its own identity
+  // (hard-isolation-gateways.ts); what it may route is the ReferenceGrants' business.
+  const gateways = gatewayPrincipalsFor(ctx, gateway);
+  if (gateways.length > 0 && rules.length > 0) rules.push({ from: [{ source: { principals: gateways } }] });
   // An ALLOW policy without rules would deny everything: leave it out when no caller exists.
   if (rules.length === 0) return undefined;
   const attach = attachmentFor(ctx, gateway);

@@ -31,7 +31,8 @@ export type PolicyLayer = 'cluster-network' | 'network' | 'mtls' | 'authorizatio
  *   (model/clusternetworkpolicy.ts); `peer-authentication`
  *   (model/peerauthentication.ts); `authorization-policy` (model/authorization.ts);
  *   `request-authentication` (only matters for requests that carry a token); `rbac`
- *   (model/api.ts, what a pod's token may do);
+ *   (model/api.ts, what a pod's token may do); `reference-grant` (model/reference-grant.ts, which
+ *   cross-namespace backendRefs an ingress gateway may send to: routing, not a layer `--ablate` removes);
  * - read as a setting or a fact: `felix-configuration` (a Reject deny action turns drops into
  *   refusals), `cluster-labels` (namespace and service account labels, model/cluster.ts);
  * - not modelled, so the predictions it may touch become `unknown`: `host-endpoint`,
@@ -51,6 +52,7 @@ export type ModelReading =
   | 'authorization-policy'
   | 'request-authentication'
   | 'rbac'
+  | 'reference-grant'
   | 'felix-configuration'
   | 'cluster-labels'
   | 'host-endpoint'
@@ -445,10 +447,19 @@ export const POLICY_KINDS: readonly PolicyKind[] = [
   { group: istioNetworking, kind: 'ProxyConfig', namespaced: true, model: 'inert' },
   { group: istioTelemetry, kind: 'Telemetry', namespaced: true, model: 'inert' },
 
-  // Gateway API: gateways are inert for mesh traffic; a route attached to a Service is not.
+  // Gateway API: gateways are inert for mesh traffic; a route attached to a Service is not; a
+  // ReferenceGrant decides what an ingress gateway's routes may send to (model/reference-grant.ts).
   { group: gatewayApi, kind: 'Gateway', namespaced: true, model: 'inert' },
   { group: gatewayApi, kind: 'GatewayClass', namespaced: false, model: 'inert' },
-  { group: gatewayApi, kind: 'ReferenceGrant', namespaced: true, model: 'inert' },
+  {
+    group: gatewayApi,
+    kind: 'ReferenceGrant',
+    namespaced: true,
+    model: 'reference-grant',
+    schema: { validator: 'crd', crd: 'gateway-api/gateway.networking.k8s.io_referencegrants.yaml' },
+    lint: ['gateway'],
+    warnWithoutNamespace: true,
+  },
   { group: gatewayApi, kind: 'HTTPRoute', namespaced: true, model: 'route' },
   { group: gatewayApi, kind: 'GRPCRoute', namespaced: true, model: 'route' },
   { group: gatewayApi, kind: 'TCPRoute', namespaced: true, model: 'route' },

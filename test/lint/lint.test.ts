@@ -192,6 +192,13 @@ const CNP_DENY = (tier: string, priority: number, action = 'Deny', peer = '{ nam
   `  tier: ${tier}\n  priority: ${priority}\n  subject: { namespaces: { matchLabels: { tenant: a } } }\n  egress:\n    - { action: ${action}, to: [${peer}] }\n`;
 const TIER = (name: string, order: number) =>
   `apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: { name: ${name} }\nspec: { order: ${order} }\n`;
+const REFERENCE_GRANT = (from: string) => `apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: { name: routes, namespace: tenant-b }
+spec:
+  from: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: ${from} }]
+  to: [{ group: '', kind: Service }]
+`;
 const NS_A = 'apiVersion: v1\nkind: Namespace\nmetadata: { name: tenant-a, labels: { tenant: a } }\n';
 const DEFAULT_DENY = NP('tenant-a', '  podSelector: {}\n  policyTypes: [Ingress, Egress]\n', 'deny');
 const DNS = NP(
@@ -627,6 +634,20 @@ spec:
   ingress: [{ action: Deny, from: [{ namespaces: {} }] }]
 `,
     good: CNP('baseline', CNP_DENY('Baseline', 10)),
+  },
+  {
+    // gateway-api v1.5.1 apis/v1/referencegrant_types.go: a `from` entry trusts that namespace's routes.
+    name: "a ReferenceGrant in tenant b's namespace trusting tenant a's HTTPRoutes",
+    rule: 'gateway/cross-tenant-reference-grant',
+    bad: REFERENCE_GRANT('tenant-a'),
+    good: REFERENCE_GRANT('tenant-b'),
+  },
+  {
+    // The CRD (schemas/gateway-api/) requires spec.to.
+    name: 'a ReferenceGrant without spec.to',
+    rule: 'schema/invalid',
+    bad: REFERENCE_GRANT('tenant-b').replace(/ {2}to: .*\n/, ''),
+    good: REFERENCE_GRANT('tenant-b'),
   },
   {
     name: 'a schema violation',

@@ -137,6 +137,48 @@ describe('bulkhead plan', () => {
     expect(table.stdout).to.match(/cross .*network,authorization\s+none/);
   });
 
+  it('predicts gateway attempts by hop, with the deciding layer and object, and ablates them (harness/model/gateway.ts)', async () => {
+    const text = `${HEAD}  namespaces: [{ name: ingress }]
+${TOPOLOGY}  gateways:
+    - name: public
+      namespace: ingress
+      routes:
+        - { hostname: a.example.com, backend: tenant-a/web, port: 8080 }
+        - { hostname: b.example.com, backend: tenant-b/web, port: 8080 }
+  policies:
+    - inline: |
+${indent(POLICIES, 8)}
+  generators:
+    - { kind: gateway }
+`;
+    const file = await write('gateway.yaml', text);
+    const r = await runCli(['plan', '-f', file, '-o', 'json', '--ablate']);
+    // tenant-b's own control contradicts its policies (below): exit 1.
+    expect(r.code, r.stderr).to.equal(1);
+    const doc = JSON.parse(r.stdout) as {
+      attempts: {
+        id: string;
+        agrees: boolean | null;
+        predicted: { outcome: string; layer: string; reasons: string[] };
+        ablation?: { failsWithout: string[]; without: Record<string, string> };
+      }[];
+    };
+    const byId = (id: string) => doc.attempts.find((a) => a.id === id);
+    const control = byId('gateway:tenant-a/probe-nosidecar->ingress/public:a.example.com');
+    expect(control?.predicted.outcome).to.equal('allowed');
+    // tenant-b admits only its own namespace (deny-from-a, same-namespace): its control fails at hop 3.
+    const b = byId('gateway:tenant-b/probe-nosidecar->ingress/public:b.example.com');
+    expect(b?.predicted).to.include({ outcome: 'denied-l4', layer: 'network' });
+    expect(b?.predicted.reasons.join('\n')).to.match(
+      /hop 3, the gateway ingress\/public-istio → tenant-b\/web:8080/,
+    );
+    expect(b?.agrees).to.equal(false);
+    const cross = byId('gateway:tenant-a/probe-nosidecar->ingress/public:a.example.com/to/tenant-b/web:8080');
+    expect(cross?.predicted).to.include({ outcome: 'denied-l7', layer: 'routing' });
+    expect(cross?.ablation?.failsWithout).to.deep.equal([]);
+    expect(cross?.ablation?.without.network).to.equal('denied-l7');
+  });
+
   it('flags a single point of failure when only one layer holds', async () => {
     const onlyNetwork = POLICIES.split('---')[0] ?? '';
     const file = await write('spof.yaml', scenario(AGREEING, onlyNetwork));

@@ -26,6 +26,7 @@ function modelInput(s: Scenario, options: RenderOptions = {}): ModelInput {
     clusterDomain: s.clusterDomain,
     manifests: renderPolicySources(s, options),
     attempts: s.attempts,
+    gateways: s.gateways ?? [],
   };
 }
 

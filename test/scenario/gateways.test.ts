@@ -150,16 +150,3 @@ describe('spec.gateways and the gateway generator', () => {
     expect(problems.map((p) => p.message).join('\n')).to.match(/lower-case DNS name with at least one dot/);
   });
 });
-
-describe('plan: gateway attempts', () => {
-  it('are predicted unknown, saying why, never a guessed deny', async () => {
-    const { PolicyModel } = await import('../../harness/model/evaluate.js');
-    const s = await load(`${TOPOLOGY}  generators:\n    - { kind: gateway }\n`);
-    const model = new PolicyModel({ ...s, manifests: [], attempts: s.attempts });
-    for (const a of s.attempts) {
-      const p = model.predict(a);
-      expect(p.outcome).to.equal('unknown');
-      expect(p.reasons.join(' ')).to.match(/does not predict attempts through an ingress gateway/);
-    }
-  });
-});
