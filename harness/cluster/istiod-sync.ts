@@ -317,15 +317,7 @@ export async function readPushedConfig(
 /** Parses a proxy's config dump; one without a listeners section and its version is an {@link IstiodReadError}. */
 export function parsePushedConfig(text: string, istiod: IstiodPod, proxyId: string): PushedConfig {
   const where = `istiod ${istiod.namespace}/${istiod.name}`;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new IstiodReadError(
-      istiod,
-      `${where} answered the config dump of ${proxyId} with something that is not JSON`,
-    );
-  }
+  const json = jsonOf(text, istiod, `the config dump of ${proxyId}`);
   const configs = (json as { configs?: unknown }).configs;
   const listeners = Array.isArray(configs)
     ? (configs as unknown[]).find(
@@ -362,18 +354,22 @@ export function rbacPolicyName(namespace: string, name: string): string {
   return `ns[${namespace}]-policy[${name}]-rule[`;
 }
 
-/** Parses a `/debug/syncz` answer; anything that is not sync status is an {@link IstiodReadError} naming the field. */
-export function parseSyncz(text: string, istiod: IstiodPod): ProxySync[] {
-  const where = `istiod ${istiod.namespace}/${istiod.name}`;
-  let json: unknown;
+/** An istiod answer as JSON; one that is not is an {@link IstiodReadError} quoting its start. */
+function jsonOf(text: string, istiod: IstiodPod, what: string): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
     throw new IstiodReadError(
       istiod,
-      `${where} answered /debug/syncz with something that is not JSON: ${JSON.stringify(text.slice(0, 120))}`,
+      `istiod ${istiod.namespace}/${istiod.name} answered ${what} with something that is not JSON: ${JSON.stringify(text.slice(0, 120))}`,
     );
   }
+}
+
+/** Parses a `/debug/syncz` answer; anything that is not sync status is an {@link IstiodReadError} naming the field. */
+export function parseSyncz(text: string, istiod: IstiodPod): ProxySync[] {
+  const where = `istiod ${istiod.namespace}/${istiod.name}`;
+  const json = jsonOf(text, istiod, '/debug/syncz');
   const parsed = SynczSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

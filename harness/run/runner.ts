@@ -687,6 +687,8 @@ async function barrier(ctx: RunContext): Promise<void> {
   const settleMs = props.settleMs ?? RUN_DEFAULTS.settleMs;
   const canary = ctx.canary;
   const mesh = ctx.mesh;
+  // Without a canary, whose dials open the sessions, they open while the barriers and --settle wait.
+  const opening = canary ? undefined : openSessions(ctx);
   const [networkPart, meshPart] = await Promise.allSettled([
     canary
       ? (async (): Promise<BarrierRecord['network']> => {
@@ -729,6 +731,10 @@ async function barrier(ctx: RunContext): Promise<void> {
     progress.update(`letting ${ctx.appliedPolicies.length} policies take effect (${settleMs} ms)`);
     await ctx.clock.sleep(settleMs, props.signal);
   }
+  if (opening) {
+    progress.update('opening the agent sessions');
+    await opening;
+  }
   const inForce = [
     network.status === 'passed' ? `network policy in force after ${network.ms ?? 0} ms` : '',
     meshRecord.status === 'passed'
@@ -764,6 +770,23 @@ function sessionsOf(ctx: RunContext): AgentSessions {
     ...(props.signal ? { signal: props.signal } : {}),
   });
   return ctx.sessions;
+}
+
+/**
+ * Opens every source pod's agent session with an empty batch, so that round 1 pays no exec and
+ * no Node start (the network canary's dials do the same when the run has a canary). A session that
+ * cannot open loses no attempt here: round 1 opens it again, and reports the failure if that one
+ * fails too (harness/run/sessions.ts). Nothing here rejects.
+ */
+async function openSessions(ctx: RunContext): Promise<void> {
+  const sessions = sessionsOf(ctx);
+  await Promise.all(
+    batchesFor(ctx.scenario.attempts, ctx.pods).map((b) =>
+      sessions
+        .probe({ namespace: b.namespace, pod: b.pod, items: [] }, () => undefined)
+        .catch(() => undefined),
+    ),
+  );
 }
 
 /** Rounds until every attempt has settled (or leaked), or the convergence deadline passes. */

@@ -5,7 +5,8 @@
  * (the protocol: harness/agent/session.ts). A round then costs no exec and no Node start.
  *
  * Sessions open lazily, at most `execConcurrency` at once (harness/run/execute.ts OpeningLimit):
- * with the network canary's first dial ({@link AgentSessions.probe}), which the rounds then reuse.
+ * with the network canary's first dial ({@link AgentSessions.probe}), which the rounds then reuse,
+ * or without a canary with an empty batch while the barriers wait (harness/run/runner.ts).
  * A session that breaks (the exec closed, the agent died, no end of batch by the batch's
  * deadline) leaves its batch's unfinished attempts `error`, with the reason, never a deny, and
  * is started again for the pod's next batch. When that restart loses attempts too (it cannot

@@ -324,7 +324,8 @@ describe('runner against the fake cluster', function () {
     expect(
       h.server.execs.filter((e) => e.request.namespace === 'tenant-globex' && e.request.command[0] === 'node')
         .length,
-    ).to.equal(3);
+      // The session opened before round 1 (its empty batch), then one per round.
+    ).to.equal(4);
   });
 
   it('stops on Ctrl-C: cleans up and still writes what was observed', async () => {

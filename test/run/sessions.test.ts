@@ -223,6 +223,39 @@ describe('agent sessions on the fake cluster', function () {
     expect(await Promise.all(sessions.map((s) => s.done))).to.deep.equal([137, 0]);
   });
 
+  it("opens each source pod's session before round 1 with an empty batch, and round 1 runs on it", async () => {
+    const first = new Map<string, string[]>();
+    c = await cluster({
+      clients: 2,
+      onAgent: (request, child) => {
+        if (first.has(request.pod)) return;
+        const lines: string[] = [];
+        first.set(request.pod, lines);
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString('utf8');
+          lines.splice(0, lines.length, ...out.split('\n').filter(Boolean));
+        });
+      },
+    });
+    const result = await c.run();
+    expect(verdicts(result)).to.deep.equal({
+      'client-0-api': 'pass:allowed',
+      'client-0-slow': 'pass:allowed',
+      'client-1-api': 'pass:allowed',
+    });
+    for (const pod of ['client-0', 'client-1']) {
+      // One session for the whole run, whose first batch was the empty one.
+      expect(c.sessionsOf(pod), pod).to.have.length(1);
+      const lines = (first.get(pod) ?? []).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines[0], pod).to.deep.include({ end: true, attempts: 0 });
+      expect(
+        lines.slice(1).some((l) => l.id === `${pod}-api`),
+        pod,
+      ).to.equal(true);
+    }
+  });
+
   it('gives a pod up when its restart breaks too: error with the reason for the rest of the run', async () => {
     c = await cluster({
       clients: 2,
@@ -253,8 +286,9 @@ describe('agent sessions on the fake cluster', function () {
     expect(String(seen[2]?.reason)).to.match(
       /^the agent session in tenant-acme\/client-0 broke \(the agent exited with code 3\) and its restart failed too \(the agent exited with code 3\): no attempt from this pod runs again in this run$/,
     );
-    // The first session and its one restart; round 3 opened none.
-    expect(c.sessionsOf('client-0')).to.have.length(2);
+    // The session opened before round 1 (its empty batch lost nothing, so no break), round 1's
+    // and its one restart in round 2; round 3 opened none.
+    expect(c.sessionsOf('client-0')).to.have.length(3);
     expect(c.sessionsOf('client-1')).to.have.length(1);
   });
 
