@@ -7,6 +7,7 @@
  * istio@1.30.3 `pilot/pkg/config/kube/gatewaycommon/references.go:133-178,236-254`).
  */
 import { arr, obj, str } from '../policies/objects.js';
+import { REFERENCE_GRANT_VERSIONS } from '../scenario/gateways.js';
 import { namespaceOf } from './context.js';
 import { at, type Finding, type Rule } from './types.js';
 
@@ -55,4 +56,25 @@ const crossTenantReferenceGrant: Rule = {
   },
 };
 
-export const GATEWAY_RULES: readonly Rule[] = [crossTenantReferenceGrant];
+const referenceGrantVersion: Rule = {
+  id: 'gateway/reference-grant-version',
+  severity: 'error',
+  summary: 'A ReferenceGrant in an apiVersion the pinned Gateway API bundles do not serve',
+  help: 'Gateway API v1.4.1 serves ReferenceGrant as v1beta1 only, v1.5.1 as v1 and v1beta1 (config/crd/standard/gateway.networking.k8s.io_referencegrants.yaml); the API server refuses another version.',
+  check(ctx) {
+    return ctx
+      .ofKind('ReferenceGrant', GATEWAY_GROUP)
+      .filter((m) => !REFERENCE_GRANT_VERSIONS.includes(String(m.object.apiVersion)))
+      .map((m) =>
+        at(
+          this,
+          m,
+          ['apiVersion'],
+          `ReferenceGrant as ${String(m.object.apiVersion)}: not served by the pinned Gateway API bundles (${REFERENCE_GRANT_VERSIONS.join(', ')})`,
+          'Write it as gateway.networking.k8s.io/v1beta1, which both bundles serve.',
+        ),
+      );
+  },
+};
+
+export const GATEWAY_RULES: readonly Rule[] = [crossTenantReferenceGrant, referenceGrantVersion];

@@ -2,6 +2,7 @@
  * Pitfalls of any object: template placeholders nobody rendered, namespaced objects without a
  * namespace, and the scenario's workloads (sidecars, service account tokens).
  */
+import { gatewayPodLabels } from '../scenario/gateways.js';
 import type { Manifest, Workload } from '../scenario/types.js';
 import type { DocPath } from '../yaml-source.js';
 import { arr, isObject, obj, str } from '../policies/objects.js';
@@ -225,7 +226,7 @@ const selectsNothing: Rule = {
   severity: 'warning',
   summary: 'A policy that selects no workload of the scenario',
   help:
-    'A policy in a namespace the scenario does not have, or whose selector matches none of its workloads, ' +
+    'A policy in a namespace the scenario does not have, or whose selector matches none of its workloads (or ingress gateway pods), ' +
     'protects nothing: usually a wrong namespace or label.',
   check(ctx) {
     const scenario = ctx.scenario;
@@ -259,9 +260,12 @@ const selectsNothing: Rule = {
       }
       const sel = workloadSelector(m);
       if (!sel || Object.keys(sel.labels).length === 0) continue;
-      const matches = (workloadsIn.get(ns) ?? []).some((w) =>
-        Object.entries(sel.labels).every(([k, v]) => w.labels[k] === v),
-      );
+      // The pods the scenario deploys there: its workloads and its ingress gateways' pods.
+      const pods = [
+        ...(workloadsIn.get(ns) ?? []).map((w) => w.labels),
+        ...(scenario.gateways ?? []).filter((g) => g.namespace === ns).map((g) => gatewayPodLabels(g.name)),
+      ];
+      const matches = pods.some((labels) => Object.entries(sel.labels).every(([k, v]) => labels[k] === v));
       if (matches) continue;
       out.push(
         at(

@@ -86,6 +86,10 @@ export class GatewayPaths {
     const found = d.cluster.gateways.get(refText(t.gateway));
     const through = `through the ingress gateway ${refText(t.gateway)} with Host ${t.hostname}`;
     if (!found) return unknown('none', [`${through}: not a gateway of the scenario (spec.gateways)`]);
+    if (src.dataplane !== 'none')
+      return unknown('none', [
+        `${through}: ${src.key} is in the mesh; its ${src.sidecar ? 'sidecar' : 'ztunnel'} would route the tenant's Host, which names no Service of the mesh, and the facts do not say how (the gateway generator tries only sources out of the mesh)`,
+      ]);
     const gw = found.endpoint;
     const port = attempt.port.port;
     const reasons: string[] = [`hop 1, ${src.key} → the gateway's pod ${gw.key}:${port}:`];

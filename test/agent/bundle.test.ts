@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 
+import { COMPILE_HINT } from '../../harness/agent/bundle.js';
 import { agentBundle } from './support/agent-process.js';
 
 describe('agent bundle', function () {
@@ -21,5 +22,11 @@ describe('agent bundle', function () {
       expect(specifier, specifier).to.match(/^node:/);
       expect(builtinModules, specifier).to.include(specifier.slice('node:'.length));
     }
+  });
+
+  it("opens with V8's compile hint, at the top of the file where V8 looks for it", async function () {
+    this.timeout(20_000);
+    const text = await readFile(await agentBundle(), 'utf8');
+    expect(text.split('\n', 1)[0]).to.equal(COMPILE_HINT);
   });
 });

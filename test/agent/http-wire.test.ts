@@ -6,7 +6,13 @@
  */
 import { expect } from 'chai';
 
-import { resultFor, runProbe, type ProbeRun } from './support/agent-process.js';
+import {
+  resultFor,
+  runProbe,
+  startServe,
+  type ProbeRun,
+  type ServeProcess,
+} from './support/agent-process.js';
 import { rawReplyServer, type Running } from './support/servers.js';
 
 const RBAC = 'RBAC: access denied';
@@ -56,6 +62,7 @@ const CASES: Readonly<Record<string, readonly string[]>> = {
 
 describe('agent probe: reading HTTP/1.1 responses byte by byte', function () {
   const servers: Running[] = [];
+  let echo: ServeProcess;
   let run: ProbeRun;
 
   before(async function () {
@@ -95,10 +102,20 @@ describe('agent probe: reading HTTP/1.1 responses byte by byte', function () {
       port: head.port,
       http: { headers: { 'x-a': 'a\r\nx-injected: 1' } },
     });
+    echo = await startServe(['--port', '0']);
+    for (const method of ['GET', 'POST', 'DELETE', 'PATCH'])
+      items.push({
+        id: `echo-${method}`,
+        kind: 'http',
+        host: '127.0.0.1',
+        port: echo.tcp[0],
+        http: { method },
+      });
     run = await runProbe(items);
   });
 
   after(async function () {
+    await echo.stop();
     await Promise.all(servers.map((s) => s.close()));
   });
 
@@ -187,6 +204,17 @@ describe('agent probe: reading HTTP/1.1 responses byte by byte', function () {
 
   it('a close in the middle of the head is not read as an empty reply (a reset)', function () {
     expect(resultFor(run, 'midHeaders').evidence.errorMessage).to.include('before the response');
+  });
+
+  it('sends the request as Node did: the batch headers, and a zero length for a bodiless POST or PATCH only', function () {
+    const seen = (method: string) => resultFor(run, `echo-${method}`).evidence.echo?.headers;
+    for (const method of ['GET', 'DELETE']) {
+      expect(seen(method)?.['content-length'], method).to.equal(undefined);
+      expect(seen(method)?.['x-envoy-max-retries'], method).to.equal('0');
+      expect(seen(method)?.connection, method).to.equal('close');
+    }
+    for (const method of ['POST', 'PATCH']) expect(seen(method)?.['content-length'], method).to.equal('0');
+    expect(resultFor(run, 'echo-GET').evidence.echo?.method).to.equal('GET');
   });
 
   it('refuses to send a header value with a line break, as Node does, as an error', function () {

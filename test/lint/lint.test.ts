@@ -643,6 +643,13 @@ spec:
     good: REFERENCE_GRANT('tenant-b'),
   },
   {
+    // REFERENCE_GRANT_VERSIONS: v1beta1 in both pinned bundles, v1 in v1.5.1 only.
+    name: 'a ReferenceGrant as v1alpha2, which neither pinned bundle serves',
+    rule: 'gateway/reference-grant-version',
+    bad: REFERENCE_GRANT('tenant-b').replace('/v1beta1', '/v1alpha2'),
+    good: REFERENCE_GRANT('tenant-b'),
+  },
+  {
     // The CRD (schemas/gateway-api/) requires spec.to.
     name: 'a ReferenceGrant without spec.to',
     rule: 'schema/invalid',

@@ -301,6 +301,17 @@ spec:
     }
   });
 
+  it('leaves a meshed source unknown: its sidecar would route the Host, which the facts do not cover (gateways.ts)', async () => {
+    const { scenario, input, attempt } = await plan('');
+    const meshed = { ...attempt(CONTROL), from: { namespace: 'tenant-a', name: 'probe' } };
+    expect(
+      scenario.workloads.find((w) => w.name === 'probe' && w.namespace === 'tenant-a')?.sidecar,
+    ).to.equal(true);
+    const p = new PolicyModel(input).predict(meshed);
+    expect(p.outcome).to.equal('unknown');
+    expect(p.reasons.join('\n')).to.include('is in the mesh');
+  });
+
   it('ablates the policy layers of each hop; the missing grant holds in every ablated model (ablation.ts)', async () => {
     const denyB = `
 apiVersion: networking.k8s.io/v1

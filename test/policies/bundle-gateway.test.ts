@@ -117,9 +117,11 @@ describe('policies: builtin:hard-isolation with an ingress gateway', () => {
     ]);
   });
 
-  it('reports nothing at error level in lint', () => {
+  it("reports nothing at error level in lint, and the gateway's policies select its pod", () => {
     const findings = lintManifests(renderPolicySources(scenario), { scenario });
     expect(findings.filter((f) => f.severity === 'error')).to.deep.equal([]);
+    // The gateway's pod is no workload of the scenario, but its NetworkPolicies select it.
+    expect(findings.filter((f) => f.rule === 'scenario/selects-nothing')).to.deep.equal([]);
   });
 
   it('holds a cross route only by the missing grant: with a cross-tenant ReferenceGrant it is allowed, and lint says so', () => {
