@@ -24,5 +24,6 @@ export const dns = once(() => process.getBuiltinModule('node:dns/promises'));
 export const fsPromises = once(() => process.getBuiltinModule('node:fs/promises'));
 export const fs = once(() => process.getBuiltinModule('node:fs'));
 export const util = once(() => process.getBuiltinModule('node:util'));
+export const v8 = once(() => process.getBuiltinModule('node:v8'));
 export const stream = once(() => process.getBuiltinModule('node:stream'));
 export const stringDecoder = once(() => process.getBuiltinModule('node:string_decoder'));

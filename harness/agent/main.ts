@@ -6,6 +6,7 @@ import { stream, util } from './builtins.js';
 import { parseConcurrency, parsePorts, probeInput, serveUntilSignal, UsageError } from './commands.js';
 import { coalescedOutput } from './output.js';
 import { runSession } from './session.js';
+import { tuneForShortWork } from './v8-tiers.js';
 
 const USAGE = `usage:
   bulkhead-agent serve [--port N]... [--udp-port N]... [--host ADDRESS]
@@ -41,6 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command === 'probe') {
+    tuneForShortWork();
     const { values } = util().parseArgs({
       args: [...rest],
       options: {
@@ -67,6 +69,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.exit(code);
   }
   if (command === 'session') {
+    tuneForShortWork();
     const { values } = util().parseArgs({ args: [...rest], options: { concurrency: { type: 'string' } } });
     const out = coalescedOutput((text) => process.stdout.write(text));
     await runSession(process.stdin, { ...optionalConcurrency(values.concurrency), write: out.write });

@@ -1,0 +1,26 @@
+/**
+ * V8's mid-tier optimizing compiler, Maglev, switched off for the agent's short commands
+ * (`probe`, `session`). Maglev compiles a function once it has run a few hundred times
+ * (V8 `--invocation-count-for-maglev`, on by default since V8 11.7: https://v8.dev/blog/maglev),
+ * and in the agent that is Node's own JavaScript for sockets, streams and timers as much as ours.
+ * An agent runs a few dozen attempts per batch, so that compile time is never earned back: every
+ * pod pays it again, and on a kind cluster every pod's agent runs on the CI runner's few cores at
+ * once. Measured with `npm run bench:agent-cpu` (60 sessions × 20 HTTP attempts, 4 rounds, two
+ * cores; medians of 4 runs, the bundles in turns): 0.53 ms CPU per attempt in rounds 2+ with
+ * Maglev, 0.34 ms without; round 1 1.39 ms against 1.15 ms. Turbofan stays on, so a pod given a
+ * very large batch still gets optimized code for what runs hot.
+ *
+ * Set at run time rather than as a `node` flag in the exec command: a Node whose V8 no longer knew
+ * the flag would refuse to start at all ("bad option"), while `setFlagsFromString` only notes an
+ * unknown flag on stderr and goes on. Node keeps V8's flags writable after start
+ * (`--no-freeze-flags-after-init`), and turning a tier off only changes what later tier-ups do.
+ * `serve` (the long-lived echo server) keeps V8's defaults.
+ */
+import { v8 } from './builtins.js';
+
+/** The flags, for tests and for the README's figures. */
+export const SHORT_WORK_V8_FLAGS = '--no-maglev';
+
+export function tuneForShortWork(): void {
+  v8().setFlagsFromString(SHORT_WORK_V8_FLAGS);
+}
