@@ -53,7 +53,7 @@ import type { Outcome } from '../scenario/outcomes.js';
 import type { RunClock } from './clock.js';
 import { LineSplitter, parseResultLine } from './agent-output.js';
 import type { OpeningLimit } from './execute.js';
-import { AGENT_CONTAINER, AGENT_PATH } from './fixtures.js';
+import { AGENT_CONTAINER, agentCommand } from './fixtures.js';
 import { RUN_LABEL } from './identity.js';
 import {
   CANARY_LABEL,
@@ -307,13 +307,7 @@ async function dialOnce(
       namespace: pod.metadata?.namespace ?? '',
       pod: pod.metadata?.name ?? '',
       container: AGENT_CONTAINER,
-      command: [
-        'node',
-        AGENT_PATH,
-        'probe',
-        '--batch',
-        Buffer.from(JSON.stringify([item])).toString('base64'),
-      ],
+      command: agentCommand('probe', ['--batch', Buffer.from(JSON.stringify([item])).toString('base64')]),
       timeoutMs: timeoutMs + 20_000,
       onStdout: (chunk) => {
         for (const line of splitter.push(chunk.toString('utf8'))) take(line);

@@ -13,7 +13,7 @@ import { ExecError, execInPod } from '../kube/exec.js';
 import type { Outcome } from '../scenario/outcomes.js';
 import type { Attempt } from '../scenario/types.js';
 import { LineSplitter, parseResultLine } from './agent-output.js';
-import { AGENT_CONTAINER, AGENT_PATH } from './fixtures.js';
+import { AGENT_CONTAINER, agentCommand } from './fixtures.js';
 import { messageOf } from '../values.js';
 
 export interface RoundObservation {
@@ -109,7 +109,7 @@ export const DEFAULT_AGENT_CONCURRENCY = 64;
 
 /** The command a runner (or a person) runs in a source pod. */
 export function probeCommand(concurrency: number): string[] {
-  return ['node', AGENT_PATH, 'probe', '--concurrency', String(concurrency)];
+  return agentCommand('probe', ['--concurrency', String(concurrency)]);
 }
 
 /** The exec deadline for a batch: its longest attempt, per wave of `concurrency`, plus slack. */

@@ -28,6 +28,7 @@ import {
   type Waypoint,
 } from '../scenario/dataplane.js';
 import type { Namespace, Port, Scenario, Workload } from '../scenario/types.js';
+import { SHORT_WORK_NODE_FLAGS } from '../agent/v8-tiers.js';
 import { CANARY_LABEL, CANARY_PORT, canaryNamespace } from './canary-names.js';
 import { renderGatewayFixtures } from './gateway-fixtures.js';
 import { runLabels } from './identity.js';
@@ -46,6 +47,14 @@ export const AGENT_PATH = `${AGENT_DIR}/${AGENT_FILE}`;
 export const AGENT_CONFIGMAP = 'bulkhead-agent';
 export const AGENT_CONTAINER = 'agent';
 export const READY_PATH = '/readyz';
+
+/**
+ * The command that runs the agent's `probe` or `session` in a fixture pod: `node`, the flags the
+ * short commands run with (harness/agent/v8-tiers.ts), the bundle, the arguments.
+ */
+export function agentCommand(subcommand: 'probe' | 'session', args: readonly string[]): string[] {
+  return ['node', ...SHORT_WORK_NODE_FLAGS, AGENT_PATH, subcommand, ...args];
+}
 
 /** The label that ties a pod to its workload (Services select on it). */
 export const WORKLOAD_LABEL = 'bulkhead.dev/workload';

@@ -33,7 +33,7 @@ import {
   type SourceBatch,
   type Transport,
 } from './execute.js';
-import { AGENT_CONTAINER, AGENT_PATH } from './fixtures.js';
+import { AGENT_CONTAINER, agentCommand } from './fixtures.js';
 
 export interface AgentSessionsProps {
   readonly kubeConfig: KubeConfig;
@@ -68,7 +68,7 @@ export interface SessionRound {
 
 /** The command that starts a session in a source pod. */
 export function sessionCommand(concurrency: number): string[] {
-  return ['node', AGENT_PATH, 'session', '--concurrency', String(concurrency)];
+  return agentCommand('session', ['--concurrency', String(concurrency)]);
 }
 
 /**

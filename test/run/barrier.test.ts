@@ -18,7 +18,13 @@ import { canaryDataplane, type CanaryDataplane } from '../support/canary.js';
 import { runExisting } from '../support/cli.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
 import { putReadyCluster } from '../support/existing-cluster.js';
-import { agentBundle, agentExec, closedPort, scriptedServer } from '../support/fake-cluster.js';
+import {
+  agentBundle,
+  agentExec,
+  agentSubcommand,
+  closedPort,
+  scriptedServer,
+} from '../support/fake-cluster.js';
 import { HEAD } from '../support/scenarios.js';
 
 const TENANTS = `  tenants:
@@ -154,7 +160,7 @@ describe('propagation barrier: the network canary', function () {
     // session per pod: no exec and no Node start per dial.
     const agentExecs = s.server.execs
       .filter((e) => e.request.command.some((c) => c.endsWith('/bulkhead-agent.mjs')))
-      .map((e) => `${e.request.namespace}/${e.request.pod} ${e.request.command[2] ?? ''}`);
+      .map((e) => `${e.request.namespace}/${e.request.pod} ${agentSubcommand(e.request.command) ?? ''}`);
     expect(barrier?.network.rounds).to.be.at.least(2);
     expect(agentExecs.map((e) => e.replace(/-[0-9a-f]{10}-[0-9a-z]{5} /, ' ')).sort()).to.deep.equal([
       'tenant-acme/api session',

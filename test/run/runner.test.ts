@@ -12,7 +12,14 @@ import { runScenario, type RunnerProps, type RunResult } from '../../harness/run
 import type { Scenario } from '../../harness/scenario/types.js';
 import type { ExecRequest } from '../support/fake-apiserver/exec.js';
 import { FakeApiServer } from '../support/fake-apiserver/server.js';
-import { agentBundle, agentExec, closedPort, scriptedServer, type Reply } from '../support/fake-cluster.js';
+import {
+  agentBundle,
+  agentExec,
+  agentSubcommand,
+  closedPort,
+  scriptedServer,
+  type Reply,
+} from '../support/fake-cluster.js';
 import { HEAD, load } from '../support/scenarios.js';
 
 /** Two tenants, each with a client (probe) and an api; a NetworkPolicy as the "policy". */
@@ -157,12 +164,14 @@ describe('runner against the fake cluster', function () {
 
     // One agent session per source pod for all three rounds (besides the exec that reads a
     // pod's resolv.conf), each ended by its input closing: exit 0, no exec left open.
-    const sessions = h.server.execs.filter((e) => e.request.command[2] === 'session');
+    const sessions = h.server.execs.filter((e) => agentSubcommand(e.request.command) === 'session');
     const execs = sessions.map((e) => `${e.request.namespace}/${e.request.pod}`);
     expect(execs).to.have.length(2);
     expect(new Set(execs)).to.deep.equal(new Set(['tenant-acme/client', 'tenant-globex/client']));
-    expect(sessions[0]?.request.command.slice(0, 3)).to.deep.equal([
+    // node, the flags the agent's short commands run with, the bundle, the subcommand.
+    expect(sessions[0]?.request.command.slice(0, 4)).to.deep.equal([
       'node',
+      '--min-semi-space-size=4',
       '/agent/bulkhead-agent.mjs',
       'session',
     ]);
@@ -219,7 +228,7 @@ describe('runner against the fake cluster', function () {
     expect(cross?.judgement).to.deep.include({ verdict: 'fail', leak: true });
     const reproduce = cross?.evidence?.reproduce ?? '';
     const match =
-      /^kubectl exec -n tenant-globex client -c agent -- node \/agent\/bulkhead-agent\.mjs probe --concurrency 64 --batch (\S+)$/.exec(
+      /^kubectl exec -n tenant-globex client -c agent -- node --min-semi-space-size=4 \/agent\/bulkhead-agent\.mjs probe --concurrency 64 --batch (\S+)$/.exec(
         reproduce,
       );
     expect(match, reproduce).to.not.equal(null);
@@ -275,7 +284,7 @@ describe('runner against the fake cluster', function () {
     expect(cross?.evidence?.policies).to.deep.equal(['NetworkPolicy tenant-acme/deny-from-other-tenants']);
     // The command repeats what ran: a session fed one batch line, at the run's concurrency.
     expect(cross?.evidence?.reproduce).to.match(
-      /^kubectl exec -n tenant-globex client -c agent -i -- node \/agent\/bulkhead-agent\.mjs session --concurrency 64 <<<'\{"batch":"reproduce","attempts":\[\{"id":"globex-to-acme"/,
+      /^kubectl exec -n tenant-globex client -c agent -i -- node --min-semi-space-size=4 \/agent\/bulkhead-agent\.mjs session --concurrency 64 <<<'\{"batch":"reproduce","attempts":\[\{"id":"globex-to-acme"/,
     );
     const result2 = (await h.lines()).find((l) => l.type === 'result' && l.attempt === 'globex-to-acme');
     expect(result2).to.deep.include({ verdict: 'fail', leak: true });
@@ -305,7 +314,7 @@ describe('runner against the fake cluster', function () {
     // The globex client's agent session is killed as soon as it has written its first result
     // line, in every round: nothing is lost, so every round starts a new session.
     h = await harness(['rbac'], ['app'], (r) => {
-      if (r.namespace !== 'tenant-globex' || r.command[2] !== 'session') return undefined;
+      if (r.namespace !== 'tenant-globex' || agentSubcommand(r.command) !== 'session') return undefined;
       const child = spawn(
         process.execPath,
         [

@@ -5,6 +5,7 @@
  * counts and refuses beyond a limit), and no exec left open after a run or a Ctrl-C.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -177,6 +178,34 @@ describe('agent sessions on the fake cluster', function () {
   afterEach(async () => {
     await c?.close();
     c = undefined;
+  });
+
+  it("starts each session's agent with the node flags of its exec command, as a pod's node would", async () => {
+    const cmdlines: string[][] = [];
+    c = await cluster({
+      clients: 2,
+      onAgent: (_request, child) => {
+        child.once('spawn', () => {
+          cmdlines.push(readFileSync(`/proc/${String(child.pid)}/cmdline`, 'utf8').split('\0'));
+        });
+      },
+    });
+    const result = await c.run();
+    expect(Object.values(verdicts(result))).to.deep.equal(['pass:allowed', 'pass:allowed', 'pass:allowed']);
+    const sessions = [...c.sessionsOf('client-0'), ...c.sessionsOf('client-1')];
+    expect(sessions).to.have.length(2);
+    for (const e of sessions)
+      expect(e.request.command.slice(0, 3)).to.deep.equal([
+        'node',
+        '--min-semi-space-size=4',
+        '/agent/bulkhead-agent.mjs',
+      ]);
+    // The agent processes (sessions, and whatever probe the run started) ran with the flag before the bundle.
+    expect(cmdlines.length).to.be.at.least(2);
+    for (const argv of cmdlines) {
+      const bundle = argv.findIndex((a) => a.endsWith('.mjs'));
+      expect(argv.slice(1, bundle), argv.join(' ')).to.include('--min-semi-space-size=4');
+    }
   });
 
   it('keeps what a session killed mid-batch finished, errors the rest, and a new session carries on', async () => {

@@ -87,6 +87,12 @@ export interface AgentProcess extends ExecProcess {
   once(event: 'spawn', listener: () => void): this;
 }
 
+/** The agent's subcommand in an exec command (`probe`, `session`), past node's flags and the bundle. */
+export function agentSubcommand(command: readonly string[]): string | undefined {
+  const at = command.findIndex((c) => c.endsWith('/bulkhead-agent.mjs'));
+  return at < 0 ? undefined : command[at + 1];
+}
+
 export type Route = (source: ExecRequest, host: string, port: number) => number | undefined;
 
 export interface AgentExecOptions {
@@ -112,8 +118,8 @@ export interface AgentExecOptions {
 }
 
 /**
- * Exec handler: the command `node /agent/bulkhead-agent.mjs probe|session ...` runs the real
- * bundle locally. A probe's batch is rerouted whole when stdin closes; a session's batches line
+ * Exec handler: the command `node [flags] /agent/bulkhead-agent.mjs probe|session ...` runs the
+ * real bundle locally, on this Node with the same flags. A probe's batch is rerouted whole when stdin closes; a session's batches line
  * by line as they arrive.
  */
 export function agentExec(options: AgentExecOptions): ExecHandler {
@@ -122,7 +128,11 @@ export function agentExec(options: AgentExecOptions): ExecHandler {
   return (request) => {
     const special = options.override?.(request);
     if (special) return special;
-    const [program, script, ...given] = request.command;
+    // `node [flags] script args`: node's own flags go to the local Node as they came.
+    const [program, ...afterProgram] = request.command;
+    const flagCount = program === 'node' ? afterProgram.findIndex((a) => !a.startsWith('-')) : 0;
+    const nodeFlags = afterProgram.slice(0, Math.max(0, flagCount));
+    const [script, ...given] = afterProgram.slice(nodeFlags.length);
     if (program === 'cat' && script === '/etc/resolv.conf' && given.length === 0) {
       const text = (options.resolvConf ?? ((r) => resolvConf(r.namespace)))(request);
       return start(process.execPath, ['-e', 'process.stdout.write(process.argv[1])', text]);
@@ -137,8 +147,8 @@ export function agentExec(options: AgentExecOptions): ExecHandler {
         : given;
     const isAgent = program === 'node' && script?.endsWith('/bulkhead-agent.mjs');
     const child = isAgent
-      ? start(process.execPath, [options.bundlePath, ...args])
-      : start(program ?? '', [script ?? '', ...args].filter(Boolean));
+      ? start(process.execPath, [...nodeFlags, options.bundlePath, ...args])
+      : start(program ?? '', [...nodeFlags, script ?? '', ...args].filter(Boolean));
     if (isAgent) options.onAgent?.(request, child);
     if (isAgent && given[0] === 'session')
       return { process: child, rewriteStdinLine: (line) => rerouteSessionLine(line, request, options) };
