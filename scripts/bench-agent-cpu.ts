@@ -10,7 +10,8 @@
  *
  * `--bundle A --bundle B` runs two bundles in turns, run after run, so that both see the same
  * moment of a shared machine: compare them within one invocation, not across days. Default: the
- * bundle built from this checkout. The wall time of each round is printed too, but on a loaded
+ * bundle built from this checkout. The agents start with the node flags a run's exec gives them
+ * (`--node-flag F` repeated to choose others, `--no-node-flags` for none). The wall time of each round is printed too, but on a loaded
  * machine only the CPU figures mean anything. Linux only (/proc).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -19,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 
+import { SHORT_WORK_NODE_FLAGS } from '../harness/agent/v8-tiers.js';
 import { agentBundle } from '../test/agent/support/agent-process.js';
 
 const { values } = parseArgs({
@@ -30,6 +32,10 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     delay: { type: 'string', default: '1000' },
     node: { type: 'string', default: process.execPath },
+    // The node flags before the bundle; default the ones a run's exec gives it (harness/run/fixtures.ts).
+    'node-flag': { type: 'string', multiple: true, default: [...SHORT_WORK_NODE_FLAGS] },
+    // No node flags at all, for A/B runs against the default.
+    'no-node-flags': { type: 'boolean', default: false },
   },
 });
 const PODS = Number(values.pods);
@@ -60,7 +66,8 @@ interface Session {
 }
 
 function session(bundle: string): Session {
-  const child = spawn(values.node, [bundle, 'session'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const flags = values['no-node-flags'] ? [] : values['node-flag'];
+  const child = spawn(values.node, [...flags, bundle, 'session'], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stderr.resume();
   let outcomes: string[] = [];
   let ended: (seen: string[]) => void = () => undefined;
@@ -147,7 +154,7 @@ const bundles = values.bundle.length > 0 ? values.bundle : [await agentBundle()]
 const app = new Worker(APP, { eval: true, workerData: { delayMs: Number(values.delay) } });
 const port = await new Promise<number>((resolve) => app.once('message', resolve));
 process.stdout.write(
-  `agent CPU bench: ${PODS} sessions × ${ATTEMPTS} http attempts answered after ${values.delay} ms, ${ROUNDS} rounds, ${values.runs} runs per bundle, agent on ${values.node}\n`,
+  `agent CPU bench: ${PODS} sessions × ${ATTEMPTS} http attempts answered after ${values.delay} ms, ${ROUNDS} rounds, ${values.runs} runs per bundle, agent on ${values.node} ${(values['no-node-flags'] ? [] : values['node-flag']).join(' ')}\n`,
 );
 const figures = new Map<string, RunFigures[]>(bundles.map((b) => [b, []]));
 for (let i = 0; i < Number(values.runs); i++) {

@@ -34,6 +34,7 @@ import { Worker } from 'node:worker_threads';
 
 import { KubeConfig } from '@kubernetes/client-node';
 
+import { SHORT_WORK_NODE_FLAGS } from '../harness/agent/v8-tiers.js';
 import {
   DEFAULT_EXEC_CONCURRENCY,
   OpeningLimit,
@@ -423,7 +424,10 @@ async function floorRun(): Promise<void> {
   const bundle = await agentBundle();
   const { batches } = layout(ROUNDS.pods, ROUNDS.attempts);
   const agents = batches.map(() => {
-    const child = spawn(process.execPath, [bundle, 'session'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // With the node flags a pod's exec gives the agent (harness/run/fixtures.ts agentCommand).
+    const child = spawn(process.execPath, [...SHORT_WORK_NODE_FLAGS, bundle, 'session'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     const waiting: (() => void)[] = [];
     let take: (value: Record<string, unknown>) => void = () => undefined;
     void (async () => {
