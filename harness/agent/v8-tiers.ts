@@ -1,19 +1,24 @@
 /**
- * V8's mid-tier optimizing compiler, Maglev, switched off for the agent's short commands
- * (`probe`, `session`). Maglev compiles a function once it has run a few hundred times
- * (V8 `--invocation-count-for-maglev`, on by default since V8 11.7: https://v8.dev/blog/maglev),
- * and in the agent that is Node's own JavaScript for sockets, streams and timers as much as ours.
- * An agent runs a few dozen attempts per batch, so that compile time is never earned back: every
- * pod pays it again, and on a kind cluster every pod's agent runs on the CI runner's few cores at
- * once. Measured with `npm run bench:agent-cpu` (60 sessions × 20 HTTP attempts, 4 rounds, two
- * cores; medians of 4 runs, the bundles in turns): 0.53 ms CPU per attempt in rounds 2+ with
- * Maglev, 0.34 ms without; round 1 1.39 ms against 1.15 ms. Turbofan stays on, so a pod given a
- * very large batch still gets optimized code for what runs hot.
+ * V8's optimizing compilers, Maglev and Turbofan, switched off for the agent's short commands
+ * (`probe`, `session`): they run on V8's interpreter and its baseline compiler, Sparkplug, only.
+ * Maglev compiles a function once it has run a few hundred times (on by default since V8 11.7:
+ * https://v8.dev/blog/maglev), Turbofan later still, and in the agent the hot functions are
+ * Node's own JavaScript for sockets, streams and timers as much as ours. An agent runs a few dozen
+ * attempts per batch, and each attempt's time is in the kernel and in Node's socket code, so that
+ * compile time is never earned back: every pod pays it again, and on a kind cluster every pod's
+ * agent runs on the CI runner's few cores at once. Measured with `npm run bench:agent-cpu` (60
+ * sessions × 20 HTTP attempts, two cores, the bundles in turns, medians): with Maglev 0.53 ms CPU
+ * per attempt in rounds 2+, without it 0.34 ms (4 rounds, 4 runs); round 1 1.39 ms against
+ * 1.15 ms; then without Turbofan too 0.31 ms against 0.38 ms (3 rounds, 5 runs), the third round
+ * no longer dearer than the second (a session's first Turbofan compiles come in its third round,
+ * V8's code log shows). A batch of 2,000 attempts in
+ * one probe costs no more without them (540-710 ms of CPU against 610-820 ms, 5 runs each).
  *
  * Set at run time rather than as a `node` flag in the exec command: a Node whose V8 no longer knew
  * the flag would refuse to start at all ("bad option"), while `setFlagsFromString` only notes an
- * unknown flag on stderr and goes on. Node keeps V8's flags writable after start
- * (`--no-freeze-flags-after-init`), and turning a tier off only changes what later tier-ups do.
+ * unknown flag on stderr and goes on. Node keeps V8's flags writable after start (it sets
+ * `--no-freeze-flags-after-init` before its own flags, src/node.cc), and turning a tier off only
+ * changes what later tier-ups do.
  * `serve` (the long-lived echo server) keeps V8's defaults.
  *
  * The young generation is the exception: its size is fixed when V8 creates the heap, before any
@@ -31,7 +36,7 @@
 import { v8 } from './builtins.js';
 
 /** The flags set at run time. */
-export const SHORT_WORK_V8_FLAGS = '--no-maglev';
+export const SHORT_WORK_V8_FLAGS = '--no-maglev --no-opt';
 
 /** The `node` flags before the bundle's path in every `probe` and `session` exec. */
 export const SHORT_WORK_NODE_FLAGS: readonly string[] = ['--min-semi-space-size=4'];
