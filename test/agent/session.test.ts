@@ -8,6 +8,7 @@ import { once } from 'node:events';
 
 import { expect } from 'chai';
 
+import { SHORT_WORK_NODE_FLAGS } from '../../harness/agent/v8-tiers.js';
 import { AGENT_NODE, agentBundle, runProbe, startServe, type ServeProcess } from './support/agent-process.js';
 import { closedPort, silentServer, type Running } from './support/servers.js';
 
@@ -26,7 +27,9 @@ interface Session {
 }
 
 async function startSession(args: readonly string[] = []): Promise<Session> {
-  const child = spawn(AGENT_NODE, [await agentBundle(), 'session', ...args], { stdio: 'pipe' });
+  const child = spawn(AGENT_NODE, [...SHORT_WORK_NODE_FLAGS, await agentBundle(), 'session', ...args], {
+    stdio: 'pipe',
+  });
   const lines: Line[] = [];
   const waiters = new Set<() => void>();
   let rest = '';

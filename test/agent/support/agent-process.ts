@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 
 import { AGENT_BUNDLE, buildAgentBundle } from '../../../harness/agent/bundle.js';
+import { SHORT_WORK_NODE_FLAGS } from '../../../harness/agent/v8-tiers.js';
 import type { ProbeResult } from '../../../harness/agent/result.js';
 
 let built: Promise<string> | undefined;
@@ -43,7 +44,8 @@ export async function startProbe(
   batch: unknown,
   options: RunOptions = {},
 ): Promise<ChildProcessWithoutNullStreams> {
-  const command = options.command ?? [AGENT_NODE, await agentBundle(), 'probe'];
+  // With the node flags a run's exec gives it (harness/run/fixtures.ts agentCommand).
+  const command = options.command ?? [AGENT_NODE, ...SHORT_WORK_NODE_FLAGS, await agentBundle(), 'probe'];
   const argv = [
     ...(options.netns ? ['ip', 'netns', 'exec', options.netns] : []),
     ...command,
