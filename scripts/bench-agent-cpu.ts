@@ -11,7 +11,8 @@
  * `--bundle A --bundle B` runs two bundles in turns, run after run, so that both see the same
  * moment of a shared machine: compare them within one invocation, not across days. Default: the
  * bundle built from this checkout. The agents start with the node flags a run's exec gives them
- * (`--node-flag F` repeated to choose others, `--no-node-flags` for none). The wall time of each round is printed too, but on a loaded
+ * (`--node-flag F` repeated to choose others, `--no-node-flags` for none). The wall time of each
+ * round is printed too, but on a loaded
  * machine only the CPU figures mean anything. Linux only (/proc).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';

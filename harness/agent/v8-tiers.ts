@@ -11,15 +11,14 @@
  * per attempt in rounds 2+, without it 0.34 ms (4 rounds, 4 runs); round 1 1.39 ms against
  * 1.15 ms; then without Turbofan too 0.31 ms against 0.38 ms (3 rounds, 5 runs), the third round
  * no longer dearer than the second (a session's first Turbofan compiles come in its third round,
- * V8's code log shows). A batch of 2,000 attempts in
- * one probe costs no more without them (540-710 ms of CPU against 610-820 ms, 5 runs each).
+ * V8's code log shows). A batch of 2,000 attempts in one probe costs no more without them
+ * (540-710 ms of CPU against 610-820 ms, 5 runs each).
  *
  * Set at run time rather than as a `node` flag in the exec command: a Node whose V8 no longer knew
  * the flag would refuse to start at all ("bad option"), while `setFlagsFromString` only notes an
  * unknown flag on stderr and goes on. Node keeps V8's flags writable after start (it sets
  * `--no-freeze-flags-after-init` before its own flags, src/node.cc), and turning a tier off only
- * changes what later tier-ups do.
- * `serve` (the long-lived echo server) keeps V8's defaults.
+ * changes what later tier-ups do. `serve` (the long-lived echo server) keeps V8's defaults.
  *
  * The young generation is the exception: its size is fixed when V8 creates the heap, before any
  * of the agent's code runs, so it can only be given on the command line
